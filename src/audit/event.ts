@@ -1,0 +1,219 @@
+// The audit event: the one contract shared by the local JSONL sink, Pub/Sub, the BigQuery
+// table, the verifier, replay, approvals and the examiner views. It is deliberately
+// BigQuery-shaped: snake_case, flat top-level columns (BigQuery can only cluster on
+// top-level columns and Looker Studio handles flat tables best), REPEATED for lists,
+// REPEATED RECORD for lists of pairs, and no maps with dynamic keys.
+//
+// Payloads (request/response) are STRING columns holding canonical JSON text, not BigQuery
+// JSON: BigQuery re-serialises JSON values (key order, number formatting), which would make
+// the hash of an event read back from BigQuery differ from the hash written at the gateway.
+//
+// Every field is always present (null or [] when empty) so the canonical serialisation,
+// and therefore the hash, never depends on which optional keys a writer happened to set.
+import { z } from 'zod';
+
+export const AUDIT_SCHEMA_VERSION = '1';
+
+export const EVENT_TYPES = [
+  'mcp_request', // one per client->gateway JSON-RPC request (incl. tools/call)
+  'mcp_notification', // client->gateway notifications worth keeping (cancelled, initialized)
+  'session_start',
+  'session_end',
+  'auth_failure', // token missing / invalid / expired …
+  'http_error', // malformed JSON, wrong content type, oversized body, bad session id, bad origin
+  'approval_requested',
+  'approval_granted',
+  'approval_rejected',
+  'approval_expired',
+  'approval_executed',
+  'notification_failed', // approver webhook could not be delivered
+  'policy_loaded', // policy (re)load, with its hash; a refused reload too
+  'console_access', // examiner console / report / replay access to the audit data itself
+  'checkpoint', // Ed25519-signed chain head
+  'gateway_start',
+  'gateway_stop',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export const DECISIONS = ['allow', 'mask', 'deny', 'approval_required', 'none'] as const;
+export type DecisionKind = (typeof DECISIONS)[number];
+
+export const OUTCOMES = ['success', 'failure', 'denied', 'pending', 'error'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+export const ACTOR_TYPES = ['human', 'ci', 'agent', 'service', 'anonymous'] as const;
+export type ActorType = (typeof ACTOR_TYPES)[number];
+
+export const AUTH_METHODS = ['oidc', 'google_id_token', 'iap', 'dev', 'none'] as const;
+export type AuthMethod = (typeof AUTH_METHODS)[number];
+
+// Timestamps are ISO-8601 UTC with millisecond precision, e.g. 2026-11-22T02:42:56.123Z.
+const timestamp = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/, 'UTC timestamp with milliseconds');
+const str = z.string().nullable();
+const int = z.number().int().nullable();
+const strList = z.array(z.string());
+
+export const MaskedColumnSchema = z.object({
+  column: z.string(), // output column name as the client sees it
+  source: str, // fully-qualified source column(s), comma separated
+  classification: z.string(),
+  method: z.string(),
+  rule_id: str,
+});
+
+export const DetectorHitSchema = z.object({
+  detector: z.string(),
+  count: z.number().int(),
+});
+
+export const AuditEventSchema = z.object({
+  // identity of the record
+  event_id: z.string(),
+  event_time: timestamp,
+  event_type: z.enum(EVENT_TYPES),
+  schema_version: z.string(),
+  gateway_version: z.string(),
+  gateway_instance: z.string(),
+
+  // tamper evidence
+  chain_id: z.string(),
+  seq: z.number().int().nonnegative(),
+  prev_hash: z.string(), // hex SHA-256 of the previous event in the chain; 64 zeros for the first
+  hash: z.string(), // hex SHA-256 over the canonical serialisation of every other field
+
+  // who
+  actor_subject: str,
+  actor_email: str,
+  actor_issuer: str,
+  actor_groups: strList,
+  actor_roles: strList,
+  actor_type: z.enum(ACTOR_TYPES),
+  auth_method: z.enum(AUTH_METHODS),
+
+  // where from
+  session_id: str,
+  request_id: str, // the client's JSON-RPC id, as a string
+  trace_id: str,
+  source_ip: str,
+  user_agent: str,
+  client_name: str,
+  client_version: str,
+  protocol_version: str,
+
+  // what
+  mcp_method: str,
+  tool_name: str,
+  upstream: str,
+  target_table: str, // primary table (first written, else first read): a top-level cluster key
+  target_tables: strList, // fully-qualified project.dataset.table
+  target_columns: strList, // fully-qualified source columns referenced
+  statement_types: strList, // statement classes: read, write, ddl, dcl, …
+  statement_kinds: strList, // parser statement kinds: select, delete, create_table, …
+  sql_text: str, // literals replaced unless policy keeps them
+  sql_sha256: str, // exact-text hash: binds approvals to the exact statement
+  sql_fingerprint: str,
+  privileged: z.boolean(),
+  justification: str,
+
+  // decision
+  decision: z.enum(DECISIONS),
+  rule_ids: strList,
+  decision_reason: str,
+  policy_version: str, // hash of the loaded policy files
+
+  // masking
+  masked_columns: z.array(MaskedColumnSchema),
+  detector_hits: z.array(DetectorHitSchema),
+
+  // result
+  outcome: z.enum(OUTCOMES),
+  error_code: str,
+  error_message: str,
+  http_status: int,
+  rows_returned: int,
+  bytes_returned: int,
+  duration_ms: int,
+  request_json: str, // canonical JSON of the request params (SQL literals handled as sql_text)
+  response_json: str, // canonical JSON of the response as released: masked values only
+
+  // approvals (approval_* events, and the executed call that consumed an approval)
+  approval_id: str,
+  approval_requester: str,
+  approval_approvers: strList,
+  approvals_required: int,
+  approval_expires_at: timestamp.nullable(),
+
+  // checkpoint events: Ed25519 signature over `${chain_id}|${seq}|${prev_hash}`
+  signature: str,
+  signing_key_id: str,
+});
+export type AuditEvent = z.infer<typeof AuditEventSchema>;
+
+/** What callers supply; the audit writer fills ids, time, chain fields and defaults. */
+export type AuditEventInput = Partial<
+  Omit<AuditEvent, 'event_id' | 'chain_id' | 'seq' | 'prev_hash' | 'hash' | 'schema_version'>
+> &
+  Pick<AuditEvent, 'event_type'>;
+
+export const ZERO_HASH = '0'.repeat(64);
+
+/** Every field with its empty value; the writer spreads an input over this. */
+export function emptyEvent(): Omit<AuditEvent, 'event_id' | 'event_time' | 'event_type' | 'chain_id' | 'seq' | 'prev_hash' | 'hash'> {
+  return {
+    schema_version: AUDIT_SCHEMA_VERSION,
+    gateway_version: '',
+    gateway_instance: '',
+    actor_subject: null,
+    actor_email: null,
+    actor_issuer: null,
+    actor_groups: [],
+    actor_roles: [],
+    actor_type: 'anonymous',
+    auth_method: 'none',
+    session_id: null,
+    request_id: null,
+    trace_id: null,
+    source_ip: null,
+    user_agent: null,
+    client_name: null,
+    client_version: null,
+    protocol_version: null,
+    mcp_method: null,
+    tool_name: null,
+    upstream: null,
+    target_table: null,
+    target_tables: [],
+    target_columns: [],
+    statement_types: [],
+    statement_kinds: [],
+    sql_text: null,
+    sql_sha256: null,
+    sql_fingerprint: null,
+    privileged: false,
+    justification: null,
+    decision: 'none',
+    rule_ids: [],
+    decision_reason: null,
+    policy_version: null,
+    masked_columns: [],
+    detector_hits: [],
+    outcome: 'success',
+    error_code: null,
+    error_message: null,
+    http_status: null,
+    rows_returned: null,
+    bytes_returned: null,
+    duration_ms: null,
+    request_json: null,
+    response_json: null,
+    approval_id: null,
+    approval_requester: null,
+    approval_approvers: [],
+    approvals_required: null,
+    approval_expires_at: null,
+    signature: null,
+    signing_key_id: null,
+  };
+}

@@ -1,0 +1,41 @@
+import type { ActorType, AuthMethod } from '../audit/event.js';
+
+/** A verified caller. Produced only by the identity layer after a token verified. */
+export interface Identity {
+  subject: string;
+  email: string | null;
+  issuer: string;
+  groups: string[];
+  /** Filled by policy (groups/users -> roles); empty until then. */
+  roles: string[];
+  actorType: ActorType;
+  authMethod: AuthMethod;
+  /** Token expiry (epoch seconds), used to bound sessions. */
+  expiresAt: number | null;
+  /** Display name for people reading audit views. */
+  name: string | null;
+}
+
+/** Why a token was refused; the code goes into the audit event's error_code. */
+export class AuthError extends Error {
+  constructor(
+    readonly code:
+      | 'missing_token'
+      | 'malformed_token'
+      | 'alg_not_allowed'
+      | 'bad_signature'
+      | 'unknown_kid'
+      | 'expired'
+      | 'not_yet_valid'
+      | 'wrong_issuer'
+      | 'wrong_audience'
+      | 'missing_claim'
+      | 'jwks_unavailable'
+      | 'iap_invalid'
+      | 'google_token_invalid',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AuthError';
+  }
+}

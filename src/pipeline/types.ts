@@ -1,0 +1,60 @@
+// The seam between the MCP transport (src/transport) and the request pipeline (src/pipeline).
+// The transport owns protocol mechanics (sessions, SSE, ids, upstream connection); the
+// pipeline owns decisions and audit. Imports go one way: transport -> pipeline.
+import type { Identity } from '../identity/types.js';
+
+export interface RequestContext {
+  identity: Identity;
+  sessionId: string | null;
+  /** The client's JSON-RPC id, as a string; null for notifications. */
+  requestId: string | null;
+  traceId: string;
+  sourceIp: string | null;
+  userAgent: string | null;
+  clientName: string | null;
+  clientVersion: string | null;
+  protocolVersion: string | null;
+  /** Aborted when the client cancels or disconnects. */
+  signal: AbortSignal;
+  /** Sends notifications/progress to the client when it asked for progress (progressToken); no-op otherwise. */
+  sendProgress(progress: number, total?: number, message?: string): Promise<void>;
+  receivedAt: number;
+}
+
+/** Sends the (possibly rewritten) request upstream and returns the upstream result. */
+export type Forward = (params?: Record<string, unknown>) => Promise<Record<string, unknown>>;
+
+/** An error the transport returns to the client as a JSON-RPC error. */
+export class GatewayError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly data?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'GatewayError';
+  }
+}
+
+export interface HttpFailure {
+  /** e.g. malformed_json, wrong_content_type, body_too_large, batch_not_allowed, unknown_session, bad_origin, auth_failed, upstream_unavailable */
+  code: string;
+  message: string;
+  httpStatus: number;
+  identity: Identity | null;
+  sessionId: string | null;
+  sourceIp: string | null;
+  userAgent: string | null;
+  method: string | null;
+}
+
+export interface McpInterceptor {
+  /** Every client->server request after identity. Resolve with the result to release; throw GatewayError to refuse. */
+  onRequest(ctx: RequestContext, method: string, params: Record<string, unknown> | undefined, forward: Forward): Promise<Record<string, unknown>>;
+  /** Client->server notifications (initialized, cancelled, roots/list_changed …). */
+  onNotification(ctx: RequestContext, method: string, params: Record<string, unknown> | undefined): Promise<void>;
+  onSessionStart(ctx: RequestContext): Promise<void>;
+  onSessionEnd(ctx: RequestContext, reason: 'client_delete' | 'expired' | 'shutdown' | 'upstream_closed'): Promise<void>;
+  /** A request refused before it reached the pipeline (bad input, auth, unknown session). Must be audited. */
+  onHttpFailure(failure: HttpFailure): Promise<void>;
+}

@@ -1,0 +1,41 @@
+// Decisions policy hands to the pipeline. Every decision explains itself: the rule ids that
+// matched and a message a person and an agent can act on.
+import type { Identity } from '../identity/types.js';
+import type { Analysis, Dialect } from '../sql/types.js';
+import type { MaskPlan } from '../masking/types.js';
+
+export type Action = 'allow' | 'mask' | 'deny' | 'approval_required';
+
+export interface ApprovalRequirement {
+  approverRoles: string[];
+  required: number;
+  expiresInSeconds: number;
+  ruleId: string;
+}
+
+export interface Decision {
+  action: Action;
+  ruleIds: string[];
+  message: string;
+  maskPlan: MaskPlan | null;
+  approval: ApprovalRequirement | null;
+  /** Writes, DDL, DCL, data movement, dynamic SQL: flagged in audit for privileged-use review. */
+  privileged: boolean;
+}
+
+/** How policy understands an upstream tool's arguments. */
+export interface ToolShape {
+  tool: string;
+  /** Argument holding SQL, when the tool runs SQL. */
+  sqlArgument: string | null;
+  dialect: Dialect | null;
+  /** Free-form category for non-SQL tools (metadata, …). */
+  kind: 'sql' | 'metadata' | 'other';
+}
+
+export interface ToolCallInput {
+  identity: Identity;
+  tool: string;
+  args: Record<string, unknown>;
+  analysis: Analysis | null;
+}
