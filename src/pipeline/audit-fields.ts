@@ -1,0 +1,75 @@
+// Maps request context and decisions onto audit event fields, in one place, so every event
+// the pipeline writes names its actor, session and client the same way.
+import { createHash } from 'node:crypto';
+import type { AuditEventInput } from '../audit/event.js';
+import type { Identity } from '../identity/types.js';
+import type { HttpFailure, RequestContext } from './types.js';
+
+export function actorFields(identity: Identity | null, roles: string[] = identity?.roles ?? []): Partial<AuditEventInput> {
+  if (!identity) return { actor_type: 'anonymous', auth_method: 'none' };
+  return {
+    actor_subject: identity.subject,
+    actor_email: identity.email,
+    actor_issuer: identity.issuer,
+    actor_groups: identity.groups,
+    actor_roles: roles,
+    actor_type: identity.actorType,
+    auth_method: identity.authMethod,
+  };
+}
+
+export function contextFields(ctx: RequestContext, roles: string[]): Partial<AuditEventInput> {
+  return {
+    ...actorFields(ctx.identity, roles),
+    session_id: ctx.sessionId,
+    request_id: ctx.requestId,
+    trace_id: ctx.traceId,
+    source_ip: ctx.sourceIp,
+    user_agent: ctx.userAgent,
+    client_name: ctx.clientName,
+    client_version: ctx.clientVersion,
+    protocol_version: ctx.protocolVersion,
+  };
+}
+
+export function httpFailureFields(f: HttpFailure): Partial<AuditEventInput> {
+  return {
+    ...actorFields(f.identity),
+    session_id: f.sessionId,
+    source_ip: f.sourceIp,
+    user_agent: f.userAgent,
+    mcp_method: f.method,
+    http_status: f.httpStatus,
+    error_code: f.code,
+    error_message: f.message,
+    outcome: 'denied',
+    decision: 'deny',
+  };
+}
+
+/** Canonical-enough JSON for payload columns: stable key order, capped size. */
+export function payloadJson(value: unknown, maxBytes: number): string | null {
+  if (value === undefined) return null;
+  const text = JSON.stringify(sortKeys(value));
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  // Truncation is recorded in the payload itself so an examiner knows it happened and can
+  // match the full response by hash.
+  return JSON.stringify({
+    truncated: true,
+    original_bytes: Buffer.byteLength(text),
+    sha256: createHash('sha256').update(text).digest('hex'),
+    head: text.slice(0, Math.max(0, maxBytes - 200)),
+  });
+}
+
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(
+      Object.keys(v as object)
+        .sort()
+        .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+    );
+  }
+  return v;
+}

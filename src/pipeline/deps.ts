@@ -1,0 +1,68 @@
+// What the pipeline needs from the modules it orchestrates, stated as narrow interfaces so
+// the pipeline reads as a sequence of stages and each module can be tested on its own.
+import type { AuditEventInput } from '../audit/event.js';
+import type { Identity } from '../identity/types.js';
+import type { Analysis, AnalyzeOptions, Dialect, SchemaCatalog, TableRef } from '../sql/types.js';
+import type { Decision, ToolCallInput, ToolShape } from '../policy/types.js';
+import type { MaskPlan, MaskReport } from '../masking/types.js';
+import type { Metrics } from '../ops/metrics.js';
+import type { Logger } from '../ops/logger.js';
+import type { RequestContext } from './types.js';
+
+export interface PolicyView {
+  readonly version: string;
+  rolesFor(identity: Identity): string[];
+  methodAllowed(roles: string[], method: string): { allowed: boolean; ruleId: string; message: string };
+  visibleTools(roles: string[], toolNames: string[]): string[];
+  toolShape(tool: string): ToolShape | null;
+  analyzeOptions(tool: string): AnalyzeOptions | null;
+  decide(input: ToolCallInput & { roles: string[] }): Decision;
+  keepLiterals(roles: string[]): boolean;
+}
+
+export interface SqlView {
+  analyze(sql: string, opts: AnalyzeOptions): Analysis;
+  tablesOf(sql: string, opts: AnalyzeOptions): TableRef[];
+  redactLiterals(sql: string, dialect: Dialect): string;
+}
+
+export interface CatalogView {
+  /** Loads what the async catalog sources know about these tables (cached) into a sync catalog. */
+  forTables(tables: TableRef[], forward: (tool: string, args: Record<string, unknown>) => Promise<Record<string, unknown>>): Promise<SchemaCatalog>;
+}
+
+export interface HeldCall {
+  ctx: RequestContext;
+  roles: string[];
+  tool: string;
+  args: Record<string, unknown>;
+  sql: string;
+  analysis: Analysis;
+  decision: Decision;
+  justification: string | null;
+}
+
+export type GateResult =
+  | { status: 'approved'; approvalId: string; requester: string; approvers: string[]; required: number }
+  | { status: 'pending' | 'rejected' | 'expired'; approvalId: string; result: Record<string, unknown>; message: string };
+
+export interface ApprovalGate {
+  /** Either an approval that this exact call may consume, or the tool result telling the agent what is pending. */
+  check(call: HeldCall): Promise<GateResult>;
+  /** Records that the approved call ran (consumes the approval). */
+  executed(call: HeldCall, approvalId: string, outcome: 'success' | 'failure'): Promise<void>;
+}
+
+export interface PipelineDeps {
+  audit: { append(input: AuditEventInput): Promise<unknown> };
+  /** Snapshot of the current policy: a request keeps the one it started with across reloads. */
+  policy(): PolicyView;
+  sql: SqlView;
+  catalog: CatalogView;
+  mask(result: Record<string, unknown>, plan: MaskPlan): { result: Record<string, unknown>; report: MaskReport };
+  approvals: ApprovalGate | null;
+  metrics: Metrics;
+  log: Logger;
+  upstreamName: string;
+  maxPayloadBytes: number;
+}

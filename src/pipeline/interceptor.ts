@@ -1,0 +1,273 @@
+// The request pipeline: identity (already verified by the transport) → analyze → decide →
+// forward → transform response → audit. A response is released only after its audit event
+// is durable; any stage that cannot do its job denies the call with a specific reason.
+import type { AuditEventInput } from '../audit/event.js';
+import type { Analysis } from '../sql/types.js';
+import { columnKey } from '../sql/types.js';
+import type { Decision } from '../policy/types.js';
+import type { MaskPlan, MaskReport } from '../masking/types.js';
+import { GatewayError, type Forward, type HttpFailure, type McpInterceptor, type RequestContext } from './types.js';
+import type { PipelineDeps, PolicyView } from './deps.js';
+import { contextFields, httpFailureFields, payloadJson } from './audit-fields.js';
+
+/** JSON-RPC error codes the gateway uses for its own refusals (server-defined range). */
+export const ERR_FORBIDDEN = -32003;
+export const ERR_AUDIT_UNAVAILABLE = -32004;
+export const ERR_UPSTREAM = -32005;
+export const ERR_INTERNAL = -32603;
+
+const DETECTORS_ONLY: MaskPlan = { columns: [], fallback: [], detectors: true };
+
+export function toolError(text: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { content: [{ type: 'text', text }], isError: true, ...extra };
+}
+
+export function createPipeline(deps: PipelineDeps): McpInterceptor {
+  const { metrics } = deps;
+
+  /** The one place events are written: a failed write fails the request closed. */
+  async function audit(input: AuditEventInput): Promise<void> {
+    try {
+      await deps.audit.append(input);
+    } catch (err) {
+      metrics.auditFailures.inc();
+      deps.log.error({ err: (err as Error).message, event_type: input.event_type }, 'audit append failed; request denied');
+      throw new GatewayError(ERR_AUDIT_UNAVAILABLE, `audit record could not be written, so the response is withheld (fail closed): ${(err as Error).message}`, {
+        reason: 'audit_unavailable',
+      });
+    }
+  }
+
+  function base(ctx: RequestContext, policy: PolicyView, roles: string[], method: string): AuditEventInput {
+    return {
+      event_type: 'mcp_request',
+      ...contextFields(ctx, roles),
+      mcp_method: method,
+      upstream: deps.upstreamName,
+      policy_version: policy.version,
+    };
+  }
+
+  function elapsed(ctx: RequestContext): number {
+    return Math.max(0, Math.round(Date.now() - ctx.receivedAt));
+  }
+
+  async function forwardOrFail(ctx: RequestContext, ev: AuditEventInput, forward: Forward, params: Record<string, unknown> | undefined) {
+    try {
+      return await forward(params);
+    } catch (err) {
+      const e = err as Error & { code?: number };
+      metrics.upstreamErrors.inc({ kind: e.name === 'TimeoutError' || /timed? ?out/i.test(e.message) ? 'timeout' : 'error' });
+      await audit({ ...ev, outcome: 'error', error_code: 'upstream_error', error_message: e.message, duration_ms: elapsed(ctx) });
+      if (err instanceof GatewayError) throw err;
+      throw new GatewayError(typeof e.code === 'number' ? e.code : ERR_UPSTREAM, `upstream MCP server failed: ${e.message}`, { reason: 'upstream_error' });
+    }
+  }
+
+  function applyMask(result: Record<string, unknown>, plan: MaskPlan): { result: Record<string, unknown>; report: MaskReport } {
+    // A masking failure must never release the unmasked result.
+    try {
+      return deps.mask(result, plan);
+    } catch (err) {
+      throw new GatewayError(ERR_INTERNAL, `response could not be masked, so it is withheld: ${(err as Error).message}`, { reason: 'masking_failed' });
+    }
+  }
+
+  function statementFields(sql: string, analysis: Analysis, policy: PolicyView, roles: string[], dialect: Parameters<PipelineDeps['sql']['redactLiterals']>[1]): Partial<AuditEventInput> {
+    const written = analysis.statements.flatMap((s) => s.tablesWritten.map((t) => t.fq));
+    const read = analysis.statements.flatMap((s) => s.tablesRead.map((t) => t.fq));
+    const tables = [...new Set([...written, ...read])];
+    const columns = new Set<string>();
+    for (const s of analysis.statements) {
+      for (const o of s.output ?? []) for (const c of o.sources) columns.add(columnKey(c));
+      for (const u of s.uses) columns.add(columnKey(u.column));
+    }
+    let sqlText: string;
+    try {
+      sqlText = policy.keepLiterals(roles) ? sql : deps.sql.redactLiterals(sql, dialect);
+    } catch {
+      // Unparseable SQL: keep only its hash and length rather than risk literals at rest.
+      sqlText = `-- unparsed SQL withheld (${sql.length} chars)`;
+    }
+    return {
+      target_table: tables[0] ?? null,
+      target_tables: tables,
+      target_columns: [...columns].sort(),
+      statement_types: [...new Set(analysis.statements.map((s) => s.class))],
+      statement_kinds: [...new Set(analysis.statements.map((s) => s.kind))],
+      sql_text: sqlText,
+      sql_sha256: analysis.sha256,
+      sql_fingerprint: analysis.fingerprint,
+    };
+  }
+
+  function decisionFields(d: Decision): Partial<AuditEventInput> {
+    return { decision: d.action, rule_ids: d.ruleIds, decision_reason: d.message, privileged: d.privileged };
+  }
+
+  function maskFields(report: MaskReport, released: unknown): Partial<AuditEventInput> {
+    return {
+      masked_columns: report.maskedColumns.map((m) => ({ column: m.column, source: m.source, classification: m.classification, method: m.method, rule_id: m.rule_id })),
+      detector_hits: report.detectorHits,
+      rows_returned: report.rows,
+      bytes_returned: Buffer.byteLength(JSON.stringify(released)),
+      response_json: payloadJson(released, deps.maxPayloadBytes),
+    };
+  }
+
+  async function toolsCall(ctx: RequestContext, policy: PolicyView, roles: string[], params: Record<string, unknown>, forward: Forward) {
+    const tool = typeof params.name === 'string' ? params.name : '';
+    const args = (params.arguments && typeof params.arguments === 'object' ? params.arguments : {}) as Record<string, unknown>;
+    const ev: AuditEventInput = { ...base(ctx, policy, roles, 'tools/call'), tool_name: tool || null };
+    const identity = { ...ctx.identity, roles };
+    const justification = typeof args.justification === 'string' ? args.justification : typeof (params._meta as Record<string, unknown> | undefined)?.justification === 'string' ? String((params._meta as Record<string, unknown>).justification) : null;
+
+    // Stage: analyze (only tools that carry SQL).
+    const shape = policy.toolShape(tool);
+    let analysis: Analysis | null = null;
+    let sql: string | null = null;
+    if (shape?.sqlArgument) {
+      const raw = args[shape.sqlArgument];
+      if (typeof raw !== 'string' || raw.trim() === '') {
+        const msg = `tool ${tool} needs its SQL in the "${shape.sqlArgument}" argument; none was given (rule tool-shape)`;
+        await audit({ ...ev, decision: 'deny', rule_ids: ['tool-shape'], decision_reason: msg, outcome: 'denied', error_code: 'missing_sql', duration_ms: elapsed(ctx) });
+        metrics.decisions.inc({ action: 'deny' });
+        return toolError(msg);
+      }
+      sql = raw;
+      const opts = policy.analyzeOptions(tool);
+      if (!opts) {
+        const msg = `tool ${tool} carries SQL but policy names no dialect for it; denied (rule tool-shape)`;
+        await audit({ ...ev, decision: 'deny', rule_ids: ['tool-shape'], decision_reason: msg, outcome: 'denied', error_code: 'no_dialect', duration_ms: elapsed(ctx) });
+        return toolError(msg);
+      }
+      const catalog = await deps.catalog.forTables(deps.sql.tablesOf(sql, opts), (name, a) => forward({ name, arguments: a }));
+      analysis = deps.sql.analyze(sql, { ...opts, catalog });
+      Object.assign(ev, statementFields(sql, analysis, policy, roles, opts.dialect));
+    }
+    ev.request_json = payloadJson({ name: tool, arguments: sql !== null && shape?.sqlArgument ? { ...args, [shape.sqlArgument]: ev.sql_text } : args }, deps.maxPayloadBytes);
+    ev.justification = justification;
+
+    // Stage: decide.
+    const decision = policy.decide({ identity, roles, tool, args, analysis });
+    Object.assign(ev, decisionFields(decision));
+    metrics.decisions.inc({ action: decision.action });
+
+    if (decision.action === 'deny') {
+      const result = toolError(decision.message);
+      await audit({ ...ev, outcome: 'denied', error_code: 'policy_denied', error_message: decision.message, response_json: payloadJson(result, deps.maxPayloadBytes), duration_ms: elapsed(ctx) });
+      return result;
+    }
+
+    let approvalId: string | null = null;
+    const held = analysis && sql !== null ? { ctx, roles, tool, args, sql, analysis, decision, justification } : null;
+    if (decision.action === 'approval_required') {
+      if (!deps.approvals || !held) {
+        const msg = `${decision.message} — but approvals are not enabled on this gateway, so the statement is denied (rule ${decision.ruleIds.join(', ')})`;
+        await audit({ ...ev, decision: 'deny', outcome: 'denied', error_code: 'approvals_disabled', error_message: msg, duration_ms: elapsed(ctx) });
+        return toolError(msg);
+      }
+      const gate = await deps.approvals.check(held);
+      if (gate.status !== 'approved') {
+        await audit({
+          ...ev,
+          outcome: 'pending',
+          approval_id: gate.approvalId,
+          error_code: `approval_${gate.status}`,
+          error_message: gate.message,
+          response_json: payloadJson(gate.result, deps.maxPayloadBytes),
+          duration_ms: elapsed(ctx),
+        });
+        return gate.result;
+      }
+      approvalId = gate.approvalId;
+      Object.assign(ev, { approval_id: gate.approvalId, approval_requester: gate.requester, approval_approvers: gate.approvers, approvals_required: gate.required });
+    }
+
+    // Stage: forward.
+    const upstreamResult = await forwardOrFail(ctx, ev, forward, params);
+
+    // Stage: transform response. Detectors run on every response, even when policy masks nothing.
+    const { result, report } = applyMask(upstreamResult, decision.maskPlan ?? DETECTORS_ONLY);
+    const masked = report.maskedColumns.length > 0 || report.detectorHits.some((h) => h.count > 0);
+    if (masked) metrics.maskedCells.inc({ reason: 'policy' }, report.maskedColumns.length);
+    const failed = result.isError === true;
+
+    // Stage: audit, then release.
+    await audit({
+      ...ev,
+      decision: decision.action === 'approval_required' ? 'approval_required' : masked ? 'mask' : decision.action,
+      ...maskFields(report, result),
+      outcome: failed ? 'failure' : 'success',
+      error_code: failed ? 'upstream_tool_error' : null,
+      duration_ms: elapsed(ctx),
+    });
+    if (approvalId && held) await deps.approvals!.executed(held, approvalId, failed ? 'failure' : 'success');
+    return result;
+  }
+
+  return {
+    async onRequest(ctx, method, params, forward) {
+      const policy = deps.policy();
+      const roles = policy.rolesFor(ctx.identity);
+      const stop = metrics.latency.startTimer({ method, stage: 'total' });
+      try {
+        const allowed = policy.methodAllowed(roles, method);
+        if (!allowed.allowed) {
+          await audit({ ...base(ctx, policy, roles, method), decision: 'deny', rule_ids: [allowed.ruleId], decision_reason: allowed.message, outcome: 'denied', error_code: 'method_denied', duration_ms: elapsed(ctx) });
+          metrics.requests.inc({ method, decision: 'deny' });
+          throw new GatewayError(ERR_FORBIDDEN, allowed.message, { rule_id: allowed.ruleId });
+        }
+        if (method === 'tools/call') {
+          const result = await toolsCall(ctx, policy, roles, params ?? {}, forward);
+          metrics.requests.inc({ method, decision: result.isError ? 'deny_or_error' : 'allow' });
+          return result;
+        }
+        const ev = base(ctx, policy, roles, method);
+        ev.request_json = payloadJson(params ?? null, deps.maxPayloadBytes);
+        let result = await forwardOrFail(ctx, ev, forward, params);
+        if (method === 'tools/list' && Array.isArray(result.tools)) {
+          const tools = result.tools as { name: string }[];
+          const visible = new Set(policy.visibleTools(roles, tools.map((t) => t.name)));
+          result = { ...result, tools: tools.filter((t) => visible.has(t.name)) };
+          ev.decision = visible.size < tools.length ? 'mask' : 'allow';
+        } else {
+          ev.decision = 'allow';
+        }
+        // Resources, prompts and completions can carry data too: the detectors see them.
+        const masked = applyMask(result, DETECTORS_ONLY);
+        await audit({ ...ev, ...maskFields(masked.report, masked.result), rows_returned: null, duration_ms: elapsed(ctx) });
+        metrics.requests.inc({ method, decision: ev.decision ?? 'allow' });
+        return masked.result;
+      } finally {
+        stop();
+      }
+    },
+
+    async onNotification(ctx, method, params) {
+      if (method !== 'notifications/cancelled') return;
+      const policy = deps.policy();
+      await audit({
+        ...base(ctx, policy, policy.rolesFor(ctx.identity), method),
+        event_type: 'mcp_notification',
+        request_json: payloadJson(params ?? null, deps.maxPayloadBytes),
+      });
+    },
+
+    async onSessionStart(ctx) {
+      const policy = deps.policy();
+      await audit({ ...base(ctx, policy, policy.rolesFor(ctx.identity), 'initialize'), event_type: 'session_start' });
+    },
+
+    async onSessionEnd(ctx, reason) {
+      const policy = deps.policy();
+      await audit({ ...base(ctx, policy, policy.rolesFor(ctx.identity), 'session/end'), event_type: 'session_end', decision_reason: reason });
+    },
+
+    async onHttpFailure(f: HttpFailure) {
+      metrics.httpFailures.inc({ code: f.code });
+      const auth = f.httpStatus === 401 || f.code.startsWith('auth');
+      await audit({ event_type: auth ? 'auth_failure' : 'http_error', ...httpFailureFields(f), upstream: deps.upstreamName, policy_version: deps.policy().version });
+    },
+  };
+}
