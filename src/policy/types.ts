@@ -1,7 +1,7 @@
 // Decisions policy hands to the pipeline. Every decision explains itself: the rule ids that
 // matched and a message a person and an agent can act on.
 import type { Identity } from '../identity/types.js';
-import type { Analysis, Dialect } from '../sql/types.js';
+import type { Analysis, Dialect, SchemaCatalog } from '../sql/types.js';
 import type { MaskPlan } from '../masking/types.js';
 
 export type Action = 'allow' | 'mask' | 'deny' | 'approval_required';
@@ -38,4 +38,6 @@ export interface ToolCallInput {
   tool: string;
   args: Record<string, unknown>;
   analysis: Analysis | null;
+  /** The catalog the analysis used: policy reads BigQuery policy tags from it (falls back to the static rules/catalog). */
+  catalog?: SchemaCatalog | null;
 }
