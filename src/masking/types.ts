@@ -34,6 +34,12 @@ export interface MaskPlan {
   fallback: { classification: string; method: MaskMethod; ruleId: string }[];
   /** Run content detectors over every value (defence in depth). */
   detectors: boolean;
+  /**
+   * Every output column the analysis expects, in order (names as the engine will return them).
+   * Lets the masker tell a non-sensitive column from one the analysis did not foresee (which
+   * triggers the fallback). When absent, only plan-named columns and positional overruns are checked.
+   */
+  outputColumns?: { index: number; name: string }[];
 }
 
 export interface MaskReport {
