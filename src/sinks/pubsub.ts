@@ -1,0 +1,280 @@
+// Audit sink that publishes every event to a Pub/Sub topic, from where a BigQuery subscription
+// loads the audit table and a Cloud Storage subscription feeds the write-once archive.
+//
+// Durability contract (src/sinks/types.ts): write() resolves only once Pub/Sub acknowledged
+// every event of the call. Ordering: the ordering key is the chain id, and writes of one chain
+// go out as a group commit (one flush in flight per chain; writes that arrive meanwhile join
+// the next flush), so a retry can never overtake a later event. Failure: after the client's
+// own retries and our bounded re-attempts the write rejects with PubSubSinkError (the pipeline
+// then denies the request) and isReady() turns false until a publish succeeds again.
+import { PubSub, type Topic, type ClientConfig } from '@google-cloud/pubsub';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { AuditEventSchema, type AuditEvent } from '../audit/event.js';
+import type { AuditSink, ChainHead } from './types.js';
+import type { PubSubBatching, PubSubRetry } from '../gcp/config.js';
+
+export class PubSubSinkError extends Error {
+  constructor(
+    /** Stable reason for audit/logs: invalid_event, publish_failed, publish_rejected, closed. */
+    readonly reason: 'invalid_event' | 'publish_failed' | 'publish_rejected' | 'closed',
+    message: string,
+    readonly grpcCode?: number,
+  ) {
+    super(message);
+    this.name = 'PubSubSinkError';
+  }
+}
+
+export interface PubSubSinkOptions {
+  /** Short topic name or projects/<p>/topics/<t>. */
+  topic: string;
+  project?: string;
+  /** host:port of an emulator / test server (plain-text gRPC). */
+  endpoint?: string;
+  batching?: Partial<PubSubBatching>;
+  retry?: Partial<PubSubRetry>;
+  /** Inject a client (tests, shared client); the sink then does not close it. */
+  client?: PubSub;
+  /** Extra ClientConfig for the PubSub constructor (credentials, …). */
+  clientConfig?: ClientConfig;
+  /** Called on each failed attempt, for logs/metrics. */
+  onAttemptFailed?: (info: { chainId: string; attempt: number; error: Error }) => void;
+}
+
+// Codes worth another attempt of our own after the client's retries gave up. Anything else
+// (INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED …) will not heal by retrying.
+const RETRYABLE = new Set<number>([
+  GrpcStatus.UNAVAILABLE,
+  GrpcStatus.DEADLINE_EXCEEDED,
+  GrpcStatus.RESOURCE_EXHAUSTED,
+  GrpcStatus.ABORTED,
+  GrpcStatus.INTERNAL,
+  GrpcStatus.UNKNOWN,
+  GrpcStatus.CANCELLED,
+]);
+
+const DEFAULT_BATCHING: PubSubBatching = { maxMessages: 10, maxMilliseconds: 5, maxBytes: 1024 * 1024 };
+const DEFAULT_RETRY: PubSubRetry = {
+  rpcTimeoutMs: 5_000,
+  totalTimeoutMs: 15_000,
+  initialBackoffMs: 50,
+  maxBackoffMs: 2_000,
+  maxAttempts: 3,
+};
+
+interface Pending {
+  events: AuditEvent[];
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+interface ChainState {
+  queue: Pending[];
+  running: boolean;
+  head: ChainHead | null;
+}
+
+function errorCode(e: unknown): number | undefined {
+  const c = (e as { code?: unknown })?.code;
+  return typeof c === 'number' ? c : undefined;
+}
+
+export class PubSubAuditSink implements AuditSink {
+  readonly name = 'pubsub';
+  private readonly client: PubSub;
+  private readonly ownsClient: boolean;
+  private readonly topic: Topic;
+  private readonly retry: PubSubRetry;
+  private readonly chains = new Map<string, ChainState>();
+  private ready = true;
+  private closed = false;
+  private lastError: Error | null = null;
+  private readonly inflight = new Set<Promise<void>>();
+
+  constructor(private readonly opts: PubSubSinkOptions) {
+    this.retry = { ...DEFAULT_RETRY, ...opts.retry };
+    const batching = { ...DEFAULT_BATCHING, ...opts.batching };
+    this.ownsClient = !opts.client;
+    this.client =
+      opts.client ??
+      new PubSub({
+        ...opts.clientConfig,
+        ...(opts.project ? { projectId: opts.project } : {}),
+        ...(opts.endpoint ? { apiEndpoint: opts.endpoint, emulatorMode: true } : {}),
+      });
+    this.topic = this.client.topic(opts.topic, {
+      messageOrdering: true,
+      batching: { maxMessages: batching.maxMessages, maxMilliseconds: batching.maxMilliseconds, maxBytes: batching.maxBytes },
+      gaxOpts: {
+        retry: {
+          retryCodes: [...RETRYABLE],
+          backoffSettings: {
+            initialRetryDelayMillis: this.retry.initialBackoffMs,
+            retryDelayMultiplier: 2,
+            maxRetryDelayMillis: this.retry.maxBackoffMs,
+            initialRpcTimeoutMillis: this.retry.rpcTimeoutMs,
+            rpcTimeoutMultiplier: 1,
+            maxRpcTimeoutMillis: this.retry.rpcTimeoutMs,
+            totalTimeoutMillis: this.retry.totalTimeoutMs,
+          },
+        },
+      },
+    });
+  }
+
+  isReady(): boolean {
+    return this.ready && !this.closed;
+  }
+
+  /** The last error that made the sink unready (for /readyz details). */
+  get lastFailure(): Error | null {
+    return this.lastError;
+  }
+
+  async recoverHead(chainId: string): Promise<ChainHead | null> {
+    // Pub/Sub cannot be read back, and the BigQuery copy lags by seconds, so a head read from
+    // there could fork the chain. Only heads acknowledged by this process are known; a new
+    // process starts a new chain (documented in docs/gcp.md).
+    return this.chains.get(chainId)?.head ?? null;
+  }
+
+  write(events: AuditEvent[]): Promise<void> {
+    if (this.closed) return Promise.reject(new PubSubSinkError('closed', 'audit sink pubsub: closed, event not written'));
+    if (events.length === 0) return Promise.resolve();
+    const valid: AuditEvent[] = [];
+    for (const e of events) {
+      const parsed = AuditEventSchema.safeParse(e);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        return Promise.reject(
+          new PubSubSinkError('invalid_event', `audit sink pubsub: event ${String((e as { event_id?: unknown })?.event_id)} does not match the audit schema (${issue?.path.join('.')}: ${issue?.message})`),
+        );
+      }
+      valid.push(parsed.data);
+    }
+    const byChain = new Map<string, AuditEvent[]>();
+    for (const e of valid) {
+      const list = byChain.get(e.chain_id) ?? [];
+      list.push(e);
+      byChain.set(e.chain_id, list);
+    }
+    const parts = [...byChain].map(
+      ([chainId, list]) =>
+        new Promise<void>((resolve, reject) => {
+          const state = this.chainState(chainId);
+          state.queue.push({ events: list, resolve, reject });
+          this.kick(chainId, state);
+        }),
+    );
+    return Promise.all(parts).then(() => undefined);
+  }
+
+  private chainState(chainId: string): ChainState {
+    let s = this.chains.get(chainId);
+    if (!s) {
+      s = { queue: [], running: false, head: null };
+      this.chains.set(chainId, s);
+    }
+    return s;
+  }
+
+  private kick(chainId: string, state: ChainState): void {
+    if (state.running || state.queue.length === 0) return;
+    state.running = true;
+    const batch = state.queue.splice(0);
+    const p = this.flushChain(chainId, state, batch).finally(() => {
+      this.inflight.delete(p);
+      state.running = false;
+      this.kick(chainId, state);
+    });
+    this.inflight.add(p);
+  }
+
+  private async flushChain(chainId: string, state: ChainState, batch: Pending[]): Promise<void> {
+    const events = batch.flatMap((b) => b.events);
+    const acked = new Set<AuditEvent>();
+    let lastErr: unknown = null;
+    for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
+      const remaining = events.filter((e) => !acked.has(e));
+      const results = await Promise.allSettled(remaining.map((e) => this.publishOne(e)));
+      let failed = false;
+      results.forEach((r, i) => {
+        if (r.status === 'fulfilled') acked.add(remaining[i]);
+        else if (!failed) {
+          failed = true;
+          lastErr = r.reason;
+        }
+      });
+      if (!failed) break;
+      // A failed publish pauses the ordering key; nothing more goes out for this chain until
+      // it is resumed, which is what keeps a retry from landing after a later event.
+      this.topic.resumePublishing(chainId);
+      const code = errorCode(lastErr);
+      this.opts.onAttemptFailed?.({ chainId, attempt, error: lastErr as Error });
+      if (code !== undefined && !RETRYABLE.has(code)) break;
+      if (attempt < this.retry.maxAttempts) {
+        await new Promise((r) => setTimeout(r, Math.min(this.retry.maxBackoffMs, this.retry.initialBackoffMs * 2 ** attempt)));
+      }
+    }
+    let anyFailed = false;
+    for (const b of batch) {
+      if (b.events.every((e) => acked.has(e))) {
+        b.resolve();
+      } else {
+        anyFailed = true;
+        b.reject(this.failure(chainId, b.events, lastErr));
+      }
+    }
+    const ackedEvents = events.filter((e) => acked.has(e));
+    const last = ackedEvents.at(-1);
+    if (last && (!state.head || last.seq >= state.head.seq)) state.head = { chain_id: chainId, seq: last.seq, hash: last.hash };
+    if (anyFailed) {
+      this.ready = false;
+      this.lastError = this.failure(chainId, events, lastErr);
+    } else {
+      this.ready = true;
+      this.lastError = null;
+    }
+  }
+
+  private failure(chainId: string, events: AuditEvent[], err: unknown): PubSubSinkError {
+    const code = errorCode(err);
+    const retryable = code === undefined || RETRYABLE.has(code);
+    const detail = err instanceof Error ? err.message : String(err);
+    const seqs = events.map((e) => e.seq);
+    return new PubSubSinkError(
+      retryable ? 'publish_failed' : 'publish_rejected',
+      `audit sink pubsub: publish to ${this.topic.name} not acknowledged for chain ${chainId} seq ${Math.min(...seqs)}..${Math.max(...seqs)} ` +
+        `after ${retryable ? this.retry.maxAttempts + ' attempts' : 'a non-retryable error'}: ${detail}`,
+      code,
+    );
+  }
+
+  private publishOne(e: AuditEvent): Promise<string> {
+    return this.topic.publishMessage({
+      data: Buffer.from(JSON.stringify(e)),
+      orderingKey: e.chain_id,
+      // Routing facts only (no actor, no SQL): attributes are copied to the archive and the
+      // table's metadata column and must not carry sensitive data.
+      attributes: {
+        event_id: e.event_id,
+        event_type: e.event_type,
+        chain_id: e.chain_id,
+        seq: String(e.seq),
+        schema_version: e.schema_version,
+      },
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    await this.topic.flush().catch(() => undefined);
+    if (this.ownsClient) await this.client.close();
+  }
+}
+
+export function createPubSubSink(opts: PubSubSinkOptions): PubSubAuditSink {
+  return new PubSubAuditSink(opts);
+}
