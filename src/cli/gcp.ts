@@ -1,4 +1,42 @@
+// GCP production commands: `schema generate|check` (BigQuery table + Pub/Sub topic schema from
+// the audit event schema) and `dashboard-url` (Looker Studio Linking API link). `verify
+// --bigquery` is provided to the audit verify command through src/gcp/verify-source.ts.
 import type { Command } from 'commander';
 
-// Subcommands are added by the module that owns this concern.
-export function register(_program: Command): void {}
+export function register(program: Command): void {
+  const schema = program.command('schema').description('Audit schema artefacts for BigQuery and Pub/Sub');
+  schema
+    .command('generate')
+    .description('Write terraform/modules/bqwarden/generated/ from the audit event schema')
+    .option('--out <dir>', 'output directory (default: the Terraform module)')
+    .action(async (opts: { out?: string }) => {
+      const { writeGenerated } = await import('../gcp/generate.js');
+      const written = await writeGenerated(opts.out);
+      for (const p of written) process.stdout.write(`wrote ${p}\n`);
+    });
+  schema
+    .command('check')
+    .description('Exit 1 when the generated schema files are stale')
+    .action(async () => {
+      const { staleGenerated } = await import('../gcp/generate.js');
+      const stale = await staleGenerated();
+      if (stale.length === 0) {
+        process.stdout.write('generated schema files are up to date\n');
+        return;
+      }
+      for (const p of stale) process.stderr.write(`stale: ${p} (run npm run schema)\n`);
+      process.exitCode = 1;
+    });
+
+  program
+    .command('dashboard-url')
+    .description('Print the Looker Studio link that copies the examiner report onto your audit table')
+    .requiredOption('--table <project.dataset.table>', 'audit table or view to connect')
+    .option('--report <id>', 'Looker Studio template report id', process.env.BQWARDEN_LOOKER_TEMPLATE)
+    .option('--name <name>', 'name of the new report', 'bqwarden examiner dashboard')
+    .action(async (opts: { table: string; report?: string; name: string }) => {
+      const { lookerStudioUrl, parseTableId } = await import('../gcp/looker.js');
+      if (!opts.report) throw new Error('dashboard-url: --report (or BQWARDEN_LOOKER_TEMPLATE) is required');
+      process.stdout.write(lookerStudioUrl({ templateReportId: opts.report, reportName: opts.name, ...parseTableId(opts.table) }) + '\n');
+    });
+}
