@@ -1,0 +1,161 @@
+// A tiny OIDC issuer for the demo only, so `npx bqwarden token` can hand out tokens without an
+// identity provider. It is an ordinary issuer from the verifier's point of view (ES256, JWKS,
+// discovery document), which keeps the demo on the same code path as production — and it
+// refuses to exist outside demo/dev mode, because anyone who can read the data directory could
+// mint tokens for any user.
+import { createPrivateKey, createPublicKey, randomUUID, type KeyObject } from 'node:crypto';
+import { chmodSync, linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, SignJWT, type JWK } from 'jose';
+import { dataDir as defaultDataDir, paths } from '../config/paths.js';
+import { ACTOR_TYPES_ASSIGNABLE, type AssignableActorType } from './config.js';
+
+export const DEV_ISSUER_ALG = 'ES256';
+/** Claim a dev token uses to say which kind of actor it stands for (human unless told otherwise). */
+export const DEV_ACTOR_TYPE_CLAIM = 'bqwarden_actor_type';
+export const DEV_MODES = ['demo', 'dev'] as const;
+
+export class DevIssuerRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DevIssuerRefused';
+  }
+}
+
+/** Throws unless we are in demo/dev mode and NODE_ENV is not production. */
+export function assertDevMode(mode: string | undefined, env: NodeJS.ProcessEnv = process.env): void {
+  if (env.NODE_ENV === 'production') {
+    throw new DevIssuerRefused('the dev token issuer is disabled because NODE_ENV=production; configure a real identity provider (identity.issuers)');
+  }
+  if (mode === undefined || !(DEV_MODES as readonly string[]).includes(mode)) {
+    throw new DevIssuerRefused(`the dev token issuer only runs in demo or dev mode (mode is ${mode ?? 'unset'}); configure a real identity provider (identity.issuers)`);
+  }
+}
+
+export function devIssuerKeyDir(dataDir: string): string {
+  return join(paths.keys(dataDir), 'dev-issuer');
+}
+
+export interface DevIssuerKey {
+  privateKey: KeyObject;
+  publicJwk: JWK & { kid: string; alg: string; use: string };
+}
+
+async function createKeyFile(file: string): Promise<void> {
+  const { privateKey } = await generateKeyPair(DEV_ISSUER_ALG, { extractable: true });
+  const pem = await exportPKCS8(privateKey);
+  // Write under a unique name, then link into place: link() fails if the file exists, so a
+  // gateway and a `bqwarden token` starting together never end up with two different keys.
+  const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
+  writeFileSync(tmp, pem, { mode: 0o600, flag: 'wx' });
+  try {
+    linkSync(tmp, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  } finally {
+    unlinkSync(tmp);
+  }
+}
+
+/** Loads the dev issuer key from <data>/keys/dev-issuer/, creating it on first use. */
+export async function loadOrCreateDevIssuerKey(dataDir: string): Promise<DevIssuerKey> {
+  const dir = devIssuerKeyDir(dataDir);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, 'private.pem');
+  let exists = true;
+  try {
+    statSync(file);
+  } catch {
+    exists = false;
+  }
+  if (!exists) await createKeyFile(file);
+  // A key readable by others lets them mint tokens; tighten it rather than trust it.
+  if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+  const privateKey = createPrivateKey(readFileSync(file, 'utf8'));
+  const jwk = await exportJWK(createPublicKey(privateKey));
+  const kid = await calculateJwkThumbprint(jwk);
+  return { privateKey, publicJwk: { ...jwk, kid, alg: DEV_ISSUER_ALG, use: 'sig' } };
+}
+
+export function devIssuerDiscovery(issuer: string): Record<string, unknown> {
+  return {
+    issuer,
+    jwks_uri: `${issuer}/jwks.json`,
+    id_token_signing_alg_values_supported: [DEV_ISSUER_ALG],
+    response_types_supported: ['id_token'],
+    subject_types_supported: ['public'],
+    claims_supported: ['sub', 'email', 'name', 'groups', DEV_ACTOR_TYPE_CLAIM],
+  };
+}
+
+export interface DevIssuerRouteOptions {
+  /** Gateway mode; anything but demo/dev refuses. */
+  mode: string | undefined;
+  /** Issuer URL, e.g. http://127.0.0.1:8080/dev-issuer; routes are mounted at its path. */
+  issuer: string;
+  dataDir?: string;
+}
+
+/** Serves <issuer path>/.well-known/openid-configuration and <issuer path>/jwks.json. */
+export async function registerDevIssuerRoutes(app: FastifyInstance, opts: DevIssuerRouteOptions): Promise<void> {
+  assertDevMode(opts.mode);
+  const key = await loadOrCreateDevIssuerKey(opts.dataDir ?? defaultDataDir());
+  const base = new URL(opts.issuer).pathname.replace(/\/+$/, '');
+  const discovery = devIssuerDiscovery(opts.issuer.replace(/\/+$/, ''));
+  const jwks = { keys: [key.publicJwk] };
+  app.get(`${base}/.well-known/openid-configuration`, async (_req, reply) => {
+    reply.header('cache-control', 'no-store');
+    return discovery;
+  });
+  app.get(`${base}/jwks.json`, async (_req, reply) => {
+    reply.header('cache-control', 'max-age=300');
+    return jwks;
+  });
+}
+
+export interface MintDevTokenOptions {
+  dataDir?: string;
+  issuer: string;
+  audience: string;
+  user: string;
+  groups: string[];
+  ttlSeconds?: number;
+  actorType?: AssignableActorType;
+  name?: string;
+  /** Defaults to demo: the CLI mints for the local demo. Production is refused regardless. */
+  mode?: string;
+}
+
+export const DEFAULT_DEV_TTL_SECONDS = 3600;
+export const MAX_DEV_TTL_SECONDS = 24 * 3600;
+
+export async function mintDevToken(opts: MintDevTokenOptions): Promise<string> {
+  assertDevMode(opts.mode ?? 'demo');
+  const ttl = opts.ttlSeconds ?? DEFAULT_DEV_TTL_SECONDS;
+  if (!Number.isInteger(ttl) || ttl <= 0 || ttl > MAX_DEV_TTL_SECONDS) {
+    throw new Error(`ttl must be a whole number of seconds between 1 and ${MAX_DEV_TTL_SECONDS}`);
+  }
+  if (!opts.user) throw new Error('user is required');
+  const actorType = opts.actorType ?? 'human';
+  if (!(ACTOR_TYPES_ASSIGNABLE as readonly string[]).includes(actorType)) {
+    throw new Error(`actor type must be one of ${ACTOR_TYPES_ASSIGNABLE.join(', ')}`);
+  }
+  const key = await loadOrCreateDevIssuerKey(opts.dataDir ?? defaultDataDir());
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({
+    email: opts.user.includes('@') ? opts.user : undefined,
+    name: opts.name ?? opts.user,
+    groups: opts.groups,
+    [DEV_ACTOR_TYPE_CLAIM]: actorType,
+  })
+    .setProtectedHeader({ alg: DEV_ISSUER_ALG, kid: key.publicJwk.kid, typ: 'JWT' })
+    .setIssuer(opts.issuer.replace(/\/+$/, ''))
+    .setAudience(opts.audience)
+    .setSubject(opts.user)
+    .setIssuedAt(now)
+    .setNotBefore(now)
+    .setExpirationTime(now + ttl)
+    .setJti(randomUUID())
+    .sign(key.privateKey);
+}

@@ -1,0 +1,94 @@
+// The gateway's OWN credential towards the upstream MCP server. The client's token is never
+// forwarded (MCP forbids token passthrough, and the upstream would then see — and trust — a
+// token minted for the gateway); the upstream instead sees the gateway's service identity, and
+// the audit trail is where the end user is recorded.
+import { readFileSync, statSync } from 'node:fs';
+import { GoogleAuth, type GoogleAuthOptions } from 'google-auth-library';
+import { UpstreamCredentialConfigSchema, type UpstreamCredentialConfig } from './config.js';
+
+export interface UpstreamCredential {
+  readonly kind: UpstreamCredentialConfig['type'];
+  /** Headers to add to every upstream request. Rejects (fail closed) when no credential can be produced. */
+  headers(): Promise<Record<string, string>>;
+}
+
+export class UpstreamCredentialError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UpstreamCredentialError';
+  }
+}
+
+// RFC 6750 b64token: also rules out CR/LF, which would otherwise smuggle extra headers.
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+function staticBearer(secretFile: string): UpstreamCredential {
+  // Re-read when the file changes so a rotated secret (mounted Secret Manager volume) takes effect without a restart.
+  let cached: { mtimeMs: number; size: number; value: string } | null = null;
+  return {
+    kind: 'static_bearer',
+    async headers() {
+      let st;
+      try {
+        st = statSync(secretFile);
+      } catch (err) {
+        throw new UpstreamCredentialError(`upstreamCredential.secretFile ${secretFile} cannot be read: ${(err as NodeJS.ErrnoException).code ?? err}`);
+      }
+      if (!cached || cached.mtimeMs !== st.mtimeMs || cached.size !== st.size) {
+        const value = readFileSync(secretFile, 'utf8').trim();
+        if (value === '') throw new UpstreamCredentialError(`upstreamCredential.secretFile ${secretFile} is empty`);
+        if (!B64TOKEN.test(value)) throw new UpstreamCredentialError(`upstreamCredential.secretFile ${secretFile} does not hold a single bearer token (whitespace or invalid characters)`);
+        cached = { mtimeMs: st.mtimeMs, size: st.size, value };
+      }
+      return { authorization: `Bearer ${cached.value}` };
+    },
+  };
+}
+
+function google(config: Extract<UpstreamCredentialConfig, { type: 'google' }>, extra: GoogleAuthOptions): UpstreamCredential {
+  // GoogleAuth caches the access token and refreshes it shortly before expiry.
+  const auth = new GoogleAuth({
+    scopes: config.scopes,
+    ...(config.keyFile ? { keyFilename: config.keyFile } : {}),
+    ...(config.quotaProjectId ? { clientOptions: { quotaProjectId: config.quotaProjectId } } : {}),
+    ...extra,
+  });
+  return {
+    kind: 'google',
+    async headers() {
+      let h: globalThis.Headers;
+      try {
+        h = await auth.getRequestHeaders();
+      } catch (err) {
+        throw new UpstreamCredentialError(`upstreamCredential (google): could not obtain an access token: ${(err as Error).message?.slice(0, 300)}`);
+      }
+      const out: Record<string, string> = {};
+      h.forEach((value, name) => {
+        out[name.toLowerCase()] = value;
+      });
+      if (!out.authorization) throw new UpstreamCredentialError('upstreamCredential (google): credentials produced no Authorization header');
+      return out;
+    },
+  };
+}
+
+/**
+ * @param googleAuthOptions extra GoogleAuth options (tests inject credentials and a local token
+ *   endpoint; deployments can pass e.g. `credentials` from a secret manager).
+ */
+export function createUpstreamCredential(input: UpstreamCredentialConfig | unknown, googleAuthOptions: GoogleAuthOptions = {}): UpstreamCredential {
+  const r = UpstreamCredentialConfigSchema.safeParse(input);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => `  upstreamCredential${i.path.length ? '.' + i.path.join('.') : ''}: ${i.message}`);
+    throw new UpstreamCredentialError(`invalid upstream credential configuration:\n${lines.join('\n')}`);
+  }
+  const config = r.data;
+  switch (config.type) {
+    case 'none':
+      return { kind: 'none', headers: async () => ({}) };
+    case 'static_bearer':
+      return staticBearer(config.secretFile);
+    case 'google':
+      return google(config, googleAuthOptions);
+  }
+}
