@@ -1,4 +1,108 @@
+// `bqwarden demo` (what `npm start` runs) and `bqwarden serve` (production entry point).
 import type { Command } from 'commander';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadGatewayConfig, publicBaseUrl } from '../server/config.js';
+import { startGateway, type GatewayHandle } from '../server/app.js';
+import { startToolbox, type ToolboxProcess } from '../demo/toolbox.js';
+import { writeBankDb } from '../demo/dataset.js';
+import { createLogger } from '../ops/logger.js';
 
-// Subcommands are added by the module that owns this concern.
-export function register(_program: Command): void {}
+function installSignalHandlers(stop: (signal: string) => Promise<void>, reload?: () => Promise<void>): void {
+  let stopping = false;
+  const onStop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    stop(signal)
+      .then(() => process.exit(0))
+      .catch((err) => {
+        console.error(err);
+        process.exit(1);
+      });
+  };
+  process.on('SIGINT', () => onStop('SIGINT'));
+  process.on('SIGTERM', () => onStop('SIGTERM'));
+  if (reload) process.on('SIGHUP', () => void reload());
+}
+
+export function register(program: Command): void {
+  program
+    .command('demo')
+    .description('Run the embedded demo: MCP Toolbox (--prebuilt sqlite) on a synthetic bank DB behind the gateway')
+    .option('--config <file>', 'gateway config file (YAML)')
+    .action(async (opts: { config?: string }) => {
+      const log = createLogger();
+      const config = loadGatewayConfig({ file: opts.config, overrides: { mode: 'demo' } });
+      mkdirSync(config.dataDir, { recursive: true });
+      const db = join(config.dataDir, 'bank.db');
+      if (!existsSync(db)) {
+        log.info({ db }, 'generating the synthetic bank database (first start)');
+        await writeBankDb(db);
+      }
+      let toolbox: ToolboxProcess | null = null;
+      let gateway: GatewayHandle | null = null;
+      installSignalHandlers(
+        async (signal) => {
+          log.info({ signal }, 'stopping');
+          await gateway?.close();
+          await toolbox?.stop();
+        },
+        async () => {
+          await gateway?.reloadPolicy();
+        },
+      );
+      toolbox = await startToolbox({ database: db, onLog: (line) => log.debug({ toolbox: line }, 'toolbox') });
+      log.info({ url: toolbox.url }, 'MCP Toolbox (sqlite) ready');
+      gateway = await startGateway(
+        loadGatewayConfig({ file: opts.config, overrides: { mode: 'demo', upstream: { url: toolbox.url, name: 'toolbox-sqlite' }, identity: { devIssuer: { enabled: true } } } }),
+        { log },
+      );
+      printWelcome(gateway, config.dataDir);
+    });
+
+  program
+    .command('serve')
+    .description('Run the gateway in front of a configured upstream MCP server (production)')
+    .option('--config <file>', 'gateway config file (YAML)')
+    .action(async (opts: { config?: string }) => {
+      const log = createLogger();
+      const config = loadGatewayConfig({ file: opts.config });
+      let gateway: GatewayHandle | null = null;
+      installSignalHandlers(
+        async () => {
+          await gateway?.close();
+        },
+        async () => {
+          await gateway?.reloadPolicy();
+        },
+      );
+      gateway = await startGateway(config, { log });
+      log.info({ url: `${publicBaseUrl(config, gateway.port)}/mcp` }, 'bqwarden gateway ready');
+    });
+}
+
+function printWelcome(g: GatewayHandle, data: string): void {
+  const env = process.env.BQWARDEN_DATA ? '' : '';
+  const mcp = `${g.url}/mcp`;
+  const lines = [
+    '',
+    `bqwarden demo is running: MCP endpoint ${mcp}`,
+    `  data directory: ${data} (database, keys, audit log)${env}`,
+    '',
+    'Mint a short-lived token for a demo user (groups = roles: analyst, pii-reader, engineer, approver, examiner, ci):',
+    `  TOKEN=$(npx bqwarden token --user alice@bank.example --groups analyst${g.port !== 8080 ? ` --port ${g.port}` : ''})`,
+    '',
+    'Claude Desktop / any stdio-only MCP client, through mcp-remote (claude_desktop_config.json):',
+    JSON.stringify(
+      { mcpServers: { bqwarden: { command: 'npx', args: ['-y', 'mcp-remote', mcp, '--header', 'Authorization:${AUTH_HEADER}'], env: { AUTH_HEADER: 'Bearer <paste $TOKEN here>' } } } },
+      null,
+      2,
+    ),
+    '',
+    `Approvals: ${g.url}/approvals/ui    Examiner console: ${g.url}/console`,
+    'Verify the audit chain: npx bqwarden verify    Replay a session: npx bqwarden replay <session-id>',
+    'Ctrl-C stops the gateway and MCP Toolbox.',
+    '',
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}

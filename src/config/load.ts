@@ -49,7 +49,7 @@ export function envOverrides(env: NodeJS.ProcessEnv, aliases: Record<string, str
   return out;
 }
 
-function deepMerge(base: Json, over: Json): Json {
+export function deepMerge(base: Json, over: Json): Json {
   const out: Json = { ...base };
   for (const [k, v] of Object.entries(over)) {
     const b = out[k];

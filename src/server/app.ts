@@ -1,0 +1,228 @@
+// Composition root: builds every module from config and wires them into one Fastify app.
+// The data path stays one-directional: transport → pipeline → (identity, policy, sql,
+// masking, approvals, audit) → sinks. Nothing below this file knows about Fastify routes
+// other than its own.
+import Fastify, { type FastifyInstance } from 'fastify';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { GatewayConfig } from './config.js';
+import { publicBaseUrl } from './config.js';
+import { GATEWAY_INSTANCE, GATEWAY_VERSION } from './version.js';
+import { createCatalogView } from './catalog.js';
+import { createLogger, type Logger } from '../ops/logger.js';
+import { createMetrics } from '../ops/metrics.js';
+import { createPipeline } from '../pipeline/interceptor.js';
+import type { PipelineDeps, PolicyView } from '../pipeline/deps.js';
+import { registerMcpGateway } from '../transport/gateway.js';
+import { createAuthenticator, protectedResourceMetadata, protectedResourceMetadataPaths, wwwAuthenticateHeader } from '../identity/authenticate.js';
+import { registerDevIssuerRoutes } from '../identity/dev-issuer.js';
+import { devIssuerUrl } from '../identity/config.js';
+import { freePort } from '../demo/toolbox.js';
+import { createUpstreamCredential } from '../identity/upstream-credential.js';
+import { AuthError } from '../identity/types.js';
+import { AuditLog } from '../audit/log.js';
+import { loadOrCreateSigner } from '../audit/checkpoint.js';
+import { JsonlSink } from '../sinks/jsonl.js';
+import type { AuditSink } from '../sinks/types.js';
+import { PolicyStore } from '../policy/store.js';
+import { analyzeCached, tablesOf, redactLiterals, loadStaticCatalog, createUpstreamToolCatalogProvider } from '../sql/index.js';
+import { applyMasking } from '../masking/apply.js';
+import { resolveMaskingOptions } from '../masking/config.js';
+import type { CatalogTable } from '../sql/types.js';
+
+export interface GatewayHandle {
+  app: FastifyInstance;
+  /** Base URL (no /mcp). */
+  url: string;
+  port: number;
+  audit: AuditLog;
+  reloadPolicy(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Demo-only secrets are generated under the data directory; production mounts them. */
+function demoSecretFile(dataDir: string, name: string, bytes: number): string {
+  const dir = join(dataDir, 'keys');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, name);
+  if (!existsSync(file)) writeFileSync(file, randomBytes(bytes).toString('hex'), { mode: 0o600 });
+  return file;
+}
+
+async function createSink(config: GatewayConfig): Promise<AuditSink> {
+  if (config.auditSink === 'pubsub') {
+    const { createPubSubSink } = await import('../sinks/pubsub.js');
+    return createPubSubSink(config.gcp);
+  }
+  return JsonlSink.open({ dir: config.audit.dir ?? join(config.dataDir, 'audit'), maxFileBytes: config.audit.maxFileBytes, maxBatch: config.audit.maxBatch });
+}
+
+export async function startGateway(config: GatewayConfig, opts: { log?: Logger } = {}): Promise<GatewayHandle> {
+  const log = opts.log ?? createLogger();
+  const metrics = createMetrics();
+  const demo = config.mode === 'demo' || config.mode === 'dev';
+  mkdirSync(config.dataDir, { recursive: true });
+
+  // Audit first: nothing is served until events can be made durable.
+  const sink = await createSink(config);
+  const signer = loadOrCreateSigner({
+    keysDir: config.audit.keysDir ?? join(config.dataDir, 'keys'),
+    signingKeyFile: config.audit.signingKeyFile,
+    allowGenerate: demo || !config.audit.signingKeyFile,
+  });
+  const audit = await AuditLog.open({
+    sink,
+    signer,
+    gatewayVersion: GATEWAY_VERSION,
+    instance: GATEWAY_INSTANCE,
+    checkpointEvery: config.audit.checkpointEvery,
+  });
+
+  const policyStore = await PolicyStore.open(config.rules.dir);
+  await audit.append({ event_type: 'gateway_start', policy_version: policyStore.current().version, gateway_version: GATEWAY_VERSION, gateway_instance: GATEWAY_INSTANCE });
+  const onPolicyChange = (r: { ok: boolean; version: string; error?: string }) => {
+    void audit
+      .append({
+        event_type: 'policy_loaded',
+        policy_version: r.version,
+        outcome: r.ok ? 'success' : 'failure',
+        error_message: r.error ?? null,
+      })
+      .catch((err) => log.error({ err: (err as Error).message }, 'could not audit policy reload'));
+    if (r.ok) log.info({ version: r.version }, 'policy reloaded');
+    else log.error({ error: r.error }, 'policy reload refused; previous policy stays in force');
+  };
+  const unwatch = policyStore.watch(onPolicyChange);
+
+  let staticTables: CatalogTable[] = loadStaticCatalog(config.rules.catalogDir);
+
+  // Upstream: the gateway's own credential, never the client's.
+  const credential = createUpstreamCredential(config.identity.upstreamCredential);
+  let metaClient: Client | null = null;
+  const callUpstreamTool = async (name: string, args: Record<string, unknown>) => {
+    if (!metaClient) {
+      const c = new Client({ name: 'bqwarden-catalog', version: GATEWAY_VERSION });
+      await c.connect(new StreamableHTTPClientTransport(new URL(config.upstream.url), { requestInit: { headers: await credential.headers() } }));
+      metaClient = c;
+    }
+    return (await metaClient.callTool({ name, arguments: args }, undefined, { timeout: config.upstream.timeoutMs })) as { content: { type: string; text?: string }[] };
+  };
+  const catalog = createCatalogView({
+    staticTables: () => staticTables,
+    providers: [createUpstreamToolCatalogProvider(callUpstreamTool, {})],
+  });
+
+  const maskingConfig = { ...config.masking };
+  if (!maskingConfig.pseudonym.key && !maskingConfig.pseudonym.keyFile) {
+    if (!demo) throw new Error('masking.pseudonym.keyFile is required outside demo/dev mode (mount it from Secret Manager)');
+    maskingConfig.pseudonym = { ...maskingConfig.pseudonym, keyFile: demoSecretFile(config.dataDir, 'pseudonym.key', 32) };
+  }
+  const maskingOptions = resolveMaskingOptions(maskingConfig);
+
+  // The resource URL (token audience) must be known before routes exist, so port 0 (tests)
+  // is resolved to a concrete free port first.
+  const port = config.server.port === 0 ? await freePort() : config.server.port;
+  const base = publicBaseUrl(config, port);
+  const identityConfig = {
+    ...config.identity,
+    resource: config.server.publicUrl ? config.identity.resource : `${base}/mcp`,
+    devIssuer: { ...config.identity.devIssuer, enabled: config.identity.devIssuer.enabled && demo, dataDir: config.identity.devIssuer.dataDir ?? config.dataDir },
+  };
+  if (config.server.publicUrl && identityConfig.resource !== `${base}/mcp`) identityConfig.resource = `${base}/mcp`;
+  if (identityConfig.devIssuer.enabled) {
+    const devIssuer = devIssuerUrl(identityConfig);
+    if (!identityConfig.issuers.some((i) => i.issuer === devIssuer)) identityConfig.issuers = [...identityConfig.issuers];
+  }
+  const authenticator = createAuthenticator(identityConfig, { mode: config.mode });
+
+  const deps: PipelineDeps = {
+    audit,
+    policy: (): PolicyView => policyStore.current(),
+    sql: { analyze: analyzeCached, tablesOf, redactLiterals },
+    catalog,
+    mask: (result, plan) => applyMasking(result, plan, maskingOptions),
+    approvals: null,
+    metrics,
+    log,
+    upstreamName: config.upstream.name,
+    maxPayloadBytes: config.pipeline.maxPayloadBytes,
+  };
+
+  const app = Fastify({ logger: false, bodyLimit: config.transport.bodyLimitBytes, trustProxy: config.server.trustProxy, return503OnClosing: true });
+
+  // Operations endpoints: unauthenticated by design (probes and scrapers), and they expose
+  // no data — only liveness, readiness and counters.
+  let upstreamHealthy = false;
+  const probeUpstream = async () => {
+    try {
+      const res = await fetch(config.upstream.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(await credential.headers()) },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 'readyz', method: 'ping' }),
+        signal: AbortSignal.timeout(2000),
+      });
+      upstreamHealthy = res.status < 500;
+    } catch {
+      upstreamHealthy = false;
+    }
+    return upstreamHealthy;
+  };
+  app.get('/healthz', async () => ({ status: 'ok', version: GATEWAY_VERSION }));
+  app.get('/readyz', async (_req, reply) => {
+    const checks = { audit: audit.isReady(), upstream: await probeUpstream(), policy: true };
+    const ready = checks.audit && checks.upstream && !closing;
+    reply.code(ready ? 200 : 503);
+    return { status: ready ? 'ready' : 'unready', checks };
+  });
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+  const prm = protectedResourceMetadata(identityConfig);
+  for (const path of protectedResourceMetadataPaths(identityConfig)) app.get(path, async () => prm);
+  if (identityConfig.devIssuer.enabled) {
+    await registerDevIssuerRoutes(app, { mode: config.mode, issuer: devIssuerUrl(identityConfig), dataDir: config.dataDir });
+  }
+
+  const mcp = await registerMcpGateway(app, {
+    upstream: { url: config.upstream.url, headers: () => credential.headers(), timeoutMs: config.upstream.timeoutMs },
+    interceptor: createPipeline(deps),
+    authenticate: (req) => authenticator.authenticate(req.headers),
+    wwwAuthenticate: (err) => wwwAuthenticateHeader(identityConfig, err instanceof AuthError ? err : null),
+    allowedOrigins: config.transport.allowedOrigins,
+    bodyLimitBytes: config.transport.bodyLimitBytes,
+    sessionIdleTimeoutMs: config.transport.sessionIdleTimeoutMs,
+  });
+
+  await app.listen({ host: config.server.host, port });
+  log.info({ url: `${base}/mcp`, upstream: config.upstream.url, mode: config.mode, policy: policyStore.current().version }, 'gateway listening');
+
+  let closing = false;
+  const close = async () => {
+    if (closing) return;
+    closing = true;
+    unwatch();
+    // Stop accepting, let in-flight requests finish (bounded), then end sessions and audit.
+    const drained = app.close();
+    await Promise.race([drained, new Promise((r) => setTimeout(r, config.server.drainTimeoutMs))]);
+    await mcp.close();
+    await metaClient?.close().catch(() => undefined);
+    await audit.append({ event_type: 'gateway_stop', policy_version: policyStore.current().version }).catch(() => undefined);
+    await audit.close();
+  };
+
+  return {
+    app,
+    url: base,
+    port,
+    audit,
+    async reloadPolicy() {
+      onPolicyChange(await policyStore.reload());
+      staticTables = loadStaticCatalog(config.rules.catalogDir);
+    },
+    close,
+  };
+}

@@ -1,0 +1,86 @@
+// The gateway's whole configuration: one zod schema composed from each module's own section.
+// Sources, in order: defaults < config file (BQWARDEN_CONFIG or --config) < environment.
+import { z } from 'zod';
+import { IdentityConfigSchema } from '../identity/config.js';
+import { AuditConfigSchema } from '../audit/config.js';
+import { MaskingConfigSchema } from '../masking/config.js';
+import { GcpConfigSchema } from '../gcp/config.js';
+import { loadConfigWith } from '../config/load.js';
+import { dataDir } from '../config/paths.js';
+
+export const GatewayConfigSchema = z
+  .object({
+    /** demo: embedded Toolbox + dev issuer; dev: dev issuer allowed; production: neither. */
+    mode: z.enum(['demo', 'dev', 'production']).default('production'),
+    dataDir: z.string().min(1).default(dataDir()),
+    server: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8080),
+        /** Public base URL (https://gateway.bank.example); defaults to http://host:port. */
+        publicUrl: z.string().url().optional(),
+        trustProxy: z.boolean().default(false),
+        /** How long SIGTERM waits for in-flight requests before closing sessions. */
+        drainTimeoutMs: z.number().int().min(0).default(10_000),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: 8080, trustProxy: false, drainTimeoutMs: 10_000 }),
+    upstream: z
+      .object({
+        url: z.string().url().default('http://127.0.0.1:5000/mcp'),
+        /** Name recorded in audit events. */
+        name: z.string().default('toolbox'),
+        timeoutMs: z.number().int().min(100).default(60_000),
+      })
+      .strict()
+      .default({ url: 'http://127.0.0.1:5000/mcp', name: 'toolbox', timeoutMs: 60_000 }),
+    rules: z
+      .object({ dir: z.string().default('rules'), catalogDir: z.string().default('rules/catalog') })
+      .strict()
+      .default({ dir: 'rules', catalogDir: 'rules/catalog' }),
+    /** Where chained audit events go: local JSONL files (default) or Pub/Sub → BigQuery. */
+    auditSink: z.enum(['jsonl', 'pubsub']).default('jsonl'),
+    audit: AuditConfigSchema,
+    pipeline: z
+      .object({
+        /** Larger request/response payloads are stored truncated, with the full payload's hash. */
+        maxPayloadBytes: z.number().int().min(1024).default(1_000_000),
+      })
+      .strict()
+      .prefault({}),
+    identity: IdentityConfigSchema.prefault({}),
+    transport: z
+      .object({
+        allowedOrigins: z.array(z.string()).default([]),
+        bodyLimitBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
+        sessionIdleTimeoutMs: z.number().int().min(1000).default(30 * 60 * 1000),
+      })
+      .strict()
+      .default({ allowedOrigins: [], bodyLimitBytes: 4 * 1024 * 1024, sessionIdleTimeoutMs: 30 * 60 * 1000 }),
+    masking: MaskingConfigSchema.prefault({}),
+    approvals: z.record(z.string(), z.unknown()).default({}),
+    gcp: GcpConfigSchema,
+  })
+  .strict();
+
+export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
+
+/** Environment variables operators expect, mapped onto config keys. */
+const ENV_ALIASES: Record<string, string[]> = {
+  PORT: ['server', 'port'],
+  HOST: ['server', 'host'],
+  BQWARDEN_DATA: ['dataDir'],
+  BQWARDEN_MODE: ['mode'],
+  BQWARDEN_UPSTREAM_URL: ['upstream', 'url'],
+  BQWARDEN_PUBLIC_URL: ['server', 'publicUrl'],
+};
+
+export function loadGatewayConfig(opts: { file?: string | null; overrides?: Record<string, unknown>; env?: NodeJS.ProcessEnv } = {}): GatewayConfig {
+  return loadConfigWith(GatewayConfigSchema, { ...opts, aliases: ENV_ALIASES });
+}
+
+export function publicBaseUrl(c: GatewayConfig, boundPort?: number): string {
+  if (c.server.publicUrl) return c.server.publicUrl.replace(/\/$/, '');
+  const host = c.server.host === '0.0.0.0' || c.server.host === '::' ? '127.0.0.1' : c.server.host;
+  return `http://${host}:${boundPort ?? c.server.port}`;
+}
