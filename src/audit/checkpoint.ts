@@ -1,0 +1,141 @@
+// Checkpoints: Ed25519 signatures over the chain head. A checkpoint at seq s signs
+// `${chain_id}|${s}|${prev_hash}`, and since prev_hash commits to every earlier event through
+// the hash chain, one signature authenticates the whole chain before it. Events after the last
+// checkpoint (the "unsigned tail") are only hash-linked, which anyone can recompute; the
+// verifier says so.
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { mkdirSync, readFileSync, statSync, writeFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const PRIVATE_KEY_FILE = 'audit-signing.key.pem';
+export const PUBLIC_KEY_FILE = 'audit-signing.pub.pem';
+
+export class SigningKeyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SigningKeyError';
+  }
+}
+
+export interface CheckpointSigner {
+  /** Short fingerprint of the public key, written to signing_key_id. */
+  readonly keyId: string;
+  readonly publicKey: KeyObject;
+  readonly publicKeyPem: string;
+  /** Base64 Ed25519 signature over checkpointMessage(...). */
+  sign(chainId: string, seq: number, prevHash: string): string;
+}
+
+export function checkpointMessage(chainId: string, seq: number, prevHash: string): string {
+  return `${chainId}|${seq}|${prevHash}`;
+}
+
+/** `ed25519:` + first 16 hex of SHA-256 over the SPKI DER: stable across PEM formatting. */
+export function keyFingerprint(publicKey: KeyObject): string {
+  const der = publicKey.export({ type: 'spki', format: 'der' });
+  return 'ed25519:' + createHash('sha256').update(der).digest('hex').slice(0, 16);
+}
+
+export function signerFromPrivateKey(privateKey: KeyObject): CheckpointSigner {
+  if (privateKey.asymmetricKeyType !== 'ed25519') {
+    throw new SigningKeyError(`audit signing key must be Ed25519, got ${privateKey.asymmetricKeyType ?? 'unknown'}`);
+  }
+  const publicKey = createPublicKey(privateKey);
+  const keyId = keyFingerprint(publicKey);
+  return {
+    keyId,
+    publicKey,
+    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    sign: (chainId, seq, prevHash) =>
+      sign(null, Buffer.from(checkpointMessage(chainId, seq, prevHash), 'utf8'), privateKey).toString('base64'),
+  };
+}
+
+function readPrivateKey(file: string): KeyObject {
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new SigningKeyError(`cannot read audit signing key ${file}: ${(err as Error).message}`);
+  }
+  try {
+    return createPrivateKey(pem);
+  } catch {
+    // Never echo the file content: it is a private key.
+    throw new SigningKeyError(`audit signing key ${file} is not a PEM private key`);
+  }
+}
+
+export interface LoadSignerOptions {
+  /** Directory holding generated keys (<data>/keys). */
+  keysDir: string;
+  /** Production: a private key PEM mounted from Secret Manager; never generated or rewritten. */
+  signingKeyFile?: string | null;
+}
+
+/**
+ * Loads the signing key, generating an Ed25519 pair under keysDir on first start when no
+ * signingKeyFile is configured. The public half is (re)written as PEM for verifiers.
+ */
+export function loadOrCreateSigner(opts: LoadSignerOptions): CheckpointSigner {
+  if (opts.signingKeyFile) return signerFromPrivateKey(readPrivateKey(opts.signingKeyFile));
+  mkdirSync(opts.keysDir, { recursive: true, mode: 0o700 });
+  const privFile = join(opts.keysDir, PRIVATE_KEY_FILE);
+  const pubFile = join(opts.keysDir, PUBLIC_KEY_FILE);
+  let signer: CheckpointSigner;
+  try {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    // 'wx' makes first start race-free: if another process created the key first we use theirs.
+    writeFileSync(privFile, pem, { mode: 0o600, flag: 'wx' });
+    signer = signerFromPrivateKey(privateKey);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+      throw new SigningKeyError(`cannot create audit signing key in ${opts.keysDir}: ${(err as Error).message}`);
+    }
+    const mode = statSync(privFile).mode & 0o077;
+    if (mode !== 0 && process.platform !== 'win32') {
+      throw new SigningKeyError(`audit signing key ${privFile} is readable by group/others (mode ${(statSync(privFile).mode & 0o777).toString(8)}); run chmod 600`);
+    }
+    signer = signerFromPrivateKey(readPrivateKey(privFile));
+  }
+  let existing: string | null = null;
+  try {
+    existing = readFileSync(pubFile, 'utf8');
+  } catch {
+    /* first start */
+  }
+  if (existing !== signer.publicKeyPem) writeFileSync(pubFile, signer.publicKeyPem, { mode: 0o644 });
+  return signer;
+}
+
+/** Public keys by fingerprint, from KeyObjects or PEM text. */
+export function publicKeyMap(keys: (KeyObject | string)[]): Map<string, KeyObject> {
+  const map = new Map<string, KeyObject>();
+  for (const k of keys) {
+    let key = typeof k === 'string' ? createPublicKey(k) : k;
+    if (key.type === 'private') key = createPublicKey(key);
+    if (key.asymmetricKeyType !== 'ed25519') throw new SigningKeyError(`verification key must be Ed25519, got ${key.asymmetricKeyType}`);
+    map.set(keyFingerprint(key), key);
+  }
+  return map;
+}
+
+/** Every *.pub.pem in a directory (old keys stay there after rotation so old chains still verify). */
+export function loadPublicKeysFromDir(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => n.endsWith('.pub.pem')).sort().map((n) => readFileSync(join(dir, n), 'utf8'));
+}
+
+export function verifyCheckpointSignature(key: KeyObject, chainId: string, seq: number, prevHash: string, signatureB64: string): boolean {
+  try {
+    return verify(null, Buffer.from(checkpointMessage(chainId, seq, prevHash), 'utf8'), key, Buffer.from(signatureB64, 'base64'));
+  } catch {
+    return false;
+  }
+}
