@@ -1,0 +1,169 @@
+# Identities and least privilege.
+#
+# Cloud Run gives a service ONE identity for all of its containers, so the gateway and the
+# toolbox sidecar share `runtime`. Least privilege is still achieved because the identity can
+# do exactly what the data path needs and nothing on the audit trail itself:
+#   - run query jobs (jobUser on the project: jobs are project-scoped, data is not),
+#   - read only the allowed datasets (dataViewer per dataset, no project-wide data role),
+#   - publish to the audit topic only (no subscribe, no topic admin),
+#   - read its own two secrets only.
+# It holds no role on the audit dataset, the archive bucket or the subscriptions: even a
+# compromised instance cannot rewrite or delete audit evidence. Only the Pub/Sub service agent
+# writes the audit table, and only examiners read the views.
+
+resource "google_service_account" "runtime" {
+  project      = var.project_id
+  account_id   = "${var.name_prefix}-run"
+  display_name = "bqwarden gateway + toolbox (Cloud Run service identity)"
+  description  = "Publishes audit events, reads its secrets, queries the allowed datasets only."
+}
+
+resource "google_project_iam_member" "runtime_job_user" {
+  project = var.project_id
+  role    = "roles/bigquery.jobUser"
+  member  = google_service_account.runtime.member
+}
+
+resource "google_bigquery_dataset_iam_member" "runtime_data_viewer" {
+  for_each = toset(var.allowed_datasets)
+
+  project    = var.project_id
+  dataset_id = each.value
+  role       = "roles/bigquery.dataViewer"
+  member     = google_service_account.runtime.member
+}
+
+resource "google_project_iam_member" "runtime_log_writer" {
+  project = var.project_id
+  role    = "roles/logging.logWriter"
+  member  = google_service_account.runtime.member
+}
+
+resource "google_project_iam_member" "runtime_metric_writer" {
+  project = var.project_id
+  role    = "roles/monitoring.metricWriter"
+  member  = google_service_account.runtime.member
+}
+
+resource "google_pubsub_topic_iam_member" "runtime_publisher" {
+  project = var.project_id
+  topic   = google_pubsub_topic.audit.name
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.runtime.member
+}
+
+resource "google_secret_manager_secret_iam_member" "runtime_secret_access" {
+  for_each = google_secret_manager_secret.gateway
+
+  project   = var.project_id
+  secret_id = each.value.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.runtime.member
+}
+
+# Pub/Sub service agent: writes the audit table (BigQuery subscription), dead-letters, archives.
+resource "google_bigquery_table_iam_member" "pubsub_table_editor" {
+  project    = var.project_id
+  dataset_id = google_bigquery_dataset.audit.dataset_id
+  table_id   = google_bigquery_table.audit.table_id
+  role       = "roles/bigquery.dataEditor"
+  member     = local.pubsub_agent
+}
+
+resource "google_bigquery_table_iam_member" "pubsub_table_metadata" {
+  project    = var.project_id
+  dataset_id = google_bigquery_dataset.audit.dataset_id
+  table_id   = google_bigquery_table.audit.table_id
+  role       = "roles/bigquery.metadataViewer"
+  member     = local.pubsub_agent
+}
+
+resource "google_pubsub_topic_iam_member" "pubsub_dlq_publisher" {
+  project = var.project_id
+  topic   = google_pubsub_topic.dead_letter.name
+  role    = "roles/pubsub.publisher"
+  member  = local.pubsub_agent
+}
+
+resource "google_pubsub_subscription_iam_member" "pubsub_bq_subscriber" {
+  project      = var.project_id
+  subscription = google_pubsub_subscription.bigquery.name
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_agent
+}
+
+resource "google_pubsub_subscription_iam_member" "pubsub_archive_subscriber" {
+  project      = var.project_id
+  subscription = google_pubsub_subscription.archive.name
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_agent
+}
+
+resource "google_storage_bucket_iam_member" "pubsub_archive_writer" {
+  bucket = google_storage_bucket.archive.name
+  role   = "roles/storage.objectCreator"
+  member = local.pubsub_agent
+}
+
+resource "google_storage_bucket_iam_member" "pubsub_archive_reader" {
+  bucket = google_storage_bucket.archive.name
+  role   = "roles/storage.legacyBucketReader"
+  member = local.pubsub_agent
+}
+
+# Examiners: the authorized views only. jobUser lets them run queries; it grants no data.
+resource "google_bigquery_dataset_iam_member" "examiner_views_viewer" {
+  for_each = toset(var.examiner_members)
+
+  project    = var.project_id
+  dataset_id = google_bigquery_dataset.views.dataset_id
+  role       = "roles/bigquery.dataViewer"
+  member     = each.value
+}
+
+resource "google_project_iam_member" "examiner_job_user" {
+  for_each = toset(var.examiner_members)
+
+  project = var.project_id
+  role    = "roles/bigquery.jobUser"
+  member  = each.value
+}
+
+# Who may call the gateway.
+resource "google_cloud_run_v2_service_iam_member" "invoker" {
+  for_each = var.iap_enabled ? toset([]) : toset(var.invoker_members)
+
+  project  = var.project_id
+  location = var.region
+  name     = google_cloud_run_v2_service.gateway.name
+  role     = "roles/run.invoker"
+  member   = each.value
+
+  lifecycle {
+    precondition {
+      condition     = !contains(["allUsers", "allAuthenticatedUsers"], each.value)
+      error_message = "A public invoker is only acceptable behind IAP."
+    }
+  }
+}
+
+resource "google_cloud_run_v2_service_iam_member" "iap_invoker" {
+  count = var.iap_enabled ? 1 : 0
+
+  project  = var.project_id
+  location = var.region
+  name     = google_cloud_run_v2_service.gateway.name
+  role     = "roles/run.invoker"
+  member   = local.iap_agent
+}
+
+resource "google_iap_web_cloud_run_service_iam_member" "iap_access" {
+  provider = google-beta
+  for_each = var.iap_enabled ? toset(var.iap_members) : toset([])
+
+  project                = var.project_id
+  location               = var.region
+  cloud_run_service_name = google_cloud_run_v2_service.gateway.name
+  role                   = "roles/iap.httpsResourceAccessor"
+  member                 = each.value
+}

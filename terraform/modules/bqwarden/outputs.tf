@@ -1,0 +1,56 @@
+output "gateway_url" {
+  description = "HTTPS URL of the gateway; MCP clients connect to <url>/mcp."
+  value       = google_cloud_run_v2_service.gateway.uri
+}
+
+output "service_account_email" {
+  description = "Service identity of the Cloud Run service (gateway and toolbox)."
+  value       = google_service_account.runtime.email
+}
+
+output "audit_table" {
+  description = "Raw audit table, project.dataset.table (input of `bqwarden verify --bigquery`)."
+  value       = local.audit_table_fq
+}
+
+output "audit_events_view" {
+  description = "Deduplicated audit events view for examiners and dashboards."
+  value       = "${var.project_id}.${google_bigquery_dataset.views.dataset_id}.${google_bigquery_table.events_dedup.table_id}"
+}
+
+output "audit_topic" {
+  description = "Pub/Sub topic the gateway publishes audit events to."
+  value       = google_pubsub_topic.audit.id
+}
+
+output "dead_letter_subscription" {
+  description = "Pull subscription holding audit messages BigQuery or the archive refused; alert when non-empty."
+  value       = google_pubsub_subscription.dead_letter.id
+}
+
+output "archive_bucket" {
+  description = "Write-once (locked retention) archive bucket of the audit stream."
+  value       = google_storage_bucket.archive.url
+}
+
+output "signing_key_secret" {
+  description = "Secret Manager secret to load the audit signing key into (gcloud secrets versions add)."
+  value       = google_secret_manager_secret.gateway["audit-signing-key"].id
+}
+
+output "pseudonymise_key_secret" {
+  description = "Secret Manager secret to load the pseudonymisation key into."
+  value       = google_secret_manager_secret.gateway["pseudonymise-key"].id
+}
+
+output "examiner_dashboard_url" {
+  description = "Looker Studio Linking API link that copies the examiner template report onto the dedup view (null without a template id)."
+  value = var.looker_template_report_id == "" ? null : join("", [
+    "https://lookerstudio.google.com/reporting/create?c.reportId=", var.looker_template_report_id,
+    "&r.reportName=", urlencode("bqwarden examiner dashboard"),
+    "&ds.audit.connector=bigQuery&ds.audit.type=TABLE",
+    "&ds.audit.projectId=", var.project_id,
+    "&ds.audit.datasetId=", google_bigquery_dataset.views.dataset_id,
+    "&ds.audit.tableId=", google_bigquery_table.events_dedup.table_id,
+  ])
+}

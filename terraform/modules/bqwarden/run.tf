@@ -1,0 +1,178 @@
+# The gateway on Cloud Run v2. Only the ingress container (gateway) declares a port; the
+# MCP Toolbox sidecar listens on 127.0.0.1, so every query must pass through the gateway's
+# checks: the data path has no back door.
+
+resource "google_cloud_run_v2_service" "gateway" {
+  provider = google-beta
+
+  project             = var.project_id
+  name                = "${var.name_prefix}-gateway"
+  location            = var.region
+  ingress             = var.ingress
+  labels              = local.labels
+  deletion_protection = var.deletion_protection
+  # Direct IAP on Cloud Run is a BETA launch-stage feature.
+  launch_stage = var.iap_enabled ? "BETA" : "GA"
+  iap_enabled  = var.iap_enabled
+
+  template {
+    service_account = google_service_account.runtime.email
+    # MCP sessions (Streamable HTTP) live in one instance's memory.
+    session_affinity                 = true
+    max_instance_request_concurrency = 80
+    timeout                          = "900s"
+
+    scaling {
+      min_instance_count = var.min_instances
+      max_instance_count = var.max_instances
+    }
+
+    containers {
+      name       = "gateway"
+      image      = var.gateway_image
+      depends_on = ["toolbox"]
+
+      ports {
+        container_port = 8080
+      }
+
+      env {
+        name  = "BQWARDEN_AUDIT_SINK"
+        value = "pubsub"
+      }
+      env {
+        name  = "BQWARDEN_GCP_PROJECT"
+        value = var.project_id
+      }
+      env {
+        name  = "BQWARDEN_PUBSUB_TOPIC"
+        value = google_pubsub_topic.audit.id
+      }
+      env {
+        name  = "BQWARDEN_AUDIT_TABLE"
+        value = local.audit_table_fq
+      }
+      env {
+        name  = "BQWARDEN_UPSTREAM_URL"
+        value = "http://127.0.0.1:${var.toolbox_port}/mcp"
+      }
+      env {
+        name  = "BQWARDEN_IAP"
+        value = var.iap_enabled ? "1" : "0"
+      }
+      # Paths of the mounted secret files, not the secrets themselves.
+      env {
+        name  = "BQWARDEN_SIGNING_KEY_FILE"
+        value = "/secrets/audit-signing-key/key.pem"
+      }
+      env {
+        name  = "BQWARDEN_PSEUDONYMISE_KEY_FILE"
+        value = "/secrets/pseudonymise-key/key"
+      }
+      dynamic "env" {
+        for_each = var.gateway_env
+        content {
+          name  = env.key
+          value = env.value
+        }
+      }
+
+      volume_mounts {
+        name       = "audit-signing-key"
+        mount_path = "/secrets/audit-signing-key"
+      }
+      volume_mounts {
+        name       = "pseudonymise-key"
+        mount_path = "/secrets/pseudonymise-key"
+      }
+
+      resources {
+        limits = {
+          cpu    = "1"
+          memory = "1Gi"
+        }
+        cpu_idle          = false
+        startup_cpu_boost = true
+      }
+
+      # Ready only when the audit sink can persist (Pub/Sub reachable) and upstream answers.
+      startup_probe {
+        initial_delay_seconds = 2
+        period_seconds        = 5
+        timeout_seconds       = 3
+        failure_threshold     = 24
+        http_get {
+          path = "/readyz"
+          port = 8080
+        }
+      }
+
+      liveness_probe {
+        period_seconds    = 15
+        timeout_seconds   = 3
+        failure_threshold = 4
+        http_get {
+          path = "/healthz"
+          port = 8080
+        }
+      }
+    }
+
+    containers {
+      name  = "toolbox"
+      image = var.toolbox_image
+      args  = ["--prebuilt", "bigquery", "--address", "127.0.0.1", "--port", tostring(var.toolbox_port)]
+
+      env {
+        name  = "BIGQUERY_PROJECT"
+        value = var.project_id
+      }
+
+      resources {
+        limits = {
+          cpu    = "1"
+          memory = "512Mi"
+        }
+      }
+
+      startup_probe {
+        period_seconds    = 2
+        timeout_seconds   = 1
+        failure_threshold = 30
+        tcp_socket {
+          port = var.toolbox_port
+        }
+      }
+    }
+
+    volumes {
+      name = "audit-signing-key"
+      secret {
+        secret = google_secret_manager_secret.gateway["audit-signing-key"].secret_id
+        items {
+          version = "latest"
+          path    = "key.pem"
+          mode    = 256 # 0400
+        }
+      }
+    }
+
+    volumes {
+      name = "pseudonymise-key"
+      secret {
+        secret = google_secret_manager_secret.gateway["pseudonymise-key"].secret_id
+        items {
+          version = "latest"
+          path    = "key"
+          mode    = 256
+        }
+      }
+    }
+  }
+
+  depends_on = [
+    google_project_service.apis,
+    google_secret_manager_secret_iam_member.runtime_secret_access,
+    google_pubsub_topic_iam_member.runtime_publisher,
+  ]
+}
