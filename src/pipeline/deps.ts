@@ -28,7 +28,7 @@ export interface SqlView {
 
 export interface CatalogView {
   /** Loads what the async catalog sources know about these tables (cached) into a sync catalog. */
-  forTables(tables: TableRef[], forward: (tool: string, args: Record<string, unknown>) => Promise<Record<string, unknown>>): Promise<SchemaCatalog>;
+  forTables(tables: TableRef[]): Promise<SchemaCatalog>;
 }
 
 export interface HeldCall {
@@ -40,6 +40,8 @@ export interface HeldCall {
   analysis: Analysis;
   decision: Decision;
   justification: string | null;
+  /** The call's params._meta (client hints such as bqwarden/wait_for_approval); absent/null when none. */
+  meta?: Record<string, unknown> | null;
 }
 
 export type GateResult =
