@@ -1,0 +1,455 @@
+// Applies a MaskPlan to an upstream MCP tool result before anything reaches the client.
+//
+// Shapes handled: MCP Toolbox (one JSON row object per text item), a JSON array of rows in one
+// text item, arrays of arrays (positional), BigQuery REST `{schema, rows:[{f:[{v}]}]}`,
+// `structuredContent` (rows, or a wrapper object holding rows), markdown/CSV/TSV text tables,
+// free text (errors, status lines), embedded resources with text. Anything we cannot map to
+// columns while the query can return sensitive data is masked with the plan's fallback or
+// withheld — never passed through on a guess.
+import type { ColumnMask, MaskMethod, MaskPlan, MaskReport } from './types.js';
+import type { MaskingOptions } from './config.js';
+import { DETECTORS, hintsFromKey, replaceHits, scanNumber, scanText, type DetectorName } from './detectors.js';
+import { JsonSyntaxError, RawNumber, parseJson, stringifyJson, type Json } from './json.js';
+import { maskValue, pseudonymToken, setOwn, strictest } from './methods.js';
+import { parseTextTable } from './text-tables.js';
+
+export type CallToolResultLike = Record<string, unknown>;
+
+export interface MaskingOutcome {
+  result: Record<string, unknown>;
+  report: MaskReport;
+}
+
+/** Upstream status lines that carry no data (MCP Toolbox). Kept even when text is withheld. */
+const BENIGN_TEXT = [/^The query returned 0 rows\.?$/, /^Query executed successfully and returned no content\.?$/];
+
+export const WITHHELD_TEXT =
+  '[bqwarden: upstream text withheld: the query can return sensitive columns and this text could not be mapped to them]';
+export const WITHHELD_ITEM = (type: string) => `[bqwarden: ${type} content withheld: it cannot be inspected for sensitive data]`;
+
+const MAX_DEPTH = 6;
+
+/** Pure and synchronous: returns a new result and the report; the input is never modified. */
+export function applyMasking(result: CallToolResultLike, plan: MaskPlan, opts: MaskingOptions): MaskingOutcome {
+  return new Masker(plan, opts).run(result);
+}
+
+type Row = { [k: string]: Json };
+type Mode = 'plan' | 'fallback';
+
+class Masker {
+  private readonly byName = new Map<string, ColumnMask[]>();
+  private readonly byIndex = new Map<number, ColumnMask[]>();
+  private readonly expectedNames: Set<string> | null;
+  private readonly expectedCount: number | null;
+  private readonly maxIndex: number;
+  private readonly sensitive: boolean;
+  private readonly fallbackMethod: MaskMethod | null;
+  private readonly fallbackRule: { classification: string; ruleId: string } | null;
+  private readonly detect: boolean;
+
+  private readonly hits = new Map<DetectorName, number>();
+  private readonly notes = new Set<string>();
+  private readonly fallbackColumns = new Set<string>();
+  private rows: number | null = null;
+
+  constructor(
+    private readonly plan: MaskPlan,
+    private readonly opts: MaskingOptions,
+  ) {
+    for (const c of plan.columns) {
+      push(this.byName, c.outputName.toLowerCase(), c);
+      push(this.byIndex, c.outputIndex, c);
+    }
+    this.expectedNames = plan.outputColumns ? new Set(plan.outputColumns.map((c) => c.name.toLowerCase())) : null;
+    this.expectedCount = plan.outputColumns ? plan.outputColumns.length : null;
+    this.maxIndex = Math.max(-1, ...plan.columns.map((c) => c.outputIndex));
+    this.sensitive = plan.columns.length > 0 || plan.fallback.length > 0;
+    // The fallback must be at least as strict as anything the plan masks by name.
+    this.fallbackMethod = strictest([...plan.fallback.map((f) => f.method), ...plan.columns.map((c) => c.method)]);
+    const src = [...plan.fallback, ...plan.columns.map((c) => ({ classification: c.classification, method: c.method, ruleId: c.ruleId }))].find(
+      (f) => f.method === this.fallbackMethod,
+    );
+    this.fallbackRule = src ? { classification: src.classification, ruleId: src.ruleId } : null;
+    this.detect = plan.detectors && DETECTORS.some((d) => opts.detectors[d]);
+  }
+
+  run(result: CallToolResultLike): MaskingOutcome {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(result ?? {})) {
+      if (k === 'content') out.content = this.content(v);
+      else if (k === 'structuredContent') out.structuredContent = v === null || v === undefined ? v : this.container(fromUnknown(v), 0, 'structuredContent');
+      else if (k === 'isError') out.isError = v === true;
+      else if (k === '_meta') out._meta = this.detectValue(fromUnknown(v), null);
+      else this.notes.add(`unknown result field '${k}' removed`);
+    }
+    return { result: out, report: this.report() };
+  }
+
+  // ------------------------------------------------------------------ content items
+
+  private content(v: unknown): unknown[] {
+    if (!Array.isArray(v)) {
+      this.notes.add('content was not an array: removed');
+      return [];
+    }
+    // First pass: parse, so rows spread over items (MCP Toolbox) are checked as one result.
+    const parsed = v.map((item) => this.parseItem(item));
+    const rowItems = parsed.filter((p): p is ParsedRow => p.kind === 'row');
+    const rowMode: Mode = this.objectRowsMismatch(rowItems.map((p) => p.row), 'content rows');
+    if (rowItems.length > 0) this.rows = (this.rows ?? 0) + rowItems.length;
+    return parsed.map((p) => {
+      switch (p.kind) {
+        case 'row':
+          return { ...p.rest, type: 'text', text: stringifyJson(this.objectRow(p.row, rowMode)) };
+        case 'json':
+          return { ...p.rest, type: 'text', text: stringifyJson(this.container(p.value, 0, 'content')) };
+        case 'text':
+          return { ...p.rest, type: 'text', text: this.text(p.text) };
+        case 'resource':
+          return { ...p.rest, type: 'resource', resource: { ...p.resource, text: this.textOrJson(p.resource.text as string) } };
+        case 'link':
+          return this.detectValue(p.item, null);
+        case 'withheld':
+          this.notes.add(`${p.type} content item withheld`);
+          return { type: 'text', text: WITHHELD_ITEM(p.type) };
+      }
+    });
+  }
+
+  private parseItem(item: unknown): ParsedItem {
+    if (!isPlainObject(item)) return { kind: 'withheld', type: 'malformed' };
+    const { type } = item;
+    const rest = this.itemExtras(item);
+    if (type === 'text' && typeof item.text === 'string') {
+      const value = tryJson(item.text);
+      if (value === undefined) return { kind: 'text', text: item.text, rest };
+      if (isPlainObject(value) && this.isRowLike(value as Row)) return { kind: 'row', row: value as Row, rest };
+      return { kind: 'json', value, rest };
+    }
+    if (type === 'resource' && isPlainObject(item.resource)) {
+      const r = item.resource as Record<string, unknown>;
+      if (typeof r.text === 'string' && r.blob === undefined) {
+        const resource: Record<string, unknown> = {};
+        for (const k of ['uri', 'mimeType', 'name', 'title']) if (typeof r[k] === 'string') resource[k] = this.detectString(r[k] as string, null);
+        resource.text = r.text;
+        return { kind: 'resource', resource, rest };
+      }
+      return { kind: 'withheld', type: 'resource blob' };
+    }
+    if (type === 'resource_link') return { kind: 'link', item: fromUnknown(item) };
+    return { kind: 'withheld', type: typeof type === 'string' ? type : 'unknown' };
+  }
+
+  /** annotations/_meta on an item: kept, run through the detectors. */
+  private itemExtras(item: Record<string, unknown>): Record<string, unknown> {
+    const rest: Record<string, unknown> = {};
+    for (const k of ['annotations', '_meta']) if (item[k] !== undefined) rest[k] = this.detectValue(fromUnknown(item[k]), null);
+    return rest;
+  }
+
+  /** A text item or resource text: JSON if it parses, else a text table or free text. */
+  private textOrJson(text: string): string {
+    const value = tryJson(text);
+    if (value === undefined) return this.text(text);
+    return stringifyJson(this.container(value, 0, 'resource'));
+  }
+
+  // ------------------------------------------------------------------ structure
+
+  /** Rows, a wrapper holding rows, or a lone value. */
+  private container(v: Json, depth: number, where: string): Json {
+    if (depth > MAX_DEPTH) {
+      this.notes.add(`${where}: nested deeper than ${MAX_DEPTH} levels: masked with the fallback`);
+      return this.fallbackValue(v, '(nested)');
+    }
+    if (Array.isArray(v)) return this.rowset(v, where);
+    if (isPlainObject(v)) {
+      const o = v as Row;
+      if (this.isRowLike(o)) {
+        const mode = this.objectRowsMismatch([o], where);
+        this.rows = (this.rows ?? 0) + 1;
+        return this.objectRow(o, mode);
+      }
+      if (Array.isArray(o.rows) && o.rows.length > 0 && o.rows.every((r) => isPlainObject(r) && Array.isArray((r as Row).f))) {
+        return this.restResult(o);
+      }
+      const out: Row = {};
+      for (const [k, x] of Object.entries(o)) {
+        const key = this.detectKey(k);
+        if (Array.isArray(x) || isPlainObject(x)) setOwn(out, key, this.container(x, depth + 1, `${where}.${k}`));
+        else setOwn(out, key, this.detectValue(x, k));
+      }
+      return out;
+    }
+    if (typeof v === 'string') return this.text(v);
+    // A bare scalar where rows were expected: one value of unknown origin.
+    if (v === null || !this.sensitive) return this.detectValue(v, null);
+    this.notes.add(`${where}: a bare value could not be mapped to a column: masked with the fallback`);
+    return this.fallbackValue(v, '(value)');
+  }
+
+  private rowset(arr: Json[], where: string): Json {
+    if (arr.length === 0) {
+      this.rows = this.rows ?? 0;
+      return [];
+    }
+    if (arr.every((r) => isPlainObject(r))) {
+      const rows = arr as Row[];
+      const mode = this.objectRowsMismatch(rows, where);
+      this.rows = (this.rows ?? 0) + rows.length;
+      return rows.map((r) => this.objectRow(r, mode));
+    }
+    if (arr.every((r) => Array.isArray(r))) {
+      const rows = arr as Json[][];
+      const mode = this.positionalMismatch(rows, where);
+      this.rows = (this.rows ?? 0) + rows.length;
+      return rows.map((r) => r.map((cell, i) => this.cell(cell, this.byIndex.get(i), mode, `#${i}`, null)));
+    }
+    // A list of scalars (or mixed): values without column names.
+    if (this.sensitive) {
+      this.notes.add(`${where}: array of values without column names: masked with the fallback`);
+      return arr.map((x) => this.fallbackValue(x, '(value)'));
+    }
+    return arr.map((x) => (Array.isArray(x) || isPlainObject(x) ? this.container(x, 1, where) : this.detectValue(x, null)));
+  }
+
+  /** BigQuery REST shape: rows[i].f[j].v is column j of schema.fields. */
+  private restResult(o: Row): Json {
+    const schema = isPlainObject(o.schema) ? (o.schema as Row) : null;
+    const fields = schema && Array.isArray(schema.fields) ? schema.fields : null;
+    const names = fields ? fields.map((f) => (isPlainObject(f) && typeof (f as Row).name === 'string' ? ((f as Row).name as string) : '')) : null;
+    const colMasks = this.headerMasks(names, (o.rows as Json[]).map((r) => ((r as Row).f as Json[]).length), 'rows');
+    const out: Row = {};
+    for (const [k, x] of Object.entries(o)) {
+      if (k === 'rows') {
+        this.rows = (this.rows ?? 0) + (x as Json[]).length;
+        setOwn(
+          out,
+          k,
+          (x as Row[]).map((r) => {
+            const row: Row = {};
+            for (const [rk, rv] of Object.entries(r)) {
+              if (rk !== 'f') setOwn(row, rk, this.detectValue(rv, null));
+              else setOwn(row, 'f', (rv as Json[]).map((cell, j) => this.cell(cell, colMasks.masks[j], colMasks.mode, names?.[j] || `#${j}`, names?.[j] ?? null)));
+            }
+            return row;
+          }),
+        );
+      } else setOwn(out, k, this.detectValue(x, k));
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------ rows
+
+  /** Does this object hold columns (a row) rather than wrap rows? */
+  private isRowLike(o: Row): boolean {
+    const keys = Object.keys(o);
+    if (keys.length === 0) return true;
+    for (const k of keys) {
+      const lk = k.toLowerCase();
+      if (this.byName.has(lk) || this.expectedNames?.has(lk)) return true;
+    }
+    // No known column name: a row of unforeseen columns, unless it visibly wraps rows.
+    return !keys.some((k) => {
+      const x = o[k];
+      return (Array.isArray(x) && x.length > 0 && x.every((e) => isPlainObject(e) || Array.isArray(e))) || (k === 'rows' && Array.isArray(x));
+    });
+  }
+
+  private objectRowsMismatch(rows: Row[], where: string): Mode {
+    if (!this.expectedNames) return 'plan';
+    const unknown = new Set<string>();
+    for (const r of rows) for (const k of Object.keys(r)) if (!this.expectedNames.has(k.toLowerCase()) && !this.byName.has(k.toLowerCase())) unknown.add(k);
+    if (unknown.size === 0) return 'plan';
+    const list = [...unknown].slice(0, 5).map((k) => `'${k}'`).join(', ');
+    this.notes.add(`${where}: column(s) ${list} not in the analysed output: result masked with the fallback`);
+    return 'fallback';
+  }
+
+  private positionalMismatch(rows: Json[][], where: string): Mode {
+    for (const r of rows) {
+      if (this.expectedCount !== null ? r.length !== this.expectedCount : r.length <= this.maxIndex) {
+        this.notes.add(
+          `${where}: row has ${r.length} values, analysis expected ${this.expectedCount ?? `more than ${this.maxIndex}`}: result masked with the fallback`,
+        );
+        return 'fallback';
+      }
+    }
+    return 'plan';
+  }
+
+  /** Column masks by position for a header of names (text tables, REST schema). */
+  private headerMasks(names: string[] | null, widths: number[], where: string): { masks: (ColumnMask[] | undefined)[]; mode: Mode } {
+    if (!names) {
+      const mode = this.positionalMismatch(widths.map((w) => new Array<Json>(w).fill(null)), where);
+      return { masks: Array.from({ length: Math.max(0, ...widths) }, (_, i) => this.byIndex.get(i)), mode };
+    }
+    const asRow: Row = {};
+    for (const n of names) setOwn(asRow, n, null);
+    let mode = this.objectRowsMismatch([asRow], where);
+    if (widths.some((w) => w !== names.length)) {
+      this.notes.add(`${where}: row width differs from the header: result masked with the fallback`);
+      mode = 'fallback';
+    }
+    return { masks: names.map((n) => this.byName.get(n.toLowerCase())), mode };
+  }
+
+  private objectRow(row: Row, mode: Mode): Row {
+    const out: Row = {};
+    for (const [k, v] of Object.entries(row)) setOwn(out, this.detectKey(k), this.cell(v, this.byName.get(k.toLowerCase()), mode, k, k));
+    return out;
+  }
+
+  /** One cell: by plan (strictest of every column sharing the name/position), fallback, or detectors. */
+  private cell(v: Json, masks: ColumnMask[] | undefined, mode: Mode, column: string, keyHint: string | null): Json {
+    const methods = masks ? masks.map((m) => m.method) : [];
+    if (mode === 'fallback' && this.fallbackMethod) {
+      if (!masks) this.fallbackColumns.add(column);
+      methods.push(this.fallbackMethod);
+    }
+    const method = strictest(methods);
+    if (!method) return this.detectValue(v, keyHint);
+    return maskValue(method, v, this.opts.key, (k) => this.detectKey(k));
+  }
+
+  private fallbackValue(v: Json, column: string): Json {
+    if (!this.fallbackMethod) return this.detectValue(v, null);
+    this.fallbackColumns.add(column);
+    return maskValue(this.fallbackMethod, v, this.opts.key, (k) => this.detectKey(k));
+  }
+
+  // ------------------------------------------------------------------ text
+
+  /** Free text or a text table. */
+  private text(s: string): string {
+    if (BENIGN_TEXT.some((re) => re.test(s.trim()))) return s;
+    if (this.sensitive) {
+      const table = parseTextTable(s);
+      if (table) {
+        const { masks, mode } = this.headerMasks(table.header, table.rows.map((r) => r.length), 'text table');
+        this.rows = (this.rows ?? 0) + table.rows.length;
+        return table.render(table.rows.map((r) => r.map((c, j) => cellText(this.cell(c, masks[j], mode, table.header[j], table.header[j])))));
+      }
+      if (this.opts.unmappedText === 'withhold') {
+        this.notes.add('text that could not be mapped to columns was withheld');
+        return WITHHELD_TEXT;
+      }
+    }
+    return this.detectString(s, null);
+  }
+
+  // ------------------------------------------------------------------ detectors
+
+  private detectValue(v: Json, keyHint: string | null): Json {
+    if (v === null || typeof v === 'boolean') return v;
+    if (typeof v === 'string') return this.detectString(v, keyHint);
+    if (typeof v === 'number' || v instanceof RawNumber) {
+      if (!this.detect) return v;
+      const raw = v instanceof RawNumber ? v.raw : Number.isInteger(v) && Math.abs(v) >= 1e8 ? String(v) : null;
+      if (raw === null) return v;
+      const d = scanNumber(raw, this.opts.detectors, hintsFromKey(keyHint));
+      if (!d) return v;
+      this.count(d);
+      return this.replacement(d, raw);
+    }
+    if (Array.isArray(v)) return v.map((x) => this.detectValue(x, keyHint));
+    const out: Row = {};
+    for (const [k, x] of Object.entries(v)) setOwn(out, this.detectKey(k), this.detectValue(x, k));
+    return out;
+  }
+
+  private detectString(s: string, keyHint: string | null): string {
+    if (!this.detect) return s;
+    const hits = scanText(s, this.opts.detectors, hintsFromKey(keyHint));
+    if (hits.length === 0) return s;
+    for (const h of hits) this.count(h.detector);
+    return replaceHits(s, hits, (h, m) => this.replacement(h.detector, m));
+  }
+
+  private detectKey(k: string): string {
+    return this.detectString(k, null);
+  }
+
+  private replacement(d: DetectorName, matched: string): string {
+    return this.opts.detectorAction === 'pseudonym' ? pseudonymToken(this.opts.key, matched) : `[REDACTED:${d}]`;
+  }
+
+  private count(d: DetectorName): void {
+    this.hits.set(d, (this.hits.get(d) ?? 0) + 1);
+  }
+
+  // ------------------------------------------------------------------ report
+
+  private report(): MaskReport {
+    const maskedColumns: MaskReport['maskedColumns'] = [];
+    const seen = new Set<number>();
+    for (const c of this.plan.columns) {
+      if (seen.has(c.outputIndex)) continue;
+      seen.add(c.outputIndex);
+      // Columns sharing a name were masked with the strictest among them: report what was applied.
+      const applied = strictest((this.byName.get(c.outputName.toLowerCase()) ?? [c]).map((m) => m.method)) ?? c.method;
+      maskedColumns.push({
+        column: c.outputName,
+        source: c.sources.length ? c.sources.join(',') : null,
+        classification: c.classification,
+        method: applied,
+        rule_id: c.ruleId,
+      });
+    }
+    if (this.fallbackMethod && this.fallbackRule) {
+      for (const col of this.fallbackColumns) {
+        maskedColumns.push({ column: col, source: null, classification: this.fallbackRule.classification, method: this.fallbackMethod, rule_id: this.fallbackRule.ruleId });
+      }
+    }
+    return {
+      maskedColumns,
+      detectorHits: DETECTORS.filter((d) => this.hits.has(d)).map((d) => ({ detector: d, count: this.hits.get(d)! })),
+      rows: this.rows,
+      notes: [...this.notes],
+    };
+  }
+}
+
+type ParsedRow = { kind: 'row'; row: Row; rest: Record<string, unknown> };
+type ParsedItem =
+  | ParsedRow
+  | { kind: 'json'; value: Json; rest: Record<string, unknown> }
+  | { kind: 'text'; text: string; rest: Record<string, unknown> }
+  | { kind: 'resource'; resource: Record<string, unknown>; rest: Record<string, unknown> }
+  | { kind: 'link'; item: Json }
+  | { kind: 'withheld'; type: string };
+
+function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const a = m.get(k);
+  if (a) a.push(v);
+  else m.set(k, [v]);
+}
+
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof RawNumber);
+}
+
+function tryJson(text: string): Json | undefined {
+  const t = text.trimStart();
+  if (t === '' || !'{["-0123456789tfn'.includes(t[0])) return undefined;
+  try {
+    return parseJson(text);
+  } catch (e) {
+    if (e instanceof JsonSyntaxError) return undefined;
+    throw e;
+  }
+}
+
+/** Values handed to us as objects (structuredContent, _meta) go through JSON: no functions, no prototypes. */
+function fromUnknown(v: unknown): Json {
+  if (v === undefined) return null;
+  return JSON.parse(JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x))) as Json;
+}
+
+function cellText(v: Json): string {
+  if (v === null) return 'NULL';
+  if (typeof v === 'string') return v;
+  return stringifyJson(v);
+}

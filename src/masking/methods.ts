@@ -1,0 +1,171 @@
+// Masking methods, applied to one value. Where BigQuery dynamic data masking has the same rule
+// we follow its documented semantics (docs/masking.md has the table side by side).
+import { createHash, createHmac } from 'node:crypto';
+import { MASK_METHODS, type MaskMethod } from './types.js';
+import { RawNumber, type Json } from './json.js';
+import { fpe } from './fpe.js';
+import type { PseudonymKey } from './keys.js';
+
+/**
+ * Strictest first, by what the output still reveals. Unkeyed sha256 is last: on small domains
+ * (SSNs: 10^9 values, birth dates: ~40,000) anyone can hash every candidate and read the value
+ * back, so it reveals more than keeping four characters.
+ */
+export const STRICTNESS: readonly MaskMethod[] = [
+  'nullify',
+  'redact',
+  'pseudonym',
+  'pseudonym_fpe',
+  'year_only',
+  'email_domain',
+  'last4',
+  'first4',
+  'sha256',
+];
+
+// Keep the order complete: a method added to the contract without a rank must fail loudly.
+for (const m of MASK_METHODS) if (!STRICTNESS.includes(m)) throw new Error(`masking: no strictness rank for method ${m}`);
+
+export function strictest(methods: Iterable<MaskMethod>): MaskMethod | null {
+  let best: MaskMethod | null = null;
+  for (const m of methods) if (best === null || STRICTNESS.indexOf(m) < STRICTNESS.indexOf(best)) best = m;
+  return best;
+}
+
+export function isMaskMethod(x: unknown): x is MaskMethod {
+  return typeof x === 'string' && (MASK_METHODS as readonly string[]).includes(x);
+}
+
+/** Called on object keys inside a masked value (JSON columns can carry data in their keys). */
+export type KeyFilter = (key: string) => string;
+
+/**
+ * Masks one cell. Objects (STRUCT / JSON) are masked leaf by leaf with their keys kept (run
+ * through keyFilter); arrays element by element, except where BigQuery defines the whole value.
+ */
+export function maskValue(method: MaskMethod, value: Json, key: PseudonymKey, keyFilter: KeyFilter = (k) => k): Json {
+  if (value === null) return null;
+  if (method === 'nullify') return null;
+  if (Array.isArray(value)) {
+    if (method === 'redact') return []; // DEFAULT_MASKING_VALUE for ARRAY
+    return value.map((v) => maskValue(method, v, key, keyFilter));
+  }
+  if (typeof value === 'object' && !(value instanceof RawNumber)) {
+    const out: { [k: string]: Json } = {};
+    for (const [k, v] of Object.entries(value)) setOwn(out, keyFilter(k), maskValue(method, v, key, keyFilter));
+    return out;
+  }
+  return maskScalar(method, value, key);
+}
+
+/** Assigns without ever touching the prototype (a "__proto__" key stays plain data). */
+export function setOwn(o: { [k: string]: Json }, k: string, v: Json): void {
+  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+}
+
+/** Masks a scalar. Masked numbers become strings unless the rule defines a number (redact → 0). */
+export function maskScalar(method: MaskMethod, value: string | number | boolean | RawNumber, key: PseudonymKey): Json {
+  const text = scalarText(value);
+  switch (method) {
+    case 'nullify':
+      return null;
+    case 'redact':
+      return defaultMaskingValue(value);
+    case 'sha256':
+      return sha256Hex(text);
+    case 'last4': {
+      const cps = [...text];
+      return cps.length > 4 ? 'XXXXX' + cps.slice(-4).join('') : sha256Hex(text);
+    }
+    case 'first4': {
+      const cps = [...text];
+      return cps.length > 4 ? cps.slice(0, 4).join('') + 'XXXXX' : sha256Hex(text);
+    }
+    case 'email_domain': {
+      const m = typeof value === 'string' ? EMAIL.exec(value) : null;
+      return m ? 'XXXXX@' + m[1] : sha256Hex(text);
+    }
+    case 'year_only':
+      return typeof value === 'string' ? yearOnly(value) : null;
+    case 'pseudonym':
+      return pseudonymToken(key, text);
+    case 'pseudonym_fpe':
+      return fpe(key.fpe, text);
+  }
+}
+
+function scalarText(v: string | number | boolean | RawNumber): string {
+  if (v instanceof RawNumber) return v.raw;
+  return String(v);
+}
+
+export function sha256Hex(s: string): string {
+  return createHash('sha256').update(s, 'utf8').digest('hex');
+}
+
+/** `tok_` + 26 base32 characters (128 bits) of HMAC-SHA256 under the token subkey. */
+export function pseudonymToken(key: PseudonymKey, text: string): string {
+  const mac = createHmac('sha256', key.token).update(text, 'utf8').digest();
+  return 'tok_' + base32(mac.subarray(0, 16));
+}
+
+const B32 = 'abcdefghijklmnopqrstuvwxyz234567';
+function base32(buf: Buffer): string {
+  let out = '';
+  let bits = 0;
+  let acc = 0;
+  for (const byte of buf) {
+    acc = (acc << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += B32[(acc >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out += B32[(acc << (5 - bits)) & 31];
+  return out;
+}
+
+// Local part and domain as BigQuery EMAIL_MASK reads them: one @, a dotted domain, no spaces.
+const EMAIL = /^[^\s@]+@([^\s@]+\.[^\s@]+)$/;
+
+// YYYY-MM-DD, optionally with a time (T or space) and a zone (Z, UTC, ±hh[:]mm).
+const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:([T ])(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?)?(?:\s*(Z|UTC|[+-]\d{2}:?\d{2}))?$/;
+const SLASH_YMD = /^(\d{4})\/(\d{1,2})\/(\d{1,2})$/;
+const SLASH_MDY = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/;
+
+/** DEFAULT_MASKING_VALUE by the value's JSON type (date-shaped strings as DATE/TIMESTAMP). */
+function defaultMaskingValue(v: string | number | boolean | RawNumber): Json {
+  if (typeof v === 'number' || v instanceof RawNumber) return 0;
+  if (typeof v === 'boolean') return false;
+  const m = ISO.exec(v);
+  if (m) return renderDate('1970', m);
+  return '';
+}
+
+/** DATE_YEAR_MASK: keep the year (in UTC for zoned timestamps); anything not a date → NULL. */
+function yearOnly(v: string): Json {
+  const m = ISO.exec(v.trim());
+  if (m) {
+    let year = m[1];
+    const zone = m[8];
+    if (m[4] && zone && zone !== 'Z' && zone !== 'UTC') {
+      const t = Date.parse(`${m[1]}-${m[2]}-${m[3]}T${m[5]}:${m[6]}:${m[7] ?? '00'}${zone.length === 5 ? zone.slice(0, 3) + ':' + zone.slice(3) : zone}`);
+      if (Number.isNaN(t)) return null;
+      year = String(new Date(t).getUTCFullYear()).padStart(4, '0');
+    }
+    return renderDate(year, m);
+  }
+  const ymd = SLASH_YMD.exec(v.trim());
+  if (ymd) return `${ymd[1]}-01-01`;
+  const mdy = SLASH_MDY.exec(v.trim());
+  if (mdy) return `${mdy[3]}-01-01`;
+  return null;
+}
+
+function renderDate(year: string, m: RegExpExecArray): string {
+  let s = `${year}-01-01`;
+  if (m[4]) s += `${m[4]}00:00:00`;
+  if (m[8]) s += m[8] === 'UTC' ? ' UTC' : 'Z';
+  return s;
+}
