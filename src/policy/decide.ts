@@ -1,0 +1,308 @@
+// The per-request decision for a tool call. Order: who (roles) → which tool → opaque constructs
+// → tables → statement classes → columns (denied, inference, copies, masking). The first
+// refusal ends the decision; its message names the rule and says what would be allowed.
+import type { Analysis, Clause, ColumnRef, OpaqueFlag, SchemaCatalog, StatementAnalysis } from '../sql/types.js';
+import { columnKey } from '../sql/types.js';
+import type { ColumnMask, MaskMethod, MaskPlan } from '../masking/types.js';
+import type { ApprovalRequirement, Decision, ToolCallInput } from './types.js';
+import { type CompiledPolicy, DEFAULT_DENY, type Visibility } from './compiled.js';
+import { PARTIAL_METHODS, isMask, rank, stricter } from './visibility.js';
+import type { VisibilityValue } from './schema.js';
+
+const PRIVILEGED = new Set(['write', 'ddl', 'dcl', 'data_movement', 'dynamic_sql']);
+const PREDICATES = new Set<Clause>(['where', 'join', 'group_by', 'having', 'qualify', 'order_by', 'window', 'dml_where', 'merge_on', 'other']);
+
+const CLAUSE_TEXT: Record<Clause, string> = {
+  select: 'the select list',
+  where: 'WHERE',
+  join: 'a JOIN condition',
+  group_by: 'GROUP BY',
+  having: 'HAVING',
+  qualify: 'QUALIFY',
+  order_by: 'ORDER BY',
+  window: 'a window specification (PARTITION BY / ORDER BY)',
+  dml_set: 'an UPDATE SET',
+  dml_where: 'the WHERE of an UPDATE/DELETE',
+  merge_on: 'a MERGE ON condition',
+  insert_values: 'INSERT values',
+  limit: 'LIMIT',
+  other: 'an expression outside the select list',
+};
+
+const OPAQUE_TEXT: Record<string, string> = {
+  parse_error: 'SQL that bqwarden could not parse',
+  unknown_statement: 'a statement type bqwarden does not know',
+  execute_immediate: 'EXECUTE IMMEDIATE (dynamic SQL)',
+  external_query: 'EXTERNAL_QUERY (SQL run in another database)',
+  unknown_table_function: 'a table function bqwarden does not know',
+  unresolved_column: 'a column bqwarden could not resolve to a table',
+  unresolved_star: 'SELECT * over a table the catalog does not know',
+  unknown_table: 'a table the catalog does not know',
+  unsupported: 'a construct bqwarden does not support yet',
+};
+
+export function who(roles: string[]): string {
+  return roles.length === 1 ? `role ${roles[0]}` : `roles ${roles.join(', ')}`;
+}
+
+function deny(ruleIds: string[], message: string, privileged = false): Decision {
+  return { action: 'deny', ruleIds: [...new Set(ruleIds)], message, maskPlan: null, approval: null, privileged };
+}
+
+export function denyDecision(ruleId: string, message: string): Decision {
+  return deny([ruleId], message);
+}
+
+class Refusal extends Error {
+  constructor(readonly decision: Decision) {
+    super(decision.message);
+  }
+}
+
+interface Ctx {
+  p: CompiledPolicy;
+  roles: string[];
+  analysis: Analysis;
+  catalog: SchemaCatalog | null;
+  catalogIsStatic: boolean;
+  ruleIds: Set<string>;
+  privileged: boolean;
+}
+
+function refuse(ctx: Ctx, ruleIds: string[], message: string): never {
+  throw new Refusal(deny(ruleIds, message, ctx.privileged));
+}
+
+interface Reach {
+  classification: string;
+  classRuleId: string;
+  source: string;
+  vis: Visibility;
+}
+
+/** Classifications a column reaches and how the subject (roles that may read its table) sees each. */
+function reach(ctx: Ctx, col: ColumnRef): Reach[] {
+  const hits = ctx.p.classify(col, ctx.catalog, ctx.catalogIsStatic);
+  if (hits.length === 0) return [];
+  const readers = ctx.p.readersOf(ctx.roles, col.table, ctx.analysis.dialect);
+  // Nobody may read the table (cannot happen after the table check): judge by the strictest role.
+  const judged = readers.length ? readers : ctx.roles;
+  return hits.map((h) => {
+    let vis = ctx.p.visibilityFor(judged, h.classification);
+    if (!readers.length) for (const r of ctx.roles) vis = worst(vis, ctx.p.visibilityFor([r], h.classification));
+    return { classification: h.classification, classRuleId: h.ruleId, source: columnKey(col), vis };
+  });
+}
+
+function worst(a: Visibility, b: Visibility): Visibility {
+  return stricter(a.value, b.value) === b.value && a.value !== b.value ? b : a;
+}
+
+function visRule(r: Reach): string {
+  return r.vis.ruleId ?? DEFAULT_DENY;
+}
+
+function deniedText(ctx: Ctx, r: Reach): string {
+  return r.vis.ruleId
+    ? `${r.source} is classified ${r.classification}; ${who(ctx.roles)} may not see it at all (rule ${r.vis.ruleId})`
+    : `${r.source} is classified ${r.classification} and no visibility rule for ${who(ctx.roles)} mentions ${r.classification}, so it is denied (rule ${DEFAULT_DENY})`;
+}
+
+function checkOpaque(ctx: Ctx, flags: OpaqueFlag[]): void {
+  for (const f of flags) {
+    const trustId = ctx.p.trusted(ctx.roles, f.kind);
+    if (trustId) {
+      ctx.ruleIds.add(trustId);
+      continue;
+    }
+    refuse(
+      ctx,
+      ['opaque-untrusted'],
+      `the SQL contains ${OPAQUE_TEXT[f.kind] ?? f.kind} (${f.kind}${f.detail ? `: ${f.detail}` : ''}); bqwarden cannot see what it reads or returns, so it is denied unless a role is trusted for ${f.kind} — ${who(ctx.roles)} is not (rule opaque-untrusted)`,
+    );
+  }
+}
+
+function checkTables(ctx: Ctx, s: StatementAnalysis): void {
+  for (const [mode, list] of [
+    ['read', s.tablesRead],
+    ['write', s.tablesWritten],
+  ] as const) {
+    for (const t of list) {
+      const v = ctx.p.table(ctx.roles, t.fq, mode, ctx.analysis.dialect);
+      if (!v.allowed) {
+        const why = v.ruleId === DEFAULT_DENY ? 'no table rule grants it' : `denied by rule ${v.ruleId}`;
+        refuse(ctx, [v.ruleId], `${who(ctx.roles)} may not ${mode} ${t.fq}: ${why} (rule ${v.ruleId})`);
+      }
+      ctx.ruleIds.add(v.ruleId);
+    }
+  }
+}
+
+function checkStatement(ctx: Ctx, s: Pick<StatementAnalysis, 'class' | 'kind' | 'destructive'>): ApprovalRequirement | null {
+  const v = ctx.p.statement(ctx.roles, s);
+  const what = `${s.class} statements${s.kind ? ` (${s.kind}${s.destructive ? ', destructive' : ''})` : ''}`;
+  if (v.effect === 'deny') {
+    const why = v.ruleId === DEFAULT_DENY ? 'no statement rule allows them' : `blocked by rule ${v.ruleId}`;
+    refuse(ctx, [v.ruleId], `${who(ctx.roles)} may not run ${what}: ${why} (rule ${v.ruleId})`);
+  }
+  ctx.ruleIds.add(v.ruleId);
+  return v.effect === 'approval' ? v.approval : null;
+}
+
+function checkUses(ctx: Ctx, s: StatementAnalysis): void {
+  const read = s.class === 'read';
+  for (const u of s.uses) {
+    for (const r of reach(ctx, u.column)) {
+      if (r.vis.value === 'deny') refuse(ctx, [visRule(r)], `${deniedText(ctx, r)}; it may not appear in ${CLAUSE_TEXT[u.clause]} either`);
+      if (r.vis.value === 'clear') continue;
+      if (PREDICATES.has(u.clause)) {
+        const inf = ctx.p.inferenceAllowed(ctx.roles, r.classification, u.clause);
+        if (!inf.allowed)
+          refuse(
+            ctx,
+            [visRule(r), inf.ruleId],
+            `${r.source} is classified ${r.classification}; ${who(ctx.roles)} sees it masked (${r.vis.value}) and may not filter, join, group or sort on it in ${CLAUSE_TEXT[u.clause]}, because results would reveal the hidden values (rule ${visRule(r)}, ${inf.ruleId}). Select it masked without using it there, or ask for a role that sees ${r.classification} in clear`,
+          );
+        ctx.ruleIds.add(inf.ruleId);
+      } else if (!read && u.clause !== 'limit') {
+        refuse(
+          ctx,
+          [visRule(r), 'copy-masked'],
+          `${r.source} is classified ${r.classification} and ${who(ctx.roles)} sees it masked (${r.vis.value}); a ${s.class} statement using it in ${CLAUSE_TEXT[u.clause]} could copy the clear value somewhere readable, so it is denied (rule ${visRule(r)}, copy-masked)`,
+        );
+      }
+    }
+  }
+}
+
+/** Strictest method the subject applies anywhere: used for columns bqwarden cannot trace. */
+function strictestOverall(ctx: Ctx): { method: MaskMethod; classifications: { classification: string; method: MaskMethod; ruleId: string }[] } {
+  let method: VisibilityValue = 'clear';
+  const list: { classification: string; method: MaskMethod; ruleId: string }[] = [];
+  for (const c of ctx.p.classifications) {
+    const v = ctx.p.visibilityFor(ctx.roles, c);
+    if (v.value === 'clear') continue;
+    const m: MaskMethod = v.value === 'deny' ? 'nullify' : v.value;
+    list.push({ classification: c, method: m, ruleId: v.ruleId ?? DEFAULT_DENY });
+    method = stricter(method, m);
+  }
+  return { method: method === 'clear' ? 'redact' : (method as MaskMethod), classifications: list };
+}
+
+function planOutputs(ctx: Ctx, s: StatementAnalysis, columns: ColumnMask[], fallback: Map<string, { classification: string; method: MaskMethod; ruleId: string }>): void {
+  const cleared = ctx.p.clearedForAll(ctx.roles);
+  for (const out of s.output ?? []) {
+    if (out.unresolved && !cleared) {
+      const trustId = ctx.p.trusted(ctx.roles, 'unresolved_column');
+      if (!trustId)
+        refuse(
+          ctx,
+          ['unresolved-output'],
+          `output column ${out.name} could not be traced to its source columns, and ${who(ctx.roles)} sees some classifications masked, so bqwarden cannot show it is safe to return (rule unresolved-output). Name the columns explicitly (no SELECT * over unknown tables)`,
+        );
+      const all = strictestOverall(ctx);
+      ctx.ruleIds.add(trustId);
+      columns.push({ outputIndex: out.index, outputName: out.name, classification: 'unresolved', method: all.method, ruleId: trustId, sources: out.sources.map(columnKey) });
+      for (const f of all.classifications) fallback.set(f.classification, f);
+      continue;
+    }
+    let best: { r: Reach; method: MaskMethod } | null = null;
+    const sources = new Set<string>();
+    for (const src of out.sources) {
+      for (const r of reach(ctx, src)) {
+        if (r.vis.value === 'deny') refuse(ctx, [visRule(r)], `${deniedText(ctx, r)}; remove ${out.name} from the select list`);
+        if (!isMask(r.vis.value)) continue;
+        if (s.class !== 'read')
+          refuse(ctx, [visRule(r), 'copy-masked'], `${r.source} is classified ${r.classification} and ${who(ctx.roles)} sees it masked (${r.vis.value}); a ${s.class} statement would copy the clear value, so it is denied (rule ${visRule(r)}, copy-masked)`);
+        sources.add(r.source);
+        ctx.ruleIds.add(visRule(r));
+        const method = r.vis.value;
+        fallback.set(r.classification, { classification: r.classification, method, ruleId: visRule(r) });
+        if (!best || rank(method) > rank(best.method)) best = { r, method };
+      }
+    }
+    if (!best) continue;
+    // A transformed value's "last four" are not the column's last four: reveal nothing instead.
+    const method: MaskMethod = !out.direct && PARTIAL_METHODS.has(best.method) ? 'redact' : best.method;
+    columns.push({ outputIndex: out.index, outputName: out.name, classification: best.r.classification, method, ruleId: visRule(best.r), sources: [...sources].sort() });
+  }
+}
+
+function combineApprovals(list: ApprovalRequirement[]): ApprovalRequirement | null {
+  if (!list.length) return null;
+  return list.reduce((a, b) => (b.required > a.required ? b : b.required === a.required && b.expiresInSeconds < a.expiresInSeconds ? b : a));
+}
+
+export function decideSql(p: CompiledPolicy, input: ToolCallInput & { roles: string[] }, toolRuleId: string, sqlArgument: string, staticCatalog: SchemaCatalog | null): Decision {
+  const analysis = input.analysis!;
+  const ctx: Ctx = {
+    p,
+    roles: input.roles,
+    analysis,
+    catalog: input.catalog ?? staticCatalog,
+    catalogIsStatic: !input.catalog || input.catalog === staticCatalog,
+    ruleIds: new Set([toolRuleId]),
+    privileged: analysis.statements.some((s) => PRIVILEGED.has(s.class)),
+  };
+  try {
+    const sent = input.args[sqlArgument];
+    if (typeof sent === 'string' && sent !== analysis.sql)
+      refuse(ctx, ['analysis-mismatch'], `the analysis handed to policy is not of the SQL in argument ${sqlArgument}; denied (rule analysis-mismatch)`);
+    checkOpaque(ctx, [...analysis.opaque, ...analysis.statements.flatMap((s) => s.opaque)]);
+    const approvals: ApprovalRequirement[] = [];
+    const columns: ColumnMask[] = [];
+    const fallback = new Map<string, { classification: string; method: MaskMethod; ruleId: string }>();
+    if (!analysis.ok || analysis.statements.length === 0) {
+      // Only reachable when parse_error is trusted: judge as an unknown statement, mask everything.
+      if (analysis.ok && analysis.statements.length === 0) refuse(ctx, ['empty-sql'], 'the SQL holds no statement (rule empty-sql)');
+      if (!ctx.p.trusted(ctx.roles, 'parse_error')) refuse(ctx, ['opaque-untrusted'], `the SQL could not be parsed, so it is denied (rule opaque-untrusted)`);
+      const a = checkStatement(ctx, { class: 'unknown', kind: 'unknown', destructive: true });
+      if (a) approvals.push(a);
+      for (const f of strictestOverall(ctx).classifications) fallback.set(f.classification, f);
+    }
+    let results = 0;
+    for (const s of analysis.statements) {
+      checkTables(ctx, s);
+      const a = checkStatement(ctx, s);
+      if (a) approvals.push(a);
+      checkUses(ctx, s);
+      const before = columns.length;
+      planOutputs(ctx, s, columns, fallback);
+      if (s.output) results++;
+      if (results > 1 && (columns.length > 0 || before > 0))
+        refuse(ctx, ['multi-result'], 'the script returns more than one result set and some columns must be masked; bqwarden cannot tell which result the response carries, so send one query per call (rule multi-result)');
+    }
+    const cleared = ctx.p.clearedForAll(ctx.roles);
+    const plan: MaskPlan = { columns, fallback: [...fallback.values()], detectors: !cleared };
+    const approval = combineApprovals(approvals);
+    for (const a of approvals) ctx.ruleIds.add(a.ruleId);
+    const tables = [...new Set(analysis.statements.flatMap((s) => [...s.tablesWritten, ...s.tablesRead].map((t) => t.fq)))];
+    const on = tables.length ? ` on ${tables.join(', ')}` : '';
+    const masked = columns.map((c) => `${c.outputName} (${c.classification} → ${c.method}, rule ${c.ruleId})`).join('; ');
+    if (approval) {
+      return {
+        action: 'approval_required',
+        ruleIds: [...ctx.ruleIds],
+        message: `${who(ctx.roles)} may run this ${[...new Set(analysis.statements.map((s) => s.class))].join('/')} statement${on} only after ${approval.required} approval${approval.required > 1 ? 's' : ''} by ${approval.approverRoles.join(' or ')} within ${Math.round(approval.expiresInSeconds / 60)} minutes (rule ${approval.ruleId})${masked ? `; result masked: ${masked}` : ''}`,
+        maskPlan: plan,
+        approval,
+        privileged: ctx.privileged,
+      };
+    }
+    if (columns.length) {
+      return { action: 'mask', ruleIds: [...ctx.ruleIds], message: `allowed for ${who(ctx.roles)}${on} with masking: ${masked}`, maskPlan: plan, approval: null, privileged: ctx.privileged };
+    }
+    return {
+      action: 'allow',
+      ruleIds: [...ctx.ruleIds],
+      message: `allowed for ${who(ctx.roles)}${on}${cleared ? ' (cleared for every classification)' : '; no classified column reaches the result'}`,
+      maskPlan: plan,
+      approval: null,
+      privileged: ctx.privileged,
+    };
+  } catch (err) {
+    if (err instanceof Refusal) return err.decision;
+    throw err;
+  }
+}

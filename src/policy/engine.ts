@@ -1,0 +1,153 @@
+// The Policy the pipeline calls per request: synchronous, pure lookups over a snapshot.
+import type { Identity } from '../identity/types.js';
+import type { AnalyzeOptions } from '../sql/types.js';
+import type { Decision, ToolCallInput, ToolShape } from './types.js';
+import { CompiledPolicy, DEFAULT_DENY } from './compiled.js';
+import { decideSql, denyDecision, who } from './decide.js';
+import { StaticCatalog } from './catalog.js';
+import type { Origin } from './load.js';
+import { checkReferences, parseCatalogFiles, parsePolicyFiles, policyVersion, readPolicySources, type SourceFile } from './load.js';
+import { PolicyLoadError } from './errors.js';
+
+export interface Policy {
+  /** sha256 over the loaded files (names + contents); goes into every audit event. */
+  readonly version: string;
+  /** The files the version covers, relative to the policy dir. */
+  readonly files: string[];
+  rolesFor(identity: Identity): string[];
+  methodAllowed(roles: string[], method: string): { allowed: boolean; ruleId: string; message: string };
+  visibleTools(roles: string[], toolNames: string[]): string[];
+  toolShape(tool: string): ToolShape | null;
+  analyzeOptions(tool: string): AnalyzeOptions | null;
+  decide(input: ToolCallInput & { roles: string[] }): Decision;
+  keepLiterals(roles: string[]): boolean;
+  /** Non-MCP surfaces (console, approve, reports, replay …): does any held role have the capability? */
+  can(roles: string[], capability: string): boolean;
+  /** Where a rule is written (file, line), for explanations. */
+  ruleOrigin(ruleId: string): Origin | null;
+  /** Summary for `policy check`. */
+  summary(): { roles: string[]; tools: string[]; classifications: string[]; rules: number };
+}
+
+class LoadedPolicy implements Policy {
+  readonly files: string[];
+  constructor(
+    readonly version: string,
+    files: SourceFile[],
+    private readonly c: CompiledPolicy,
+    private readonly catalog: StaticCatalog | null,
+  ) {
+    this.files = files.map((f) => f.name).sort();
+  }
+
+  rolesFor(identity: Identity): string[] {
+    return this.c.rolesFor(identity);
+  }
+
+  methodAllowed(roles: string[], method: string) {
+    const v = this.c.method(roles, method);
+    const subject = roles.length ? who(roles) : 'a caller with no role';
+    const message = v.allowed
+      ? `${subject} may call ${method} (rule ${v.ruleId})`
+      : v.ruleId === DEFAULT_DENY
+        ? `MCP method ${method} is not allowed for ${subject}: no method rule lists it and the default is deny (rule ${DEFAULT_DENY})`
+        : `MCP method ${method} is denied for ${subject} (rule ${v.ruleId})`;
+    return { allowed: v.allowed, ruleId: v.ruleId, message };
+  }
+
+  visibleTools(roles: string[], toolNames: string[]): string[] {
+    return toolNames.filter((t) => this.c.shapes.has(t) && this.c.tool(roles, t).allowed);
+  }
+
+  toolShape(tool: string): ToolShape | null {
+    const s = this.c.shapes.get(tool);
+    return s ? { ...s.shape } : null;
+  }
+
+  analyzeOptions(tool: string): AnalyzeOptions | null {
+    const s = this.c.shapes.get(tool);
+    if (!s || s.shape.kind !== 'sql') return null;
+    return {
+      dialect: s.upstream.dialect,
+      defaultProject: s.upstream.defaultProject,
+      defaultDataset: s.upstream.defaultDataset,
+      ...(this.catalog ? { catalog: this.catalog } : {}),
+    };
+  }
+
+  decide(input: ToolCallInput & { roles: string[] }): Decision {
+    try {
+      return this.decideUnsafe(input);
+    } catch (err) {
+      // A bug here must never become an allow.
+      return denyDecision('policy-error', `policy evaluation failed, so the call is denied (rule policy-error): ${(err as Error).message}`);
+    }
+  }
+
+  private decideUnsafe(input: ToolCallInput & { roles: string[] }): Decision {
+    const { roles, tool } = input;
+    if (roles.length === 0) {
+      const id = input.identity.email ?? input.identity.subject;
+      return denyDecision('no-role', `${id} holds no role: no role binding matches the user or the groups [${input.identity.groups.join(', ')}]; ask an administrator to bind one (rule no-role)`);
+    }
+    const s = this.c.shapes.get(tool);
+    if (!s) return denyDecision('unknown-tool', `tool ${tool} is not described in policy (upstreams[].tools), so bqwarden cannot tell whether its arguments carry SQL; it stays denied until described (rule unknown-tool)`);
+    const tv = this.c.tool(roles, tool);
+    if (!tv.allowed) {
+      const why = tv.ruleId === DEFAULT_DENY ? 'no tool rule grants it' : `denied by rule ${tv.ruleId}`;
+      return denyDecision(tv.ruleId, `${who(roles)} may not use tool ${tool}: ${why} (rule ${tv.ruleId})`);
+    }
+    if (s.shape.kind !== 'sql') {
+      const cleared = this.c.clearedForAll(roles);
+      return {
+        action: 'allow',
+        ruleIds: [tv.ruleId],
+        message: `${who(roles)} may use ${s.shape.kind} tool ${tool} (rule ${tv.ruleId})`,
+        maskPlan: cleared ? null : { columns: [], fallback: [], detectors: true },
+        approval: null,
+        privileged: false,
+      };
+    }
+    if (!input.analysis) return denyDecision('no-analysis', `tool ${tool} runs SQL but no analysis of it reached policy, so it is denied (rule no-analysis)`);
+    return decideSql(this.c, input, tv.ruleId, s.shape.sqlArgument!, this.catalog);
+  }
+
+  keepLiterals(roles: string[]): boolean {
+    // Literals can be customer data (WHERE ssn = '…'): keep them only if every held role agrees.
+    return roles.length > 0 && roles.every((r) => this.c.roles.get(r)?.keepLiterals === true);
+  }
+
+  can(roles: string[], capability: string): boolean {
+    return roles.some((r) => this.c.roles.get(r)?.capabilities.includes(capability) === true);
+  }
+
+  ruleOrigin(ruleId: string): Origin | null {
+    return this.c.origins.get(ruleId) ?? null;
+  }
+
+  summary() {
+    return { roles: [...this.c.roles.keys()].sort(), tools: [...this.c.shapes.keys()].sort(), classifications: this.c.classifications, rules: this.c.origins.size };
+  }
+}
+
+/** Builds a Policy from file contents (names relative to the policy dir). Throws PolicyLoadError. */
+export function compilePolicy(policyFiles: SourceFile[], catalogFiles: SourceFile[] = []): Policy {
+  if (policyFiles.length === 0) throw new PolicyLoadError([{ file: '(policy dir)', line: null, path: '', message: 'no policy files (*.yaml) found', hint: 'point --dir at the rules/ directory' }]);
+  const { merged, problems, docs } = parsePolicyFiles(policyFiles);
+  const cat = parseCatalogFiles(catalogFiles);
+  problems.push(...cat.problems);
+  if (problems.length === 0) problems.push(...checkReferences(merged, docs));
+  if (problems.length) throw new PolicyLoadError(problems);
+  const all = [...policyFiles, ...catalogFiles];
+  return new LoadedPolicy(policyVersion(all), all, new CompiledPolicy(merged), cat.catalog.length ? new StaticCatalog(cat.catalog) : null);
+}
+
+export async function loadPolicy(dir: string): Promise<Policy> {
+  let sources;
+  try {
+    sources = await readPolicySources(dir);
+  } catch (err) {
+    throw new PolicyLoadError([{ file: dir, line: null, path: '', message: `cannot read policy directory: ${(err as Error).message}`, hint: 'check the path and permissions' }]);
+  }
+  return compilePolicy(sources.policy, sources.catalog);
+}
