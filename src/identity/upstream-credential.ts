@@ -50,7 +50,6 @@ function google(config: Extract<UpstreamCredentialConfig, { type: 'google' }>, e
   const auth = new GoogleAuth({
     scopes: config.scopes,
     ...(config.keyFile ? { keyFilename: config.keyFile } : {}),
-    ...(config.quotaProjectId ? { clientOptions: { quotaProjectId: config.quotaProjectId } } : {}),
     ...extra,
   });
   return {
@@ -66,6 +65,9 @@ function google(config: Extract<UpstreamCredentialConfig, { type: 'google' }>, e
       h.forEach((value, name) => {
         out[name.toLowerCase()] = value;
       });
+      // Set here rather than through client options: credential files carry their own
+      // quota_project_id, which would silently override the configured one.
+      if (config.quotaProjectId) out['x-goog-user-project'] = config.quotaProjectId;
       if (!out.authorization) throw new UpstreamCredentialError('upstreamCredential (google): credentials produced no Authorization header');
       return out;
     },
