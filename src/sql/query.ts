@@ -1,0 +1,903 @@
+// Column lineage for queries: builds the FROM scope, resolves every name against it, and
+// returns each query's output columns with the source columns they derive from. Columns used
+// outside the select list are recorded on the Collector with their clause.
+import { parse } from 'sql-parser-cst';
+import type { Clause, ColumnRef, TableRef } from './types.js';
+import { Collector, Deps, col, type Col, type Relation, type Scope, type ScopeEntry } from './scope.js';
+import { identName, makeTableRef, mergeTable, nameParts } from './tables.js';
+import { parserOptions } from './parse.js';
+
+type AnyNode = { type: string; [k: string]: any };
+export type Ctes = Map<string, Relation>;
+
+export interface Walk {
+  scope: Scope | null;
+  ctes: Ctes;
+  c: Collector;
+  /** Select-list names visible to GROUP BY / HAVING / QUALIFY / ORDER BY. */
+  aliases?: Map<string, Col>;
+  /** Inside FOR SYSTEM_TIME AS OF: tables read are time-travel reads. */
+  timeTravel?: boolean;
+}
+
+const QUERY_TYPES = new Set(['select_stmt', 'compound_select_stmt']);
+
+// Functions whose bare-word arguments are date parts (DATE_TRUNC(d, MONTH)), not columns.
+const DATE_PART_FUNCS = new Set([
+  'date_trunc', 'datetime_trunc', 'timestamp_trunc', 'time_trunc', 'date_diff', 'datetime_diff',
+  'timestamp_diff', 'time_diff', 'last_day', 'date_bucket', 'datetime_bucket', 'timestamp_bucket',
+  'extract', 'date_part', 'datepart', 'generate_date_array', 'generate_timestamp_array',
+]);
+const DATE_PARTS = new Set([
+  'microsecond', 'millisecond', 'second', 'minute', 'hour', 'day', 'dayofweek', 'dayofyear', 'week',
+  'isoweek', 'month', 'quarter', 'year', 'isoyear', 'date', 'time', 'datetime',
+  'week(sunday)', 'week(monday)', 'sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday',
+]);
+// Names that are not columns when nothing in scope defines them.
+const PSEUDO = {
+  bigquery: new Set(['_table_suffix', '_partitiontime', '_partitiondate', '_file_name', '_change_type', '_change_timestamp', '_change_sequence_number', 'current_date', 'current_time', 'current_timestamp', 'current_datetime']),
+  sqlite: new Set(['rowid', 'oid', '_rowid_', 'current_date', 'current_time', 'current_timestamp']),
+  postgresql: new Set(['current_date', 'current_time', 'current_timestamp', 'current_user', 'session_user', 'localtime', 'localtimestamp', 'ctid', 'oid', 'xmin', 'xmax']),
+};
+
+const ref = (table: string, column: string, path: string[] = []): ColumnRef => ({ table, column: column.toLowerCase(), path: path.map((p) => p.toLowerCase()) });
+
+function kwName(op: unknown): string {
+  if (typeof op === 'string') return op.toUpperCase();
+  if (Array.isArray(op)) return op.map(kwName).join(' ');
+  if (op && typeof op === 'object' && 'name' in op) return String((op as { name: unknown }).name).toUpperCase();
+  return '';
+}
+
+function unparen(n: AnyNode): AnyNode {
+  while (n?.type === 'paren_expr' && n.expr && !Array.isArray(n.expr)) n = n.expr;
+  return n;
+}
+
+function text(c: Collector, n: AnyNode): string {
+  return n.range ? c.sql.slice(n.range[0], n.range[1]) : '';
+}
+
+// ───────────────────────────── name resolution ─────────────────────────────
+
+interface Found {
+  deps: Deps;
+  /** Resolved only by guessing an unknown table: an outer scope may be the real owner. */
+  weak: boolean;
+}
+
+function fromCol(cl: Col, path: string[]): Deps {
+  const d = new Deps();
+  if (path.length && cl.direct && cl.sources.length === 1) {
+    const s = cl.sources[0];
+    d.add({ table: s.table, column: s.column, path: [...s.path, ...path.map((p) => p.toLowerCase())] });
+    d.direct = true;
+  } else {
+    d.addAll(cl.sources);
+    d.direct = path.length === 0 && cl.direct && cl.sources.length === 1;
+  }
+  d.unresolved = cl.unresolved;
+  return d;
+}
+
+function fromUnknown(rel: Relation, parts: string[], c: Collector, what: string): Deps {
+  const d = new Deps();
+  if (rel.value) {
+    for (const s of rel.value.sources) d.add({ table: s.table, column: s.column, path: [...s.path, ...parts.map((p) => p.toLowerCase())] });
+    d.unresolved = rel.value.unresolved;
+    d.direct = rel.value.sources.length === 1 && !d.unresolved;
+    return d;
+  }
+  for (const t of rel.unknownTables) d.add(ref(t.fq, parts[0], parts.slice(1)));
+  if (rel.unknownTables.length === 1 && !rel.opaque) d.direct = true;
+  if (rel.unknownTables.length !== 1 || rel.opaque) {
+    d.unresolved = true;
+    c.flag('unresolved_column', `${what}: cannot tell which source defines it`);
+  }
+  return d;
+}
+
+function wholeRow(e: ScopeEntry, c: Collector, name: string): Deps {
+  const d = new Deps();
+  if (e.rel.value) {
+    d.addAll(e.rel.value.sources);
+    d.unresolved = e.rel.value.unresolved;
+    return d;
+  }
+  for (const cl of e.rel.cols) {
+    d.addAll(cl.sources);
+    d.unresolved ||= cl.unresolved;
+  }
+  if (e.rel.unknownTables.length || e.rel.opaque) {
+    d.unresolved = true;
+    for (const t of e.rel.unknownTables) d.add(ref(t.fq, '*'));
+    c.flag('unresolved_column', `whole-row reference ${name} over a source whose columns are unknown`);
+  }
+  return d;
+}
+
+function fromEntry(e: ScopeEntry, rest: string[], c: Collector, name: string): Deps {
+  if (rest.length === 0) return wholeRow(e, c, name);
+  if (e.rel.value) return fromUnknown(e.rel, rest, c, name);
+  const k = rest[0].toLowerCase();
+  const cl = e.rel.cols.find((x) => x.key === k);
+  if (cl) return fromCol(cl, rest.slice(1));
+  if (e.rel.unknownTables.length || e.rel.opaque) return fromUnknown(e.rel, rest, c, name);
+  const d = new Deps();
+  d.unresolved = true;
+  c.flag('unresolved_column', `${name}: no such column in ${e.names[0] ?? 'source'}`);
+  return d;
+}
+
+function resolveIn(s: Scope, parts: string[], c: Collector, name: string): Found | null {
+  const k0 = parts[0].toLowerCase();
+  const u = s.using.find((x) => x.key === k0);
+  if (u) return { deps: fromCol(u, parts.slice(1)), weak: false };
+  for (let n = Math.min(3, parts.length - 1); n >= 1; n--) {
+    const prefix = parts.slice(0, n).join('.').toLowerCase();
+    const e = s.entries.find((x) => x.names.includes(prefix));
+    if (e) return { deps: fromEntry(e, parts.slice(n), c, name), weak: false };
+  }
+  const known: Col[] = [];
+  for (const e of s.entries) {
+    if (e.rel.value) continue;
+    const cl = e.rel.cols.find((x) => x.key === k0);
+    if (cl) known.push(cl);
+  }
+  if (known.length === 1) return { deps: fromCol(known[0], parts.slice(1)), weak: false };
+  if (known.length > 1) {
+    const d = new Deps();
+    for (const cl of known) d.addAll(cl.sources);
+    d.unresolved = true;
+    c.flag('unresolved_column', `${name}: ambiguous, several sources in scope have it`);
+    return { deps: d, weak: false };
+  }
+  if (parts.length === 1) {
+    const e = s.entries.find((x) => x.names.includes(k0));
+    if (e) return { deps: wholeRow(e, c, name), weak: false };
+  }
+  const unknown = s.entries.filter((e) => e.rel.unknownTables.length || e.rel.opaque || (e.rel.value && e.names.length === 0));
+  if (unknown.length === 0) return null;
+  if (unknown.length === 1) return { deps: fromUnknown(unknown[0].rel, parts, c, name), weak: true };
+  const d = new Deps();
+  for (const e of unknown) d.merge(fromUnknown(e.rel, parts, c, name));
+  d.unresolved = true;
+  c.flag('unresolved_column', `${name}: several sources with unknown columns are in scope`);
+  return { deps: d, weak: true };
+}
+
+export function resolveName(parts: string[], w: Walk): Deps {
+  const c = w.c;
+  const name = parts.join('.');
+  const k0 = parts[0].toLowerCase();
+  const out = new Deps();
+  let found = false;
+  if (parts.length === 1 && w.aliases?.has(k0)) {
+    out.merge(fromCol(w.aliases.get(k0)!, []));
+    out.direct = w.aliases.get(k0)!.direct;
+    found = true;
+  }
+  for (let s = w.scope; s; s = s.parent) {
+    const f = resolveIn(s, parts, c, name);
+    if (!f) continue;
+    if (found) {
+      // Both a select-list alias and a FROM column: keep both, the engine picks one of them.
+      out.merge(f.deps);
+      out.direct = false;
+      return out;
+    }
+    out.merge(f.deps);
+    out.direct = f.deps.direct;
+    found = true;
+    if (!f.weak) return out;
+  }
+  if (found) return out;
+  const dialect = c.opts.dialect;
+  if (parts.length === 1 && (PSEUDO[dialect].has(k0) || c.variables.has(k0))) return out;
+  if (parts.length >= 1 && k0.startsWith('@')) return out;
+  out.unresolved = true;
+  c.flag('unresolved_column', `${name}: not found in any source in scope`);
+  return out;
+}
+
+// ───────────────────────────── expressions ─────────────────────────────
+
+interface Chain {
+  parts: string[];
+  subscripts: AnyNode[];
+  root: AnyNode | null; // non-name root (function call, subquery …)
+}
+
+function chainOf(n: AnyNode, c: Collector): Chain {
+  if (n.type === 'identifier') return { parts: [identName(n, c.opts.dialect)], subscripts: [], root: null };
+  if (n.type === 'bigquery_quoted_member_expr') return chainOf(n.expr, c);
+  if (n.type === 'member_expr') {
+    const left = chainOf(n.object, c);
+    const p = n.property;
+    if (p?.type === 'identifier') left.parts.push(identName(p, c.opts.dialect));
+    else if (p?.type === 'array_subscript') left.subscripts.push(p);
+    else if (p) left.subscripts.push(p);
+    return left;
+  }
+  return { parts: [], subscripts: [], root: n };
+}
+
+function isSqliteStringFallback(n: AnyNode, w: Walk): boolean {
+  return w.c.opts.dialect === 'sqlite' && typeof n.text === 'string' && n.text.startsWith('"');
+}
+
+function walkName(n: AnyNode, w: Walk, d: Deps): void {
+  const ch = chainOf(n, w.c);
+  for (const s of ch.subscripts) walkExpr(s, w, d);
+  if (ch.root) {
+    walkExpr(ch.root, w, d);
+    return;
+  }
+  if (n.type === 'identifier' && isSqliteStringFallback(n, w)) {
+    // SQLite reads "x" as a column when one exists, otherwise as the string 'x'.
+    const probe = new Collector(w.c.opts, w.c.sql, w.c.statement);
+    const r = resolveName(ch.parts, { ...w, c: probe });
+    if (r.unresolved && r.map.size === 0) return;
+  }
+  d.merge(resolveName(ch.parts, w));
+}
+
+function windowUses(win: AnyNode, w: Walk): void {
+  const d = new Deps();
+  walkExpr(win, w, d);
+  for (const s of d.sources) w.c.use(s, 'window');
+}
+
+function funcName(fc: AnyNode, w: Walk): string {
+  const parts = nameParts(fc.name, w.c.opts.dialect);
+  return (parts ? parts[parts.length - 1] : '').toLowerCase();
+}
+
+export function walkExpr(n: any, w: Walk, d: Deps): void {
+  if (!n || typeof n !== 'object') return;
+  if (Array.isArray(n)) {
+    for (const x of n) walkExpr(x, w, d);
+    return;
+  }
+  switch (n.type) {
+    case 'identifier':
+    case 'member_expr':
+    case 'bigquery_quoted_member_expr':
+      if (n.type === 'member_expr' && n.property?.type === 'all_columns') {
+        const parts = nameParts(n.object, w.c.opts.dialect);
+        if (parts) d.merge(resolveName(parts, w));
+        else walkExpr(n.object, w, d);
+        return;
+      }
+      walkName(n, w, d);
+      return;
+    case 'func_call': {
+      const fname = funcName(n, w);
+      if (n.name?.type !== 'identifier' && n.name?.type !== 'member_expr') walkExpr(n.name, w, d);
+      const args: AnyNode | undefined = n.args?.expr;
+      if (args?.type === 'func_args') {
+        for (const a of args.args?.items ?? []) {
+          if (DATE_PART_FUNCS.has(fname) && a.type === 'identifier' && DATE_PARTS.has(String(a.name).toLowerCase())) continue;
+          walkExpr(a, w, d);
+        }
+        walkExpr(args.orderBy, w, d);
+        walkExpr(args.limit, w, d);
+        walkExpr(args.having, w, d);
+      } else walkExpr(args, w, d);
+      walkExpr(n.filter, w, d);
+      if (n.over) windowUses(n.over.window, w);
+      return;
+    }
+    case 'prefix_op_expr':
+      if (kwName(n.operator) === 'EXISTS') {
+        // The subquery's own WHERE/JOIN uses are recorded inside it; its select list does not
+        // reach the value.
+        queryRelation(unparen(n.expr), w.scope, w.ctes, w.c);
+        return;
+      }
+      walkExpr(n.expr, w, d);
+      return;
+    case 'select_stmt':
+    case 'compound_select_stmt': {
+      const rel = queryRelation(n, w.scope, w.ctes, w.c);
+      for (const cl of rel.cols) {
+        d.addAll(cl.sources);
+        d.unresolved ||= cl.unresolved;
+      }
+      if (rel.opaque || rel.unknownTables.length) d.unresolved ||= rel.cols.length === 0;
+      return;
+    }
+    case 'named_arg':
+      walkExpr(n.value, w, d);
+      return;
+    case 'alias':
+      walkExpr(n.expr, w, d);
+      return;
+    case 'over_arg':
+      windowUses(n.window, w);
+      return;
+    case 'keyword':
+    case 'parameter':
+    case 'variable':
+    case 'all_columns':
+    case 'string_literal':
+    case 'number_literal':
+    case 'boolean_literal':
+    case 'null_literal':
+    case 'blob_literal':
+      return;
+    default:
+      if (typeof n.type === 'string' && n.type.includes('data_type')) return;
+      for (const k of Object.keys(n)) {
+        if (k === 'type' || k === 'range' || k === 'leading' || k === 'trailing' || k === 'dataType') continue;
+        walkExpr(n[k], w, d);
+      }
+  }
+}
+
+export function exprDeps(n: AnyNode, w: Walk): Deps {
+  const d = new Deps();
+  walkExpr(n, w, d);
+  const u = unparen(n);
+  if (!(u.type === 'identifier' || u.type === 'member_expr' || u.type === 'bigquery_quoted_member_expr') || d.map.size !== 1 || d.unresolved) d.direct = false;
+  else {
+    const ch = chainOf(u, w.c);
+    if (ch.root || ch.subscripts.length) d.direct = false;
+    else d.direct = resolveName(ch.parts, { ...w, c: new Collector(w.c.opts, w.c.sql, w.c.statement) }).direct;
+  }
+  return d;
+}
+
+/** Evaluates an expression in a clause and records every source column as a use there. */
+export function useExpr(n: AnyNode | null | undefined, w: Walk, clause: Clause): Deps {
+  const d = new Deps();
+  if (!n) return d;
+  walkExpr(n, w, d);
+  for (const s of d.sources) w.c.use(s, clause);
+  return d;
+}
+
+// ───────────────────────────── FROM ─────────────────────────────
+
+function tableNames(t: TableRef): string[] {
+  const names = [t.table.toLowerCase()];
+  if (t.dataset) names.push(`${t.dataset}.${t.table}`.toLowerCase());
+  if (t.project && t.dataset) names.push(`${t.project}.${t.dataset}.${t.table}`.toLowerCase());
+  return names;
+}
+
+function catalogRelation(t: TableRef, w: Walk, isRead: boolean): Relation {
+  const c = w.c;
+  const ct = c.opts.catalog?.getTable(t);
+  if (!ct) {
+    if (c.opts.catalog && isRead && !t.informationSchema && !t.function) c.flag('unknown_table', `${t.fq}: not in the schema catalog`);
+    return { cols: [], unknownTables: [t], opaque: false };
+  }
+  const base: Col[] = ct.columns.map((cc) => col(cc.name, [ref(t.fq, cc.name)], true));
+  if (ct.viewSql && isRead) {
+    t.view = true;
+    if (c.viewStack.includes(t.fq) || c.viewStack.length >= 8) {
+      c.flag('unsupported', `${t.fq}: view definition refers to itself or nests too deeply`);
+      return { cols: base, unknownTables: [], opaque: true };
+    }
+    let program: AnyNode;
+    try {
+      program = parse(ct.viewSql, parserOptions(c.opts.dialect)) as AnyNode;
+    } catch {
+      c.flag('unsupported', `${t.fq}: view definition in the catalog does not parse`);
+      return { cols: base, unknownTables: [], opaque: true };
+    }
+    const q = program.statements.find((s: AnyNode) => QUERY_TYPES.has(s.type));
+    if (!q) {
+      c.flag('unsupported', `${t.fq}: view definition is not a query`);
+      return { cols: base, unknownTables: [], opaque: true };
+    }
+    // Names inside a view resolve against the view's own project and dataset.
+    const viewOpts = { ...c.opts, defaultProject: t.project ?? c.opts.defaultProject, defaultDataset: t.dataset ?? c.opts.defaultDataset };
+    const inner = new Collector(viewOpts, ct.viewSql, c.statement);
+    inner.viewStack.push(...c.viewStack, t.fq);
+    const rel = queryRelation(q, null, new Map(), inner);
+    for (const x of inner.tablesRead) mergeTable(c.tablesRead, x);
+    for (const f of inner.opaque) c.flag(f.kind, `${f.detail} (in view ${t.fq})`);
+    // Filters inside a view are the view owner's, not the caller's: inner uses are not recorded.
+    return {
+      cols: rel.cols.map((cl) => col(cl.name, [...cl.sources, ref(t.fq, cl.name)], false, cl.unresolved)),
+      unknownTables: rel.unknownTables,
+      opaque: rel.opaque,
+    };
+  }
+  return { cols: base, unknownTables: [], opaque: false };
+}
+
+/** A read of a named table: records it, flags incomplete names, returns its relation. */
+export function readTable(parts: string[], w: Walk, write = false): { ref: TableRef; rel: Relation } {
+  const { ref: t, incomplete } = makeTableRef(parts, w.c.opts);
+  if (incomplete) w.c.flag('unknown_table', `${t.fq}: no default project/dataset configured to qualify ${parts.join('.')}`);
+  t.timeTravel = !!w.timeTravel;
+  const rel = catalogRelation(t, w, !write);
+  mergeTable(write ? w.c.tablesWritten : w.c.tablesRead, t);
+  return { ref: t, rel };
+}
+
+function renameCols(rel: Relation, aliases: AnyNode | undefined, w: Walk): Relation {
+  const items: AnyNode[] = aliases?.expr?.items ?? [];
+  if (!items.length) return rel;
+  const cols = rel.cols.map((cl, i) => (items[i] ? col(identName(items[i], w.c.opts.dialect), cl.sources, cl.direct, cl.unresolved) : cl));
+  return { ...rel, cols };
+}
+
+function opaqueRel(): Relation {
+  return { cols: [], unknownTables: [], opaque: true };
+}
+
+const SQLITE_JSON_TVF = new Set(['json_each', 'json_tree', 'jsonb_each', 'jsonb_tree']);
+const SQLITE_JSON_COLS = ['key', 'value', 'type', 'atom', 'id', 'parent', 'fullkey', 'path'];
+
+function tableFunction(fc: AnyNode, w: Walk): Relation {
+  const c = w.c;
+  const parts = nameParts(fc.name, c.opts.dialect) ?? ['?'];
+  const fname = parts[parts.length - 1].toLowerCase();
+  const argDeps = new Deps();
+  for (const a of fc.args?.expr?.args?.items ?? []) {
+    // TABLE t arguments read t.
+    if (a.type === 'table_arg' || (a.type === 'prefix_op_expr' && kwName(a.operator) === 'TABLE')) {
+      const tp = nameParts(a.table ?? a.expr, c.opts.dialect);
+      if (tp) readTable(tp, w);
+      continue;
+    }
+    walkExpr(a, w, argDeps);
+  }
+  for (const s of argDeps.sources) c.use(s, 'other');
+  const base = makeTableRef(parts, c.opts).ref;
+  const t: TableRef = { ...base, function: true };
+  if (fname === 'external_query') {
+    const conn = fc.args?.expr?.args?.items?.[0];
+    t.fq = `EXTERNAL_QUERY(${conn?.value ?? '?'})`;
+    t.opaque = true;
+    c.flag('external_query', `EXTERNAL_QUERY reads a federated database the analyzer cannot see`);
+    mergeTable(c.tablesRead, t);
+    return opaqueRel();
+  }
+  if (c.opts.dialect === 'sqlite' && SQLITE_JSON_TVF.has(fname)) {
+    // json_each(x) rows are pieces of x: every output column derives from the arguments.
+    return { cols: SQLITE_JSON_COLS.map((n) => col(n, argDeps.sources, false, argDeps.unresolved)), unknownTables: [], opaque: false };
+  }
+  if (c.opts.dialect === 'sqlite' && (fname.startsWith('pragma_') || fname === 'generate_series')) {
+    t.informationSchema = fname.startsWith('pragma_');
+    mergeTable(c.tablesRead, t);
+    return opaqueRel();
+  }
+  const ct = c.opts.catalog?.getTable(t);
+  if (ct) {
+    mergeTable(c.tablesRead, t);
+    return { cols: ct.columns.map((cc) => col(cc.name, [ref(t.fq, cc.name)], true)), unknownTables: [], opaque: false };
+  }
+  t.opaque = true;
+  mergeTable(c.tablesRead, t);
+  c.flag('unknown_table_function', `${parts.join('.')}: table-valued function whose output the analyzer cannot see`);
+  return opaqueRel();
+}
+
+function addEntry(s: Scope, rel: Relation, names: string[]): ScopeEntry {
+  const e: ScopeEntry = { names: names.map((n) => n.toLowerCase()), rel };
+  s.entries.push(e);
+  return e;
+}
+
+/** Adds the sources of one FROM item to scope `s` (which later items may correlate with). */
+export function addTableExpr(n: AnyNode, s: Scope, w: Walk, alias?: AnyNode): void {
+  const c = w.c;
+  const inner: Walk = { ...w, scope: s, aliases: undefined };
+  const aliasName = alias ? identName(alias.alias, c.opts.dialect) : undefined;
+  const named = (rel: Relation, fallback: string[]) => addEntry(s, renameCols(rel, alias?.columnAliases, w), aliasName ? [aliasName] : fallback);
+  switch (n.type) {
+    case 'alias':
+      addTableExpr(n.expr, s, w, n);
+      return;
+    case 'join_expr': {
+      addTableExpr(n.left, s, w);
+      const before = s.entries.length;
+      addTableExpr(n.right, s, w);
+      const spec = n.specification;
+      if (spec?.type === 'join_on_specification') useExpr(spec.expr, inner, 'join');
+      else if (spec?.type === 'join_using_specification') {
+        for (const id of spec.expr?.expr?.items ?? []) {
+          const k = identName(id, c.opts.dialect).toLowerCase();
+          const left: Scope = { entries: s.entries.slice(0, before), parent: null, using: s.using };
+          const right: Scope = { entries: s.entries.slice(before), parent: null, using: [] };
+          const d = new Deps();
+          for (const side of [left, right]) {
+            const f = resolveIn(side, [k], c, k);
+            if (f) d.merge(f.deps);
+            else {
+              d.unresolved = true;
+              c.flag('unresolved_column', `USING (${k}): not found on both sides of the join`);
+            }
+          }
+          for (const src of d.sources) c.use(src, 'join');
+          s.using = s.using.filter((x) => x.key !== k);
+          s.using.push(col(k, d.sources, false, d.unresolved));
+        }
+      }
+      return;
+    }
+    case 'paren_expr': {
+      const e = unparen(n);
+      if (QUERY_TYPES.has(e.type)) named(queryRelation(e, w.scope, w.ctes, c), []);
+      else addTableExpr(e, s, w, alias);
+      return;
+    }
+    case 'select_stmt':
+    case 'compound_select_stmt':
+      named(queryRelation(n, w.scope, w.ctes, c), []);
+      return;
+    case 'lateral_derived_table': {
+      const e = unparen(n.expr);
+      if (QUERY_TYPES.has(e.type)) named(queryRelation(e, s, w.ctes, c), []);
+      else addTableExpr(e, s, w, alias);
+      return;
+    }
+    case 'for_system_time_as_of_expr':
+      addTableExpr(n.left, s, { ...w, timeTravel: true }, alias);
+      useExpr(n.expr, inner, 'other');
+      return;
+    case 'tablesample_expr':
+      addTableExpr(n.left, s, w, alias);
+      return;
+    case 'indexed_table':
+    case 'not_indexed_table':
+    case 'table_with_inheritance':
+    case 'table_without_inheritance':
+    case 'partitioned_table':
+      addTableExpr(n.table, s, w, alias);
+      return;
+    case 'unnest_with_offset_expr': {
+      addTableExpr(n.unnest, s, w);
+      if (aliasName) addEntry(s, { cols: [col(aliasName, [], false)], unknownTables: [], opaque: false }, []);
+      else addEntry(s, { cols: [col('offset', [], false)], unknownTables: [], opaque: false }, []);
+      return;
+    }
+    case 'unnest_expr': {
+      const d = exprDeps(n.expr, inner);
+      for (const src of d.sources) c.use(src, 'other');
+      addEntry(s, { cols: aliasName ? [col(aliasName, d.sources, d.direct, d.unresolved)] : [], unknownTables: [], opaque: false, value: { sources: d.sources, unresolved: d.unresolved } }, aliasName ? [aliasName] : []);
+      return;
+    }
+    case 'pivot_expr':
+    case 'unpivot_expr': {
+      const sub: Scope = { entries: [], parent: w.scope, using: [] };
+      addTableExpr(n.left, sub, w);
+      const rel = n.type === 'pivot_expr' ? pivot(n, sub, w) : unpivot(n, sub, w);
+      named(rel, []);
+      return;
+    }
+    case 'func_call':
+      named(tableFunction(n, inner), [funcName(n, w)]);
+      return;
+    case 'func_call_with_column_definitions':
+    case 'with_ordinality_expr':
+    case 'rows_from_expr':
+      c.flag('unknown_table_function', `${n.type}: table function whose output the analyzer cannot see`);
+      named(opaqueRel(), []);
+      return;
+    case 'identifier':
+    case 'member_expr':
+    case 'bigquery_quoted_member_expr': {
+      const parts = nameParts(n, c.opts.dialect);
+      if (!parts) {
+        c.flag('unsupported', `FROM item ${text(c, n).slice(0, 80)}: not a table name`);
+        named(opaqueRel(), []);
+        return;
+      }
+      // FROM t, t.arr AS a: a path into a column of an earlier item is an implicit UNNEST.
+      if (parts.length >= 2 && (s.entries.some((e) => e.names.includes(parts[0].toLowerCase())) || s.entries.some((e) => e.rel.cols.some((cl) => cl.key === parts[0].toLowerCase())))) {
+        const d = exprDeps(n, inner);
+        addEntry(s, { cols: aliasName ? [col(aliasName, d.sources, d.direct, d.unresolved)] : [], unknownTables: [], opaque: false, value: { sources: d.sources, unresolved: d.unresolved } }, aliasName ? [aliasName] : []);
+        return;
+      }
+      if (parts.length === 1 && w.ctes.has(parts[0].toLowerCase())) {
+        named(w.ctes.get(parts[0].toLowerCase())!, [parts[0]]);
+        return;
+      }
+      const { ref: t, rel } = readTable(parts, w);
+      named(rel, tableNames(t));
+      return;
+    }
+    default:
+      c.flag('unsupported', `FROM item of kind ${n.type}`);
+      named(opaqueRel(), []);
+  }
+}
+
+function pivot(n: AnyNode, sub: Scope, w: Walk): Relation {
+  const c = w.c;
+  const p = n.args?.expr as AnyNode;
+  const inner: Walk = { ...w, scope: sub, aliases: undefined };
+  const used = new Set<string>();
+  const aggs: { alias: string | null; deps: Deps }[] = [];
+  for (const a of p.aggregations?.items ?? []) {
+    const e = a.type === 'alias' ? a.expr : a;
+    const d = exprDeps(e, inner);
+    aggs.push({ alias: a.type === 'alias' ? identName(a.alias, c.opts.dialect) : null, deps: d });
+    collectNames(e, used, c);
+  }
+  const inputD = useExpr(p.inputColumn, inner, 'other');
+  used.add(identName(p.inputColumn, c.opts.dialect).toLowerCase());
+  const cols: Col[] = [];
+  for (const e of sub.entries) for (const cl of e.rel.cols) if (!used.has(cl.key)) cols.push(cl);
+  for (const pc of p.pivotColumns?.expr?.items ?? []) {
+    const valueName = pc.type === 'alias' ? identName(pc.alias, c.opts.dialect) : String(pc.value ?? text(c, pc));
+    for (const a of aggs) {
+      const name = a.alias && aggs.length > 1 ? `${a.alias}_${valueName}` : a.alias ? `${a.alias}_${valueName}` : valueName;
+      cols.push(col(name, [...a.deps.sources, ...inputD.sources], false, a.deps.unresolved));
+    }
+  }
+  const unknownTables = sub.entries.flatMap((e) => e.rel.unknownTables);
+  return { cols, unknownTables, opaque: sub.entries.some((e) => e.rel.opaque) };
+}
+
+function collectNames(n: any, out: Set<string>, c: Collector): void {
+  if (!n || typeof n !== 'object') return;
+  if (Array.isArray(n)) return n.forEach((x) => collectNames(x, out, c));
+  if (n.type === 'identifier') out.add(identName(n, c.opts.dialect).toLowerCase());
+  for (const k of Object.keys(n)) if (k !== 'name' || n.type !== 'func_call') collectNames(n[k], out, c);
+}
+
+function unpivot(n: AnyNode, sub: Scope, w: Walk): Relation {
+  const c = w.c;
+  const p = n.args?.expr as AnyNode;
+  const inner: Walk = { ...w, scope: sub, aliases: undefined };
+  const used = new Set<string>();
+  const inD = new Deps();
+  for (const item of p.unpivotColumns?.expr?.items ?? []) {
+    const e = item.type === 'alias' ? item.expr : item;
+    inD.merge(exprDeps(e, inner));
+    collectNames(e, used, c);
+  }
+  const cols: Col[] = [];
+  for (const e of sub.entries) for (const cl of e.rel.cols) if (!used.has(cl.key)) cols.push(cl);
+  const valueCols: AnyNode[] = p.valuesColumn?.type === 'identifier' ? [p.valuesColumn] : (p.valuesColumn?.expr?.items ?? []);
+  for (const v of valueCols) cols.push(col(identName(v, c.opts.dialect), inD.sources, false, inD.unresolved));
+  cols.push(col(identName(p.nameColumn, c.opts.dialect), [], false));
+  return { cols, unknownTables: sub.entries.flatMap((e) => e.rel.unknownTables), opaque: sub.entries.some((e) => e.rel.opaque) };
+}
+
+// ───────────────────────────── SELECT ─────────────────────────────
+
+export function withCtes(withClause: AnyNode | undefined, w: Walk): Ctes {
+  if (!withClause) return w.ctes;
+  const ctes: Ctes = new Map(w.ctes);
+  const recursive = !!withClause.recursiveKw;
+  for (const cte of withClause.tables?.items ?? []) {
+    const name = identName(cte.table, w.c.opts.dialect).toLowerCase();
+    const q = unparen(cte.expr);
+    if (!QUERY_TYPES.has(q.type)) {
+      w.c.flag('unsupported', `CTE ${name} holds a ${q.type}`);
+      ctes.set(name, opaqueRel());
+      continue;
+    }
+    const inner: Walk = { ...w, ctes };
+    if (recursive && q.type === 'compound_select_stmt') {
+      // Fixpoint: start from the anchor, re-run until the sources stop growing.
+      let rel = renameCols(queryRelation(q.left, w.scope, ctes, w.c), cte.columns, w);
+      for (let i = 0; i < 4; i++) {
+        ctes.set(name, rel);
+        const next = renameCols(queryRelation(q, w.scope, ctes, w.c), cte.columns, w);
+        const size = (r: Relation) => r.cols.reduce((a, x) => a + x.sources.length, 0);
+        const grew = size(next) !== size(rel);
+        rel = next;
+        if (!grew) break;
+      }
+      ctes.set(name, rel);
+    } else {
+      ctes.set(name, renameCols(queryRelation(q, inner.scope, ctes, w.c), cte.columns, w));
+    }
+  }
+  return ctes;
+}
+
+function outputName(item: AnyNode, index: number, anon: { n: number }, c: Collector): string {
+  const dialect = c.opts.dialect;
+  const u = dialect === 'sqlite' ? item : unparen(item);
+  if (u.type === 'identifier' || u.type === 'member_expr' || u.type === 'bigquery_quoted_member_expr') {
+    const ch = chainOf(u, c);
+    if (!ch.root && !ch.subscripts.length && ch.parts.length) {
+      const last = u.type === 'identifier' ? u : u.type === 'member_expr' ? u.property : null;
+      return last?.name ?? ch.parts[ch.parts.length - 1];
+    }
+  }
+  if (dialect === 'sqlite') return text(c, item);
+  if (dialect === 'postgresql') {
+    if (u.type === 'func_call') return funcName(u, { scope: null, ctes: new Map(), c });
+    return '?column?';
+  }
+  void index;
+  return `f${anon.n++}_`;
+}
+
+function expandEntry(e: ScopeEntry, s: Scope, c: Collector, label: string, skipUsing: boolean): Col[] {
+  const out: Col[] = [];
+  if (e.rel.value) {
+    if (e.rel.value.sources.length || e.rel.value.unresolved) {
+      out.push(col('*', e.rel.value.sources, false, true));
+      c.flag('unresolved_star', `${label}.* over UNNEST: struct fields are not known`);
+    }
+    return out;
+  }
+  const usingKeys = new Set(s.using.map((u) => u.key));
+  for (const cl of e.rel.cols) if (!(skipUsing && usingKeys.has(cl.key))) out.push(cl);
+  if (e.rel.unknownTables.length || e.rel.opaque) {
+    out.push(col('*', e.rel.unknownTables.map((t) => ref(t.fq, '*')), false, true));
+    const what = e.rel.unknownTables.map((t) => t.fq).join(', ') || 'an opaque source';
+    c.flag('unresolved_star', `${label} over ${what}: columns unknown to the catalog`);
+  }
+  return out;
+}
+
+function starCols(target: AnyNode, s: Scope, w: Walk): Col[] {
+  const c = w.c;
+  if (target.type === 'all_columns') {
+    const out: Col[] = [...s.using];
+    for (const e of s.entries) out.push(...expandEntry(e, s, c, '*', true));
+    return out;
+  }
+  // t.* (member_expr with all_columns property)
+  const parts = nameParts(target.object, c.opts.dialect);
+  const key = parts?.join('.').toLowerCase();
+  const e = key ? s.entries.find((x) => x.names.includes(key)) : undefined;
+  if (e) return expandEntry(e, s, c, `${key}.*`, false);
+  // struct_col.* : every field of a column
+  const d = exprDeps(target.object, { ...w, scope: s });
+  c.flag('unresolved_star', `${text(c, target)}: fields of a struct value are not expanded`);
+  return [col('*', d.sources, false, true)];
+}
+
+/** Lineage of one query: its output columns (in order) and whether some are unknown. */
+export function queryRelation(n: AnyNode, outer: Scope | null, ctes: Ctes, c: Collector): Relation {
+  n = unparen(n);
+  const w: Walk = { scope: outer, ctes, c };
+  if (n.type === 'compound_select_stmt') {
+    const l = queryRelation(n.left, outer, ctes, c);
+    const r = queryRelation(n.right, outer, ctes, c);
+    if (l.cols.length !== r.cols.length && !l.opaque && !r.opaque && !l.unknownTables.length && !r.unknownTables.length) {
+      c.flag('unsupported', `${kwName(n.operator)} branches have different column counts`);
+    }
+    const cols = l.cols.map((cl, i) => {
+      const rc = r.cols[i];
+      if (!rc) return col(cl.name, cl.sources, false, true);
+      const d = new Deps();
+      d.addAll(cl.sources);
+      d.addAll(rc.sources);
+      return col(cl.name, d.sources, cl.direct && rc.direct && d.map.size === 1, cl.unresolved || rc.unresolved);
+    });
+    // The right side may have more columns (a * over an unknown table expanded on one side only).
+    for (let i = l.cols.length; i < r.cols.length; i++) cols.push(col(r.cols[i].name, r.cols[i].sources, false, true));
+    return { cols, unknownTables: [...l.unknownTables, ...r.unknownTables], opaque: l.opaque || r.opaque };
+  }
+  if (n.type !== 'select_stmt') {
+    if (n.type === 'values_clause') return valuesRelation(n, w);
+    c.flag('unsupported', `query of kind ${n.type}`);
+    return opaqueRel();
+  }
+  const clauses: AnyNode[] = n.clauses ?? [];
+  const find = (t: string) => clauses.find((x) => x.type === t);
+  const wctes = withCtes(find('with_clause'), w);
+  const base = clauses.find((x) => x.type === 'paren_expr' || x.type === 'compound_select_stmt');
+  const s: Scope = { entries: [], parent: outer, using: [] };
+  const sw: Walk = { scope: s, ctes: wctes, c };
+  let rel: Relation;
+  const sel = find('select_clause');
+  if (base && !sel) {
+    // (SELECT …) ORDER BY … LIMIT …: clauses apply to the parenthesised query's output.
+    rel = queryRelation(base, outer, wctes, c);
+    const aliases = new Map(rel.cols.map((cl) => [cl.key, cl] as const));
+    orderAndLimit(find('order_by_clause'), find('limit_clause'), find('offset_clause'), { ...sw, scope: outer, aliases }, rel.cols);
+    return rel;
+  }
+  const from = find('from_clause');
+  if (from?.expr && from.expr.type !== 'dual_table') addTableExpr(from.expr, s, sw);
+  const cols: Col[] = [];
+  const aliases = new Map<string, Col>();
+  const anon = { n: 0 };
+  let unknown: TableRef[] = [];
+  let opaque = false;
+  const table = find('table_clause');
+  if (table) {
+    const parts = nameParts(table.table, c.opts.dialect);
+    if (parts) {
+      const r = readTable(parts, sw);
+      cols.push(...r.rel.cols);
+      unknown = r.rel.unknownTables;
+    }
+  }
+  for (const item of sel?.columns?.items ?? []) {
+    if (item.type === 'empty') continue;
+    if (item.type === 'all_columns' || (item.type === 'member_expr' && item.property?.type === 'all_columns')) {
+      const sc = starCols(item, s, sw);
+      if (sc.some((x) => x.name === '*')) opaque = true;
+      cols.push(...sc);
+      continue;
+    }
+    if (item.type === 'except_columns' || item.type === 'replace_columns') {
+      let sc = starCols(item.expr, s, sw);
+      if (sc.some((x) => x.name === '*')) opaque = true;
+      if (item.type === 'except_columns') {
+        const drop = new Set((item.columns?.expr?.items ?? []).map((i: AnyNode) => identName(i, c.opts.dialect).toLowerCase()));
+        sc = sc.filter((x) => !drop.has(x.key));
+      } else {
+        for (const r of item.columns?.expr?.items ?? []) {
+          const name = identName(r.alias, c.opts.dialect);
+          const d = exprDeps(r.expr, sw);
+          const i = sc.findIndex((x) => x.key === name.toLowerCase());
+          const nc = col(name, d.sources, d.direct, d.unresolved);
+          if (i >= 0) sc[i] = nc;
+          else sc.push(nc);
+        }
+      }
+      cols.push(...sc);
+      continue;
+    }
+    const e = item.type === 'alias' ? item.expr : item;
+    const d = exprDeps(e, sw);
+    const name = item.type === 'alias' ? (item.alias.name as string) : outputName(e, cols.length, anon, c);
+    const cl = col(name, d.sources, d.direct, d.unresolved);
+    cols.push(cl);
+    if (item.type === 'alias' || !aliases.has(cl.key)) aliases.set(cl.key, cl);
+  }
+  if (sel?.modifiers?.some((m: AnyNode) => m.type === 'select_as_struct' || m.type === 'select_as_value') && cols.length > 1) {
+    const d = new Deps();
+    for (const cl of cols) d.addAll(cl.sources);
+    const unresolved = cols.some((x) => x.unresolved);
+    cols.splice(0, cols.length, col(anon.n ? `f${anon.n}_` : '$struct', d.sources, false, unresolved));
+  }
+  useExpr(find('where_clause')?.expr, sw, 'where');
+  const group = find('group_by_clause');
+  if (group) {
+    for (const g of group.columns?.items ?? []) {
+      if (g.type === 'group_by_all') {
+        for (const cl of cols) for (const src of cl.sources) c.use(src, 'group_by');
+        continue;
+      }
+      useOrdinalOrExpr(g, { ...sw, aliases }, 'group_by', cols);
+    }
+  }
+  useExpr(find('having_clause')?.expr, { ...sw, aliases }, 'having');
+  for (const nw of find('window_clause')?.namedWindows?.items ?? []) windowUses(nw.window, sw);
+  useExpr(find('qualify_clause')?.expr, { ...sw, aliases }, 'qualify');
+  orderAndLimit(find('order_by_clause'), find('limit_clause'), find('offset_clause'), { ...sw, aliases }, cols);
+  for (const cl of cols) opaque ||= cl.unresolved && cl.name === '*';
+  return { cols, unknownTables: unknown, opaque };
+}
+
+function useOrdinalOrExpr(g: AnyNode, w: Walk, clause: Clause, cols: Col[]): void {
+  const e = g.type === 'sort_specification' ? g.expr : g;
+  if (e?.type === 'number_literal' && Number.isInteger(Number(e.value))) {
+    const cl = cols[Number(e.value) - 1];
+    if (cl) for (const src of cl.sources) w.c.use(src, clause);
+    return;
+  }
+  useExpr(e, w, clause);
+}
+
+function orderAndLimit(order: AnyNode | undefined, limit: AnyNode | undefined, offset: AnyNode | undefined, w: Walk, cols: Col[]): void {
+  for (const spec of order?.specifications?.items ?? []) useOrdinalOrExpr(spec, w, 'order_by', cols);
+  if (limit) {
+    useExpr(limit.count, w, 'limit');
+    useExpr(limit.offset, w, 'limit');
+  }
+  if (offset) useExpr(offset.offset, w, 'limit');
+}
+
+function valuesRelation(n: AnyNode, w: Walk): Relation {
+  const rows: AnyNode[] = n.values?.items ?? [];
+  const cols: Col[] = [];
+  rows.forEach((row) => {
+    const items: AnyNode[] = row.expr?.items ?? [row];
+    items.forEach((it, i) => {
+      const d = exprDeps(it, w);
+      if (!cols[i]) cols[i] = col(w.c.opts.dialect === 'sqlite' ? `column${i + 1}` : `f${i}_`, [], false);
+      cols[i] = col(cols[i].name, [...cols[i].sources, ...d.sources], false, cols[i].unresolved || d.unresolved);
+    });
+  });
+  return { cols, unknownTables: [], opaque: false };
+}
