@@ -102,6 +102,14 @@ describe('OIDC bearer token attacks', () => {
     await rejects(auth, bearer(await idp.sign(good(), { key: stray })), 'unknown_kid');
   });
 
+  it('ignores keys the token brings along (embedded jwk / jku header)', async () => {
+    const evil = await makeKey('RS256');
+    const withJwk = await idp.sign(good(), { key: evil, header: { jwk: evil.publicJwk } });
+    await rejects(auth, bearer(withJwk), 'unknown_kid');
+    const withJku = await idp.sign(good(), { key: evil, header: { jku: `${other.url}/jwks` } });
+    await rejects(auth, bearer(withJku), 'unknown_kid');
+  });
+
   it('refuses a tampered payload (signature no longer matches)', async () => {
     const [h, , s] = (await idp.sign(good())).split('.');
     const escalated = b64json({ ...good(), groups: ['admin'], iss: idp.url, iat: now(), exp: now() + 600 });
