@@ -1,0 +1,55 @@
+// Hand-built analyses, so engine tests do not depend on the SQL analyzer.
+import type { Analysis, Clause, ColumnRef, OpaqueFlag, OutputColumn, StatementAnalysis, StatementClass, TableRef } from '../../src/sql/types.js';
+import type { Identity } from '../../src/identity/types.js';
+
+export function col(key: string): ColumnRef {
+  const parts = key.split('.');
+  const full = parts.length === 2 ? ['demo', 'main', ...parts] : parts;
+  return { table: full.slice(0, 3).join('.'), column: full[3], path: full.slice(4) };
+}
+
+export function table(fq: string): TableRef {
+  const full = fq.split('.').length === 1 ? `demo.main.${fq}` : fq;
+  const [project, dataset, t] = full.split('.');
+  return { fq: full, project, dataset, table: t, wildcard: false, informationSchema: false, view: false, function: false, opaque: false, timeTravel: false };
+}
+
+export interface StmtSpec {
+  class?: StatementClass;
+  kind?: string;
+  destructive?: boolean;
+  read?: string[];
+  written?: string[];
+  /** [name, sources, direct?, unresolved?] */
+  out?: [string, string[], boolean?, boolean?][] | null;
+  uses?: [Clause, string][];
+  opaque?: OpaqueFlag[];
+}
+
+export function stmt(s: StmtSpec, index = 0): StatementAnalysis {
+  const output: OutputColumn[] | null =
+    s.out === null ? null : (s.out ?? []).map(([name, sources, direct, unresolved], i) => ({ index: i, name, sources: sources.map(col), direct: direct ?? true, unresolved: unresolved ?? false }));
+  return {
+    index,
+    kind: s.kind ?? 'select',
+    class: s.class ?? 'read',
+    destructive: s.destructive ?? false,
+    text: 'x',
+    sha256: 'h',
+    fingerprint: 'f',
+    tablesRead: (s.read ?? []).map(table),
+    tablesWritten: (s.written ?? []).map(table),
+    output: s.class && s.class !== 'read' && s.out === undefined ? null : output,
+    uses: (s.uses ?? []).map(([clause, c]) => ({ clause, column: col(c) })),
+    opaque: s.opaque ?? [],
+  };
+}
+
+export function analysis(sql: string, ...stmts: StmtSpec[]): Analysis {
+  const statements = stmts.map((s, i) => stmt(s, i));
+  return { dialect: 'sqlite', ok: true, sql, sha256: 'h', fingerprint: 'f', statements, opaque: statements.flatMap((s) => s.opaque) };
+}
+
+export function identity(email: string, groups: string[] = []): Identity {
+  return { subject: `sub-${email}`, email, issuer: 'https://issuer.test', groups, roles: [], actorType: 'human', authMethod: 'dev', expiresAt: null, name: null };
+}
