@@ -14,6 +14,7 @@ RUN npm run build && npm prune --omit=dev --ignore-scripts && npm cache clean --
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     BQWARDEN_USE_DIST=1 \
+    HOST=0.0.0.0 \
     PORT=8080
 WORKDIR /app
 # Application files are owned by root and read-only for the runtime user.

@@ -11,7 +11,8 @@ import { PubSub, type Topic, type ClientConfig } from '@google-cloud/pubsub';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { AuditEventSchema, type AuditEvent } from '../audit/event.js';
 import type { AuditSink, ChainHead } from './types.js';
-import type { PubSubBatching, PubSubRetry } from '../gcp/config.js';
+import type { PubSubBatching, PubSubRetry, SpoolConfig } from '../gcp/config.js';
+import { SpoolSink } from './spool.js';
 
 export class PubSubSinkError extends Error {
   constructor(
@@ -31,6 +32,8 @@ export interface PubSubSinkOptions {
   project?: string;
   /** host:port of an emulator / test server (plain-text gRPC). */
   endpoint?: string;
+  /** Same as endpoint, as named in the gateway config's gcp section. */
+  pubsubEndpoint?: string;
   batching?: Partial<PubSubBatching>;
   retry?: Partial<PubSubRetry>;
   /** Inject a client (tests, shared client); the sink then does not close it. */
@@ -95,12 +98,13 @@ export class PubSubAuditSink implements AuditSink {
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
     const batching = { ...DEFAULT_BATCHING, ...opts.batching };
     this.ownsClient = !opts.client;
+    const endpoint = opts.endpoint ?? opts.pubsubEndpoint;
     this.client =
       opts.client ??
       new PubSub({
         ...opts.clientConfig,
         ...(opts.project ? { projectId: opts.project } : {}),
-        ...(opts.endpoint ? { apiEndpoint: opts.endpoint, emulatorMode: true } : {}),
+        ...(endpoint ? { apiEndpoint: endpoint, emulatorMode: true } : {}),
       });
     this.topic = this.client.topic(opts.topic, {
       messageOrdering: true,
@@ -275,6 +279,12 @@ export class PubSubAuditSink implements AuditSink {
   }
 }
 
-export function createPubSubSink(opts: PubSubSinkOptions): PubSubAuditSink {
-  return new PubSubAuditSink(opts);
+/**
+ * Accepts the gateway config's `gcp` section as is. With `spool.enabled` the returned sink
+ * acknowledges once the event is fsync'd locally and drains to Pub/Sub in the background.
+ */
+export function createPubSubSink(opts: PubSubSinkOptions & { spool?: Partial<SpoolConfig> }): AuditSink {
+  const pubsub = new PubSubAuditSink(opts);
+  if (!opts.spool?.enabled) return pubsub;
+  return new SpoolSink(pubsub, { dir: opts.spool.dir ?? 'data/spool', maxBytes: opts.spool.maxBytes, drainIntervalMs: opts.spool.drainIntervalMs });
 }

@@ -6,7 +6,7 @@ import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
 import { FakePubSubServer, type PublishAction } from '../fixtures/pubsub-server.js';
-import { createPubSubSink, PubSubSinkError, type PubSubAuditSink } from '../../src/sinks/pubsub.js';
+import { PubSubAuditSink, PubSubSinkError } from '../../src/sinks/pubsub.js';
 import { AuditEventSchema, type AuditEvent } from '../../src/audit/event.js';
 import { fakeChain } from './events.js';
 
@@ -32,7 +32,7 @@ beforeEach(async () => {
 });
 
 function sink(retry: Record<string, number> = {}): PubSubAuditSink {
-  const s = createPubSubSink({
+  const s = new PubSubAuditSink({
     topic: 'audit',
     project: 'test-project',
     endpoint: server.endpoint,

@@ -152,7 +152,7 @@ test('audit table: day partitions on event_time, retention, partition filter, cl
   const schema = JSON.parse(readFileSync(join(moduleDir, 'generated', 'audit_table_schema.json'), 'utf8')) as Obj[];
   const top = new Map(schema.map((f) => [f.name, f]));
   assert.ok(t.clustering.length <= 4);
-  for (const c of t.clustering) assert.ok(top.has(c) && top.get(c).mode !== 'REPEATED' && top.get(c).type !== 'RECORD', `cluster column ${c} is top-level scalar`);
+  for (const c of t.clustering) assert.ok(top.has(c) && top.get(c)?.mode !== 'REPEATED' && top.get(c)?.type !== 'RECORD', `cluster column ${c} is top-level scalar`);
   const ret = mod.variable.audit_retention_days[0];
   assert.equal(ret.default, 1826);
   assert.match(ret.validation[0].condition, />= 365/);
@@ -223,8 +223,11 @@ test('Cloud Run: only the gateway has a port, toolbox on localhost, secrets moun
   for (const e of gw.env as Obj[]) {
     assert.equal(e.value_source, undefined);
     assert.doesNotMatch(String(e.value), /google_secret_manager|secret_data|BEGIN .*PRIVATE/, `env ${e.name} carries no secret`);
-    if (/KEY|SECRET|TOKEN|PASSWORD/.test(e.name)) assert.match(e.name, /_FILE$/, `${e.name} points at a mounted file`);
+    if (/key|secret|token|password/i.test(e.name)) assert.match(e.name, /File$/, `${e.name} points at a mounted file`);
   }
+  const envNames = (gw.env as Obj[]).map((e) => e.name);
+  for (const n of ['HOST', 'BQWARDEN__auditSink', 'BQWARDEN__gcp__topic', 'BQWARDEN__audit__signingKeyFile', 'BQWARDEN__masking__pseudonym__keyFile']) assert.ok(envNames.includes(n), n);
+  assert.ok(!envNames.includes('PORT'), 'PORT is reserved: Cloud Run sets it');
   const vols = (tpl.volumes as Obj[]).map((v) => v.secret?.[0]?.secret);
   assert.equal(vols.length, 2);
   for (const v of vols) assert.match(v, /google_secret_manager_secret\.gateway/);

@@ -36,37 +36,50 @@ resource "google_cloud_run_v2_service" "gateway" {
         container_port = 8080
       }
 
+      # Config keys of src/server/config.ts (BQWARDEN__a__b sets a.b). PORT is set by Cloud Run.
       env {
-        name  = "BQWARDEN_AUDIT_SINK"
+        name  = "HOST"
+        value = "0.0.0.0"
+      }
+      env {
+        name  = "BQWARDEN_MODE"
+        value = "production"
+      }
+      env {
+        name  = "BQWARDEN__server__trustProxy"
+        value = "true"
+      }
+      env {
+        name  = "BQWARDEN__auditSink"
         value = "pubsub"
       }
       env {
-        name  = "BQWARDEN_GCP_PROJECT"
+        name  = "BQWARDEN__gcp__project"
         value = var.project_id
       }
       env {
-        name  = "BQWARDEN_PUBSUB_TOPIC"
+        name  = "BQWARDEN__gcp__topic"
         value = google_pubsub_topic.audit.id
       }
       env {
-        name  = "BQWARDEN_AUDIT_TABLE"
+        name  = "BQWARDEN__gcp__bigquery__auditTable"
         value = local.audit_table_fq
+      }
+      env {
+        name  = "BQWARDEN__gcp__bigquery__location"
+        value = var.bigquery_location
       }
       env {
         name  = "BQWARDEN_UPSTREAM_URL"
         value = "http://127.0.0.1:${var.toolbox_port}/mcp"
       }
+      # Paths of the mounted secret files, never the secrets themselves.
       env {
-        name  = "BQWARDEN_IAP"
-        value = var.iap_enabled ? "1" : "0"
-      }
-      # Paths of the mounted secret files, not the secrets themselves.
-      env {
-        name  = "BQWARDEN_SIGNING_KEY_FILE"
+        name  = "BQWARDEN__audit__signingKeyFile"
         value = "/secrets/audit-signing-key/key.pem"
       }
       env {
-        name  = "BQWARDEN_PSEUDONYMISE_KEY_FILE"
+        name  = "BQWARDEN__masking__pseudonym__keyFile"
         value = "/secrets/pseudonymise-key/key"
       }
       dynamic "env" {
