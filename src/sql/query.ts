@@ -26,12 +26,13 @@ const QUERY_TYPES = new Set(['select_stmt', 'compound_select_stmt']);
 const DATE_PART_FUNCS = new Set([
   'date_trunc', 'datetime_trunc', 'timestamp_trunc', 'time_trunc', 'date_diff', 'datetime_diff',
   'timestamp_diff', 'time_diff', 'last_day', 'date_bucket', 'datetime_bucket', 'timestamp_bucket',
-  'extract', 'date_part', 'datepart', 'generate_date_array', 'generate_timestamp_array',
+  'extract', 'date_part', 'datepart', 'generate_date_array', 'generate_timestamp_array', 'week', 'isoweek',
+  'normalize', 'normalize_and_casefold',
 ]);
 const DATE_PARTS = new Set([
   'microsecond', 'millisecond', 'second', 'minute', 'hour', 'day', 'dayofweek', 'dayofyear', 'week',
   'isoweek', 'month', 'quarter', 'year', 'isoyear', 'date', 'time', 'datetime',
-  'week(sunday)', 'week(monday)', 'sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday',
+  'nfc', 'nfkc', 'nfd', 'nfkd', 'sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday',
 ]);
 // Names that are not columns when nothing in scope defines them.
 const PSEUDO = {
@@ -176,6 +177,14 @@ export function resolveName(parts: string[], w: Walk): Deps {
     out.merge(fromCol(w.aliases.get(k0)!, []));
     out.direct = w.aliases.get(k0)!.direct;
     found = true;
+    // An alias that is also an ambiguous FROM column: the engine uses the alias.
+    const probe = new Collector(c.opts, c.sql, c.statement);
+    for (let s = w.scope; s; s = s.parent) {
+      const f = resolveIn(s, parts, probe, name);
+      if (!f) continue;
+      if (f.deps.unresolved) return out;
+      break;
+    }
   }
   for (let s = w.scope; s; s = s.parent) {
     const f = resolveIn(s, parts, c, name);
@@ -193,7 +202,7 @@ export function resolveName(parts: string[], w: Walk): Deps {
   }
   if (found) return out;
   const dialect = c.opts.dialect;
-  if (parts.length === 1 && (PSEUDO[dialect].has(k0) || c.variables.has(k0))) return out;
+  if ((parts.length === 1 && PSEUDO[dialect].has(k0)) || c.variables.has(k0)) return out;
   if (parts.length >= 1 && k0.startsWith('@')) return out;
   out.unresolved = true;
   c.flag('unresolved_column', `${name}: not found in any source in scope`);
@@ -736,6 +745,20 @@ function expandEntry(e: ScopeEntry, s: Scope, c: Collector, label: string, skipU
 
 function starCols(target: AnyNode, s: Scope, w: Walk): Col[] {
   const c = w.c;
+  if (target.type === 'all_columns' && c.opts.dialect === 'sqlite' && s.using.length) {
+    // SQLite keeps a USING column where the left table has it and drops the right copy.
+    const out: Col[] = [];
+    const emitted = new Set<string>();
+    for (const e of s.entries) {
+      for (const cl of expandEntry(e, s, c, '*', false)) {
+        const u = s.using.find((x) => x.key === cl.key);
+        if (u && emitted.has(u.key)) continue;
+        if (u) emitted.add(u.key);
+        out.push(u ?? cl);
+      }
+    }
+    return out;
+  }
   if (target.type === 'all_columns') {
     const out: Col[] = [...s.using];
     for (const e of s.entries) out.push(...expandEntry(e, s, c, '*', true));
@@ -853,7 +876,8 @@ export function queryRelation(n: AnyNode, outer: Scope | null, ctes: Ctes, c: Co
   useExpr(find('where_clause')?.expr, sw, 'where');
   const group = find('group_by_clause');
   if (group) {
-    for (const g of group.columns?.items ?? []) {
+    for (const g of (group.columns?.items ?? []).flat()) {
+      if (!g) continue;
       if (g.type === 'group_by_all') {
         for (const cl of cols) for (const src of cl.sources) c.use(src, 'group_by');
         continue;

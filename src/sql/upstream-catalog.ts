@@ -6,8 +6,9 @@ import type { CatalogColumn, CatalogProvider, CatalogTable, TableRef } from './t
 export type CallTool = (name: string, args: Record<string, unknown>) => Promise<{ content: { type: string; text?: string }[] }>;
 
 export interface UpstreamCatalogOptions {
-  /** Which upstream prebuilt answers: Toolbox `--prebuilt sqlite` (list_tables) or `--prebuilt bigquery` (get_table_info). */
-  flavor: 'sqlite' | 'bigquery';
+  /** Which upstream prebuilt answers: Toolbox `--prebuilt sqlite` (list_tables) or `--prebuilt
+   * bigquery` (get_table_info). 'auto' (default) tries list_tables first and remembers which worked. */
+  flavor?: 'sqlite' | 'bigquery' | 'auto';
   /** Tool name override (defaults: list_tables / get_table_info). */
   toolName?: string;
   ttlMs?: number;
@@ -46,24 +47,29 @@ function texts(r: { content: { type: string; text?: string }[] }): unknown[] {
   return out;
 }
 
-export function createUpstreamToolCatalogProvider(callTool: CallTool, opts: UpstreamCatalogOptions): CatalogProvider {
+export function createUpstreamToolCatalogProvider(callTool: CallTool, opts: UpstreamCatalogOptions = {}): CatalogProvider {
   const ttl = opts.ttlMs ?? 5 * 60_000;
   const now = opts.now ?? Date.now;
   const cache = new Map<string, { value: CatalogTable | null; expires: number }>();
 
-  async function fetchSqlite(tables: TableKey[]): Promise<void> {
+  let flavor = opts.flavor ?? 'auto';
+
+  async function fetchSqlite(tables: TableKey[]): Promise<boolean> {
+    let answered = false;
     const byName = new Map<string, TableKey[]>();
     for (const t of tables) byName.set(t.table.toLowerCase(), [...(byName.get(t.table.toLowerCase()) ?? []), t]);
     const r = await callTool(opts.toolName ?? 'list_tables', { output_format: 'detailed', table_names: [...byName.keys()].join(',') });
     for (const item of texts(r)) {
       const d = (item as { object_details?: { object_name?: string; schema_name?: string; columns?: { column_name: string; data_type?: string }[] } }).object_details;
       if (!d?.object_name || !Array.isArray(d.columns)) continue;
+      answered = true;
       for (const t of byName.get(d.object_name.toLowerCase()) ?? []) {
         // The tool answers for the main schema only; a temp.x reference stays unknown.
         if (d.schema_name && t.dataset && d.schema_name.toLowerCase() !== t.dataset.toLowerCase()) continue;
         cache.set(t.fq, { value: { fq: t.fq, columns: d.columns.map((c) => ({ name: c.column_name.toLowerCase(), type: c.data_type ?? '' })) }, expires: now() + ttl });
       }
     }
+    return answered;
   }
 
   async function fetchBigquery(t: TableKey): Promise<void> {
@@ -78,7 +84,7 @@ export function createUpstreamToolCatalogProvider(callTool: CallTool, opts: Upst
   }
 
   return {
-    name: `upstream:${opts.flavor}`,
+    name: `upstream:${opts.flavor ?? 'auto'}`,
     async load(tables) {
       const fresh = (t: TableKey) => {
         const e = cache.get(t.fq);
@@ -87,7 +93,14 @@ export function createUpstreamToolCatalogProvider(callTool: CallTool, opts: Upst
       const missing = tables.filter((t) => !fresh(t) && t.dataset && t.table);
       if (missing.length) {
         try {
-          if (opts.flavor === 'sqlite') await fetchSqlite(missing);
+          if (flavor === 'auto') {
+            const ok = await fetchSqlite(missing).catch(() => false);
+            if (ok) flavor = 'sqlite';
+            else {
+              await Promise.all(missing.map((t) => fetchBigquery(t).catch(() => undefined)));
+              if (missing.some((t) => cache.get(t.fq)?.value)) flavor = 'bigquery';
+            }
+          } else if (flavor === 'sqlite') await fetchSqlite(missing);
           else await Promise.all(missing.map((t) => fetchBigquery(t).catch(() => undefined)));
         } catch {
           // Upstream unavailable: leave the tables unknown (the analyzer flags them) and do not
