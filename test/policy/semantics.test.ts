@@ -1,0 +1,194 @@
+// Semantics that the demo policy does not exercise: BigQuery policy tags, struct fields,
+// dotted wildcards, case rules, trust, and how rules combine inside one role.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { compilePolicy, type Policy } from '../../src/policy/engine.js';
+import type { Analysis, CatalogTable } from '../../src/sql/types.js';
+import { StaticCatalog } from '../../src/policy/catalog.js';
+import { analysis, identity, type StmtSpec } from './helpers.js';
+
+const EXAMPLE = readFileSync(join(import.meta.dirname, '..', '..', 'rules', 'examples', 'bigquery-bank.yaml'), 'utf8');
+const CATALOG = `
+tables:
+  - fq: acme-bank-prod.core_banking.customers
+    columns:
+      - { name: customer_id, type: INT64 }
+      - { name: tin_value, type: STRING, policyTags: ['projects/acme-bank-prod/locations/us/taxonomies/42/policyTags/ssn_high'] }
+      - name: contact
+        type: RECORD
+        fields:
+          - { name: primary_addr, type: STRING, policyTags: [Email] }
+          - { name: city, type: STRING }
+`;
+const bq: Policy = compilePolicy([{ name: 'bq.yaml', text: EXAMPLE }], [{ name: 'catalog/bq.yaml', text: CATALOG }]);
+
+function bqa(...s: StmtSpec[]): Analysis {
+  return { ...analysis('SELECT …', ...s), dialect: 'bigquery' };
+}
+function decide(p: Policy, groups: string[], a: Analysis, tool = 'execute_sql', email = 'u@acme-bank.com') {
+  const id = identity(email, groups);
+  return p.decide({ identity: id, roles: p.rolesFor(id), tool, args: { [tool === 'query' ? 'query' : 'sql']: a.sql }, analysis: a });
+}
+const FRAUD = ['gcp-fraud-analysts@acme-bank.com'];
+const CUST = 'acme-bank-prod.core_banking.customers';
+
+test('a BigQuery policy tag classifies a column whose name says nothing', () => {
+  const d = decide(bq, FRAUD, bqa({ read: [CUST], out: [['tin_value', [`${CUST}.tin_value`]]] }));
+  assert.equal(d.action, 'mask');
+  assert.equal(d.maskPlan?.columns[0].classification, 'pii.ssn');
+  assert.equal(d.maskPlan?.columns[0].method, 'last4');
+  assert.ok(d.ruleIds.includes('mask-fraud'));
+});
+
+test('a live catalog passed with the call overrides the static one (tags found at request time)', () => {
+  const live = new StaticCatalog([{ fq: `${CUST}`, columns: [{ name: 'note', type: 'STRING', policyTags: ['PAN'] }] } as CatalogTable]);
+  const a = bqa({ read: [CUST], out: [['note', [`${CUST}.note`]]] });
+  const id = identity('u@acme-bank.com', FRAUD);
+  const d = bq.decide({ identity: id, roles: bq.rolesFor(id), tool: 'execute_sql', args: { sql: a.sql }, analysis: a, catalog: live });
+  assert.equal(d.maskPlan?.columns[0].classification, 'pci.pan');
+  assert.equal(decide(bq, FRAUD, a).action, 'allow');
+});
+
+test('selecting a whole STRUCT carries the classifications of the fields below it', () => {
+  const d = decide(bq, FRAUD, bqa({ read: [CUST], out: [['contact', [`${CUST}.contact`]]] }));
+  assert.equal(d.action, 'mask');
+  assert.equal(d.maskPlan?.columns[0].classification, 'pii.email');
+  const leaf = decide(bq, FRAUD, bqa({ read: [CUST], out: [['city', [`${CUST}.contact.city`]]] }));
+  assert.equal(leaf.action, 'allow');
+});
+
+test('dotted wildcards: * stays in one segment, ** spans; denies match in any project', () => {
+  assert.equal(decide(bq, FRAUD, bqa({ read: ['acme-bank-prod.core_banking.accounts'], out: [] })).action, 'allow');
+  assert.equal(decide(bq, FRAUD, bqa({ read: ['acme-bank-prod.core_banking_archive.accounts'], out: [] })).action, 'deny');
+  const audit = decide(bq, ['gcp-data-eng@acme-bank.com'], bqa({ read: ['other-proj.bqwarden_audit.events'], out: [] }));
+  assert.deepEqual(audit.ruleIds, ['tables-no-audit-or-hr']);
+});
+
+test('BigQuery allows match case-sensitively, denies case-insensitively', () => {
+  assert.equal(decide(bq, FRAUD, bqa({ read: ['acme-bank-prod.CORE_BANKING.accounts'], out: [] })).action, 'deny');
+  const hr = decide(bq, ['gcp-data-eng@acme-bank.com'], bqa({ read: ['acme-bank-prod.HR.salaries'], out: [] }));
+  assert.deepEqual(hr.ruleIds, ['tables-no-audit-or-hr']);
+});
+
+test("the managed BigQuery MCP server's query argument is the SQL argument", () => {
+  assert.equal(bq.toolShape('query')?.sqlArgument, 'query');
+  const a = bqa({ read: [CUST], out: [['customer_id', [`${CUST}.customer_id`]]] });
+  assert.equal(decide(bq, FRAUD, a, 'query').action, 'allow');
+  const id = identity('u@acme-bank.com', FRAUD);
+  const wrong = bq.decide({ identity: id, roles: bq.rolesFor(id), tool: 'query', args: { query: 'SELECT tin_value FROM x' }, analysis: a });
+  assert.deepEqual(wrong.ruleIds, ['analysis-mismatch']);
+});
+
+test('data-analysis tools that run their own queries stay denied (not described)', () => {
+  for (const tool of ['ask_data_insights', 'forecast', 'analyze_contribution']) {
+    const id = identity('u@acme-bank.com', FRAUD);
+    assert.deepEqual(bq.decide({ identity: id, roles: bq.rolesFor(id), tool, args: {}, analysis: null }).ruleIds, ['unknown-tool']);
+  }
+});
+
+test('trust is per kind and per role: kyc may run unresolved columns, fraud may not', () => {
+  const a = bqa({ read: [CUST], out: [['x', [], false, true]], opaque: [{ kind: 'unresolved_column', detail: 'x', statement: 0 }] });
+  const kyc = decide(bq, ['gcp-kyc@acme-bank.com'], a);
+  assert.notEqual(kyc.action, 'deny', kyc.message);
+  assert.ok(kyc.ruleIds.includes('kyc-trusts-views'));
+  // kyc is not cleared for pci.pan, so the untraceable column is masked with the strictest method it uses.
+  assert.equal(kyc.maskPlan?.columns[0].classification, 'unresolved');
+  assert.equal(kyc.maskPlan?.columns[0].method, 'last4');
+  assert.equal(decide(bq, FRAUD, a).action, 'deny');
+  const ei = bqa({ read: [], out: [], opaque: [{ kind: 'execute_immediate', detail: '', statement: 0 }] });
+  assert.equal(decide(bq, ['gcp-kyc@acme-bank.com'], ei).action, 'deny');
+});
+
+test('users bind by email (case-insensitive) or by subject; groups match exactly', () => {
+  const ex = identity('Examiner@FFIEC.gov', []);
+  assert.deepEqual(bq.rolesFor(ex), ['examiner']);
+  const svc = { ...identity('x@y', []), email: null, subject: 'reporting-job@acme-bank-prod.iam.gserviceaccount.com' };
+  assert.deepEqual(bq.rolesFor(svc), ['pipeline']);
+  assert.deepEqual(bq.rolesFor(identity('a@b', ['GCP-FRAUD-ANALYSTS@acme-bank.com'])), []);
+});
+
+test('a denied classification refuses the query wherever the column appears', () => {
+  const pipe = ['x'];
+  const p = compilePolicy([{ name: 'bq.yaml', text: EXAMPLE.replace("users: [reporting-job@acme-bank-prod.iam.gserviceaccount.com]", 'groups: [x]') }]);
+  const sel = decide(p, pipe, bqa({ read: ['acme-bank-prod.reporting.daily'], out: [['email', ['acme-bank-prod.reporting.daily.email']]] }));
+  assert.equal(sel.action, 'deny');
+  assert.deepEqual(sel.ruleIds, ['pipeline-no-pii']);
+  const where = decide(p, pipe, bqa({ read: ['acme-bank-prod.reporting.daily'], out: [], uses: [['where', 'acme-bank-prod.reporting.daily.email']] }));
+  assert.equal(where.action, 'deny');
+});
+
+const MINI = (extra: string) => `
+upstreams:
+  - id: up
+    dialect: sqlite
+    defaultProject: demo
+    defaultDataset: main
+    tools:
+      execute_sql: { kind: sql, sqlArgument: sql }
+roles:
+  - { id: r-a, role: a, groups: [a] }
+  - { id: r-b, role: b, groups: [b] }
+methods:
+  - { id: m-a, roles: [a], methods: ['tools/*'], effect: allow }
+  - { id: m-a-no-list, roles: [a], methods: [tools/list], effect: deny }
+tools:
+  - { id: t-all, tools: ['*'], effect: allow }
+tables:
+  - { id: tb-all, tables: ['demo.main.*'], effect: allow }
+statements:
+  - { id: st-read, classes: [read], effect: allow }
+classifications:
+  - { id: c-ssn, classification: pii.ssn, names: [ssn] }
+${extra}`;
+
+test('within a role the strictest visibility rule wins, whatever the order', () => {
+  for (const order of [
+    ['{ pii.ssn: last4 }', "{ 'pii.*': redact }"],
+    ["{ 'pii.*': redact }", '{ pii.ssn: last4 }'],
+  ]) {
+    const p = compilePolicy([{ name: 'p.yaml', text: MINI(`visibility:\n  - { id: v1, roles: [a], classifications: ${order[0]} }\n  - { id: v2, roles: [a], classifications: ${order[1]} }\n`) }]);
+    const d = decide(p, ['a'], analysis('q', { read: ['customers'], out: [['ssn', ['customers.ssn']]] }));
+    assert.equal(d.maskPlan?.columns[0].method, 'redact');
+    assert.equal(d.maskPlan?.columns[0].ruleId, 'v2'.replace('2', order[0].includes('*') ? '1' : '2'));
+  }
+});
+
+test('methods: a deny beats an allow within a role; another role can still allow; default applies otherwise', () => {
+  const p = compilePolicy([{ name: 'p.yaml', text: MINI('visibility: []\n') }]);
+  assert.equal(p.methodAllowed(['a'], 'tools/call').allowed, true);
+  assert.equal(p.methodAllowed(['a'], 'tools/list').allowed, false);
+  assert.equal(p.methodAllowed(['a'], 'tools/list').ruleId, 'm-a-no-list');
+  assert.equal(p.methodAllowed(['b'], 'tools/call').ruleId, 'default-deny');
+  const open = compilePolicy([{ name: 'p.yaml', text: MINI('defaults: { methods: allow }\n') }]);
+  assert.equal(open.methodAllowed(['b'], 'logging/setLevel').allowed, true);
+  assert.equal(open.methodAllowed(['a'], 'tools/list').allowed, false);
+  assert.equal(open.methodAllowed(['a', 'b'], 'tools/list').allowed, true);
+});
+
+test('inference default can be relaxed globally and tightened per classification', () => {
+  const p = compilePolicy([
+    {
+      name: 'p.yaml',
+      text: MINI(
+        "defaults: { inference: allow }\nvisibility:\n  - { id: v, classifications: { 'pii.*': redact } }\ninference:\n  - { id: no-ssn-filters, classifications: [pii.ssn], clauses: [where], effect: deny }\n",
+      ).replace('  - { id: c-ssn, classification: pii.ssn, names: [ssn] }', '  - { id: c-ssn, classification: pii.ssn, names: [ssn] }\n  - { id: c-mail, classification: pii.email, names: [email] }'),
+    },
+  ]);
+  const mail = decide(p, ['a'], analysis('q', { read: ['customers'], out: [], uses: [['where', 'customers.email']] }));
+  assert.equal(mail.action, 'allow');
+  assert.ok(mail.ruleIds.includes('inference-default-allow'));
+  const ssn = decide(p, ['a'], analysis('q', { read: ['customers'], out: [], uses: [['where', 'customers.ssn']] }));
+  assert.deepEqual([ssn.action, ssn.ruleIds.includes('no-ssn-filters')], ['deny', true]);
+  const ord = decide(p, ['a'], analysis('q', { read: ['customers'], out: [], uses: [['order_by', 'customers.ssn']] }));
+  assert.equal(ord.action, 'allow');
+});
+
+test('decide never throws: internal failures deny', () => {
+  const p = compilePolicy([{ name: 'p.yaml', text: MINI('') }]);
+  const id = identity('u@x', ['a']);
+  const broken = { dialect: 'sqlite', ok: true, sql: 'q', sha256: '', fingerprint: '', statements: [null], opaque: [] } as unknown as Analysis;
+  const d = p.decide({ identity: id, roles: ['a'], tool: 'execute_sql', args: { sql: 'q' }, analysis: broken });
+  assert.deepEqual([d.action, d.ruleIds], ['deny', ['policy-error']]);
+});
