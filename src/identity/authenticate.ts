@@ -24,6 +24,7 @@ import { createJwtVerifier, tuningOf, type JwtVerifier } from './oidc-verifier.j
 import { createGoogleIdTokenVerifier, createIapVerifier, type GoogleTokenVerifier } from './google-verifier.js';
 import { assertDevMode, DEV_ACTOR_TYPE_CLAIM, loadOrCreateDevIssuerKey } from './dev-issuer.js';
 import { dataDir as defaultDataDir } from '../config/paths.js';
+import { jwksUnavailable } from './errors.js';
 
 export { protectedResourceMetadata, protectedResourceMetadataUrl, protectedResourceMetadataPaths, wwwAuthenticateHeader } from './resource-metadata.js';
 
@@ -70,6 +71,10 @@ export function bearerToken(headers: Headers): string {
   if (token.length > MAX_TOKEN_LENGTH) throw new AuthError('malformed_token', `bearer token longer than ${MAX_TOKEN_LENGTH} characters`);
   if (!B64TOKEN.test(token) || token.split('.').length !== 3) throw new AuthError('malformed_token', 'bearer token is not a signed JWT (header.payload.signature)');
   return token;
+}
+
+function printable(text: string): string {
+  return JSON.stringify(text.slice(0, 200).replace(/[^\x20-\x7e]/g, '?'));
 }
 
 function unverifiedIssuer(token: string): string {
@@ -142,8 +147,19 @@ export function createAuthenticator(input: IdentityConfig | IdentityConfigInput,
     const dev = devIssuerEntry(url);
     // The key is read from the data directory rather than fetched from our own HTTP route:
     // same trust (whoever can read the key can mint), no self-request at startup.
-    const keys = loadOrCreateDevIssuerKey(config.devIssuer.dataDir ?? defaultDataDir()).then((k) => createLocalJWKSet({ keys: [k.publicJwk] }));
-    const verifier = createJwtVerifier(dev, [config.resource], tuning, async (h, t) => (await keys)(h, t));
+    const dir = config.devIssuer.dataDir ?? defaultDataDir();
+    let keys: Promise<ReturnType<typeof createLocalJWKSet>> | null = null;
+    const verifier = createJwtVerifier(dev, [config.resource], tuning, async (h, t) => {
+      keys ??= loadOrCreateDevIssuerKey(dir).then((k) => createLocalJWKSet({ keys: [k.publicJwk] }));
+      let local;
+      try {
+        local = await keys;
+      } catch (err) {
+        keys = null;
+        throw jwksUnavailable(url, err);
+      }
+      return local(h, t);
+    });
     routes.set(url, oidcRoute(dev, verifier, config.actorTypes, 'dev'));
   }
 
@@ -198,7 +214,8 @@ export function createAuthenticator(input: IdentityConfig | IdentityConfigInput,
       const token = bearerToken(headers);
       const iss = unverifiedIssuer(token);
       const route = routes.get(iss);
-      if (!route) throw new AuthError('wrong_issuer', `token issuer ${iss.slice(0, 200)} is not trusted by this gateway`);
+      // The unverified issuer is attacker-chosen text headed for logs and the audit trail.
+      if (!route) throw new AuthError('wrong_issuer', `token issuer ${printable(iss)} is not trusted by this gateway`);
       return toIdentity(route, await route.verify(token));
     },
   };

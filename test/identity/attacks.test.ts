@@ -83,6 +83,9 @@ describe('OIDC bearer token attacks', () => {
 
   it('refuses a token from an untrusted issuer', async () => {
     await rejects(auth, bearer(await other.sign(good())), 'wrong_issuer');
+    // The untrusted iss is echoed only as escaped, printable text (it reaches logs and audit).
+    const e = await rejects(auth, bearer(await other.sign({ ...good(), iss: 'https://x\r\nforged: line\u0000' })), 'wrong_issuer');
+    assert.doesNotMatch(e.message, /[\r\n\u0000]/);
   });
 
   it('refuses a token claiming the trusted issuer but signed with another issuer key', async () => {

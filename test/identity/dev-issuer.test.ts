@@ -3,7 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, chmodSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -118,6 +118,14 @@ describe('dev issuer', () => {
     } finally {
       await app.close();
     }
+  });
+
+  it('fails closed with jwks_unavailable when the dev key cannot be loaded', async () => {
+    const notADir = join(data, 'plain-file');
+    writeFileSync(notADir, 'x');
+    const token = await mintDevToken({ dataDir: data, issuer: 'http://127.0.0.1:18080/dev-issuer', audience: 'http://127.0.0.1:18080/mcp', user: 'u', groups: [] });
+    const demo = createAuthenticator({ resource: 'http://127.0.0.1:18080/mcp', devIssuer: { enabled: true, dataDir: notADir } }, { mode: 'demo' });
+    await assert.rejects(demo.authenticate({ authorization: `Bearer ${token}` }), (e: unknown) => e instanceof AuthError && e.code === 'jwks_unavailable');
   });
 
   it('token validity is bounded', async () => {
