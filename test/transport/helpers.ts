@@ -122,7 +122,7 @@ export async function startGateway(
 ): Promise<TestGateway> {
   const auth = over.auth ?? (await testAuth());
   const interceptor = recordingInterceptor(over.interceptorOverrides);
-  const app = Fastify({ logger: false });
+  const app = Fastify({ logger: false, forceCloseConnections: true });
   const handle = await registerMcpGateway(app, {
     upstream: { url: upstreamUrl, headers: async () => ({ authorization: 'Bearer gateway-upstream-credential' }), timeoutMs: 10_000 },
     interceptor,
