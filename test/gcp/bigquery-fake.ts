@@ -1,0 +1,148 @@
+// A local HTTP server answering the BigQuery REST calls the Node client makes for queries:
+// jobs.query (POST /projects/{p}/queries), jobs.getQueryResults (GET /projects/{p}/queries/{job})
+// and jobs.insert + jobs.get for the slow path. Row encoding follows the REST reference:
+// rows are {f:[{v}]}, INT64 as strings, TIMESTAMP as int64 microseconds (the client asks for
+// formatOptions.useInt64Timestamp), REPEATED as [{v}], RECORD as {f:[…]}. Results are paged
+// (small pages) so the client's pagination is exercised.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { OAuth2Client } from 'google-auth-library';
+import type { BigQueryField } from '../../src/gcp/audit-schema.js';
+
+export interface FakeQuery {
+  query: string;
+  params: Record<string, unknown>;
+}
+export interface FakeResult {
+  schema: BigQueryField[];
+  rows: Record<string, unknown>[];
+}
+
+function encodeValue(f: BigQueryField, v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  switch (f.type) {
+    case 'RECORD':
+      return { f: (f.fields ?? []).map((sub) => ({ v: encodeCell(sub, (v as Record<string, unknown>)[sub.name]) })) };
+    case 'TIMESTAMP':
+      return String(BigInt(Date.parse(String(v))) * 1000n);
+    case 'BOOL':
+      return v ? 'true' : 'false';
+    default:
+      return String(v);
+  }
+}
+function encodeCell(f: BigQueryField, v: unknown): unknown {
+  if (f.mode === 'REPEATED') return ((v as unknown[] | null) ?? []).map((x) => ({ v: encodeValue(f, x) }));
+  return encodeValue(f, v);
+}
+export function encodeRows(schema: BigQueryField[], rows: Record<string, unknown>[]): unknown[] {
+  return rows.map((r) => ({ f: schema.map((f) => ({ v: encodeCell(f, r[f.name]) })) }));
+}
+
+function decodeParam(p: { name: string; parameterType: { type: string }; parameterValue: { value?: string; arrayValues?: { value: string }[] } }): [string, unknown] {
+  if (p.parameterType.type === 'ARRAY') return [p.name, (p.parameterValue.arrayValues ?? []).map((a) => a.value)];
+  return [p.name, p.parameterValue.value ?? null];
+}
+
+export class FakeBigQuery {
+  readonly queries: FakeQuery[] = [];
+  private server: Server | null = null;
+  private jobs = new Map<string, { result: FakeResult }>();
+  private nextJob = 1;
+  pageSize = 7;
+  /** Fail the next N query calls with this HTTP status (e.g. 403 for a missing permission). */
+  failNext: { status: number; reason: string; message: string; count: number } | null = null;
+
+  constructor(private readonly handler: (q: FakeQuery) => FakeResult) {}
+
+  get endpoint(): string {
+    return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
+  }
+
+  /** Client options that point at this fake with a static token (no metadata server, no ADC). */
+  clientOptions(projectId = 'test-project') {
+    const authClient = new OAuth2Client();
+    authClient.setCredentials({ access_token: 'fake-token', expiry_date: Date.now() + 3_600_000 });
+    return { projectId, apiEndpoint: this.endpoint, authClient };
+  }
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        try {
+          const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {};
+          const out = this.route(req.method ?? 'GET', new URL(req.url ?? '/', 'http://x'), body);
+          res.writeHead(out.status, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(out.body));
+        } catch (e) {
+          res.writeHead(500, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: { code: 500, message: String(e) } }));
+        }
+      });
+    });
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+  }
+
+  private page(jobId: string, project: string, offset: number): Record<string, unknown> {
+    const { result } = this.jobs.get(jobId)!;
+    const slice = result.rows.slice(offset, offset + this.pageSize);
+    const next = offset + this.pageSize < result.rows.length ? String(offset + this.pageSize) : undefined;
+    return {
+      kind: 'bigquery#getQueryResultsResponse',
+      jobReference: { projectId: project, jobId, location: 'US' },
+      jobComplete: true,
+      totalRows: String(result.rows.length),
+      schema: { fields: result.schema },
+      rows: encodeRows(result.schema, slice),
+      ...(next ? { pageToken: next } : {}),
+    };
+  }
+
+  private run(project: string, query: string, rawParams: unknown[] | undefined): { status: number; body: unknown } | string {
+    if (this.failNext && this.failNext.count > 0) {
+      this.failNext.count--;
+      const f = this.failNext;
+      return { status: f.status, body: { error: { code: f.status, message: f.message, errors: [{ reason: f.reason, message: f.message }] } } };
+    }
+    const params = Object.fromEntries((rawParams ?? []).map((p) => decodeParam(p as Parameters<typeof decodeParam>[0])));
+    const q = { query, params };
+    this.queries.push(q);
+    const jobId = `job_${this.nextJob++}`;
+    this.jobs.set(jobId, { result: this.handler(q) });
+    void project;
+    return jobId;
+  }
+
+  private route(method: string, url: URL, body: any): { status: number; body: unknown } {
+    const m = /^\/bigquery\/v2\/projects\/([^/]+)\/(queries|jobs)(?:\/([^/]+))?$/.exec(url.pathname);
+    if (!m) return { status: 404, body: { error: { code: 404, message: `no route ${method} ${url.pathname}` } } };
+    const [, project, kind, id] = m;
+    if (method === 'POST' && kind === 'queries' && !id) {
+      const r = this.run(project, body.query, body.queryParameters);
+      if (typeof r !== 'string') return r;
+      return { status: 200, body: { ...this.page(r, project, 0), kind: 'bigquery#queryResponse' } };
+    }
+    if (method === 'GET' && kind === 'queries' && id) {
+      if (!this.jobs.has(id)) return { status: 404, body: { error: { code: 404, message: `Not found: Job ${id}` } } };
+      return { status: 200, body: this.page(id, project, Number(url.searchParams.get('pageToken') ?? 0)) };
+    }
+    if (method === 'POST' && kind === 'jobs' && !id) {
+      const cfg = body.configuration?.query ?? {};
+      const r = this.run(project, cfg.query, cfg.queryParameters);
+      if (typeof r !== 'string') return r;
+      return { status: 200, body: { kind: 'bigquery#job', id: `${project}:US.${r}`, jobReference: { projectId: project, jobId: r, location: 'US' }, status: { state: 'DONE' }, configuration: body.configuration } };
+    }
+    if (method === 'GET' && kind === 'jobs' && id) {
+      return { status: 200, body: { kind: 'bigquery#job', jobReference: { projectId: project, jobId: id, location: 'US' }, status: { state: 'DONE' } } };
+    }
+    return { status: 405, body: { error: { code: 405, message: `unsupported ${method} ${url.pathname}` } } };
+  }
+
+  async stop(): Promise<void> {
+    const s = this.server;
+    this.server = null;
+    if (s) await new Promise<void>((r) => s.close(() => r()));
+  }
+}
