@@ -1,0 +1,65 @@
+// What ties an approval to one call: the requester, the tool, the exact statement text and the
+// call's other arguments. Separation of duties is decided on the same notion of "same person".
+import { createHash } from 'node:crypto';
+import type { Identity } from '../identity/types.js';
+import type { ApprovalActor } from './types.js';
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(
+      Object.keys(v as object)
+        .sort()
+        .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+    );
+  }
+  return v;
+}
+
+/**
+ * Hash of the arguments other than the SQL itself and the free-text justification: a dry-run
+ * flag, a target project or a row limit changed after approval must not reuse it.
+ */
+export function argsSha256(args: Record<string, unknown>, sqlArgument: string | null): string {
+  const rest: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(args)) {
+    if (k === sqlArgument || k === 'justification') continue;
+    rest[k] = v;
+  }
+  return sha256(JSON.stringify(canonical(rest)));
+}
+
+/** The argument that carries the statement: the one whose value is the SQL text. */
+export function sqlArgumentOf(args: Record<string, unknown>, sql: string): string | null {
+  for (const [k, v] of Object.entries(args)) if (v === sql) return k;
+  return null;
+}
+
+export function actorOf(identity: Identity, roles: string[] = identity.roles): ApprovalActor {
+  return {
+    subject: identity.subject,
+    issuer: identity.issuer,
+    email: identity.email,
+    display: identity.email ?? identity.subject,
+    roles: [...roles],
+  };
+}
+
+/**
+ * Same person for separation of duties: same subject at the same issuer, or the same email
+ * (case-insensitive) — one person holding a second account at another IdP is still one person.
+ */
+export function sameActor(a: Pick<ApprovalActor, 'subject' | 'issuer' | 'email'>, b: Pick<ApprovalActor, 'subject' | 'issuer' | 'email'>): boolean {
+  if (a.subject !== null && a.subject === b.subject && a.issuer === b.issuer) return true;
+  if (a.email && b.email && a.email.trim().toLowerCase() === b.email.trim().toLowerCase()) return true;
+  return false;
+}
+
+/** Binding of a re-run to its request: same identity (subject + issuer), tool, text and arguments. */
+export function sameRequester(a: Pick<ApprovalActor, 'subject' | 'issuer'>, b: Pick<ApprovalActor, 'subject' | 'issuer'>): boolean {
+  return a.subject !== null && a.subject === b.subject && a.issuer === b.issuer;
+}

@@ -1,0 +1,342 @@
+// The gate the pipeline calls when policy says a statement needs approval. It never forwards
+// anything itself: it either hands back an approval this exact call may consume (and records
+// the consumption first), or the tool result that tells the agent what is pending.
+import type { ApprovalGate, GateResult, HeldCall } from '../pipeline/deps.js';
+import { GatewayError } from '../pipeline/types.js';
+import { contextFields } from '../pipeline/audit-fields.js';
+import type { Identity } from '../identity/types.js';
+import type { Dialect } from '../sql/types.js';
+import type { Logger } from '../ops/logger.js';
+import type { ApprovalsConfig } from './config.js';
+import { actorOf, argsSha256, sameRequester, sha256, sqlArgumentOf } from './binding.js';
+import { isOpen } from './reduce.js';
+import { ApprovalError, iso, recordFields, type ApprovalService } from './service.js';
+import type { Notifier } from './notify.js';
+import type { ApprovalRecord } from './types.js';
+
+/** JSON-RPC codes the pipeline uses for its own refusals (kept in step with interceptor.ts). */
+const ERR_AUDIT_UNAVAILABLE = -32004;
+const ERR_INTERNAL = -32603;
+
+export const WAIT_META_KEY = 'bqwarden/wait_for_approval';
+export const APPROVAL_META_KEY = 'bqwarden/approval';
+
+/** The slice of policy the gate needs; the optional parts make the audit text match the pipeline's. */
+export interface ApprovalPolicyView {
+  rolesFor(identity: Identity): string[];
+  keepLiterals?(roles: string[]): boolean;
+  analyzeOptions?(tool: string): { dialect: Dialect } | null;
+  toolShape?(tool: string): { sqlArgument: string | null } | null;
+}
+
+export interface GateDeps {
+  service: ApprovalService;
+  policy: () => ApprovalPolicyView;
+  sql?: { redactLiterals(sql: string, dialect: Dialect): string };
+  notifier: Notifier;
+  config: ApprovalsConfig;
+  urls: { review(id: string): string; cli(id: string): string };
+  log: Logger;
+}
+
+function auditError(err: unknown): never {
+  if (err instanceof ApprovalError && err.code === 'audit_unavailable') {
+    throw new GatewayError(ERR_AUDIT_UNAVAILABLE, err.message, { reason: 'audit_unavailable' });
+  }
+  throw err;
+}
+
+const statusOf = (r: ApprovalRecord): ApprovalRecord['status'] => r.status;
+
+function sameRoles(a: string[], b: string[]): boolean {
+  const x = [...new Set(a)].sort();
+  const y = [...new Set(b)].sort();
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
+export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds(call: HeldCall): number } {
+  const { service, config } = deps;
+
+  /** The statement as the audit stores it: the same rule as the pipeline (literals only where policy keeps them). */
+  function auditSqlText(call: HeldCall): string {
+    const policy = deps.policy();
+    if (policy.keepLiterals?.(call.roles) === true) return call.sql;
+    const dialect = policy.analyzeOptions?.(call.tool)?.dialect ?? call.analysis.dialect;
+    try {
+      if (deps.sql) return deps.sql.redactLiterals(call.sql, dialect);
+    } catch {
+      // fall through: never store what we could not redact
+    }
+    return `-- SQL withheld (${call.sql.length} chars); the exact text is bound by sql_sha256`;
+  }
+
+  function sqlArgument(call: HeldCall): string | null {
+    return deps.policy().toolShape?.(call.tool)?.sqlArgument ?? sqlArgumentOf(call.args, call.sql);
+  }
+
+  function waitSeconds(call: HeldCall): number {
+    const max = config.wait.maxSeconds;
+    const hint = call.meta?.[WAIT_META_KEY];
+    if (hint === true) return max;
+    if (hint === false) return 0;
+    if (typeof hint === 'number' && Number.isFinite(hint) && hint >= 0) return Math.min(hint, max);
+    return config.wait.enabled ? max : 0;
+  }
+
+  function approvalMeta(rec: ApprovalRecord) {
+    return {
+      id: rec.id,
+      status: service.status(rec),
+      approvals: rec.approvals.length,
+      required: rec.required,
+      approver_roles: rec.approverRoles,
+      expires_at: rec.expiresAt,
+      sql_sha256: rec.sqlSha256,
+      review_url: deps.urls.review(rec.id),
+      cli: deps.urls.cli(rec.id),
+    };
+  }
+
+  function toolResult(text: string, rec: ApprovalRecord): Record<string, unknown> {
+    // isError so agents do not mistake "held" for "done"; details for programs go in _meta
+    // (not structuredContent, which clients validate against the upstream tool's outputSchema).
+    return { content: [{ type: 'text', text }], isError: true, _meta: { [APPROVAL_META_KEY]: approvalMeta(rec) } };
+  }
+
+  function describe(rec: ApprovalRecord): string {
+    const kinds = (rec.statementKinds.length ? rec.statementKinds : rec.statementTypes).join(', ').toUpperCase();
+    return `${kinds} on ${rec.tables.join(', ') || '(no table)'}`;
+  }
+
+  function pending(rec: ApprovalRecord, note: string | null): GateResult {
+    const lines = [
+      `Approval required before this statement runs: ${describe(rec)}. ${rec.policyReason ?? ''}`.trim(),
+      `Request ${rec.id} is pending: ${rec.approvals.length} of ${rec.required} approval${rec.required > 1 ? 's' : ''} from role ${rec.approverRoles.join(' or ')} (distinct people, not the requester). It expires at ${rec.expiresAt}.`,
+      ...(note ? [note] : []),
+      `Review it at ${deps.urls.review(rec.id)} or with: ${deps.urls.cli(rec.id)}`,
+      `Nothing was executed. Once approved, re-run this exact call (same user, same tool, identical SQL text and arguments) and it executes once. A changed statement needs a new approval.`,
+    ];
+    const message = `approval ${rec.id} pending (${rec.approvals.length}/${rec.required})`;
+    return { status: 'pending', approvalId: rec.id, result: toolResult(lines.join('\n'), rec), message };
+  }
+
+  function closed(rec: ApprovalRecord): GateResult {
+    const status = service.status(rec);
+    if (status === 'rejected') {
+      const by = rec.rejection ? `${rec.rejection.actor.display}: ${rec.rejection.reason ?? '(no reason)'}` : 'a reviewer';
+      const text = `Request ${rec.id} (${describe(rec)}) was rejected by ${by}. Nothing was executed. Re-running the call opens a new request.`;
+      return { status: 'rejected', approvalId: rec.id, result: toolResult(text, rec), message: `approval ${rec.id} rejected` };
+    }
+    const text = `Request ${rec.id} (${describe(rec)}) expired at ${rec.expiresAt} without being executed. Nothing was executed. Re-running the call opens a new request.`;
+    return { status: 'expired', approvalId: rec.id, result: toolResult(text, rec), message: `approval ${rec.id} expired` };
+  }
+
+  /** What happened to the last request for this binding, for the agent's benefit. */
+  function previousNote(prev: ApprovalRecord | undefined): string | null {
+    if (!prev) return null;
+    const s = service.status(prev);
+    if (s === 'rejected') return `Your previous request ${prev.id} for this statement was rejected by ${prev.rejection?.actor.display ?? 'a reviewer'}: ${prev.rejection?.reason ?? '(no reason)'}.`;
+    if (s === 'expired') return `Your previous request ${prev.id} for this statement expired at ${prev.expiresAt}.`;
+    if (s === 'executed') return `Your previous approval ${prev.id} for this statement was already used once; each approval runs the statement once.`;
+    return null;
+  }
+
+  /** Consumes an approval: the claim is durable before the statement is forwarded (at most once). */
+  async function claim(rec: ApprovalRecord, call: HeldCall): Promise<GateResult | null> {
+    return service.withLock(rec.id, async () => {
+      if (await service.expireLocked(rec)) return closed(rec);
+      if (rec.status !== 'approved') return null;
+      await service.append({
+        event_type: 'approval_executed',
+        ...contextFields(call.ctx, call.roles),
+        ...recordFields(rec),
+        mcp_method: 'tools/call',
+        decision: 'approval_required',
+        outcome: 'pending',
+        decision_reason: `approval consumed by ${rec.requester.display}; the approved statement is being forwarded`,
+      });
+      // Re-read through a function: the append changed the status behind TypeScript's narrowing.
+      if (statusOf(rec) !== 'executed') return null;
+      return {
+        status: 'approved',
+        approvalId: rec.id,
+        requester: rec.requester.display,
+        approvers: rec.approvals.map((v) => v.actor.display),
+        required: rec.required,
+      } satisfies GateResult;
+    });
+  }
+
+  async function create(call: HeldCall, sha: string, argsHash: string): Promise<ApprovalRecord> {
+    const req = call.decision.approval!;
+    const identity = call.ctx.identity;
+    const requester = actorOf(identity, call.roles);
+    const id = service.newId();
+    const expiresIn = req.expiresInSeconds > 0 ? req.expiresInSeconds : config.defaultExpirySeconds;
+    const tables = [...new Set(call.analysis.statements.flatMap((s) => [...s.tablesWritten, ...s.tablesRead].map((t) => t.fq)))];
+    const sqlArg = sqlArgument(call);
+    // Exact text first: an approval_requested event then always has a reviewable statement.
+    try {
+      await service.deps.statements.put(id, sha, call.sql);
+    } catch (err) {
+      deps.log.error({ err: (err as Error).message, approval_id: id }, 'could not keep the exact statement for review');
+      throw new GatewayError(ERR_INTERNAL, `the statement could not be held for approval (statement store failed), so it is denied: ${(err as Error).message}`, {
+        reason: 'approval_store_unavailable',
+      });
+    }
+    const ev = await service
+      .append({
+        event_type: 'approval_requested',
+        ...contextFields(call.ctx, call.roles),
+        mcp_method: 'tools/call',
+        tool_name: call.tool,
+        target_table: tables[0] ?? null,
+        target_tables: tables,
+        statement_types: [...new Set(call.analysis.statements.map((s) => s.class))],
+        statement_kinds: [...new Set(call.analysis.statements.map((s) => s.kind))],
+        sql_text: auditSqlText(call),
+        sql_sha256: sha,
+        sql_fingerprint: call.analysis.fingerprint,
+        privileged: true,
+        justification: call.justification,
+        decision: 'approval_required',
+        rule_ids: call.decision.ruleIds,
+        decision_reason: call.decision.message,
+        outcome: 'pending',
+        approval_id: id,
+        approval_requester: requester.display,
+        approval_approvers: [],
+        approvals_required: req.required,
+        approval_expires_at: iso(service.now() + expiresIn * 1000),
+        // The binding's other half, for the fold: who may approve and which arguments.
+        request_json: JSON.stringify({
+          approval: { approver_roles: req.approverRoles, args_sha256: argsHash, rule_id: req.ruleId },
+          arguments: Object.fromEntries(Object.entries(call.args).map(([k, v]) => [k, k === sqlArg ? '(see sql_text)' : v])),
+          name: call.tool,
+        }),
+      })
+      .catch(async (err) => {
+        await service.deps.statements.delete(id).catch(() => undefined);
+        auditError(err);
+      });
+    const rec = service.get(id);
+    if (!rec || rec.requestEventId !== ev.event_id) throw new GatewayError(ERR_INTERNAL, `approval request ${id} was written but could not be read back; denied`, { reason: 'approval_state' });
+    deps.notifier.notify(rec);
+    return rec;
+  }
+
+  /** Holds the call open until the request is decided, the time is up or the client cancels. */
+  async function waitFor(rec: ApprovalRecord, seconds: number, call: HeldCall): Promise<void> {
+    if (seconds <= 0 || call.ctx.signal.aborted) return;
+    const started = service.now();
+    await new Promise<void>((resolve) => {
+      const timers: NodeJS.Timeout[] = [];
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        for (const t of timers) clearTimeout(t), clearInterval(t);
+        off();
+        call.ctx.signal.removeEventListener('abort', finish);
+        resolve();
+      };
+      const off = service.onChange((r) => {
+        if (r.id === rec.id && r.status !== 'pending') finish();
+      });
+      call.ctx.signal.addEventListener('abort', finish, { once: true });
+      timers.push(setTimeout(finish, seconds * 1000));
+      const untilExpiry = Date.parse(rec.expiresAt) - service.now();
+      if (untilExpiry < seconds * 1000) {
+        timers.push(setTimeout(() => void service.expireIfDue(rec).catch(() => undefined).finally(finish), Math.max(0, untilExpiry)));
+      }
+      timers.push(
+        setInterval(() => {
+          const waited = Math.round((service.now() - started) / 1000);
+          const msg = `waiting for approval ${rec.id}: ${rec.approvals.length} of ${rec.required} approvals (${deps.urls.review(rec.id)})`;
+          call.ctx.sendProgress(waited, seconds, msg).catch(() => undefined);
+        }, config.wait.progressIntervalSeconds * 1000),
+      );
+    });
+  }
+
+  async function decideAfterWait(rec: ApprovalRecord, call: HeldCall, note: string | null): Promise<GateResult> {
+    if (rec.status === 'approved') {
+      const got = await claim(rec, call).catch(auditError);
+      if (got) return got;
+    }
+    if (isOpen(rec.status) && service.status(rec) === 'expired') await service.expireIfDue(rec).catch(auditError);
+    if (!isOpen(rec.status) && rec.status !== 'executed') return closed(rec);
+    if (rec.status === 'executed') return pending(rec, previousNote(rec)); // claimed by a concurrent identical call
+    return pending(rec, note);
+  }
+
+  return {
+    waitSeconds,
+
+    async check(call) {
+      const sha = sha256(call.sql);
+      if (call.analysis.sha256 && call.analysis.sha256 !== sha) {
+        throw new GatewayError(ERR_INTERNAL, 'the analysed statement is not the statement in the call (sha256 differs); denied', { reason: 'approval_binding' });
+      }
+      const req = call.decision.approval;
+      if (!req || req.required < 1 || req.approverRoles.length === 0) {
+        throw new GatewayError(ERR_INTERNAL, `policy rule ${call.decision.ruleIds.join(', ')} asks for approval but names no approver roles or count; denied`, {
+          reason: 'approval_misconfigured',
+        });
+      }
+      const requester = actorOf(call.ctx.identity, call.roles);
+      const argsHash = argsSha256(call.args, sqlArgument(call));
+      const bindKey = `bind\0${requester.issuer}\0${requester.subject}\0${call.tool}\0${sha}\0${argsHash}`;
+
+      const found: { rec: ApprovalRecord; note: string | null; result?: GateResult } = await service.withLock(bindKey, async () => {
+        const matching = [...service.state.byId.values()]
+          .filter((r) => sameRequester(r.requester, requester) && r.tool === call.tool && r.sqlSha256 === sha && r.argsSha256 === argsHash)
+          .sort((a, b) => a.requestedAt.localeCompare(b.requestedAt));
+        // A request made under a different requirement (policy changed) does not satisfy this one.
+        const usable = matching.filter((r) => r.required === req.required && sameRoles(r.approverRoles, req.approverRoles));
+        for (const r of usable) {
+          if (!isOpen(r.status)) continue;
+          if (await service.expireIfDue(r).catch(auditError)) continue;
+          if (r.status === 'approved') {
+            const got = await claim(r, call).catch(auditError);
+            if (got?.status === 'approved') return { rec: r, note: null, result: got };
+            continue;
+          }
+          // Same call while pending: the same request, and its exact text restored if this
+          // instance lost it (the hash proves this is the same text).
+          if ((await service.exactText(r)) === null) await service.deps.statements.put(r.id, sha, call.sql).catch(() => undefined);
+          return { rec: r, note: null };
+        }
+        return { rec: await create(call, sha, argsHash), note: previousNote(matching[matching.length - 1]) };
+      });
+      if (found.result) return found.result;
+      if (found.rec.status === 'pending') await waitFor(found.rec, waitSeconds(call), call);
+      return decideAfterWait(found.rec, call, found.note);
+    },
+
+    async executed(call, approvalId, outcome) {
+      const rec = service.get(approvalId);
+      if (!rec) {
+        deps.log.error({ approval_id: approvalId }, 'executed() for an unknown approval');
+        return;
+      }
+      try {
+        await service.append({
+          event_type: 'approval_executed',
+          ...contextFields(call.ctx, call.roles),
+          ...recordFields(rec),
+          // The executed text's own hash: equal to the approved one by construction, and shown.
+          sql_sha256: sha256(call.sql),
+          mcp_method: 'tools/call',
+          decision: 'approval_required',
+          outcome,
+          decision_reason: `approved statement executed (${outcome}); approvers: ${rec.approvals.map((v) => v.actor.display).join(', ')}`,
+        });
+      } catch (err) {
+        // The call's own mcp_request event (with approval_id) is already durable; this one
+        // completes the approval trail. Log loudly rather than withhold an executed result.
+        deps.log.error({ err: (err as Error).message, approval_id: approvalId }, 'could not record approval execution outcome');
+      }
+    },
+  };
+}

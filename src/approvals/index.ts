@@ -1,0 +1,84 @@
+// Just-in-time approval for statements policy will not run unattended. Wires the event-sourced
+// service, the pipeline gate, the webhook notifier and the three doors (API, web page, CLI via
+// the API) from one set of dependencies.
+import type { FastifyInstance } from 'fastify';
+import type { AuditEvent, AuditEventInput } from '../audit/event.js';
+import type { ApprovalGate, HeldCall } from '../pipeline/deps.js';
+import type { Logger } from '../ops/logger.js';
+import type { Dialect } from '../sql/types.js';
+import { ApprovalsConfigSchema, statementsDirOf, type ApprovalsConfig, type ApprovalsConfigInput } from './config.js';
+import { ApprovalService } from './service.js';
+import { createApprovalGate, type ApprovalPolicyView } from './gate.js';
+import { createWebhookNotifier } from './notify.js';
+import { registerApprovalApi, type Authenticate } from './routes.js';
+import { registerApprovalUi } from './ui.js';
+import { fileStatementStore } from './statements.js';
+import type { ApprovalEventSource, StatementStore } from './types.js';
+
+export { ApprovalsConfigSchema, type ApprovalsConfig } from './config.js';
+export { reduceApprovals, applyApprovalEvent, emptyApprovalState, statusAt } from './reduce.js';
+export { localAuditSource, memoryApprovalSource } from './source.js';
+export { fileStatementStore, memoryStatementStore } from './statements.js';
+export { ApprovalService, ApprovalError } from './service.js';
+export { WAIT_META_KEY, APPROVAL_META_KEY, type ApprovalPolicyView } from './gate.js';
+export type { ApprovalEventSource, ApprovalRecord, ApprovalState, StatementStore } from './types.js';
+
+export interface ApprovalsDeps {
+  audit: { append(input: AuditEventInput): Promise<AuditEvent> };
+  source: ApprovalEventSource;
+  policy: () => ApprovalPolicyView;
+  /** Literal redaction for the audit form of the statement (the pipeline's SqlView.redactLiterals). */
+  sql?: { redactLiterals(sql: string, dialect: Dialect): string };
+  /** Gateway base URL as people reach it (review links), without a trailing slash. */
+  publicUrl: string;
+  config: ApprovalsConfig | ApprovalsConfigInput;
+  log: Logger;
+  /** Defaults to 0600 files under config.statementsDir (default <dataDir>/approvals). */
+  statements?: StatementStore;
+  dataDir?: string;
+  fetch?: typeof fetch;
+  now?: () => number;
+}
+
+export interface Approvals {
+  gate: ApprovalGate & { waitSeconds(call: HeldCall): number };
+  service: ApprovalService;
+  /** Registers the API and the web page; call before app.listen(). */
+  routes(app: FastifyInstance, opts: { authenticate: Authenticate }): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Rebuilds approval state from the source before returning, so it is ready to serve. */
+export async function createApprovals(deps: ApprovalsDeps): Promise<Approvals> {
+  const config = ApprovalsConfigSchema.parse(deps.config);
+  const base = deps.publicUrl.replace(/\/+$/, '');
+  const urls = {
+    review: (id: string) => `${base}/approvals/ui/${id}`,
+    cli: (id: string) => `npx bqwarden approvals show ${id} (then approve ${id} --reason "…" or reject ${id} --reason "…")`,
+  };
+  const service = new ApprovalService({
+    audit: deps.audit,
+    source: deps.source,
+    statements: deps.statements ?? fileStatementStore(statementsDirOf(config, deps.dataDir)),
+    config,
+    log: deps.log,
+    now: deps.now,
+  });
+  await service.init();
+  const notifier = createWebhookNotifier({ config: config.webhook, reviewUrl: urls.review, audit: deps.audit, log: deps.log, fetch: deps.fetch });
+  const gate = createApprovalGate({ service, policy: deps.policy, sql: deps.sql, notifier, config, urls, log: deps.log });
+
+  return {
+    gate,
+    service,
+    async routes(app, { authenticate }) {
+      const routeDeps = { service, policy: deps.policy, authenticate, reviewUrl: urls.review };
+      await registerApprovalApi(app, routeDeps);
+      await registerApprovalUi(app, { ...routeDeps, publicUrl: base, sessionSeconds: config.uiSessionSeconds });
+    },
+    async close() {
+      await notifier.close();
+      await service.close();
+    },
+  };
+}
