@@ -252,6 +252,7 @@ function walkName(n: AnyNode, w: Walk, d: Deps): void {
 }
 
 function windowUses(win: AnyNode, w: Walk): void {
+  if (win?.type === 'identifier') return; // OVER w: the named window is walked in WINDOW
   const d = new Deps();
   walkExpr(win, w, d);
   for (const s of d.sources) w.c.use(s, 'window');

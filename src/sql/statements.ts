@@ -102,7 +102,10 @@ function dml(stmt: AnyNode, w0: Walk): OutputColumn[] | null {
   const clauses: AnyNode[] = stmt.clauses ?? [];
   const s: Scope = { entries: [], parent: null, using: [] };
   let w: Walk = { ...w0, scope: s };
-  for (const cl of clauses) {
+  // Targets and FROM/USING sources first: SET and WHERE may name any of them.
+  const first = new Set(['with_clause', 'insert_clause', 'update_clause', 'delete_clause', 'merge_clause', 'from_clause', 'using_clause']);
+  const ordered = [...clauses.filter((x) => first.has(x.type)), ...clauses.filter((x) => !first.has(x.type))];
+  for (const cl of ordered) {
     switch (cl.type) {
       case 'with_clause':
         w = { ...w, ctes: withCtes(cl, w) };
