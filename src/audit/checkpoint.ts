@@ -71,6 +71,8 @@ export interface LoadSignerOptions {
   keysDir: string;
   /** Production: a private key PEM mounted from Secret Manager; never generated or rewritten. */
   signingKeyFile?: string | null;
+  /** False in production without a mounted key: refuse to start rather than sign with a fresh, unknown key. Default true. */
+  allowGenerate?: boolean;
 }
 
 /**
@@ -84,12 +86,19 @@ export function loadOrCreateSigner(opts: LoadSignerOptions): CheckpointSigner {
   const pubFile = join(opts.keysDir, PUBLIC_KEY_FILE);
   let signer: CheckpointSigner;
   try {
+    if (opts.allowGenerate === false) {
+      statSync(privFile); // throws ENOENT when absent
+      throw Object.assign(new Error('exists'), { code: 'EEXIST' });
+    }
     const { privateKey } = generateKeyPairSync('ed25519');
     const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     // 'wx' makes first start race-free: if another process created the key first we use theirs.
     writeFileSync(privFile, pem, { mode: 0o600, flag: 'wx' });
     signer = signerFromPrivateKey(privateKey);
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && opts.allowGenerate === false) {
+      throw new SigningKeyError(`no audit signing key: ${privFile} does not exist and key generation is off; mount the key and set audit.signingKeyFile`);
+    }
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
       throw new SigningKeyError(`cannot create audit signing key in ${opts.keysDir}: ${(err as Error).message}`);
     }

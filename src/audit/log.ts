@@ -64,6 +64,7 @@ export class AuditLog {
   private lastHash: string;
   private sinceCheckpoint = 0;
   private checkpointQueued = false;
+  private lastQueuedType: string | null = null;
   private queue: Pending[] = [];
   private flushing: Promise<void> | null = null;
   private needsRecovery = false;
@@ -126,16 +127,19 @@ export class AuditLog {
   }
 
   /**
-   * Writes a gateway_stop event (with the given fields) and a final signed checkpoint right
-   * after it, then closes the sink. The signed checkpoint covers the gateway_stop, which is how
-   * the verifier tells a cleanly sealed chain from one whose tail was cut off.
+   * Seals the chain: a gateway_stop event (unless the caller's last append was one; the given
+   * fields go into it) and a final signed checkpoint right after it, then closes the sink. The
+   * checkpoint's signature covers the gateway_stop, which is how the verifier tells a cleanly
+   * sealed chain from one whose tail was cut off.
    */
   async close(stop: Partial<Omit<AuditEventInput, 'event_type'>> = {}): Promise<void> {
     if (this.closing || this.closed) return;
     let failure: unknown = null;
     try {
-      const stopEvent = this.build({ ...stop, event_type: 'gateway_stop' });
-      const done = Promise.all([this.enqueue('event', stopEvent), this.enqueue('checkpoint', null)]);
+      const parts: Promise<AuditEvent>[] = [];
+      if (this.lastQueuedType !== 'gateway_stop') parts.push(this.enqueue('event', this.build({ ...stop, event_type: 'gateway_stop' })));
+      parts.push(this.enqueue('checkpoint', null));
+      const done = Promise.all(parts);
       this.closing = true;
       await done;
     } catch (err) {
@@ -193,6 +197,7 @@ export class AuditLog {
   private enqueue(kind: Pending['kind'], event: AuditEvent | null): Promise<AuditEvent> {
     return new Promise<AuditEvent>((resolve, reject) => {
       this.queue.push({ kind, event, resolve, reject });
+      if (event) this.lastQueuedType = event.event_type;
       if (kind === 'checkpoint') this.checkpointQueued = true;
       if (!this.flushing) this.flushing = this.flushLoop();
     });

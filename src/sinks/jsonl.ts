@@ -39,6 +39,8 @@ export interface JsonlSinkOptions {
   /** Overrides the chain id stored in <dir>/CHAIN_ID (created on first open). */
   chainId?: string;
   maxFileBytes?: number;
+  /** Accepted for config symmetry only: the group size is AuditLog's maxBatch (the sink writes whatever group it is handed). */
+  maxBatch?: number;
   /** Told about repairs (torn tails) so the gateway can log them. */
   onNotice?: (message: string, repair: TornRepair) => void;
 }

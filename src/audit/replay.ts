@@ -1,0 +1,83 @@
+// Replays one MCP session from the audit store: every event carrying the session id, in time
+// order, with what an examiner asks first: who, what (method, tool, SQL as stored), the
+// decision and its rules, what was masked, and what was released (response_json is the masked
+// response exactly as the client received it; nothing unmasked is ever stored).
+import type { AuditEvent } from './event.js';
+import { readEvents, type ReadIssue } from './reader.js';
+
+export interface ReplayEntry {
+  event: AuditEvent;
+  file: string;
+  line: number;
+}
+
+export async function replaySession(auditDir: string, sessionId: string, onInvalid?: (i: ReadIssue) => void): Promise<ReplayEntry[]> {
+  const out: ReplayEntry[] = [];
+  for await (const r of readEvents(auditDir, { sessionId }, { onInvalid })) out.push(r);
+  out.sort((a, b) =>
+    a.event.event_time < b.event.event_time ? -1 : a.event.event_time > b.event.event_time ? 1 : a.event.chain_id === b.event.chain_id ? a.event.seq - b.event.seq : a.event.chain_id < b.event.chain_id ? -1 : 1,
+  );
+  return out;
+}
+
+function parseJson(text: string | null): unknown {
+  if (text === null) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** The text a person reads from an MCP result: text content items, else the error, else the JSON. */
+export function responseText(responseJson: string | null): string | null {
+  const r = parseJson(responseJson);
+  if (r === null || r === undefined) return null;
+  if (typeof r !== 'object') return String(r);
+  const obj = r as Record<string, unknown>;
+  if (Array.isArray(obj.content)) {
+    const texts = obj.content
+      .map((c) => (c && typeof c === 'object' && (c as { type?: unknown }).type === 'text' ? String((c as { text?: unknown }).text ?? '') : null))
+      .filter((t): t is string => t !== null);
+    if (texts.length) return texts.join('\n');
+  }
+  if (obj.error && typeof obj.error === 'object') return `error: ${String((obj.error as { message?: unknown }).message ?? JSON.stringify(obj.error))}`;
+  return JSON.stringify(r);
+}
+
+function indent(text: string, pad = '      '): string {
+  return text
+    .split('\n')
+    .map((l) => pad + l)
+    .join('\n');
+}
+
+export function formatReplay(sessionId: string, entries: ReplayEntry[]): string {
+  if (entries.length === 0) return `session ${sessionId}: no audit events found`;
+  const first = entries[0].event;
+  const actor = (e: AuditEvent) => e.actor_email ?? e.actor_subject ?? 'anonymous';
+  const lines = [
+    `session ${sessionId}: ${entries.length} event(s), ${first.event_time} .. ${entries[entries.length - 1].event.event_time}`,
+    `  actor ${actor(first)} (${first.actor_type}, ${first.auth_method})${first.client_name ? `, client ${first.client_name} ${first.client_version ?? ''}`.trimEnd() : ''}${first.source_ip ? `, from ${first.source_ip}` : ''}`,
+    '',
+  ];
+  for (const { event: e } of entries) {
+    const what = [e.mcp_method, e.tool_name].filter(Boolean).join(' ');
+    lines.push(`[${e.event_time}] #${e.seq} ${e.event_type}${what ? ` ${what}` : ''} by ${actor(e)} -> ${e.outcome}${e.http_status ? ` (HTTP ${e.http_status})` : ''}`);
+    if (e.sql_text) lines.push('    sql:', indent(e.sql_text));
+    if (e.decision !== 'none') lines.push(`    decision: ${e.decision}${e.rule_ids.length ? ` [${e.rule_ids.join(', ')}]` : ''}${e.decision_reason ? ` ${e.decision_reason}` : ''}`);
+    if (e.privileged) lines.push('    privileged: yes' + (e.justification ? `, justification: ${e.justification}` : ''));
+    if (e.approval_id) lines.push(`    approval: ${e.approval_id}${e.approval_approvers.length ? ` approved by ${e.approval_approvers.join(', ')}` : ''}`);
+    if (e.masked_columns.length) lines.push(`    masked: ${e.masked_columns.map((m) => `${m.column} (${m.classification}, ${m.method})`).join(', ')}`);
+    if (e.error_code || e.error_message) lines.push(`    error: ${[e.error_code, e.error_message].filter(Boolean).join(': ')}`);
+    if (e.rows_returned !== null) lines.push(`    rows: ${e.rows_returned}${e.bytes_returned !== null ? `, ${e.bytes_returned} bytes` : ''}${e.duration_ms !== null ? `, ${e.duration_ms} ms` : ''}`);
+    const resp = responseText(e.response_json);
+    if (resp) lines.push('    response (as released):', indent(resp));
+  }
+  return lines.join('\n');
+}
+
+/** JSON form: the events themselves, in replay order. */
+export function replayJson(sessionId: string, entries: ReplayEntry[]): string {
+  return JSON.stringify({ session_id: sessionId, events: entries.map((e) => ({ ...e.event, _file: e.file, _line: e.line })) }, null, 2);
+}

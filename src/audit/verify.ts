@@ -1,0 +1,357 @@
+// Verifies audit chains from any source. The streaming core (createVerifier) takes events in
+// chain order with a location (file:line for JSONL, a row ref for BigQuery) and keeps only a
+// few bytes per event, so a million-event chain verifies in constant-ish memory. verifyDir
+// feeds it from the local JSONL store.
+//
+// A "break" is evidence the log is not what the gateway wrote (or is incomplete); a "notice" is
+// expected operational noise (an identical event delivered twice, a torn line that crash
+// recovery cut off and kept). The report is shared with `verify --bigquery`.
+import type { KeyObject } from 'node:crypto';
+import { ZERO_HASH, type AuditEvent } from './event.js';
+import { hashValidEvent } from './hash.js';
+import { canonicalEventParts } from './canonical.js';
+import { publicKeyMap, verifyCheckpointSignature } from './checkpoint.js';
+import { listAuditFiles } from './files.js';
+import { filesFor, parseEventLine, readFileLines, type ReadFilter } from './reader.js';
+
+export const BREAK_KINDS = [
+  'hash_mismatch', // content differs from its hash: the event was edited
+  'not_canonical', // a JSONL line that is not the canonical text of its event (added or reformatted fields)
+  'malformed', // a line or row that is not an audit event at all
+  'torn_line', // the file ends in half a line: truncated mid-line and not repaired by recovery
+  'broken_link', // prev_hash is not the hash of the previous event: an event was replaced or the chain rebuilt
+  'seq_gap', // seqs missing: events deleted
+  'reordered', // an event appears after later ones
+  'conflicting_duplicate', // two different events claim the same seq
+  'missing_genesis', // the chain does not start at seq 0
+  'bad_signature', // checkpoint signature does not verify
+  'unknown_key', // checkpoint signed by a key we were not given
+  'unsigned_tail', // events after the last checkpoint: the tail may have been cut or appended to
+  'unsealed', // the chain is not sealed (it does not end with gateway_stop + signed checkpoint)
+] as const;
+export type BreakKind = (typeof BREAK_KINDS)[number];
+
+export const NOTICE_KINDS = ['duplicate', 'repaired_torn_line', 'open_tail', 'empty'] as const;
+export type NoticeKind = (typeof NOTICE_KINDS)[number];
+
+export interface Location {
+  file?: string;
+  line?: number;
+  /** Any other locator, e.g. a BigQuery table + insertId. */
+  ref?: string;
+}
+
+export interface Finding extends Location {
+  kind: BreakKind | NoticeKind;
+  severity: 'break' | 'notice';
+  chain: string | null;
+  seq: number | null;
+  event_id?: string;
+  message: string;
+}
+
+export interface ChainSummary {
+  chain_id: string;
+  events: number;
+  first_seq: number;
+  last_seq: number;
+  checkpoints: number;
+  /** Last checkpoint whose signature verified, -1 when none. */
+  last_signed_seq: number;
+  /** Ends with gateway_stop followed by a verified checkpoint. */
+  sealed: boolean;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  events: number;
+  chains: ChainSummary[];
+  breaks: Finding[];
+  notices: Finding[];
+}
+
+export interface VerifierOptions {
+  publicKeys: (KeyObject | string)[];
+  /** A window of a chain (e.g. a BigQuery time range): no genesis required, an open end is normal. */
+  partial?: boolean;
+  /**
+   * Archived chains: every chain must end sealed (gateway_stop + signed checkpoint), else
+   * unsigned_tail / unsealed are breaks. Off by default so a running gateway's directory verifies;
+   * the open end is then reported as an open_tail notice.
+   */
+  requireSealed?: boolean;
+}
+
+export interface Verifier {
+  push(event: AuditEvent, location?: Location): void;
+  /** A record that could not be read as an event (bad JSON, failed normalizeEvent, torn line). */
+  pushInvalid(location: Location, reason: string, kind?: 'malformed' | 'torn_line' | 'not_canonical', chain?: string | null, seq?: number | null): void;
+  notice(kind: NoticeKind, message: string, location?: Location): void;
+  finish(): VerifyReport;
+}
+
+/** 8 bytes of each event's hash by seq: enough to tell duplicates and order, 8 MB per million events. */
+class SeqHashes {
+  private hi = new Uint32Array(1024);
+  private lo = new Uint32Array(1024);
+  private has = new Uint8Array(1024);
+  constructor(readonly base: number) {}
+  private idx(seq: number): number {
+    return seq - this.base;
+  }
+  get(seq: number): [number, number] | null {
+    const i = this.idx(seq);
+    if (i < 0 || i >= this.has.length || !this.has[i]) return null;
+    return [this.hi[i], this.lo[i]];
+  }
+  set(seq: number, hash: string): void {
+    const i = this.idx(seq);
+    if (i < 0 || i > 1 << 28) return; // absurd seqs are reported as gaps; don't allocate for them
+    if (i >= this.has.length) {
+      let n = this.has.length;
+      while (n <= i) n *= 2;
+      const grow = <T extends Uint32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
+        const b = make(n);
+        b.set(a);
+        return b;
+      };
+      this.hi = grow(this.hi, (k) => new Uint32Array(k));
+      this.lo = grow(this.lo, (k) => new Uint32Array(k));
+      this.has = grow(this.has, (k) => new Uint8Array(k));
+    }
+    this.hi[i] = parseInt(hash.slice(0, 8), 16) >>> 0;
+    this.lo[i] = parseInt(hash.slice(8, 16), 16) >>> 0;
+    this.has[i] = 1;
+  }
+}
+
+interface Gap {
+  from: number;
+  to: number;
+  loc: Location;
+}
+
+interface ChainState {
+  id: string;
+  events: number;
+  firstSeq: number;
+  lastSeq: number;
+  lastHash: string;
+  lastType: string;
+  /** Type of the last in-order event that is not a checkpoint. */
+  lastEventType: string | null;
+  lastLoc: Location;
+  checkpoints: number;
+  lastSignedSeq: number;
+  hashes: SeqHashes;
+  gaps: Gap[];
+}
+
+function where(loc: Location | undefined): string {
+  if (!loc) return '';
+  if (loc.file) return loc.line ? `${loc.file}:${loc.line}` : loc.file;
+  return loc.ref ?? '';
+}
+
+export function createVerifier(opts: VerifierOptions): Verifier {
+  const keys = publicKeyMap(opts.publicKeys);
+  const chains = new Map<string, ChainState>();
+  const breaks: Finding[] = [];
+  const notices: Finding[] = [];
+  let events = 0;
+  const open = !opts.requireSealed || opts.partial;
+
+  const brk = (kind: BreakKind, chain: string | null, seq: number | null, message: string, loc?: Location, eventId?: string) =>
+    breaks.push({ kind, severity: 'break', chain, seq, ...loc, ...(eventId ? { event_id: eventId } : {}), message });
+  const note = (kind: NoticeKind, chain: string | null, seq: number | null, message: string, loc?: Location, eventId?: string) =>
+    notices.push({ kind, severity: 'notice', chain, seq, ...loc, ...(eventId ? { event_id: eventId } : {}), message });
+
+  function checkCheckpoint(st: ChainState, e: AuditEvent, loc: Location | undefined): void {
+    st.checkpoints++;
+    const key = e.signing_key_id ? keys.get(e.signing_key_id) : undefined;
+    if (!e.signature || !e.signing_key_id) {
+      brk('bad_signature', st.id, e.seq, 'checkpoint carries no signature', loc, e.event_id);
+    } else if (!key) {
+      brk('unknown_key', st.id, e.seq, `checkpoint signed by key ${e.signing_key_id}, which is not among the ${keys.size} verification key(s) given`, loc, e.event_id);
+    } else if (!verifyCheckpointSignature(key, e.chain_id, e.seq, e.prev_hash, e.signature)) {
+      brk('bad_signature', st.id, e.seq, `checkpoint signature does not verify with key ${e.signing_key_id}`, loc, e.event_id);
+    } else if (e.seq > st.lastSignedSeq) {
+      st.lastSignedSeq = e.seq;
+    }
+  }
+
+  function fillGap(st: ChainState, seq: number): boolean {
+    for (let i = 0; i < st.gaps.length; i++) {
+      const g = st.gaps[i];
+      if (seq < g.from || seq > g.to) continue;
+      const parts: Gap[] = [];
+      if (g.from < seq) parts.push({ from: g.from, to: seq - 1, loc: g.loc });
+      if (seq < g.to) parts.push({ from: seq + 1, to: g.to, loc: g.loc });
+      st.gaps.splice(i, 1, ...parts);
+      return true;
+    }
+    return false;
+  }
+
+  function push(e: AuditEvent, loc?: Location): void {
+    events++;
+    const computed = hashValidEvent(e);
+    if (computed !== e.hash) {
+      brk('hash_mismatch', e.chain_id, e.seq, `event ${e.event_type} content does not match its hash (edited after it was written)`, loc, e.event_id);
+    }
+    let st = chains.get(e.chain_id);
+    if (!st) {
+      if (e.seq !== 0 && !opts.partial) {
+        brk('missing_genesis', e.chain_id, e.seq, `chain starts at seq ${e.seq}, not 0: its beginning is missing`, loc, e.event_id);
+      } else if (e.seq === 0 && e.prev_hash !== ZERO_HASH) {
+        brk('broken_link', e.chain_id, 0, 'first event of the chain must link to the zero hash', loc, e.event_id);
+      }
+      st = {
+        id: e.chain_id,
+        events: 1,
+        firstSeq: e.seq,
+        lastSeq: e.seq,
+        lastHash: e.hash,
+        lastType: e.event_type,
+        lastEventType: e.event_type === 'checkpoint' ? null : e.event_type,
+        lastLoc: loc ?? {},
+        checkpoints: 0,
+        lastSignedSeq: -1,
+        hashes: new SeqHashes(e.seq),
+        gaps: [],
+      };
+      st.hashes.set(e.seq, e.hash);
+      chains.set(e.chain_id, st);
+      if (e.event_type === 'checkpoint') checkCheckpoint(st, e, loc);
+      return;
+    }
+    st.events++;
+    const seen = st.hashes.get(e.seq);
+    if (seen) {
+      const same = seen[0] === parseInt(e.hash.slice(0, 8), 16) >>> 0 && seen[1] === parseInt(e.hash.slice(8, 16), 16) >>> 0;
+      if (same && computed === e.hash) {
+        note('duplicate', st.id, e.seq, `event ${e.event_id} delivered more than once (identical copy ignored)`, loc, e.event_id);
+      } else {
+        brk('conflicting_duplicate', st.id, e.seq, `a different event already holds seq ${e.seq}`, loc, e.event_id);
+      }
+      st.events--;
+      return;
+    }
+    if (e.seq < st.firstSeq || e.seq < st.lastSeq) {
+      const filled = fillGap(st, e.seq);
+      brk('reordered', st.id, e.seq, filled ? `seq ${e.seq} appears after seq ${st.lastSeq}: events are out of order` : `seq ${e.seq} appears after seq ${st.lastSeq} and outside the chain`, loc, e.event_id);
+      st.hashes.set(e.seq, e.hash);
+      if (e.event_type === 'checkpoint') checkCheckpoint(st, e, loc);
+      return;
+    }
+    if (e.seq === st.lastSeq + 1) {
+      if (e.prev_hash !== st.lastHash) {
+        brk('broken_link', st.id, e.seq, `prev_hash does not match the hash of seq ${st.lastSeq}: an event was replaced or the chain rebuilt`, loc, e.event_id);
+      }
+    } else {
+      st.gaps.push({ from: st.lastSeq + 1, to: e.seq - 1, loc: loc ?? {} });
+    }
+    st.hashes.set(e.seq, e.hash);
+    if (e.event_type !== 'checkpoint') st.lastEventType = e.event_type;
+    st.lastSeq = e.seq;
+    st.lastHash = e.hash;
+    st.lastType = e.event_type;
+    st.lastLoc = loc ?? {};
+    if (e.event_type === 'checkpoint') checkCheckpoint(st, e, loc);
+  }
+
+  function finish(): VerifyReport {
+    const summaries: ChainSummary[] = [];
+    for (const st of chains.values()) {
+      for (const g of st.gaps) {
+        const n = g.to - g.from + 1;
+        brk('seq_gap', st.id, g.from, `${n} event(s) missing: seq ${g.from}${n > 1 ? `..${g.to}` : ''} (deleted) before ${where(g.loc) || 'the next event'}`, g.loc);
+      }
+      const sealed = st.lastType === 'checkpoint' && st.lastSignedSeq === st.lastSeq && st.lastEventType === 'gateway_stop';
+      if (st.lastSignedSeq < st.lastSeq) {
+        const n = st.lastSeq - Math.max(st.lastSignedSeq, st.firstSeq - 1);
+        const msg = `${n} event(s) after the last signed checkpoint (${st.lastSignedSeq < 0 ? 'none' : `seq ${st.lastSignedSeq}`}) are not covered by a signature; the chain was cut or the gateway is still writing`;
+        if (open) note('open_tail', st.id, st.lastSeq, msg, st.lastLoc);
+        else brk('unsigned_tail', st.id, st.lastSeq, msg, st.lastLoc);
+      } else if (!sealed) {
+        const msg = 'chain is not sealed (it does not end with gateway_stop + signed checkpoint): events after it may have been cut, or the gateway is still running';
+        if (open) note('open_tail', st.id, st.lastSeq, msg, st.lastLoc);
+        else brk('unsealed', st.id, st.lastSeq, msg, st.lastLoc);
+      }
+      summaries.push({
+        chain_id: st.id,
+        events: st.events,
+        first_seq: st.firstSeq,
+        last_seq: st.lastSeq,
+        checkpoints: st.checkpoints,
+        last_signed_seq: st.lastSignedSeq,
+        sealed,
+      });
+    }
+    if (events === 0 && breaks.length === 0) note('empty', null, null, 'no audit events found');
+    summaries.sort((a, b) => (a.chain_id < b.chain_id ? -1 : 1));
+    return { ok: breaks.length === 0, events, chains: summaries, breaks, notices };
+  }
+
+  return {
+    push,
+    pushInvalid(loc, reason, kind = 'malformed', chain = null, seq = null) {
+      events++;
+      brk(kind, chain, seq, reason, loc);
+    },
+    notice(kind, message, loc) {
+      note(kind, null, null, message, loc);
+    },
+    finish,
+  };
+}
+
+export interface VerifyDirOptions extends VerifierOptions {
+  chainId?: string;
+}
+
+/** Verifies every chain in a local JSONL audit directory. */
+export async function verifyDir(auditDir: string, opts: VerifyDirOptions): Promise<VerifyReport> {
+  const filter: ReadFilter = { chainId: opts.chainId };
+  const files = await filesFor(auditDir, filter);
+  const v = createVerifier(opts);
+  for (const f of files) {
+    for await (const l of readFileLines(f.path)) {
+      const loc = { file: l.file, line: l.line };
+      const parsed = parseEventLine(l.text);
+      if ('reason' in parsed) {
+        if (l.torn) v.pushInvalid(loc, `file ends in half a line (${Buffer.byteLength(l.text)} bytes without newline): truncated mid-line, and crash recovery has not repaired it`, 'torn_line');
+        else v.pushInvalid(loc, `line is ${parsed.reason}`);
+        continue;
+      }
+      const e = parsed.event;
+      if (l.torn) v.pushInvalid(loc, 'last line has no newline: the file was cut', 'torn_line', e.chain_id, e.seq);
+      else if (canonicalEventParts(e).full !== l.text) v.pushInvalid(loc, 'line is not the canonical serialisation of its event (fields added, removed or reformatted)', 'not_canonical', e.chain_id, e.seq);
+      v.push(e, loc);
+    }
+  }
+  const { quarantined } = await listAuditFiles(auditDir, { chainId: opts.chainId });
+  for (const q of quarantined) {
+    v.notice('repaired_torn_line', `crash recovery cut an unacknowledged torn line from ${q.from}; the bytes are kept in ${q.path}`, { file: q.path });
+  }
+  return v.finish();
+}
+
+/** Human report: one OK line, or one line per break (and notice). */
+export function formatReport(report: VerifyReport, opts: { title?: string } = {}): string {
+  const title = opts.title ?? 'audit chain verification';
+  const lines: string[] = [];
+  const chains = report.chains.length;
+  const cps = report.chains.reduce((n, c) => n + c.checkpoints, 0);
+  if (report.ok) {
+    const sealed = report.chains.filter((c) => c.sealed).length;
+    lines.push(`${title}: OK — ${report.events} event(s) in ${chains} chain(s), ${cps} checkpoint(s), ${sealed}/${chains} chain(s) sealed`);
+  } else {
+    lines.push(`${title}: FAILED — ${report.breaks.length} break(s) in ${report.events} event(s), ${chains} chain(s)`);
+  }
+  const line = (f: Finding) =>
+    `${f.severity === 'break' ? 'BREAK ' : 'NOTICE'} ${f.kind.padEnd(21)} chain=${f.chain ?? '-'} seq=${f.seq ?? '-'}${where(f) ? ` at ${where(f)}` : ''}: ${f.message}`;
+  for (const f of report.breaks) lines.push(line(f));
+  for (const f of report.notices) lines.push(line(f));
+  return lines.join('\n');
+}
