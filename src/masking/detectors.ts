@@ -357,7 +357,9 @@ function scanIbans(t: string, hits: { detector: DetectorName; start: number; end
 /** A JSON number (its exact text) that is sensitive as a whole, e.g. a card stored as INTEGER. */
 export function scanNumber(raw: string, enabled: EnabledDetectors, keyHints: Set<Hint> = new Set()): DetectorName | null {
   if (!/^-?\d+$/.test(raw)) return null;
-  const d = raw.replace('-', '');
+  let d = raw.replace('-', '');
+  // Routing numbers stored as integers lose their leading zero (021000021 → 21000021).
+  if (d.length === 8 && (keyHints.has('aba') || keyHints.has('ssn'))) d = '0' + d;
   const win: Group[] = [{ digits: d, start: 0, end: d.length, sep: '' }];
   return classify(d, win, enabled, keyHints)?.detector ?? null;
 }
