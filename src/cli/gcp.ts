@@ -2,8 +2,42 @@
 // the audit event schema) and `dashboard-url` (Looker Studio Linking API link). `verify
 // --bigquery` is provided to the audit verify command through src/gcp/verify-source.ts.
 import type { Command } from 'commander';
+import { registerVerifySource, type VerifySource } from './audit.js';
+
+/** `bqwarden verify --bigquery project.dataset.table --from YYYY-MM-DD --to YYYY-MM-DD`. */
+export const bigQueryVerifySource: VerifySource = {
+  configure(cmd: Command): void {
+    cmd
+      .option('--bigquery <project.dataset.table>', 'verify the raw audit table in BigQuery instead of a local directory')
+      .option('--from <YYYY-MM-DD>', 'with --bigquery: first UTC day (inclusive)')
+      .option('--to <YYYY-MM-DD>', 'with --bigquery: last UTC day (inclusive)')
+      .option('--location <location>', 'with --bigquery: dataset location, e.g. US or europe-west2')
+      .option('--bigquery-endpoint <url>', 'with --bigquery: REST endpoint override (emulator, test server)');
+  },
+  run(opts, ctx) {
+    if (typeof opts.bigquery !== 'string') return null;
+    if (typeof opts.from !== 'string' || typeof opts.to !== 'string') {
+      return Promise.reject(new Error('--bigquery needs --from YYYY-MM-DD and --to YYYY-MM-DD (the table requires a partition filter)'));
+    }
+    const table = opts.bigquery;
+    const { from, to } = opts;
+    return import('../gcp/verify-source.js').then(({ verifyBigQuery }) =>
+      verifyBigQuery({
+        table,
+        from,
+        to,
+        publicKeys: ctx.publicKeys,
+        chainId: typeof opts.chain === 'string' ? opts.chain : undefined,
+        location: typeof opts.location === 'string' ? opts.location : undefined,
+        apiEndpoint: typeof opts.bigqueryEndpoint === 'string' ? opts.bigqueryEndpoint : undefined,
+      }),
+    );
+  },
+};
 
 export function register(program: Command): void {
+  registerVerifySource('bigquery', bigQueryVerifySource);
+
   const schema = program.command('schema').description('Audit schema artefacts for BigQuery and Pub/Sub');
   schema
     .command('generate')
