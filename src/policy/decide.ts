@@ -10,7 +10,7 @@ import { PARTIAL_METHODS, isMask, rank, stricter } from './visibility.js';
 import type { VisibilityValue } from './schema.js';
 
 const PRIVILEGED = new Set(['write', 'ddl', 'dcl', 'data_movement', 'dynamic_sql']);
-const PREDICATES = new Set<Clause>(['where', 'join', 'group_by', 'having', 'qualify', 'order_by', 'window', 'dml_where', 'merge_on', 'other']);
+const PREDICATES = new Set<Clause>(['where', 'join', 'group_by', 'having', 'qualify', 'order_by', 'window', 'dml_where', 'merge_on', 'limit', 'other']);
 
 const CLAUSE_TEXT: Record<Clause, string> = {
   select: 'the select list',
@@ -25,7 +25,7 @@ const CLAUSE_TEXT: Record<Clause, string> = {
   dml_where: 'the WHERE of an UPDATE/DELETE',
   merge_on: 'a MERGE ON condition',
   insert_values: 'INSERT values',
-  limit: 'LIMIT',
+  limit: 'LIMIT/OFFSET',
   other: 'an expression outside the select list',
 };
 
@@ -165,7 +165,7 @@ function checkUses(ctx: Ctx, s: StatementAnalysis): void {
             `${r.source} is classified ${r.classification}; ${who(ctx.roles)} sees it masked (${r.vis.value}) and may not filter, join, group or sort on it in ${CLAUSE_TEXT[u.clause]}, because results would reveal the hidden values (rule ${visRule(r)}, ${inf.ruleId}). Select it masked without using it there, or ask for a role that sees ${r.classification} in clear`,
           );
         ctx.ruleIds.add(inf.ruleId);
-      } else if (!read && u.clause !== 'limit') {
+      } else if (!read) {
         refuse(
           ctx,
           [visRule(r), 'copy-masked'],
@@ -249,6 +249,8 @@ export function decideSql(p: CompiledPolicy, input: ToolCallInput & { roles: str
     const sent = input.args[sqlArgument];
     if (typeof sent === 'string' && sent !== analysis.sql)
       refuse(ctx, ['analysis-mismatch'], `the analysis handed to policy is not of the SQL in argument ${sqlArgument}; denied (rule analysis-mismatch)`);
+    // Tables first: "you may not read X" is more useful than "X is unknown to the catalog".
+    for (const s of analysis.statements) checkTables(ctx, s);
     checkOpaque(ctx, [...analysis.opaque, ...analysis.statements.flatMap((s) => s.opaque)]);
     const approvals: ApprovalRequirement[] = [];
     const columns: ColumnMask[] = [];
@@ -263,7 +265,6 @@ export function decideSql(p: CompiledPolicy, input: ToolCallInput & { roles: str
     }
     let results = 0;
     for (const s of analysis.statements) {
-      checkTables(ctx, s);
       const a = checkStatement(ctx, s);
       if (a) approvals.push(a);
       checkUses(ctx, s);

@@ -41,6 +41,7 @@ export const PREDICATE_CLAUSES = [
   'window',
   'dml_where',
   'merge_on',
+  'limit', // LIMIT (SELECT length(ssn) …) turns a row count into an oracle
   'other',
 ] as const;
 

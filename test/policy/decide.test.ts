@@ -19,7 +19,7 @@ const q = (...s: StmtSpec[]) => analysis('SELECT …', ...s);
 const CUST = ['customers'];
 
 test('inference guard: a predicate on a masked column is denied in every predicate clause', () => {
-  for (const clause of ['where', 'join', 'group_by', 'having', 'qualify', 'order_by', 'window', 'other'] as const) {
+  for (const clause of ['where', 'join', 'group_by', 'having', 'qualify', 'order_by', 'window', 'limit', 'other'] as const) {
     const d = decide(['analyst'], q({ read: CUST, out: [['customer_id', ['customers.customer_id']]], uses: [[clause, 'customers.ssn']] }));
     assert.equal(d.action, 'deny', clause);
     assert.ok(d.ruleIds.includes('mask-pii-analyst') && d.ruleIds.includes('inference-guard'), `${clause}: ${d.ruleIds}`);
