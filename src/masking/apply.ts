@@ -330,7 +330,10 @@ class Masker {
       if (table) {
         const { masks, mode } = this.headerMasks(table.header, table.rows.map((r) => r.length), 'text table');
         this.rows = (this.rows ?? 0) + table.rows.length;
-        return table.render(table.rows.map((r) => r.map((c, j) => cellText(this.cell(c, masks[j], mode, table.header[j], table.header[j])))));
+        // Printed tables spell NULL as NULL: it stays NULL under every method.
+        return table.render(
+          table.rows.map((r) => r.map((c, j) => cellText(this.cell(c === 'NULL' ? null : c, masks[j], mode, table.header[j], table.header[j])))),
+        );
       }
       if (this.opts.unmappedText === 'withhold') {
         this.notes.add('text that could not be mapped to columns was withheld');

@@ -1,0 +1,308 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { applyMasking, WITHHELD_TEXT } from '../../src/masking/apply.js';
+import { col, options, plan, rowsOf, toolbox, KEY_B } from './helpers.js';
+
+const opts = options();
+const NAMES = ['customer_id', 'full_name', 'ssn', 'email', 'account_number', 'date_of_birth', 'city', 'note'];
+const PLAN = plan(
+  [col(1, 'full_name', 'pseudonym'), col(2, 'ssn', 'last4'), col(3, 'email', 'email_domain'), col(4, 'account_number', 'pseudonym_fpe'), col(5, 'date_of_birth', 'year_only')],
+  NAMES,
+);
+const ROW = {
+  customer_id: 7,
+  full_name: 'Alice Smith',
+  ssn: '123-45-6789',
+  email: 'alice@bank.com',
+  account_number: 123456789012,
+  date_of_birth: '1980-03-15',
+  city: 'Springfield',
+  note: 'vip',
+};
+
+test('Toolbox shape (one JSON row per text item): plan columns masked, others untouched', () => {
+  const { result, report } = applyMasking(toolbox([ROW, { ...ROW, customer_id: 8, ssn: null }]), PLAN, opts);
+  const [a, b] = rowsOf(result);
+  assert.equal(a.customer_id, 7);
+  assert.match(a.full_name as string, /^tok_/);
+  assert.equal(a.ssn, 'XXXXX6789');
+  assert.equal(a.email, 'XXXXX@bank.com');
+  assert.match(a.account_number as string, /^\d{12}$/);
+  assert.notEqual(a.account_number, '123456789012');
+  assert.equal(a.date_of_birth, '1980-01-01');
+  assert.equal(a.city, 'Springfield');
+  assert.equal(b.ssn, null, 'NULL stays NULL');
+  assert.equal(b.full_name, a.full_name, 'pseudonyms join across rows');
+  assert.equal(report.rows, 2);
+  assert.deepEqual(report.notes, []);
+  assert.deepEqual(
+    report.maskedColumns.map((c) => [c.column, c.method, c.rule_id, c.source]),
+    [
+      ['full_name', 'pseudonym', 'rule.full_name', 'demo.main.customers.full_name'],
+      ['ssn', 'last4', 'rule.ssn', 'demo.main.customers.ssn'],
+      ['email', 'email_domain', 'rule.email', 'demo.main.customers.email'],
+      ['account_number', 'pseudonym_fpe', 'rule.account_number', 'demo.main.customers.account_number'],
+      ['date_of_birth', 'year_only', 'rule.date_of_birth', 'demo.main.customers.date_of_birth'],
+    ],
+  );
+});
+
+test('no clear-text sensitive value survives anywhere in the output (serialised check)', () => {
+  const { result } = applyMasking(toolbox([ROW]), PLAN, opts);
+  const text = JSON.stringify(result);
+  for (const secret of ['Alice Smith', '123-45-6789', 'alice@', '123456789012', '03-15']) assert.ok(!text.includes(secret), secret);
+});
+
+test('the input is never mutated', () => {
+  const input = toolbox([ROW]);
+  const snapshot = structuredClone(input);
+  const sc = { structuredContent: { rows: [structuredClone(ROW)] } };
+  const scSnap = structuredClone(sc);
+  applyMasking(input, PLAN, opts);
+  applyMasking(sc, PLAN, opts);
+  assert.deepEqual(input, snapshot);
+  assert.deepEqual(sc, scSnap);
+});
+
+test('pseudonyms are deterministic across calls and differ across keys', () => {
+  const one = rowsOf(applyMasking(toolbox([ROW]), PLAN, opts).result)[0];
+  const two = rowsOf(applyMasking(toolbox([ROW]), PLAN, options()).result)[0];
+  const other = rowsOf(applyMasking(toolbox([ROW]), PLAN, options({}, KEY_B)).result)[0];
+  assert.equal(one.full_name, two.full_name);
+  assert.equal(one.account_number, two.account_number);
+  assert.notEqual(one.full_name, other.full_name);
+  assert.notEqual(one.account_number, other.account_number);
+});
+
+test('names match case-insensitively', () => {
+  const p = plan([col(0, 'SSN', 'redact')], ['SSN']);
+  const r = rowsOf(applyMasking(toolbox([{ ssn: '123-45-6789' }]), p, opts).result)[0];
+  assert.equal(r.ssn, '');
+});
+
+test('duplicate output names collapse to one key: the strictest plan applies', () => {
+  // SELECT ssn AS customer_id, customer_id FROM customers → {"customer_id": …} (one key)
+  const p = plan([col(0, 'customer_id', 'last4', 'ssn', 'rule.ssn')], ['customer_id', 'customer_id']);
+  const masked = rowsOf(applyMasking(toolbox([{ customer_id: '123-45-6789' }]), p, opts).result)[0];
+  assert.equal(masked.customer_id, 'XXXXX6789');
+  const p2 = plan([col(0, 'x', 'last4'), col(1, 'x', 'nullify')], ['x', 'x']);
+  const m2 = applyMasking(toolbox([{ x: '123-45-6789' }]), p2, opts);
+  assert.equal(rowsOf(m2.result)[0].x, null);
+  assert.deepEqual(m2.report.maskedColumns.map((c) => c.method), ['nullify', 'nullify']);
+});
+
+test('duplicate keys in the JSON text (BigQuery ordered rows): the value JSON keeps is masked, the other never released', () => {
+  const p = plan([col(0, 'a', 'redact')], ['a', 'a']);
+  const res = { content: [{ type: 'text', text: '{"a":"123-45-6789","a":"Alice"}' }] };
+  const text = (applyMasking(res, p, opts).result.content as { text: string }[])[0].text;
+  assert.equal(text, '{"a":""}');
+});
+
+test('aliases: a sensitive column renamed in SQL is masked by its output name', () => {
+  const p = plan([col(0, 'x', 'redact', 'ssn')], ['x', 'id']);
+  const r = rowsOf(applyMasking(toolbox([{ x: '123-45-6789', id: 1 }]), p, opts).result)[0];
+  assert.deepEqual(r, { x: '', id: 1 });
+});
+
+test('shape mismatch (unknown key): every value masked with the strictest fallback, reason noted', () => {
+  const { result, report } = applyMasking(toolbox([{ customer_id: 7, 'upper(ssn)': '123-45-6789', city: 'X' }]), PLAN, opts);
+  const r = rowsOf(result)[0];
+  assert.deepEqual(r, { customer_id: 0, 'upper(ssn)': '', city: '' });
+  assert.match(report.notes[0], /'upper\(ssn\)' not in the analysed output/);
+  assert.ok(report.maskedColumns.some((c) => c.column === 'upper(ssn)' && c.method === 'redact' && c.rule_id === 'rule.fallback'));
+});
+
+test('shape mismatch without outputColumns: only plan names are known, detectors still run', () => {
+  const p = plan([col(0, 'ssn', 'redact')], null);
+  const r = rowsOf(applyMasking(toolbox([{ ssn: '123-45-6789', other: 'SSN 123-45-6780' }]), p, opts).result)[0];
+  assert.deepEqual(r, { ssn: '', other: 'SSN [REDACTED:ssn]' });
+});
+
+test('positional rows (arrays of arrays) by index; wrong width → fallback', () => {
+  const p = plan([col(1, 'ssn', 'last4')], ['id', 'ssn']);
+  const ok = applyMasking({ content: [{ type: 'text', text: JSON.stringify([[1, '123-45-6789'], [2, null]]) }] }, p, opts);
+  assert.deepEqual(JSON.parse((ok.result.content as { text: string }[])[0].text), [[1, 'XXXXX6789'], [2, null]]);
+  assert.equal(ok.report.rows, 2);
+  const bad = applyMasking({ content: [{ type: 'text', text: JSON.stringify([['123-45-6789', 1, 'x']]) }] }, p, opts);
+  assert.deepEqual(JSON.parse((bad.result.content as { text: string }[])[0].text), [['', 0, '']]);
+  assert.match(bad.report.notes[0], /row has 3 values, analysis expected 2/);
+});
+
+test('one text item holding a JSON array of row objects', () => {
+  const res = { content: [{ type: 'text', text: JSON.stringify([ROW, ROW]) }] };
+  const { result, report } = applyMasking(res, PLAN, opts);
+  const rows = JSON.parse((result.content as { text: string }[])[0].text);
+  assert.equal(rows[1].ssn, 'XXXXX6789');
+  assert.equal(report.rows, 2);
+});
+
+test('structuredContent: rows, wrapper objects, and the text mirror are all masked', () => {
+  const res = { content: [{ type: 'text', text: JSON.stringify({ rows: [ROW] }) }], structuredContent: { rows: [ROW], totalRows: 1 } };
+  const { result } = applyMasking(res, PLAN, opts);
+  const sc = result.structuredContent as { rows: Record<string, unknown>[]; totalRows: number };
+  assert.equal(sc.rows[0].ssn, 'XXXXX6789');
+  assert.equal(sc.totalRows, 1);
+  assert.equal(JSON.parse((result.content as { text: string }[])[0].text).rows[0].ssn, 'XXXXX6789');
+});
+
+test('BigQuery REST shape {schema.fields, rows[].f[].v}', () => {
+  const res = {
+    structuredContent: {
+      schema: { fields: [{ name: 'customer_id' }, { name: 'ssn' }] },
+      rows: [{ f: [{ v: '1' }, { v: '123-45-6789' }] }, { f: [{ v: '2' }, { v: null }] }],
+    },
+  };
+  const p = plan([col(1, 'ssn', 'last4')], ['customer_id', 'ssn']);
+  const { result, report } = applyMasking(res, p, opts);
+  const sc = result.structuredContent as { rows: { f: { v: unknown }[] }[] };
+  assert.equal(sc.rows[0].f[1].v, 'XXXXX6789');
+  assert.equal(sc.rows[0].f[0].v, '1');
+  assert.equal(sc.rows[1].f[1].v, null);
+  assert.equal(report.rows, 2);
+});
+
+test('nested STRUCT and ARRAY values are masked leaf by leaf; nested detectors run in unmasked columns', () => {
+  const p = plan([col(1, 'addr', 'redact')], ['id', 'addr', 'tags']);
+  const row = { id: 1, addr: { street: '1 Main', zip: 10001, lines: ['a', 'b'] }, tags: [{ k: 'ssn', v: '123-45-6789' }, { k: 'n', v: 5 }] };
+  const r = rowsOf(applyMasking(toolbox([row]), p, opts).result)[0];
+  assert.deepEqual(r.addr, { street: '', zip: 0, lines: [] });
+  assert.deepEqual(r.tags, [{ k: 'ssn', v: '[REDACTED:ssn]' }, { k: 'n', v: 5 }]);
+});
+
+test('JSON column keys carrying data are run through detectors', () => {
+  const p = plan([col(0, 'payload', 'pseudonym')], ['payload', 'meta']);
+  const row = { payload: { '123-45-6789': 'x' }, meta: { 'jane@bank.com': 1 } };
+  const out = JSON.stringify(rowsOf(applyMasking(toolbox([row]), p, opts).result));
+  assert.ok(!out.includes('123-45-6789') && !out.includes('jane@bank.com'), out);
+});
+
+test('big integers keep every digit; a card stored as INTEGER is caught by the number detector', () => {
+  const res = { content: [{ type: 'text', text: '{"id":12345678901234567890,"n":4111111111111111,"amount":1.50}' }] };
+  const p = plan([], ['id', 'n', 'amount']);
+  const text = (applyMasking(res, p, opts).result.content as { text: string }[])[0].text;
+  assert.equal(text, '{"id":12345678901234567890,"n":"[REDACTED:card]","amount":1.50}');
+});
+
+test('planted values in unmasked columns: detectors replace just the match', () => {
+  const p = plan([col(1, 'ssn', 'redact')], ['id', 'ssn', 'note']);
+  const r = rowsOf(applyMasking(toolbox([{ id: 1, ssn: 'x', note: 'card 4111-1111-1111-1111 and mail bob@x.org ok' }]), p, opts).result)[0];
+  assert.equal(r.note, 'card [REDACTED:card] and mail [REDACTED:email] ok');
+});
+
+test('detectors are not run over plan-masked output (FPE keeps its format)', () => {
+  const p = plan([col(0, 'ssn', 'pseudonym_fpe')], ['ssn']);
+  const { result, report } = applyMasking(toolbox([{ ssn: '123-45-6789' }]), p, opts);
+  assert.match(rowsOf(result)[0].ssn as string, /^\d{3}-\d{2}-\d{4}$/);
+  assert.deepEqual(report.detectorHits, []);
+});
+
+test('detector hits are counted per detector; plan.detectors=false turns them off', () => {
+  const rows = [{ note: '123-45-6789 and 234-56-7890' }, { note: 'x@y.com' }];
+  const on = applyMasking(toolbox(rows), plan([], ['note']), opts).report;
+  assert.deepEqual(on.detectorHits, [{ detector: 'ssn', count: 2 }, { detector: 'email', count: 1 }]);
+  const off = applyMasking(toolbox(rows), plan([], ['note'], { detectors: false }), opts);
+  assert.deepEqual(off.report.detectorHits, []);
+  assert.equal(rowsOf(off.result)[0].note, '123-45-6789 and 234-56-7890');
+});
+
+test('detectorAction pseudonym: matches become tokens that join with lineage pseudonyms', () => {
+  const o = options({ detectorAction: 'pseudonym' });
+  const r = rowsOf(applyMasking(toolbox([{ ssn: '123-45-6789', note: 'dup of 123-45-6789' }]), plan([col(0, 'ssn', 'pseudonym')], ['ssn', 'note']), o).result)[0];
+  assert.match(r.note as string, /^dup of tok_/);
+  assert.equal((r.note as string).slice(7), r.ssn);
+});
+
+test('error results: text echoing data is withheld when the query can return sensitive columns', () => {
+  const res = { content: [{ type: 'text', text: 'Bad int64 value: Alice Smith' }], isError: true };
+  const { result, report } = applyMasking(res, PLAN, opts);
+  assert.deepEqual(result, { content: [{ type: 'text', text: WITHHELD_TEXT }], isError: true });
+  assert.match(report.notes[0], /withheld/);
+  // no sensitive lineage: the error stays readable (detectors only)
+  const plain = applyMasking({ content: [{ type: 'text', text: 'no such column: foo; ssn 123-45-6789' }], isError: true }, plan([], null), opts);
+  assert.equal((plain.result.content as { text: string }[])[0].text, 'no such column: foo; ssn [REDACTED:ssn]');
+  // configurable: detectors only
+  const lax = applyMasking(res, PLAN, options({ unmappedText: 'detectors' }));
+  assert.equal((lax.result.content as { text: string }[])[0].text, 'Bad int64 value: Alice Smith');
+});
+
+test('Toolbox status lines are kept', () => {
+  for (const t of ['The query returned 0 rows.', 'Query executed successfully and returned no content.']) {
+    const r = applyMasking({ content: [{ type: 'text', text: t }] }, PLAN, opts);
+    assert.equal((r.result.content as { text: string }[])[0].text, t);
+  }
+});
+
+test('markdown table: columns mapped by header', () => {
+  const md = '| customer_id | ssn | city |\n|---|---|---|\n| 1 | 123-45-6789 | Springfield |\n| 2 | NULL | Shelbyville |';
+  const p = plan([col(1, 'ssn', 'last4')], ['customer_id', 'ssn', 'city']);
+  const { result, report } = applyMasking({ content: [{ type: 'text', text: md }] }, p, opts);
+  assert.equal(
+    (result.content as { text: string }[])[0].text,
+    '| customer_id | ssn | city |\n|---|---|---|\n| 1 | XXXXX6789 | Springfield |\n| 2 | NULL | Shelbyville |',
+  );
+  assert.equal(report.rows, 2);
+});
+
+test('CSV text: quoted fields, header mapping; unknown header → fallback', () => {
+  const csv = 'customer_id,ssn,city\n1,123-45-6789,"Springfield, IL"\n2,987-65-4321,X';
+  const p = plan([col(1, 'ssn', 'redact')], ['customer_id', 'ssn', 'city']);
+  const out = (applyMasking({ content: [{ type: 'text', text: csv }] }, p, opts).result.content as { text: string }[])[0].text;
+  assert.equal(out, 'customer_id,ssn,city\n1,,"Springfield, IL"\n2,,X');
+  const odd = 'customer_id,secret\n1,123-45-6789';
+  const o2 = applyMasking({ content: [{ type: 'text', text: odd }] }, p, opts);
+  assert.equal((o2.result.content as { text: string }[])[0].text, 'customer_id,secret\n,');
+  assert.match(o2.report.notes[0], /'secret' not in the analysed output/);
+});
+
+test('TSV text', () => {
+  const tsv = 'id\tssn\n1\t123-45-6789';
+  const p = plan([col(1, 'ssn', 'last4')], ['id', 'ssn']);
+  assert.equal((applyMasking({ content: [{ type: 'text', text: tsv }] }, p, opts).result.content as { text: string }[])[0].text, 'id\tssn\n1\tXXXXX6789');
+});
+
+test('embedded resources with text are masked like text items; blobs, images and unknown items are withheld', () => {
+  const res = {
+    content: [
+      { type: 'resource', resource: { uri: 'bq://result/1', mimeType: 'application/json', text: JSON.stringify([ROW]) } },
+      { type: 'resource', resource: { uri: 'bq://result/2', blob: 'AAAA' } },
+      { type: 'image', data: 'AAAA', mimeType: 'image/png' },
+      { type: 'weird', text: '123-45-6789' },
+      { type: 'resource_link', uri: 'bq://x', name: 'owner jane@bank.com' },
+    ],
+  };
+  const { result, report } = applyMasking(res, PLAN, opts);
+  const c = result.content as Record<string, any>[];
+  assert.equal(JSON.parse(c[0].resource.text)[0].ssn, 'XXXXX6789');
+  assert.equal(c[0].resource.uri, 'bq://result/1');
+  assert.match(c[1].text, /resource blob content withheld/);
+  assert.match(c[2].text, /image content withheld/);
+  assert.match(c[3].text, /weird content withheld/);
+  assert.equal(c[4].name, 'owner [REDACTED:email]');
+  assert.equal(report.notes.filter((n) => /withheld/.test(n)).length, 3);
+});
+
+test('unknown top-level result fields are dropped; _meta is kept through detectors', () => {
+  const { result, report } = applyMasking({ content: [], _meta: { who: 'x@y.com' }, leak: '123-45-6789' }, PLAN, opts);
+  assert.deepEqual(result, { content: [], _meta: { who: '[REDACTED:email]' } });
+  assert.match(report.notes[0], /'leak' removed/);
+});
+
+test('a bare scalar result under a sensitive plan gets the fallback', () => {
+  const { result } = applyMasking({ content: [{ type: 'text', text: '"Alice Smith"' }] }, PLAN, opts);
+  assert.equal((result.content as { text: string }[])[0].text, JSON.stringify(WITHHELD_TEXT));
+  const n = applyMasking({ content: [{ type: 'text', text: '123456789' }] }, PLAN, opts);
+  assert.equal((n.result.content as { text: string }[])[0].text, '0');
+});
+
+test('rows count: null when there are no rows, 0 for an empty array', () => {
+  assert.equal(applyMasking({ content: [{ type: 'text', text: 'The query returned 0 rows.' }] }, PLAN, opts).report.rows, null);
+  assert.equal(applyMasking({ content: [{ type: 'text', text: '[]' }] }, PLAN, opts).report.rows, 0);
+});
+
+test('prototype keys stay data', () => {
+  const res = { content: [{ type: 'text', text: '{"__proto__":{"polluted":"123-45-6789"},"ssn":"1"}' }] };
+  const { result } = applyMasking(res, plan([col(1, 'ssn', 'redact')], ['__proto__', 'ssn']), opts);
+  const text = (result.content as { text: string }[])[0].text;
+  assert.equal(text, '{"__proto__":{"polluted":"[REDACTED:ssn]"},"ssn":""}');
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+});
