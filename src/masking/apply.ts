@@ -31,8 +31,19 @@ const MAX_DEPTH = 6;
 
 /** Pure and synchronous: returns a new result and the report; the input is never modified. */
 export function applyMasking(result: CallToolResultLike, plan: MaskPlan, opts: MaskingOptions): MaskingOutcome {
-  return new Masker(plan, opts).run(result);
+  try {
+    return new Masker(plan, opts).run(result);
+  } catch (e) {
+    // Fail closed: a result we could not mask (absurd nesting, a bug) is never released.
+    const reason = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    return {
+      result: { content: [{ type: 'text', text: MASKING_FAILED_TEXT }], isError: true },
+      report: { maskedColumns: [], detectorHits: [], rows: null, notes: [`masking failed, result withheld: ${reason.slice(0, 200)}`] },
+    };
+  }
 }
+
+export const MASKING_FAILED_TEXT = '[bqwarden: result withheld: the gateway could not mask it safely]';
 
 type Row = { [k: string]: Json };
 type Mode = 'plan' | 'fallback';
