@@ -200,7 +200,11 @@ export class PubSubAuditSink implements AuditSink {
     let lastErr: unknown = null;
     for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
       const remaining = events.filter((e) => !acked.has(e));
-      const results = await Promise.allSettled(remaining.map((e) => this.publishOne(e)));
+      const pending = remaining.map((e) => this.publishOne(e));
+      // Our per-chain group commit already formed the batch; waiting for the client's batch
+      // timer would only add latency on the request path, so send it now.
+      this.topic.flush().catch(() => undefined);
+      const results = await Promise.allSettled(pending);
       let failed = false;
       results.forEach((r, i) => {
         if (r.status === 'fulfilled') acked.add(remaining[i]);
