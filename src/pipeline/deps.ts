@@ -62,6 +62,8 @@ export interface PipelineDeps {
   sql: SqlView;
   catalog: CatalogView;
   mask(result: Record<string, unknown>, plan: MaskPlan): { result: Record<string, unknown>; report: MaskReport };
+  /** Detectors only, for results that are not tool results (resources, prompts, completions). */
+  scrub(result: Record<string, unknown>): { result: Record<string, unknown>; report: MaskReport };
   approvals: ApprovalGate | null;
   metrics: Metrics;
   log: Logger;

@@ -141,7 +141,7 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
         await audit({ ...ev, decision: 'deny', rule_ids: ['tool-shape'], decision_reason: msg, outcome: 'denied', error_code: 'no_dialect', duration_ms: elapsed(ctx) });
         return toolError(msg);
       }
-      const catalog = await deps.catalog.forTables(deps.sql.tablesOf(sql, opts), (name, a) => forward({ name, arguments: a }));
+      const catalog = await deps.catalog.forTables(deps.sql.tablesOf(sql, opts));
       analysis = deps.sql.analyze(sql, { ...opts, catalog });
       Object.assign(ev, statementFields(sql, analysis, policy, roles, opts.dialect));
     }
@@ -235,7 +235,12 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
           ev.decision = 'allow';
         }
         // Resources, prompts and completions can carry data too: the detectors see them.
-        const masked = applyMask(result, DETECTORS_ONLY);
+        let masked;
+        try {
+          masked = deps.scrub(result);
+        } catch (err) {
+          throw new GatewayError(ERR_INTERNAL, `response could not be scanned, so it is withheld: ${(err as Error).message}`, { reason: 'masking_failed' });
+        }
         await audit({ ...ev, ...maskFields(masked.report, masked.result), rows_returned: null, duration_ms: elapsed(ctx) });
         metrics.requests.inc({ method, decision: ev.decision ?? 'allow' });
         return masked.result;

@@ -30,6 +30,7 @@ import type { AuditSink } from '../sinks/types.js';
 import { PolicyStore } from '../policy/store.js';
 import { analyzeCached, tablesOf, redactLiterals, loadStaticCatalog, createUpstreamToolCatalogProvider } from '../sql/index.js';
 import { applyMasking } from '../masking/apply.js';
+import { scrubResult } from '../masking/scrub.js';
 import { resolveMaskingOptions } from '../masking/config.js';
 import type { CatalogTable } from '../sql/types.js';
 
@@ -132,10 +133,6 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     devIssuer: { ...config.identity.devIssuer, enabled: config.identity.devIssuer.enabled && demo, dataDir: config.identity.devIssuer.dataDir ?? config.dataDir },
   };
   if (config.server.publicUrl && identityConfig.resource !== `${base}/mcp`) identityConfig.resource = `${base}/mcp`;
-  if (identityConfig.devIssuer.enabled) {
-    const devIssuer = devIssuerUrl(identityConfig);
-    if (!identityConfig.issuers.some((i) => i.issuer === devIssuer)) identityConfig.issuers = [...identityConfig.issuers];
-  }
   const authenticator = createAuthenticator(identityConfig, { mode: config.mode });
 
   const deps: PipelineDeps = {
@@ -144,6 +141,7 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     sql: { analyze: analyzeCached, tablesOf, redactLiterals },
     catalog,
     mask: (result, plan) => applyMasking(result, plan, maskingOptions),
+    scrub: (result) => scrubResult(result, maskingOptions),
     approvals: null,
     metrics,
     log,
