@@ -1,0 +1,74 @@
+// The CLI as an operator runs it: check, explain, test (exit codes and output).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync, cpSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { promisify } from 'node:util';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const BIN = join(ROOT, 'bin', 'bqwarden.js');
+const RULES = join(ROOT, 'rules');
+const run = promisify(execFile);
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, [BIN, 'policy', ...args], { cwd: ROOT });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+test('policy check prints the version; the same files print the same version', async () => {
+  const a = await cli('check', '--dir', RULES);
+  assert.equal(a.code, 0, a.stderr);
+  const v = /version:\s+([0-9a-f]{64})/.exec(a.stdout)?.[1];
+  assert.ok(v, a.stdout);
+  const b = await cli('check', '--dir', RULES);
+  assert.ok(b.stdout.includes(v));
+});
+
+test('policy check exits non-zero with file:line and a hint on a broken policy', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bqw-cli-'));
+  try {
+    cpSync(join(RULES, 'roles.yaml'), join(dir, 'roles.yaml'));
+    writeFileSync(join(dir, 'bad.yaml'), 'tools:\n  - id: t\n    roles: [analsyt]\n    tools: [execute_sql]\n    effect: allow\n');
+    const r = await cli('check', '--dir', dir);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /bad\.yaml:3/);
+    assert.match(r.stderr, /did you mean analyst/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('policy explain shows roles, rules with locations, masked columns', async () => {
+  const r = await cli('explain', '--dir', RULES, '--user', 'alice@bank.example', '--groups', 'analyst', '--sql', 'SELECT ssn, email FROM customers');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /roles:\s+analyst/);
+  assert.match(r.stdout, /decision:\s+MASK/);
+  assert.match(r.stdout, /mask-pii-analyst\s+\(data\.yaml:\d+\)/);
+  assert.match(r.stdout, /ssn: last4/);
+  const d = await cli('explain', '--dir', RULES, '--groups', 'analyst', '--sql', "SELECT 1 FROM customers WHERE ssn = '1'", '--json');
+  const j = JSON.parse(d.stdout);
+  assert.equal(j.decision.action, 'deny');
+  assert.ok(j.decision.ruleIds.includes('inference-guard'));
+});
+
+test('policy test runs rules/tests and fails on a wrong case', async () => {
+  const ok = await cli('test', '--dir', RULES);
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.match(ok.stdout, /(\d+)\/\1 policy cases passed/);
+  const dir = mkdtempSync(join(tmpdir(), 'bqw-cli-'));
+  try {
+    writeFileSync(join(dir, 'x.yaml'), 'cases:\n  - name: wrong\n    groups: [analyst]\n    sql: SELECT ssn FROM customers\n    expect: { action: allow }\n');
+    const bad = await cli('test', '--dir', RULES, '--cases', dir);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stdout, /FAIL x\.yaml:2 wrong/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
