@@ -21,8 +21,9 @@ export const TransportConfigSchema = z.object({
   allowedOrigins: z.array(z.string()).default([]),
   /** Largest accepted POST body; larger bodies get 413 before they are parsed. */
   bodyLimitBytes: z.number().int().positive().default(1_048_576),
-  /** A session with no traffic for this long is closed (upstream session too). */
-  sessionIdleTimeoutMs: z.number().int().positive().default(30 * 60_000),
+  /** A session with no traffic for this long is closed (upstream session too). Kept below
+   *  MCP Toolbox's own 10-minute idle session timeout so the gateway ends sessions first. */
+  sessionIdleTimeoutMs: z.number().int().positive().default(9 * 60_000),
 });
 
 export type TransportConfig = z.infer<typeof TransportConfigSchema>;

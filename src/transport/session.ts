@@ -29,6 +29,7 @@ import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/proto
 import type { Identity } from '../identity/types.js';
 import { GatewayError, type McpInterceptor, type RequestContext } from '../pipeline/types.js';
 import { INTERNAL_ERROR, INVALID_PARAMS } from './jsonrpc.js';
+import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { PassthroughResultSchema, stripSdkPrefix, upstreamError, type UpstreamConnection } from './upstream.js';
 
 /** What the HTTP layer knows about the request that carried a message (passed via authInfo). */
@@ -228,6 +229,7 @@ export class McpSession {
             progressToken === undefined ? undefined : (p) => void ctx.sendProgress(p.progress, p.total, p.message).catch(() => {}),
         });
       } catch (err) {
+        if (err instanceof StreamableHTTPError && err.code === 404 && this.init.upstream.transport.sessionId) this.upstreamSessionLost();
         throw upstreamError(err, timeoutMs, method);
       }
     };
@@ -241,6 +243,17 @@ export class McpSession {
       this.inflight.delete(extra.requestId);
       this.lastActivity = Date.now();
     }
+  }
+
+  /**
+   * The upstream forgot our session (Toolbox expires idle sessions; a restart loses them all).
+   * The downstream session is ended so the client's next request gets 404 and, as the spec
+   * requires, it initializes afresh. Ending is deferred a moment so the error for the request
+   * in hand still goes out on its stream before the streams are closed.
+   */
+  private upstreamSessionLost(): void {
+    this.init.onEnded(this);
+    setTimeout(() => void this.end('upstream_closed'), 50).unref?.();
   }
 
   /** Client notifications other than lifecycle/cancel/progress (e.g. roots/list_changed). */

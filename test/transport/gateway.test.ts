@@ -382,6 +382,32 @@ test('idle sessions expire (onSessionEnd expired), busy ones do not', async () =
   }
 });
 
+test('upstream loses the session → clear error now, 404 next (client re-initializes), onSessionEnd upstream_closed', async () => {
+  const fixture = await startConformanceServer();
+  const g = await startGateway(fixture.url);
+  try {
+    const token = await g.auth.token('survivor');
+    const sid = await rawSession(g.url, token, '2025-11-25');
+    const h = { authorization: `Bearer ${token}`, 'mcp-session-id': sid };
+    await fixture.dropSessions();
+    const r = await rawPost(g.url, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, h);
+    assert.equal(r.status, 200);
+    assert.equal(r.json.error.code, -32000);
+    assert.match(r.json.error.message, /HTTP 404/);
+    const ended = () => g.interceptor.rec.ends.find((e) => e.ctx.sessionId === sid);
+    for (let i = 0; i < 100 && !ended(); i++) await new Promise((res) => setTimeout(res, 20));
+    assert.equal(ended()?.reason, 'upstream_closed');
+    const again = await rawPost(g.url, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, h);
+    assert.equal(again.status, 404);
+    const fresh = await rawSession(g.url, token, '2025-11-25');
+    const ok = await rawPost(g.url, { jsonrpc: '2.0', id: 3, method: 'tools/list' }, { ...h, 'mcp-session-id': fresh });
+    assert.ok(ok.json.result.tools.length > 0);
+  } finally {
+    await g.close();
+    await fixture.close();
+  }
+});
+
 test('onSessionStart failure (audit down) refuses the session: fail closed', async () => {
   const g = await startGateway(upstream.url, {
     interceptorOverrides: {
