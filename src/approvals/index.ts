@@ -9,7 +9,7 @@ import type { Dialect } from '../sql/types.js';
 import { ApprovalsConfigSchema, statementsDirOf, type ApprovalsConfig, type ApprovalsConfigInput } from './config.js';
 import { ApprovalService } from './service.js';
 import { createApprovalGate, type ApprovalPolicyView } from './gate.js';
-import { createWebhookNotifier } from './notify.js';
+import { createWebhookNotifier, type Notifier } from './notify.js';
 import { registerApprovalApi, type Authenticate } from './routes.js';
 import { registerApprovalUi } from './ui.js';
 import { fileStatementStore } from './statements.js';
@@ -43,6 +43,7 @@ export interface ApprovalsDeps {
 export interface Approvals {
   gate: ApprovalGate & { waitSeconds(call: HeldCall): number };
   service: ApprovalService;
+  notifier: Notifier;
   /** Registers the API and the web page; call before app.listen(). */
   routes(app: FastifyInstance, opts: { authenticate: Authenticate }): Promise<void>;
   close(): Promise<void>;
@@ -71,6 +72,7 @@ export async function createApprovals(deps: ApprovalsDeps): Promise<Approvals> {
   return {
     gate,
     service,
+    notifier,
     async routes(app, { authenticate }) {
       const routeDeps = { service, policy: deps.policy, authenticate, reviewUrl: urls.review };
       await registerApprovalApi(app, routeDeps);

@@ -48,7 +48,9 @@ export function webhookMessage(rec: ApprovalRecord, reviewUrl: string): WebhookM
 
 export interface Notifier {
   notify(rec: ApprovalRecord): void;
-  /** Waits for deliveries in flight (they are aborted after close). */
+  /** Resolves when every delivery in flight has finished (succeeded or been audited as failed). */
+  idle(): Promise<void>;
+  /** Aborts deliveries in flight (each is audited as not delivered) and waits for them. */
   close(): Promise<void>;
 }
 
@@ -140,6 +142,9 @@ export function createWebhookNotifier(deps: NotifierDeps): Notifier {
       const p = deliver(rec).catch((err: Error) => deps.log.error({ err: err.message }, 'approver notification crashed'));
       inFlight.add(p);
       void p.finally(() => inFlight.delete(p));
+    },
+    async idle() {
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     },
     async close() {
       stop.abort(new Error('closing'));
