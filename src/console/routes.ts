@@ -1,0 +1,346 @@
+// The examiner console at /console: sign-in, overview, event list, event detail, session
+// replay, approvals and the chain-integrity panel. Only holders of the console capability
+// (the examiner role in the demo policy) get in; every page view, and every refusal, is
+// itself written to the audit log as a console_access event before the page is sent, and a
+// page whose access cannot be recorded is not shown (fail closed).
+import type { IncomingHttpHeaders } from 'node:http';
+import type { KeyObject } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AuditEventInput } from '../audit/event.js';
+import type { Identity } from '../identity/types.js';
+import { keyFingerprint, loadPublicKeysFromDir, publicKeyMap } from '../audit/checkpoint.js';
+import { verifyDir, type VerifyReport } from '../audit/verify.js';
+import { AuditIndex } from './audit-index.js';
+import { CONSOLE_BASE as B, CONSOLE_CSS, CONSOLE_JS, uplotAssets } from './assets.js';
+import { CONSOLE_COOKIE, SessionStore, sameToken, type ConsoleSession } from './session.js';
+import { approvalsFor, listEvents, matcher, overview, parseFilter, sessionEvents, type Filter } from './queries.js';
+import * as html from './html.js';
+
+export interface ConsoleDeps {
+  /** Local JSONL audit directory the console reads. */
+  auditDir: string;
+  authenticate(headers: IncomingHttpHeaders): Promise<Identity>;
+  rolesFor(identity: Identity): string[];
+  /** Policy capability check (Policy.can); without it only the examiner role may enter. */
+  can?(roles: string[], capability: string): boolean;
+  /** Where console_access / auth_failure events go (the gateway's AuditLog). */
+  audit: { append(input: AuditEventInput): Promise<unknown> };
+  /** Checkpoint verification keys (PEM or KeyObject); or keysDir with *.pub.pem files. */
+  publicKeys?: (KeyObject | string)[] | (() => (KeyObject | string)[]);
+  keysDir?: string;
+  /** Public base URL; an https one makes the cookie Secure and fixes the expected Origin of form posts. */
+  publicUrl?: string;
+  sessionSeconds?: number;
+  /** An index built elsewhere (tests, benchmarks); default: one over auditDir. */
+  index?: AuditIndex;
+  /** Min ms between audit-directory refreshes (default 500). */
+  refreshIntervalMs?: number;
+}
+
+export interface ConsoleHandle {
+  index: AuditIndex;
+}
+
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const PAGE_SIZE = 50;
+const CAPABILITY = 'console';
+
+function safeNext(next: unknown): string {
+  return typeof next === 'string' && next.startsWith(`${B}`) && !next.startsWith('//') && /^\/console(\/[A-Za-z0-9_./%-]*)?(\?[^#]*)?$/.test(next) ? next : B;
+}
+
+export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleDeps): Promise<ConsoleHandle> {
+  const index = deps.index ?? new AuditIndex(deps.auditDir);
+  const sessions = new SessionStore(deps.sessionSeconds ?? 8 * 3600);
+  const publicUrl = deps.publicUrl ?? null;
+  const secure = publicUrl?.startsWith('https:') ?? false;
+  const origin = publicUrl ? new URL(publicUrl).origin : null;
+  const refreshMs = deps.refreshIntervalMs ?? 500;
+  const allowed = (roles: string[]) => (deps.can ? deps.can(roles, CAPABILITY) : roles.includes('examiner'));
+
+  const keys = (): (KeyObject | string)[] => {
+    const k = typeof deps.publicKeys === 'function' ? deps.publicKeys() : deps.publicKeys;
+    if (k && k.length) return k;
+    return deps.keysDir ? loadPublicKeysFromDir(deps.keysDir) : [];
+  };
+  const integrity: { report: VerifyReport | null; at: string | null; error: string | null; running: Promise<void> | null } = { report: null, at: null, error: null, running: null };
+  const runVerifier = (): Promise<void> => {
+    integrity.running ??= (async () => {
+      try {
+        integrity.report = await verifyDir(deps.auditDir, { publicKeys: keys() });
+        integrity.error = null;
+      } catch (err) {
+        integrity.report = null;
+        integrity.error = (err as Error).message;
+      }
+      integrity.at = new Date().toISOString();
+    })().finally(() => {
+      integrity.running = null;
+    });
+    return integrity.running;
+  };
+
+  function send(reply: FastifyReply, status: number, body: string): FastifyReply {
+    return reply
+      .code(status)
+      .header('content-type', 'text/html; charset=utf-8')
+      .header('content-security-policy', CSP)
+      .header('x-content-type-options', 'nosniff')
+      .header('x-frame-options', 'DENY')
+      .header('referrer-policy', 'no-referrer')
+      .header('cache-control', 'no-store')
+      .send(body);
+  }
+
+  function setCookie(reply: FastifyReply, sid: string, maxAge: number): void {
+    reply.header('set-cookie', `${CONSOLE_COOKIE}=${sid}; Path=${B}; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${secure ? '; Secure' : ''}`);
+  }
+
+  function requestFields(req: FastifyRequest, identity: Identity | null, roles: string[]): Partial<AuditEventInput> {
+    const ua = req.headers['user-agent'];
+    return {
+      actor_subject: identity?.subject ?? null,
+      actor_email: identity?.email ?? null,
+      actor_issuer: identity?.issuer ?? null,
+      actor_groups: identity?.groups ?? [],
+      actor_roles: roles,
+      actor_type: identity?.actorType ?? 'anonymous',
+      auth_method: identity?.authMethod ?? 'none',
+      source_ip: req.ip ?? null,
+      user_agent: typeof ua === 'string' ? ua : null,
+    };
+  }
+
+  async function auditAuthFailure(req: FastifyRequest, err: Error): Promise<void> {
+    await deps.audit
+      .append({
+        event_type: 'auth_failure',
+        ...requestFields(req, null, []),
+        mcp_method: 'console/login',
+        outcome: 'denied',
+        decision: 'deny',
+        http_status: 401,
+        error_code: (err as { code?: string }).code ?? 'auth_failed',
+        error_message: err.message,
+      })
+      .catch(() => undefined);
+  }
+
+  /** Session cookie, else a bearer / IAP header the identity layer accepts. */
+  async function identify(req: FastifyRequest, reply: FastifyReply): Promise<ConsoleSession | null> {
+    const found = sessions.get(req.headers.cookie);
+    if (found) return found.session;
+    if (!req.headers.authorization && !req.headers['x-goog-iap-jwt-assertion']) return null;
+    try {
+      const identity = await deps.authenticate(req.headers);
+      const s = sessions.start(identity);
+      setCookie(reply, s.sid, s.maxAge);
+      return s.session;
+    } catch (err) {
+      await auditAuthFailure(req, err as Error);
+      return null;
+    }
+  }
+
+  /** Who may see this page: signs in, checks the capability, records the access. Sends the refusal itself. */
+  async function gate(req: FastifyRequest, reply: FastifyReply, page: string, detail: Record<string, unknown>): Promise<html.Viewer | null> {
+    const s = await identify(req, reply);
+    if (!s) {
+      send(reply, 401, html.loginPage(req.headers.authorization ? 'That token was not accepted.' : null, safeNext(req.url)));
+      return null;
+    }
+    const roles = deps.rolesFor(s.identity);
+    const who = s.identity.email ?? s.identity.subject;
+    const ok = allowed(roles);
+    try {
+      await deps.audit.append({
+        event_type: 'console_access',
+        ...requestFields(req, s.identity, roles),
+        mcp_method: `console/${page}`,
+        request_json: JSON.stringify({ page, ...detail }),
+        outcome: ok ? 'success' : 'denied',
+        decision: ok ? 'allow' : 'deny',
+        decision_reason: ok ? null : `the examiner console needs the ${CAPABILITY} capability (examiner role); ${who} holds ${roles.join(', ') || 'no roles'}`,
+        error_code: ok ? null : 'console_forbidden',
+        http_status: ok ? 200 : 403,
+      });
+    } catch (err) {
+      send(reply, 503, html.errorPage(503, `Your access to the audit data could not be recorded, so it is not shown: ${(err as Error).message}`, null));
+      return null;
+    }
+    if (!ok) {
+      send(reply, 403, html.errorPage(403, `The examiner console is for the examiner role only; ${who} holds ${roles.join(', ') || 'no roles'}.`, { who, csrf: s.csrf }));
+      return null;
+    }
+    await index.refresh(refreshMs);
+    return { who, csrf: s.csrf };
+  }
+
+  function filtersOr400(req: FastifyRequest, reply: FastifyReply, viewer: html.Viewer): Filter | null {
+    const { filter, errors } = parseFilter(req.query as Record<string, unknown>);
+    if (errors.length) {
+      send(reply, 400, html.errorPage(400, `Filter not understood: ${errors.join('; ')}`, viewer));
+      return null;
+    }
+    return filter;
+  }
+
+  const options = (): html.FilterOptions => ({
+    actors: index.actors.values.filter((v): v is string => v !== null).sort(),
+    tables: index.tables.values.filter((v): v is string => v !== null).sort(),
+  });
+
+  const filterDetail = (req: FastifyRequest) => ({ query: req.query as Record<string, unknown> });
+
+  await app.register(async (scope) => {
+    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => {
+      done(null, Object.fromEntries(new URLSearchParams(body as string)));
+    });
+
+    const asset = (name: string, type: string, body: () => string) =>
+      scope.get(`${B}/assets/${name}`, async (_req, reply) => reply.header('content-type', type).header('cache-control', 'max-age=3600').header('x-content-type-options', 'nosniff').send(body()));
+    asset('console.css', 'text/css; charset=utf-8', () => CONSOLE_CSS);
+    asset('console.js', 'text/javascript; charset=utf-8', () => CONSOLE_JS);
+    asset('uPlot.min.css', 'text/css; charset=utf-8', () => uplotAssets().css);
+    asset('uPlot.iife.min.js', 'text/javascript; charset=utf-8', () => uplotAssets().js);
+
+    scope.get(`${B}/login`, async (req, reply) => send(reply, 200, html.loginPage(null, safeNext((req.query as { next?: string }).next))));
+
+    scope.post<{ Body: Record<string, string> }>(`${B}/login`, async (req, reply) => {
+      const o = req.headers.origin;
+      if (o !== undefined && origin !== null && o !== origin) return send(reply, 403, html.errorPage(403, 'This form was submitted from another site and was refused.', null));
+      const token = typeof req.body?.token === 'string' ? req.body.token.trim().replace(/^Bearer\s+/i, '') : '';
+      const next = safeNext(req.body?.next);
+      if (!token) return send(reply, 400, html.loginPage('Paste a token to sign in.', next));
+      let identity: Identity;
+      try {
+        identity = await deps.authenticate({ authorization: `Bearer ${token}`, 'user-agent': req.headers['user-agent'] });
+      } catch (err) {
+        await auditAuthFailure(req, err as Error);
+        return send(reply, 401, html.loginPage(`That token was not accepted: ${(err as Error).message}`, next));
+      }
+      const old = sessions.get(req.headers.cookie);
+      if (old) sessions.end(old.sid);
+      const s = sessions.start(identity);
+      setCookie(reply, s.sid, s.maxAge);
+      return reply.code(303).header('location', next).header('cache-control', 'no-store').send();
+    });
+
+    scope.post<{ Body: Record<string, string> }>(`${B}/logout`, async (req, reply) => {
+      const found = sessions.get(req.headers.cookie);
+      if (!found) return reply.code(303).header('location', `${B}/login`).send();
+      const csrf = typeof req.body?.csrf === 'string' ? req.body.csrf : '';
+      if (!sameToken(csrf, found.session.csrf)) return send(reply, 403, html.errorPage(403, 'Sign-out form could not be verified (CSRF token); reload and try again.', null));
+      sessions.end(found.sid);
+      setCookie(reply, '', 0);
+      return reply.code(303).header('location', `${B}/login`).send();
+    });
+
+    scope.get(B, async (req, reply) => {
+      const viewer = await gate(req, reply, 'overview', filterDetail(req));
+      if (!viewer) return reply;
+      const f = filtersOr400(req, reply, viewer);
+      if (!f) return reply;
+      const last = integrity.report && integrity.at ? { ok: integrity.report.ok, at: integrity.at } : null;
+      return send(reply, 200, html.overviewPage(overview(index, f), f, options(), last, viewer));
+    });
+
+    scope.get(`${B}/events`, async (req, reply) => {
+      const viewer = await gate(req, reply, 'events', filterDetail(req));
+      if (!viewer) return reply;
+      const f = filtersOr400(req, reply, viewer);
+      if (!f) return reply;
+      const pageRaw = Number((req.query as { page?: string }).page ?? 0);
+      const page = Number.isInteger(pageRaw) && pageRaw >= 0 && pageRaw < 1e6 ? pageRaw : 0;
+      const { total, indexes } = listEvents(index, f, page, PAGE_SIZE);
+      const rows: html.EventRow[] = indexes.map((i) => ({
+        index: i,
+        time: new Date(index.time.data[i]).toISOString(),
+        type: index.eventType(i),
+        actor: index.actors.get(index.actor.data[i]),
+        decision: index.decisionOf(i),
+        outcome: index.outcomeOf(i),
+        table: index.tables.get(index.table.data[i]),
+        rules: index.ruleSetParts[index.ruleSet.data[i]],
+        session: index.sessions.get(index.session.data[i]),
+        chain: index.chains.get(index.chain.data[i]) ?? '',
+        seq: index.seq.data[i],
+        privileged: (index.flags.data[i] & 1) !== 0,
+      }));
+      return send(reply, 200, html.eventsPage(rows, total, page, PAGE_SIZE, f, options(), viewer));
+    });
+
+    scope.get<{ Params: { chain: string; seq: string } }>(`${B}/events/:chain/:seq`, async (req, reply) => {
+      const { chain, seq } = req.params;
+      const viewer = await gate(req, reply, 'event', { chain_id: chain, seq });
+      if (!viewer) return reply;
+      const i = /^\d{1,15}$/.test(seq) ? index.findBySeq(chain, Number(seq)) : -1;
+      if (i < 0) return send(reply, 404, html.errorPage(404, `No event ${chain}#${seq} in the audit store.`, viewer));
+      try {
+        return send(reply, 200, html.eventPage(await index.readEvent(i), viewer));
+      } catch (err) {
+        return send(reply, 500, html.errorPage(500, `The event could not be read back from the audit store: ${(err as Error).message}`, viewer));
+      }
+    });
+
+    scope.get<{ Params: { id: string } }>(`${B}/sessions/:id`, async (req, reply) => {
+      const sessionId = req.params.id;
+      const viewer = await gate(req, reply, 'session_replay', { session_id: sessionId });
+      if (!viewer) return reply;
+      const idx = sessionEvents(index, sessionId);
+      try {
+        const events = await index.readEvents(idx);
+        const approvalIds = [...new Set(events.map((e) => e.approval_id).filter((x): x is string => !!x))];
+        const inSession = new Set(idx);
+        const approvalIdx = approvalIds.flatMap((id) => index.approvalsById.get(id)?.events ?? []).filter((i) => !inSession.has(i));
+        const approvals = await index.readEvents([...new Set(approvalIdx)].sort((a, b) => index.time.data[a] - index.time.data[b]));
+        return send(reply, 200, html.sessionPage(sessionId, events, approvals, viewer));
+      } catch (err) {
+        return send(reply, 500, html.errorPage(500, `The session could not be read back from the audit store: ${(err as Error).message}`, viewer));
+      }
+    });
+
+    scope.get(`${B}/approvals`, async (req, reply) => {
+      const viewer = await gate(req, reply, 'approvals', filterDetail(req));
+      if (!viewer) return reply;
+      const f = filtersOr400(req, reply, viewer);
+      if (!f) return reply;
+      return send(reply, 200, html.approvalsPage(approvalsFor(index, matcher(index, f)), f, options(), viewer));
+    });
+
+    scope.get(`${B}/integrity`, async (req, reply) => {
+      const run = (req.query as { run?: string }).run === '1';
+      const viewer = await gate(req, reply, 'integrity', { run });
+      if (!viewer) return reply;
+      if (run || integrity.running) await runVerifier();
+      let keyIds: string[] = [];
+      try {
+        keyIds = [...publicKeyMap(keys()).values()].map((k) => keyFingerprint(k));
+      } catch (err) {
+        integrity.error ??= `verification keys unusable: ${(err as Error).message}`;
+      }
+      return send(
+        reply,
+        200,
+        html.integrityPage(
+          {
+            report: integrity.report,
+            at: integrity.at,
+            running: false,
+            error: integrity.error,
+            keys: keyIds,
+            signingKeysSeen: [...index.signingKeys].sort(),
+            invalid: index.invalid,
+            invalidCount: index.invalidCount,
+            policies: [...index.policyVersions.values()].sort((a, b) => (a.firstSeen < b.firstSeen ? -1 : 1)),
+          },
+          viewer,
+        ),
+      );
+    });
+  });
+
+  // Build the index up front so the first page view is fast; a failure surfaces on first use.
+  await index.refresh().catch(() => undefined);
+  return { index };
+}
