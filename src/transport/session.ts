@@ -300,7 +300,9 @@ export class McpSession {
 
   /** Ends the session once: upstream session closed, downstream streams closed, pipeline told. */
   end(reason: EndReason): Promise<void> {
-    if (!this.ended) this.ended = this.doEnd(reason);
+    // Deferred by a microtask so `ended` is set before closing the upstream client fires its
+    // onclose (which would otherwise start a second end with reason upstream_closed).
+    if (!this.ended) this.ended = Promise.resolve().then(() => this.doEnd(reason));
     return this.ended;
   }
 

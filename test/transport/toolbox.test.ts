@@ -56,4 +56,6 @@ test('Toolbox (--prebuilt sqlite) through the gateway: initialize, tools/list, e
   );
   assert.equal(await gw.handle.upstreamReady(), true);
   await client.close();
+  await gw.handle.close();
+  assert.deepEqual(gw.interceptor.rec.ends.map((e) => e.reason), ['shutdown'], 'the session ends exactly once');
 });
