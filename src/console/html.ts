@@ -33,7 +33,7 @@ export function layout(title: string, body: string, viewer: Viewer | null): stri
     : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(title)} · bqwarden examiner console</title>
+<title>${esc(title)} · bqwarden examiner console</title><link rel="icon" href="data:,">
 <link rel="stylesheet" href="${B}/assets/uPlot.min.css"><link rel="stylesheet" href="${B}/assets/console.css"></head>
 <body><header><a href="${B}"><strong>bqwarden</strong> examiner console</a>${nav}</header>
 <main>${body}</main>

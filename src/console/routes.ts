@@ -146,7 +146,7 @@ export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleD
   async function gate(req: FastifyRequest, reply: FastifyReply, page: string, detail: Record<string, unknown>): Promise<html.Viewer | null> {
     const s = await identify(req, reply);
     if (!s) {
-      send(reply, 401, html.loginPage(req.headers.authorization ? 'That token was not accepted.' : null, safeNext(req.url)));
+      send(reply, req.headers.authorization ? 401 : 200, html.loginPage(req.headers.authorization ? 'That token was not accepted.' : null, safeNext(req.url)));
       return null;
     }
     const roles = deps.rolesFor(s.identity);

@@ -1,0 +1,248 @@
+// The examiner console over a seeded audit store: the index answers the examiner's
+// questions, only the examiner role gets in, every access is itself audited, and in headless
+// Chromium an examiner signs in, filters, and drills from a tile to an event to the replay.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, rmSync, readFileSync, appendFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { registerConsoleRoutes, type ConsoleHandle } from '../../src/console/routes.js';
+import { AuditIndex } from '../../src/console/audit-index.js';
+import { approvalFlags, columnAccess, listEvents, overview, parseFilter } from '../../src/console/queries.js';
+import { readEvents } from '../../src/audit/reader.js';
+import type { AuditEvent } from '../../src/audit/event.js';
+import { fakeAuthenticate, rolesFromGroups, seedAuditStore, SSN_COL, type Seeded } from './seed.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const day = (offset: number) => new Date(Date.now() - offset * 86_400_000).toISOString().slice(0, 10);
+const DAYS: [string, string, string] = [day(3), day(2), day(1)];
+
+let seed: Seeded;
+let app: FastifyInstance;
+let handle: ConsoleHandle;
+let base: string;
+
+before(async () => {
+  seed = await seedAuditStore(DAYS);
+  app = Fastify();
+  handle = await registerConsoleRoutes(app, {
+    auditDir: seed.auditDir,
+    authenticate: (h) => fakeAuthenticate(h as Record<string, unknown>),
+    rolesFor: rolesFromGroups,
+    audit: seed.log,
+    publicKeys: seed.publicKeys,
+    refreshIntervalMs: 0,
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const addr = app.server.address() as { port: number };
+  base = `http://127.0.0.1:${addr.port}`;
+});
+
+after(async () => {
+  await app?.close();
+  await seed?.log.close().catch(() => undefined);
+  if (seed) rmSync(seed.dir, { recursive: true, force: true });
+});
+
+async function allEvents(): Promise<AuditEvent[]> {
+  const out: AuditEvent[] = [];
+  for await (const r of readEvents(seed.auditDir)) out.push(r.event);
+  return out;
+}
+
+test('index: who saw the SSN column in clear and who masked', async () => {
+  const ix = new AuditIndex(seed.auditDir);
+  await ix.refresh();
+  const rows = columnAccess(ix, {}).filter((r) => r.column === SSN_COL);
+  const byActor = Object.fromEntries(rows.map((r) => [r.actor, r]));
+  assert.deepEqual({ clear: byActor['petra@bank.example'].clear, masked: byActor['petra@bank.example'].masked }, { clear: 1, masked: 0 });
+  assert.deepEqual({ clear: byActor['alice@bank.example'].clear, masked: byActor['alice@bank.example'].masked }, { clear: 0, masked: 1 });
+  assert.equal(rows[0].classification, 'ssn');
+  // The drill-down filter finds exactly petra's call.
+  const { filter } = parseFilter({ column: SSN_COL, visibility: 'clear' });
+  const { total, indexes } = listEvents(ix, filter, 0, 10);
+  assert.equal(total, 1);
+  assert.equal(ix.actors.get(ix.actor.data[indexes[0]]), 'petra@bank.example');
+});
+
+test('index: denials by rule, time window and approvals with separation-of-duties flags', async () => {
+  const ix = new AuditIndex(seed.auditDir);
+  await ix.refresh();
+  const all = overview(ix, {});
+  assert.equal(all.denialsByRule.find((r) => r.key === 'deny-ddl-analyst')?.n, 1);
+  assert.equal(all.authFailures, 1);
+  const d3 = overview(ix, parseFilter({ from: DAYS[2], to: DAYS[2] }).filter);
+  assert.equal(d3.denied, 0, 'the DROP was on day 1, outside the window');
+  const a = ix.approvalsById.get(seed.approvalId)!;
+  assert.equal(a.requester, 'eve@bank.example');
+  assert.deepEqual(a.grants.map((g) => g.approver), ['bob@bank.example']);
+  const flags = approvalFlags(a);
+  assert.deepEqual(flags, { selfApproved: false, textDiffers: false, latencySeconds: 270, status: 'executed' });
+});
+
+test('index: a self-approval and an edited statement are flagged (attack)', async () => {
+  const ix = new AuditIndex(seed.auditDir);
+  await ix.refresh();
+  const a = structuredClone(ix.approvalsById.get(seed.approvalId)!);
+  a.grants.push({ approver: 'eve@bank.example', at: a.grants[0].at, eventIndex: 0 });
+  a.executions.push({ at: a.executions[0].at, by: 'eve@bank.example', sha256: 'f'.repeat(64), outcome: 'success', eventIndex: 0 });
+  const flags = approvalFlags(a);
+  assert.equal(flags.selfApproved, true);
+  assert.equal(flags.textDiffers, true);
+});
+
+test('index: reads only what was appended, and never a half-written line', async () => {
+  const ix = new AuditIndex(seed.auditDir);
+  await ix.refresh();
+  const n = ix.count;
+  await seed.log.append({ event_type: 'session_start', actor_email: 'late@bank.example', session_id: 'sess-late' });
+  await ix.refresh();
+  assert.equal(ix.count, n + 1);
+  assert.equal(ix.actors.find('late@bank.example') > 0, true);
+  // A line being written (no newline yet) is left for the next refresh, not indexed as garbage.
+  const files = readdirSync(seed.auditDir).filter((d) => d.startsWith('dt=')).sort();
+  const lastDir = join(seed.auditDir, files[files.length - 1]);
+  const lastFile = join(lastDir, readdirSync(lastDir).filter((f) => f.endsWith('.jsonl')).sort().pop()!);
+  const copy = new AuditIndex(seed.auditDir);
+  appendFileSync(lastFile, '{"event_id":"half');
+  await copy.refresh();
+  assert.equal(copy.invalidCount, 0);
+  assert.equal(copy.count, ix.count);
+  // Undo the fake partial write so the writer's file stays clean for the other tests.
+  const text = readFileSync(lastFile, 'utf8');
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(lastFile, text.slice(0, text.lastIndexOf('\n') + 1));
+});
+
+test('http: no token gets the sign-in page; a bad token is refused and recorded', async () => {
+  const r1 = await fetch(`${base}/console`);
+  assert.equal(r1.status, 200);
+  assert.equal(r1.headers.get('set-cookie'), null);
+  assert.match(await r1.text(), /Examiner sign-in/);
+  const r2 = await fetch(`${base}/console`, { headers: { authorization: 'Bearer forged' } });
+  assert.equal(r2.status, 401);
+  const ev = (await allEvents()).filter((e) => e.event_type === 'auth_failure' && e.mcp_method === 'console/login');
+  assert.ok(ev.length >= 1, 'auth failure audited');
+});
+
+test('http: an analyst (or approver without the role) is refused, and the refusal is audited', async () => {
+  const r = await fetch(`${base}/console/events?actor=petra@bank.example`, { headers: { authorization: 'Bearer tok-alice@bank.example-analyst' } });
+  assert.equal(r.status, 403);
+  const body = await r.text();
+  assert.match(body, /examiner role only/);
+  assert.doesNotMatch(body, /petra@bank\.example<\/td>/, 'no audit data leaks into the refusal');
+  const denied = (await allEvents()).filter((e) => e.event_type === 'console_access' && e.actor_email === 'alice@bank.example');
+  assert.equal(denied.at(-1)?.outcome, 'denied');
+  assert.equal(denied.at(-1)?.error_code, 'console_forbidden');
+});
+
+test('http: an examiner gets the overview; the access is written to the audit log first', async () => {
+  const before = (await allEvents()).filter((e) => e.event_type === 'console_access' && e.actor_email === 'erin@bank.example').length;
+  const r = await fetch(`${base}/console`, { headers: { authorization: 'Bearer tok-erin@bank.example-examiner' } });
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get('set-cookie') ?? '', /bqw_console=[^;]+; Path=\/console; HttpOnly; SameSite=Strict/);
+  assert.match(r.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+  const body = await r.text();
+  assert.match(body, /Who saw classified columns/);
+  assert.match(body, new RegExp(seed.approvalId));
+  const after = (await allEvents()).filter((e) => e.event_type === 'console_access' && e.actor_email === 'erin@bank.example');
+  assert.equal(after.length, before + 1);
+  assert.equal(after.at(-1)?.mcp_method, 'console/overview');
+});
+
+test('http: a page whose access cannot be audited is not shown (fail closed)', async () => {
+  const app2 = Fastify();
+  await registerConsoleRoutes(app2, {
+    auditDir: seed.auditDir,
+    authenticate: (h) => fakeAuthenticate(h as Record<string, unknown>),
+    rolesFor: rolesFromGroups,
+    audit: { append: async () => Promise.reject(new Error('disk full')) },
+    index: handle.index,
+  });
+  const r = await app2.inject({ method: 'GET', url: '/console', headers: { authorization: 'Bearer tok-erin@bank.example-examiner' } });
+  assert.equal(r.statusCode, 503);
+  assert.match(r.body, /could not be recorded/);
+  assert.doesNotMatch(r.body, /petra/);
+  await app2.close();
+});
+
+test('http: audit data in pages is escaped (stored XSS attempt in a SQL text)', async () => {
+  await seed.log.append({ event_type: 'mcp_request', actor_email: 'mallory@bank.example', session_id: 'sess-xss', mcp_method: 'tools/call', sql_text: '<script>alert(1)</script>', decision: 'deny', outcome: 'denied' });
+  const r = await fetch(`${base}/console/sessions/sess-xss`, { headers: { authorization: 'Bearer tok-erin@bank.example-examiner' } });
+  const body = await r.text();
+  assert.equal(r.status, 200);
+  assert.ok(!body.includes('<script>alert(1)</script>'));
+  assert.ok(body.includes('&lt;script&gt;alert(1)&lt;/script&gt;'));
+});
+
+test('http: filters that cannot be read are refused, not ignored', async () => {
+  const r = await fetch(`${base}/console/events?decision=maybe`, { headers: { authorization: 'Bearer tok-erin@bank.example-examiner' } });
+  assert.equal(r.status, 400);
+  assert.match(await r.text(), /decision must be one of/);
+});
+
+test('browser: examiner signs in, filters, drills from the clear-SSN count to the replay; integrity panel runs the verifier', async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    t.skip(`Chromium not installed at ${CHROMIUM} (apt-get install -y chromium)`);
+    return;
+  }
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    await page.goto(`${base}/console`);
+    await page.fill('#token', 'tok-erin@bank.example-examiner');
+    await page.click('#login');
+    await page.waitForSelector('text=Who saw classified columns');
+    await page.waitForSelector('#chart[data-ready="1"]');
+
+    // Filter: one user.
+    await page.fill('input[name=actor]', 'petra@bank.example');
+    await page.click('#apply');
+    await page.waitForURL(/actor=petra/);
+    assert.equal(await page.locator('[data-tile="denied"] .n').innerText(), '0');
+
+    // Click 1: the clear count for the SSN column → the events list.
+    await page.click('#column-access a.bad');
+    await page.waitForURL(/visibility=clear/);
+    const rows = page.locator('#events tr[data-event]');
+    assert.equal(await rows.count(), 1);
+    // Click 2: the session replay.
+    await rows.first().locator('a.session').click();
+    await page.waitForSelector('#replay');
+    const replay = await page.locator('#replay').innerText();
+    assert.match(replay, /SELECT name, ssn FROM customers/);
+    assert.match(replay, /response as released/);
+
+    // Approvals: requester, approver, both separation-of-duties flags "no".
+    await page.goto(`${base}/console/approvals`);
+    const appr = await page.locator('#approvals').innerText();
+    assert.match(appr, /eve@bank\.example/);
+    assert.match(appr, /bob@bank\.example/);
+    assert.doesNotMatch(appr, /YES/);
+
+    // Integrity panel runs the real verifier.
+    await page.goto(`${base}/console/integrity`);
+    await page.click('#run-verify');
+    await page.waitForSelector('#verdict');
+    assert.match(await page.locator('#verdict').innerText(), /Chain intact/);
+    assert.deepEqual(errors, [], 'no script or CSP errors in the page');
+
+    // A non-examiner in the browser is refused.
+    const other = await browser.newPage();
+    await other.goto(`${base}/console/login`);
+    await other.fill('#token', 'tok-alice@bank.example-analyst');
+    await other.click('#login');
+    await other.waitForSelector('text=examiner role only');
+  } finally {
+    await browser.close();
+  }
+});
