@@ -32,7 +32,6 @@ import { analyzeCached, tablesOf, redactLiterals, loadStaticCatalog, createUpstr
 import { applyMasking } from '../masking/apply.js';
 import { scrubResult } from '../masking/scrub.js';
 import { resolveMaskingOptions } from '../masking/config.js';
-import type { CatalogTable } from '../sql/types.js';
 
 export interface GatewayHandle {
   app: FastifyInstance;
@@ -98,7 +97,6 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
   };
   const unwatch = policyStore.watch(onPolicyChange);
 
-  let staticTables: CatalogTable[] = loadStaticCatalog(config.rules.catalogDir);
 
   // Upstream: the gateway's own credential, never the client's.
   const credential = createUpstreamCredential(config.identity.upstreamCredential);
@@ -112,7 +110,7 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     return (await metaClient.callTool({ name, arguments: args }, undefined, { timeout: config.upstream.timeoutMs })) as { content: { type: string; text?: string }[] };
   };
   const catalog = createCatalogView({
-    staticTables: () => staticTables,
+    staticTables: loadStaticCatalog(config.rules.catalogDir),
     providers: [createUpstreamToolCatalogProvider(callUpstreamTool, {})],
   });
 
@@ -219,7 +217,7 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     audit,
     async reloadPolicy() {
       onPolicyChange(await policyStore.reload());
-      staticTables = loadStaticCatalog(config.rules.catalogDir);
+      catalog.reset(loadStaticCatalog(config.rules.catalogDir));
     },
     close,
   };
