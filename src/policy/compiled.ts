@@ -125,9 +125,8 @@ export class CompiledPolicy {
     this.trust = m.trust.map((t) => ({ ...scope(t.id, t.roles), kinds: new Set(t.opaque) }));
   }
 
-  private cached<T>(key: string, f: () => T): T {
-    if (this.memo.has(key)) return this.memo.get(key) as T;
-    const v = f();
+  /** Memoised lookups. Callers check `memo.get` first so the hot path builds no closure. */
+  private remember<T>(key: string, v: T): T {
     // Keys are bounded by roles × names seen; cap anyway so hostile input cannot grow memory.
     if (this.memo.size > 50_000) this.memo.clear();
     this.memo.set(key, v);
@@ -164,14 +163,17 @@ export class CompiledPolicy {
   }
 
   method(roles: string[], method: string): Verdict {
-    return this.cached(`m\0${roles.join(',')}\0${method}`, () =>
-      this.union(this.methods, roles, (r) => anyMatch(r.res, method), this.defaults.methods, this.defaults.methods === 'deny' ? DEFAULT_DENY : 'default-allow-methods'),
+    const key = `m\0${roles.join(',')}\0${method}`;
+    return (
+      (this.memo.get(key) as Verdict | undefined) ??
+      this.remember(key, this.union(this.methods, roles, (r) => anyMatch(r.res, method), this.defaults.methods, this.defaults.methods === 'deny' ? DEFAULT_DENY : 'default-allow-methods'))
     );
   }
 
   tool(roles: string[], tool: string): Verdict {
     if (roles.length === 0) return { allowed: false, ruleId: DEFAULT_DENY, role: null };
-    return this.cached(`t\0${roles.join(',')}\0${tool}`, () => this.union(this.tools, roles, (r) => anyMatch(r.res, tool), 'deny', DEFAULT_DENY));
+    const key = `t\0${roles.join(',')}\0${tool}`;
+    return (this.memo.get(key) as Verdict | undefined) ?? this.remember(key, this.union(this.tools, roles, (r) => anyMatch(r.res, tool), 'deny', DEFAULT_DENY));
   }
 
   /**
@@ -179,7 +181,11 @@ export class CompiledPolicy {
    * a deny matches case-insensitively everywhere (over-blocking is the safe direction).
    */
   table(roles: string[], fq: string, mode: 'read' | 'write', dialect: Dialect): Verdict {
-    return this.cached(`tb\0${roles.join(',')}\0${fq}\0${mode}\0${dialect}`, () =>
+    const key = `tb\0${roles.join(',')}\0${fq}\0${mode}\0${dialect}`;
+    const hit = this.memo.get(key) as Verdict | undefined;
+    if (hit) return hit;
+    return this.remember(
+      key,
       this.union(
         this.tables,
         roles,
@@ -192,7 +198,8 @@ export class CompiledPolicy {
 
   /** Roles (of those held) that may read the table: visibility is combined over these only. */
   readersOf(roles: string[], fq: string, dialect: Dialect): string[] {
-    return this.cached(`rd\0${roles.join(',')}\0${fq}\0${dialect}`, () => roles.filter((r) => this.table([r], fq, 'read', dialect).allowed));
+    const key = `rd\0${roles.join(',')}\0${fq}\0${dialect}`;
+    return (this.memo.get(key) as string[] | undefined) ?? this.remember(key, roles.filter((r) => this.table([r], fq, 'read', dialect).allowed));
   }
 
   /**
@@ -224,7 +231,14 @@ export class CompiledPolicy {
 
   /** One role's view of a classification: the strictest value any matching rule gives. */
   private roleVisibility(role: string, classification: string): Visibility {
-    return this.cached(`v\0${role}\0${classification}`, () => {
+    const key = `v\0${role}\0${classification}`;
+    const hit = this.memo.get(key) as Visibility | undefined;
+    if (hit) return hit;
+    return this.remember(key, this.computeRoleVisibility(role, classification));
+  }
+
+  private computeRoleVisibility(role: string, classification: string): Visibility {
+    {
       let out: Visibility | null = null;
       for (const v of this.visibility) {
         if (!applies(v, role)) continue;
@@ -234,7 +248,7 @@ export class CompiledPolicy {
         }
       }
       return out ?? { value: 'deny', ruleId: null, role: role || null };
-    });
+    }
   }
 
   /** The subject's view: most permissive over the given roles (callers pass the table's readers). */
@@ -250,7 +264,9 @@ export class CompiledPolicy {
   /** True when the roles see every classification in clear: no masking, no detectors. */
   clearedForAll(roles: string[]): boolean {
     if (roles.length === 0) return false;
-    return this.cached(`c\0${roles.join(',')}`, () => this.classifications.every((c) => this.visibilityFor(roles, c).value === 'clear'));
+    const key = `c\0${roles.join(',')}`;
+    const hit = this.memo.get(key) as boolean | undefined;
+    return hit ?? this.remember(key, this.classifications.every((c) => this.visibilityFor(roles, c).value === 'clear'));
   }
 
   inferenceAllowed(roles: string[], classification: string, clause: string): { allowed: boolean; ruleId: string } {
@@ -276,14 +292,17 @@ export class CompiledPolicy {
 
   /** Classifications of a column key (and of the fields below it, when it is a STRUCT the catalog knows). */
   classify(col: ColumnRef, catalog: SchemaCatalog | null, catalogIsStatic: boolean): ClassHit[] {
-    const key = [col.table, col.column, ...col.path].join('.');
-    const compute = () => {
-      const hits = new Map<string, string>();
-      const node = findColumn(catalog, col.table, col.column, col.path);
-      this.classifyNode(key, col.path.length ? col.path[col.path.length - 1] : col.column, node, hits);
-      return [...hits].map(([classification, ruleId]) => ({ classification, ruleId }));
-    };
-    return catalogIsStatic ? this.cached(`k\0${key.toLowerCase()}`, compute) : compute();
+    const key = col.path.length ? `${col.table}.${col.column}.${col.path.join('.')}` : `${col.table}.${col.column}`;
+    const memoKey = `k\0${key}`;
+    if (catalogIsStatic) {
+      const hit = this.memo.get(memoKey) as ClassHit[] | undefined;
+      if (hit) return hit;
+    }
+    const hits = new Map<string, string>();
+    const node = findColumn(catalog, col.table, col.column, col.path);
+    this.classifyNode(key, col.path.length ? col.path[col.path.length - 1] : col.column, node, hits);
+    const out = [...hits].map(([classification, ruleId]) => ({ classification, ruleId }));
+    return catalogIsStatic ? this.remember(memoKey, out) : out;
   }
 
   private classifyNode(key: string, name: string, node: CatalogColumn | undefined, hits: Map<string, string>): void {

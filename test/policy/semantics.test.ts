@@ -192,3 +192,16 @@ test('decide never throws: internal failures deny', () => {
   const d = p.decide({ identity: id, roles: ['a'], tool: 'execute_sql', args: { sql: 'q' }, analysis: broken });
   assert.deepEqual([d.action, d.ruleIds], ['deny', ['policy-error']]);
 });
+
+test('EXTERNAL_QUERY is judged by trust (its opaque flag), not by a table rule', () => {
+  const ext = { fq: 'EXTERNAL_QUERY(conn)', project: 'acme-bank-prod', dataset: null, table: 'EXTERNAL_QUERY', wildcard: false, informationSchema: false, view: false, function: true, opaque: true, timeTravel: false };
+  const a = bqa({ read: [], out: [] });
+  a.statements[0].tablesRead.push(ext);
+  const flagged: Analysis = { ...a, opaque: [{ kind: 'external_query', detail: 'federated', statement: 0 }] };
+  const d = decide(bq, FRAUD, flagged);
+  assert.deepEqual([d.action, d.ruleIds], ['deny', ['opaque-untrusted']]);
+  assert.match(d.message, /EXTERNAL_QUERY/);
+  // Without the flag (an analyzer gap) the table rules still deny it.
+  const unflagged = decide(bq, FRAUD, a);
+  assert.deepEqual([unflagged.action, unflagged.ruleIds], ['deny', ['default-deny']]);
+});
