@@ -9,7 +9,7 @@
 import type { ColumnMask, MaskMethod, MaskPlan, MaskReport } from './types.js';
 import type { MaskingOptions } from './config.js';
 import { DETECTORS, hintsFromKey, replaceHits, scanNumber, scanText, type DetectorName } from './detectors.js';
-import { JsonSyntaxError, RawNumber, parseJson, stringifyJson, type Json } from './json.js';
+import { JsonSyntaxError, RawNumber, mayHoldRaw, parseJson, stringifyJson, type Json } from './json.js';
 import { maskValue, pseudonymToken, setOwn, strictest } from './methods.js';
 import { parseTextTable } from './text-tables.js';
 
@@ -28,6 +28,7 @@ export const WITHHELD_TEXT =
 export const WITHHELD_ITEM = (type: string) => `[bqwarden: ${type} content withheld: it cannot be inspected for sensitive data]`;
 
 const MAX_DEPTH = 6;
+const NO_EXTRAS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 
 /** Pure and synchronous: returns a new result and the report; the input is never modified. */
 export function applyMasking(result: CallToolResultLike, plan: MaskPlan, opts: MaskingOptions): MaskingOutcome {
@@ -63,6 +64,7 @@ class Masker {
   private readonly notes = new Set<string>();
   private readonly fallbackColumns = new Set<string>();
   private rows: number | null = null;
+  private readonly memo = new Map<string, Json>();
 
   constructor(
     private readonly plan: MaskPlan,
@@ -112,9 +114,9 @@ class Masker {
     return parsed.map((p) => {
       switch (p.kind) {
         case 'row':
-          return { ...p.rest, type: 'text', text: stringifyJson(this.objectRow(p.row, rowMode)) };
+          return { ...p.rest, type: 'text', text: stringifyJson(this.objectRow(p.row, rowMode), p.raw) };
         case 'json':
-          return { ...p.rest, type: 'text', text: stringifyJson(this.container(p.value, 0, 'content')) };
+          return { ...p.rest, type: 'text', text: stringifyJson(this.container(p.value, 0, 'content'), p.raw) };
         case 'text':
           return { ...p.rest, type: 'text', text: this.text(p.text) };
         case 'resource':
@@ -135,8 +137,9 @@ class Masker {
     if (type === 'text' && typeof item.text === 'string') {
       const value = tryJson(item.text);
       if (value === undefined) return { kind: 'text', text: item.text, rest };
-      if (isPlainObject(value) && this.isRowLike(value as Row)) return { kind: 'row', row: value as Row, rest };
-      return { kind: 'json', value, rest };
+      const raw = mayHoldRaw(item.text);
+      if (isPlainObject(value) && this.isRowLike(value as Row)) return { kind: 'row', row: value as Row, rest, raw };
+      return { kind: 'json', value, rest, raw };
     }
     if (type === 'resource' && isPlainObject(item.resource)) {
       const r = item.resource as Record<string, unknown>;
@@ -154,6 +157,7 @@ class Masker {
 
   /** annotations/_meta on an item: kept, run through the detectors. */
   private itemExtras(item: Record<string, unknown>): Record<string, unknown> {
+    if (item.annotations === undefined && item._meta === undefined) return NO_EXTRAS;
     const rest: Record<string, unknown> = {};
     for (const k of ['annotations', '_meta']) if (item[k] !== undefined) rest[k] = this.detectValue(fromUnknown(item[k]), null);
     return rest;
@@ -322,6 +326,13 @@ class Masker {
     }
     const method = strictest(methods);
     if (!method) return this.detectValue(v, keyHint);
+    if ((method === 'pseudonym' || method === 'pseudonym_fpe') && (typeof v === 'string' || typeof v === 'number')) {
+      // Keyed methods cost an HMAC / ten AES blocks; values repeat within a result (joins).
+      const memoKey = method + '\u0000' + typeof v + '\u0000' + v;
+      let out = this.memo.get(memoKey);
+      if (out === undefined) this.memo.set(memoKey, (out = maskValue(method, v, this.opts.key)));
+      return out;
+    }
     return maskValue(method, v, this.opts.key, (k) => this.detectKey(k));
   }
 
@@ -426,10 +437,10 @@ class Masker {
   }
 }
 
-type ParsedRow = { kind: 'row'; row: Row; rest: Record<string, unknown> };
+type ParsedRow = { kind: 'row'; row: Row; rest: Record<string, unknown>; raw: boolean };
 type ParsedItem =
   | ParsedRow
-  | { kind: 'json'; value: Json; rest: Record<string, unknown> }
+  | { kind: 'json'; value: Json; rest: Record<string, unknown>; raw: boolean }
   | { kind: 'text'; text: string; rest: Record<string, unknown> }
   | { kind: 'resource'; resource: Record<string, unknown>; rest: Record<string, unknown> }
   | { kind: 'link'; item: Json }

@@ -23,9 +23,21 @@ export interface DetectorHit {
 type Hint = 'ssn' | 'aba' | 'phone' | 'card';
 
 /** What a column or field name says about its values. */
+const hintCache = new Map<string, Set<Hint>>();
+const NO_HINTS: Set<Hint> = new Set();
+
 export function hintsFromKey(key: string | null | undefined): Set<Hint> {
+  if (!key) return NO_HINTS;
+  let out = hintCache.get(key);
+  if (out) return out;
+  out = keyHints(key);
+  if (hintCache.size > 10_000) hintCache.clear();
+  hintCache.set(key, out);
+  return out;
+}
+
+function keyHints(key: string): Set<Hint> {
   const out = new Set<Hint>();
-  if (!key) return out;
   const k = key.toLowerCase().replace(/[^a-z0-9]/g, '');
   if (/ssn|socialsec|taxid|itin|^tin|tin$/.test(k)) out.add('ssn');
   if (/routing|aba|rtn|transit/.test(k)) out.add('aba');
@@ -206,12 +218,15 @@ const MAX_WINDOW_DIGITS = 19;
 export function scanText(s: string, enabled: EnabledDetectors, keyHints: Set<Hint> = new Set()): DetectorHit[] {
   if (s.length === 0) return [];
   const ascii = ASCII.test(s);
-  if (ascii && !/[0-9@]/.test(s)) return [];
+  // Cheap gate: every numeric detector needs 8+ digits (E.164 minimum), e-mail needs an '@'.
+  if (ascii && countDigits(s) < 8 && !s.includes('@')) return [];
   const n = normalise(s);
   const t = n.text;
+  const digitCount = ascii ? countDigits(s) : countDigits(t);
   const hits: { detector: DetectorName; start: number; end: number }[] = [];
 
   if (enabled.email && t.includes('@')) scanEmails(t, hits);
+  if (digitCount < 8) return finish(n, hits);
   if (enabled.iban) scanIbans(t, hits);
   if (enabled.phone) {
     for (const m of t.matchAll(/(?:\+?1[ .-]?)?\((\d{3})\)[ .-]?(\d{3})[ .-]?(\d{4})(?!\d)/g)) {
@@ -233,6 +248,19 @@ export function scanText(s: string, enabled: EnabledDetectors, keyHints: Set<Hin
       scanRun(t, groups, enabled, keyHints, hits);
     }
   }
+  return finish(n, hits);
+}
+
+function countDigits(s: string): number {
+  let c = 0;
+  for (let i = 0; i < s.length; i++) {
+    const x = s.charCodeAt(i);
+    if (x >= 48 && x <= 57) c++;
+  }
+  return c;
+}
+
+function finish(n: Normalised, hits: { detector: DetectorName; start: number; end: number }[]): DetectorHit[] {
   if (hits.length === 0) return [];
   // Longest first wins an overlap (an e-mail holding a phone-like local part stays one hit).
   hits.sort((a, b) => a.start - b.start || b.end - a.end);
@@ -280,14 +308,19 @@ function textHints(t: string, at: number): Set<Hint> {
 }
 
 function classify(t: string, win: Group[], enabled: EnabledDetectors, keyHints: Set<Hint>): { detector: DetectorName; start?: number } | null {
-  const d = win.map((g) => g.digits).join('');
-  const lens = win.map((g) => g.digits.length).join(',');
-  const seps = win.slice(1).map((g) => g.sep);
-  const sameSep = seps.every((s) => s === seps[0]);
+  let d = '';
+  let lens = '';
+  let sameSep = true;
+  for (let i = 0; i < win.length; i++) {
+    d += win[i].digits;
+    lens += (i ? ',' : '') + win[i].digits.length;
+    if (i > 1 && win[i].sep !== win[1].sep) sameSep = false;
+  }
+  // Quick exits: no numeric detector applies below 8 or above 19 digits.
+  if (d.length < 8 || d.length > 19) return null;
   const start = win[0].start;
   const plus = start > 0 && t[start - 1] === '+';
   let hints: Set<Hint> | null = null;
-  const hinted = (h: Hint) => keyHints.has(h) || (hints ??= textHints(t, start)).has(h);
 
   if (enabled.phone && plus) {
     // E.164: + country code and subscriber number, 8–15 digits in all.
@@ -298,19 +331,19 @@ function classify(t: string, win: Group[], enabled: EnabledDetectors, keyHints: 
   if (enabled.card && d.length >= 13 && d.length <= 19 && luhn(d) && cardIssuer(d)) {
     // A bare digit string is only a card at the common lengths (15 Amex, 16 the rest) unless
     // it is grouped like a card or context says so: 17–19 digit order numbers are common.
-    if (win.length > 1 || d.length === 15 || d.length === 16 || hinted('card')) return { detector: 'card' };
+    if (win.length > 1 || d.length === 15 || d.length === 16 || (keyHints.has('card') || (hints ??= textHints(t, start)).has('card'))) return { detector: 'card' };
   }
   if (d.length === 9) {
     if (enabled.ssn && validSsn(d)) {
       if (lens === '3,2,4' && sameSep) return { detector: 'ssn' };
-      if (win.length === 1 && hinted('ssn')) return { detector: 'ssn' };
+      if (win.length === 1 && (keyHints.has('ssn') || (hints ??= textHints(t, start)).has('ssn'))) return { detector: 'ssn' };
     }
-    if (enabled.aba && win.length === 1 && validAba(d) && hinted('aba')) return { detector: 'aba' };
+    if (enabled.aba && win.length === 1 && validAba(d) && (keyHints.has('aba') || (hints ??= textHints(t, start)).has('aba'))) return { detector: 'aba' };
   }
   if (enabled.phone) {
     if (lens === '3,3,4' && sameSep && validNanp(d)) return { detector: 'phone' };
     if (lens === '1,3,3,4' && sameSep && d[0] === '1' && validNanp(d.slice(1))) return { detector: 'phone' };
-    if (win.length === 1 && hinted('phone')) {
+    if (win.length === 1 && (keyHints.has('phone') || (hints ??= textHints(t, start)).has('phone'))) {
       if ((d.length === 10 && validNanp(d)) || (d.length === 11 && d[0] === '1' && validNanp(d.slice(1)))) return { detector: 'phone' };
     }
   }

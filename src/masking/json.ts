@@ -18,6 +18,11 @@ const LONG_DIGITS = /\d{16}/;
 
 export class JsonSyntaxError extends Error {}
 
+/** True when parseJson may have produced RawNumber values for this text. */
+export function mayHoldRaw(text: string): boolean {
+  return LONG_DIGITS.test(text);
+}
+
 /** Parses JSON text; numbers that would lose precision become RawNumber. Throws JsonSyntaxError. */
 export function parseJson(text: string): Json {
   if (!LONG_DIGITS.test(text)) {
@@ -31,8 +36,8 @@ export function parseJson(text: string): Json {
 }
 
 /** Serialises a value from parseJson (RawNumber written verbatim). */
-export function stringifyJson(value: Json): string {
-  if (!containsRaw(value)) return JSON.stringify(value);
+export function stringifyJson(value: Json, mayHoldRaw = true): string {
+  if (!mayHoldRaw || !containsRaw(value)) return JSON.stringify(value);
   return write(value);
 }
 

@@ -60,7 +60,8 @@ export function maskValue(method: MaskMethod, value: Json, key: PseudonymKey, ke
 
 /** Assigns without ever touching the prototype (a "__proto__" key stays plain data). */
 export function setOwn(o: { [k: string]: Json }, k: string, v: Json): void {
-  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else o[k] = v;
 }
 
 /** Masks a scalar. Masked numbers become strings unless the rule defines a number (redact → 0). */
