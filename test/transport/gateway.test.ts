@@ -110,6 +110,77 @@ test("the client's Authorization header is never forwarded upstream; the gateway
   assert.ok(upstream.stats.authorizations.every((a) => a === 'Bearer gateway-upstream-credential'), upstream.stats.authorizations.join());
 });
 
+test('client headers are not smuggled upstream (only the SDK client\'s own headers and the gateway credential)', async () => {
+  const token = await gw.auth.token('smuggler');
+  const sid = await rawSession(gw.url, token, '2025-11-25');
+  await rawPost(gw.url, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, {
+    authorization: `Bearer ${token}`,
+    'mcp-session-id': sid,
+    'x-smuggle': 'DROP TABLE',
+    'x-forwarded-for': '10.0.0.1',
+    cookie: 'session=steal-me',
+  });
+  for (const h of ['x-smuggle', 'x-forwarded-for', 'cookie']) assert.equal(upstream.stats.headerNames.has(h), false, h);
+});
+
+test('a request without a valid token is refused before its body is read (no 413 for strangers)', async () => {
+  const big = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { pad: 'a'.repeat(200 * 1024) } });
+  const r = await rawPost(gw.url, big, {});
+  assert.equal(r.status, 401);
+  assert.equal(gw.interceptor.rec.failures.at(-1)!.code, 'auth_failed');
+});
+
+test('a client asking for 2026-07-28 gets 2025-11-25 (this SDK does not know it); the header value gets 400', async () => {
+  const token = await gw.auth.token('future');
+  const init = await rawPost(gw.url, initBody('2026-07-28'), { authorization: `Bearer ${token}` });
+  assert.equal(init.json.result.protocolVersion, '2025-11-25');
+  const sid = init.headers.get('mcp-session-id')!;
+  const r = await rawPost(gw.url, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, {
+    authorization: `Bearer ${token}`,
+    'mcp-session-id': sid,
+    'mcp-protocol-version': '2026-07-28',
+  });
+  assert.equal(r.status, 400);
+  assert.equal(gw.interceptor.rec.failures.at(-1)!.code, 'unsupported_protocol_version');
+});
+
+test('upstream notifications with no request in flight reach the client on its GET stream', async () => {
+  const { c } = await client(gw, 'listener');
+  let changed = 0;
+  c.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+    changed++;
+  });
+  await c.callTool({ name: 'test_notify_later', arguments: {} });
+  for (let i = 0; i < 200 && changed === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(changed, 1);
+  await c.close();
+});
+
+test('the gateway does not change JSON parsing for other routes of the same Fastify app', async () => {
+  const Fastify = (await import('fastify')).default;
+  const { registerMcpGateway } = await import('../../src/transport/gateway.js');
+  const app = Fastify({ forceCloseConnections: true });
+  app.post('/echo', async (req) => ({ got: req.body }));
+  const h = await registerMcpGateway(app, {
+    upstream: { url: upstream.url, headers: async () => ({}), timeoutMs: 5000 },
+    interceptor: gw.interceptor,
+    authenticate: gw.auth.authenticate,
+    wwwAuthenticate: gw.auth.wwwAuthenticate,
+    allowedOrigins: [],
+    bodyLimitBytes: 1024,
+    sessionIdleTimeoutMs: 60_000,
+  });
+  try {
+    const r = await app.inject({ method: 'POST', url: '/echo', payload: { a: 1 } });
+    assert.deepEqual(r.json(), { got: { a: 1 } });
+    const bad = await app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': 'application/json' }, payload: '{nope' });
+    assert.equal(bad.statusCode, 400, "other routes keep Fastify's own JSON errors");
+  } finally {
+    await h.close();
+    await app.close();
+  }
+});
+
 test('interceptor refusal (GatewayError) reaches the client as that JSON-RPC error, upstream untouched', async () => {
   const g = await startGateway(upstream.url, {
     interceptorOverrides: {
