@@ -43,12 +43,21 @@ export function canonicalize(value: unknown): string {
 
 const EVENT_KEYS = Object.keys(AuditEventSchema.shape).sort();
 const HASH_INDEX = EVENT_KEYS.indexOf('hash');
+const MEMBER_KEYS = EVENT_KEYS.filter((k) => k !== 'hash');
+const MEMBER_PREFIX = MEMBER_KEYS.map((k) => JSON.stringify(k) + ':');
+
+/** Hot path: top-level values are mostly strings and nulls. */
+function value(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'string') return JSON.stringify(v);
+  return canonicalize(v);
+}
 
 /** `"key":value` members of a validated event in canonical order, `hash` left out. */
 export function eventMembersWithoutHash(event: AuditEvent): string[] {
   const rec = event as unknown as Record<string, unknown>;
-  const parts: string[] = [];
-  for (const k of EVENT_KEYS) if (k !== 'hash') parts.push(JSON.stringify(k) + ':' + canonicalize(rec[k]));
+  const parts = new Array<string>(MEMBER_KEYS.length);
+  for (let i = 0; i < MEMBER_KEYS.length; i++) parts[i] = MEMBER_PREFIX[i] + value(rec[MEMBER_KEYS[i]]);
   return parts;
 }
 

@@ -8,8 +8,8 @@
 // recovery cut off and kept). The report is shared with `verify --bigquery`.
 import type { KeyObject } from 'node:crypto';
 import { ZERO_HASH, type AuditEvent } from './event.js';
-import { hashValidEvent } from './hash.js';
-import { canonicalEventParts } from './canonical.js';
+import { hashValidEvent, sha256Hex } from './hash.js';
+import { eventMembersWithoutHash, joinWithHash } from './canonical.js';
 import { publicKeyMap, verifyCheckpointSignature } from './checkpoint.js';
 import { listAuditFiles } from './files.js';
 import { filesFor, parseEventLine, readFileLines, type ReadFilter } from './reader.js';
@@ -83,7 +83,8 @@ export interface VerifierOptions {
 }
 
 export interface Verifier {
-  push(event: AuditEvent, location?: Location): void;
+  /** `computedHash` lets a caller that already serialised the event skip doing it twice. */
+  push(event: AuditEvent, location?: Location, computedHash?: string): void;
   /** A record that could not be read as an event (bad JSON, failed normalizeEvent, torn line). */
   pushInvalid(location: Location, reason: string, kind?: 'malformed' | 'torn_line' | 'not_canonical', chain?: string | null, seq?: number | null): void;
   notice(kind: NoticeKind, message: string, location?: Location): void;
@@ -193,9 +194,9 @@ export function createVerifier(opts: VerifierOptions): Verifier {
     return false;
   }
 
-  function push(e: AuditEvent, loc?: Location): void {
+  function push(e: AuditEvent, loc?: Location, precomputed?: string): void {
     events++;
-    const computed = hashValidEvent(e);
+    const computed = precomputed ?? hashValidEvent(e);
     if (computed !== e.hash) {
       brk('hash_mismatch', e.chain_id, e.seq, `event ${e.event_type} content does not match its hash (edited after it was written)`, loc, e.event_id);
     }
@@ -326,8 +327,9 @@ export async function verifyDir(auditDir: string, opts: VerifyDirOptions): Promi
       }
       const e = parsed.event;
       if (l.torn) v.pushInvalid(loc, 'last line has no newline: the file was cut', 'torn_line', e.chain_id, e.seq);
-      else if (canonicalEventParts(e).full !== l.text) v.pushInvalid(loc, 'line is not the canonical serialisation of its event (fields added, removed or reformatted)', 'not_canonical', e.chain_id, e.seq);
-      v.push(e, loc);
+      const members = eventMembersWithoutHash(e);
+      if (joinWithHash(members, e.hash) !== l.text) v.pushInvalid(loc, 'line is not the canonical serialisation of its event (fields added, removed or reformatted)', 'not_canonical', e.chain_id, e.seq);
+      v.push(e, loc, sha256Hex('{' + members.join(',') + '}'));
     }
   }
   const { quarantined } = await listAuditFiles(auditDir, { chainId: opts.chainId });
