@@ -24,6 +24,8 @@ export const TransportConfigSchema = z.object({
   /** A session with no traffic for this long is closed (upstream session too). Kept below
    *  MCP Toolbox's own 10-minute idle session timeout so the gateway ends sessions first. */
   sessionIdleTimeoutMs: z.number().int().positive().default(9 * 60_000),
+  /** Open sessions one identity may hold; each one holds an upstream session too. */
+  maxSessionsPerIdentity: z.number().int().positive().default(64),
 });
 
 export type TransportConfig = z.infer<typeof TransportConfigSchema>;

@@ -49,6 +49,25 @@ export interface McpGatewayOptions {
   path?: string;
   /** Where operational errors go (pino-compatible); silent when absent. */
   logger?: { warn(obj: object, msg?: string): void };
+  /** Open sessions one identity may hold (each costs an upstream session); default 64. */
+  maxSessionsPerIdentity?: number;
+}
+
+/**
+ * Error summary safe for logs: SDK messages can embed whole JSON-RPC messages (e.g. "Received a
+ * response for an unknown message ID: {…rows…}"), so anything from the first brace or bracket
+ * on is cut and the rest is truncated; no query results or parameters reach the log.
+ */
+export function safeError(err: unknown): { err_name: string; err_code: string | number | null; err: string } {
+  const e = err as { name?: unknown; code?: unknown; message?: unknown };
+  const message = String(e?.message ?? err)
+    .replace(/[[{][\s\S]*$/, '[…]')
+    .slice(0, 160);
+  return {
+    err_name: typeof e?.name === 'string' ? e.name : 'Error',
+    err_code: typeof e?.code === 'string' || typeof e?.code === 'number' ? e.code : null,
+    err: message,
+  };
 }
 
 export interface McpGatewayHandle {
@@ -83,7 +102,8 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
   const sessions = new Map<string, McpSession>();
   const identities = new WeakMap<IncomingMessage, Identity>();
   const allowedOrigins = new Set(opts.allowedOrigins);
-  const onError = (err: unknown, where: string) => opts.logger?.warn({ err: String((err as Error)?.message ?? err), where }, 'mcp transport');
+  const onError = (err: unknown, where: string) => opts.logger?.warn({ ...safeError(err), where }, 'mcp transport');
+  const maxPerIdentity = opts.maxSessionsPerIdentity ?? 64;
   let closing = false;
 
   async function refuse(request: FastifyRequest, reply: FastifyReply, r: HttpRefusal, id: JsonRpcId, method: string | null, sessionId: string | null) {
@@ -148,6 +168,11 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
     }
     const params = parsed.data.params;
     const identity = identities.get(request.raw)!;
+    let held = 0;
+    for (const s of sessions.values()) if (identityKey(s.identity) === identityKey(identity)) held++;
+    if (held >= maxPerIdentity) {
+      throw new HttpRefusal(429, SERVER_ERROR, 'too_many_sessions', `Too Many Requests: this identity already holds ${held} open sessions (limit ${maxPerIdentity}); end one with DELETE or let it expire`);
+    }
     let upstream;
     try {
       upstream = await connectUpstream(opts.upstream, relayedClientCapabilities(params.capabilities));

@@ -479,6 +479,26 @@ test('upstream loses the session → clear error now, 404 next (client re-initia
   }
 });
 
+test('one identity cannot open unbounded sessions (each costs an upstream session) → 429', async () => {
+  const g = await startGateway(upstream.url, { maxSessionsPerIdentity: 2 });
+  try {
+    const hog = await g.auth.token('hog');
+    await rawSession(g.url, hog, '2025-11-25');
+    await rawSession(g.url, hog, '2025-11-25');
+    const opened = upstream.stats.sessionsOpen;
+    const r = await rawPost(g.url, initBody('2025-11-25'), { authorization: `Bearer ${hog}` });
+    assert.equal(r.status, 429);
+    assert.equal(r.json.error.code, -32000);
+    assert.equal(g.interceptor.rec.failures.at(-1)!.code, 'too_many_sessions');
+    assert.equal(upstream.stats.sessionsOpen, opened, 'no upstream session was opened for the refused one');
+    // Another identity is unaffected.
+    await rawSession(g.url, await g.auth.token('neighbour'), '2025-11-25');
+    assert.equal(g.handle.sessions(), 3);
+  } finally {
+    await g.close();
+  }
+});
+
 test('onSessionStart failure (audit down) refuses the session: fail closed', async () => {
   const g = await startGateway(upstream.url, {
     interceptorOverrides: {
