@@ -20,8 +20,16 @@ export interface MaskingOutcome {
   report: MaskReport;
 }
 
-/** Upstream status lines that carry no data (MCP Toolbox). Kept even when text is withheld. */
-const BENIGN_TEXT = [/^The query returned 0 rows\.?$/, /^Query executed successfully and returned no content\.?$/];
+/**
+ * Upstream text that carries no table data: MCP Toolbox status lines, and engine errors that
+ * only echo SQL identifiers or tokens the caller wrote. Kept (through the detectors) even when
+ * other unmapped text is withheld; errors that can echo values ("Bad int64 value: …") are not here.
+ */
+const BENIGN_TEXT = [
+  /^The query returned 0 rows\.?$/,
+  /^Query executed successfully and returned no content\.?$/,
+  /^error processing request: unable to execute query: SQL logic error: (?:no such (?:table|column|function): [\w.$]+|ambiguous column name: [\w.$]+|near "[^"\n]{0,64}": syntax error|incomplete input) \(1\)$/,
+];
 
 export const WITHHELD_TEXT =
   '[bqwarden: upstream text withheld: the query can return sensitive columns and this text could not be mapped to them]';
@@ -107,6 +115,8 @@ class Masker {
       return [];
     }
     // First pass: parse, so rows spread over items (MCP Toolbox) are checked as one result.
+    // Toolbox answers a SELECT with no rows with an empty content list.
+    if (v.length === 0) this.rows = this.rows ?? 0;
     const parsed = v.map((item) => this.parseItem(item));
     const rowItems = parsed.filter((p): p is ParsedRow => p.kind === 'row');
     const rowMode: Mode = this.objectRowsMismatch(rowItems.map((p) => p.row), 'content rows');
@@ -346,7 +356,7 @@ class Masker {
 
   /** Free text or a text table. */
   private text(s: string): string {
-    if (BENIGN_TEXT.some((re) => re.test(s.trim()))) return s;
+    if (BENIGN_TEXT.some((re) => re.test(s.trim()))) return this.detectString(s, null);
     if (this.sensitive) {
       const table = parseTextTable(s);
       if (table) {
