@@ -147,7 +147,14 @@ export function parsePolicyFiles(files: SourceFile[]): { merged: MergedPolicy; p
         problems.push({ file: f.name, line: e.linePos?.[0]?.line ?? lines.linePos(e.pos[0]).line, path: '', message: `YAML: ${e.message.split('\n')[0]}`, hint: e.code === 'DUPLICATE_KEY' ? 'a key appears twice in the same mapping' : 'check indentation and quoting' });
       continue;
     }
-    const raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
+    let raw: unknown;
+    try {
+      // Alias expansion is capped: a "billion laughs" file must be refused, not expanded.
+      raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
+    } catch (err) {
+      problems.push({ file: f.name, line: null, path: '', message: `YAML: ${(err as Error).message}`, hint: 'avoid deeply nested aliases (&anchor / *alias)' });
+      continue;
+    }
     const res = PolicyFileSchema.safeParse(raw);
     if (!res.success) {
       for (const issue of res.error.issues) {
@@ -278,7 +285,14 @@ export function parseCatalogFiles(files: SourceFile[]): { catalog: CatalogFile['
       for (const e of doc.errors) problems.push({ file: f.name, line: lines.linePos(e.pos[0]).line, path: '', message: `YAML: ${e.message.split('\n')[0]}`, hint: 'check indentation and quoting' });
       continue;
     }
-    const res = CatalogFileSchema.safeParse(doc.toJS() ?? {});
+    let raw: unknown;
+    try {
+      raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
+    } catch (err) {
+      problems.push({ file: f.name, line: null, path: '', message: `YAML: ${(err as Error).message}`, hint: 'avoid deeply nested aliases (&anchor / *alias)' });
+      continue;
+    }
+    const res = CatalogFileSchema.safeParse(raw);
     if (!res.success) {
       for (const issue of res.error.issues)
         problems.push({ file: f.name, line: lineOf(pd, issue.path as (string | number)[]), path: pathText(issue.path), message: issue.message, hint: 'catalog files list tables: [{ fq, columns: [{ name, type, policyTags? }] }]' });

@@ -173,7 +173,9 @@ export const VisibilityRuleSchema = z
     description: z.string().optional(),
     roles: roleRefs,
     /** Classification (or glob such as pii.*) → clear | deny | a masking method. */
-    classifications: z.record(z.string().min(1), z.enum(VISIBILITY_VALUES)),
+    classifications: z
+      .record(z.string().regex(/^[a-z*][a-z0-9_.*]*$/, 'a classification name or glob such as pii.ssn, pii.* or *'), z.enum(VISIBILITY_VALUES))
+      .refine((r) => Object.keys(r).length > 0, 'list at least one classification'),
   })
   .strict();
 

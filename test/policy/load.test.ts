@@ -138,3 +138,12 @@ test('version of a copied rules dir equals the original; the catalog is part of 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('hostile YAML: an alias bomb is refused, __proto__ keys do not pollute or pass', () => {
+  const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...'bcdefgh'.split('').map((k, i) => `${k}: &${k} [${Array(10).fill(`*${'abcdefgh'[i]}`).join(', ')}]`), 'roles: []'].join('\n');
+  const e = refusal({ 'a.yaml': bomb });
+  assert.ok(e.problems.length > 0);
+  const p = refusal({ 'a.yaml': `${BASE}classifications:\n  - { id: c1, classification: pii.ssn, names: [ssn] }\nvisibility:\n  - id: v\n    roles: [analyst]\n    classifications: { __proto__: clear }\n` });
+  assert.ok(p.problems.length > 0);
+  assert.equal(({} as Record<string, unknown>).clear, undefined);
+});
