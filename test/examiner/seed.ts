@@ -48,7 +48,10 @@ export async function seedAuditStore(days: [string, string, string], opts: { dir
   const keysDir = join(dir, 'keys');
   const signer = loadOrCreateSigner({ keysDir });
   const sink = await JsonlSink.open({ dir: auditDir });
-  const log = await AuditLog.open({ sink, signer, gatewayVersion: 'test', instance: 'i-test', checkpointEvery: { events: 10, ms: 3_600_000 } });
+  // The writer's clock follows the seeded event times while seeding, so its checkpoints land
+  // in the same day partitions as the events they follow; afterwards it is the real clock.
+  let clock: number | null = null;
+  const log = await AuditLog.open({ sink, signer, gatewayVersion: 'test', instance: 'i-test', checkpointEvery: { events: 10, ms: 3_600_000 }, now: () => clock ?? Date.now() });
   const [d1, d2, d3] = days;
   const piiSession = 'sess-pii-0001';
   const engineerSession = 'sess-eng-0001';
@@ -117,7 +120,11 @@ export async function seedAuditStore(days: [string, string, string], opts: { dir
       detector_hits: [{ detector: 'card_number', count: 0 }],
     },
   ];
-  for (const e of events) await log.append(e);
+  for (const e of events) {
+    clock = Date.parse(e.event_time!);
+    await log.append(e);
+  }
+  clock = null;
   return { dir, auditDir, keysDir, log, signer, publicKeys: loadPublicKeysFromDir(keysDir), approvalId, piiSession, engineerSession };
 }
 
