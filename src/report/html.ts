@@ -37,7 +37,7 @@ function controls(e: Evidence): string {
       `${fmt(e.requestsWithIdentity)} of ${fmt(e.requests)} MCP requests carry a verified identity; ${fmt(e.distinctActors)} distinct identities (${e.actors.human} human, ${e.actors.ci} CI, ${e.actors.agent} agent, ${e.actors.service} service); ${fmt(e.authFailures)} refused sign-ins.`,
       e.requestsWithIdentity === e.requests ? 'met' : 'see figures'],
     ['Least privilege, default deny', 'FFIEC II.C.7(b); CAT D3.PC.Am.B.1',
-      `${fmt(e.denied)} requests denied by policy under ${e.deniedByRule.length} rule(s); ${e.policies.length} policy version(s) in force (below).`, 'met'],
+      `${fmt(e.denied)} requests denied (policy, authentication or input) under ${e.deniedByRule.length} rule(s); ${e.policies.length} policy version(s) in force (below).`, 'met'],
     ['Additional approval; segregation of duties', 'FFIEC II.C.7(c); CAT D3.PC.Am.B.2',
       `${e.approvals.length} approval request(s), ${e.approvals.filter((a) => a.status === 'executed').length} executed; self-approved: ${selfApproved}; executed text differing from the approved text: ${textDiffers}.`,
       selfApproved === 0 && textDiffers === 0 ? 'met' : 'EXCEPTION'],
