@@ -9,7 +9,7 @@ import type { RoleDef, UpstreamDef, VisibilityValue } from './schema.js';
 import { durationSeconds } from './schema.js';
 import { anyMatch, columnMatcher, nameMatcher, tableMatcher } from './glob.js';
 import { findColumn } from './catalog.js';
-import { morePermissive, stricter } from './visibility.js';
+import { PARTIAL_METHODS, isMask, morePermissive, stricter } from './visibility.js';
 
 /** Roles as given, or the empty-string principal for a caller no binding matched: only "*" rules reach it. */
 function principals(roles: string[]): string[] {
@@ -252,10 +252,12 @@ export class CompiledPolicy {
   }
 
   /** The subject's view: most permissive over the given roles (callers pass the table's readers). */
-  visibilityFor(roles: string[], classification: string): Visibility {
+  visibilityFor(roles: string[], classification: string, transformed = false): Visibility {
     let best: Visibility | null = null;
     for (const p of principals(roles)) {
-      const v = this.roleVisibility(p, classification);
+      let v = this.roleVisibility(p, classification);
+      // Judge each role by what it would really get: a partial reveal of a transformed value is redacted.
+      if (transformed && isMask(v.value) && PARTIAL_METHODS.has(v.value)) v = { ...v, value: 'redact' };
       if (!best || (morePermissive(best.value, v.value) === v.value && best.value !== v.value)) best = v;
     }
     return best!;

@@ -81,15 +81,15 @@ interface Reach {
 }
 
 /** Classifications a column reaches and how the subject (roles that may read its table) sees each. */
-function reach(ctx: Ctx, col: ColumnRef): Reach[] {
+function reach(ctx: Ctx, col: ColumnRef, transformed = false): Reach[] {
   const hits = ctx.p.classify(col, ctx.catalog, ctx.catalogIsStatic);
   if (hits.length === 0) return [];
   const readers = ctx.p.readersOf(ctx.roles, col.table, ctx.analysis.dialect);
   // Nobody may read the table (cannot happen after the table check): judge by the strictest role.
   const judged = readers.length ? readers : ctx.roles;
   return hits.map((h) => {
-    let vis = ctx.p.visibilityFor(judged, h.classification);
-    if (!readers.length) for (const r of ctx.roles) vis = worst(vis, ctx.p.visibilityFor([r], h.classification));
+    let vis = ctx.p.visibilityFor(judged, h.classification, transformed);
+    if (!readers.length) for (const r of ctx.roles) vis = worst(vis, ctx.p.visibilityFor([r], h.classification, transformed));
     return { classification: h.classification, classRuleId: h.ruleId, source: columnKey(col), vis };
   });
 }
@@ -161,7 +161,9 @@ function checkUses(ctx: Ctx, s: StatementAnalysis): void {
       if (r.vis.value === 'deny') refuse(ctx, [visRule(r)], `${deniedText(ctx, r)}; it may not appear in ${CLAUSE_TEXT[u.clause]} either`);
       if (r.vis.value === 'clear') continue;
       if (PREDICATES.has(u.clause)) {
-        const inf = ctx.p.inferenceAllowed(ctx.roles, r.classification, u.clause);
+        // Only roles that may read the table may lend their inference exceptions to it.
+        const readers = ctx.p.readersOf(ctx.roles, u.column.table, ctx.analysis.dialect);
+        const inf = ctx.p.inferenceAllowed(readers.length ? readers : ctx.roles, r.classification, u.clause);
         if (!inf.allowed)
           refuse(
             ctx,
@@ -214,7 +216,7 @@ function planOutputs(ctx: Ctx, s: StatementAnalysis, columns: ColumnMask[], fall
     let best: { r: Reach; method: MaskMethod } | null = null;
     const sources = new Set<string>();
     for (const src of out.sources) {
-      for (const r of reach(ctx, src)) {
+      for (const r of reach(ctx, src, !out.direct)) {
         if (r.vis.value === 'deny') refuse(ctx, [visRule(r)], `${deniedText(ctx, r)}; remove ${out.name} from the select list`);
         if (!isMask(r.vis.value)) continue;
         if (s.class !== 'read')
