@@ -203,6 +203,9 @@ class Masker {
       for (const [k, x] of Object.entries(o)) {
         const key = this.detectKey(k);
         if (Array.isArray(x) || isPlainObject(x)) setOwn(out, key, this.container(x, depth + 1, `${where}.${k}`));
+        // A wrapper's own text fields are not columns we can map: under a sensitive plan they
+        // follow the unmapped-text rule (a mis-named row could otherwise pass as a "wrapper").
+        else if (typeof x === 'string' && this.sensitive) setOwn(out, key, this.text(x));
         else setOwn(out, key, this.detectValue(x, k));
       }
       return out;

@@ -306,3 +306,14 @@ test('prototype keys stay data', () => {
   assert.equal(text, '{"__proto__":{"polluted":"[REDACTED:ssn]"},"ssn":""}');
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
 });
+
+test('a row mistaken for a wrapper cannot leak its text fields', () => {
+  // keys the analysis did not foresee, plus an array of objects: looks like a wrapper
+  const res = { structuredContent: { weird: 'Alice Smith', rows: [{ ssn: '123-45-6789' }], totalRows: 1 } };
+  const { result } = applyMasking(res, PLAN, opts);
+  const text = JSON.stringify(result);
+  assert.ok(!text.includes('Alice Smith') && !text.includes('123-45-6789'), text);
+  // with no sensitive lineage, wrapper text stays readable
+  const plain = applyMasking({ structuredContent: { message: 'ok', rows: [{ a: 1 }] } }, plan([], ['a']), opts);
+  assert.deepEqual(plain.result.structuredContent, { message: 'ok', rows: [{ a: 1 }] });
+});
