@@ -16,7 +16,7 @@ SELECT
   COALESCE(actor_email, actor_subject, '(anonymous)') AS actor,
   ARRAY_TO_STRING(actor_roles, ',') AS roles,
   mcp_method AS surface,
-  session_id AS viewed_session,
+  request_json AS request,
   approval_id,
   outcome,
   http_status,

@@ -118,6 +118,7 @@ export class AuditIndex {
   order = new Uint32Array(0);
   private orderLen = 0;
   private files = new Map<string, FileState>();
+  private chainHeads = new Map<string, { n: number; day: string }>();
   readonly filePaths: string[] = [];
   private refreshing: Promise<void> | null = null;
   private lastRefresh = 0;
@@ -136,7 +137,11 @@ export class AuditIndex {
   }
 
   private async doRefresh(): Promise<void> {
-    const { files } = await listAuditFiles(this.auditDir);
+    // Writers only ever append to the newest file of each chain, in the newest day partition
+    // (late events land in the current one), so after the first pass only partitions from the
+    // oldest chain head onwards are listed, and older files of a chain are not reopened.
+    const fromDay = this.chainHeads.size ? [...this.chainHeads.values()].reduce((m, h) => (h.day < m ? h.day : m), '9999-12-31') : undefined;
+    const { files } = await listAuditFiles(this.auditDir, { fromDay });
     const before = this.count;
     for (const f of files) {
       let st = this.files.get(f.path);
@@ -144,8 +149,13 @@ export class AuditIndex {
         st = { idx: this.filePaths.length, path: f.path, offset: 0, line: 0 };
         this.files.set(f.path, st);
         this.filePaths.push(f.path);
+      } else {
+        const head = this.chainHeads.get(f.chainId);
+        if (head && f.n < head.n) continue;
       }
       await this.ingestFile(st);
+      const head = this.chainHeads.get(f.chainId);
+      if (!head || f.n >= head.n) this.chainHeads.set(f.chainId, { n: f.n, day: f.day });
     }
     if (this.count > before) this.extendOrder(before);
   }
