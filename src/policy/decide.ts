@@ -108,6 +108,19 @@ function deniedText(ctx: Ctx, r: Reach): string {
     : `${r.source} is classified ${r.classification} and no visibility rule for ${who(ctx.roles)} mentions ${r.classification}, so it is denied (rule ${DEFAULT_DENY})`;
 }
 
+/**
+ * Analyzer details can quote the SQL (a parser's "Unexpected '123-45-6789'"); decision messages
+ * go into audit, which must hold no clear customer data, so literals and long digit runs go.
+ */
+export function scrubDetail(detail: string): string {
+  return detail
+    .slice(0, 300)
+    .replace(/'(?:[^']|'')*'?/g, "'…'")
+    .replace(/[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+/g, '…@…')
+    .replace(/\d[\d\s().\/-]{2,}\d/g, '#')
+    .replace(/"([^"]*\d{3,}[^"]*)"/g, '"…"');
+}
+
 function checkOpaque(ctx: Ctx, flags: OpaqueFlag[]): void {
   for (const f of flags) {
     const trustId = ctx.p.trusted(ctx.roles, f.kind);
@@ -118,7 +131,7 @@ function checkOpaque(ctx: Ctx, flags: OpaqueFlag[]): void {
     refuse(
       ctx,
       ['opaque-untrusted'],
-      `the SQL contains ${OPAQUE_TEXT[f.kind] ?? f.kind} (${f.kind}${f.detail ? `: ${f.detail}` : ''}); bqwarden cannot see what it reads or returns, so it is denied unless a role is trusted for ${f.kind} — ${who(ctx.roles)} is not (rule opaque-untrusted)`,
+      `the SQL contains ${OPAQUE_TEXT[f.kind] ?? f.kind} (${f.kind}${f.detail ? `: ${scrubDetail(f.detail)}` : ''}); bqwarden cannot see what it reads or returns, so it is denied unless a role is trusted for ${f.kind} — ${who(ctx.roles)} is not (rule opaque-untrusted)`,
     );
   }
 }
@@ -205,7 +218,7 @@ function planOutputs(ctx: Ctx, s: StatementAnalysis, columns: ColumnMask[], fall
         refuse(
           ctx,
           ['unresolved-output'],
-          `output column ${out.name} could not be traced to its source columns, and ${who(ctx.roles)} sees some classifications masked, so bqwarden cannot show it is safe to return (rule unresolved-output). Name the columns explicitly (no SELECT * over unknown tables)`,
+          `output column ${scrubDetail(out.name)} could not be traced to its source columns, and ${who(ctx.roles)} sees some classifications masked, so bqwarden cannot show it is safe to return (rule unresolved-output). Name the columns explicitly (no SELECT * over unknown tables)`,
         );
       const all = strictestOverall(ctx);
       ctx.ruleIds.add(trustId);
@@ -217,7 +230,7 @@ function planOutputs(ctx: Ctx, s: StatementAnalysis, columns: ColumnMask[], fall
     const sources = new Set<string>();
     for (const src of out.sources) {
       for (const r of reach(ctx, src, !out.direct)) {
-        if (r.vis.value === 'deny') refuse(ctx, [visRule(r)], `${deniedText(ctx, r)}; remove ${out.name} from the select list`);
+        if (r.vis.value === 'deny') refuse(ctx, [visRule(r)], `${deniedText(ctx, r)}; remove ${scrubDetail(out.name)} from the select list`);
         if (!isMask(r.vis.value)) continue;
         if (s.class !== 'read')
           refuse(ctx, [visRule(r), 'copy-masked'], `${r.source} is classified ${r.classification} and ${who(ctx.roles)} sees it masked (${r.vis.value}); a ${s.class} statement would copy the clear value, so it is denied (rule ${visRule(r)}, copy-masked)`);
@@ -286,7 +299,7 @@ export function decideSql(p: CompiledPolicy, input: ToolCallInput & { roles: str
     for (const a of approvals) ctx.ruleIds.add(a.ruleId);
     const tables = [...new Set(analysis.statements.flatMap((s) => [...s.tablesWritten, ...s.tablesRead].map((t) => t.fq)))];
     const on = tables.length ? ` on ${tables.join(', ')}` : '';
-    const masked = columns.map((c) => `${c.outputName} (${c.classification} → ${c.method}, rule ${c.ruleId})`).join('; ');
+    const masked = columns.map((c) => `${scrubDetail(c.outputName)} (${c.classification} → ${c.method}, rule ${c.ruleId})`).join('; ');
     if (approval) {
       return {
         action: 'approval_required',

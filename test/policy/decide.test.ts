@@ -223,3 +223,18 @@ test('tool shapes and analyze options come from the upstream description', () =>
   assert.ok(o?.catalog?.getTable({ fq: 'demo.main.customers', project: 'demo', dataset: 'main', table: 'customers' }));
   assert.equal(policy.analyzeOptions('list_tables'), null);
 });
+
+test('decision messages never carry literals from the SQL (they go into audit)', () => {
+  const detail = `Syntax Error: Unexpected "'123-45-6789'" near 'alice@bank.example' and 4111 1111 1111 1111 at line 1 column 53`;
+  const a: Analysis = { dialect: 'sqlite', ok: false, sql: 'x', sha256: 'h', fingerprint: 'f', statements: [], opaque: [{ kind: 'parse_error', detail, statement: -1 }] };
+  const d = decide(['analyst'], a);
+  assert.equal(d.action, 'deny');
+  assert.doesNotMatch(d.message, /123-45-6789|alice@bank|4111/);
+  assert.match(d.message, /line 1 column 53|Syntax Error/);
+});
+
+test('output names built from literals are scrubbed in messages', () => {
+  const d = decide(['analyst'], q({ read: CUST, out: [["ssn = '123-45-6789'", ['customers.ssn'], false]] }));
+  assert.equal(d.action, 'mask');
+  assert.doesNotMatch(d.message, /123-45-6789/);
+});
