@@ -57,7 +57,7 @@ async function createSink(config: GatewayConfig): Promise<AuditSink> {
     const { createPubSubSink } = await import('../sinks/pubsub.js');
     return createPubSubSink(config.gcp);
   }
-  return JsonlSink.open({ dir: config.audit.dir ?? join(config.dataDir, 'audit'), maxFileBytes: config.audit.maxFileBytes, maxBatch: config.audit.maxBatch });
+  return JsonlSink.open({ dir: config.audit.dir ?? join(config.dataDir, 'audit'), maxFileBytes: config.audit.maxFileBytes });
 }
 
 export async function startGateway(config: GatewayConfig, opts: { log?: Logger } = {}): Promise<GatewayHandle> {
@@ -79,6 +79,7 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     gatewayVersion: GATEWAY_VERSION,
     instance: GATEWAY_INSTANCE,
     checkpointEvery: config.audit.checkpointEvery,
+    maxBatch: config.audit.maxBatch,
   });
 
   const policyStore = await PolicyStore.open(config.rules.dir);
