@@ -138,6 +138,7 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
     if (!who || identityKey(who) !== identityKey(session.identity)) {
       throw new HttpRefusal(403, SERVER_ERROR, 'session_identity_mismatch', 'Forbidden: this session belongs to a different identity');
     }
+    session.sawToken(who);
     return session;
   }
 
@@ -357,11 +358,14 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
     scope.all(path, handle);
   });
 
-  const sweepEvery = Math.max(25, Math.min(30_000, Math.floor(opts.sessionIdleTimeoutMs / 4)));
+  // Once a second at most: cheap, and it bounds how long a session outlives its token.
+  const sweepEvery = Math.max(25, Math.min(1000, Math.floor(opts.sessionIdleTimeoutMs / 4)));
   const sweeper = setInterval(() => {
     const now = Date.now();
     for (const s of sessions.values()) {
-      if (!s.busy && now - s.lastActivity > opts.sessionIdleTimeoutMs) void s.end('expired');
+      const idle = now - s.lastActivity > opts.sessionIdleTimeoutMs;
+      const tokenExpired = s.authExpiresAt !== null && now >= s.authExpiresAt * 1000;
+      if (!s.busy && (idle || tokenExpired)) void s.end('expired');
     }
   }, sweepEvery);
   sweeper.unref();

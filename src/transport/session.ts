@@ -3,6 +3,7 @@
 // with a `forward` that reaches the upstream; every upstream message for the client is relayed
 // on this session only, so JSON-RPC ids and progress tokens never cross clients.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
@@ -94,6 +95,12 @@ export class McpSession {
   readonly server: Server;
   readonly transport: StreamableHTTPServerTransport;
   lastActivity = Date.now();
+  /**
+   * Expiry (epoch seconds) of the newest token seen on this session. Sessions are bounded by
+   * it: once every token the client presented has expired, the session (and any open GET
+   * stream still receiving upstream messages) is ended as expired.
+   */
+  authExpiresAt: number | null;
   /** Downstream requests being handled, in arrival order (for relating upstream messages). */
   private readonly inflight = new Set<RequestId>();
   private ended: Promise<void> | null = null;
@@ -101,6 +108,7 @@ export class McpSession {
   constructor(private readonly init: SessionInit) {
     this.id = init.id;
     this.identity = init.identity;
+    this.authExpiresAt = init.identity.expiresAt;
     this.clientName = init.clientName;
     this.clientVersion = init.clientVersion;
     this.protocolVersion = init.protocolVersion;
@@ -159,6 +167,12 @@ export class McpSession {
     await this.transport.handleRequest(req, res, body);
   }
 
+  /** Records a fresh token of the session's owner (extends the session's auth bound). */
+  sawToken(identity: Identity): void {
+    if (this.authExpiresAt === null) return;
+    this.authExpiresAt = identity.expiresAt === null ? null : Math.max(this.authExpiresAt, identity.expiresAt);
+  }
+
   get busy(): boolean {
     return this.inflight.size > 0;
   }
@@ -175,7 +189,7 @@ export class McpSession {
       identity: meta?.identity ?? this.identity,
       sessionId: this.id,
       requestId: requestId === null ? null : String(requestId),
-      traceId: meta?.traceId ?? '',
+      traceId: meta?.traceId ?? randomBytes(16).toString('hex'),
       sourceIp: meta?.sourceIp ?? null,
       userAgent: meta?.userAgent ?? null,
       clientName: this.clientName,
@@ -272,8 +286,9 @@ export class McpSession {
     return last;
   }
 
+  // Upstream traffic does not count as activity: idleness is about the client, or a chatty
+  // upstream would keep a session (and its open GET stream) alive forever.
   private async relayNotification(n: Notification): Promise<void> {
-    this.lastActivity = Date.now();
     try {
       await this.server.notification(n as never, { relatedRequestId: this.relatedRequestId() });
     } catch (err) {
@@ -282,7 +297,6 @@ export class McpSession {
   }
 
   private async relayRequest(req: Request, extra: Extra): Promise<Record<string, unknown>> {
-    this.lastActivity = Date.now();
     try {
       return await this.server.request(req as never, PassthroughResultSchema, {
         signal: extra.signal,

@@ -132,7 +132,9 @@ function describe(err: unknown): string {
 export function upstreamError(err: unknown, timeoutMs: number, method: string): GatewayError {
   if (err instanceof GatewayError) return err;
   if (err instanceof McpError) {
-    const data = (err.data ?? undefined) as Record<string, unknown> | undefined;
+    // JSON-RPC error data may be any JSON value; only a plain object is merged into ours.
+    const raw = err.data;
+    const data = raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : raw === undefined ? undefined : { upstreamData: raw };
     // The SDK raises RequestTimeout itself (with data.timeout) and has then cancelled upstream.
     if (err.code === REQUEST_TIMEOUT && data && 'timeout' in data && /timed out|timeout/i.test(err.message)) {
       return new GatewayError(REQUEST_TIMEOUT, `Upstream MCP server did not answer ${method} within ${timeoutMs} ms; the request was cancelled upstream`, {

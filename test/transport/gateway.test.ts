@@ -499,6 +499,31 @@ test('one identity cannot open unbounded sessions (each costs an upstream sessio
   }
 });
 
+test('a session ends when every token its owner presented has expired (sessions are bounded by token expiry)', async () => {
+  const g = await startGateway(upstream.url);
+  try {
+    const exp = Math.floor(Date.now() / 1000) + 2;
+    const short = await g.auth.token('shortlived', { expiresIn: exp });
+    const sid = await rawSession(g.url, short, '2025-11-25');
+    assert.equal(g.handle.sessions(), 1);
+    const ended = () => g.interceptor.rec.ends.find((e) => e.ctx.sessionId === sid);
+    for (let i = 0; i < 300 && !ended(); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(ended()?.reason, 'expired');
+    assert.ok(Date.now() >= exp * 1000, 'not before the token expired');
+    // A refreshed token keeps the session going past the first token's expiry.
+    const first = await g.auth.token('renewer', { expiresIn: Math.floor(Date.now() / 1000) + 1 });
+    const sid2 = await rawSession(g.url, first, '2025-11-25');
+    const longer = await g.auth.token('renewer');
+    await rawPost(g.url, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { authorization: `Bearer ${longer}`, 'mcp-session-id': sid2 });
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(g.interceptor.rec.ends.some((e) => e.ctx.sessionId === sid2), false);
+    const ok = await rawPost(g.url, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, { authorization: `Bearer ${longer}`, 'mcp-session-id': sid2 });
+    assert.equal(ok.status, 200);
+  } finally {
+    await g.close();
+  }
+});
+
 test('onSessionStart failure (audit down) refuses the session: fail closed', async () => {
   const g = await startGateway(upstream.url, {
     interceptorOverrides: {
