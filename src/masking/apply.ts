@@ -359,7 +359,10 @@ class Masker {
 
   /** Free text or a text table. */
   private text(s: string): string {
-    if (BENIGN_TEXT.some((re) => re.test(s.trim()))) return this.detectString(s, null);
+    if (BENIGN_TEXT.some((re) => re.test(s.trim()))) {
+      if (/^The query returned 0 rows/.test(s.trim())) this.rows = this.rows ?? 0;
+      return this.detectString(s, null);
+    }
     if (this.sensitive) {
       const table = parseTextTable(s);
       if (table) {

@@ -295,7 +295,8 @@ test('a bare scalar result under a sensitive plan gets the fallback', () => {
 });
 
 test('rows count: null when there are no rows, 0 for an empty array', () => {
-  assert.equal(applyMasking({ content: [{ type: 'text', text: 'The query returned 0 rows.' }] }, PLAN, opts).report.rows, null);
+  assert.equal(applyMasking({ content: [{ type: 'text', text: 'Query executed successfully and returned no content.' }] }, PLAN, opts).report.rows, null);
+  assert.equal(applyMasking({ content: [{ type: 'text', text: 'The query returned 0 rows.' }] }, PLAN, opts).report.rows, 0);
   assert.equal(applyMasking({ content: [{ type: 'text', text: '[]' }] }, PLAN, opts).report.rows, 0);
 });
 
