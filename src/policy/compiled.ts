@@ -9,7 +9,7 @@ import type { RoleDef, UpstreamDef, VisibilityValue } from './schema.js';
 import { durationSeconds } from './schema.js';
 import { anyMatch, columnMatcher, nameMatcher, tableMatcher } from './glob.js';
 import { findColumn } from './catalog.js';
-import { PARTIAL_METHODS, isMask, morePermissive, stricter } from './visibility.js';
+import { forTransformed, morePermissive, stricter } from './visibility.js';
 
 /** Roles as given, or the empty-string principal for a caller no binding matched: only "*" rules reach it. */
 function principals(roles: string[]): string[] {
@@ -256,8 +256,8 @@ export class CompiledPolicy {
     let best: Visibility | null = null;
     for (const p of principals(roles)) {
       let v = this.roleVisibility(p, classification);
-      // Judge each role by what it would really get: a partial reveal of a transformed value is redacted.
-      if (transformed && isMask(v.value) && PARTIAL_METHODS.has(v.value)) v = { ...v, value: 'redact' };
+      // Judge each role by what it would really get for a transformed value (see forTransformed).
+      if (transformed && v.value !== forTransformed(v.value)) v = { ...v, value: forTransformed(v.value) };
       if (!best || (morePermissive(best.value, v.value) === v.value && best.value !== v.value)) best = v;
     }
     return best!;

@@ -6,7 +6,7 @@ import { columnKey } from '../sql/types.js';
 import type { ColumnMask, MaskMethod, MaskPlan } from '../masking/types.js';
 import type { ApprovalRequirement, Decision, ToolCallInput } from './types.js';
 import { type CompiledPolicy, DEFAULT_DENY, type Visibility } from './compiled.js';
-import { PARTIAL_METHODS, isMask, rank, stricter } from './visibility.js';
+import { forTransformed, isMask, rank, stricter } from './visibility.js';
 import type { VisibilityValue } from './schema.js';
 
 const PRIVILEGED = new Set(['write', 'ddl', 'dcl', 'data_movement', 'dynamic_sql']);
@@ -242,8 +242,8 @@ function planOutputs(ctx: Ctx, s: StatementAnalysis, columns: ColumnMask[], fall
       }
     }
     if (!best) continue;
-    // A transformed value's "last four" are not the column's last four: reveal nothing instead.
-    const method: MaskMethod = !out.direct && PARTIAL_METHODS.has(best.method) ? 'redact' : best.method;
+    // Already judged by forTransformed in reach(); kept as a second line of defence.
+    const method: MaskMethod = out.direct ? best.method : (forTransformed(best.method) as MaskMethod);
     columns.push({ outputIndex: out.index, outputName: out.name, classification: best.r.classification, method, ruleId: visRule(best.r), sources: [...sources].sort() });
   }
 }

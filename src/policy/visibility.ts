@@ -31,11 +31,16 @@ export function morePermissive(a: VisibilityValue, b: VisibilityValue): Visibili
 }
 
 /**
- * Methods that show part of the original text. On a transformed value (substr(ssn, 1, 5),
- * concatenations …) the "part" is no longer the part the rule meant to reveal — a query could
- * shift hidden digits into the revealed window — so transformed values fall back to redact.
+ * What a transformed value (substr(ssn, 1, 5), ssn = '…', account_number + 0, aggregates …)
+ * gets instead of the role's method. Partial reveals (last4, year_only …) would reveal the
+ * wrong part: a query could shift hidden digits into the revealed window. Equality-preserving
+ * tokens (pseudonym, sha256) would turn a small derived domain into an oracle: pseudonymising
+ * `ssn = '123-45-6789'` yields one token for true and one for false. So every masked
+ * classification reaching a transformed value is redacted (nullify stays nullify).
  */
-export const PARTIAL_METHODS: ReadonlySet<MaskMethod> = new Set<MaskMethod>(['last4', 'first4', 'email_domain', 'year_only']);
+export function forTransformed(v: VisibilityValue): VisibilityValue {
+  return v === 'clear' || v === 'deny' || v === 'nullify' ? v : 'redact';
+}
 
 export function isMask(v: VisibilityValue): v is MaskMethod {
   return v !== 'clear' && v !== 'deny';
