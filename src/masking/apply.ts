@@ -52,6 +52,28 @@ export function applyMasking(result: CallToolResultLike, plan: MaskPlan, opts: M
   }
 }
 
+/**
+ * Masks one piece of upstream text outside a result (an error message headed for the audit
+ * event's error_message, a log line): withheld under a sensitive plan unless benign, else
+ * detectors only — the same rule as unmapped text inside a result.
+ */
+export function maskText(text: string, plan: MaskPlan, opts: MaskingOptions): { text: string; report: MaskReport } {
+  try {
+    const m = new Masker(plan, opts);
+    const out = m.text(text);
+    return { text: out, report: m.finalReport() };
+  } catch (e) {
+    return { text: MASKING_FAILED_TEXT, report: { maskedColumns: [], detectorHits: [], rows: null, notes: [`masking failed: ${String(e).slice(0, 200)}`] } };
+  }
+}
+
+/** Detectors only, over any JSON-like value (request params, log fields): a new value with matches replaced. */
+export function redactDetected(value: unknown, opts: MaskingOptions): { value: unknown; detectorHits: MaskReport['detectorHits'] } {
+  const m = new Masker({ columns: [], fallback: [], detectors: true }, opts);
+  const out = m.detectOnly(fromUnknown(value));
+  return { value: out, detectorHits: m.finalReport().detectorHits };
+}
+
 export const MASKING_FAILED_TEXT = '[bqwarden: result withheld: the gateway could not mask it safely]';
 
 type Row = { [k: string]: Json };
@@ -357,8 +379,16 @@ class Masker {
 
   // ------------------------------------------------------------------ text
 
+  finalReport(): MaskReport {
+    return this.report();
+  }
+
+  detectOnly(v: Json): Json {
+    return this.detectValue(v, null);
+  }
+
   /** Free text or a text table. */
-  private text(s: string): string {
+  text(s: string): string {
     if (BENIGN_TEXT.some((re) => re.test(s.trim()))) {
       if (/^The query returned 0 rows/.test(s.trim())) this.rows = this.rows ?? 0;
       return this.detectString(s, null);

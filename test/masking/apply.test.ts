@@ -318,3 +318,12 @@ test('a row mistaken for a wrapper cannot leak its text fields', () => {
   const plain = applyMasking({ structuredContent: { message: 'ok', rows: [{ a: 1 }] } }, plan([], ['a']), opts);
   assert.deepEqual(plain.result.structuredContent, { message: 'ok', rows: [{ a: 1 }] });
 });
+
+test('maskText (error messages for audit/logs) and redactDetected (request params)', async () => {
+  const { maskText, redactDetected } = await import('../../src/masking/apply.js');
+  assert.equal(maskText('Bad int64 value: Alice Smith', PLAN, opts).text, WITHHELD_TEXT);
+  assert.equal(maskText('ssn 123-45-6789 rejected', plan([], null), opts).text, 'ssn [REDACTED:ssn] rejected');
+  const r = redactDetected({ sql: "SELECT 1 WHERE ssn = '123-45-6789'", n: 4111111111111111 }, opts);
+  assert.deepEqual(r.value, { sql: "SELECT 1 WHERE ssn = '[REDACTED:ssn]'", n: '[REDACTED:card]' });
+  assert.deepEqual(r.detectorHits, [{ detector: 'ssn', count: 1 }, { detector: 'card', count: 1 }]);
+});
