@@ -3,6 +3,7 @@
 // protocol version; each refusal gets its HTTP status, a JSON-RPC error body and an
 // onHttpFailure call (audited) before the SDK transport ever sees the request.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
 import type { IncomingMessage } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
@@ -104,6 +105,7 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
   const allowedOrigins = new Set(opts.allowedOrigins);
   const onError = (err: unknown, where: string) => opts.logger?.warn({ ...safeError(err), where }, 'mcp transport');
   const maxPerIdentity = opts.maxSessionsPerIdentity ?? 64;
+  const starting = new Map<string, number>();
   let closing = false;
 
   async function refuse(request: FastifyRequest, reply: FastifyReply, r: HttpRefusal, id: JsonRpcId, method: string | null, sessionId: string | null) {
@@ -169,11 +171,30 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
     }
     const params = parsed.data.params;
     const identity = identities.get(request.raw)!;
-    let held = 0;
-    for (const s of sessions.values()) if (identityKey(s.identity) === identityKey(identity)) held++;
+    const key = identityKey(identity);
+    // Initializes still connecting upstream count too, so a burst cannot overshoot the cap.
+    let held = starting.get(key) ?? 0;
+    for (const s of sessions.values()) if (identityKey(s.identity) === key) held++;
     if (held >= maxPerIdentity) {
       throw new HttpRefusal(429, SERVER_ERROR, 'too_many_sessions', `Too Many Requests: this identity already holds ${held} open sessions (limit ${maxPerIdentity}); end one with DELETE or let it expire`);
     }
+    starting.set(key, (starting.get(key) ?? 0) + 1);
+    try {
+      await startSession(request, reply, message, identity, params);
+    } finally {
+      const n = (starting.get(key) ?? 1) - 1;
+      if (n > 0) starting.set(key, n);
+      else starting.delete(key);
+    }
+  }
+
+  async function startSession(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    message: unknown,
+    identity: Identity,
+    params: z.infer<typeof InitializeRequestSchema>['params'],
+  ) {
     let upstream;
     try {
       upstream = await connectUpstream(opts.upstream, relayedClientCapabilities(params.capabilities));

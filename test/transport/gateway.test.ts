@@ -494,6 +494,10 @@ test('one identity cannot open unbounded sessions (each costs an upstream sessio
     // Another identity is unaffected.
     await rawSession(g.url, await g.auth.token('neighbour'), '2025-11-25');
     assert.equal(g.handle.sessions(), 3);
+    // A burst of concurrent initializes cannot overshoot the cap.
+    const burst = await g.auth.token('burst');
+    const results = await Promise.all(Array.from({ length: 6 }, () => rawPost(g.url, initBody('2025-11-25'), { authorization: `Bearer ${burst}` })));
+    assert.deepEqual(results.map((r) => r.status).sort(), [200, 200, 429, 429, 429, 429]);
   } finally {
     await g.close();
   }
