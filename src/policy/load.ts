@@ -2,7 +2,7 @@
 // file, line and a hint. Files are merged: list sections concatenate, rule ids are unique
 // across the whole policy, and cross references (roles, tools, classifications) must resolve.
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document } from 'yaml';
 import type { z } from 'zod';
@@ -40,7 +40,21 @@ async function yamlFilesIn(dir: string): Promise<string[]> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
-  return entries.filter((e) => e.isFile() && isYaml(e.name)).map((e) => e.name).sort();
+  const out: string[] = [];
+  for (const e of entries) {
+    // Hidden names are editor droppings and ConfigMap internals (..data), not policy.
+    if (!isYaml(e.name) || e.name.startsWith('.')) continue;
+    if (e.isFile()) out.push(e.name);
+    // Kubernetes ConfigMap volumes present every file as a symlink into ..data/.
+    else if (e.isSymbolicLink()) {
+      try {
+        if ((await stat(join(dir, e.name))).isFile()) out.push(e.name);
+      } catch {
+        // dangling link (e.g. an editor lock file): not policy
+      }
+    }
+  }
+  return out.sort();
 }
 
 /** The files a policy is made of: rules/*.yaml and rules/catalog/*.yaml (tests/ and examples/ are not policy). */

@@ -92,9 +92,9 @@ export class PolicyStore {
     };
     for (const d of [this.dir, join(this.dir, 'catalog')]) {
       try {
-        const w = fsWatch(d, { persistent: false }, (_event, name) => {
-          if (!name || /\.ya?ml$/.test(String(name))) fire();
-        });
+        // Any name, not only *.yaml: Kubernetes ConfigMap volumes update by swapping a `..data`
+        // symlink. An unchanged hash makes the reload a silent no-op.
+        const w = fsWatch(d, { persistent: false }, () => fire());
         w.on('error', () => undefined);
         watchers.push(w);
       } catch {

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { mkdtempSync, writeFileSync, rmSync, cpSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync, cpSync, mkdirSync, readFileSync, symlinkSync, renameSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { PolicyStore, type ReloadResult } from '../../src/policy/store.js';
 import { PolicyLoadError } from '../../src/policy/errors.js';
@@ -93,5 +93,40 @@ test('watch: a file change reloads after the debounce and reports through the ca
     clearInterval(keepAlive);
     stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('watch: a Kubernetes-style ConfigMap update (atomic ..data symlink swap) reloads', async () => {
+  const src = copyRules();
+  const live = mkdtempSync(join(tmpdir(), 'bqw-cm-'));
+  const keepAlive = setInterval(() => undefined, 1000);
+  try {
+    const v1 = join(live, '..2026_v1');
+    mkdirSync(v1);
+    for (const f of readdirSync(src)) if (f.endsWith('.yaml')) cpSync(join(src, f), join(v1, f));
+    symlinkSync('..2026_v1', join(live, '..data'));
+    for (const f of readdirSync(v1)) symlinkSync(join('..data', f), join(live, f));
+    const store = await PolicyStore.open(live, { debounceMs: 50 });
+    const first = store.current().version;
+    const changed = new Promise<ReloadResult>((res) => {
+      const stop = store.watch((r) => {
+        stop();
+        res(r);
+      });
+    });
+    const v2 = join(live, '..2026_v2');
+    mkdirSync(v2);
+    for (const f of readdirSync(v1)) cpSync(join(v1, f), join(v2, f));
+    writeFileSync(join(v2, 'roles.yaml'), readFileSync(join(v1, 'roles.yaml'), 'utf8') + '  - { id: role-cm, role: cm, groups: [cm] }\n');
+    symlinkSync('..2026_v2', join(live, '..data_tmp'));
+    renameSync(join(live, '..data_tmp'), join(live, '..data'));
+    const r = await changed;
+    assert.equal(r.ok, true);
+    assert.notEqual(r.version, first);
+    assert.ok(store.current().summary().roles.includes('cm'));
+  } finally {
+    clearInterval(keepAlive);
+    rmSync(live, { recursive: true, force: true });
+    rmSync(src, { recursive: true, force: true });
   }
 });
