@@ -395,7 +395,9 @@ class Masker {
     }
     if (this.sensitive) {
       const table = parseTextTable(s);
-      if (table) {
+      // A header we do not recognise may not be a header at all (an error message with commas
+      // and newlines parses as CSV): its "names" could be data, so it is not a table to us.
+      if (table && table.header.every((h) => this.byName.has(h.toLowerCase()) || this.expectedNames?.has(h.toLowerCase()))) {
         const { masks, mode } = this.headerMasks(table.header, table.rows.map((r) => r.length), 'text table');
         this.rows = (this.rows ?? 0) + table.rows.length;
         // Printed tables spell NULL as NULL: it stays NULL under every method.
