@@ -66,7 +66,7 @@ export class CompiledPolicy {
   private readonly byUser = new Map<string, string[]>();
   private readonly methods: (Scoped & { res: RegExp[]; effect: 'allow' | 'deny' })[];
   private readonly tools: (Scoped & { res: RegExp[]; effect: 'allow' | 'deny' })[];
-  private readonly tables: (Scoped & { ci: RegExp[]; cs: RegExp[]; effect: 'allow' | 'deny'; access: 'read' | 'write' | 'any' })[];
+  private readonly tables: (Scoped & { ci: RegExp[]; cs: RegExp[]; isCi: RegExp[]; isCs: RegExp[]; effect: 'allow' | 'deny'; access: 'read' | 'write' | 'any' })[];
   private readonly classRules: { id: string; classification: string; columns: RegExp[]; names: RegExp[]; regex: RegExp[]; tags: RegExp[] }[];
   private readonly visibility: (Scoped & { entries: { re: RegExp; value: VisibilityValue }[] })[];
   private readonly inference: (Scoped & { res: RegExp[]; clauses: Set<string>; effect: 'allow' | 'deny' })[];
@@ -94,6 +94,9 @@ export class CompiledPolicy {
       ...scope(r.id, r.roles),
       ci: r.tables.map((p) => tableMatcher(p, true)),
       cs: r.tables.map((p) => tableMatcher(p, false)),
+      // INFORMATION_SCHEMA (JOBS holds other people's SQL) is granted only by patterns that name it.
+      isCi: r.tables.filter((p) => /information_schema/i.test(p)).map((p) => tableMatcher(p, true)),
+      isCs: r.tables.filter((p) => /information_schema/i.test(p)).map((p) => tableMatcher(p, false)),
       effect: r.effect,
       access: r.access,
     }));
@@ -180,8 +183,8 @@ export class CompiledPolicy {
    * BigQuery dataset and table names are case-sensitive, so an allow must match exactly there;
    * a deny matches case-insensitively everywhere (over-blocking is the safe direction).
    */
-  table(roles: string[], fq: string, mode: 'read' | 'write', dialect: Dialect): Verdict {
-    const key = `tb\0${roles.join(',')}\0${fq}\0${mode}\0${dialect}`;
+  table(roles: string[], fq: string, mode: 'read' | 'write', dialect: Dialect, informationSchema = false): Verdict {
+    const key = `tb\0${roles.join(',')}\0${fq}\0${mode}\0${dialect}\0${informationSchema ? 1 : 0}`;
     const hit = this.memo.get(key) as Verdict | undefined;
     if (hit) return hit;
     return this.remember(
@@ -189,7 +192,13 @@ export class CompiledPolicy {
       this.union(
         this.tables,
         roles,
-        (r) => (r.access === 'any' || r.access === mode) && (r.effect === 'deny' || dialect !== 'bigquery' ? anyMatch(r.ci, fq) : anyMatch(r.cs, fq)),
+        (r) =>
+          (r.access === 'any' || r.access === mode) &&
+          (r.effect === 'deny'
+            ? anyMatch(r.ci, fq)
+            : informationSchema
+              ? anyMatch(dialect === 'bigquery' ? r.isCs : r.isCi, fq)
+              : anyMatch(dialect === 'bigquery' ? r.cs : r.ci, fq)),
         'deny',
         DEFAULT_DENY,
       ),
@@ -199,7 +208,8 @@ export class CompiledPolicy {
   /** Roles (of those held) that may read the table: visibility is combined over these only. */
   readersOf(roles: string[], fq: string, dialect: Dialect): string[] {
     const key = `rd\0${roles.join(',')}\0${fq}\0${dialect}`;
-    return (this.memo.get(key) as string[] | undefined) ?? this.remember(key, roles.filter((r) => this.table([r], fq, 'read', dialect).allowed));
+    const is = /(^|\.)information_schema\./i.test(fq);
+    return (this.memo.get(key) as string[] | undefined) ?? this.remember(key, roles.filter((r) => this.table([r], fq, 'read', dialect, is).allowed));
   }
 
   /**

@@ -146,7 +146,7 @@ function checkTables(ctx: Ctx, s: StatementAnalysis): void {
       // which says more than "no table rule grants EXTERNAL_QUERY(conn)". Without a flag (an
       // analyzer gap) they fall through to the table rules and are denied by default.
       if (t.opaque && ctx.analysis.opaque.length > 0) continue;
-      const v = ctx.p.table(ctx.roles, t.fq, mode, ctx.analysis.dialect);
+      const v = ctx.p.table(ctx.roles, t.fq, mode, ctx.analysis.dialect, t.informationSchema);
       if (!v.allowed) {
         const why = v.ruleId === DEFAULT_DENY ? 'no table rule grants it' : `denied by rule ${v.ruleId}`;
         refuse(ctx, [v.ruleId], `${who(ctx.roles)} may not ${mode} ${t.fq}: ${why} (rule ${v.ruleId})`);

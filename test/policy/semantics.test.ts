@@ -205,3 +205,19 @@ test('EXTERNAL_QUERY is judged by trust (its opaque flag), not by a table rule',
   const unflagged = decide(bq, FRAUD, a);
   assert.deepEqual([unflagged.action, unflagged.ruleIds], ['deny', ['default-deny']]);
 });
+
+test('INFORMATION_SCHEMA needs a pattern that names it: ** does not reach JOBS', () => {
+  const p = compilePolicy([
+    {
+      name: 'p.yaml',
+      text: MINI('').replace("tables: ['demo.main.*']", "tables: ['**']").replace('dialect: sqlite', 'dialect: bigquery') + "trust:\n  - { id: tr, opaque: [unresolved_star] }\n",
+    },
+  ]);
+  const is = { fq: 'demo.region-us.INFORMATION_SCHEMA.JOBS', project: 'demo', dataset: 'region-us', table: 'JOBS', wildcard: false, informationSchema: true, view: false, function: false, opaque: false, timeTravel: false };
+  const a = bqa({ read: [], out: [] });
+  a.statements[0].tablesRead.push(is);
+  const d = decide(p, ['a'], a);
+  assert.deepEqual([d.action, d.ruleIds], ['deny', ['default-deny']]);
+  const named = compilePolicy([{ name: 'p.yaml', text: MINI('').replace("tables: ['demo.main.*']", "tables: ['**', 'demo.*.INFORMATION_SCHEMA.*']").replace('dialect: sqlite', 'dialect: bigquery') }]);
+  assert.equal(decide(named, ['a'], a).action, 'allow');
+});
