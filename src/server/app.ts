@@ -148,7 +148,7 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     maxPayloadBytes: config.pipeline.maxPayloadBytes,
   };
 
-  const app = Fastify({ logger: false, bodyLimit: config.transport.bodyLimitBytes, trustProxy: config.server.trustProxy, return503OnClosing: true });
+  const app = Fastify({ logger: false, bodyLimit: config.transport.bodyLimitBytes, trustProxy: config.server.trustProxy, return503OnClosing: true, forceCloseConnections: true });
 
   // Operations endpoints: unauthenticated by design (probes and scrapers), and they expose
   // no data — only liveness, readiness and counters.
@@ -192,6 +192,8 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     allowedOrigins: config.transport.allowedOrigins,
     bodyLimitBytes: config.transport.bodyLimitBytes,
     sessionIdleTimeoutMs: config.transport.sessionIdleTimeoutMs,
+    maxSessionsPerIdentity: config.transport.maxSessionsPerIdentity,
+    logger: log,
   });
 
   await app.listen({ host: config.server.host, port });

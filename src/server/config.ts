@@ -5,6 +5,7 @@ import { IdentityConfigSchema } from '../identity/config.js';
 import { AuditConfigSchema } from '../audit/config.js';
 import { MaskingConfigSchema } from '../masking/config.js';
 import { GcpConfigSchema } from '../gcp/config.js';
+import { TransportConfigSchema } from '../transport/config.js';
 import { loadConfigWith } from '../config/load.js';
 import { dataDir } from '../config/paths.js';
 
@@ -49,14 +50,7 @@ export const GatewayConfigSchema = z
       .strict()
       .prefault({}),
     identity: IdentityConfigSchema.prefault({}),
-    transport: z
-      .object({
-        allowedOrigins: z.array(z.string()).default([]),
-        bodyLimitBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
-        sessionIdleTimeoutMs: z.number().int().min(1000).default(30 * 60 * 1000),
-      })
-      .strict()
-      .default({ allowedOrigins: [], bodyLimitBytes: 4 * 1024 * 1024, sessionIdleTimeoutMs: 30 * 60 * 1000 }),
+    transport: TransportConfigSchema.omit({ path: true, upstream: true }).prefault({}),
     masking: MaskingConfigSchema.prefault({}),
     approvals: z.record(z.string(), z.unknown()).default({}),
     gcp: GcpConfigSchema,
