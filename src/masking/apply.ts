@@ -281,7 +281,7 @@ class Masker {
             const row: Row = {};
             for (const [rk, rv] of Object.entries(r)) {
               if (rk !== 'f') setOwn(row, rk, this.detectValue(rv, null));
-              else setOwn(row, 'f', (rv as Json[]).map((cell, j) => this.cell(cell, colMasks.masks[j], colMasks.mode, names?.[j] || `#${j}`, names?.[j] ?? null)));
+              else setOwn(row, 'f', (rv as Json[]).map((cell, j) => this.restCell(cell, colMasks.masks[j], colMasks.mode, names?.[j] || `#${j}`, names?.[j] ?? null)));
             }
             return row;
           }),
@@ -289,6 +289,28 @@ class Masker {
       } else setOwn(out, k, this.detectValue(x, k));
     }
     return out;
+  }
+
+  /**
+   * A REST cell is {v: value}; a RECORD value is {f: [cells]}, a REPEATED value [cells]. The
+   * f/v wrapping is protocol, not data: mask what it wraps and keep the wrapping.
+   */
+  private restCell(cell: Json, masks: ColumnMask[] | undefined, mode: Mode, column: string, keyHint: string | null): Json {
+    if (!isPlainObject(cell) || !('v' in cell)) return this.cell(cell, masks, mode, column, keyHint);
+    const unwrap = (x: Json): Json => {
+      if (isPlainObject(x) && Array.isArray((x as Row).f)) return ((x as Row).f as Json[]).map((c) => (isPlainObject(c) && 'v' in c ? unwrap((c as Row).v) : c));
+      if (Array.isArray(x)) return x.map((c) => (isPlainObject(c) && 'v' in c ? unwrap((c as Row).v) : c));
+      return x;
+    };
+    const rewrap = (orig: Json, masked: Json): Json => {
+      if (isPlainObject(orig) && Array.isArray((orig as Row).f) && Array.isArray(masked)) {
+        return { f: ((orig as Row).f as Json[]).map((c, i) => ({ v: rewrap(isPlainObject(c) ? ((c as Row).v ?? null) : c, masked[i] ?? null) })) };
+      }
+      if (Array.isArray(orig) && Array.isArray(masked)) return masked.map((m, i) => ({ v: rewrap(isPlainObject(orig[i]) ? ((orig[i] as Row).v ?? null) : orig[i], m) }));
+      return masked;
+    };
+    const v = (cell as Row).v;
+    return { v: rewrap(v, this.cell(unwrap(v), masks, mode, column, keyHint)) };
   }
 
   // ------------------------------------------------------------------ rows
@@ -368,13 +390,13 @@ class Masker {
       if (out === undefined) this.memo.set(memoKey, (out = maskValue(method, v, this.opts.key)));
       return out;
     }
-    return maskValue(method, v, this.opts.key, (k) => this.detectKey(k));
+    return maskValue(method, v, this.opts.key, this.maskedKey);
   }
 
   private fallbackValue(v: Json, column: string): Json {
     if (!this.fallbackMethod) return this.detectValue(v, null);
     this.fallbackColumns.add(column);
-    return maskValue(this.fallbackMethod, v, this.opts.key, (k) => this.detectKey(k));
+    return maskValue(this.fallbackMethod, v, this.opts.key, this.maskedKey);
   }
 
   // ------------------------------------------------------------------ text
@@ -440,6 +462,14 @@ class Masker {
     for (const h of hits) this.count(h.detector);
     return replaceHits(s, hits, (h, m) => this.replacement(h.detector, m));
   }
+
+  /**
+   * Keys inside a masked value are tokenised: a JSON value's keys can be data
+   * (`json_group_object(full_name, balance)`), and the response does not say whether an object
+   * is a STRUCT (keys are schema) or JSON (keys may be anything). Tokens keep the structure
+   * navigable and consistent across rows.
+   */
+  private readonly maskedKey = (k: string): string => pseudonymToken(this.opts.key, k);
 
   private detectKey(k: string): string {
     return this.detectString(k, null);

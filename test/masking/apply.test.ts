@@ -161,12 +161,38 @@ test('BigQuery REST shape {schema.fields, rows[].f[].v}', () => {
   assert.equal(report.rows, 2);
 });
 
+test('BigQuery REST nested RECORD and REPEATED cells keep their f/v wrapping', () => {
+  const res = {
+    structuredContent: {
+      schema: { fields: [{ name: 'addr' }, { name: 'phones' }] },
+      rows: [{ f: [{ v: { f: [{ v: '1 Main St' }, { v: '10001' }] } }, { v: [{ v: '415-555-2671' }, { v: '415-555-2672' }] }] }],
+    },
+  };
+  const p = plan([col(0, 'addr', 'last4'), col(1, 'phones', 'last4')], ['addr', 'phones']);
+  const sc = applyMasking(res, p, opts).result.structuredContent as { rows: { f: { v: any }[] }[] };
+  assert.deepEqual(sc.rows[0].f[0].v, { f: [{ v: 'XXXXXn St' }, { v: 'XXXXX0001' }] });
+  assert.deepEqual(sc.rows[0].f[1].v, [{ v: 'XXXXX2671' }, { v: 'XXXXX2672' }]);
+  const redacted = applyMasking(res, plan([col(1, 'phones', 'redact')], ['addr', 'phones']), opts).result.structuredContent as { rows: { f: { v: any }[] }[] };
+  assert.deepEqual(redacted.rows[0].f[1].v, []);
+});
+
 test('nested STRUCT and ARRAY values are masked leaf by leaf; nested detectors run in unmasked columns', () => {
   const p = plan([col(1, 'addr', 'redact')], ['id', 'addr', 'tags']);
   const row = { id: 1, addr: { street: '1 Main', zip: 10001, lines: ['a', 'b'] }, tags: [{ k: 'ssn', v: '123-45-6789' }, { k: 'n', v: 5 }] };
   const r = rowsOf(applyMasking(toolbox([row]), p, opts).result)[0];
-  assert.deepEqual(r.addr, { street: '', zip: 0, lines: [] });
+  const addr = r.addr as Record<string, unknown>;
+  assert.deepEqual(Object.values(addr), ['', 0, []]);
+  assert.ok(Object.keys(addr).every((k) => /^tok_/.test(k)), 'keys inside masked values are tokenised');
   assert.deepEqual(r.tags, [{ k: 'ssn', v: '[REDACTED:ssn]' }, { k: 'n', v: 5 }]);
+});
+
+test('keys of a masked JSON value are tokenised: json_group_object(full_name, balance) leaks no names', () => {
+  const p = plan([col(0, 'j', 'redact', 'full_name')], ['j']);
+  const rows = [{ j: { 'Alice Smith': 10.5, 'Bob Jones': 3 } }, { j: { 'Alice Smith': 1 } }];
+  const out = rowsOf(applyMasking(toolbox(rows), p, opts).result);
+  const text = JSON.stringify(out);
+  assert.ok(!text.includes('Alice') && !text.includes('Bob'), text);
+  assert.equal(Object.keys(out[0].j as object)[0], Object.keys(out[1].j as object)[0], 'same key → same token across rows');
 });
 
 test('JSON column keys carrying data are run through detectors', () => {
