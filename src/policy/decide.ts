@@ -248,9 +248,17 @@ function planOutputs(ctx: Ctx, s: StatementAnalysis, columns: ColumnMask[], fall
   }
 }
 
-function combineApprovals(list: ApprovalRequirement[]): ApprovalRequirement | null {
+/**
+ * A script whose statements need different approvals needs all of them at once: the most
+ * approvals, the shortest expiry, from people who could approve every statement.
+ */
+function combineApprovals(ctx: Ctx, list: ApprovalRequirement[]): ApprovalRequirement | null {
   if (!list.length) return null;
-  return list.reduce((a, b) => (b.required > a.required ? b : b.required === a.required && b.expiresInSeconds < a.expiresInSeconds ? b : a));
+  const strictest = list.reduce((a, b) => (b.required > a.required ? b : a));
+  const approvers = list.reduce<string[]>((acc, r) => acc.filter((x) => r.approverRoles.includes(x)), [...list[0].approverRoles]);
+  if (approvers.length === 0)
+    refuse(ctx, [...new Set(list.map((r) => r.ruleId)), 'approval-conflict'], `the statements in this script need approvals from different roles (${[...new Set(list.map((r) => r.approverRoles.join('/')))].join(' vs ')}); send them as separate calls (rule approval-conflict)`);
+  return { approverRoles: approvers, required: strictest.required, expiresInSeconds: Math.min(...list.map((r) => r.expiresInSeconds)), ruleId: strictest.ruleId };
 }
 
 export function decideSql(p: CompiledPolicy, input: ToolCallInput & { roles: string[] }, toolRuleId: string, sqlArgument: string, staticCatalog: SchemaCatalog | null): Decision {
@@ -295,7 +303,7 @@ export function decideSql(p: CompiledPolicy, input: ToolCallInput & { roles: str
     }
     const cleared = ctx.p.clearedForAll(ctx.roles);
     const plan: MaskPlan = { columns, fallback: [...fallback.values()], detectors: !cleared };
-    const approval = combineApprovals(approvals);
+    const approval = combineApprovals(ctx, approvals);
     for (const a of approvals) ctx.ruleIds.add(a.ruleId);
     const tables = [...new Set(analysis.statements.flatMap((s) => [...s.tablesWritten, ...s.tablesRead].map((t) => t.fq)))];
     const on = tables.length ? ` on ${tables.join(', ')}` : '';

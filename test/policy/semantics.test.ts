@@ -221,3 +221,20 @@ test('INFORMATION_SCHEMA needs a pattern that names it: ** does not reach JOBS',
   const named = compilePolicy([{ name: 'p.yaml', text: MINI('').replace("tables: ['demo.main.*']", "tables: ['**', 'demo.*.INFORMATION_SCHEMA.*']").replace('dialect: sqlite', 'dialect: bigquery') }]);
   assert.equal(decide(named, ['a'], a).action, 'allow');
 });
+
+test('a script mixing approvals needs the strictest count from approvers common to all; none in common is refused', () => {
+  const text = MINI('')
+    .replace("  - { id: r-b, role: b, groups: [b] }", "  - { id: r-b, role: b, groups: [b] }\n  - { id: r-x, role: x, groups: [x] }\n  - { id: r-y, role: y, groups: [y] }")
+    .replace(
+      "  - { id: st-read, classes: [read], effect: allow }",
+      "  - { id: st-read, classes: [read], effect: allow }\n  - { id: st-w, roles: [a], classes: [write], effect: approval, approval: { approvers: [x, y], count: 1, expiry: 2h } }\n  - { id: st-d, roles: [a], classes: [ddl], effect: approval, approval: { approvers: [y], count: 2, expiry: 30m } }\n  - { id: st-c, roles: [a], classes: [dcl], effect: approval, approval: { approvers: [x], count: 1 } }",
+    );
+  const p = compilePolicy([{ name: 'p.yaml', text }]);
+  const w: StmtSpec = { class: 'write', kind: 'update', written: ['accounts'] };
+  const d = decide(p, ['a'], analysis('q', w, { class: 'ddl', kind: 'drop_table', written: ['accounts'] }));
+  assert.equal(d.action, 'approval_required');
+  assert.deepEqual(d.approval, { approverRoles: ['y'], required: 2, expiresInSeconds: 1800, ruleId: 'st-d' });
+  const c = decide(p, ['a'], analysis('q', { class: 'ddl', kind: 'drop_table', written: ['accounts'] }, { class: 'dcl', kind: 'grant', written: [] }));
+  assert.equal(c.action, 'deny');
+  assert.ok(c.ruleIds.includes('approval-conflict'));
+});
