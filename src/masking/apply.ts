@@ -38,6 +38,9 @@ export const WITHHELD_ITEM = (type: string) => `[bqwarden: ${type} content withh
 const MAX_DEPTH = 6;
 const NO_EXTRAS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 
+/** For calls policy allowed without masking: nothing by lineage, detectors still on. */
+export const DETECTORS_ONLY_PLAN: MaskPlan = Object.freeze({ columns: [], fallback: [], detectors: true }) as MaskPlan;
+
 /** Pure and synchronous: returns a new result and the report; the input is never modified. */
 export function applyMasking(result: CallToolResultLike, plan: MaskPlan, opts: MaskingOptions): MaskingOutcome {
   try {

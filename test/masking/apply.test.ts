@@ -352,3 +352,10 @@ test('maskText (error messages for audit/logs) and redactDetected (request param
   assert.deepEqual(r.value, { sql: "SELECT 1 WHERE ssn = '[REDACTED:ssn]'", n: '[REDACTED:card]' });
   assert.deepEqual(r.detectorHits, [{ detector: 'ssn', count: 1 }, { detector: 'card', count: 1 }]);
 });
+
+test('DETECTORS_ONLY_PLAN: allowed calls still get the detectors, nothing else changes', async () => {
+  const { DETECTORS_ONLY_PLAN } = await import('../../src/masking/apply.js');
+  const { result, report } = applyMasking(toolbox([{ id: 1, note: 'ssn 123-45-6789' }]), DETECTORS_ONLY_PLAN, opts);
+  assert.deepEqual(rowsOf(result), [{ id: 1, note: 'ssn [REDACTED:ssn]' }]);
+  assert.deepEqual(report.maskedColumns, []);
+});
