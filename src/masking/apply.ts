@@ -334,6 +334,19 @@ class Masker {
   }
 
   private objectRowsMismatch(rows: Row[], where: string): Mode {
+    // A sensitive column the plan names but the row lacks means the engine named it differently
+    // from the analysis (`ssn || ''`): its value is under some other key. This check needs no
+    // outputColumns, so it also protects plans that do not carry them.
+    const missing = new Set<string>();
+    for (const r of rows) {
+      const keys = new Set(Object.keys(r).map((k) => k.toLowerCase()));
+      for (const name of this.byName.keys()) if (!keys.has(name)) missing.add(name);
+    }
+    if (missing.size > 0) {
+      const list = [...missing].slice(0, 5).map((k) => `'${k}'`).join(', ');
+      this.notes.add(`${where}: masked column(s) ${list} missing from the result: result masked with the fallback`);
+      return 'fallback';
+    }
     if (!this.expectedNames) return 'plan';
     const unknown = new Set<string>();
     for (const r of rows) for (const k of Object.keys(r)) if (!this.expectedNames.has(k.toLowerCase()) && !this.byName.has(k.toLowerCase())) unknown.add(k);

@@ -89,7 +89,7 @@ test('engine-named expression columns not foreseen by the analysis fall back', a
   const p = plan([col(0, 'ssn', 'last4')], ['ssn']); // analysis named it differently
   const { result, report } = applyMasking(raw, p, opts);
   assert.ok(!JSON.stringify(result).includes('6789'));
-  assert.match(report.notes.join(), /not in the analysed output/);
+  assert.match(report.notes.join(), /'ssn' missing from the result/);
 });
 
 test('integers: a card stored as INTEGER is caught by the detectors; a TEXT card by lineage', async (t) => {
