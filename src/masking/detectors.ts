@@ -38,11 +38,21 @@ export function hintsFromKey(key: string | null | undefined): Set<Hint> {
 
 function keyHints(key: string): Set<Hint> {
   const out = new Set<Hint>();
+  // Whole words for short cues ("tel" must not fire on "hotel", "aba" on "database"),
+  // substrings only for distinctive ones ("phone_number", "customerSSN").
+  const words = new Set(
+    key
+      .replace(/([a-z])([A-Z])/g, '$1 $2')
+      .toLowerCase()
+      .split(/[^a-z0-9]+/)
+      .filter(Boolean),
+  );
   const k = key.toLowerCase().replace(/[^a-z0-9]/g, '');
-  if (/ssn|socialsec|taxid|itin|^tin|tin$/.test(k)) out.add('ssn');
-  if (/routing|aba|rtn|transit/.test(k)) out.add('aba');
-  if (/phone|mobile|cell|tel|fax|msisdn/.test(k)) out.add('phone');
-  if (/card|^pan|pan$|ccnum|creditcard/.test(k)) out.add('card');
+  const any = (...w: string[]) => w.some((x) => words.has(x));
+  if (k.includes('ssn') || k.includes('socialsec') || k.includes('taxid') || any('tin', 'itin')) out.add('ssn');
+  if (k.includes('routing') || any('aba', 'rtn', 'transit')) out.add('aba');
+  if (k.includes('phone') || k.includes('mobile') || k.includes('msisdn') || any('cell', 'tel', 'fax')) out.add('phone');
+  if (k.includes('card') || any('pan', 'cc', 'ccnum')) out.add('card');
   return out;
 }
 

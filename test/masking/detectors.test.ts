@@ -136,3 +136,13 @@ test('toggles: a disabled detector finds nothing', () => {
   const none = { ...all, ssn: false };
   assert.deepEqual(scanText('123-45-6789', none), []);
 });
+
+test('key hints: whole words for short cues, substrings for distinctive ones', () => {
+  assert.deepEqual([...hintsFromKey('customer_ssn')], ['ssn']);
+  assert.deepEqual([...hintsFromKey('customerSSN')], ['ssn']);
+  assert.deepEqual([...hintsFromKey('routing_number')], ['aba']);
+  assert.deepEqual([...hintsFromKey('home_phone')], ['phone']);
+  assert.deepEqual([...hintsFromKey('tel')], ['phone']);
+  assert.deepEqual([...hintsFromKey('card_number')], ['card']);
+  for (const k of ['database_id', 'hotel_id', 'cancelled_at', 'japan_office', 'destination', 'intel_code']) assert.deepEqual([...hintsFromKey(k)], [], k);
+});
