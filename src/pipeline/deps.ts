@@ -18,6 +18,7 @@ export interface PolicyView {
   analyzeOptions(tool: string): AnalyzeOptions | null;
   decide(input: ToolCallInput & { roles: string[] }): Decision;
   keepLiterals(roles: string[]): boolean;
+  auditPlan(analysis: Analysis | null, catalog?: SchemaCatalog | null): MaskPlan;
 }
 
 export interface SqlView {

@@ -2,7 +2,7 @@
 // forward → transform response → audit. A response is released only after its audit event
 // is durable; any stage that cannot do its job denies the call with a specific reason.
 import type { AuditEventInput } from '../audit/event.js';
-import type { Analysis } from '../sql/types.js';
+import type { Analysis, SchemaCatalog } from '../sql/types.js';
 import { columnKey } from '../sql/types.js';
 import type { Decision } from '../policy/types.js';
 import type { MaskPlan, MaskReport } from '../masking/types.js';
@@ -20,6 +20,19 @@ const DETECTORS_ONLY: MaskPlan = { columns: [], fallback: [], detectors: true };
 
 export function toolError(text: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { content: [{ type: 'text', text }], isError: true, ...extra };
+}
+
+/** The output columns of the one result-producing statement, so masking can detect a result whose shape differs. */
+function outputShape(analysis: Analysis | null): { index: number; name: string }[] | null {
+  const producing = (analysis?.statements ?? []).filter((s) => s.output);
+  if (producing.length !== 1) return null;
+  return producing[0].output!.map((o) => ({ index: o.index, name: o.name }));
+}
+
+/** Audit-at-rest masking for what the client plan left clear (cleared roles, undetected values). */
+function auditOnlyPlan(client: MaskPlan, audit: MaskPlan, shape: { index: number; name: string }[] | null): MaskPlan {
+  const covered = new Set(client.columns.map((c) => c.outputIndex));
+  return { columns: audit.columns.filter((c) => !covered.has(c.outputIndex)), fallback: audit.fallback, detectors: true, ...(shape ? { outputColumns: shape } : {}) };
 }
 
 export function createPipeline(deps: PipelineDeps): McpInterceptor {
@@ -105,13 +118,13 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
     return { decision: d.action, rule_ids: d.ruleIds, decision_reason: d.message, privileged: d.privileged };
   }
 
-  function maskFields(report: MaskReport, released: unknown): Partial<AuditEventInput> {
+  function maskFields(report: MaskReport, released: unknown, stored: unknown = released): Partial<AuditEventInput> {
     return {
       masked_columns: report.maskedColumns.map((m) => ({ column: m.column, source: m.source, classification: m.classification, method: m.method, rule_id: m.rule_id })),
       detector_hits: report.detectorHits,
       rows_returned: report.rows,
       bytes_returned: Buffer.byteLength(JSON.stringify(released)),
-      response_json: payloadJson(released, deps.maxPayloadBytes),
+      response_json: payloadJson(stored, deps.maxPayloadBytes),
     };
   }
 
@@ -126,6 +139,7 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
     const shape = policy.toolShape(tool);
     let analysis: Analysis | null = null;
     let sql: string | null = null;
+    let catalog: SchemaCatalog | null = null;
     if (shape?.sqlArgument) {
       const raw = args[shape.sqlArgument];
       if (typeof raw !== 'string' || raw.trim() === '') {
@@ -141,7 +155,7 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
         await audit({ ...ev, decision: 'deny', rule_ids: ['tool-shape'], decision_reason: msg, outcome: 'denied', error_code: 'no_dialect', duration_ms: elapsed(ctx) });
         return toolError(msg);
       }
-      const catalog = await deps.catalog.forTables(deps.sql.tablesOf(sql, opts));
+      catalog = await deps.catalog.forTables(deps.sql.tablesOf(sql, opts));
       analysis = deps.sql.analyze(sql, { ...opts, catalog });
       Object.assign(ev, statementFields(sql, analysis, policy, roles, opts.dialect));
     }
@@ -149,7 +163,7 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
     ev.justification = justification;
 
     // Stage: decide.
-    const decision = policy.decide({ identity, roles, tool, args, analysis });
+    const decision = policy.decide({ identity, roles, tool, args, analysis, catalog });
     Object.assign(ev, decisionFields(decision));
     metrics.decisions.inc({ action: decision.action });
 
@@ -188,7 +202,11 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
     const upstreamResult = await forwardOrFail(ctx, ev, forward, params);
 
     // Stage: transform response. Detectors run on every response, even when policy masks nothing.
-    const { result, report } = applyMask(upstreamResult, decision.maskPlan ?? DETECTORS_ONLY);
+    const columnsOut = outputShape(analysis);
+    const clientPlan: MaskPlan = { ...(decision.maskPlan ?? DETECTORS_ONLY), ...(columnsOut ? { outputColumns: columnsOut } : {}) };
+    const { result, report } = applyMask(upstreamResult, clientPlan);
+    // What is stored at rest is masked whatever the caller was cleared to see.
+    const auditCopy = applyMask(result, auditOnlyPlan(clientPlan, policy.auditPlan(analysis, catalog), columnsOut)).result;
     const masked = report.maskedColumns.length > 0 || report.detectorHits.some((h) => h.count > 0);
     if (masked) metrics.maskedCells.inc({ reason: 'policy' }, report.maskedColumns.length);
     const failed = result.isError === true;
@@ -197,7 +215,7 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
     await audit({
       ...ev,
       decision: decision.action === 'approval_required' ? 'approval_required' : masked ? 'mask' : decision.action,
-      ...maskFields(report, result),
+      ...maskFields(report, result, auditCopy),
       outcome: failed ? 'failure' : 'success',
       error_code: failed ? 'upstream_tool_error' : null,
       duration_ms: elapsed(ctx),

@@ -1,6 +1,7 @@
 // The Policy the pipeline calls per request: synchronous, pure lookups over a snapshot.
 import type { Identity } from '../identity/types.js';
-import type { AnalyzeOptions } from '../sql/types.js';
+import type { Analysis, AnalyzeOptions, SchemaCatalog } from '../sql/types.js';
+import type { ColumnMask, MaskPlan } from '../masking/types.js';
 import type { Decision, ToolCallInput, ToolShape } from './types.js';
 import { CompiledPolicy, DEFAULT_DENY } from './compiled.js';
 import { decideSql, denyDecision, who } from './decide.js';
@@ -21,6 +22,13 @@ export interface Policy {
   analyzeOptions(tool: string): AnalyzeOptions | null;
   decide(input: ToolCallInput & { roles: string[] }): Decision;
   keepLiterals(roles: string[]): boolean;
+  /**
+   * How the audit copy of a result is masked, whatever the caller may see: every output column
+   * reached by any classified source is pseudonymised (direct) or redacted (derived), so a
+   * cleared role's clear result never lands at rest in clear. Tokens are keyed, so examiners can
+   * still follow one value across events.
+   */
+  auditPlan(analysis: Analysis | null, catalog?: SchemaCatalog | null): MaskPlan;
   /** Non-MCP surfaces (console, approve, reports, replay …): does any held role have the capability? */
   can(roles: string[], capability: string): boolean;
   /** Where a rule is written (file, line), for explanations. */
@@ -115,6 +123,32 @@ class LoadedPolicy implements Policy {
   keepLiterals(roles: string[]): boolean {
     // Literals can be customer data (WHERE ssn = '…'): keep them only if every held role agrees.
     return roles.length > 0 && roles.every((r) => this.c.roles.get(r)?.keepLiterals === true);
+  }
+
+  auditPlan(analysis: Analysis | null, catalog?: SchemaCatalog | null): MaskPlan {
+    const columns: ColumnMask[] = [];
+    const fallback = new Map<string, { classification: string; method: 'pseudonym'; ruleId: string }>();
+    const cat = catalog ?? this.catalog;
+    const isStatic = !catalog || catalog === this.catalog;
+    for (const s of analysis?.statements ?? []) {
+      for (const out of s.output ?? []) {
+        const hits = out.sources.flatMap((src) => this.c.classify(src, cat, isStatic).map((h) => ({ ...h, source: `${src.table}.${src.column}${src.path.length ? '.' + src.path.join('.') : ''}` })));
+        for (const h of hits) fallback.set(h.classification, { classification: h.classification, method: 'pseudonym', ruleId: h.ruleId });
+        if (hits.length === 0 && !out.unresolved) continue;
+        const first = hits[0];
+        columns.push({
+          outputIndex: out.index,
+          outputName: out.name,
+          classification: first?.classification ?? 'unresolved',
+          method: out.direct && first ? 'pseudonym' : 'redact',
+          ruleId: first?.ruleId ?? 'audit-at-rest',
+          sources: [...new Set(hits.map((h) => h.source))].sort(),
+        });
+      }
+    }
+    // Unparsed SQL or no analysis: nothing maps, so every classification's fallback applies.
+    if (!analysis || !analysis.ok) for (const c of this.c.classifications) fallback.set(c, { classification: c, method: 'pseudonym', ruleId: 'audit-at-rest' });
+    return { columns, fallback: [...fallback.values()], detectors: true };
   }
 
   can(roles: string[], capability: string): boolean {

@@ -29,8 +29,7 @@ import { JsonlSink } from '../sinks/jsonl.js';
 import type { AuditSink } from '../sinks/types.js';
 import { PolicyStore } from '../policy/store.js';
 import { analyzeCached, tablesOf, redactLiterals, loadStaticCatalog, createUpstreamToolCatalogProvider } from '../sql/index.js';
-import { applyMasking } from '../masking/apply.js';
-import { scrubResult } from '../masking/scrub.js';
+import { applyMasking, redactDetected } from '../masking/apply.js';
 import { resolveMaskingOptions } from '../masking/config.js';
 
 export interface GatewayHandle {
@@ -140,7 +139,10 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     sql: { analyze: analyzeCached, tablesOf, redactLiterals },
     catalog,
     mask: (result, plan) => applyMasking(result, plan, maskingOptions),
-    scrub: (result) => scrubResult(result, maskingOptions),
+    scrub: (result) => {
+      const r = redactDetected(result, maskingOptions);
+      return { result: r.value as Record<string, unknown>, report: { maskedColumns: [], detectorHits: r.detectorHits, rows: null, notes: [] } };
+    },
     approvals: null,
     metrics,
     log,
