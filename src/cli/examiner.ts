@@ -86,14 +86,8 @@ interface DashboardCliOptions {
   name: string;
 }
 
-/**
- * `dashboard-url --project P --dataset VIEWS_DATASET [--report-id ID]`. The GCP commands
- * registered a single-table form (--table, --report) first; this is a superset of it (same
- * options still work, same builder underneath), so it takes the name over.
- */
+/** `dashboard-url --project P --dataset VIEWS_DATASET [--report-id ID]`, or the single-table form `--table`. */
 export function dashboardUrlCommand(program: Command): Command {
-  const existing = program.commands.findIndex((c) => c.name() === 'dashboard-url');
-  if (existing >= 0) (program.commands as Command[]).splice(existing, 1);
   return program
     .command('dashboard-url')
     .description('Print the Looker Studio link that copies the examiner dashboard onto your BigQuery audit views')

@@ -1,5 +1,5 @@
 // GCP production commands: `schema generate|check` (BigQuery table + Pub/Sub topic schema from
-// the audit event schema) and `dashboard-url` (Looker Studio Linking API link). `verify
+// the audit event schema); `dashboard-url` lives with the examiner commands (src/cli/examiner.ts). `verify
 // --bigquery` is provided to the audit verify command through src/gcp/verify-source.ts.
 import type { Command } from 'commander';
 import { registerVerifySource, type VerifySource } from './audit.js';
@@ -60,17 +60,5 @@ export function register(program: Command): void {
       }
       for (const p of stale) process.stderr.write(`stale: ${p} (run npm run schema)\n`);
       process.exitCode = 1;
-    });
-
-  program
-    .command('dashboard-url')
-    .description('Print the Looker Studio link that copies the examiner report onto your audit table')
-    .requiredOption('--table <project.dataset.table>', 'audit table or view to connect')
-    .option('--report <id>', 'Looker Studio template report id', process.env.BQWARDEN_LOOKER_TEMPLATE)
-    .option('--name <name>', 'name of the new report', 'bqwarden examiner dashboard')
-    .action(async (opts: { table: string; report?: string; name: string }) => {
-      const { lookerStudioUrl, parseTableId } = await import('../gcp/looker.js');
-      if (!opts.report) throw new Error('dashboard-url: --report (or BQWARDEN_LOOKER_TEMPLATE) is required');
-      process.stdout.write(lookerStudioUrl({ templateReportId: opts.report, reportName: opts.name, ...parseTableId(opts.table) }) + '\n');
     });
 }

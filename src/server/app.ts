@@ -27,6 +27,7 @@ import { AuditLog } from '../audit/log.js';
 import { loadOrCreateSigner } from '../audit/checkpoint.js';
 import { JsonlSink } from '../sinks/jsonl.js';
 import type { AuditSink } from '../sinks/types.js';
+import { registerConsoleRoutes } from '../console/routes.js';
 import { PolicyStore } from '../policy/store.js';
 import { analyzeCached, tablesOf, redactLiterals, loadStaticCatalog, createUpstreamToolCatalogProvider } from '../sql/index.js';
 import { applyMasking, redactDetected } from '../masking/apply.js';
@@ -197,6 +198,19 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     maxSessionsPerIdentity: config.transport.maxSessionsPerIdentity,
     logger: log,
   });
+
+  // The examiner console reads the local audit store; with Pub/Sub, examiners use BigQuery views.
+  if (config.auditSink === 'jsonl') {
+    await registerConsoleRoutes(app, {
+      auditDir: config.audit.dir ?? join(config.dataDir, 'audit'),
+      authenticate: (h) => authenticator.authenticate(h),
+      rolesFor: (id) => policyStore.current().rolesFor(id),
+      can: (roles, capability) => policyStore.current().can(roles, capability),
+      audit,
+      keysDir: config.audit.keysDir ?? join(config.dataDir, 'keys'),
+      publicUrl: base,
+    });
+  }
 
   await app.listen({ host: config.server.host, port });
   log.info({ url: `${base}/mcp`, upstream: config.upstream.url, mode: config.mode, policy: policyStore.current().version }, 'gateway listening');
