@@ -39,9 +39,16 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
   const { metrics } = deps;
 
   /** The one place events are written: a failed write fails the request closed. */
+  /** Per-stage latency, so operators can see where a slow call spends its time. */
+  function stage(name: string): () => void {
+    return metrics.latency.startTimer({ method: 'tools/call', stage: name }) as () => void;
+  }
+
   async function audit(input: AuditEventInput): Promise<void> {
+    const end = metrics.latency.startTimer({ method: input.mcp_method ?? input.event_type, stage: 'audit' });
     try {
       await deps.audit.append(input);
+      end();
     } catch (err) {
       metrics.auditFailures.inc();
       deps.log.error({ err: (err as Error).message, event_type: input.event_type }, 'audit append failed; request denied');
@@ -155,15 +162,19 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
         await audit({ ...ev, decision: 'deny', rule_ids: ['tool-shape'], decision_reason: msg, outcome: 'denied', error_code: 'no_dialect', duration_ms: elapsed(ctx) });
         return toolError(msg);
       }
+      const endAnalyze = stage('analyze');
       catalog = await deps.catalog.forTables(deps.sql.tablesOf(sql, opts));
       analysis = deps.sql.analyze(sql, { ...opts, catalog });
+      endAnalyze();
       Object.assign(ev, statementFields(sql, analysis, policy, roles, opts.dialect));
     }
     ev.request_json = payloadJson({ name: tool, arguments: sql !== null && shape?.sqlArgument ? { ...args, [shape.sqlArgument]: ev.sql_text } : args }, deps.maxPayloadBytes);
     ev.justification = justification;
 
     // Stage: decide.
+    const endDecide = stage('decide');
     const decision = policy.decide({ identity, roles, tool, args, analysis, catalog });
+    endDecide();
     Object.assign(ev, decisionFields(decision));
     metrics.decisions.inc({ action: decision.action });
 
@@ -199,14 +210,18 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
     }
 
     // Stage: forward.
+    const endUpstream = stage('upstream');
     const upstreamResult = await forwardOrFail(ctx, ev, forward, params);
+    endUpstream();
 
     // Stage: transform response. Detectors run on every response, even when policy masks nothing.
     const columnsOut = outputShape(analysis);
     const clientPlan: MaskPlan = { ...(decision.maskPlan ?? DETECTORS_ONLY), ...(columnsOut ? { outputColumns: columnsOut } : {}) };
+    const endMask = stage('mask');
     const { result, report } = applyMask(upstreamResult, clientPlan);
     // What is stored at rest is masked whatever the caller was cleared to see.
     const auditCopy = applyMask(result, auditOnlyPlan(clientPlan, policy.auditPlan(analysis, catalog), columnsOut)).result;
+    endMask();
     const masked = report.maskedColumns.length > 0 || report.detectorHits.some((h) => h.count > 0);
     if (masked) metrics.maskedCells.inc({ reason: 'policy' }, report.maskedColumns.length);
     const failed = result.isError === true;
