@@ -60,7 +60,7 @@ export async function registerApprovalUi(app: FastifyInstance, deps: UiDeps): Pr
       .header('content-security-policy', CSP)
       .header('x-content-type-options', 'nosniff')
       .header('x-frame-options', 'DENY')
-      .header('referrer-policy', 'no-referrer')
+      .header('referrer-policy', 'same-origin')
       .header('cache-control', 'no-store')
       .send(html);
   }
@@ -109,10 +109,20 @@ export async function registerApprovalUi(app: FastifyInstance, deps: UiDeps): Pr
     }
   }
 
+  /**
+   * A browser names the page a form came from in Origin. It must be this gateway, as
+   * configured or as addressed (a cross-site page cannot make the browser lie about either).
+   * 'no-referrer' would make Chromium send Origin: null, hence referrer-policy same-origin.
+   */
+  function sameOrigin(req: FastifyRequest): boolean {
+    const o = req.headers.origin;
+    if (o === undefined) return true;
+    return o === origin || (typeof req.headers.host === 'string' && o === `${req.protocol}://${req.headers.host}`);
+  }
+
   /** Form posts: a live session, this origin, and the session's CSRF token. */
   function postGuard(req: FastifyRequest<{ Body: Record<string, string> }>, reply: FastifyReply): Session | null {
-    const o = req.headers.origin;
-    if (o !== undefined && o !== origin) {
+    if (!sameOrigin(req)) {
       page(reply, 403, errorPage(403, 'This form was submitted from another site and was refused.', null, null));
       return null;
     }
@@ -165,8 +175,7 @@ export async function registerApprovalUi(app: FastifyInstance, deps: UiDeps): Pr
     });
 
     scope.post<{ Body: Record<string, string> }>(`${UI_BASE}/login`, async (req, reply) => {
-      const o = req.headers.origin;
-      if (o !== undefined && o !== origin) return page(reply, 403, errorPage(403, 'This form was submitted from another site and was refused.', null, null));
+      if (!sameOrigin(req)) return page(reply, 403, errorPage(403, 'This form was submitted from another site and was refused.', null, null));
       const token = typeof req.body?.token === 'string' ? req.body.token.trim().replace(/^Bearer\s+/i, '') : '';
       const next = safeNext(req.body?.next);
       if (!token) return page(reply, 400, loginPage('Paste a token to sign in.', next));
