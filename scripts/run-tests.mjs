@@ -9,6 +9,8 @@ import { join, relative } from 'node:path';
 function walk(dir) {
   const out = [];
   for (const name of readdirSync(dir)) {
+    // Dot-files are scratch copies (editors, work in progress), never part of the suite.
+    if (name.startsWith('.')) continue;
     const p = join(dir, name);
     if (statSync(p).isDirectory()) out.push(...walk(p));
     else if (name.endsWith('.test.ts')) out.push(p);
