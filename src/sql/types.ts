@@ -77,6 +77,10 @@ export type Clause =
   | 'merge_on'
   | 'insert_values'
   | 'limit'
+  /** Compared by INTERSECT / EXCEPT / UNION DISTINCT (whichever branch it comes from). */
+  | 'set_op'
+  /** Compared by SELECT DISTINCT, DISTINCT ON or an aggregate's DISTINCT (count(DISTINCT x)). */
+  | 'distinct'
   | 'other';
 
 export interface ColumnUse {
