@@ -185,14 +185,23 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
     }
 
     let approvalId: string | null = null;
-    const held = analysis && sql !== null ? { ctx, roles, tool, args, sql, analysis, decision, justification } : null;
+    const meta = params._meta && typeof params._meta === 'object' ? (params._meta as Record<string, unknown>) : undefined;
+    const held = analysis && sql !== null ? { ctx, roles, tool, args, sql, analysis, decision, justification, meta } : null;
     if (decision.action === 'approval_required') {
       if (!deps.approvals || !held) {
         const msg = `${decision.message} — but approvals are not enabled on this gateway, so the statement is denied (rule ${decision.ruleIds.join(', ')})`;
         await audit({ ...ev, decision: 'deny', outcome: 'denied', error_code: 'approvals_disabled', error_message: msg, duration_ms: elapsed(ctx) });
         return toolError(msg);
       }
-      const gate = await deps.approvals.check(held);
+      let gate;
+      try {
+        gate = await deps.approvals.check(held);
+      } catch (err) {
+        // The approvals store failing must never let a destructive statement through.
+        const msg = `approval state could not be checked, so the statement is not executed (fail closed): ${(err as Error).message}`;
+        await audit({ ...ev, decision: 'deny', outcome: 'error', error_code: 'approvals_unavailable', error_message: msg, duration_ms: elapsed(ctx) });
+        return toolError(msg);
+      }
       if (gate.status !== 'approved') {
         await audit({
           ...ev,
@@ -211,7 +220,14 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
 
     // Stage: forward.
     const endUpstream = stage('upstream');
-    const upstreamResult = await forwardOrFail(ctx, ev, forward, params);
+    let upstreamResult: Record<string, unknown>;
+    try {
+      upstreamResult = await forwardOrFail(ctx, ev, forward, params);
+    } catch (err) {
+      // A consumed approval whose statement failed upstream is recorded as such.
+      if (approvalId && held) await deps.approvals!.executed(held, approvalId, 'failure').catch(() => undefined);
+      throw err;
+    }
     endUpstream();
 
     // Stage: transform response. Detectors run on every response, even when policy masks nothing.

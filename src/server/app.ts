@@ -28,6 +28,7 @@ import { loadOrCreateSigner } from '../audit/checkpoint.js';
 import { JsonlSink } from '../sinks/jsonl.js';
 import type { AuditSink } from '../sinks/types.js';
 import { registerConsoleRoutes } from '../console/routes.js';
+import { createApprovals, localAuditSource } from '../approvals/index.js';
 import { PolicyStore } from '../policy/store.js';
 import { analyzeCached, tablesOf, redactLiterals, loadStaticCatalog, createUpstreamToolCatalogProvider } from '../sql/index.js';
 import { applyMasking, redactDetected } from '../masking/apply.js';
@@ -151,6 +152,19 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     maxPayloadBytes: config.pipeline.maxPayloadBytes,
   };
 
+  // Approvals: state is rebuilt from the audit files before the first request is served.
+  const approvals = await createApprovals({
+    audit,
+    source: localAuditSource(config.audit.dir ?? join(config.dataDir, 'audit')),
+    policy: () => policyStore.current(),
+    sql: { redactLiterals },
+    publicUrl: base,
+    config: config.approvals,
+    log,
+    dataDir: config.dataDir,
+  });
+  deps.approvals = approvals.gate;
+
   const app = Fastify({ logger: false, bodyLimit: config.transport.bodyLimitBytes, trustProxy: config.server.trustProxy, return503OnClosing: true, forceCloseConnections: true });
 
   // Operations endpoints: unauthenticated by design (probes and scrapers), and they expose
@@ -199,6 +213,8 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     logger: log,
   });
 
+  await approvals.routes(app, { authenticate: (h) => authenticator.authenticate(h) });
+
   // The examiner console reads the local audit store; with Pub/Sub, examiners use BigQuery views.
   if (config.auditSink === 'jsonl') {
     await registerConsoleRoutes(app, {
@@ -225,6 +241,7 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     await Promise.race([drained, new Promise((r) => setTimeout(r, config.server.drainTimeoutMs))]);
     await mcp.close();
     await metaClient?.close().catch(() => undefined);
+    await approvals.close().catch((err) => log.error({ err: (err as Error).message }, 'approvals close failed'));
     await audit.append({ event_type: 'gateway_stop', policy_version: policyStore.current().version }).catch(() => undefined);
     await audit.close();
   };

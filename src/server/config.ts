@@ -6,6 +6,7 @@ import { AuditConfigSchema } from '../audit/config.js';
 import { MaskingConfigSchema } from '../masking/config.js';
 import { GcpConfigSchema } from '../gcp/config.js';
 import { TransportConfigSchema } from '../transport/config.js';
+import { ApprovalsConfigSchema } from '../approvals/config.js';
 import { loadConfigWith } from '../config/load.js';
 import { dataDir } from '../config/paths.js';
 
@@ -52,7 +53,7 @@ export const GatewayConfigSchema = z
     identity: IdentityConfigSchema.prefault({}),
     transport: TransportConfigSchema.omit({ path: true, upstream: true }).prefault({}),
     masking: MaskingConfigSchema.prefault({}),
-    approvals: z.record(z.string(), z.unknown()).default({}),
+    approvals: ApprovalsConfigSchema.prefault({}),
     gcp: GcpConfigSchema,
   })
   .strict();
