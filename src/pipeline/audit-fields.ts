@@ -33,6 +33,9 @@ export function contextFields(ctx: RequestContext, roles: string[]): Partial<Aud
 }
 
 export function httpFailureFields(f: HttpFailure): Partial<AuditEventInput> {
+  // The transport reports every refused token as auth_failed with the identity layer's
+  // specific reason in the message ("Unauthorized (expired): …"); examiners filter on the reason.
+  const authReason = f.code === 'auth_failed' ? /^Unauthorized \(([a-z_]+)\)/.exec(f.message)?.[1] : undefined;
   return {
     ...actorFields(f.identity),
     session_id: f.sessionId,
@@ -40,7 +43,7 @@ export function httpFailureFields(f: HttpFailure): Partial<AuditEventInput> {
     user_agent: f.userAgent,
     mcp_method: f.method,
     http_status: f.httpStatus,
-    error_code: f.code,
+    error_code: authReason ?? f.code,
     error_message: f.message,
     outcome: 'denied',
     decision: 'deny',

@@ -60,7 +60,7 @@ test('a token for another audience is refused, and the refusal is audited with i
   });
   assert.equal(res.status, 401);
   const failures = (await events()).filter((e) => e.event_type === 'auth_failure');
-  assert.ok(failures.some((e) => /audience/.test(`${e.error_code} ${e.error_message}`)), JSON.stringify(failures.map((e) => [e.error_code, e.error_message])));
+  assert.ok(failures.some((e) => e.error_code === 'wrong_audience'), JSON.stringify(failures.map((e) => [e.error_code, e.error_message])));
 });
 
 test('every request is audited with identity, SQL hash and decision; verify passes; replay shows the session', async () => {
