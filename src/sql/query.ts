@@ -3,6 +3,7 @@
 // outside the select list are recorded on the Collector with their clause.
 import { parse } from 'sql-parser-cst';
 import type { Clause, ColumnRef, TableRef } from './types.js';
+import { columnKey } from './types.js';
 import { Collector, Deps, col, type Col, type Relation, type Scope, type ScopeEntry } from './scope.js';
 import { identName, makeTableRef, mergeTable, nameParts } from './tables.js';
 import { parserOptions } from './parse.js';
@@ -34,6 +35,10 @@ const DATE_PARTS = new Set([
   'isoweek', 'month', 'quarter', 'year', 'isoyear', 'date', 'time', 'datetime',
   'nfc', 'nfkc', 'nfd', 'nfkd', 'sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday',
 ]);
+// Aggregates that de-duplicate without saying DISTINCT.
+const DISTINCT_FUNCS = new Set(['approx_count_distinct']);
+// SQLite aggregates (for bare columns next to min()/max(), which take that row's values).
+const SQLITE_AGGREGATES = new Set(['avg', 'count', 'group_concat', 'string_agg', 'max', 'min', 'sum', 'total', 'json_group_array', 'json_group_object', 'jsonb_group_array', 'jsonb_group_object', 'median', 'percentile', 'percentile_cont', 'percentile_disc', 'stddev', 'variance']);
 // Names that are not columns when nothing in scope defines them.
 const PSEUDO = {
   bigquery: new Set(['_table_suffix', '_partitiontime', '_partitiondate', '_file_name', '_change_type', '_change_timestamp', '_change_sequence_number', 'current_date', 'current_time', 'current_timestamp', 'current_datetime']),
@@ -286,15 +291,23 @@ export function walkExpr(n: any, w: Walk, d: Deps): void {
       if (n.name?.type !== 'identifier' && n.name?.type !== 'member_expr') walkExpr(n.name, w, d);
       const args: AnyNode | undefined = n.args?.expr;
       if (args?.type === 'func_args') {
+        const ad = new Deps();
         for (const a of args.args?.items ?? []) {
           if (DATE_PART_FUNCS.has(fname) && a.type === 'identifier' && DATE_PARTS.has(String(a.name).toLowerCase())) continue;
-          walkExpr(a, w, d);
+          walkExpr(a, w, ad);
         }
-        walkExpr(args.orderBy, w, d);
-        walkExpr(args.limit, w, d);
-        walkExpr(args.having, w, d);
+        d.merge(ad);
+        // count(DISTINCT x) compares the values; over x plus a guessed row, the count says
+        // whether the guess is among them.
+        if (args.distinctKw || DISTINCT_FUNCS.has(fname)) for (const s of ad.sources) w.c.use(s, 'distinct');
+        // The aggregate's ORDER BY and HAVING MAX/MIN choose rows by the value: the result
+        // (which row comes first, which one is kept) reveals the order of hidden values.
+        d.merge(useExpr(args.orderBy, w, 'order_by'));
+        d.merge(useExpr(args.limit, w, 'limit'));
+        d.merge(useExpr(args.having?.expr, w, 'order_by'));
       } else walkExpr(args, w, d);
-      walkExpr(n.filter, w, d);
+      // FILTER (WHERE …) is a WHERE on the aggregate's rows.
+      d.merge(useExpr(n.filter, w, 'where'));
       if (n.over) windowUses(n.over.window, w);
       return;
     }
@@ -494,6 +507,37 @@ function addEntry(s: Scope, rel: Relation, names: string[]): ScopeEntry {
   return e;
 }
 
+/** Merges column `k` of the entries before and from `before` on, as JOIN … USING (k) does. */
+function joinUsing(s: Scope, before: number, k: string, what: string, c: Collector): void {
+  const left: Scope = { entries: s.entries.slice(0, before), parent: null, using: s.using };
+  const right: Scope = { entries: s.entries.slice(before), parent: null, using: [] };
+  const d = new Deps();
+  for (const side of [left, right]) {
+    const f = resolveIn(side, [k], c, k);
+    if (f) d.merge(f.deps);
+    else {
+      d.unresolved = true;
+      c.flag('unresolved_column', `${what} (${k}): not found on both sides of the join`);
+    }
+  }
+  for (const src of d.sources) c.use(src, 'join');
+  s.using = s.using.filter((x) => x.key !== k);
+  s.using.push(col(k, d.sources, false, d.unresolved));
+}
+
+/** NATURAL JOIN compares every column name the two sides share, so each is a join use. */
+function naturalJoin(s: Scope, before: number, c: Collector): void {
+  const sides = [s.entries.slice(0, before), s.entries.slice(before)];
+  const unknown = sides.flat().filter((e) => e.rel.unknownTables.length || e.rel.opaque || e.rel.value);
+  if (unknown.length) {
+    // Which columns are compared depends on columns nobody knows: fail closed.
+    c.flag('unresolved_column', 'NATURAL JOIN over a source whose columns are unknown: cannot tell which columns it compares');
+  }
+  const leftKeys = new Set([...s.using.map((u) => u.key), ...sides[0].flatMap((e) => e.rel.cols.map((cl) => cl.key))]);
+  const shared = [...new Set(sides[1].flatMap((e) => e.rel.cols.map((cl) => cl.key)))].filter((k) => leftKeys.has(k));
+  for (const k of shared) joinUsing(s, before, k, 'NATURAL JOIN', c);
+}
+
 /** Adds the sources of one FROM item to scope `s` (which later items may correlate with). */
 export function addTableExpr(n: AnyNode, s: Scope, w: Walk, alias?: AnyNode): void {
   const c = w.c;
@@ -511,24 +555,8 @@ export function addTableExpr(n: AnyNode, s: Scope, w: Walk, alias?: AnyNode): vo
       const spec = n.specification;
       if (spec?.type === 'join_on_specification') useExpr(spec.expr, inner, 'join');
       else if (spec?.type === 'join_using_specification') {
-        for (const id of spec.expr?.expr?.items ?? []) {
-          const k = identName(id, c.opts.dialect).toLowerCase();
-          const left: Scope = { entries: s.entries.slice(0, before), parent: null, using: s.using };
-          const right: Scope = { entries: s.entries.slice(before), parent: null, using: [] };
-          const d = new Deps();
-          for (const side of [left, right]) {
-            const f = resolveIn(side, [k], c, k);
-            if (f) d.merge(f.deps);
-            else {
-              d.unresolved = true;
-              c.flag('unresolved_column', `USING (${k}): not found on both sides of the join`);
-            }
-          }
-          for (const src of d.sources) c.use(src, 'join');
-          s.using = s.using.filter((x) => x.key !== k);
-          s.using.push(col(k, d.sources, false, d.unresolved));
-        }
-      }
+        for (const id of spec.expr?.expr?.items ?? []) joinUsing(s, before, identName(id, c.opts.dialect).toLowerCase(), 'USING', c);
+      } else if (kwName(n.operator).split(' ').includes('NATURAL')) naturalJoin(s, before, c);
       return;
     }
     case 'paren_expr': {
@@ -783,6 +811,10 @@ export function queryRelation(n: AnyNode, outer: Scope | null, ctes: Ctes, c: Co
   if (n.type === 'compound_select_stmt') {
     const l = queryRelation(n.left, outer, ctes, c);
     const r = queryRelation(n.right, outer, ctes, c);
+    // INTERSECT, EXCEPT and UNION [DISTINCT] compare whole rows of both branches: a guessed
+    // row on one side and a hidden column on the other make the row count an oracle. Only
+    // UNION ALL keeps every row without comparing.
+    if (kwName(n.operator) !== 'UNION ALL') for (const side of [l, r]) for (const cl of side.cols) for (const src of cl.sources) c.use(src, 'set_op');
     if (l.cols.length !== r.cols.length && !l.opaque && !r.opaque && !l.unknownTables.length && !r.unknownTables.length) {
       c.flag('unsupported', `${kwName(n.operator)} branches have different column counts`);
     }
@@ -811,6 +843,13 @@ export function queryRelation(n: AnyNode, outer: Scope | null, ctes: Ctes, c: Co
   const sw: Walk = { scope: s, ctes: wctes, c };
   let rel: Relation;
   const sel = find('select_clause');
+  const values = find('values_clause');
+  if (values && !sel) {
+    rel = valuesRelation(values, { ...sw, scope: outer });
+    const aliases = new Map(rel.cols.map((cl) => [cl.key, cl] as const));
+    orderAndLimit(find('order_by_clause'), find('limit_clause'), find('offset_clause'), { ...sw, scope: outer, aliases }, rel.cols);
+    return rel;
+  }
   if (base && !sel) {
     // (SELECT …) ORDER BY … LIMIT …: clauses apply to the parenthesised query's output.
     rel = queryRelation(base, outer, wctes, c);
@@ -874,6 +913,13 @@ export function queryRelation(n: AnyNode, outer: Scope | null, ctes: Ctes, c: Co
     const unresolved = cols.some((x) => x.unresolved);
     cols.splice(0, cols.length, col(anon.n ? `f${anon.n}_` : '$struct', d.sources, false, unresolved));
   }
+  for (const m of sel?.modifiers ?? []) {
+    // De-duplication compares the selected values: over a column plus a guessed row, the row
+    // count says whether the guess is among them.
+    if (m.type === 'select_distinct') for (const cl of cols) for (const src of cl.sources) c.use(src, 'distinct');
+    else if (m.type === 'select_distinct_on') useExpr(m.columns, { ...sw, aliases }, 'distinct');
+  }
+  if (c.opts.dialect === 'sqlite') sqliteBareMinMax(sel, find('having_clause'), find('order_by_clause'), find('group_by_clause'), aliases, sw);
   useExpr(find('where_clause')?.expr, sw, 'where');
   const group = find('group_by_clause');
   if (group) {
@@ -892,6 +938,61 @@ export function queryRelation(n: AnyNode, outer: Scope | null, ctes: Ctes, c: Co
   orderAndLimit(find('order_by_clause'), find('limit_clause'), find('offset_clause'), { ...sw, aliases }, cols);
   for (const cl of cols) opaque ||= cl.unresolved && cl.name === '*';
   return { cols, unknownTables: unknown, opaque };
+}
+
+/**
+ * SQLite fills bare columns (outside any aggregate and not grouped) of a query with one min()
+ * or max() from the row holding that minimum or maximum: `SELECT name, max(ssn)` names the
+ * customer with the highest SSN, an ordering oracle. The min/max argument is then an
+ * ORDER BY use.
+ */
+function sqliteBareMinMax(sel: AnyNode | undefined, having: AnyNode | undefined, order: AnyNode | undefined, group: AnyNode | undefined, aliases: Map<string, Col>, w: Walk): void {
+  const c = w.c;
+  const minmax: AnyNode[] = [];
+  const bare: AnyNode[] = [];
+  // In HAVING and ORDER BY a name may be a select-list alias, already judged in the select list.
+  let aliasOk = false;
+  const visit = (n: any, inAgg: boolean): void => {
+    if (!n || typeof n !== 'object') return;
+    if (Array.isArray(n)) return n.forEach((x) => visit(x, inAgg));
+    if (QUERY_TYPES.has(n.type)) return; // a subquery has its own rows
+    if (n.type === 'func_call') {
+      const name = funcName(n, w);
+      const args: AnyNode[] = n.args?.expr?.type === 'func_args' ? (n.args.expr.args?.items ?? []) : [];
+      const agg = !n.over && SQLITE_AGGREGATES.has(name) && !((name === 'min' || name === 'max') && args.length !== 1);
+      if (agg && !inAgg && (name === 'min' || name === 'max')) minmax.push(args[0]);
+      visit(n.args, inAgg || agg);
+      visit(n.filter, inAgg || agg);
+      return;
+    }
+    if (!inAgg && (n.type === 'identifier' || n.type === 'member_expr' || n.type === 'all_columns')) {
+      if (!(aliasOk && n.type === 'identifier' && aliases.has(identName(n, c.opts.dialect).toLowerCase()))) bare.push(n);
+      return;
+    }
+    for (const k of Object.keys(n)) if (k !== 'type' && k !== 'range' && k !== 'alias') visit(n[k], inAgg);
+  };
+  visit(sel?.columns, false);
+  aliasOk = true;
+  visit(having?.expr, false);
+  visit(order?.specifications, false);
+  if (!minmax.length || !bare.length) return;
+  // Grouped columns hold one value per group, whichever row supplies it.
+  const probe = new Collector(c.opts, c.sql, c.statement);
+  const grouped = new Set<string>();
+  for (const g of (group?.columns?.items ?? []).flat()) {
+    if (!g) continue;
+    const d = new Deps();
+    walkExpr(g, { ...w, c: probe }, d);
+    for (const src of d.sources) grouped.add(columnKey(src));
+  }
+  const isBare = bare.some((b) => {
+    if (b.type === 'all_columns' || b.property?.type === 'all_columns') return true;
+    const d = new Deps();
+    walkExpr(b, { ...w, aliases: undefined, c: probe }, d);
+    // No source at all: rowid and other pseudo-columns still name the row.
+    return d.sources.length === 0 || d.sources.some((src) => !grouped.has(columnKey(src)));
+  });
+  if (isBare) for (const a of minmax) useExpr(a, w, 'order_by');
 }
 
 function useOrdinalOrExpr(g: AnyNode, w: Walk, clause: Clause, cols: Col[]): void {

@@ -3,13 +3,14 @@ import assert from 'node:assert/strict';
 import { analyze } from '../../src/sql/analyze.js';
 import { columnKey } from '../../src/sql/types.js';
 import { cases } from './cases.js';
+import { oracleCases } from './oracles.js';
 import { bqCatalog, short, sqliteCatalog } from './helpers.js';
 
 function shortFq(fq: string): string {
   return short(fq);
 }
 
-for (const [i, k] of cases.entries()) {
+for (const [i, k] of [...cases, ...oracleCases].entries()) {
   const dialect = k.d ?? 'bigquery';
   test(`case ${i} [${dialect}] ${k.sql.slice(0, 90)}`, () => {
     const a = analyze(k.sql, {
@@ -33,5 +34,6 @@ for (const [i, k] of cases.entries()) {
     }
     const uses = new Set(a.statements.flatMap((s) => s.uses.map((u) => `${u.clause}:${short(columnKey(u.column))}`)));
     for (const u of k.u ?? []) assert.ok(uses.has(u), `missing use ${u}; got ${[...uses].join(', ')}`);
+    for (const u of k.nu ?? []) assert.ok(!uses.has(u), `unexpected use ${u}; got ${[...uses].join(', ')}`);
   });
 }

@@ -2,6 +2,7 @@
 //   c: statement classes in order     r / w: tables read / written (short fq, sorted)
 //   o: output columns "name=src|src" (sources sorted; "~" prefix = unresolved)
 //   f: opaque flag kinds (exact set; [] by default)   u: uses that must be present "clause:src"
+//   nu: uses that must be absent "clause:src"
 //   x: destructive flags per statement   d: dialect (default bigquery)   nocat: no catalog
 export interface Case {
   sql: string;
