@@ -10,7 +10,10 @@ import { forTransformed, isMask, rank, stricter } from './visibility.js';
 import type { VisibilityValue } from './schema.js';
 
 const PRIVILEGED = new Set(['write', 'ddl', 'dcl', 'data_movement', 'dynamic_sql']);
-const PREDICATES = new Set<Clause>(['where', 'join', 'group_by', 'having', 'qualify', 'order_by', 'window', 'dml_where', 'merge_on', 'limit', 'other']);
+// Clauses that carry a value somewhere rather than compare it. Every other clause, including
+// any the analyzer adds later, is guarded as a predicate: an unknown clause must fail closed.
+const VALUE_CLAUSES = new Set<Clause>(['select', 'dml_set', 'insert_values']);
+const isPredicate = (c: Clause): boolean => !VALUE_CLAUSES.has(c);
 
 const CLAUSE_TEXT: Record<Clause, string> = {
   select: 'the select list',
@@ -26,6 +29,8 @@ const CLAUSE_TEXT: Record<Clause, string> = {
   merge_on: 'a MERGE ON condition',
   insert_values: 'INSERT values',
   limit: 'LIMIT/OFFSET',
+  set_op: 'INTERSECT/EXCEPT/UNION (set operations compare whole rows)',
+  distinct: 'DISTINCT (de-duplication compares values)',
   other: 'an expression outside the select list',
 };
 
@@ -171,9 +176,9 @@ function checkUses(ctx: Ctx, s: StatementAnalysis): void {
   const read = s.class === 'read';
   for (const u of s.uses) {
     for (const r of reach(ctx, u.column)) {
-      if (r.vis.value === 'deny') refuse(ctx, [visRule(r)], `${deniedText(ctx, r)}; it may not appear in ${CLAUSE_TEXT[u.clause]} either`);
+      if (r.vis.value === 'deny') refuse(ctx, [visRule(r)], `${deniedText(ctx, r)}; it may not appear in ${CLAUSE_TEXT[u.clause] ?? u.clause} either`);
       if (r.vis.value === 'clear') continue;
-      if (PREDICATES.has(u.clause)) {
+      if (isPredicate(u.clause)) {
         // Only roles that may read the table may lend their inference exceptions to it.
         const readers = ctx.p.readersOf(ctx.roles, u.column.table, ctx.analysis.dialect);
         const inf = ctx.p.inferenceAllowed(readers.length ? readers : ctx.roles, r.classification, u.clause);
@@ -181,14 +186,14 @@ function checkUses(ctx: Ctx, s: StatementAnalysis): void {
           refuse(
             ctx,
             [visRule(r), inf.ruleId],
-            `${r.source} is classified ${r.classification}; ${who(ctx.roles)} sees it masked (${r.vis.value}) and may not filter, join, group or sort on it in ${CLAUSE_TEXT[u.clause]}, because results would reveal the hidden values (rule ${visRule(r)}, ${inf.ruleId}). Select it masked without using it there, or ask for a role that sees ${r.classification} in clear`,
+            `${r.source} is classified ${r.classification}; ${who(ctx.roles)} sees it masked (${r.vis.value}) and may not filter, join, group or sort on it in ${CLAUSE_TEXT[u.clause] ?? u.clause}, because results would reveal the hidden values (rule ${visRule(r)}, ${inf.ruleId}). Select it masked without using it there, or ask for a role that sees ${r.classification} in clear`,
           );
         ctx.ruleIds.add(inf.ruleId);
       } else if (!read) {
         refuse(
           ctx,
           [visRule(r), 'copy-masked'],
-          `${r.source} is classified ${r.classification} and ${who(ctx.roles)} sees it masked (${r.vis.value}); a ${s.class} statement using it in ${CLAUSE_TEXT[u.clause]} could copy the clear value somewhere readable, so it is denied (rule ${visRule(r)}, copy-masked)`,
+          `${r.source} is classified ${r.classification} and ${who(ctx.roles)} sees it masked (${r.vis.value}); a ${s.class} statement using it in ${CLAUSE_TEXT[u.clause] ?? u.clause} could copy the clear value somewhere readable, so it is denied (rule ${visRule(r)}, copy-masked)`,
         );
       }
     }

@@ -42,6 +42,8 @@ export const PREDICATE_CLAUSES = [
   'dml_where',
   'merge_on',
   'limit', // LIMIT (SELECT length(ssn) …) turns a row count into an oracle
+  'set_op', // SELECT ssn … INTERSECT SELECT 'guess': the row count says whether the guess exists
+  'distinct', // SELECT DISTINCT / count(DISTINCT …) over a column plus a guess: same oracle
   'other',
 ] as const;
 
@@ -59,6 +61,8 @@ export const CLAUSES = [
   'merge_on',
   'insert_values',
   'limit',
+  'set_op',
+  'distinct',
   'other',
 ] as const;
 
