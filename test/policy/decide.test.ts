@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { loadPolicy, type Policy } from '../../src/policy/engine.js';
-import type { Analysis } from '../../src/sql/types.js';
+import type { Analysis, Clause } from '../../src/sql/types.js';
 import type { Decision } from '../../src/policy/types.js';
 import { analysis, identity, type StmtSpec } from './helpers.js';
 
@@ -19,12 +19,30 @@ const q = (...s: StmtSpec[]) => analysis('SELECT …', ...s);
 const CUST = ['customers'];
 
 test('inference guard: a predicate on a masked column is denied in every predicate clause', () => {
-  for (const clause of ['where', 'join', 'group_by', 'having', 'qualify', 'order_by', 'window', 'limit', 'other'] as const) {
+  for (const clause of ['where', 'join', 'group_by', 'having', 'qualify', 'order_by', 'window', 'limit', 'set_op', 'distinct', 'other'] as const) {
     const d = decide(['analyst'], q({ read: CUST, out: [['customer_id', ['customers.customer_id']]], uses: [[clause, 'customers.ssn']] }));
     assert.equal(d.action, 'deny', clause);
     assert.ok(d.ruleIds.includes('mask-pii-analyst') && d.ruleIds.includes('inference-guard'), `${clause}: ${d.ruleIds}`);
     assert.match(d.message, /demo\.main\.customers\.ssn is classified pii\.ssn; role analyst sees it masked/);
   }
+});
+
+test('inference guard: a clause policy has never heard of is guarded too (fail closed)', () => {
+  const future = 'some_future_clause' as unknown as Clause;
+  const d = decide(['analyst'], q({ read: CUST, out: [['customer_id', ['customers.customer_id']]], uses: [[future, 'customers.ssn']] }));
+  assert.equal(d.action, 'deny');
+  assert.ok(d.ruleIds.includes('inference-guard'), String(d.ruleIds));
+  assert.match(d.message, /some_future_clause/);
+  // The value clauses stay unguarded for reads: a masked column in the select list is masked, not denied.
+  assert.equal(decide(['analyst'], q({ read: CUST, out: [['ssn', ['customers.ssn']]], uses: [['select', 'customers.ssn']] })).action, 'mask');
+});
+
+test('set operations and DISTINCT name what they compare in the refusal', () => {
+  const set = decide(['analyst'], q({ read: CUST, out: [['n', []]], uses: [['set_op', 'customers.ssn']] }));
+  assert.match(set.message, /INTERSECT\/EXCEPT\/UNION/);
+  const dist = decide(['analyst'], q({ read: CUST, out: [['n', []]], uses: [['distinct', 'customers.ssn']] }));
+  assert.match(dist.message, /DISTINCT/);
+  assert.equal(decide(['pii-reader'], q({ read: CUST, out: [['n', []]], uses: [['set_op', 'customers.ssn'], ['distinct', 'customers.ssn']] })).action, 'allow');
 });
 
 test('inference guard covers DML WHERE for engineers (even though writes are approvable)', () => {
