@@ -61,6 +61,22 @@ export const GcpConfigSchema = z
         catalogTtlMs: z.number().int().min(0).default(5 * 60_000),
       })
       .prefault({}),
+    approvals: z
+      .object({
+        /**
+         * project.dataset.table the approval state is rebuilt from when auditSink is pubsub: the
+         * approval_events view the Terraform module creates (the gateway may read that view only),
+         * else bigquery.auditTable.
+         */
+        table: z.string().optional(),
+        /** Covers the longest approval expiry (default expiry is capped at 7 days) plus margin. */
+        lookbackDays: z.number().int().min(1).max(400).default(8),
+        /** How often events other instances wrote are picked up; 0 = at start only. */
+        pollIntervalMs: z.number().int().min(0).default(5_000),
+        /** Each poll re-reads this far back, for rows that reach BigQuery late. */
+        overlapMs: z.number().int().min(0).default(15 * 60_000),
+      })
+      .prefault({}),
   })
   .prefault({});
 
