@@ -35,11 +35,14 @@ export function morePermissive(a: VisibilityValue, b: VisibilityValue): Visibili
  * gets instead of the role's method. Partial reveals (last4, year_only …) would reveal the
  * wrong part: a query could shift hidden digits into the revealed window. Equality-preserving
  * tokens (pseudonym, sha256) would turn a small derived domain into an oracle: pseudonymising
- * `ssn = '123-45-6789'` yields one token for true and one for false. So every masked
- * classification reaching a transformed value is redacted (nullify stays nullify).
+ * `ssn = '123-45-6789'` yields one token for true and one for false. Even a redacted value
+ * is an oracle: redaction keeps NULL as NULL and keeps the type (0 for numbers, '' for text),
+ * so `CASE WHEN ssn = '…' THEN 1 END` comes back as 0 on the matching row and NULL elsewhere.
+ * So every masked classification reaching a transformed value is nullified: every row gets
+ * the same NULL, whatever the hidden value.
  */
 export function forTransformed(v: VisibilityValue): VisibilityValue {
-  return v === 'clear' || v === 'deny' || v === 'nullify' ? v : 'redact';
+  return v === 'clear' || v === 'deny' ? v : 'nullify';
 }
 
 export function isMask(v: VisibilityValue): v is MaskMethod {

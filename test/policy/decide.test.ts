@@ -68,21 +68,21 @@ test('per-classification inference exception: analysts may join and group on acc
   assert.equal(w.action, 'deny');
 });
 
-test('transformed values are redacted: no partial reveal, no equality-preserving token', () => {
+test('transformed values are nullified: no partial reveal, no equality-preserving token, no NULL-or-not oracle', () => {
   const d = decide(['analyst'], q({ read: CUST, out: [['x', ['customers.ssn'], false]] }));
   assert.equal(d.action, 'mask');
-  assert.equal(d.maskPlan?.columns[0].method, 'redact');
+  assert.equal(d.maskPlan?.columns[0].method, 'nullify');
   const direct = decide(['analyst'], q({ read: CUST, out: [['ssn', ['customers.ssn'], true]] }));
   assert.equal(direct.maskPlan?.columns[0].method, 'last4');
   // Keyed tokens would turn a derived small domain into an oracle (ssn = '…' → two tokens).
   const staff = decide(['engineer'], q({ read: CUST, out: [['b', ['customers.ssn'], false]] }));
-  assert.equal(staff.maskPlan?.columns[0].method, 'redact');
+  assert.equal(staff.maskPlan?.columns[0].method, 'nullify');
   const direct2 = decide(['engineer'], q({ read: CUST, out: [['ssn', ['customers.ssn'], true]] }));
   assert.equal(direct2.maskPlan?.columns[0].method, 'pseudonym');
 });
 
 test('several classifications reaching one column: the strictest method wins', () => {
-  const d = decide(['analyst'], q({ read: CUST, out: [['j', ['customers.ssn', 'customers.full_name'], false]] }));
+  const d = decide(['analyst'], q({ read: CUST, out: [['j', ['customers.ssn', 'customers.full_name'], true]] }));
   assert.equal(d.maskPlan?.columns[0].method, 'redact');
   const e = decide(['analyst'], q({ read: CUST, out: [['j', ['customers.ssn', 'customers.email'], true]] }));
   assert.equal(e.maskPlan?.columns[0].classification, 'pii.email');
