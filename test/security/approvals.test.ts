@@ -207,7 +207,7 @@ test('the approvals API refuses requests without a valid token and an approval i
   const id = approvalIdOf(await run(eve, 'DELETE FROM transactions WHERE txn_id = 161'));
   assert.ok(id);
   for (const auth of [undefined, `Bearer ${id}`, 'Bearer x.y.z']) {
-    const res = await fetch(`${stack.url}/approvals/${id}/approve`, { method: 'POST', headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) }, body: JSON.stringify({ reason: 'x' }) });
+    const res: Response = await fetch(`${stack.url}/approvals/${id}/approve`, { method: 'POST', headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) }, body: JSON.stringify({ reason: 'x' }) });
     assert.equal(res.status, 401);
   }
   assert.ok(await txnExists(161));
