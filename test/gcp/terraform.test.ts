@@ -108,6 +108,7 @@ test('least privilege: no primitive roles, no public principals, runtime SA has 
   const roles = runtimeGrants.map(([t, , r]) => `${t}:${r.role}`).sort();
   assert.deepEqual(roles, [
     'google_bigquery_dataset_iam_member:roles/bigquery.dataViewer',
+    'google_bigquery_table_iam_member:roles/bigquery.dataViewer',
     'google_project_iam_member:roles/bigquery.jobUser',
     'google_project_iam_member:roles/logging.logWriter',
     'google_project_iam_member:roles/monitoring.metricWriter',
@@ -116,6 +117,12 @@ test('least privilege: no primitive roles, no public principals, runtime SA has 
   ]);
   assert.equal(res('google_bigquery_dataset_iam_member', 'runtime_data_viewer').for_each, '${toset(var.allowed_datasets)}');
   assert.match(res('google_pubsub_topic_iam_member', 'runtime_publisher').topic, /google_pubsub_topic\.audit\b/);
+  // The one piece of audit data the runtime reads: approval events, through one view.
+  const approvalReader = res('google_bigquery_table_iam_member', 'runtime_approval_events_reader');
+  assert.match(approvalReader.table_id, /google_bigquery_table\.approval_events\.table_id/);
+  assert.match(approvalReader.dataset_id, /google_bigquery_dataset\.views\b/);
+  const runtimeOnAudit = runtimeGrants.filter(([, , r]) => /dataset\.audit\b|table\.audit\b/.test(`${r.dataset_id} ${r.table_id}`));
+  assert.deepEqual(runtimeOnAudit, [], 'nothing on the raw audit dataset or table');
   // Pub/Sub service agent: write the audit table only, at table level.
   const agentTable = allResources(mod).filter(([t, , r]) => t === 'google_bigquery_table_iam_member' && r.member === '${local.pubsub_agent}');
   assert.deepEqual(agentTable.map(([, , r]) => r.role).sort(), ['roles/bigquery.dataEditor', 'roles/bigquery.metadataViewer']);
@@ -235,10 +242,20 @@ test('Cloud Run: only the gateway has a port, toolbox on localhost, secrets moun
   assert.match(mod.variable.gateway_env[0].validation[0].condition, /secret\|password/);
 });
 
-test('outputs: gateway URL, audit table, Looker Studio dashboard link', () => {
-  for (const o of ['gateway_url', 'audit_table', 'examiner_dashboard_url']) assert.ok(mod.output[o], o);
-  const url = mod.output.examiner_dashboard_url[0].value;
-  assert.match(url, /lookerstudio\.google\.com\/reporting\/create\?c\.reportId=/);
-  for (const k of ['ds.audit.connector=bigQuery', 'ds.audit.projectId=', 'ds.audit.datasetId=', 'ds.audit.tableId=']) assert.ok(url.includes(k), k);
+test('outputs: gateway URL, audit table, approval events view, Looker Studio dashboard link (compared with the CLI in dashboard-url.test.ts)', () => {
+  for (const o of ['gateway_url', 'audit_table', 'approval_events_view', 'examiner_dashboard_url']) assert.ok(mod.output[o], o);
+  assert.equal(mod.output.examiner_dashboard_url[0].value, '${module.examiner_dashboard.url}');
   assert.equal(example.module.bqwarden[0].source, '../../modules/bqwarden');
+});
+
+test('approval events view: approval_* rows only, event columns only, and the gateway is pointed at it', () => {
+  const v = res('google_bigquery_table', 'approval_events');
+  assert.match(v.dataset_id, /google_bigquery_dataset\.views\b/);
+  const q = v.view[0].query as string;
+  for (const t of ['approval_requested', 'approval_granted', 'approval_rejected', 'approval_expired', 'approval_executed']) assert.ok(q.includes(`'${t}'`), t);
+  assert.match(q, /WHERE event_type IN \(/);
+  assert.match(q, /EXCEPT \(subscription_name, message_id, publish_time, data, attributes\)/);
+  const gw = (res('google_cloud_run_v2_service', 'gateway').template[0].containers as Obj[]).find((c) => c.name === 'gateway')!;
+  const env = (gw.env as Obj[]).find((e) => e.name === 'BQWARDEN__gcp__approvals__table');
+  assert.match(String(env?.value), /google_bigquery_table\.approval_events\.table_id/);
 });

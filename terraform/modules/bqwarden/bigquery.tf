@@ -90,6 +90,28 @@ resource "google_bigquery_table" "events_dedup" {
   }
 }
 
+# Approval events for the gateway itself: with several Cloud Run instances, each rebuilds and
+# follows approval state from here (src/gcp/approval-source.ts). Raw rows, not de-duplicated:
+# the gateway de-duplicates on event_id and refuses two different rows under one id. This view
+# is the only audit data the runtime identity can read (see iam.tf).
+resource "google_bigquery_table" "approval_events" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.views.dataset_id
+  table_id            = "approval_events"
+  description         = "approval_* audit events, read by the gateway to share approval state across instances. Filter on event_time."
+  deletion_protection = var.deletion_protection
+  labels              = local.labels
+
+  view {
+    use_legacy_sql = false
+    query          = <<-SQL
+      SELECT * EXCEPT (subscription_name, message_id, publish_time, data, attributes)
+      FROM `${local.audit_table_fq}`
+      WHERE event_type IN ('approval_requested', 'approval_granted', 'approval_rejected', 'approval_expired', 'approval_executed')
+    SQL
+  }
+}
+
 resource "google_bigquery_table" "dashboard_views" {
   for_each = local.view_files
 

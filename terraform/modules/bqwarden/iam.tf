@@ -7,9 +7,11 @@
 #   - read only the allowed datasets (dataViewer per dataset, no project-wide data role),
 #   - publish to the audit topic only (no subscribe, no topic admin),
 #   - read its own two secrets only.
+#   - read the approval_events view (one view, table-level grant) so every instance sees the
+#     approvals granted through the others.
 # It holds no role on the audit dataset, the archive bucket or the subscriptions: even a
 # compromised instance cannot rewrite or delete audit evidence. Only the Pub/Sub service agent
-# writes the audit table, and only examiners read the views.
+# writes the audit table, and only examiners read the other views.
 
 resource "google_service_account" "runtime" {
   project      = var.project_id
@@ -29,6 +31,15 @@ resource "google_bigquery_dataset_iam_member" "runtime_data_viewer" {
 
   project    = var.project_id
   dataset_id = each.value
+  role       = "roles/bigquery.dataViewer"
+  member     = google_service_account.runtime.member
+}
+
+# Read-only, on the one view of approval_* events: not the raw table, not the other views.
+resource "google_bigquery_table_iam_member" "runtime_approval_events_reader" {
+  project    = var.project_id
+  dataset_id = google_bigquery_dataset.views.dataset_id
+  table_id   = google_bigquery_table.approval_events.table_id
   role       = "roles/bigquery.dataViewer"
   member     = google_service_account.runtime.member
 }

@@ -18,6 +18,11 @@ output "audit_events_view" {
   value       = "${var.project_id}.${google_bigquery_dataset.views.dataset_id}.${google_bigquery_table.events_dedup.table_id}"
 }
 
+output "approval_events_view" {
+  description = "View of approval_* events the gateway rebuilds and follows approval state from (gcp.approvals.table)."
+  value       = "${var.project_id}.${google_bigquery_dataset.views.dataset_id}.${google_bigquery_table.approval_events.table_id}"
+}
+
 output "audit_topic" {
   description = "Pub/Sub topic the gateway publishes audit events to."
   value       = google_pubsub_topic.audit.id
@@ -43,14 +48,23 @@ output "pseudonymise_key_secret" {
   value       = google_secret_manager_secret.gateway["pseudonymise-key"].id
 }
 
+# Built by the provider-free dashboard-url module from the data-source list `npm run schema`
+# generates out of the CLI's, so it equals `bqwarden dashboard-url` (a test evaluates both).
+module "examiner_dashboard" {
+  source = "./dashboard-url"
+
+  template_report_id = var.looker_template_report_id
+  report_name        = local.looker.report_name
+  project_id         = var.project_id
+  dataset_id         = google_bigquery_dataset.views.dataset_id
+  data_sources       = local.looker.data_sources
+}
+
+locals {
+  looker = jsondecode(file("${path.module}/generated/looker_data_sources.json"))
+}
+
 output "examiner_dashboard_url" {
-  description = "Looker Studio Linking API link that copies the examiner template report onto the dedup view (null without a template id)."
-  value = var.looker_template_report_id == "" ? null : join("", [
-    "https://lookerstudio.google.com/reporting/create?c.reportId=", var.looker_template_report_id,
-    "&r.reportName=", urlencode("bqwarden examiner dashboard"),
-    "&ds.audit.connector=bigQuery&ds.audit.type=TABLE",
-    "&ds.audit.projectId=", var.project_id,
-    "&ds.audit.datasetId=", google_bigquery_dataset.views.dataset_id,
-    "&ds.audit.tableId=", google_bigquery_table.events_dedup.table_id,
-  ])
+  description = "Looker Studio Linking API link that copies the examiner template report onto the views (the dedup view as `audit`, one data source per dashboard view); null without a template id. Same link as `bqwarden dashboard-url`."
+  value       = module.examiner_dashboard.url
 }

@@ -66,6 +66,10 @@ resource "google_cloud_run_v2_service" "gateway" {
         value = local.audit_table_fq
       }
       env {
+        name  = "BQWARDEN__gcp__approvals__table"
+        value = "${var.project_id}.${google_bigquery_dataset.views.dataset_id}.${google_bigquery_table.approval_events.table_id}"
+      }
+      env {
         name  = "BQWARDEN__gcp__bigquery__location"
         value = var.bigquery_location
       }

@@ -4,8 +4,8 @@
 
 locals {
   gateway_secrets = {
-    "audit-signing-key"  = "Ed25519 private key (PKCS#8 PEM) that signs audit checkpoints."
-    "pseudonymise-key"   = "HMAC key for deterministic pseudonymisation in masking."
+    "audit-signing-key" = "Ed25519 private key (PKCS#8 PEM) that signs audit checkpoints."
+    "pseudonymise-key"  = "HMAC key for deterministic pseudonymisation in masking."
   }
 }
 
