@@ -196,8 +196,10 @@ export function resolveName(parts: string[], w: Walk): Deps {
     if (!f) continue;
     if (found) {
       // Both a select-list alias and a FROM column: keep both, the engine picks one of them.
+      // When both are the same column unchanged (SELECT x … GROUP BY x), it is still that column.
+      const same = out.map.size === 1 && f.deps.map.size === 1 && out.map.keys().next().value === f.deps.map.keys().next().value;
+      out.direct = same && out.direct && f.deps.direct;
       out.merge(f.deps);
-      out.direct = false;
       return out;
     }
     out.merge(f.deps);
@@ -512,6 +514,7 @@ function joinUsing(s: Scope, before: number, k: string, what: string, c: Collect
   const left: Scope = { entries: s.entries.slice(0, before), parent: null, using: s.using };
   const right: Scope = { entries: s.entries.slice(before), parent: null, using: [] };
   const d = new Deps();
+  let keys = true;
   for (const side of [left, right]) {
     const f = resolveIn(side, [k], c, k);
     if (f) d.merge(f.deps);
@@ -519,8 +522,11 @@ function joinUsing(s: Scope, before: number, k: string, what: string, c: Collect
       d.unresolved = true;
       c.flag('unresolved_column', `${what} (${k}): not found on both sides of the join`);
     }
+    keys &&= !!f && isKey(f.deps);
   }
   for (const src of d.sources) c.use(src, 'join');
+  // Against a side that is not the column itself (a literal, an expression): see isKey.
+  if (!keys) for (const src of d.sources) c.use(src, 'other');
   s.using = s.using.filter((x) => x.key !== k);
   s.using.push(col(k, d.sources, false, d.unresolved));
 }
@@ -553,7 +559,7 @@ export function addTableExpr(n: AnyNode, s: Scope, w: Walk, alias?: AnyNode): vo
       const before = s.entries.length;
       addTableExpr(n.right, s, w);
       const spec = n.specification;
-      if (spec?.type === 'join_on_specification') useExpr(spec.expr, inner, 'join');
+      if (spec?.type === 'join_on_specification') joinOnUses(spec.expr, inner);
       else if (spec?.type === 'join_using_specification') {
         for (const id of spec.expr?.expr?.items ?? []) joinUsing(s, before, identName(id, c.opts.dialect).toLowerCase(), 'USING', c);
       } else if (kwName(n.operator).split(' ').includes('NATURAL')) naturalJoin(s, before, c);
@@ -583,6 +589,11 @@ export function addTableExpr(n: AnyNode, s: Scope, w: Walk, alias?: AnyNode): vo
       addTableExpr(n.left, s, w, alias);
       return;
     case 'indexed_table':
+      // INDEXED BY makes SQLite scan in the index's order, so the row order follows columns
+      // the catalog does not name (an index on ssn sorts by the hidden value).
+      c.flag('unsupported', 'INDEXED BY: rows come back in the order of an index whose columns the analyzer does not know');
+      addTableExpr(n.table, s, w, alias);
+      return;
     case 'not_indexed_table':
     case 'table_with_inheritance':
     case 'table_without_inheritance':
@@ -927,9 +938,11 @@ export function queryRelation(n: AnyNode, outer: Scope | null, ctes: Ctes, c: Co
       if (!g) continue;
       if (g.type === 'group_by_all') {
         for (const cl of cols) for (const src of cl.sources) c.use(src, 'group_by');
+        for (const cl of cols) if (!isKey(cl)) for (const src of cl.sources) c.use(src, 'other');
         continue;
       }
-      useOrdinalOrExpr(g, { ...sw, aliases }, 'group_by', cols);
+      const kd = useOrdinalOrExpr(g, { ...sw, aliases }, 'group_by', cols);
+      if (!isKey(kd)) for (const src of kd.sources) c.use(src, 'other');
     }
   }
   useExpr(find('having_clause')?.expr, { ...sw, aliases }, 'having');
@@ -995,14 +1008,54 @@ function sqliteBareMinMax(sel: AnyNode | undefined, having: AnyNode | undefined,
   if (isBare) for (const a of minmax) useExpr(a, w, 'order_by');
 }
 
-function useOrdinalOrExpr(g: AnyNode, w: Walk, clause: Clause, cols: Col[]): void {
+/** Uses of the grouping/sorting item in `clause`; returns what it derives from (direct or not). */
+function useOrdinalOrExpr(g: AnyNode, w: Walk, clause: Clause, cols: Col[]): Deps {
   const e = g.type === 'sort_specification' ? g.expr : g;
   if (e?.type === 'number_literal' && Number.isInteger(Number(e.value))) {
     const cl = cols[Number(e.value) - 1];
-    if (cl) for (const src of cl.sources) w.c.use(src, clause);
-    return;
+    const d = new Deps();
+    if (cl) {
+      for (const src of cl.sources) w.c.use(src, clause);
+      d.addAll(cl.sources);
+      d.direct = cl.direct;
+      d.unresolved = cl.unresolved;
+    }
+    return d;
   }
   useExpr(e, w, clause);
+  return exprDeps(e, { ...w, c: new Collector(w.c.opts, w.c.sql, w.c.statement) });
+}
+
+/**
+ * A join or grouping key that is one source column, unchanged. Policy may let a role join or
+ * group on a column it sees as a keyed pseudonym, because equal tokens already show equality.
+ * That only holds for the column itself compared with itself: grouping by `account_number >
+ * 5000`, joining on `<` or on an expression, or against a row of guesses (a literal, or a
+ * UNION ALL with one) reveals more. Such uses are also recorded as `other`, which no such
+ * exception covers.
+ */
+function isKey(d: { sources: ColumnRef[]; direct: boolean; unresolved: boolean }): boolean {
+  return d.direct && !d.unresolved && d.sources.length === 1;
+}
+
+/** JOIN ON: equalities between two key columns stay `join`; every other condition is also `other`. */
+function joinOnUses(cond: AnyNode, w: Walk): void {
+  useExpr(cond, w, 'join');
+  const conjuncts: AnyNode[] = [];
+  const split = (n: AnyNode): void => {
+    n = unparen(n);
+    if (n?.type === 'binary_expr' && kwName(n.operator) === 'AND') {
+      split(n.left);
+      split(n.right);
+    } else conjuncts.push(n);
+  };
+  split(cond);
+  const probe: Walk = { ...w, c: new Collector(w.c.opts, w.c.sql, w.c.statement) };
+  for (const n of conjuncts) {
+    const op = n?.type === 'binary_expr' ? kwName(n.operator) : '';
+    if ((op === '=' || op === '==') && isKey(exprDeps(n.left, probe)) && isKey(exprDeps(n.right, probe))) continue;
+    useExpr(n, w, 'other');
+  }
 }
 
 function orderAndLimit(order: AnyNode | undefined, limit: AnyNode | undefined, offset: AnyNode | undefined, w: Walk, cols: Col[]): void {

@@ -62,6 +62,23 @@ export const oracleCases: Case[] = [
   { d: 'sqlite', sql: 'SELECT count(*) AS n FROM customers NATURAL JOIN scratch', f: ['unknown_table', 'unresolved_column'] },
   { d: 'sqlite', sql: `SELECT count(*) AS n FROM customers c JOIN (VALUES (${GUESS})) v ON v.column1 = c.ssn`, u: ['join:customers.ssn'] },
   { d: 'sqlite', sql: 'SELECT column1 FROM (VALUES (1), (2)) ORDER BY 1', o: ['column1='] },
+  // Forcing an index fixes the row order by columns nobody names: fail closed.
+  { d: 'sqlite', sql: 'SELECT customer_id FROM customers INDEXED BY customers_ssn', f: ['unsupported'] },
+  { d: 'sqlite', sql: 'SELECT customer_id FROM customers NOT INDEXED', o: ['customer_id=customers.customer_id'] },
+  // Keys vs expressions: a join/group key that is the column itself stays join/group_by only;
+  // anything else (a literal side, a range, an expression, a UNION ALL with a guess) is also
+  // `other`, which policy exceptions for keyed pseudonyms do not cover.
+  { d: 'sqlite', sql: 'SELECT a.account_id FROM accounts a JOIN accounts b ON a.balance = b.balance', u: ['join:accounts.balance'], nu: ['other:accounts.balance'] },
+  { d: 'sqlite', sql: 'SELECT a.account_id FROM accounts a JOIN accounts b ON a.customer_id = b.customer_id AND a.balance < b.balance', u: ['join:accounts.customer_id', 'other:accounts.balance'], nu: ['other:accounts.customer_id'] },
+  { d: 'sqlite', sql: 'SELECT count(*) AS n FROM accounts a JOIN (SELECT 1234567890 AS g) x ON x.g = a.balance', u: ['join:accounts.balance', 'other:accounts.balance'] },
+  { d: 'sqlite', sql: 'SELECT count(*) AS n FROM accounts a JOIN accounts b ON a.balance = b.balance + 1', u: ['other:accounts.balance'] },
+  { d: 'sqlite', sql: 'SELECT count(*) AS n FROM accounts a JOIN (SELECT 5 AS balance) USING (balance)', u: ['join:accounts.balance', 'other:accounts.balance'] },
+  { d: 'sqlite', sql: 'SELECT count(*) AS n FROM accounts a JOIN accounts b USING (balance)', u: ['join:accounts.balance'], nu: ['other:accounts.balance'] },
+  { d: 'sqlite', sql: 'SELECT balance, count(*) AS n FROM accounts GROUP BY balance', u: ['group_by:accounts.balance'], nu: ['other:accounts.balance'] },
+  { d: 'sqlite', sql: 'SELECT balance, count(*) AS n FROM accounts GROUP BY 1', nu: ['other:accounts.balance'] },
+  { d: 'sqlite', sql: 'SELECT count(*) AS n FROM accounts GROUP BY balance > 5000', u: ['group_by:accounts.balance', 'other:accounts.balance'] },
+  { d: 'sqlite', sql: 'SELECT balance > 5000 AS big, count(*) AS n FROM accounts GROUP BY 1', u: ['other:accounts.balance'] },
+  { d: 'sqlite', sql: 'SELECT count(*) AS n FROM (SELECT x FROM (SELECT balance AS x FROM accounts UNION ALL SELECT 5) GROUP BY x)', u: ['group_by:accounts.balance', 'other:accounts.balance'] },
   // ── already covered: kept here so they stay covered ──
   { d: 'sqlite', sql: 'SELECT count(*) AS n FROM (SELECT ssn FROM customers GROUP BY ssn)', u: ['group_by:customers.ssn'] },
   { d: 'sqlite', sql: 'SELECT count(*) AS n FROM (SELECT row_number() OVER (PARTITION BY ssn) AS r FROM customers) WHERE r = 1', u: ['window:customers.ssn'] },
