@@ -7,6 +7,8 @@
 // the next flush), so a retry can never overtake a later event. Failure: after the client's
 // own retries and our bounded re-attempts the write rejects with PubSubSinkError (the pipeline
 // then denies the request) and isReady() turns false until a publish succeeds again.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { PubSub, type Topic, type ClientConfig } from '@google-cloud/pubsub';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { AuditEventSchema, type AuditEvent } from '../audit/event.js';
@@ -42,6 +44,22 @@ export interface PubSubSinkOptions {
   clientConfig?: ClientConfig;
   /** Called on each failed attempt, for logs/metrics. */
   onAttemptFailed?: (info: { chainId: string; attempt: number; error: Error }) => void;
+  /** Chain this process writes; default: a new one per process, see instanceChainId(). */
+  chainId?: string;
+}
+
+/**
+ * A new chain id per gateway process, naming where and when it started:
+ * `<K_REVISION or hostname>.<UTC start, to the second>.<8 hex>`. Per-instance chains are the
+ * design on Pub/Sub (docs/gcp.md, "Chain continuity"): Cloud Run instances come and go and run
+ * side by side, one chain cannot have two writers, and the head cannot be read back reliably
+ * (BigQuery lags Pub/Sub), so every process starts its own chain at seq 0 and seals it with
+ * gateway_stop + a signed checkpoint when it shuts down.
+ */
+export function instanceChainId(now = new Date(), host = process.env.K_REVISION ?? hostname()): string {
+  const where = host.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 80) || 'gateway';
+  const when = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  return `${where}.${when}.${randomBytes(4).toString('hex')}`;
 }
 
 // Codes worth another attempt of our own after the client's retries gave up. Anything else
@@ -84,6 +102,8 @@ function errorCode(e: unknown): number | undefined {
 
 export class PubSubAuditSink implements AuditSink {
   readonly name = 'pubsub';
+  /** The audit log adopts this chain id (AuditLog.open: options, else the sink's, else random). */
+  readonly chainId: string;
   private readonly client: PubSub;
   private readonly ownsClient: boolean;
   private readonly topic: Topic;
@@ -95,6 +115,7 @@ export class PubSubAuditSink implements AuditSink {
   private readonly inflight = new Set<Promise<void>>();
 
   constructor(private readonly opts: PubSubSinkOptions) {
+    this.chainId = opts.chainId ?? instanceChainId();
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
     const batching = { ...DEFAULT_BATCHING, ...opts.batching };
     this.ownsClient = !opts.client;
@@ -137,8 +158,8 @@ export class PubSubAuditSink implements AuditSink {
 
   async recoverHead(chainId: string): Promise<ChainHead | null> {
     // Pub/Sub cannot be read back, and the BigQuery copy lags by seconds, so a head read from
-    // there could fork the chain. Only heads acknowledged by this process are known; a new
-    // process starts a new chain (documented in docs/gcp.md).
+    // there could fork the chain. Only heads acknowledged by this process are known (what the
+    // audit log needs to heal after a failed publish); a new process starts a new chain.
     return this.chains.get(chainId)?.head ?? null;
   }
 

@@ -37,6 +37,8 @@ const OFFSET = 'spool.offset';
 
 export class SpoolSink implements AuditSink {
   readonly name: string;
+  /** The wrapped sink's chain id, so the audit log adopts it through the spool too. */
+  readonly chainId: string | undefined;
   private fh: FileHandle | null = null;
   private size = 0;
   private offset = 0;
@@ -58,6 +60,8 @@ export class SpoolSink implements AuditSink {
     private readonly opts: SpoolOptions,
   ) {
     this.name = `spool+${inner.name}`;
+    const innerChain = (inner as { chainId?: unknown }).chainId;
+    this.chainId = typeof innerChain === 'string' ? innerChain : undefined;
     this.maxBytes = opts.maxBytes ?? 256 * 1024 * 1024;
     this.intervalMs = opts.drainIntervalMs ?? 500;
     this.batch = opts.drainBatch ?? 100;

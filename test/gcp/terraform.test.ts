@@ -235,6 +235,9 @@ test('Cloud Run: only the gateway has a port, toolbox on localhost, secrets moun
   const envNames = (gw.env as Obj[]).map((e) => e.name);
   for (const n of ['HOST', 'BQWARDEN__auditSink', 'BQWARDEN__gcp__topic', 'BQWARDEN__audit__signingKeyFile', 'BQWARDEN__masking__pseudonym__keyFile']) assert.ok(envNames.includes(n), n);
   assert.ok(!envNames.includes('PORT'), 'PORT is reserved: Cloud Run sets it');
+  // The chain seal (gateway_stop + checkpoint) must fit in Cloud Run's 10 s after SIGTERM.
+  const drain = (gw.env as Obj[]).find((e) => e.name === 'BQWARDEN__server__drainTimeoutMs');
+  assert.ok(drain && Number(drain.value) <= 7000, 'drain leaves at least 3 s of the 10 s SIGTERM grace for the seal');
   const vols = (tpl.volumes as Obj[]).map((v) => v.secret?.[0]?.secret);
   assert.equal(vols.length, 2);
   for (const v of vols) assert.match(v, /google_secret_manager_secret\.gateway/);

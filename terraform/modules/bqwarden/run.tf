@@ -49,6 +49,13 @@ resource "google_cloud_run_v2_service" "gateway" {
         name  = "BQWARDEN__server__trustProxy"
         value = "true"
       }
+      # Cloud Run kills an instance 10 s after SIGTERM. The drain must leave time to publish the
+      # gateway_stop + final signed checkpoint that seal this instance's audit chain, or the
+      # chain reads as a crash in `bqwarden verify --bigquery`.
+      env {
+        name  = "BQWARDEN__server__drainTimeoutMs"
+        value = "6000"
+      }
       env {
         name  = "BQWARDEN__auditSink"
         value = "pubsub"
