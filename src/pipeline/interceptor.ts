@@ -16,6 +16,13 @@ export const ERR_AUDIT_UNAVAILABLE = -32004;
 export const ERR_UPSTREAM = -32005;
 export const ERR_INTERNAL = -32603;
 
+const KNOWN_METHODS = new Set([
+  'initialize', 'ping', 'tools/list', 'tools/call', 'resources/list', 'resources/templates/list', 'resources/read',
+  'resources/subscribe', 'resources/unsubscribe', 'prompts/list', 'prompts/get', 'completion/complete', 'logging/setLevel',
+  'tasks/get', 'tasks/list', 'tasks/cancel', 'tasks/result', 'notifications/cancelled', 'notifications/initialized', 'session_start', 'session_end',
+  'auth_failure', 'http_error', 'session/end', 'mcp_notification',
+]);
+
 const DETECTORS_ONLY: MaskPlan = { columns: [], fallback: [], detectors: true };
 
 export function toolError(text: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -39,13 +46,32 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
   const { metrics } = deps;
 
   /** The one place events are written: a failed write fails the request closed. */
+  /**
+   * Client-supplied free text (justifications, extra arguments, user agent, client name, params
+   * of non-tool methods) goes through the content detectors before it is stored: the audit log
+   * must not hold an SSN or card number just because a client typed it.
+   */
+  function clean<T>(value: T): T {
+    if (value === null || value === undefined) return value;
+    try {
+      return (deps.scrub({ v: value as unknown } as Record<string, unknown>).result as { v: T }).v;
+    } catch {
+      return '[bqwarden: withheld: could not be scanned]' as unknown as T;
+    }
+  }
+
+  /** Metric labels come from a closed set: client text never becomes a label (cardinality, disclosure). */
+  function methodLabel(method: string): string {
+    return KNOWN_METHODS.has(method) ? method : 'other';
+  }
+
   /** Per-stage latency, so operators can see where a slow call spends its time. */
   function stage(name: string): () => void {
     return metrics.latency.startTimer({ method: 'tools/call', stage: name }) as () => void;
   }
 
   async function audit(input: AuditEventInput): Promise<void> {
-    const end = metrics.latency.startTimer({ method: input.mcp_method ?? input.event_type, stage: 'audit' });
+    const end = metrics.latency.startTimer({ method: methodLabel(input.mcp_method ?? input.event_type), stage: 'audit' });
     try {
       await deps.audit.append(input);
       end();
@@ -59,9 +85,13 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
   }
 
   function base(ctx: RequestContext, policy: PolicyView, roles: string[], method: string): AuditEventInput {
+    const fields = contextFields(ctx, roles);
     return {
       event_type: 'mcp_request',
-      ...contextFields(ctx, roles),
+      ...fields,
+      user_agent: clean(fields.user_agent ?? null),
+      client_name: clean(fields.client_name ?? null),
+      client_version: clean(fields.client_version ?? null),
       mcp_method: method,
       upstream: deps.upstreamName,
       policy_version: policy.version,
@@ -168,8 +198,10 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
       endAnalyze();
       Object.assign(ev, statementFields(sql, analysis, policy, roles, opts.dialect));
     }
-    ev.request_json = payloadJson({ name: tool, arguments: sql !== null && shape?.sqlArgument ? { ...args, [shape.sqlArgument]: ev.sql_text } : args }, deps.maxPayloadBytes);
-    ev.justification = justification;
+    const storedArgs = clean(sql !== null && shape?.sqlArgument ? { ...args, [shape.sqlArgument]: null } : args);
+    if (sql !== null && shape?.sqlArgument) storedArgs[shape.sqlArgument] = ev.sql_text;
+    ev.request_json = payloadJson({ name: tool, arguments: storedArgs, ...(params._meta ? { _meta: clean(params._meta) } : {}) }, deps.maxPayloadBytes);
+    ev.justification = clean(justification);
 
     // Stage: decide.
     const endDecide = stage('decide');
@@ -186,7 +218,7 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
 
     let approvalId: string | null = null;
     const meta = params._meta && typeof params._meta === 'object' ? (params._meta as Record<string, unknown>) : undefined;
-    const held = analysis && sql !== null ? { ctx, roles, tool, args, sql, analysis, decision, justification, meta } : null;
+    const held = analysis && sql !== null ? { ctx, roles, tool, args, sql, analysis, decision, justification: ev.justification ?? null, meta } : null;
     if (decision.action === 'approval_required') {
       if (!deps.approvals || !held) {
         const msg = `${decision.message} — but approvals are not enabled on this gateway, so the statement is denied (rule ${decision.ruleIds.join(', ')})`;
@@ -259,21 +291,22 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
     async onRequest(ctx, method, params, forward) {
       const policy = deps.policy();
       const roles = policy.rolesFor(ctx.identity);
-      const stop = metrics.latency.startTimer({ method, stage: 'total' });
+      const label = methodLabel(method);
+      const stop = metrics.latency.startTimer({ method: label, stage: 'total' });
       try {
         const allowed = policy.methodAllowed(roles, method);
         if (!allowed.allowed) {
           await audit({ ...base(ctx, policy, roles, method), decision: 'deny', rule_ids: [allowed.ruleId], decision_reason: allowed.message, outcome: 'denied', error_code: 'method_denied', duration_ms: elapsed(ctx) });
-          metrics.requests.inc({ method, decision: 'deny' });
+          metrics.requests.inc({ method: label, decision: 'deny' });
           throw new GatewayError(ERR_FORBIDDEN, allowed.message, { rule_id: allowed.ruleId });
         }
         if (method === 'tools/call') {
           const result = await toolsCall(ctx, policy, roles, params ?? {}, forward);
-          metrics.requests.inc({ method, decision: result.isError ? 'deny_or_error' : 'allow' });
+          metrics.requests.inc({ method: label, decision: result.isError ? 'deny_or_error' : 'allow' });
           return result;
         }
         const ev = base(ctx, policy, roles, method);
-        ev.request_json = payloadJson(params ?? null, deps.maxPayloadBytes);
+        ev.request_json = payloadJson(clean(params ?? null), deps.maxPayloadBytes);
         let result = await forwardOrFail(ctx, ev, forward, params);
         if (method === 'tools/list' && Array.isArray(result.tools)) {
           const tools = result.tools as { name: string }[];
@@ -291,7 +324,7 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
           throw new GatewayError(ERR_INTERNAL, `response could not be scanned, so it is withheld: ${(err as Error).message}`, { reason: 'masking_failed' });
         }
         await audit({ ...ev, ...maskFields(masked.report, masked.result), rows_returned: null, duration_ms: elapsed(ctx) });
-        metrics.requests.inc({ method, decision: ev.decision ?? 'allow' });
+        metrics.requests.inc({ method: label, decision: ev.decision ?? 'allow' });
         return masked.result;
       } finally {
         stop();
@@ -304,7 +337,7 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
       await audit({
         ...base(ctx, policy, policy.rolesFor(ctx.identity), method),
         event_type: 'mcp_notification',
-        request_json: payloadJson(params ?? null, deps.maxPayloadBytes),
+        request_json: payloadJson(clean(params ?? null), deps.maxPayloadBytes),
       });
     },
 
@@ -319,9 +352,19 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
     },
 
     async onHttpFailure(f: HttpFailure) {
-      metrics.httpFailures.inc({ code: f.code });
       const auth = f.httpStatus === 401 || f.code.startsWith('auth');
-      await audit({ event_type: auth ? 'auth_failure' : 'http_error', ...httpFailureFields(f), upstream: deps.upstreamName, policy_version: deps.policy().version });
+      metrics.httpFailures.inc({ code: /^[a-z_]{1,40}$/.test(f.code) ? f.code : 'other' });
+      const fields = httpFailureFields(f);
+      await audit({
+        event_type: auth ? 'auth_failure' : 'http_error',
+        ...fields,
+        // Unauthenticated callers control this text (issuer claims, methods, agents): scan it.
+        error_message: clean(fields.error_message ?? null),
+        user_agent: clean(fields.user_agent ?? null),
+        mcp_method: clean(fields.mcp_method ?? null),
+        upstream: deps.upstreamName,
+        policy_version: deps.policy().version,
+      });
     },
   };
 }
