@@ -212,3 +212,56 @@ test('the approvals API refuses requests without a valid token and an approval i
   }
   assert.ok(await txnExists(161));
 });
+
+/** A browser session on the review UI: its cookie and the CSRF token of the detail page. */
+async function uiSession(user: string, id: string): Promise<{ cookie: string; csrf: string; sha: string }> {
+  const token = await stack.token(user, ['approver']);
+  const res = await fetch(`${stack.url}/approvals/ui/${id}`, { headers: { authorization: `Bearer ${token}`, accept: 'text/html' }, redirect: 'manual' });
+  const html = await res.text();
+  const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0];
+  const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
+  const sha = /name="sql_sha256" value="([0-9a-f]{64})"/.exec(html)?.[1] ?? '';
+  assert.ok(cookie && csrf && sha, `review page for ${user}: ${res.status}`);
+  return { cookie, csrf, sha };
+}
+
+async function uiPost(path: string, form: Record<string, string>, headers: Record<string, string>): Promise<Response> {
+  return fetch(`${stack.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(form).toString(), redirect: 'manual' });
+}
+
+test('review UI: approve form posts without the CSRF token, with another session\'s token, or from another origin are refused', async (t) => {
+  if (!wired) return t.skip('approvals are not wired into the gateway');
+  const sql = 'DELETE FROM transactions WHERE txn_id = 171';
+  const id = approvalIdOf(await run(eve, sql));
+  assert.ok(id);
+  const bob = await uiSession('bob@bank.example', id);
+  const carol = await uiSession('carol@bank.example', id);
+  const path = `/approvals/ui/${id}/approve`;
+  const attempts: [string, Record<string, string>, Record<string, string>][] = [
+    ['no csrf', { reason: 'x', sql_sha256: bob.sha }, { cookie: bob.cookie }],
+    ['csrf of another session', { reason: 'x', sql_sha256: bob.sha, csrf: carol.csrf }, { cookie: bob.cookie }],
+    ['evil origin', { reason: 'x', sql_sha256: bob.sha, csrf: bob.csrf }, { cookie: bob.cookie, origin: 'http://evil.example' }],
+    ['null origin', { reason: 'x', sql_sha256: bob.sha, csrf: bob.csrf }, { cookie: bob.cookie, origin: 'null' }],
+    ['no cookie (csrf alone)', { reason: 'x', sql_sha256: bob.sha, csrf: bob.csrf }, {}],
+  ];
+  for (const [name, form, headers] of attempts) {
+    const r = await uiPost(path, form, headers);
+    assert.ok(r.status === 401 || r.status === 403, `${name}: ${r.status}`);
+  }
+  assert.equal((await run(eve, sql)).isError, true, 'still pending after the forged posts');
+  assert.ok(await txnExists(171));
+  // The genuine form works (the guards are not just breakage).
+  const ok = await uiPost(path, { reason: 'reviewed', sql_sha256: bob.sha, csrf: bob.csrf }, { cookie: bob.cookie, origin: stack.url });
+  assert.equal(ok.status, 303);
+});
+
+test('review UI: sign-in does not redirect off-site (next=//evil.example and friends)', async (t) => {
+  if (!wired) return t.skip('approvals are not wired into the gateway');
+  const token = await stack.token('bob@bank.example', ['approver']);
+  for (const next of ['//evil.example', 'https://evil.example/approvals/ui', '/approvals/ui/../../evil', '/\\evil.example', '/approvals/ui@evil.example']) {
+    const r = await uiPost('/approvals/ui/login', { token, next }, {});
+    assert.equal(r.status, 303);
+    const loc = r.headers.get('location') ?? '';
+    assert.ok(loc.startsWith('/approvals/ui') && !loc.startsWith('//') && !loc.includes('evil'), `${next} → ${loc}`);
+  }
+});
