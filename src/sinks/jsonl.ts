@@ -9,7 +9,7 @@
 // file to its last complete event and returns that event as the chain head. A complete line
 // that parses as an event but fails its hash is not crash damage: recovery refuses (fail closed).
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readFile, writeFile, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, stat, writeFile, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { AuditEvent } from '../audit/event.js';
 import { AuditEventSchema } from '../audit/event.js';
@@ -178,6 +178,8 @@ export class JsonlSink implements AuditSink {
   private needsRecovery = true;
   private broken: string | null = null;
   private closed = false;
+  /** Set when the file being written was unlinked or replaced under us: never write again. */
+  private tampered: string | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly maxFileBytes: number;
 
@@ -205,7 +207,7 @@ export class JsonlSink implements AuditSink {
   }
 
   isReady(): boolean {
-    return !this.closed && this.broken === null;
+    return !this.closed && this.broken === null && this.tampered === null;
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -241,6 +243,7 @@ export class JsonlSink implements AuditSink {
 
   private async doWrite(events: AuditEvent[]): Promise<void> {
     if (this.closed) throw new JsonlSinkError('jsonl audit sink is closed');
+    if (this.tampered) throw new JsonlSinkError(this.tampered);
     if (events.length === 0) return;
     if (this.needsRecovery) await this.doRecover(this.chainId);
     try {
@@ -270,6 +273,14 @@ export class JsonlSink implements AuditSink {
       await writeAll(cur.fh, Buffer.concat(chunk, chunkBytes));
       cur.size += chunkBytes;
       await cur.fh.datasync();
+      // An fsync on an unlinked file still "succeeds": the events would exist nowhere. Check the
+      // file is still the one at its path before acknowledging, and stop for good if not —
+      // continuing (or recovering an older head) would hide the removal.
+      const [byHandle, byPath] = await Promise.all([cur.fh.stat(), stat(cur.path).catch(() => null)]);
+      if (byHandle.nlink === 0 || !byPath || byPath.ino !== byHandle.ino || byPath.dev !== byHandle.dev) {
+        this.tampered = `audit file ${cur.path} was removed or replaced while the gateway was writing it; refusing to write further events (possible tampering: investigate, then restart)`;
+        throw new JsonlSinkError(this.tampered);
+      }
     } catch (err) {
       // Part of the group may be on disk; recovery re-reads the file before the next write.
       this.needsRecovery = true;
