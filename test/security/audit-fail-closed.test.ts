@@ -132,7 +132,7 @@ test('space returns: the gateway heals (data flows, /readyz 200) and the chain s
   assert.equal(report.ok, true, formatReport(report));
 });
 
-test('current audit file deleted under the running gateway (logrotate, careless cleanup): the next call is refused or its event is on disk', { todo: 'finding 5: the sink keeps appending to the unlinked inode; events are acknowledged but unreadable' }, async (t) => {
+test('current audit file deleted under the running gateway (logrotate, careless cleanup): the next call is refused or its event is on disk', async (t) => {
   if (skipReason) return t.skip(skipReason);
   // Control: with the file in place, a probe's event is found on disk by its SQL text.
   await reader.callTool({ name: 'execute_sql', arguments: { sql: 'SELECT customer_id AS control_probe FROM customers WHERE customer_id = 1' } });
@@ -150,7 +150,8 @@ test('current audit file deleted under the running gateway (logrotate, careless 
 
 test('audit log closed under the running gateway: no data released, /readyz 503', async (t) => {
   if (skipReason) return t.skip(skipReason);
-  await stack.gateway.audit.close();
+  // close() may itself reject (e.g. when the previous test left the chain unrecoverable); closed is closed.
+  await stack.gateway.audit.close().catch(() => undefined);
   const r = await reader.callTool({ name: 'execute_sql', arguments: { sql: QUERY } }).catch((err: Error) => ({ error: err.message }));
   assert.deepEqual(findLeaks(r), []);
   assert.match(JSON.stringify(r), /audit/i);
