@@ -153,9 +153,17 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
   };
 
   // Approvals: state is rebuilt from the audit files before the first request is served.
+  // With Pub/Sub, approval state is read back from the BigQuery audit table, so every
+  // instance sees approvals granted through another one.
+  const approvalSource =
+    config.auditSink === 'pubsub'
+      ? (await import('../gcp/approval-source.js')).approvalSourceFromConfig(config.gcp, {
+          onError: (err: Error) => log.error({ err: err.message }, 'approval state: BigQuery poll failed; state unchanged until a poll succeeds'),
+        })
+      : localAuditSource(config.audit.dir ?? join(config.dataDir, 'audit'));
   const approvals = await createApprovals({
     audit,
-    source: localAuditSource(config.audit.dir ?? join(config.dataDir, 'audit')),
+    source: approvalSource,
     policy: () => policyStore.current(),
     sql: { redactLiterals },
     publicUrl: base,
@@ -166,6 +174,22 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
   deps.approvals = approvals.gate;
 
   const app = Fastify({ logger: false, bodyLimit: config.transport.bodyLimitBytes, trustProxy: config.server.trustProxy, return503OnClosing: true, forceCloseConnections: true });
+
+  const pipeline = createPipeline(deps);
+
+  // Node keeps only the first of repeated Authorization headers; a proxy in front may keep the
+  // last. Two credentials in one request would let the two disagree about who is calling, so
+  // such a request is refused everywhere (MCP, approvals, console) before any route runs.
+  app.addHook('onRequest', async (request, reply) => {
+    const distinct = request.raw.headersDistinct;
+    const repeated = ['authorization', 'x-goog-iap-jwt-assertion'].find((h) => (distinct[h]?.length ?? 0) > 1);
+    if (!repeated) return;
+    const message = `Unauthorized (malformed_token): more than one ${repeated} header`;
+    await pipeline
+      .onHttpFailure({ code: 'auth_failed', message, httpStatus: 401, identity: null, sessionId: null, sourceIp: request.ip, userAgent: request.headers['user-agent'] ?? null, method: null })
+      .catch(() => undefined);
+    reply.code(401).header('www-authenticate', wwwAuthenticateHeader(identityConfig, null)).send({ error: 'malformed_token', message });
+  });
 
   // Operations endpoints: unauthenticated by design (probes and scrapers), and they expose
   // no data — only liveness, readiness and counters.
@@ -203,7 +227,7 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
 
   const mcp = await registerMcpGateway(app, {
     upstream: { url: config.upstream.url, headers: () => credential.headers(), timeoutMs: config.upstream.timeoutMs },
-    interceptor: createPipeline(deps),
+    interceptor: pipeline,
     authenticate: (req) => authenticator.authenticate(req.headers),
     wwwAuthenticate: (err) => wwwAuthenticateHeader(identityConfig, err instanceof AuthError ? err : null),
     allowedOrigins: config.transport.allowedOrigins,
