@@ -242,20 +242,45 @@ test('transport refusals with a valid token — evil Origin, oversized body, wro
   upstreamNeverSaw(mark, 'refused_marker_');
 });
 
+test('client notifications: made-up and server-only notifications are not relayed upstream without a decision and an audit record', { todo: 'finding 7: any client notification other than cancelled is relayed upstream unaudited, whatever the role' }, async () => {
+  // The examiner may call no data tool; a notification is still a message to the database's server.
+  const t = await token('notifier@ffiec.example', ['examiner']);
+  const sid = await rawSession(url, t);
+  const mark = rs.proxy.requests.length;
+  const methods = ['notifications/custom', 'notifications/message', 'notifications/tools/list_changed', 'notifications/resources/updated', 'notifications/bqwarden/exec'];
+  for (const method of methods) {
+    const r = await raw(url, { jsonrpc: '2.0', method, params: { notify_marker: method, sql: 'DELETE FROM customers' } }, { token: t, sessionId: sid });
+    assert.ok(r.status < 500, `${method}: ${r.status}`);
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  const relayed = rs.upstreamBodiesSince(mark).filter((b) => b.includes('notify_marker'));
+  const audited = auditEvents(rs.stack.dataDir).filter((e) => e.session_id === sid && e.event_type === 'mcp_notification');
+  // Either refused, or every relayed one has its audit record.
+  assert.ok(relayed.length <= audited.length, `${relayed.length} notification(s) reached the upstream, ${audited.length} audited: ${relayed.map((b) => JSON.parse(b).method).join(', ')}`);
+  for (const b of relayed) {
+    const m = JSON.parse(b).method as string;
+    assert.ok(!['notifications/message', 'notifications/tools/list_changed', 'notifications/resources/updated'].includes(m), `server-only notification ${m} relayed from a client`);
+  }
+});
+
 // ---------- 9. identity edge cases through the HTTP stack ----------
 
 /** node:http lets a request carry a header twice (fetch would merge them). */
 function postWithHeaders(headers: Record<string, string | string[]>, body: unknown): Promise<{ status: number; text: string; headers: Record<string, unknown> }> {
-  const u = new URL(url);
+  return requestWithHeaders('POST', url, { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers }, body);
+}
+
+function requestWithHeaders(method: string, target: string, headers: Record<string, string | string[]>, body?: unknown): Promise<{ status: number; text: string; headers: Record<string, unknown> }> {
+  const u = new URL(target);
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: u.hostname, port: u.port, path: u.pathname + u.search, method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers } }, (res) => {
+    const req = httpRequest({ host: u.hostname, port: u.port, path: u.pathname + u.search, method, headers }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c) => (text += c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text, headers: res.headers }));
     });
     req.on('error', reject);
-    req.end(JSON.stringify(body));
+    req.end(body === undefined ? undefined : JSON.stringify(body));
   });
 }
 
@@ -286,7 +311,7 @@ test('identity: "bearer" scheme in another case is accepted (RFC 6750 schemes ar
   assert.equal(ev?.actor_email, 'casey@bank.example');
 });
 
-test('identity: two Authorization headers (valid token + another credential) are refused, not resolved first-wins', { todo: 'finding 1: Node drops the second Authorization header before the authenticator sees it' }, async () => {
+test('identity: two Authorization headers (valid token + another credential) are refused, not resolved first-wins', async () => {
   const good = await token('first@bank.example', ['analyst']);
   const other = await token('second@bank.example', ['pii-reader']);
   for (const pair of [
@@ -296,6 +321,10 @@ test('identity: two Authorization headers (valid token + another credential) are
     const r = await postWithHeaders({ authorization: pair }, INIT);
     assert.equal(r.status, 401, `two Authorization headers accepted (${r.status}); the gateway resolved them first-wins`);
   }
+  // The approvals API and the console authenticate on their own and need the same refusal.
+  const approver = await token('first-approver@bank.example', ['approver']);
+  const api = await requestWithHeaders('GET', `${rs.stack.url}/approvals`, { authorization: [`Bearer ${approver}`, 'Bearer garbage.garbage.garbage'] });
+  assert.equal(api.status, 401, `approvals API: ${api.status}`);
 });
 
 test('identity: a spoofed IAP assertion header is ignored when IAP is not configured (no identity from it, no upgrade)', async () => {
