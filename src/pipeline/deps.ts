@@ -23,13 +23,14 @@ export interface PolicyView {
 
 export interface SqlView {
   analyze(sql: string, opts: AnalyzeOptions): Analysis;
-  tablesOf(sql: string, opts: AnalyzeOptions): TableRef[];
   redactLiterals(sql: string, dialect: Dialect): string;
 }
 
 export interface CatalogView {
   /** Loads what the async catalog sources know about these tables (cached) into a sync catalog. */
   forTables(tables: TableRef[]): Promise<SchemaCatalog>;
+  /** The catalog as known now (stable object while nothing new is learned). */
+  current(): SchemaCatalog;
 }
 
 export interface HeldCall {

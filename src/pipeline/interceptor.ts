@@ -193,8 +193,13 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
         return toolError(msg);
       }
       const endAnalyze = stage('analyze');
-      catalog = await deps.catalog.forTables(deps.sql.tablesOf(sql, opts));
-      analysis = deps.sql.analyze(sql, { ...opts, catalog });
+      // Analyse against what the catalog knows now; only when the statement names tables the
+      // catalog had to learn is the SQL analysed again (the parse is the expensive part).
+      const known = deps.catalog.current();
+      analysis = deps.sql.analyze(sql, { ...opts, catalog: known });
+      const tables = analysis.statements.flatMap((st) => [...st.tablesRead, ...st.tablesWritten]);
+      catalog = await deps.catalog.forTables(tables);
+      if (catalog !== known) analysis = deps.sql.analyze(sql, { ...opts, catalog });
       endAnalyze();
       Object.assign(ev, statementFields(sql, analysis, policy, roles, opts.dialect));
     }

@@ -30,7 +30,7 @@ import type { AuditSink } from '../sinks/types.js';
 import { registerConsoleRoutes } from '../console/routes.js';
 import { createApprovals, localAuditSource } from '../approvals/index.js';
 import { PolicyStore } from '../policy/store.js';
-import { analyzeCached, tablesOf, redactLiterals, loadStaticCatalog, createUpstreamToolCatalogProvider } from '../sql/index.js';
+import { analyzeCached, redactLiterals, loadStaticCatalog, createUpstreamToolCatalogProvider } from '../sql/index.js';
 import { applyMasking, redactDetected } from '../masking/apply.js';
 import { resolveMaskingOptions } from '../masking/config.js';
 
@@ -138,7 +138,7 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
   const deps: PipelineDeps = {
     audit,
     policy: (): PolicyView => policyStore.current(),
-    sql: { analyze: analyzeCached, tablesOf, redactLiterals },
+    sql: { analyze: analyzeCached, redactLiterals },
     catalog,
     mask: (result, plan) => applyMasking(result, plan, maskingOptions),
     scrub: (result) => {

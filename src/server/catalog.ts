@@ -30,6 +30,7 @@ export function createCatalogView(opts: { staticTables: CatalogTable[]; provider
 
   return {
     reset,
+    current: () => current,
     async forTables(tables: TableRef[]) {
       const t = now();
       const missing = tables.filter((x) => !x.function && !x.opaque && !statics.has(x.fq) && !(known.has(x.fq) && t - known.get(x.fq)!.loadedAt < refreshMs));
