@@ -9,7 +9,8 @@ import type { RoleDef, UpstreamDef, VisibilityValue } from './schema.js';
 import { durationSeconds } from './schema.js';
 import { anyMatch, columnMatcher, nameMatcher, tableMatcher } from './glob.js';
 import { findColumn } from './catalog.js';
-import { forTransformed, morePermissive, stricter } from './visibility.js';
+import { type DerivedMode, forTransformed, morePermissive, stricter } from './visibility.js';
+import type { MaskMethod } from '../masking/types.js';
 
 /** Roles as given, or the empty-string principal for a caller no binding matched: only "*" rules reach it. */
 function principals(roles: string[]): string[] {
@@ -47,6 +48,11 @@ export interface Visibility {
   /** Visibility rule that gave the value; null when no rule lists the classification (unlisted = deny). */
   ruleId: string | null;
   role: string | null;
+  /**
+   * Set when the value is `deny` only because it is a computed value of a classification the
+   * role sees masked (rule derived-masked): the role's method for the column itself.
+   */
+  derivedFrom?: MaskMethod;
 }
 
 export interface ClassHit {
@@ -60,6 +66,8 @@ export class CompiledPolicy {
   readonly roles = new Map<string, RoleDef>();
   readonly shapes = new Map<string, { shape: ToolShape; upstream: UpstreamDef }>();
   readonly classifications: string[];
+  /** Classifications whose computed values are nullified rather than denied (every definition opts in). */
+  private readonly derivedNullify: Set<string>;
   readonly origins: Map<string, Origin>;
   readonly defaults: MergedPolicy['defaults'];
   private readonly byGroup = new Map<string, string[]>();
@@ -109,6 +117,8 @@ export class CompiledPolicy {
       tags: c.policyTags.map((t) => nameMatcher(t, true)),
     }));
     this.classifications = [...new Set(m.classifications.map((c) => c.classification))].sort();
+    // Several definitions may share a classification name: one that keeps the default deny wins.
+    this.derivedNullify = new Set(this.classifications.filter((c) => m.classifications.every((d) => d.classification !== c || d.derived === 'nullify')));
     this.visibility = m.visibility.map((v) => ({
       ...scope(v.id, v.roles),
       entries: Object.entries(v.classifications).map(([p, value]) => ({ re: nameMatcher(p), value })),
@@ -261,14 +271,21 @@ export class CompiledPolicy {
     }
   }
 
+  derivedMode(classification: string): DerivedMode {
+    return this.derivedNullify.has(classification) ? 'nullify' : 'deny';
+  }
+
   /** The subject's view: most permissive over the given roles (callers pass the table's readers). */
   visibilityFor(roles: string[], classification: string, transformed = false): Visibility {
     let best: Visibility | null = null;
+    const mode = this.derivedMode(classification);
     for (const p of principals(roles)) {
       let v = this.roleVisibility(p, classification);
-      // Judge each role by what it would really get for a transformed value (see forTransformed).
-      if (transformed && v.value !== forTransformed(v.value)) v = { ...v, value: forTransformed(v.value) };
-      if (!best || (morePermissive(best.value, v.value) === v.value && best.value !== v.value)) best = v;
+      // Judge each role by what it would really get for a computed value (see forTransformed).
+      const t = transformed ? forTransformed(v.value, mode) : v.value;
+      if (t !== v.value) v = t === 'deny' ? { ...v, value: t, derivedFrom: v.value as MaskMethod } : { ...v, value: t };
+      // Among equal denials prefer the one a derived-masked refusal can explain (select the column itself).
+      if (!best || (morePermissive(best.value, v.value) === v.value && (best.value !== v.value || (!best.derivedFrom && v.derivedFrom)))) best = v;
     }
     return best!;
   }

@@ -6,7 +6,7 @@ import { columnKey } from '../sql/types.js';
 import type { ColumnMask, MaskMethod, MaskPlan } from '../masking/types.js';
 import type { ApprovalRequirement, Decision, ToolCallInput } from './types.js';
 import { type CompiledPolicy, DEFAULT_DENY, type Visibility } from './compiled.js';
-import { forTransformed, isMask, rank, stricter } from './visibility.js';
+import { isMask, rank, stricter } from './visibility.js';
 import type { VisibilityValue } from './schema.js';
 
 const PRIVILEGED = new Set(['write', 'ddl', 'dcl', 'data_movement', 'dynamic_sql']);
@@ -214,6 +214,21 @@ function strictestOverall(ctx: Ctx): { method: MaskMethod; classifications: { cl
   return { method: method === 'clear' ? 'redact' : (method as MaskMethod), classifications: list };
 }
 
+export const DERIVED_MASKED = 'derived-masked';
+
+/** Why a computed output column is refused, and what the caller can do instead. */
+function derivedText(ctx: Ctx, name: string, r: Reach, col: ColumnRef): string {
+  const readers = ctx.p.readersOf(ctx.roles, col.table, ctx.analysis.dialect);
+  const judged = readers.length ? readers : ctx.roles;
+  const own = ctx.p.visibilityFor(judged, r.classification);
+  const method = isMask(own.value) ? own.value : (r.vis.derivedFrom ?? 'masked');
+  const sees = judged.length === 1 ? `role ${judged[0]} sees` : `roles ${judged.join(', ')} see`;
+  return (
+    `${scrubDetail(name)} derives from ${r.source} (${r.classification}), which ${sees} masked (${method}); computed values of masked columns are refused because their errors and NULL patterns can reveal the hidden value (rule ${DERIVED_MASKED}; mask from rule ${visRule(r)}). ` +
+    `Select the column itself to get it masked (${method}), or ask for a role that sees ${r.classification} in clear`
+  );
+}
+
 function planOutputs(ctx: Ctx, s: StatementAnalysis, columns: ColumnMask[], fallback: Map<string, { classification: string; method: MaskMethod; ruleId: string }>): void {
   const cleared = ctx.p.clearedForAll(ctx.roles);
   for (const out of s.output ?? []) {
@@ -235,6 +250,7 @@ function planOutputs(ctx: Ctx, s: StatementAnalysis, columns: ColumnMask[], fall
     const sources = new Set<string>();
     for (const src of out.sources) {
       for (const r of reach(ctx, src, !out.direct)) {
+        if (r.vis.value === 'deny' && r.vis.derivedFrom) refuse(ctx, [DERIVED_MASKED, visRule(r)], derivedText(ctx, out.name, r, src));
         if (r.vis.value === 'deny') refuse(ctx, [visRule(r)], `${deniedText(ctx, r)}; remove ${scrubDetail(out.name)} from the select list`);
         if (!isMask(r.vis.value)) continue;
         if (s.class !== 'read')
@@ -247,8 +263,10 @@ function planOutputs(ctx: Ctx, s: StatementAnalysis, columns: ColumnMask[], fall
       }
     }
     if (!best) continue;
-    // Already judged by forTransformed in reach(); kept as a second line of defence.
-    const method: MaskMethod = out.direct ? best.method : (forTransformed(best.method) as MaskMethod);
+    // reach() already judged computed values (deny, or nullify where a classification opts in);
+    // anything else here would be an engine bug, so refuse rather than mask with a revealing method.
+    if (!out.direct && best.method !== 'nullify') refuse(ctx, [DERIVED_MASKED, visRule(best.r)], derivedText(ctx, out.name, best.r, out.sources[0]));
+    const method: MaskMethod = best.method;
     columns.push({ outputIndex: out.index, outputName: out.name, classification: best.r.classification, method, ruleId: visRule(best.r), sources: [...sources].sort() });
   }
 }

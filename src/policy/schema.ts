@@ -161,6 +161,13 @@ export const ClassificationSchema = z
     regex: z.array(z.string().min(1)).default([]),
     /** BigQuery policy tags from the catalog: resource names or display names (globs). */
     policyTags: z.array(z.string().min(1)).default([]),
+    /**
+     * What a computed value of this classification (upper(ssn), CASE WHEN ssn = … END, count(ssn))
+     * gets for a role that sees it masked: `deny` refuses the query (rule derived-masked);
+     * `nullify` returns NULL instead and re-opens the error channel (CASE WHEN ssn = '…' THEN
+     * json('x') END fails only on a match), so it is for low-sensitivity classifications only.
+     */
+    derived: z.enum(['deny', 'nullify']).default('deny'),
   })
   .strict()
   .superRefine((c, ctx) => {

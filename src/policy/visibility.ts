@@ -31,19 +31,22 @@ export function morePermissive(a: VisibilityValue, b: VisibilityValue): Visibili
 }
 
 /**
- * What a transformed value (substr(ssn, 1, 5), ssn = '…', account_number + 0, aggregates …)
- * gets instead of the role's method. Partial reveals (last4, year_only …) would reveal the
- * wrong part: a query could shift hidden digits into the revealed window. Equality-preserving
- * tokens (pseudonym, sha256) would turn a small derived domain into an oracle: pseudonymising
- * `ssn = '123-45-6789'` yields one token for true and one for false. Even a redacted value
- * is an oracle: redaction keeps NULL as NULL and keeps the type (0 for numbers, '' for text),
- * so `CASE WHEN ssn = '…' THEN 1 END` comes back as 0 on the matching row and NULL elsewhere.
- * So every masked classification reaching a transformed value is nullified: every row gets
- * the same NULL, whatever the hidden value.
+ * What a role gets for a computed value (substr(ssn, 1, 5), ssn = '…', count(ssn), CASE …) of a
+ * classification it sees as `v`. No mask is safe for such a value. Partial reveals (last4,
+ * year_only …) would reveal the wrong part: a query could shift hidden digits into the revealed
+ * window. Equality-preserving tokens (pseudonym, sha256) turn a small derived domain into an
+ * oracle (`ssn = '…'` → one token for true, one for false). Redaction keeps NULL as NULL and
+ * keeps the type, so `CASE WHEN ssn = '…' THEN 1 END` differs on the matching row. Even a NULL
+ * in every row is not enough: the computation itself can fail on the hidden value
+ * (`CASE WHEN ssn = '…' THEN json('x') END`, 1/0, a failing CAST, BigQuery ERROR()), and an
+ * error cannot be masked. So a masked classification reaching a computed value is denied,
+ * unless the classification opts in to `derived: nullify` and accepts that channel.
  */
-export function forTransformed(v: VisibilityValue): VisibilityValue {
-  return v === 'clear' || v === 'deny' ? v : 'nullify';
+export function forTransformed(v: VisibilityValue, derived: DerivedMode = 'deny'): VisibilityValue {
+  return v === 'clear' || v === 'deny' ? v : derived;
 }
+
+export type DerivedMode = 'deny' | 'nullify';
 
 export function isMask(v: VisibilityValue): v is MaskMethod {
   return v !== 'clear' && v !== 'deny';

@@ -68,15 +68,17 @@ test('per-classification inference exception: analysts may join and group on acc
   assert.equal(w.action, 'deny');
 });
 
-test('transformed values are nullified: no partial reveal, no equality-preserving token, no NULL-or-not oracle', () => {
+test('computed values of masked columns are denied (derived-masked): no partial reveal, no token oracle, no error channel', () => {
   const d = decide(['analyst'], q({ read: CUST, out: [['x', ['customers.ssn'], false]] }));
-  assert.equal(d.action, 'mask');
-  assert.equal(d.maskPlan?.columns[0].method, 'nullify');
+  assert.equal(d.action, 'deny');
+  assert.deepEqual(d.ruleIds, ['derived-masked', 'mask-pii-analyst']);
+  assert.equal(d.maskPlan, null);
   const direct = decide(['analyst'], q({ read: CUST, out: [['ssn', ['customers.ssn'], true]] }));
   assert.equal(direct.maskPlan?.columns[0].method, 'last4');
   // Keyed tokens would turn a derived small domain into an oracle (ssn = '…' → two tokens).
   const staff = decide(['engineer'], q({ read: CUST, out: [['b', ['customers.ssn'], false]] }));
-  assert.equal(staff.maskPlan?.columns[0].method, 'nullify');
+  assert.equal(staff.action, 'deny');
+  assert.ok(staff.ruleIds.includes('derived-masked'), String(staff.ruleIds));
   const direct2 = decide(['engineer'], q({ read: CUST, out: [['ssn', ['customers.ssn'], true]] }));
   assert.equal(direct2.maskPlan?.columns[0].method, 'pseudonym');
 });
@@ -255,6 +257,10 @@ test('decision messages never carry literals from the SQL (they go into audit)',
 
 test('output names built from literals are scrubbed in messages', () => {
   const d = decide(['analyst'], q({ read: CUST, out: [["ssn = '123-45-6789'", ['customers.ssn'], false]] }));
-  assert.equal(d.action, 'mask');
+  assert.equal(d.action, 'deny');
+  assert.match(d.message, /^ssn = '…' derives from/);
   assert.doesNotMatch(d.message, /123-45-6789/);
+  const m = decide(['analyst'], q({ read: CUST, out: [["ssn_or_'123-45-6789'", ['customers.ssn'], true]] }));
+  assert.equal(m.action, 'mask');
+  assert.doesNotMatch(m.message, /123-45-6789/);
 });

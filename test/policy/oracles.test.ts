@@ -1,57 +1,173 @@
-// Value-shape oracles: a transformed value of a masked column must come back the same whatever
-// the hidden value is. Redaction keeps NULL as NULL and keeps the type (0 for numbers, '' for
-// text), so `CASE WHEN ssn = '…' THEN 1 END` would say which row holds the guessed SSN. Runs
-// the real analyzer, the real policy and the real masking method on both possible values.
+// Computed values of masked columns: the attack first. Each query below answers a guess about a
+// hidden SSN / email / account number through the *shape* of its result — an error on a match
+// and NULLs otherwise, or NULL-or-not, or a type change — never through the value itself. The
+// channel is shown to be real on SQLite (sql.js), then the real analyzer and the real policy must
+// refuse it for every role that sees the column masked (rule derived-masked) and allow it for a
+// role that sees it in clear. A classification that opts in to `derived: nullify` gets NULLs
+// whose masked shape is the same for a hit and a miss (but keeps the error channel: documented).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { loadPolicy } from '../../src/policy/engine.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import initSqlJs from 'sql.js';
+import { compilePolicy, loadPolicy, type Policy } from '../../src/policy/engine.js';
 import { analyze } from '../../src/sql/analyze.js';
 import { maskValue, decodeKey } from '../../src/masking/index.js';
-import type { MaskMethod } from '../../src/masking/types.js';
+import type { Decision } from '../../src/policy/types.js';
 import { identity } from './helpers.js';
 
 const RULES = join(import.meta.dirname, '..', '..', 'rules');
 const policy = await loadPolicy(RULES);
 const key = decodeKey('t', 'x'.repeat(64));
+const HIT = '123-45-6789';
+const MISS = '899-99-9999';
 
-function methodFor(groups: string[], sql: string, column: string): MaskMethod | null {
+function decide(p: Policy, groups: string[], sql: string): Decision {
   const id = identity('mallory@bank.example', groups);
-  const roles = policy.rolesFor(id);
-  const opts = policy.analyzeOptions('execute_sql');
+  const opts = p.analyzeOptions('execute_sql');
   assert.ok(opts, 'execute_sql is a SQL tool');
-  const d = policy.decide({ identity: id, roles, tool: 'execute_sql', args: { sql }, analysis: analyze(sql, opts) });
-  assert.equal(d.action, 'mask', `${sql}: ${d.message}`);
-  return d.maskPlan?.columns.find((c) => c.outputName === column)?.method ?? null;
+  return p.decide({ identity: id, roles: p.rolesFor(id), tool: 'execute_sql', args: { sql }, analysis: analyze(sql, opts) });
 }
 
-// [sql, output column, the two values the engine could return for a hit and a miss]
-const SHAPES: [string, string, unknown, unknown][] = [
-  ["SELECT customer_id, CASE WHEN ssn = '123-45-6789' THEN 1 END AS h FROM customers", 'h', 1, null],
-  ["SELECT customer_id, nullif(substr(ssn, 1, 1), '1') AS h FROM customers", 'h', null, '2'],
-  ["SELECT customer_id, CASE WHEN ssn LIKE '1%' THEN 1 ELSE 'x' END AS h FROM customers", 'h', 1, 'x'],
-  ["SELECT customer_id, CASE WHEN ssn LIKE '1%' THEN '2020-01-01' ELSE 'x' END AS h FROM customers", 'h', '2020-01-01', 'x'],
-  ["SELECT customer_id, iif(ssn LIKE '1%', NULL, 1) AS h FROM customers", 'h', null, 1],
-  ["SELECT customer_id, json_array(CASE WHEN ssn LIKE '1%' THEN 1 END) AS h FROM customers", 'h', '[1]', '[null]'],
-  ["SELECT customer_id, account_number > 5000 AS h FROM accounts", 'h', 1, 0],
-];
-
-for (const [sql, column, hit, miss] of SHAPES) {
-  for (const groups of [['analyst'], ['engineer']]) {
-    test(`${groups[0]}: a hit and a miss look the same after masking: ${sql}`, () => {
-      const method = methodFor(groups, sql, column);
-      assert.ok(method, `${column} is masked`);
-      assert.deepEqual(maskValue(method, hit as never, key), maskValue(method, miss as never, key), `${method} tells ${JSON.stringify(hit)} from ${JSON.stringify(miss)}`);
-    });
+const SQL = await initSqlJs();
+/** What the engine hands back for a query: rows, or the fact that it failed. */
+function run(sql: string): string {
+  const db = new SQL.Database();
+  try {
+    db.run(`CREATE TABLE customers (customer_id INTEGER, ssn TEXT, email TEXT, state TEXT);
+            INSERT INTO customers VALUES (1, '${HIT}', 'ann@example.com', 'NY'), (2, '555-00-1111', 'bob@example.com', 'CA');
+            CREATE TABLE accounts (account_id INTEGER, customer_id INTEGER, account_number INTEGER);
+            INSERT INTO accounts VALUES (10, 1, 1234567890), (11, 2, 2222222222);`);
+    return JSON.stringify(db.exec(sql).map((r) => r.values));
+  } catch (err) {
+    return `error: ${(err as Error).message}`;
+  } finally {
+    db.close();
   }
 }
 
-test('the oracle check can fail: redaction keeps NULL-ness and type apart', () => {
-  assert.notDeepEqual(maskValue('redact', 1, key), maskValue('redact', null, key));
-  assert.notDeepEqual(maskValue('redact', 1, key), maskValue('redact', 'x', key));
+// [what, query for a guess]: each answers "does the guess exist?" without returning the value.
+const CHANNELS: [string, (guess: string) => string][] = [
+  ['error channel: json() of bad text on a match', (g) => `SELECT CASE WHEN ssn = '${g}' THEN json('x') END AS h FROM customers`],
+  ['error channel: inside an aggregate', (g) => `SELECT max(CASE WHEN ssn = '${g}' THEN json('x') END) AS h FROM customers`],
+  ['error channel: through a scalar subquery', (g) => `SELECT (SELECT max(CASE WHEN ssn = '${g}' THEN json('x') END) FROM customers) AS h`],
+  ['error channel: through a CTE', (g) => `WITH t AS (SELECT customer_id, CASE WHEN ssn = '${g}' THEN json('x') END AS h FROM customers) SELECT customer_id, h FROM t`],
+  ['error channel: a failing function argument', (g) => `SELECT customer_id, substr('x', 1, CASE WHEN ssn = '${g}' THEN 1e999 END) AS h FROM customers`],
+  ['error channel: on the account number', (g) => `SELECT account_id, CASE WHEN account_number = ${g === HIT ? 1234567890 : 1000000001} THEN json('x') END AS h FROM accounts`],
+  ['NULL pattern: CASE flag', (g) => `SELECT customer_id, CASE WHEN ssn = '${g}' THEN 1 END AS h FROM customers ORDER BY customer_id`],
+  ['NULL pattern: nullif', (g) => `SELECT customer_id, nullif(ssn, '${g}') IS NULL AS h FROM customers ORDER BY customer_id`],
+  ['type pattern: CASE with two types', (g) => `SELECT customer_id, CASE WHEN ssn = '${g}' THEN 1 ELSE 'x' END AS h FROM customers ORDER BY customer_id`],
+  ['aggregate: count of matches', (g) => `SELECT count(CASE WHEN ssn = '${g}' THEN 1 END) AS n FROM customers`],
+  ['aggregate: total of a comparison', (g) => `SELECT total(ssn = '${g}') AS n FROM customers`],
+  ['email: error on a guessed domain', (g) => `SELECT CASE WHEN email LIKE '${g === HIT ? 'ann' : 'zed'}@%' THEN json('x') END AS h FROM customers`],
+];
+
+for (const [what, q] of CHANNELS) {
+  test(`attack is real on SQLite, and refused for masked roles: ${what}`, () => {
+    // json() rejects 'x' only on SQLite builds with JSON; the demo's upstream is such a build.
+    assert.notEqual(run(q(HIT)), run(q(MISS)), `${what}: a hit and a miss already look the same on SQLite, so this case proves nothing`);
+    for (const guess of [HIT, MISS]) {
+      for (const groups of [['analyst'], ['engineer'], ['approver'], ['analyst', 'engineer'], ['analyst', 'ci']]) {
+        const d = decide(policy, groups, q(guess));
+        assert.equal(d.action, 'deny', `${groups}: ${d.message}`);
+        assert.ok(d.ruleIds.includes('derived-masked') || d.ruleIds.includes('inference-guard'), `${groups}: ${d.ruleIds}`);
+        assert.equal(d.maskPlan, null);
+      }
+      const clear = decide(policy, ['pii-reader'], q(guess));
+      assert.equal(clear.action, 'allow', clear.message);
+    }
+  });
+}
+
+test('the refusal says which column, source, classification, role and rule, and what to do instead', () => {
+  const d = decide(policy, ['analyst'], `SELECT CASE WHEN ssn = '${HIT}' THEN json('x') END AS h FROM customers`);
+  assert.deepEqual(d.ruleIds, ['derived-masked', 'mask-pii-analyst']);
+  assert.match(d.message, /^h derives from demo\.main\.customers\.ssn \(pii\.ssn\), which role analyst sees masked \(last4\)/);
+  assert.match(d.message, /errors and NULL patterns can reveal the hidden value \(rule derived-masked/);
+  assert.match(d.message, /Select the column itself to get it masked \(last4\), or ask for a role that sees pii\.ssn in clear$/);
+  assert.doesNotMatch(d.message, /123-45-6789/, 'decision messages go into audit');
 });
 
-test('a column passed through unchanged keeps the role method (only derived values are nullified)', () => {
-  assert.equal(methodFor(['analyst'], 'SELECT ssn FROM customers', 'ssn'), 'last4');
-  assert.equal(methodFor(['analyst'], 'SELECT x FROM (SELECT ssn AS x FROM customers)', 'x'), 'last4');
+test('count(ssn) is refused too: the analyzer cannot tell it from count(CASE WHEN ssn = guess THEN 1 END)', () => {
+  assert.ok(decide(policy, ['analyst'], 'SELECT count(ssn) AS n FROM customers').ruleIds.includes('derived-masked'));
+  assert.equal(decide(policy, ['analyst'], 'SELECT count(*) AS n, count(customer_id) AS k FROM customers').action, 'allow');
 });
+
+test('a column passed through unchanged keeps the role method (only computed values are refused)', () => {
+  for (const sql of ['SELECT ssn FROM customers', 'SELECT x FROM (SELECT ssn AS x FROM customers)', 'WITH t AS (SELECT ssn FROM customers) SELECT ssn FROM t']) {
+    const d = decide(policy, ['analyst'], sql);
+    assert.equal(d.action, 'mask', d.message);
+    assert.equal(d.maskPlan?.columns[0].method, 'last4');
+  }
+  const eng = decide(policy, ['engineer'], 'SELECT ssn FROM customers');
+  assert.equal(eng.maskPlan?.columns[0].method, 'pseudonym');
+});
+
+test('computed values of clear or unclassified columns are not affected', () => {
+  const d = decide(policy, ['analyst'], "SELECT upper(state) AS s, count(*) OVER () AS n, routing_number || '' AS r FROM customers JOIN accounts USING (customer_id)");
+  assert.equal(d.action, 'allow', d.message);
+});
+
+// ── opt-in: derived: nullify ──
+function withDerivedNullify(classification: string): Policy {
+  const files = readdirSync(RULES)
+    .filter((n) => n.endsWith('.yaml'))
+    .map((name) => ({ name, text: readFileSync(join(RULES, name), 'utf8') }));
+  const data = files.find((f) => f.name === 'data.yaml');
+  assert.ok(data, 'rules/data.yaml exists');
+  const line = `    classification: ${classification}\n`;
+  assert.ok(data.text.includes(line), `data.yaml defines ${classification}`);
+  data.text = data.text.replace(line, `${line}    derived: nullify\n`);
+  const catalog = readdirSync(join(RULES, 'catalog')).map((n) => ({ name: `catalog/${n}`, text: readFileSync(join(RULES, 'catalog', n), 'utf8') }));
+  return compilePolicy(files, catalog);
+}
+
+test('derived: nullify opts one classification into NULLs instead of a refusal; the others stay denied', () => {
+  const p = withDerivedNullify('pii.email');
+  const d = decide(p, ['analyst'], "SELECT customer_id, CASE WHEN email LIKE 'ann@%' THEN 1 END AS h FROM customers");
+  assert.equal(d.action, 'mask', d.message);
+  assert.deepEqual(d.maskPlan?.columns.map((c) => [c.outputName, c.method]), [['h', 'nullify']]);
+  // A NULL in every row: the value shape no longer tells a hit from a miss …
+  assert.deepEqual(maskValue('nullify', 1, key), maskValue('nullify', null, key));
+  // … while redaction would (NULL stays NULL, 1 becomes 0): why computed values never got redact.
+  assert.notDeepEqual(maskValue('redact', 1, key), maskValue('redact', null, key));
+  // SSNs keep the default.
+  assert.ok(decide(p, ['analyst'], "SELECT CASE WHEN ssn = '1' THEN 1 END AS h FROM customers").ruleIds.includes('derived-masked'));
+  // Direct columns are unaffected by the option.
+  assert.equal(decide(p, ['analyst'], 'SELECT email FROM customers').maskPlan?.columns[0].method, 'email_domain');
+});
+
+test('derived: nullify needs every definition of the classification to opt in (a second definition keeps deny)', () => {
+  const p = withDerivedNullify('pii.email');
+  const files = readdirSync(RULES)
+    .filter((n) => n.endsWith('.yaml'))
+    .map((name) => ({ name, text: readFileSync(join(RULES, name), 'utf8').replace('    classification: pii.email\n', '    classification: pii.email\n    derived: nullify\n') }));
+  files.push({ name: 'zz-extra.yaml', text: 'classifications:\n  - { id: cls-email-extra, classification: pii.email, names: [contact_email] }\n' });
+  const catalog = readdirSync(join(RULES, 'catalog')).map((n) => ({ name: `catalog/${n}`, text: readFileSync(join(RULES, 'catalog', n), 'utf8') }));
+  const strict = compilePolicy(files, catalog);
+  const sql = "SELECT CASE WHEN email LIKE 'a%' THEN 1 END AS h FROM customers";
+  assert.equal(decide(p, ['analyst'], sql).action, 'mask');
+  assert.ok(decide(strict, ['analyst'], sql).ruleIds.includes('derived-masked'));
+});
+
+test('an unknown value for derived is a load error, not a silent default', () => {
+  const files = readdirSync(RULES)
+    .filter((n) => n.endsWith('.yaml'))
+    .map((name) => ({ name, text: readFileSync(join(RULES, name), 'utf8').replace('    classification: pii.email\n', '    classification: pii.email\n    derived: redact\n') }));
+  assert.throws(() => compilePolicy(files), /derived/);
+});
+
+// ── known gap, on the analyzer's side ──
+// A computed value in an inner select list that never reaches the outer output is invisible to
+// policy (the analyzer reports neither an output nor a use for it), yet SQLite still evaluates
+// it when the subquery is materialised (GROUP BY, MATERIALIZED CTE). Reported to the lead.
+const HIDDEN: [string, (guess: string) => string][] = [
+  ['inner GROUP BY', (g) => `SELECT customer_id FROM (SELECT customer_id, CASE WHEN ssn = '${g}' THEN json('x') END AS h FROM customers GROUP BY customer_id)`],
+  ['MATERIALIZED CTE', (g) => `WITH t AS MATERIALIZED (SELECT customer_id, CASE WHEN ssn = '${g}' THEN json('x') END AS h FROM customers) SELECT customer_id FROM t`],
+];
+for (const [what, q] of HIDDEN) {
+  test(`unused computed column in a materialised subquery (${what})`, { todo: 'analyzer: report inner select-list columns that do not reach the output (as uses) so policy can refuse them' }, () => {
+    assert.notEqual(run(q(HIT)), run(q(MISS)), 'the channel is real on SQLite');
+    assert.equal(decide(policy, ['analyst'], q(HIT)).action, 'deny');
+  });
+}
