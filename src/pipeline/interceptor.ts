@@ -19,9 +19,13 @@ export const ERR_INTERNAL = -32603;
 const KNOWN_METHODS = new Set([
   'initialize', 'ping', 'tools/list', 'tools/call', 'resources/list', 'resources/templates/list', 'resources/read',
   'resources/subscribe', 'resources/unsubscribe', 'prompts/list', 'prompts/get', 'completion/complete', 'logging/setLevel',
-  'tasks/get', 'tasks/list', 'tasks/cancel', 'tasks/result', 'notifications/cancelled', 'notifications/initialized', 'session_start', 'session_end',
+  'tasks/get', 'tasks/list', 'tasks/cancel', 'tasks/result', 'notifications/cancelled', 'notifications/initialized', 'notifications/progress',
+  'notifications/roots/list_changed', 'notifications/tasks/status', 'session_start', 'session_end',
   'auth_failure', 'http_error', 'session/end', 'mcp_notification',
 ]);
+
+/** Client→server notifications defined by MCP (2025-06-18, 2025-11-25). */
+const CLIENT_NOTIFICATIONS = new Set(['notifications/initialized', 'notifications/cancelled', 'notifications/progress', 'notifications/roots/list_changed', 'notifications/tasks/status']);
 
 const DETECTORS_ONLY: MaskPlan = { columns: [], fallback: [], detectors: true };
 
@@ -337,13 +341,22 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
     },
 
     async onNotification(ctx, method, params) {
-      if (method !== 'notifications/cancelled') return;
+      // Only notifications the protocol lets a client send are relayed, each with its audit
+      // record first; anything else (made-up, or server-only such as notifications/message)
+      // is dropped, audited as denied, and never reaches the upstream.
       const policy = deps.policy();
-      await audit({
-        ...base(ctx, policy, policy.rolesFor(ctx.identity), method),
+      const roles = policy.rolesFor(ctx.identity);
+      const ev: AuditEventInput = {
+        ...base(ctx, policy, roles, methodLabel(method) === 'other' ? clean(method) : method),
         event_type: 'mcp_notification',
         request_json: payloadJson(clean(params ?? null), deps.maxPayloadBytes),
-      });
+      };
+      if (!CLIENT_NOTIFICATIONS.has(method)) {
+        const reason = `notification ${method.slice(0, 100)} is not one a client may send; dropped (rule client-notifications)`;
+        await audit({ ...ev, decision: 'deny', rule_ids: ['client-notifications'], decision_reason: clean(reason), outcome: 'denied', error_code: 'notification_not_allowed' });
+        throw new GatewayError(ERR_FORBIDDEN, reason, { rule_id: 'client-notifications' });
+      }
+      await audit({ ...ev, decision: 'allow' });
     },
 
     async onSessionStart(ctx) {

@@ -242,7 +242,7 @@ test('transport refusals with a valid token — evil Origin, oversized body, wro
   upstreamNeverSaw(mark, 'refused_marker_');
 });
 
-test('client notifications: made-up and server-only notifications are not relayed upstream without a decision and an audit record', { todo: 'finding 7: any client notification other than cancelled is relayed upstream unaudited, whatever the role' }, async () => {
+test('client notifications: made-up and server-only notifications are not relayed upstream without a decision and an audit record', async () => {
   // The examiner may call no data tool; a notification is still a message to the database's server.
   const t = await token('notifier@ffiec.example', ['examiner']);
   const sid = await rawSession(url, t);
