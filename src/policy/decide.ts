@@ -220,9 +220,12 @@ export const DERIVED_MASKED = 'derived-masked';
 function derivedText(ctx: Ctx, name: string, r: Reach, col: ColumnRef): string {
   const readers = ctx.p.readersOf(ctx.roles, col.table, ctx.analysis.dialect);
   const judged = readers.length ? readers : ctx.roles;
-  const own = ctx.p.visibilityFor(judged, r.classification);
+  // Name only the roles that see it masked: they are the ones a plain column would be masked for.
+  const masking = judged.filter((role) => isMask(ctx.p.visibilityFor([role], r.classification).value));
+  const named = masking.length ? masking : judged;
+  const own = ctx.p.visibilityFor(named, r.classification);
   const method = isMask(own.value) ? own.value : (r.vis.derivedFrom ?? 'masked');
-  const sees = judged.length === 1 ? `role ${judged[0]} sees` : `roles ${judged.join(', ')} see`;
+  const sees = named.length === 1 ? `role ${named[0]} sees` : `roles ${named.join(', ')} see`;
   return (
     `${scrubDetail(name)} derives from ${r.source} (${r.classification}), which ${sees} masked (${method}); computed values of masked columns are refused because their errors and NULL patterns can reveal the hidden value (rule ${DERIVED_MASKED}; mask from rule ${visRule(r)}). ` +
     `Select the column itself to get it masked (${method}), or ask for a role that sees ${r.classification} in clear`

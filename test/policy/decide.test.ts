@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { loadPolicy, type Policy } from '../../src/policy/engine.js';
+import { compilePolicy, loadPolicy, type Policy } from '../../src/policy/engine.js';
 import type { Analysis, Clause } from '../../src/sql/types.js';
 import type { Decision } from '../../src/policy/types.js';
 import { analysis, identity, type StmtSpec } from './helpers.js';
@@ -263,4 +263,37 @@ test('output names built from literals are scrubbed in messages', () => {
   const m = decide(['analyst'], q({ read: CUST, out: [["ssn_or_'123-45-6789'", ['customers.ssn'], true]] }));
   assert.equal(m.action, 'mask');
   assert.doesNotMatch(m.message, /123-45-6789/);
+});
+
+test('derived-masked: a computed value reaching a clear and a masked classification is refused; clear-only is fine', () => {
+  const mixed = decide(['analyst'], q({ read: ['accounts', 'customers'], out: [['x', ['accounts.routing_number', 'customers.ssn'], false]] }));
+  assert.equal(mixed.action, 'deny');
+  assert.ok(mixed.ruleIds.includes('derived-masked'));
+  const clear = decide(['analyst'], q({ read: ['accounts'], out: [['x', ['accounts.routing_number'], false]] }));
+  assert.equal(clear.action, 'allow', clear.message);
+});
+
+test('derived-masked: with a role that may not see the column at all and one that sees it masked, the refusal explains the masked one', () => {
+  const p = compilePolicy([
+    {
+      name: 'p.yaml',
+      text: `
+upstreams: [{ id: u, dialect: sqlite, defaultProject: demo, defaultDataset: main, tools: { execute_sql: { kind: sql, sqlArgument: sql } } }]
+roles: [{ id: r-a, role: a, groups: [a] }, { id: r-b, role: b, groups: [b] }]
+tools: [{ id: t, tools: [execute_sql], effect: allow }]
+tables: [{ id: tb, tables: ['demo.main.*'], effect: allow }]
+statements: [{ id: s, classes: [read], effect: allow }]
+classifications: [{ id: c, classification: pii.ssn, names: [ssn] }]
+visibility: [{ id: v-a, roles: [a], classifications: { pii.ssn: deny } }, { id: v-b, roles: [b], classifications: { pii.ssn: last4 } }]
+`,
+    },
+  ]);
+  const a = q({ read: CUST, out: [['x', ['customers.ssn'], false]] });
+  const id = identity('u@bank.example', ['a', 'b']);
+  const d = p.decide({ identity: id, roles: p.rolesFor(id), tool: 'execute_sql', args: { sql: a.sql }, analysis: a });
+  assert.equal(d.action, 'deny');
+  assert.deepEqual(d.ruleIds, ['derived-masked', 'v-b']);
+  assert.match(d.message, /which role b sees masked \(last4\)/);
+  const onlyA = p.decide({ identity: id, roles: ['a'], tool: 'execute_sql', args: { sql: a.sql }, analysis: a });
+  assert.deepEqual(onlyA.ruleIds, ['v-a'], 'a plain deny stays a plain deny');
 });

@@ -22,6 +22,8 @@ const SQL = [
   'SELECT card_number, amount FROM transactions',
   'SELECT count(*) FROM transactions WHERE card_number LIKE 4',
   'SELECT substr(ssn, 1, 5) AS x FROM customers',
+  "SELECT CASE WHEN ssn = '1' THEN json('x') END AS h, count(email) OVER () AS n FROM customers",
+  'SELECT upper(card_number) AS c, amount FROM transactions',
   'SELECT a.account_id FROM accounts a JOIN accounts b ON a.account_number = b.account_number',
   "UPDATE accounts SET status = 'x' WHERE account_id = 1",
   'DROP TABLE accounts',
