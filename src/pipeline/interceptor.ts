@@ -352,8 +352,9 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
         request_json: payloadJson(clean(params ?? null), deps.maxPayloadBytes),
       };
       if (!CLIENT_NOTIFICATIONS.has(method)) {
-        const reason = `notification ${method.slice(0, 100)} is not one a client may send; dropped (rule client-notifications)`;
-        await audit({ ...ev, decision: 'deny', rule_ids: ['client-notifications'], decision_reason: clean(reason), outcome: 'denied', error_code: 'notification_not_allowed' });
+        // The method name is client text: it goes to audit (scanned), never into the error or logs.
+        const reason = 'this notification is not one an MCP client may send; dropped (rule client-notifications)';
+        await audit({ ...ev, decision: 'deny', rule_ids: ['client-notifications'], decision_reason: reason, outcome: 'denied', error_code: 'notification_not_allowed' });
         throw new GatewayError(ERR_FORBIDDEN, reason, { rule_id: 'client-notifications' });
       }
       await audit({ ...ev, decision: 'allow' });

@@ -150,13 +150,13 @@ export class McpSession {
       const ctx = this.context(meta, null, new AbortController().signal, undefined, undefined);
       const audited = this.init.interceptor.onNotification(ctx, message.method, message.params as Record<string, unknown> | undefined);
       if (LOCAL_NOTIFICATIONS.has(message.method)) {
-        audited.catch((err) => this.init.onError(err, `onNotification ${message.method}`));
+        audited.catch((err) => this.init.onError(err, `onNotification ${logSafeMethod(message.method)}`));
         return sdkOnMessage(message, extra);
       }
       // Relayed notifications go upstream only once the pipeline accepted them.
       audited.then(
         () => sdkOnMessage(message, extra),
-        (err) => this.init.onError(err, `notification ${message.method} refused`),
+        (err) => this.init.onError(err, `notification ${logSafeMethod(message.method)} refused`),
       );
     };
   }
@@ -339,4 +339,9 @@ export function toClientError(err: unknown, onError: (err: unknown, where: strin
   }
   onError(err, 'pipeline');
   return new GatewayError(INTERNAL_ERROR, 'Internal gateway error; the request was not completed', { reason: 'internal_error' });
+}
+
+/** Method names are client text: only protocol-shaped names reach the logs. */
+function logSafeMethod(method: string): string {
+  return /^[a-z_/]{1,60}$/.test(method) ? method : '(unrecognised method)';
 }

@@ -98,6 +98,35 @@ export const ATTACKS: [string, string][] = [
   ['email via json_extract', "SELECT json_extract(json_object('e', email), '$.e') AS e FROM customers LIMIT 5"],
 ];
 
+const BANK = generateBank();
+const REAL_ACCOUNT = String(BANK.accounts[0].account_number);
+const FAKE_SSN = '899-99-9999';
+const FAKE_ACCOUNT = '1000000001';
+
+/**
+ * One-bit oracles: the leak detector cannot see a yes/no answer, so each oracle runs twice —
+ * with a value that exists and with one that does not — and the two responses must be
+ * indistinguishable (both denied, or identical results).
+ */
+export const ORACLES: [string, (guess: string) => string, string, string][] = [
+  ['INTERSECT count', (g) => `SELECT count(*) AS n FROM (SELECT ssn FROM customers INTERSECT SELECT '${g}')`, ONE_SSN, FAKE_SSN],
+  ['EXCEPT count', (g) => `SELECT count(*) AS n FROM (SELECT '${g}' EXCEPT SELECT ssn FROM customers)`, ONE_SSN, FAKE_SSN],
+  ['UNION count', (g) => `SELECT count(*) AS n FROM (SELECT ssn FROM customers UNION SELECT '${g}')`, ONE_SSN, FAKE_SSN],
+  ['DISTINCT over UNION ALL', (g) => `SELECT count(*) AS n FROM (SELECT DISTINCT x FROM (SELECT ssn AS x FROM customers UNION ALL SELECT '${g}'))`, ONE_SSN, FAKE_SSN],
+  ['count(DISTINCT)', (g) => `SELECT count(DISTINCT x) AS n FROM (SELECT ssn AS x FROM customers UNION ALL SELECT '${g}')`, ONE_SSN, FAKE_SSN],
+  ['NATURAL JOIN', (g) => `SELECT count(*) AS n FROM customers NATURAL JOIN (SELECT '${g}' AS ssn)`, ONE_SSN, FAKE_SSN],
+  ['CASE flag', (g) => `SELECT customer_id, CASE WHEN ssn = '${g}' THEN 1 END AS h FROM customers ORDER BY customer_id LIMIT 3`, ONE_SSN, FAKE_SSN],
+  ['CASE error channel', (g) => `SELECT CASE WHEN ssn = '${g}' THEN json('x') END AS h FROM customers LIMIT 3`, ONE_SSN, FAKE_SSN],
+  ['WHERE equality', (g) => `SELECT count(*) AS n FROM customers WHERE ssn = '${g}'`, ONE_SSN, FAKE_SSN],
+  ['EXISTS', (g) => `SELECT EXISTS (SELECT 1 FROM customers WHERE ssn = '${g}') AS e`, ONE_SSN, FAKE_SSN],
+  ['IN list', (g) => `SELECT count(*) AS n FROM customers WHERE ssn IN ('${g}', '000-00-0000')`, ONE_SSN, FAKE_SSN],
+  ['scalar subquery in select', (g) => `SELECT (SELECT count(*) FROM customers c2 WHERE c2.ssn = '${g}') AS n`, ONE_SSN, FAKE_SSN],
+  ['join to a guessed account number', (g) => `SELECT count(*) AS n FROM accounts a JOIN (SELECT ${g} AS g) x ON x.g = a.account_number`, REAL_ACCOUNT, FAKE_ACCOUNT],
+  ['GROUP BY comparison', (g) => `SELECT count(*) AS n FROM accounts GROUP BY account_number = ${g}`, REAL_ACCOUNT, FAKE_ACCOUNT],
+  ['email domain guess via LIKE', (g) => `SELECT count(*) AS n FROM customers WHERE email LIKE '${g}'`, BANK.customers[0].email, 'nobody@nowhere.example'],
+  ['bare column beside max()', (g) => `SELECT customer_id, max(ssn = '${g}') AS m FROM customers`, ONE_SSN, FAKE_SSN],
+];
+
 let stack: TestStack;
 let analyst: Client;
 
@@ -133,8 +162,27 @@ for (const [name, sql] of ATTACKS) {
   });
 }
 
+test(`the oracle suite has its cases (${ORACLES.length})`, () => {
+  assert.ok(ORACLES.length >= 15);
+});
+
+for (const [name, sqlFor, real, fake] of ORACLES) {
+  test(`analyst oracle attempt: ${name}`, async () => {
+    const ask = async (g: string) => {
+      try {
+        const r = await analyst.callTool({ name: 'execute_sql', arguments: { sql: sqlFor(g) } });
+        return JSON.stringify(r).split(g).join('<guess>');
+      } catch (err) {
+        return `error: ${(err as Error).message.split(g).join('<guess>')}`;
+      }
+    };
+    const [a, b] = [await ask(real), await ask(fake)];
+    assert.equal(a, b, `the response tells a real value from a guess via ${name}:\n real: ${a.slice(0, 300)}\n fake: ${b.slice(0, 300)}`);
+  });
+}
+
 test('pii-reader sees clear, correct values', async () => {
-  const bank = generateBank();
+  const bank = BANK;
   const reader = await stack.client('pat@bank.example', ['pii-reader']);
   const result = await reader.callTool({ name: 'execute_sql', arguments: { sql: 'SELECT c.customer_id, c.ssn, c.email, c.date_of_birth, a.account_number FROM customers c JOIN accounts a ON a.customer_id = c.customer_id WHERE c.customer_id <= 3 ORDER BY a.account_id' } });
   assert.notEqual(result.isError, true, JSON.stringify(result));
