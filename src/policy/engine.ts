@@ -24,7 +24,7 @@ export interface Policy {
   keepLiterals(roles: string[]): boolean;
   /**
    * How the audit copy of a result is masked, whatever the caller may see: every output column
-   * reached by any classified source is pseudonymised (direct) or redacted (derived), so a
+   * reached by any classified source is pseudonymised (direct) or nulled (derived), so a
    * cleared role's clear result never lands at rest in clear. Tokens are keyed, so examiners can
    * still follow one value across events.
    */
@@ -140,7 +140,7 @@ class LoadedPolicy implements Policy {
           outputIndex: out.index,
           outputName: out.name,
           classification: first?.classification ?? 'unresolved',
-          method: out.direct && first ? 'pseudonym' : 'redact',
+          method: out.direct && first ? 'pseudonym' : 'nullify',
           ruleId: first?.ruleId ?? 'audit-at-rest',
           sources: [...new Set(hits.map((h) => h.source))].sort(),
         });
