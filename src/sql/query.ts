@@ -668,6 +668,8 @@ function pivot(n: AnyNode, sub: Scope, w: Walk): Relation {
     const e = a.type === 'alias' ? a.expr : a;
     const d = exprDeps(e, inner);
     aggs.push({ alias: a.type === 'alias' ? identName(a.alias, c.opts.dialect) : null, deps: d });
+    // Evaluated for every pivot column, selected or not: see innerComputedUse.
+    for (const src of d.sources) c.useLast(src, 'other');
     collectNames(e, used, c);
   }
   const inputD = useExpr(p.inputColumn, inner, 'other');
@@ -815,13 +817,39 @@ function starCols(target: AnyNode, s: Scope, w: Walk): Col[] {
   return [col('*', d.sources, false, true)];
 }
 
-/** Lineage of one query: its output columns (in order) and whether some are unknown. */
-export function queryRelation(n: AnyNode, outer: Scope | null, ctes: Ctes, c: Collector): Relation {
+/** A select item that only names a column (or a struct field of one): evaluating it cannot fail. */
+function isPlainName(e: AnyNode, c: Collector): boolean {
+  const u = unparen(e);
+  if (!(u.type === 'identifier' || u.type === 'member_expr' || u.type === 'bigquery_quoted_member_expr')) return false;
+  const ch = chainOf(u, c);
+  return !ch.root && ch.subscripts.length === 0 && ch.parts.length > 0;
+}
+
+/**
+ * A value computed in an inner query block (derived table, CTE, subquery, set-operation
+ * branch) is evaluated when the engine materialises that block, even when no outer column
+ * ever reads it: `CASE WHEN ssn = '<guess>' THEN json('x') END` then fails the whole query
+ * only when the guess exists. Policy only judges *outputs* as computed values, so an inner
+ * computed item is recorded as an `other` use of its sources, which the inference guard
+ * refuses for masked columns. A plain column reference is not recorded: passing a column
+ * through unchanged is how masked columns legitimately reach the output, and it cannot fail.
+ */
+function innerComputedUse(e: AnyNode, d: Deps, w: Walk, top: boolean): void {
+  if (top || isPlainName(e, w.c)) return;
+  for (const src of d.sources) w.c.useLast(src, 'other');
+}
+
+/**
+ * Lineage of one query: its output columns (in order) and whether some are unknown.
+ * `top`: this block's select list is the statement's result (policy judges its columns as
+ * outputs); every nested block is inner (see innerComputedUse).
+ */
+export function queryRelation(n: AnyNode, outer: Scope | null, ctes: Ctes, c: Collector, top = false): Relation {
   n = unparen(n);
   const w: Walk = { scope: outer, ctes, c };
   if (n.type === 'compound_select_stmt') {
-    const l = queryRelation(n.left, outer, ctes, c);
-    const r = queryRelation(n.right, outer, ctes, c);
+    const l = queryRelation(n.left, outer, ctes, c, top);
+    const r = queryRelation(n.right, outer, ctes, c, top);
     // INTERSECT, EXCEPT and UNION [DISTINCT] compare whole rows of both branches: a guessed
     // row on one side and a hidden column on the other make the row count an oracle. Only
     // UNION ALL keeps every row without comparing.
@@ -842,7 +870,7 @@ export function queryRelation(n: AnyNode, outer: Scope | null, ctes: Ctes, c: Co
     return { cols, unknownTables: [...l.unknownTables, ...r.unknownTables], opaque: l.opaque || r.opaque };
   }
   if (n.type !== 'select_stmt') {
-    if (n.type === 'values_clause') return valuesRelation(n, w);
+    if (n.type === 'values_clause') return valuesRelation(n, w, top);
     c.flag('unsupported', `query of kind ${n.type}`);
     return opaqueRel();
   }
@@ -856,14 +884,14 @@ export function queryRelation(n: AnyNode, outer: Scope | null, ctes: Ctes, c: Co
   const sel = find('select_clause');
   const values = find('values_clause');
   if (values && !sel) {
-    rel = valuesRelation(values, { ...sw, scope: outer });
+    rel = valuesRelation(values, { ...sw, scope: outer }, top);
     const aliases = new Map(rel.cols.map((cl) => [cl.key, cl] as const));
     orderAndLimit(find('order_by_clause'), find('limit_clause'), find('offset_clause'), { ...sw, scope: outer, aliases }, rel.cols);
     return rel;
   }
   if (base && !sel) {
     // (SELECT …) ORDER BY … LIMIT …: clauses apply to the parenthesised query's output.
-    rel = queryRelation(base, outer, wctes, c);
+    rel = queryRelation(base, outer, wctes, c, top);
     const aliases = new Map(rel.cols.map((cl) => [cl.key, cl] as const));
     orderAndLimit(find('order_by_clause'), find('limit_clause'), find('offset_clause'), { ...sw, scope: outer, aliases }, rel.cols);
     return rel;
@@ -902,6 +930,7 @@ export function queryRelation(n: AnyNode, outer: Scope | null, ctes: Ctes, c: Co
         for (const r of item.columns?.expr?.items ?? []) {
           const name = identName(r.alias, c.opts.dialect);
           const d = exprDeps(r.expr, sw);
+          innerComputedUse(r.expr, d, sw, top);
           const i = sc.findIndex((x) => x.key === name.toLowerCase());
           const nc = col(name, d.sources, d.direct, d.unresolved);
           if (i >= 0) sc[i] = nc;
@@ -913,6 +942,7 @@ export function queryRelation(n: AnyNode, outer: Scope | null, ctes: Ctes, c: Co
     }
     const e = item.type === 'alias' ? item.expr : item;
     const d = exprDeps(e, sw);
+    innerComputedUse(e, d, sw, top);
     const name = item.type === 'alias' ? (item.alias.name as string) : outputName(e, cols.length, anon, c);
     const cl = col(name, d.sources, d.direct, d.unresolved);
     cols.push(cl);
@@ -1067,13 +1097,14 @@ function orderAndLimit(order: AnyNode | undefined, limit: AnyNode | undefined, o
   if (offset) useExpr(offset.offset, w, 'limit');
 }
 
-function valuesRelation(n: AnyNode, w: Walk): Relation {
+function valuesRelation(n: AnyNode, w: Walk, top: boolean): Relation {
   const rows: AnyNode[] = n.values?.items ?? [];
   const cols: Col[] = [];
   rows.forEach((row) => {
     const items: AnyNode[] = row.expr?.items ?? [row];
     items.forEach((it, i) => {
       const d = exprDeps(it, w);
+      innerComputedUse(it, d, w, top);
       if (!cols[i]) cols[i] = col(w.c.opts.dialect === 'sqlite' ? `column${i + 1}` : `f${i}_`, [], false);
       cols[i] = col(cols[i].name, [...cols[i].sources, ...d.sources], false, cols[i].unresolved || d.unresolved);
     });

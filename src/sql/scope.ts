@@ -67,6 +67,8 @@ export class Collector {
   readonly uses: ColumnUse[] = [];
   readonly opaque: OpaqueFlag[] = [];
   private readonly useKeys = new Set<string>();
+  /** Uses recorded after every other (see useLast). */
+  private readonly lastUses: ColumnUse[] = [];
   private readonly flagKeys = new Set<string>();
   /** Script variables (DECLARE) and routine parameters: names that are not columns. */
   readonly variables = new Set<string>();
@@ -84,6 +86,20 @@ export class Collector {
     if (this.useKeys.has(k)) return;
     this.useKeys.add(k);
     this.uses.push({ column: c, clause });
+  }
+
+  /**
+   * Records a use that must come after every use the walk records: policy names the first
+   * use it refuses, and a predicate (`where: ssn`) says more than the catch-all `other`.
+   */
+  useLast(c: ColumnRef, clause: Clause): void {
+    this.lastUses.push({ column: c, clause });
+  }
+
+  /** The uses in order, the useLast ones at the end (deduplicated against the others). */
+  finishUses(): ColumnUse[] {
+    for (const u of this.lastUses.splice(0)) this.use(u.column, u.clause);
+    return this.uses;
   }
 
   flag(kind: OpaqueKind, detail: string): void {

@@ -55,7 +55,7 @@ function genericReads(n: any, w: Walk, clause: 'other' | 'select' = 'other'): vo
   if (Array.isArray(n)) return n.forEach((x) => genericReads(x, w, clause));
   if (n.type === 'program') return;
   if (n.type === 'select_stmt' || n.type === 'compound_select_stmt') {
-    const rel = queryRelation(n, null, w.ctes, w.c);
+    const rel = queryRelation(n, null, w.ctes, w.c, true);
     for (const cl of rel.cols) for (const s of cl.sources) w.c.use(s, clause);
     return;
   }
@@ -93,7 +93,7 @@ function fromInto(n: AnyNode | undefined, w: Walk, s: Scope): void {
 function returning(stmt: AnyNode, w: Walk): OutputColumn[] | null {
   const r = (stmt.clauses ?? []).find((x: AnyNode) => x.type === 'returning_clause');
   if (!r) return null;
-  const rel = queryRelation({ type: 'select_stmt', clauses: [{ type: 'select_clause', modifiers: [], columns: r.columns }] }, w.scope, w.ctes, w.c);
+  const rel = queryRelation({ type: 'select_stmt', clauses: [{ type: 'select_clause', modifiers: [], columns: r.columns }] }, w.scope, w.ctes, w.c, true);
   return toOutput(rel);
 }
 
@@ -142,7 +142,7 @@ function dml(stmt: AnyNode, w0: Walk): OutputColumn[] | null {
         break;
       case 'select_stmt':
       case 'compound_select_stmt': {
-        const rel = queryRelation(cl, null, w.ctes, c);
+        const rel = queryRelation(cl, null, w.ctes, c, true);
         for (const col of rel.cols) for (const src of col.sources) c.use(src, 'select');
         break;
       }
@@ -285,7 +285,7 @@ function analyzeStatement(stmt: AnyNode, opts: AnalyzeOptions, sql: string, inde
   switch (stmt.type) {
     case 'select_stmt':
     case 'compound_select_stmt':
-      output = toOutput(queryRelation(stmt, null, new Map(), c));
+      output = toOutput(queryRelation(stmt, null, new Map(), c, true));
       break;
     case 'insert_stmt':
     case 'update_stmt':
@@ -334,7 +334,7 @@ function analyzeStatement(stmt: AnyNode, opts: AnalyzeOptions, sql: string, inde
     tablesRead: c.tablesRead,
     tablesWritten: c.tablesWritten,
     output,
-    uses: c.uses,
+    uses: c.finishUses(),
     opaque: c.opaque,
   };
 }

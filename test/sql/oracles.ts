@@ -100,4 +100,33 @@ export const oracleCases: Case[] = [
   { sql: 'SELECT customer_id FROM customers QUALIFY ssn = "1"', u: ['qualify:customers.ssn'] },
   { sql: 'SELECT COUNT(*) n FROM customers c, UNNEST([c.ssn]) x WHERE x = "123-45-6789"', u: ['where:customers.ssn'] },
   { sql: 'SELECT COUNTIF(ssn = "123-45-6789") n, LOGICAL_OR(ssn = "1") b FROM customers', o: ['n=customers.ssn', 'b=customers.ssn'] },
+  // ── values computed in inner select lists: evaluated when the block is materialised, even if
+  // no outer column reads them (an error on a guessed value fails the whole query) ──
+  { d: 'sqlite', sql: `SELECT customer_id FROM (SELECT customer_id, CASE WHEN ssn = ${GUESS} THEN json('x') END AS h FROM customers GROUP BY customer_id)`, o: ['customer_id=customers.customer_id'], u: ['other:customers.ssn'], nu: ['other:customers.customer_id'] },
+  { d: 'sqlite', sql: `WITH t AS MATERIALIZED (SELECT customer_id, CASE WHEN ssn = ${GUESS} THEN json('x') END AS h FROM customers) SELECT customer_id FROM t`, u: ['other:customers.ssn'], nu: ['other:customers.customer_id'] },
+  { d: 'sqlite', sql: `WITH t AS (SELECT customer_id, 1 / (ssn <> ${GUESS}) AS h FROM customers) SELECT count(*) AS n FROM t`, u: ['other:customers.ssn'] },
+  { d: 'sqlite', sql: `SELECT customer_id FROM (SELECT customer_id, CASE WHEN ssn = ${GUESS} THEN json('x') END AS h FROM customers UNION ALL SELECT 0, 0)`, u: ['other:customers.ssn'] },
+  { d: 'sqlite', sql: `SELECT customer_id FROM (SELECT 0 AS customer_id, 0 AS h UNION ALL SELECT customer_id, CAST(x'ff' AS INTEGER) + length(email) FROM customers)`, u: ['other:customers.email'] },
+  { d: 'sqlite', sql: `SELECT count(*) AS n FROM accounts WHERE account_id IN (SELECT CASE WHEN ssn = ${GUESS} THEN json('x') ELSE customer_id END FROM customers)`, u: ['other:customers.ssn', 'where:customers.ssn'] },
+  { d: 'sqlite', sql: `SELECT count(*) AS n FROM accounts WHERE EXISTS (SELECT CASE WHEN ssn = ${GUESS} THEN json('x') END FROM customers)`, u: ['other:customers.ssn'] },
+  { d: 'sqlite', sql: `SELECT account_id, (SELECT max(CASE WHEN ssn = ${GUESS} THEN json('x') END) FROM customers) AS h FROM accounts`, u: ['other:customers.ssn'] },
+  { d: 'sqlite', sql: `SELECT a.account_id FROM accounts a JOIN (SELECT customer_id, upper(email) AS e FROM customers) c USING (customer_id)`, u: ['other:customers.email'] },
+  { d: 'sqlite', sql: `SELECT x FROM (SELECT customer_id AS x FROM customers WHERE customer_id IN (SELECT column1 FROM (VALUES (1), (2))))`, nu: ['other:customers.customer_id'] },
+  { d: 'sqlite', sql: `SELECT customer_id FROM customers c WHERE customer_id IN (SELECT column1 FROM (VALUES (length(c.ssn))))`, u: ['other:customers.ssn'] },
+  { sql: 'SELECT customer_id FROM (SELECT * REPLACE (UPPER(ssn) AS ssn) FROM customers)', u: ['other:customers.ssn'], nu: ['other:customers.customer_id', 'other:customers.name'] },
+  { sql: 'SELECT customer_id FROM (SELECT customer_id, phones[OFFSET(3)].number AS p FROM customers)', u: ['other:customers.phones.number'] },
+  { sql: `SELECT customer_id FROM (SELECT customer_id, IF(ssn = ${GUESS}, ERROR('x'), 1) AS h FROM customers)`, u: ['other:customers.ssn'] },
+  { sql: 'SELECT account_id FROM (SELECT * FROM accounts) PIVOT (SUM(balance) AS s FOR opened IN (DATE "2024-01-01" AS d1))', u: ['other:accounts.balance', 'other:accounts.opened'] },
+  // Passing a column through unchanged evaluates nothing: not a use (how masked columns reach the output).
+  { d: 'sqlite', sql: 'SELECT ssn FROM (SELECT ssn FROM customers)', o: ['ssn=customers.ssn'], nu: ['other:customers.ssn'] },
+  { d: 'sqlite', sql: 'SELECT x FROM (SELECT c.ssn AS x FROM customers c) t', nu: ['other:customers.ssn'] },
+  { d: 'sqlite', sql: 'WITH t AS (SELECT * FROM customers) SELECT ssn FROM (SELECT * FROM t)', nu: ['other:customers.ssn'] },
+  { d: 'sqlite', sql: 'WITH t AS (SELECT customer_id, ssn FROM customers) SELECT ssn, (SELECT ssn FROM t LIMIT 1) AS s2 FROM t', nu: ['other:customers.ssn'] },
+  { d: 'sqlite', sql: 'SELECT n FROM (SELECT count(*) AS n FROM customers)', o: ['n='], nu: ['other:customers.ssn'] },
+  { sql: 'SELECT city FROM (SELECT address.city AS city FROM customers)', o: ['city=customers.address.city'], nu: ['other:customers.address.city', 'other:customers.address'] },
+  // The statement's own select list (and its set-operation branches) are outputs, judged by policy as such.
+  { d: 'sqlite', sql: 'SELECT upper(ssn) AS u FROM customers', o: ['u=customers.ssn'], nu: ['other:customers.ssn'] },
+  { d: 'sqlite', sql: "SELECT upper(ssn) AS u FROM customers UNION ALL SELECT 'x'", nu: ['other:customers.ssn'] },
+  { d: 'sqlite', sql: "SELECT * FROM (SELECT lower(email) AS e FROM customers) ORDER BY 1", nu: ['other:customers.ssn'], u: ['other:customers.email'] },
+  { d: 'sqlite', sql: "VALUES (1, 'a')", nu: ['other:customers.ssn'] },
 ];
