@@ -157,10 +157,10 @@ test('an unknown value for derived is a load error, not a silent default', () =>
   assert.throws(() => compilePolicy(files), /derived/);
 });
 
-// ── known gap, on the analyzer's side ──
-// A computed value in an inner select list that never reaches the outer output is invisible to
-// policy (the analyzer reports neither an output nor a use for it), yet SQLite still evaluates
-// it when the subquery is materialised (GROUP BY, MATERIALIZED CTE). Reported to the lead.
+// ── computed values in inner select lists ──
+// A computed value in an inner select list that never reaches the outer output is still
+// evaluated by SQLite when the subquery is materialised (GROUP BY, MATERIALIZED CTE); the
+// analyzer reports its sources as an `other` use, so the inference guard refuses it.
 const HIDDEN: [string, (guess: string) => string][] = [
   ['inner GROUP BY', (g) => `SELECT customer_id FROM (SELECT customer_id, CASE WHEN ssn = '${g}' THEN json('x') END AS h FROM customers GROUP BY customer_id)`],
   ['MATERIALIZED CTE', (g) => `WITH t AS MATERIALIZED (SELECT customer_id, CASE WHEN ssn = '${g}' THEN json('x') END AS h FROM customers) SELECT customer_id FROM t`],
