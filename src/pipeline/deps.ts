@@ -3,23 +3,15 @@
 import type { AuditEventInput } from '../audit/event.js';
 import type { Identity } from '../identity/types.js';
 import type { Analysis, AnalyzeOptions, Dialect, SchemaCatalog, TableRef } from '../sql/types.js';
-import type { Decision, ToolCallInput, ToolShape } from '../policy/types.js';
+import type { Decision } from '../policy/types.js';
+import type { Policy } from '../policy/engine.js';
 import type { MaskPlan, MaskReport } from '../masking/types.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { Logger } from '../ops/logger.js';
 import type { RequestContext } from './types.js';
 
-export interface PolicyView {
-  readonly version: string;
-  rolesFor(identity: Identity): string[];
-  methodAllowed(roles: string[], method: string): { allowed: boolean; ruleId: string; message: string };
-  visibleTools(roles: string[], toolNames: string[]): string[];
-  toolShape(tool: string): ToolShape | null;
-  analyzeOptions(tool: string): AnalyzeOptions | null;
-  decide(input: ToolCallInput & { roles: string[] }): Decision;
-  keepLiterals(roles: string[]): boolean;
-  auditPlan(analysis: Analysis | null, catalog?: SchemaCatalog | null): MaskPlan;
-}
+/** The part of the loaded policy the pipeline uses (a snapshot per request). */
+export type PolicyView = Pick<Policy, 'version' | 'rolesFor' | 'methodAllowed' | 'visibleTools' | 'toolShape' | 'analyzeOptions' | 'decide' | 'keepLiterals' | 'auditPlan'>;
 
 export interface SqlView {
   analyze(sql: string, opts: AnalyzeOptions): Analysis;
