@@ -1,7 +1,6 @@
 // What the pipeline needs from the modules it orchestrates, stated as narrow interfaces so
 // the pipeline reads as a sequence of stages and each module can be tested on its own.
 import type { AuditEventInput } from '../audit/event.js';
-import type { Identity } from '../identity/types.js';
 import type { Analysis, AnalyzeOptions, Dialect, SchemaCatalog, TableRef } from '../sql/types.js';
 import type { Decision } from '../policy/types.js';
 import type { Policy } from '../policy/engine.js';
