@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Identity } from '../identity/types.js';
 import type { ApprovalPolicyView } from './gate.js';
 import { actorOf, sameActor } from './binding.js';
-import { ApprovalError, SYSTEM_ACTOR, type ApprovalService, type Reviewer } from './service.js';
+import { ApprovalError, SYSTEM_ACTOR, reviewerFields, type ApprovalService, type Reviewer } from './service.js';
 import { approvalView, type ApprovalDetailView } from './views.js';
 import type { ApprovalRecord } from './types.js';
 
@@ -56,15 +56,7 @@ export async function detailView(deps: Pick<RouteDeps, 'service' | 'reviewUrl'>,
 export async function auditView(service: ApprovalService, rec: ApprovalRecord, r: Reviewer): Promise<void> {
   await service.deps.audit.append({
     event_type: 'console_access',
-    actor_subject: r.identity.subject,
-    actor_email: r.identity.email,
-    actor_issuer: r.identity.issuer,
-    actor_groups: r.identity.groups,
-    actor_roles: r.roles,
-    actor_type: r.identity.actorType,
-    auth_method: r.identity.authMethod,
-    source_ip: r.sourceIp,
-    user_agent: r.userAgent,
+    ...reviewerFields(r),
     mcp_method: `approvals/${r.door}/view`,
     approval_id: rec.id,
     sql_sha256: rec.sqlSha256,

@@ -2,6 +2,7 @@
 // Every change goes through the audit log first and reaches the state by folding the event the
 // log returns, so what this instance believes is exactly what the audit chain says.
 import { randomBytes } from 'node:crypto';
+import { actorFields } from '../audit/actor.js';
 import type { AuditEvent, AuditEventInput } from '../audit/event.js';
 import type { Identity } from '../identity/types.js';
 import type { Logger } from '../ops/logger.js';
@@ -108,13 +109,7 @@ export function recordFields(rec: ApprovalRecord): Partial<AuditEventInput> {
 
 export function reviewerFields(r: Reviewer): Partial<AuditEventInput> {
   return {
-    actor_subject: r.identity.subject,
-    actor_email: r.identity.email,
-    actor_issuer: r.identity.issuer,
-    actor_groups: r.identity.groups,
-    actor_roles: r.roles,
-    actor_type: r.identity.actorType,
-    auth_method: r.identity.authMethod,
+    ...actorFields(r.identity, r.roles),
     source_ip: r.sourceIp,
     user_agent: r.userAgent,
     mcp_method: `approvals/${r.door}`,

@@ -4,6 +4,7 @@
 // itself written to the audit log as a console_access event before the page is sent, and a
 // page whose access cannot be recorded is not shown (fail closed).
 import type { IncomingHttpHeaders } from 'node:http';
+import { actorFields } from '../audit/actor.js';
 import type { KeyObject } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditEventInput } from '../audit/event.js';
@@ -99,13 +100,7 @@ export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleD
   function requestFields(req: FastifyRequest, identity: Identity | null, roles: string[]): Partial<AuditEventInput> {
     const ua = req.headers['user-agent'];
     return {
-      actor_subject: identity?.subject ?? null,
-      actor_email: identity?.email ?? null,
-      actor_issuer: identity?.issuer ?? null,
-      actor_groups: identity?.groups ?? [],
-      actor_roles: roles,
-      actor_type: identity?.actorType ?? 'anonymous',
-      auth_method: identity?.authMethod ?? 'none',
+      ...actorFields(identity, roles),
       source_ip: req.ip ?? null,
       user_agent: typeof ua === 'string' ? ua : null,
     };

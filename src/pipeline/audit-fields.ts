@@ -2,21 +2,8 @@
 // the pipeline writes names its actor, session and client the same way.
 import { createHash } from 'node:crypto';
 import type { AuditEventInput } from '../audit/event.js';
-import type { Identity } from '../identity/types.js';
+import { actorFields } from '../audit/actor.js';
 import type { HttpFailure, RequestContext } from './types.js';
-
-export function actorFields(identity: Identity | null, roles: string[] = identity?.roles ?? []): Partial<AuditEventInput> {
-  if (!identity) return { actor_type: 'anonymous', auth_method: 'none' };
-  return {
-    actor_subject: identity.subject,
-    actor_email: identity.email,
-    actor_issuer: identity.issuer,
-    actor_groups: identity.groups,
-    actor_roles: roles,
-    actor_type: identity.actorType,
-    auth_method: identity.authMethod,
-  };
-}
 
 export function contextFields(ctx: RequestContext, roles: string[]): Partial<AuditEventInput> {
   return {
