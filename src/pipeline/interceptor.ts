@@ -21,6 +21,7 @@ const KNOWN_METHODS = new Set([
   'resources/subscribe', 'resources/unsubscribe', 'prompts/list', 'prompts/get', 'completion/complete', 'logging/setLevel',
   'tasks/get', 'tasks/list', 'tasks/cancel', 'tasks/result', 'notifications/cancelled', 'notifications/initialized', 'notifications/progress',
   'notifications/roots/list_changed', 'notifications/tasks/status', 'session_start', 'session_end',
+  'sampling/createMessage', 'elicitation/create', 'roots/list',
   'auth_failure', 'http_error', 'session/end', 'mcp_notification',
 ]);
 
@@ -338,6 +339,28 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
       } finally {
         stop();
       }
+    },
+
+    async onServerRequest(ctx, method, params, relay) {
+      // The upstream asking the client (sampling, elicitation, roots): the prompt and the answer
+      // are kept, scanned by the detectors like any client text.
+      const policy = deps.policy();
+      const roles = policy.rolesFor(ctx.identity);
+      const ev: AuditEventInput = {
+        ...base(ctx, policy, roles, methodLabel(method) === 'other' ? clean(method) : method),
+        request_json: payloadJson(clean({ direction: 'server_to_client', params: params ?? null }), deps.maxPayloadBytes),
+        decision: 'allow',
+        decision_reason: 'server-to-client request relayed to the session owner',
+      };
+      let result: Record<string, unknown>;
+      try {
+        result = await relay();
+      } catch (err) {
+        await audit({ ...ev, outcome: 'error', error_code: 'client_error', error_message: clean((err as Error).message), duration_ms: elapsed(ctx) });
+        throw err;
+      }
+      await audit({ ...ev, response_json: payloadJson(clean(result), deps.maxPayloadBytes), duration_ms: elapsed(ctx) });
+      return result;
     },
 
     async onNotification(ctx, method, params) {

@@ -51,6 +51,11 @@ export interface HttpFailure {
 export interface McpInterceptor {
   /** Every client->server request after identity. Resolve with the result to release; throw GatewayError to refuse. */
   onRequest(ctx: RequestContext, method: string, params: Record<string, unknown> | undefined, forward: Forward): Promise<Record<string, unknown>>;
+  /**
+   * Server->client requests the upstream makes (sampling/createMessage, elicitation/create,
+   * roots/list): `relay` asks the client and returns its answer. Audited like client requests.
+   */
+  onServerRequest?(ctx: RequestContext, method: string, params: Record<string, unknown> | undefined, relay: () => Promise<Record<string, unknown>>): Promise<Record<string, unknown>>;
   /** Client->server notifications (initialized, cancelled, roots/list_changed …). */
   onNotification(ctx: RequestContext, method: string, params: Record<string, unknown> | undefined): Promise<void>;
   onSessionStart(ctx: RequestContext): Promise<void>;

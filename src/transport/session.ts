@@ -297,12 +297,17 @@ export class McpSession {
   }
 
   private async relayRequest(req: Request, extra: Extra): Promise<Record<string, unknown>> {
-    try {
-      return await this.server.request(req as never, PassthroughResultSchema, {
+    const relay = () =>
+      this.server.request(req as never, PassthroughResultSchema, {
         signal: extra.signal,
         timeout: RELAY_REQUEST_TIMEOUT_MS,
         relatedRequestId: this.relatedRequestId(),
-      });
+      }) as Promise<Record<string, unknown>>;
+    try {
+      const hook = this.init.interceptor.onServerRequest;
+      if (!hook) return await relay();
+      const ctx = this.context(undefined, extra.requestId ?? null, extra.signal, undefined, undefined);
+      return await hook.call(this.init.interceptor, ctx, req.method, req.params as Record<string, unknown> | undefined, relay);
     } catch (err) {
       const e = err as { code?: unknown; message?: string; data?: unknown };
       if (typeof e.code === 'number') {
