@@ -62,4 +62,6 @@ export interface PipelineDeps {
   log: Logger;
   upstreamName: string;
   maxPayloadBytes: number;
+  /** Per-identity tools/call budget; absent = unlimited. */
+  rateLimiter?: import('./rate-limit.js').RateLimiter;
 }

@@ -310,6 +310,12 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
           metrics.requests.inc({ method: label, decision: 'deny' });
           throw new GatewayError(ERR_FORBIDDEN, allowed.message, { rule_id: allowed.ruleId });
         }
+        if (method === 'tools/call' && deps.rateLimiter && !deps.rateLimiter.take(`${ctx.identity.issuer}\u0000${ctx.identity.subject}`)) {
+          const msg = `too many tool calls from ${ctx.identity.email ?? ctx.identity.subject}: the per-identity budget is spent; retry in a few seconds (rule rate-limit)`;
+          await audit({ ...base(ctx, policy, roles, method), tool_name: typeof params?.name === 'string' ? params.name : null, decision: 'deny', rule_ids: ['rate-limit'], decision_reason: msg, outcome: 'denied', error_code: 'rate_limited', duration_ms: elapsed(ctx) });
+          metrics.requests.inc({ method: label, decision: 'deny' });
+          return toolError(msg);
+        }
         if (method === 'tools/call') {
           const result = await toolsCall(ctx, policy, roles, params ?? {}, forward);
           metrics.requests.inc({ method: label, decision: result.isError ? 'deny_or_error' : 'allow' });

@@ -15,6 +15,7 @@ import { createCatalogView } from './catalog.js';
 import { createLogger, type Logger } from '../ops/logger.js';
 import { createMetrics } from '../ops/metrics.js';
 import { createPipeline } from '../pipeline/interceptor.js';
+import { createRateLimiter } from '../pipeline/rate-limit.js';
 import type { PipelineDeps, PolicyView } from '../pipeline/deps.js';
 import { registerMcpGateway } from '../transport/gateway.js';
 import { createAuthenticator, protectedResourceMetadata, protectedResourceMetadataPaths, wwwAuthenticateHeader } from '../identity/authenticate.js';
@@ -150,6 +151,7 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     log,
     upstreamName: config.upstream.name,
     maxPayloadBytes: config.pipeline.maxPayloadBytes,
+    rateLimiter: createRateLimiter({ perMinute: config.pipeline.callsPerMinute, burst: config.pipeline.callBurst }),
   };
 
   // Approvals: state is rebuilt from the audit files before the first request is served.

@@ -47,6 +47,10 @@ export const GatewayConfigSchema = z
       .object({
         /** Larger request/response payloads are stored truncated, with the full payload's hash. */
         maxPayloadBytes: z.number().int().min(1024).default(1_000_000),
+        /** tools/call budget per identity (token bucket): sustained calls per minute, 0 = unlimited. */
+        callsPerMinute: z.number().int().min(0).default(1200),
+        /** Calls one identity may make in a burst before the per-minute rate applies. */
+        callBurst: z.number().int().min(1).default(300),
       })
       .strict()
       .prefault({}),
