@@ -153,22 +153,9 @@ export function parsePolicyFiles(files: SourceFile[]): { merged: MergedPolicy; p
   };
   const defaultsFrom = new Map<string, string>();
   for (const f of files) {
-    const lines = new LineCounter();
-    const doc = parseDocument(f.text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-    const pd: ParsedDoc = { file: f.name, doc, lines };
-    if (doc.errors.length) {
-      for (const e of doc.errors)
-        problems.push({ file: f.name, line: e.linePos?.[0]?.line ?? lines.linePos(e.pos[0]).line, path: '', message: `YAML: ${e.message.split('\n')[0]}`, hint: e.code === 'DUPLICATE_KEY' ? 'a key appears twice in the same mapping' : 'check indentation and quoting' });
-      continue;
-    }
-    let raw: unknown;
-    try {
-      // Alias expansion is capped: a "billion laughs" file must be refused, not expanded.
-      raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
-    } catch (err) {
-      problems.push({ file: f.name, line: null, path: '', message: `YAML: ${(err as Error).message}`, hint: 'avoid deeply nested aliases (&anchor / *alias)' });
-      continue;
-    }
+    const read = readYaml(f, problems);
+    if (!read) continue;
+    const { pd, raw } = read;
     const res = PolicyFileSchema.safeParse(raw);
     if (!res.success) {
       for (const issue of res.error.issues) {
@@ -288,24 +275,32 @@ export function checkReferences(merged: MergedPolicy, where: Map<object, { pd: P
   return problems;
 }
 
+/** Parses one YAML file (duplicate keys refused, alias expansion capped); problems carry file and line. */
+function readYaml(f: SourceFile, problems: PolicyProblem[]): { pd: ParsedDoc; raw: unknown } | null {
+  const lines = new LineCounter();
+  const doc = parseDocument(f.text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const pd: ParsedDoc = { file: f.name, doc, lines };
+  if (doc.errors.length) {
+    for (const e of doc.errors)
+      problems.push({ file: f.name, line: e.linePos?.[0]?.line ?? lines.linePos(e.pos[0]).line, path: '', message: `YAML: ${e.message.split('\n')[0]}`, hint: e.code === 'DUPLICATE_KEY' ? 'a key appears twice in the same mapping' : 'check indentation and quoting' });
+    return null;
+  }
+  try {
+    // Alias expansion is capped: a "billion laughs" file must be refused, not expanded.
+    return { pd, raw: doc.toJS({ maxAliasCount: 100 }) ?? {} };
+  } catch (err) {
+    problems.push({ file: f.name, line: null, path: '', message: `YAML: ${(err as Error).message}`, hint: 'avoid deeply nested aliases (&anchor / *alias)' });
+    return null;
+  }
+}
+
 export function parseCatalogFiles(files: SourceFile[]): { catalog: CatalogFile['tables']; problems: PolicyProblem[] } {
   const problems: PolicyProblem[] = [];
   const tables: CatalogFile['tables'] = [];
   for (const f of files) {
-    const lines = new LineCounter();
-    const doc = parseDocument(f.text, { lineCounter: lines, prettyErrors: false });
-    const pd: ParsedDoc = { file: f.name, doc, lines };
-    if (doc.errors.length) {
-      for (const e of doc.errors) problems.push({ file: f.name, line: lines.linePos(e.pos[0]).line, path: '', message: `YAML: ${e.message.split('\n')[0]}`, hint: 'check indentation and quoting' });
-      continue;
-    }
-    let raw: unknown;
-    try {
-      raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
-    } catch (err) {
-      problems.push({ file: f.name, line: null, path: '', message: `YAML: ${(err as Error).message}`, hint: 'avoid deeply nested aliases (&anchor / *alias)' });
-      continue;
-    }
+    const read = readYaml(f, problems);
+    if (!read) continue;
+    const { pd, raw } = read;
     const res = CatalogFileSchema.safeParse(raw);
     if (!res.success) {
       for (const issue of res.error.issues)
