@@ -148,6 +148,9 @@ export const AuditEventSchema = z.object({
   // checkpoint events: Ed25519 signature over `${chain_id}|${seq}|${prev_hash}`
   signature: str,
   signing_key_id: str,
+
+  // Fields added after schema 1.0 go last, so the Pub/Sub protobuf keeps its field numbers.
+  sql_executed: str, // what was forwarded: the SQL with masking projections in place, literals replaced; null when unchanged
 });
 export type AuditEvent = z.infer<typeof AuditEventSchema>;
 
@@ -191,6 +194,7 @@ export function emptyEvent(): Omit<AuditEvent, 'event_id' | 'event_time' | 'even
     sql_text: null,
     sql_sha256: null,
     sql_fingerprint: null,
+    sql_executed: null,
     privileged: false,
     justification: null,
     decision: 'none',

@@ -53,8 +53,26 @@ export function formatExplanation(policy: Policy, o: CaseOutcome): string {
     if (d.maskPlan.fallback.length) lines.push(`fallback:       ${d.maskPlan.fallback.map((f) => `${f.classification}→${f.method}`).join(', ')}`);
     lines.push(`detectors:      ${d.maskPlan.detectors ? 'on' : 'off'}`);
   }
+  if (d.maskPlan?.derived?.length) {
+    lines.push('computed from masked values (returned as computed):');
+    for (const x of d.maskPlan.derived) lines.push(`  - ${x.outputName}: from ${x.from.map((f) => `${f.source} (${f.method})`).join(', ')}`);
+  }
+  if (d.engine) {
+    lines.push('masked in the engine (every clause sees these values masked):');
+    for (const c of d.engine.columns.values()) lines.push(`  - ${c.key}: ${c.method}${c.form === 'handle' ? ' (row handle, resolved by the gateway after the query)' : c.form === 'narrow' ? ' (cannot be computed in the engine: direct output only)' : ''}`);
+    for (const k of d.engine.omitted) lines.push(`  - ${k}: not readable (left out of the projection)`);
+    lines.push('executed SQL (what the gateway forwards):');
+    lines.push(...d.engine.sql.split('\n').map((l) => `  ${l}`));
+  }
   if (o.visibleTools) lines.push(`visible tools:  ${o.visibleTools.join(', ') || '(none)'}`);
   return lines.join('\n');
+}
+
+/** The decision as plain JSON (the engine plan holds Maps and Sets). */
+export function decisionJson(d: CaseOutcome['decision']): unknown {
+  if (!d.engine) return d;
+  const { engine, ...rest } = d;
+  return { ...rest, engine: { sql: engine.sql, tables: engine.tables, columns: [...engine.columns.values()], omitted: [...engine.omitted], handles: engine.handles } };
 }
 
 export function register(program: Command): void {
@@ -121,7 +139,7 @@ export function register(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      process.stdout.write(o.json ? JSON.stringify({ roles: out.roles, decision: out.decision, visibleTools: out.visibleTools, policyVersion: p.version }, null, 2) + '\n' : formatExplanation(p, out) + '\n');
+      process.stdout.write(o.json ? JSON.stringify({ roles: out.roles, decision: decisionJson(out.decision), visibleTools: out.visibleTools, policyVersion: p.version }, null, 2) + '\n' : formatExplanation(p, out) + '\n');
     });
 
   policy

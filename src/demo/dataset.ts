@@ -188,8 +188,8 @@ CREATE INDEX accounts_customer ON accounts(customer_id);
 CREATE INDEX transactions_account ON transactions(account_id);
 `;
 
-/** Writes the bank to a SQLite file (atomically: a half-written DB never appears). */
-export async function writeBankDb(file: string, bank: Bank = generateBank()): Promise<void> {
+/** The bank as an in-memory SQLite database (sql.js); `extraSql` runs after the rows are in. */
+export async function bankDatabase(bank: Bank = generateBank(), extraSql = ''): Promise<import('sql.js').Database> {
   const require = createRequire(import.meta.url);
   const SQL = await initSqlJs({ locateFile: (f: string) => require.resolve(`sql.js/dist/${f}`) });
   const db = new SQL.Database();
@@ -206,6 +206,13 @@ export async function writeBankDb(file: string, bank: Bank = generateBank()): Pr
   insert('accounts', bank.accounts);
   insert('transactions', bank.transactions);
   db.run('COMMIT');
+  if (extraSql) db.run(extraSql);
+  return db;
+}
+
+/** Writes the bank to a SQLite file (atomically: a half-written DB never appears). */
+export async function writeBankDb(file: string, bank: Bank = generateBank(), extraSql = ''): Promise<void> {
+  const db = await bankDatabase(bank, extraSql);
   mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, Buffer.from(db.export()));

@@ -92,6 +92,8 @@ class Masker {
   private readonly fallbackMethod: MaskMethod | null;
   private readonly fallbackRule: { classification: string; ruleId: string } | null;
   private readonly detect: boolean;
+  /** Output names policy shows in clear by classification: detectors do not second-guess them. */
+  private readonly clearNames: Set<string>;
 
   private readonly hits = new Map<DetectorName, number>();
   private readonly notes = new Set<string>();
@@ -118,6 +120,10 @@ class Masker {
     );
     this.fallbackRule = src ? { classification: src.classification, ruleId: src.ruleId } : null;
     this.detect = plan.detectors && DETECTORS.some((d) => opts.detectors[d]);
+    // Only a name that one output column carries: a duplicate key could hold another column's value.
+    const counts = new Map<string, number>();
+    for (const c of plan.outputColumns ?? []) counts.set(c.name.toLowerCase(), (counts.get(c.name.toLowerCase()) ?? 0) + 1);
+    this.clearNames = new Set((plan.clearColumns ?? []).map((c) => c.name.toLowerCase()).filter((n) => counts.get(n) === 1 && !this.byName.has(n)));
   }
 
   run(result: CallToolResultLike): MaskingOutcome {
@@ -398,7 +404,9 @@ class Masker {
       methods.push(this.fallbackMethod);
     }
     const method = strictest(methods);
-    if (!method) return this.detectValue(v, keyHint);
+    if (!method) return mode === 'plan' && keyHint !== null && this.clearNames.has(keyHint.toLowerCase()) ? v : this.detectValue(v, keyHint);
+    // FPE is not idempotent: a value the engine (or a row handle) already masked stays as it is.
+    if (method === 'pseudonym_fpe' && mode === 'plan' && masks?.every((m) => m.engine)) return v;
     if ((method === 'pseudonym' || method === 'pseudonym_fpe') && (typeof v === 'string' || typeof v === 'number')) {
       // Keyed methods cost an HMAC / ten AES blocks; values repeat within a result (joins).
       const memoKey = method + '\u0000' + typeof v + '\u0000' + v;

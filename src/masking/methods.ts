@@ -7,9 +7,11 @@ import { fpe } from './fpe.js';
 import type { PseudonymKey } from './keys.js';
 
 /**
- * Strictest first, by what the output still reveals. Unkeyed sha256 is last: on small domains
- * (SSNs: 10^9 values, birth dates: ~40,000) anyone can hash every candidate and read the value
- * back, so it reveals more than keeping four characters.
+ * Strictest first, by what the output still reveals. The one order for the whole product:
+ * policy ranks visibility by it (policy/visibility.ts) and the masker picks by it. Unkeyed
+ * sha256 is last: on small domains (SSNs: 10^9 values, birth dates: ~40,000) anyone can hash
+ * every candidate and read the value back. The last four characters discriminate more than the
+ * first four (an SSN's serial, a card's own digits, against an area number or issuer prefix).
  */
 export const STRICTNESS: readonly MaskMethod[] = [
   'nullify',
@@ -18,8 +20,8 @@ export const STRICTNESS: readonly MaskMethod[] = [
   'pseudonym_fpe',
   'year_only',
   'email_domain',
-  'last4',
   'first4',
+  'last4',
   'sha256',
 ];
 
@@ -67,11 +69,14 @@ export function setOwn(o: { [k: string]: Json }, k: string, v: Json): void {
 /** Masks a scalar. Masked numbers become strings unless the rule defines a number (redact → 0). */
 export function maskScalar(method: MaskMethod, value: string | number | boolean | RawNumber, key: PseudonymKey): Json {
   const text = scalarText(value);
+  // Every method leaves its own output as it is: the engine masks first (the rewritten query),
+  // and the response masker applying the method again must not change what the engine gave.
+  if (typeof value === 'string' && alreadyMasked(method, value)) return value;
   switch (method) {
     case 'nullify':
       return null;
     case 'redact':
-      return defaultMaskingValue(value);
+      return MASKED_TEXT;
     case 'sha256':
       return sha256Hex(text);
     case 'last4': {
@@ -92,6 +97,36 @@ export function maskScalar(method: MaskMethod, value: string | number | boolean 
       return pseudonymToken(key, text);
     case 'pseudonym_fpe':
       return fpe(key.fpe, text);
+  }
+}
+
+/** The mark of a value nothing of which may be shown (redact), and the filler of partial masks. */
+export const MASKED_TEXT = 'XXXXX';
+
+const TOKEN = /^tok_[a-z2-7]{26}$/;
+const HEX64 = /^[0-9a-f]{64}$/;
+const YEAR_SHOWN = /^\d{4}-XX-XX/;
+
+function alreadyMasked(method: MaskMethod, v: string): boolean {
+  // Partial masks give SHA-256 for values too short (or malformed) to show a part of (BigQuery).
+  if ((method === 'last4' || method === 'first4' || method === 'email_domain') && HEX64.test(v)) return true;
+  switch (method) {
+    case 'redact':
+      return v === MASKED_TEXT;
+    case 'last4':
+      return v.startsWith(MASKED_TEXT);
+    case 'first4':
+      return v.endsWith(MASKED_TEXT) || v === MASKED_TEXT;
+    case 'email_domain':
+      return v === MASKED_TEXT || (v.startsWith(`${MASKED_TEXT}@`) && !v.slice(MASKED_TEXT.length + 1).includes('@'));
+    case 'year_only':
+      return YEAR_SHOWN.test(v);
+    case 'pseudonym':
+      return TOKEN.test(v);
+    case 'sha256':
+      return HEX64.test(v);
+    default:
+      return false;
   }
 }
 
@@ -135,16 +170,10 @@ const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:([T ])(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{
 const SLASH_YMD = /^(\d{4})\/(\d{1,2})\/(\d{1,2})$/;
 const SLASH_MDY = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/;
 
-/** DEFAULT_MASKING_VALUE by the value's JSON type (date-shaped strings as DATE/TIMESTAMP). */
-function defaultMaskingValue(v: string | number | boolean | RawNumber): Json {
-  if (typeof v === 'number' || v instanceof RawNumber) return 0;
-  if (typeof v === 'boolean') return false;
-  const m = ISO.exec(v);
-  if (m) return renderDate('1970', m);
-  return '';
-}
-
-/** DATE_YEAR_MASK: keep the year (in UTC for zoned timestamps); anything not a date → NULL. */
+/**
+ * DATE_YEAR_MASK: keep the year (in UTC for zoned timestamps); anything not a date → NULL. The
+ * rest is shown as XX rather than January 1st, which an agent would read as a real birthday.
+ */
 function yearOnly(v: string): Json {
   const m = ISO.exec(v.trim());
   if (m) {
@@ -158,15 +187,15 @@ function yearOnly(v: string): Json {
     return renderDate(year, m);
   }
   const ymd = SLASH_YMD.exec(v.trim());
-  if (ymd) return `${ymd[1]}-01-01`;
+  if (ymd) return `${ymd[1]}-XX-XX`;
   const mdy = SLASH_MDY.exec(v.trim());
-  if (mdy) return `${mdy[3]}-01-01`;
+  if (mdy) return `${mdy[3]}-XX-XX`;
   return null;
 }
 
 function renderDate(year: string, m: RegExpExecArray): string {
-  let s = `${year}-01-01`;
-  if (m[4]) s += `${m[4]}00:00:00`;
+  let s = `${year}-XX-XX`;
+  if (m[4]) s += `${m[4]}XX:XX:XX`;
   if (m[8]) s += m[8] === 'UTC' ? ' UTC' : 'Z';
   return s;
 }

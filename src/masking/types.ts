@@ -23,6 +23,15 @@ export interface ColumnMask {
   ruleId: string;
   /** Fully-qualified source columns that made it sensitive. */
   sources: string[];
+  /** The engine already returned it masked (the query was rewritten); applying the method again is the second line. */
+  engine?: boolean;
+}
+
+/** An output column computed from values the engine masked (e.g. upper(ssn) over the masked ssn). */
+export interface DerivedOutput {
+  outputIndex: number;
+  outputName: string;
+  from: { source: string; classification: string; method: MaskMethod }[];
 }
 
 export interface MaskPlan {
@@ -40,6 +49,13 @@ export interface MaskPlan {
    * triggers the fallback). When absent, only plan-named columns and positional overruns are checked.
    */
   outputColumns?: { index: number; name: string }[];
+  /** Output columns computed from masked values: not masked again, but reported to the caller. */
+  derived?: DerivedOutput[];
+  /**
+   * Output columns whose classification policy shows in clear to this caller: the detectors do
+   * not second-guess them (a routing number shown in clear by policy is not redacted as "aba").
+   */
+  clearColumns?: { index: number; name: string }[];
 }
 
 export interface MaskReport {
@@ -48,4 +64,26 @@ export interface MaskReport {
   rows: number | null;
   /** Why the fallback was used, when it was. */
   notes: string[];
+}
+
+// Row handles (see handles.ts): what the gateway looks up after a query whose projection gave
+// the engine a handle instead of a value it could not mask itself.
+export interface HandleColumn {
+  index: number;
+  column: string;
+  method: MaskMethod;
+}
+
+export interface HandleTable {
+  index: number;
+  fq: string;
+  /** SQL naming the base table for the gateway's own lookup query (e.g. "main"."accounts"). */
+  source: string;
+  rowRef: string;
+  columns: HandleColumn[];
+}
+
+export interface HandlePlan {
+  nonce: string;
+  tables: HandleTable[];
 }

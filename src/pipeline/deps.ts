@@ -4,7 +4,7 @@ import type { AuditEventInput } from '../audit/event.js';
 import type { Analysis, AnalyzeOptions, Dialect, SchemaCatalog, TableRef } from '../sql/types.js';
 import type { Decision } from '../policy/types.js';
 import type { Policy } from '../policy/engine.js';
-import type { MaskPlan, MaskReport } from '../masking/types.js';
+import type { HandlePlan, MaskPlan, MaskReport } from '../masking/types.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { Logger } from '../ops/logger.js';
 import type { RequestContext } from './types.js';
@@ -55,6 +55,8 @@ export interface PipelineDeps {
   sql: SqlView;
   catalog: CatalogView;
   mask(result: Record<string, unknown>, plan: MaskPlan): { result: Record<string, unknown>; report: MaskReport };
+  /** Replaces row handles (masked values the engine could not compute) using `run` for the lookups. */
+  resolveHandles(result: Record<string, unknown>, plan: HandlePlan, run: (sql: string) => Promise<string[]>): Promise<{ result: Record<string, unknown> }>;
   /** Detectors only, for results that are not tool results (resources, prompts, completions). */
   scrub(result: Record<string, unknown>): { result: Record<string, unknown>; report: MaskReport };
   approvals: ApprovalGate | null;

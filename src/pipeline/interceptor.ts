@@ -5,10 +5,11 @@ import type { AuditEventInput } from '../audit/event.js';
 import type { Analysis, SchemaCatalog } from '../sql/types.js';
 import { columnKey } from '../sql/types.js';
 import type { Decision } from '../policy/types.js';
-import type { MaskPlan, MaskReport } from '../masking/types.js';
+import type { HandlePlan, MaskPlan, MaskReport } from '../masking/types.js';
 import { GatewayError, type Forward, type HttpFailure, type McpInterceptor, type RequestContext } from './types.js';
 import type { PipelineDeps, PolicyView } from './deps.js';
 import { contextFields, httpFailureFields, payloadJson } from './audit-fields.js';
+import { maskingNotice } from './masking-notice.js';
 
 /** JSON-RPC error codes the gateway uses for its own refusals (server-defined range). */
 export const ERR_FORBIDDEN = -32003;
@@ -128,6 +129,16 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
     }
   }
 
+  /** SQL text as audit may keep it: literals replaced unless every role keeps them, or only a hash. */
+  function sqlForAudit(sql: string, policy: PolicyView, roles: string[], dialect: Parameters<PipelineDeps['sql']['redactLiterals']>[1]): string {
+    try {
+      return policy.keepLiterals(roles) ? sql : deps.sql.redactLiterals(sql, dialect);
+    } catch {
+      // Unparseable SQL: keep only its hash and length rather than risk literals at rest.
+      return `-- unparsed SQL withheld (${sql.length} chars)`;
+    }
+  }
+
   function statementFields(sql: string, analysis: Analysis, policy: PolicyView, roles: string[], dialect: Parameters<PipelineDeps['sql']['redactLiterals']>[1]): Partial<AuditEventInput> {
     const written = analysis.statements.flatMap((s) => s.tablesWritten.map((t) => t.fq));
     const read = analysis.statements.flatMap((s) => s.tablesRead.map((t) => t.fq));
@@ -137,13 +148,7 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
       for (const o of s.output ?? []) for (const c of o.sources) columns.add(columnKey(c));
       for (const u of s.uses) columns.add(columnKey(u.column));
     }
-    let sqlText: string;
-    try {
-      sqlText = policy.keepLiterals(roles) ? sql : deps.sql.redactLiterals(sql, dialect);
-    } catch {
-      // Unparseable SQL: keep only its hash and length rather than risk literals at rest.
-      sqlText = `-- unparsed SQL withheld (${sql.length} chars)`;
-    }
+    const sqlText = sqlForAudit(sql, policy, roles, dialect);
     return {
       target_table: tables[0] ?? null,
       target_tables: tables,
@@ -168,6 +173,26 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
       bytes_returned: Buffer.byteLength(JSON.stringify(released)),
       response_json: payloadJson(stored, deps.maxPayloadBytes),
     };
+  }
+
+  /**
+   * Replaces the row handles a rewritten query returned with the masked values of those rows,
+   * looked up by the gateway itself on the same upstream. A failed lookup withholds the result.
+   */
+  async function resolveRowHandles(ctx: RequestContext, ev: AuditEventInput, forward: Forward, tool: string, sqlArgument: string, result: Record<string, unknown>, plan: HandlePlan) {
+    if (result.isError === true) return result;
+    const run = async (sql: string) => {
+      const r = await forward({ name: tool, arguments: { [sqlArgument]: sql } });
+      if (r.isError === true) throw new Error('the upstream refused the gateway\'s own lookup of masked values');
+      return ((r.content as { type?: string; text?: string }[] | undefined) ?? []).filter((c) => c.type === 'text' && typeof c.text === 'string').map((c) => c.text!);
+    };
+    try {
+      return (await deps.resolveHandles(result, plan, run)).result;
+    } catch (err) {
+      const msg = `masked values could not be resolved, so the result is withheld (fail closed): ${(err as Error).message}`;
+      await audit({ ...ev, outcome: 'error', error_code: 'masking_failed', error_message: msg, duration_ms: elapsed(ctx) });
+      throw new GatewayError(ERR_INTERNAL, msg, { reason: 'masking_failed' });
+    }
   }
 
   async function toolsCall(ctx: RequestContext, policy: PolicyView, roles: string[], params: Record<string, unknown>, forward: Forward) {
@@ -218,6 +243,9 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
     const decision = policy.decide({ identity, roles, tool, args, analysis, catalog });
     endDecide();
     Object.assign(ev, decisionFields(decision));
+    // What the engine will run: the caller's SQL with masking projections in place.
+    const executed = decision.engine && shape?.sqlArgument && analysis ? decision.engine.sql : null;
+    if (executed !== null && analysis) ev.sql_executed = sqlForAudit(executed, policy, roles, analysis.dialect);
     metrics.decisions.inc({ action: decision.action });
 
     if (decision.action === 'deny') {
@@ -263,8 +291,10 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
     // Stage: forward.
     const endUpstream = stage('upstream');
     let upstreamResult: Record<string, unknown>;
+    const forwarded = executed !== null && shape?.sqlArgument ? { ...params, arguments: { ...args, [shape.sqlArgument]: executed } } : params;
     try {
-      upstreamResult = await forwardOrFail(ctx, ev, forward, params);
+      upstreamResult = await forwardOrFail(ctx, ev, forward, forwarded);
+      if (decision.engine?.handles && shape?.sqlArgument) upstreamResult = await resolveRowHandles(ctx, ev, forward, tool, shape.sqlArgument, upstreamResult, decision.engine.handles);
     } catch (err) {
       // A consumed approval whose statement failed upstream is recorded as such.
       if (approvalId && held) await deps.approvals!.executed(held, approvalId, 'failure').catch(() => undefined);
@@ -280,21 +310,23 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
     // What is stored at rest is masked whatever the caller was cleared to see.
     const auditCopy = applyMask(result, auditOnlyPlan(clientPlan, policy.auditPlan(analysis, catalog), columnsOut)).result;
     endMask();
-    const masked = report.maskedColumns.length > 0 || report.detectorHits.some((h) => h.count > 0);
+    const masked = report.maskedColumns.length > 0 || report.detectorHits.some((h) => h.count > 0) || !!decision.maskPlan?.derived?.length;
     if (masked) metrics.maskedCells.inc({ reason: 'policy' }, report.maskedColumns.length);
     const failed = result.isError === true;
+    // Tell the agent what it is looking at: masked values are not data to report as facts.
+    const released = failed ? result : maskingNotice(result, clientPlan, report);
 
     // Stage: audit, then release.
     await audit({
       ...ev,
       decision: decision.action === 'approval_required' ? 'approval_required' : masked ? 'mask' : decision.action,
-      ...maskFields(report, result, auditCopy),
+      ...maskFields(report, released, auditCopy),
       outcome: failed ? 'failure' : 'success',
       error_code: failed ? 'upstream_tool_error' : null,
       duration_ms: elapsed(ctx),
     });
     if (approvalId && held) await deps.approvals!.executed(held, approvalId, failed ? 'failure' : 'success');
-    return result;
+    return released;
   }
 
   return {

@@ -23,6 +23,10 @@ const ExpectSchema = z
     roles: z.array(z.string()).optional(),
     /** tools/list: exactly the tools the caller sees. */
     tools: z.array(z.string()).optional(),
+    /** Source column (name, table.column or fq) → method the engine masks it with; {} = the SQL is not rewritten. */
+    inEngine: z.record(z.string(), z.enum(MASK_METHODS)).optional(),
+    /** Output columns computed from masked values (returned as computed, not masked again). */
+    derived: z.array(z.string()).optional(),
   })
   .strict();
 
@@ -127,6 +131,19 @@ export function checkCase(c: PolicyCase, o: CaseOutcome): string[] {
     const got = new Map((d.maskPlan?.columns ?? []).map((m) => [m.outputName, m.method]));
     for (const [colName, method] of Object.entries(e.masked)) if (got.get(colName) !== method) fails.push(`masked: expected ${colName} → ${method}, got ${got.get(colName) ?? 'not masked'}`);
     for (const [colName, method] of got) if (!(colName in e.masked)) fails.push(`masked: ${colName} → ${method} not expected`);
+  }
+  if (e.inEngine) {
+    const engine = [...(d.engine?.columns.values() ?? [])];
+    if (Object.keys(e.inEngine).length === 0 && d.engine) fails.push('inEngine: expected the SQL to run unchanged, but it was rewritten');
+    for (const [name, method] of Object.entries(e.inEngine)) {
+      const m = engine.find((x) => x.key === name || x.key.endsWith(`.${name}`));
+      if (!m) fails.push(`inEngine: expected ${name} masked in the engine, but it is not`);
+      else if (m.method !== method) fails.push(`inEngine: expected ${name} → ${method}, got ${m.method}`);
+    }
+  }
+  if (e.derived) {
+    const got = (d.maskPlan?.derived ?? []).map((x) => x.outputName).sort();
+    if (got.join('\u0000') !== [...e.derived].sort().join('\u0000')) fails.push(`derived: expected [${e.derived}], got [${got}]`);
   }
   if (e.approval) {
     if (!d.approval) fails.push('approval: expected an approval requirement, got none');

@@ -3,11 +3,12 @@
 // refusal ends the decision; its message names the rule and says what would be allowed.
 import type { Analysis, Clause, ColumnRef, OpaqueFlag, SchemaCatalog, StatementAnalysis } from '../sql/types.js';
 import { columnKey } from '../sql/types.js';
-import type { ColumnMask, MaskMethod, MaskPlan } from '../masking/types.js';
+import type { ColumnMask, DerivedOutput, MaskMethod, MaskPlan } from '../masking/types.js';
 import type { ApprovalRequirement, Decision, ToolCallInput } from './types.js';
 import { type CompiledPolicy, DEFAULT_DENY, type Visibility } from './compiled.js';
 import { isMask, rank, stricter } from './visibility.js';
 import type { VisibilityValue } from './schema.js';
+import { engineColumn, planEngineMasking, type EngineColumnMask, type EngineMasking, type EngineMaskingOptions } from './engine-masks.js';
 
 const PRIVILEGED = new Set(['write', 'ddl', 'dcl', 'data_movement', 'dynamic_sql']);
 // Clauses that carry a value somewhere rather than compare it. Every other clause, including
@@ -72,6 +73,15 @@ interface Ctx {
   catalogIsStatic: boolean;
   ruleIds: Set<string>;
   privileged: boolean;
+  /** The caller's reads of masked tables go through masking projections (null: no rewrite). */
+  engine: EngineMasking | null;
+}
+
+/** A source column the engine only ever sees masked (expression or row handle), for a read. */
+function inEngine(ctx: Ctx, s: StatementAnalysis, col: ColumnRef): EngineColumnMask | undefined {
+  if (s.class !== 'read') return undefined;
+  const m = engineColumn(ctx.engine, ctx.analysis.dialect, col.table, col.column);
+  return m && m.form !== 'narrow' ? m : undefined;
 }
 
 function refuse(ctx: Ctx, ruleIds: string[], message: string): never {
@@ -175,6 +185,8 @@ function checkStatement(ctx: Ctx, s: Pick<StatementAnalysis, 'class' | 'kind' | 
 function checkUses(ctx: Ctx, s: StatementAnalysis): void {
   const read = s.class === 'read';
   for (const u of s.uses) {
+    // Every clause of a read sees the masked value of such a column: nothing to infer from.
+    if (inEngine(ctx, s, u.column)) continue;
     for (const r of reach(ctx, u.column)) {
       if (r.vis.value === 'deny') refuse(ctx, [visRule(r)], `${deniedText(ctx, r)}; it may not appear in ${CLAUSE_TEXT[u.clause] ?? u.clause} either`);
       if (r.vis.value === 'clear') continue;
@@ -232,7 +244,14 @@ function derivedText(ctx: Ctx, name: string, r: Reach, col: ColumnRef): string {
   );
 }
 
-function planOutputs(ctx: Ctx, s: StatementAnalysis, columns: ColumnMask[], fallback: Map<string, { classification: string; method: MaskMethod; ruleId: string }>): void {
+function planOutputs(
+  ctx: Ctx,
+  s: StatementAnalysis,
+  columns: ColumnMask[],
+  fallback: Map<string, { classification: string; method: MaskMethod; ruleId: string }>,
+  derived: DerivedOutput[],
+  clearColumns: { index: number; name: string }[],
+): void {
   const cleared = ctx.p.clearedForAll(ctx.roles);
   for (const out of s.output ?? []) {
     if (out.unresolved && !cleared) {
@@ -251,11 +270,21 @@ function planOutputs(ctx: Ctx, s: StatementAnalysis, columns: ColumnMask[], fall
     }
     let best: { r: Reach; method: MaskMethod } | null = null;
     const sources = new Set<string>();
+    const engineSources: EngineColumnMask[] = [];
+    let clearHit = false;
     for (const src of out.sources) {
+      const em = inEngine(ctx, s, src);
+      if (em) {
+        engineSources.push(em);
+        continue;
+      }
       for (const r of reach(ctx, src, !out.direct)) {
         if (r.vis.value === 'deny' && r.vis.derivedFrom) refuse(ctx, [DERIVED_MASKED, visRule(r)], derivedText(ctx, out.name, r, src));
         if (r.vis.value === 'deny') refuse(ctx, [visRule(r)], `${deniedText(ctx, r)}; remove ${scrubDetail(out.name)} from the select list`);
-        if (!isMask(r.vis.value)) continue;
+        if (!isMask(r.vis.value)) {
+          clearHit ||= r.vis.value === 'clear';
+          continue;
+        }
         if (s.class !== 'read')
           refuse(ctx, [visRule(r), 'copy-masked'], `${r.source} is classified ${r.classification} and ${who(ctx.roles)} sees it masked (${r.vis.value}); a ${s.class} statement would copy the clear value, so it is denied (rule ${visRule(r)}, copy-masked)`);
         sources.add(r.source);
@@ -265,7 +294,27 @@ function planOutputs(ctx: Ctx, s: StatementAnalysis, columns: ColumnMask[], fall
         if (!best || rank(method) > rank(best.method)) best = { r, method };
       }
     }
-    if (!best) continue;
+    if (engineSources.length) {
+      for (const em of engineSources) {
+        ctx.ruleIds.add(em.ruleId);
+        fallback.set(em.classification, { classification: em.classification, method: em.method, ruleId: em.ruleId });
+      }
+      if (!best && out.direct && engineSources.length === 1) {
+        // Already masked by the engine; the response masker applies the same method again as a
+        // second line (every method is idempotent on its own output).
+        const em = engineSources[0];
+        columns.push({ outputIndex: out.index, outputName: out.name, classification: em.classification, method: em.method, ruleId: em.ruleId, sources: [em.key], engine: true });
+        continue;
+      }
+      if (!best) {
+        derived.push({ outputIndex: out.index, outputName: out.name, from: engineSources.map((em) => ({ source: em.key, classification: em.classification, method: em.method })) });
+        continue;
+      }
+    }
+    if (!best) {
+      if (clearHit && out.direct) clearColumns.push({ index: out.index, name: out.name });
+      continue;
+    }
     // reach() already judged computed values (deny, or nullify where a classification opts in);
     // anything else here would be an engine bug, so refuse rather than mask with a revealing method.
     if (!out.direct && best.method !== 'nullify') refuse(ctx, [DERIVED_MASKED, visRule(best.r)], derivedText(ctx, out.name, best.r, out.sources[0]));
@@ -287,7 +336,14 @@ function combineApprovals(ctx: Ctx, list: ApprovalRequirement[]): ApprovalRequir
   return { approverRoles: approvers, required: strictest.required, expiresInSeconds: Math.min(...list.map((r) => r.expiresInSeconds)), ruleId: strictest.ruleId };
 }
 
-export function decideSql(p: CompiledPolicy, input: ToolCallInput & { roles: string[] }, toolRuleId: string, sqlArgument: string, staticCatalog: SchemaCatalog | null): Decision {
+export function decideSql(
+  p: CompiledPolicy,
+  input: ToolCallInput & { roles: string[] },
+  toolRuleId: string,
+  sqlArgument: string,
+  staticCatalog: SchemaCatalog | null,
+  upstream: Omit<EngineMaskingOptions, 'dialect'> | null = null,
+): Decision {
   const analysis = input.analysis!;
   const ctx: Ctx = {
     p,
@@ -297,6 +353,7 @@ export function decideSql(p: CompiledPolicy, input: ToolCallInput & { roles: str
     catalogIsStatic: !input.catalog || input.catalog === staticCatalog,
     ruleIds: new Set([toolRuleId]),
     privileged: analysis.statements.some((s) => PRIVILEGED.has(s.class)),
+    engine: null,
   };
   try {
     const sent = input.args[sqlArgument];
@@ -305,8 +362,17 @@ export function decideSql(p: CompiledPolicy, input: ToolCallInput & { roles: str
     // Tables first: "you may not read X" is more useful than "X is unknown to the catalog".
     for (const s of analysis.statements) checkTables(ctx, s);
     checkOpaque(ctx, [...analysis.opaque, ...analysis.statements.flatMap((s) => s.opaque)]);
+    if (upstream && ctx.catalog && !ctx.p.clearedForAll(ctx.roles)) {
+      // Mask where the data is read: the engine computes masked values, so no clause can see a
+      // clear one. What the engine cannot mask keeps the narrow rules below.
+      const planned = planEngineMasking(ctx.p, ctx.roles, analysis, ctx.catalog, ctx.catalogIsStatic, { ...upstream, dialect: analysis.dialect });
+      if (!planned.ok) refuse(ctx, [planned.ruleId], planned.message);
+      ctx.engine = planned.masking.changed ? planned.masking : null;
+    }
     const approvals: ApprovalRequirement[] = [];
     const columns: ColumnMask[] = [];
+    const derived: DerivedOutput[] = [];
+    const clearColumns: { index: number; name: string }[] = [];
     const fallback = new Map<string, { classification: string; method: MaskMethod; ruleId: string }>();
     if (!analysis.ok || analysis.statements.length === 0) {
       // Only reachable when parse_error is trusted: judge as an unknown statement, mask everything.
@@ -322,39 +388,55 @@ export function decideSql(p: CompiledPolicy, input: ToolCallInput & { roles: str
       if (a) approvals.push(a);
       checkUses(ctx, s);
       const before = columns.length;
-      planOutputs(ctx, s, columns, fallback);
+      planOutputs(ctx, s, columns, fallback, derived, clearColumns);
       if (s.output) results++;
       if (results > 1 && (columns.length > 0 || before > 0))
         refuse(ctx, ['multi-result'], 'the script returns more than one result set and some columns must be masked; bqwarden cannot tell which result the response carries, so send one query per call (rule multi-result)');
     }
     const cleared = ctx.p.clearedForAll(ctx.roles);
-    const plan: MaskPlan = { columns, fallback: [...fallback.values()], detectors: !cleared };
+    const plan: MaskPlan = { columns, fallback: [...fallback.values()], detectors: !cleared, ...(derived.length ? { derived } : {}), ...(clearColumns.length && !cleared ? { clearColumns } : {}) };
+    const engine = ctx.engine;
     const approval = combineApprovals(ctx, approvals);
     for (const a of approvals) ctx.ruleIds.add(a.ruleId);
     const tables = [...new Set(analysis.statements.flatMap((s) => [...s.tablesWritten, ...s.tablesRead].map((t) => t.fq)))];
     const on = tables.length ? ` on ${tables.join(', ')}` : '';
-    const masked = columns.map((c) => `${scrubDetail(c.outputName)} (${c.classification} → ${c.method}, rule ${c.ruleId})`).join('; ');
+    const masked = [
+      ...columns.map((c) => `${scrubDetail(c.outputName)} (${c.classification} → ${c.method}${c.engine ? ' in the engine' : ''}, rule ${c.ruleId})`),
+      ...derived.map((d) => `${scrubDetail(d.outputName)} (computed from masked ${[...new Set(d.from.map((f) => f.source.split('.').pop()))].join(', ')})`),
+    ].join('; ');
+    const withEngine = <T extends Decision>(d: T): T => (engine ? { ...d, engine } : d);
+    // Masked columns the engine read for this statement, wherever the query used them.
+    const engineUsed = new Map<string, EngineColumnMask>();
+    for (const s of analysis.statements)
+      for (const c of [...s.uses.map((u) => u.column), ...(s.output ?? []).flatMap((o) => o.sources)]) {
+        const em = inEngine(ctx, s, c);
+        if (em) engineUsed.set(em.key, em);
+      }
+    const inEngineText = engineUsed.size
+      ? `; masked in the engine before the query runs: ${[...engineUsed.values()].map((m) => `${m.column} (${m.classification} → ${m.method}, rule ${m.ruleId})`).join(', ')}`
+      : '';
+    for (const m of engineUsed.values()) ctx.ruleIds.add(m.ruleId);
     if (approval) {
-      return {
+      return withEngine({
         action: 'approval_required',
         ruleIds: [...ctx.ruleIds],
-        message: `${who(ctx.roles)} may run this ${[...new Set(analysis.statements.map((s) => s.class))].join('/')} statement${on} only after ${approval.required} approval${approval.required > 1 ? 's' : ''} by ${approval.approverRoles.join(' or ')} within ${Math.round(approval.expiresInSeconds / 60)} minutes (rule ${approval.ruleId})${masked ? `; result masked: ${masked}` : ''}`,
+        message: `${who(ctx.roles)} may run this ${[...new Set(analysis.statements.map((s) => s.class))].join('/')} statement${on} only after ${approval.required} approval${approval.required > 1 ? 's' : ''} by ${approval.approverRoles.join(' or ')} within ${Math.round(approval.expiresInSeconds / 60)} minutes (rule ${approval.ruleId})${masked ? `; result masked: ${masked}` : ''}${inEngineText}`,
         maskPlan: plan,
         approval,
         privileged: ctx.privileged,
-      };
+      });
     }
-    if (columns.length) {
-      return { action: 'mask', ruleIds: [...ctx.ruleIds], message: `allowed for ${who(ctx.roles)}${on} with masking: ${masked}`, maskPlan: plan, approval: null, privileged: ctx.privileged };
+    if (columns.length || derived.length || engineUsed.size) {
+      return withEngine({ action: 'mask', ruleIds: [...ctx.ruleIds], message: `allowed for ${who(ctx.roles)}${on} with masking${masked ? `: ${masked}` : ''}${inEngineText}`, maskPlan: plan, approval: null, privileged: ctx.privileged });
     }
-    return {
+    return withEngine({
       action: 'allow',
       ruleIds: [...ctx.ruleIds],
       message: `allowed for ${who(ctx.roles)}${on}${cleared ? ' (cleared for every classification)' : '; no classified column reaches the result'}`,
       maskPlan: plan,
       approval: null,
       privileged: ctx.privileged,
-    };
+    });
   } catch (err) {
     if (err instanceof Refusal) return err.decision;
     throw err;

@@ -117,7 +117,7 @@ class LoadedPolicy implements Policy {
       };
     }
     if (!input.analysis) return denyDecision('no-analysis', `tool ${tool} runs SQL but no analysis of it reached policy, so it is denied (rule no-analysis)`);
-    return decideSql(this.c, input, tv.ruleId, s.shape.sqlArgument!, this.catalog);
+    return decideSql(this.c, input, tv.ruleId, s.shape.sqlArgument!, this.catalog, { defaultProject: s.upstream.defaultProject ?? null, defaultDataset: s.upstream.defaultDataset ?? null });
   }
 
   keepLiterals(roles: string[]): boolean {

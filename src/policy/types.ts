@@ -3,6 +3,7 @@
 import type { Identity } from '../identity/types.js';
 import type { Analysis, Dialect, SchemaCatalog } from '../sql/types.js';
 import type { MaskPlan } from '../masking/types.js';
+import type { EngineMasking } from './engine-masks.js';
 
 export type Action = 'allow' | 'mask' | 'deny' | 'approval_required';
 
@@ -21,6 +22,8 @@ export interface Decision {
   approval: ApprovalRequirement | null;
   /** Writes, DDL, DCL, data movement, dynamic SQL: flagged in audit for privileged-use review. */
   privileged: boolean;
+  /** Present when the SQL was rewritten to mask in the engine: forward `engine.sql`, not the caller's text. */
+  engine?: EngineMasking;
 }
 
 /** How policy understands an upstream tool's arguments. */

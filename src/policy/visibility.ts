@@ -1,22 +1,15 @@
 // How masking methods compare. One order serves both directions: across classifications that
 // reach one column the strictest wins; across roles the subject holds the most permissive wins.
 import type { MaskMethod } from '../masking/types.js';
+import { STRICTNESS } from '../masking/methods.js';
 import type { VisibilityValue } from './schema.js';
 
-/** Higher = reveals less. Partial reveals < keyed tokens < nothing at all < refused. */
-const RANK: Record<VisibilityValue, number> = {
-  clear: 0,
-  last4: 1,
-  first4: 2,
-  email_domain: 3,
-  year_only: 4,
-  sha256: 5, // unkeyed: a small domain (SSNs) can be brute-forced, so weaker than a keyed token
-  pseudonym_fpe: 6,
-  pseudonym: 7,
-  redact: 8,
-  nullify: 9,
-  deny: 10,
-};
+/** Higher = reveals less: clear, then the masking methods in the masker's own order, then deny. */
+const RANK: Record<VisibilityValue, number> = Object.fromEntries([
+  ['clear', 0],
+  ...[...STRICTNESS].reverse().map((m, i) => [m, i + 1] as const),
+  ['deny', STRICTNESS.length + 1],
+]) as Record<VisibilityValue, number>;
 
 export function rank(v: VisibilityValue): number {
   return RANK[v];

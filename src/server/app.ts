@@ -34,6 +34,8 @@ import { PolicyStore } from '../policy/store.js';
 import { analyzeCached, redactLiterals, loadStaticCatalog, createUpstreamToolCatalogProvider } from '../sql/index.js';
 import { applyMasking, redactDetected } from '../masking/apply.js';
 import { resolveMaskingOptions } from '../masking/config.js';
+import { resolveHandles } from '../masking/handles.js';
+import { maskValue } from '../masking/methods.js';
 
 export interface GatewayHandle {
   app: FastifyInstance;
@@ -142,6 +144,7 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     sql: { analyze: analyzeCached, redactLiterals },
     catalog,
     mask: (result, plan) => applyMasking(result, plan, maskingOptions),
+    resolveHandles: (result, plan, run) => resolveHandles(result, plan, run, (method, value) => maskValue(method, value, maskingOptions.key)),
     scrub: (result) => {
       const r = redactDetected(result, maskingOptions);
       return { result: r.value as Record<string, unknown>, report: { maskedColumns: [], detectorHits: r.detectorHits, rows: null, notes: [] } };

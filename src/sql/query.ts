@@ -19,6 +19,8 @@ export interface Walk {
   aliases?: Map<string, Col>;
   /** Inside FOR SYSTEM_TIME AS OF: tables read are time-travel reads. */
   timeTravel?: boolean;
+  /** Offsets of the FROM item wrapping a table name (FOR SYSTEM_TIME AS OF, TABLESAMPLE): a splicing rewriter replaces all of it. */
+  siteRange?: [number, number];
 }
 
 const QUERY_TYPES = new Set(['select_stmt', 'compound_select_stmt']);
@@ -582,11 +584,11 @@ export function addTableExpr(n: AnyNode, s: Scope, w: Walk, alias?: AnyNode): vo
       return;
     }
     case 'for_system_time_as_of_expr':
-      addTableExpr(n.left, s, { ...w, timeTravel: true }, alias);
+      addTableExpr(n.left, s, { ...w, timeTravel: true, siteRange: w.siteRange ?? n.range }, alias);
       useExpr(n.expr, inner, 'other');
       return;
     case 'tablesample_expr':
-      addTableExpr(n.left, s, w, alias);
+      addTableExpr(n.left, s, { ...w, siteRange: w.siteRange ?? n.range }, alias);
       return;
     case 'indexed_table':
       // INDEXED BY makes SQLite scan in the index's order, so the row order follows columns
@@ -649,6 +651,7 @@ export function addTableExpr(n: AnyNode, s: Scope, w: Walk, alias?: AnyNode): vo
         return;
       }
       const { ref: t, rel } = readTable(parts, w);
+      if (n.range && !t.view) c.sites.push({ fq: t.fq, range: w.siteRange ?? n.range, nameRange: n.range, alias: aliasName ?? null });
       named(rel, tableNames(t));
       return;
     }

@@ -1,5 +1,5 @@
 // Relations, scopes and the per-statement collector the lineage walker writes into.
-import type { AnalyzeOptions, Clause, ColumnRef, ColumnUse, OpaqueFlag, OpaqueKind, TableRef } from './types.js';
+import type { AnalyzeOptions, Clause, ColumnRef, ColumnUse, OpaqueFlag, OpaqueKind, TableRef, TableSite } from './types.js';
 import { columnKey } from './types.js';
 
 /** A column of a relation (table, CTE, derived table …) with what it derives from. */
@@ -64,6 +64,8 @@ export class Deps {
 export class Collector {
   readonly tablesRead: TableRef[] = [];
   readonly tablesWritten: TableRef[] = [];
+  /** Where base tables are read in FROM position, in this statement's own text (not in views). */
+  readonly sites: TableSite[] = [];
   readonly uses: ColumnUse[] = [];
   readonly opaque: OpaqueFlag[] = [];
   private readonly useKeys = new Set<string>();

@@ -245,6 +245,19 @@ function isDestructive(stmt: AnyNode, cls: StatementClass, text: string): boolea
   return false;
 }
 
+/** Statement kinds whose queries can be scoped by a WITH list placed at `queryAt`. */
+const WITH_SCOPED = new Set(['select_stmt', 'compound_select_stmt', 'insert_stmt', 'update_stmt', 'delete_stmt', 'values_clause']);
+
+function queryAt(stmt: AnyNode): number | null {
+  if (WITH_SCOPED.has(stmt.type)) return stmt.range?.[0] ?? null;
+  if (stmt.type === 'explain_stmt') return stmt.statement ? queryAt(stmt.statement) : null;
+  if (stmt.type === 'create_table_stmt' || stmt.type === 'create_view_stmt') {
+    const as = (stmt.clauses ?? []).find((x: AnyNode) => x.type === 'as_clause');
+    return as?.expr ? queryAt(as.expr) : null;
+  }
+  return null;
+}
+
 function stmtText(sql: string, n: AnyNode): string {
   return n.range ? sql.slice(n.range[0], n.range[1]) : sql;
 }
@@ -325,6 +338,9 @@ function analyzeStatement(stmt: AnyNode, opts: AnalyzeOptions, sql: string, inde
   if (stmt.type === 'attach_database_stmt') cls = 'data_movement';
   return {
     index,
+    range: stmt.range ? [stmt.range[0], stmt.range[1]] : null,
+    queryAt: queryAt(stmt),
+    tableSites: c.sites,
     kind: stmt.type.replace(/_stmt$/, ''),
     class: cls,
     destructive: isDestructive(stmt, cls, text),

@@ -106,8 +106,29 @@ export interface OpaqueFlag {
   statement: number;
 }
 
+/** A place where a base table (not a CTE) is named as a row source, for rewriters that splice. */
+export interface TableSite {
+  fq: string;
+  /** Offsets of the source in the SQL text: the table name, or the name with its FOR SYSTEM_TIME AS OF / TABLESAMPLE. */
+  range: [number, number];
+  /** Offsets of the table name alone. */
+  nameRange: [number, number];
+  /** The alias the query gives it, null when none (the rewriter then supplies the table's own name). */
+  alias: string | null;
+}
+
 export interface StatementAnalysis {
   index: number;
+  /** Offsets of the statement in the SQL text (null when the parser gave none). */
+  range: [number, number] | null;
+  /**
+   * Where a WITH list that scopes every query of the statement can go: the start of the
+   * statement, or of the query inside CREATE … AS / EXPLAIN. Null for statements that read no
+   * rows through a query (DROP, ALTER, PRAGMA …).
+   */
+  queryAt: number | null;
+  /** Every place a base table is read in FROM position (views and CTEs excluded). */
+  tableSites: TableSite[];
   /** Parser statement kind, e.g. select, insert, delete, create_table, drop_table, merge … */
   kind: string;
   class: StatementClass;

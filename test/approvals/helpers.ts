@@ -110,7 +110,7 @@ export function analysis(sql: string, kind = 'delete', cls: 'write' | 'ddl' = 'w
     sql,
     sha256: sha256(sql),
     fingerprint: `fp:${kind}`,
-    statements: [{ index: 0, kind, class: cls, destructive: cls === 'ddl', text: sql, sha256: sha256(sql), fingerprint: `fp:${kind}`, tablesRead: [], tablesWritten: [ref], output: null, uses: [], opaque: [] }],
+    statements: [{ range: null, queryAt: null, tableSites: [], index: 0, kind, class: cls, destructive: cls === 'ddl', text: sql, sha256: sha256(sql), fingerprint: `fp:${kind}`, tablesRead: [], tablesWritten: [ref], output: null, uses: [], opaque: [] }],
     opaque: [],
   };
 }

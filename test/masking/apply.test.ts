@@ -29,7 +29,7 @@ test('Toolbox shape (one JSON row per text item): plan columns masked, others un
   assert.equal(a.email, 'XXXXX@bank.com');
   assert.match(a.account_number as string, /^\d{12}$/);
   assert.notEqual(a.account_number, '123456789012');
-  assert.equal(a.date_of_birth, '1980-01-01');
+  assert.equal(a.date_of_birth, '1980-XX-XX');
   assert.equal(a.city, 'Springfield');
   assert.equal(b.ssn, null, 'NULL stays NULL');
   assert.equal(b.full_name, a.full_name, 'pseudonyms join across rows');
@@ -77,7 +77,7 @@ test('pseudonyms are deterministic across calls and differ across keys', () => {
 test('names match case-insensitively', () => {
   const p = plan([col(0, 'SSN', 'redact')], ['SSN']);
   const r = rowsOf(applyMasking(toolbox([{ ssn: '123-45-6789' }]), p, opts).result)[0];
-  assert.equal(r.ssn, '');
+  assert.equal(r.ssn, 'XXXXX');
 });
 
 test('duplicate output names collapse to one key: the strictest plan applies', () => {
@@ -95,19 +95,19 @@ test('duplicate keys in the JSON text (BigQuery ordered rows): the value JSON ke
   const p = plan([col(0, 'a', 'redact')], ['a', 'a']);
   const res = { content: [{ type: 'text', text: '{"a":"123-45-6789","a":"Alice"}' }] };
   const text = (applyMasking(res, p, opts).result.content as { text: string }[])[0].text;
-  assert.equal(text, '{"a":""}');
+  assert.equal(text, '{"a":"XXXXX"}');
 });
 
 test('aliases: a sensitive column renamed in SQL is masked by its output name', () => {
   const p = plan([col(0, 'x', 'redact', 'ssn')], ['x', 'id']);
   const r = rowsOf(applyMasking(toolbox([{ x: '123-45-6789', id: 1 }]), p, opts).result)[0];
-  assert.deepEqual(r, { x: '', id: 1 });
+  assert.deepEqual(r, { x: 'XXXXX', id: 1 });
 });
 
 test('shape mismatch (unknown key): every value masked with the strictest fallback, reason noted', () => {
   const { result, report } = applyMasking(toolbox([{ customer_id: 7, 'upper(ssn)': '123-45-6789', city: 'X' }]), PLAN, opts);
   const r = rowsOf(result)[0];
-  assert.deepEqual(r, { customer_id: 0, 'upper(ssn)': '', city: '' });
+  assert.deepEqual(r, { customer_id: 'XXXXX', 'upper(ssn)': 'XXXXX', city: 'XXXXX' });
   assert.ok(report.notes.some((n) => /masked column\(s\) 'full_name', 'ssn'.* missing from the result/.test(n)), report.notes.join());
   assert.ok(report.maskedColumns.some((c) => c.column === 'upper(ssn)' && c.method === 'redact' && c.rule_id === 'rule.fallback'));
 });
@@ -115,7 +115,7 @@ test('shape mismatch (unknown key): every value masked with the strictest fallba
 test('shape mismatch without outputColumns: only plan names are known, detectors still run', () => {
   const p = plan([col(0, 'ssn', 'redact')], null);
   const r = rowsOf(applyMasking(toolbox([{ ssn: '123-45-6789', other: 'SSN 123-45-6780' }]), p, opts).result)[0];
-  assert.deepEqual(r, { ssn: '', other: 'SSN [REDACTED:ssn]' });
+  assert.deepEqual(r, { ssn: 'XXXXX', other: 'SSN [REDACTED:ssn]' });
 });
 
 test('positional rows (arrays of arrays) by index; wrong width → fallback', () => {
@@ -124,7 +124,7 @@ test('positional rows (arrays of arrays) by index; wrong width → fallback', ()
   assert.deepEqual(JSON.parse((ok.result.content as { text: string }[])[0].text), [[1, 'XXXXX6789'], [2, null]]);
   assert.equal(ok.report.rows, 2);
   const bad = applyMasking({ content: [{ type: 'text', text: JSON.stringify([['123-45-6789', 1, 'x']]) }] }, p, opts);
-  assert.deepEqual(JSON.parse((bad.result.content as { text: string }[])[0].text), [['', 0, '']]);
+  assert.deepEqual(JSON.parse((bad.result.content as { text: string }[])[0].text), [['XXXXX', 'XXXXX', 'XXXXX']]);
   assert.match(bad.report.notes[0], /row has 3 values, analysis expected 2/);
 });
 
@@ -181,7 +181,7 @@ test('nested STRUCT and ARRAY values are masked leaf by leaf; nested detectors r
   const row = { id: 1, addr: { street: '1 Main', zip: 10001, lines: ['a', 'b'] }, tags: [{ k: 'ssn', v: '123-45-6789' }, { k: 'n', v: 5 }] };
   const r = rowsOf(applyMasking(toolbox([row]), p, opts).result)[0];
   const addr = r.addr as Record<string, unknown>;
-  assert.deepEqual(Object.values(addr), ['', 0, []]);
+  assert.deepEqual(Object.values(addr), ['XXXXX', 'XXXXX', []]);
   assert.ok(Object.keys(addr).every((k) => /^tok_/.test(k)), 'keys inside masked values are tokenised');
   assert.deepEqual(r.tags, [{ k: 'ssn', v: '[REDACTED:ssn]' }, { k: 'n', v: 5 }]);
 });
@@ -273,7 +273,7 @@ test('CSV text: quoted fields, header mapping; unknown header → not a table, w
   const csv = 'customer_id,ssn,city\n1,123-45-6789,"Springfield, IL"\n2,987-65-4321,X';
   const p = plan([col(1, 'ssn', 'redact')], ['customer_id', 'ssn', 'city']);
   const out = (applyMasking({ content: [{ type: 'text', text: csv }] }, p, opts).result.content as { text: string }[])[0].text;
-  assert.equal(out, 'customer_id,ssn,city\n1,,"Springfield, IL"\n2,,X');
+  assert.equal(out, 'customer_id,ssn,city\n1,XXXXX,"Springfield, IL"\n2,XXXXX,X');
   const odd = 'Bad value: Alice Smith, row 1\nsecond line, x';
   const o2 = applyMasking({ content: [{ type: 'text', text: odd }] }, p, opts);
   assert.equal((o2.result.content as { text: string }[])[0].text, WITHHELD_TEXT);
@@ -316,7 +316,7 @@ test('a bare scalar result under a sensitive plan gets the fallback', () => {
   const { result } = applyMasking({ content: [{ type: 'text', text: '"Alice Smith"' }] }, PLAN, opts);
   assert.equal((result.content as { text: string }[])[0].text, JSON.stringify(WITHHELD_TEXT));
   const n = applyMasking({ content: [{ type: 'text', text: '123456789' }] }, PLAN, opts);
-  assert.equal((n.result.content as { text: string }[])[0].text, '0');
+  assert.equal((n.result.content as { text: string }[])[0].text, '"XXXXX"');
 });
 
 test('rows count: null when there are no rows, 0 for an empty array', () => {
@@ -329,7 +329,7 @@ test('prototype keys stay data', () => {
   const res = { content: [{ type: 'text', text: '{"__proto__":{"polluted":"123-45-6789"},"ssn":"1"}' }] };
   const { result } = applyMasking(res, plan([col(1, 'ssn', 'redact')], ['__proto__', 'ssn']), opts);
   const text = (result.content as { text: string }[])[0].text;
-  assert.equal(text, '{"__proto__":{"polluted":"[REDACTED:ssn]"},"ssn":""}');
+  assert.equal(text, '{"__proto__":{"polluted":"[REDACTED:ssn]"},"ssn":"XXXXX"}');
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
 });
 
@@ -364,6 +364,6 @@ test('without outputColumns: a masked column missing from the rows (engine named
   // analysis called it "ssn"; SQLite calls it "ssn || ''"
   const p = plan([col(0, 'ssn', 'last4')], null);
   const { result, report } = applyMasking(toolbox([{ "ssn || ''": '123-45-6789', id: 1 }]), p, opts);
-  assert.deepEqual(rowsOf(result), [{ "ssn || ''": '', id: 0 }]);
+  assert.deepEqual(rowsOf(result), [{ "ssn || ''": 'XXXXX', id: 'XXXXX' }]);
   assert.match(report.notes[0], /masked column\(s\) 'ssn' missing from the result/);
 });

@@ -28,27 +28,43 @@ test('BigQuery semantics: EMAIL_MASK keeps the domain, invalid → SHA-256', () 
   assert.equal(maskScalar('email_domain', 'a@b', key), sha('a@b'));
 });
 
-test('BigQuery semantics: DATE_YEAR_MASK for date, datetime, timestamp; non-dates → NULL', () => {
-  assert.equal(maskScalar('year_only', '1980-03-15', key), '1980-01-01');
-  assert.equal(maskScalar('year_only', '2076-05-04T10:11:12', key), '2076-01-01T00:00:00');
-  assert.equal(maskScalar('year_only', '2076-05-04 10:11:12.123 UTC', key), '2076-01-01 00:00:00 UTC');
-  assert.equal(maskScalar('year_only', '2076-05-04T10:11:12Z', key), '2076-01-01T00:00:00Z');
+test('DATE_YEAR_MASK for date, datetime, timestamp (shown as YYYY-XX-XX, never a January 1st that reads as data); non-dates → NULL', () => {
+  assert.equal(maskScalar('year_only', '1980-03-15', key), '1980-XX-XX');
+  assert.equal(maskScalar('year_only', '2076-05-04T10:11:12', key), '2076-XX-XXTXX:XX:XX');
+  assert.equal(maskScalar('year_only', '2076-05-04 10:11:12.123 UTC', key), '2076-XX-XX XX:XX:XX UTC');
+  assert.equal(maskScalar('year_only', '2076-05-04T10:11:12Z', key), '2076-XX-XXTXX:XX:XXZ');
   // truncation in UTC: 00:30 on Jan 1st at +01:00 is still the previous year in UTC
-  assert.equal(maskScalar('year_only', '2024-01-01T00:30:00+01:00', key), '2023-01-01T00:00:00Z');
-  assert.equal(maskScalar('year_only', '03/15/1980', key), '1980-01-01');
+  assert.equal(maskScalar('year_only', '2024-01-01T00:30:00+01:00', key), '2023-XX-XXTXX:XX:XXZ');
+  assert.equal(maskScalar('year_only', '03/15/1980', key), '1980-XX-XX');
   assert.equal(maskScalar('year_only', 'March 1980', key), null);
   assert.equal(maskScalar('year_only', 19800315, key), null);
+  // The engine computes with January 1st (so date functions still work); shown, it becomes XX.
+  assert.equal(maskScalar('year_only', '1980-01-01', key), '1980-XX-XX');
 });
 
-test('BigQuery semantics: DEFAULT_MASKING_VALUE per type', () => {
-  assert.equal(maskScalar('redact', 'Alice', key), '');
-  assert.equal(maskScalar('redact', 42, key), 0);
-  assert.equal(maskScalar('redact', 4.5, key), 0);
-  assert.equal(maskScalar('redact', true, key), false);
-  assert.equal(maskScalar('redact', '1980-03-15', key), '1970-01-01');
-  assert.equal(maskScalar('redact', '2020-01-02T03:04:05Z', key), '1970-01-01T00:00:00Z');
+test('redact: one mark for every type, never an empty name, a zero or a 1970 date that reads as data', () => {
+  assert.equal(maskScalar('redact', 'Alice', key), 'XXXXX');
+  assert.equal(maskScalar('redact', 42, key), 'XXXXX');
+  assert.equal(maskScalar('redact', 4.5, key), 'XXXXX');
+  assert.equal(maskScalar('redact', true, key), 'XXXXX');
+  assert.equal(maskScalar('redact', '1980-03-15', key), 'XXXXX');
+  assert.equal(maskScalar('redact', '2020-01-02T03:04:05Z', key), 'XXXXX');
   assert.deepEqual(maskValue('redact', ['a', 'b'], key), []);
   assert.equal(maskValue('redact', null, key), null);
+});
+
+test('every method leaves its own output unchanged (the engine masked first; the response masker is the second line)', () => {
+  const values = ['123-45-6789', 'jane.doe@bank.example', '1980-03-15', '4111111111111111', 'Alice Smith', '12'];
+  for (const m of ['redact', 'last4', 'first4', 'email_domain', 'year_only', 'nullify', 'sha256', 'pseudonym'] as const) {
+    for (const v of values) {
+      const once = maskValue(m, v, key);
+      assert.deepEqual(maskValue(m, once, key), once, `${m}(${m}(${v}))`);
+    }
+  }
+  // What the SQLite engine gives for short values and invalid addresses is already masked too.
+  assert.equal(maskScalar('last4', 'XXXXX', key), 'XXXXX');
+  assert.equal(maskScalar('email_domain', 'XXXXX', key), 'XXXXX');
+  assert.equal(maskScalar('first4', 'XXXXX', key), 'XXXXX');
 });
 
 test('BigQuery semantics: ALWAYS_NULL and SHA256', () => {

@@ -18,6 +18,8 @@ import { createMetrics } from '../../src/ops/metrics.js';
 import { createLogger } from '../../src/ops/logger.js';
 import type { RequestContext } from '../../src/pipeline/types.js';
 import { REPO } from '../helpers/gateway.js';
+import { resolveHandles } from '../../src/masking/handles.js';
+import { maskValue } from '../../src/masking/methods.js';
 
 test('sampling relayed through the gateway is audited, with client text scanned', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'bqwarden-srvreq-'));
@@ -31,6 +33,7 @@ test('sampling relayed through the gateway is audited, with client text scanned'
       sql: { analyze: analyzeCached, redactLiterals },
       catalog: { forTables: async () => ({ getTable: () => undefined }), current: () => ({ getTable: () => undefined }) },
       mask: (r, plan) => applyMasking(r, plan, masking),
+      resolveHandles: (r, plan, run) => resolveHandles(r, plan, run, (m, v) => maskValue(m, v, masking.key)),
       scrub: (r) => ({ result: redactDetected(r, masking).value as Record<string, unknown>, report: { maskedColumns: [], detectorHits: [], rows: null, notes: [] } }),
       approvals: null,
       metrics: createMetrics(),

@@ -52,10 +52,18 @@ test('policy explain shows roles, rules with locations, masked columns', async (
   assert.match(r.stdout, /decision:\s+MASK/);
   assert.match(r.stdout, /mask-pii-analyst\s+\(data\.yaml:\d+\)/);
   assert.match(r.stdout, /ssn: last4/);
+  // The rewritten SQL is what explain shows: the engine masks ssn before WHERE sees it.
+  assert.match(r.stdout, /executed SQL \(what the gateway forwards\):\n\s+WITH "customers" AS \(SELECT .*'XXXXX' \|\| substr\(CAST\("ssn" AS TEXT\), -4\)/);
   const d = await cli('explain', '--dir', RULES, '--groups', 'analyst', '--sql', "SELECT 1 FROM customers WHERE ssn = '1'", '--json');
   const j = JSON.parse(d.stdout);
-  assert.equal(j.decision.action, 'deny');
-  assert.ok(j.decision.ruleIds.includes('inference-guard'));
+  assert.equal(j.decision.action, 'mask');
+  assert.match(j.decision.engine.sql, /^WITH "customers" AS \(SELECT /);
+  assert.deepEqual(
+    j.decision.engine.columns.filter((c: { column: string }) => c.column === 'ssn').map((c: { method: string; form: string }) => [c.method, c.form]),
+    [['last4', 'expr']],
+  );
+  const q = await cli('explain', '--dir', RULES, '--groups', 'analyst', '--sql', 'SELECT ssn FROM main.customers', '--json');
+  assert.deepEqual(JSON.parse(q.stdout).decision.ruleIds, ['mask-rewrite']);
 });
 
 test('policy test runs rules/tests and fails on a wrong case', async () => {

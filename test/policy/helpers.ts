@@ -31,6 +31,9 @@ export function stmt(s: StmtSpec, index = 0): StatementAnalysis {
     s.out === null ? null : (s.out ?? []).map(([name, sources, direct, unresolved], i) => ({ index: i, name, sources: sources.map(col), direct: direct ?? true, unresolved: unresolved ?? false }));
   return {
     index,
+    range: null,
+    queryAt: null,
+    tableSites: [],
     kind: s.kind ?? 'select',
     class: s.class ?? 'read',
     destructive: s.destructive ?? false,
@@ -45,9 +48,16 @@ export function stmt(s: StmtSpec, index = 0): StatementAnalysis {
   };
 }
 
+/**
+ * A hand-built analysis has no SQL text a rewriter could put masking projections into, so it is
+ * marked as a dialect bqwarden does not rewrite: these cases exercise the analysis-based rules
+ * (inference guard, derived-masked, copy-masked), which hold wherever masking cannot happen in
+ * the engine — other dialects, writes, and columns the engine cannot mask. Masking in the engine
+ * is tested with real SQL (test/policy/engine-masks.test.ts, test/noninterference).
+ */
 export function analysis(sql: string, ...stmts: StmtSpec[]): Analysis {
   const statements = stmts.map((s, i) => stmt(s, i));
-  return { dialect: 'sqlite', ok: true, sql, sha256: 'h', fingerprint: 'f', statements, opaque: statements.flatMap((s) => s.opaque) };
+  return { dialect: 'postgresql', ok: true, sql, sha256: 'h', fingerprint: 'f', statements, opaque: statements.flatMap((s) => s.opaque) };
 }
 
 export function identity(email: string, groups: string[] = []): Identity {

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { compilePolicy, type Policy } from '../../src/policy/engine.js';
-import type { Analysis, CatalogTable } from '../../src/sql/types.js';
+import type { Analysis, CatalogTable, SchemaCatalog } from '../../src/sql/types.js';
+import { analyze } from '../../src/sql/analyze.js';
 import { StaticCatalog } from '../../src/policy/catalog.js';
 import { analysis, identity, type StmtSpec } from './helpers.js';
 
@@ -27,6 +28,11 @@ const bq: Policy = compilePolicy([{ name: 'bq.yaml', text: EXAMPLE }], [{ name: 
 function bqa(...s: StmtSpec[]): Analysis {
   return { ...analysis('SELECT …', ...s), dialect: 'bigquery' };
 }
+/** Real BigQuery SQL through the real analyzer: masked tables are rewritten, so the SQL must exist. */
+function bqsql(sql: string, catalog?: SchemaCatalog): Analysis {
+  const opts = bq.analyzeOptions('execute_sql')!;
+  return analyze(sql, catalog ? { ...opts, catalog } : opts);
+}
 function decide(p: Policy, groups: string[], a: Analysis, tool = 'execute_sql', email = 'u@acme-bank.com') {
   const id = identity(email, groups);
   return p.decide({ identity: id, roles: p.rolesFor(id), tool, args: { [tool === 'query' ? 'query' : 'sql']: a.sql }, analysis: a });
@@ -35,28 +41,35 @@ const FRAUD = ['gcp-fraud-analysts@acme-bank.com'];
 const CUST = 'acme-bank-prod.core_banking.customers';
 
 test('a BigQuery policy tag classifies a column whose name says nothing', () => {
-  const d = decide(bq, FRAUD, bqa({ read: [CUST], out: [['tin_value', [`${CUST}.tin_value`]]] }));
+  const d = decide(bq, FRAUD, bqsql(`SELECT tin_value FROM \`${CUST}\``));
   assert.equal(d.action, 'mask');
   assert.equal(d.maskPlan?.columns[0].classification, 'pii.ssn');
   assert.equal(d.maskPlan?.columns[0].method, 'last4');
   assert.ok(d.ruleIds.includes('mask-fraud'));
+  // … and the engine masks it where it is read.
+  assert.match(d.engine?.sql ?? '', /CONCAT\('XXXXX', SUBSTR\(`tin_value`, -4\)\)/);
 });
 
 test('a live catalog passed with the call overrides the static one (tags found at request time)', () => {
   const live = new StaticCatalog([{ fq: `${CUST}`, columns: [{ name: 'note', type: 'STRING', policyTags: ['PAN'] }] } as CatalogTable]);
-  const a = bqa({ read: [CUST], out: [['note', [`${CUST}.note`]]] });
+  const sql = `SELECT note FROM \`${CUST}\``;
+  const a = bqsql(sql, live);
   const id = identity('u@acme-bank.com', FRAUD);
-  const d = bq.decide({ identity: id, roles: bq.rolesFor(id), tool: 'execute_sql', args: { sql: a.sql }, analysis: a, catalog: live });
+  const d = bq.decide({ identity: id, roles: bq.rolesFor(id), tool: 'execute_sql', args: { sql }, analysis: a, catalog: live });
   assert.equal(d.maskPlan?.columns[0].classification, 'pci.pan');
-  assert.equal(decide(bq, FRAUD, a).action, 'allow');
+  // The static catalog does not know the column at all: the analyzer cannot resolve it.
+  assert.equal(decide(bq, FRAUD, bqsql(sql)).action, 'deny');
 });
 
 test('selecting a whole STRUCT carries the classifications of the fields below it', () => {
-  const d = decide(bq, FRAUD, bqa({ read: [CUST], out: [['contact', [`${CUST}.contact`]]] }));
+  const d = decide(bq, FRAUD, bqsql(`SELECT contact FROM \`${CUST}\``));
   assert.equal(d.action, 'mask');
   assert.equal(d.maskPlan?.columns[0].classification, 'pii.email');
+  // The engine cannot show part of a STRUCT: it reads none of it.
+  assert.match(d.engine?.sql ?? '', /NULL AS `contact`/);
   const leaf = decide(bq, FRAUD, bqa({ read: [CUST], out: [['city', [`${CUST}.contact.city`]]] }));
-  assert.equal(leaf.action, 'allow');
+  assert.equal(leaf.action, 'deny', 'a hand-built analysis has no place for the masking projection: refused, never run unmasked');
+  assert.deepEqual(leaf.ruleIds, ['mask-rewrite']);
 });
 
 test('dotted wildcards: * stays in one segment, ** spans; denies match in any project', () => {
@@ -74,7 +87,7 @@ test('BigQuery allows match case-sensitively, denies case-insensitively', () => 
 
 test("the managed BigQuery MCP server's query argument is the SQL argument", () => {
   assert.equal(bq.toolShape('query')?.sqlArgument, 'query');
-  const a = bqa({ read: [CUST], out: [['customer_id', [`${CUST}.customer_id`]]] });
+  const a = bqsql(`SELECT customer_id FROM \`${CUST}\``);
   assert.equal(decide(bq, FRAUD, a, 'query').action, 'allow');
   const id = identity('u@acme-bank.com', FRAUD);
   const wrong = bq.decide({ identity: id, roles: bq.rolesFor(id), tool: 'query', args: { query: 'SELECT tin_value FROM x' }, analysis: a });

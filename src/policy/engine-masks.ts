@@ -1,0 +1,166 @@
+// Which tables a caller reads through a masking projection, and what each column becomes there.
+// Policy decides the method per column (visibility × classification); masking/in-engine.ts says
+// how the engine computes it; sql/rewrite.ts places the projections. The result is the SQL that
+// is forwarded, plus what the rest of the decision needs to know about it.
+import { createHash } from 'node:crypto';
+import type { Analysis, CatalogTable, Dialect, SchemaCatalog } from '../sql/types.js';
+import { makeTableRef } from '../sql/tables.js';
+import { tokenize } from '../sql/lexer.js';
+import { rewriteForMasking, quoteIdent, type MaskedTable } from '../sql/rewrite.js';
+import { engineForm, type BigQueryKeyset, type EngineForm } from '../masking/in-engine.js';
+import type { HandlePlan, HandleTable, MaskMethod } from '../masking/types.js';
+import type { CompiledPolicy } from './compiled.js';
+import { DEFAULT_DENY } from './compiled.js';
+import { stricter } from './visibility.js';
+import type { VisibilityValue } from './schema.js';
+
+export interface EngineColumnMask {
+  /** `fq.column` */
+  key: string;
+  table: string;
+  column: string;
+  classification: string;
+  method: MaskMethod;
+  ruleId: string;
+  /** expr: computed in the engine; handle: a row handle the gateway resolves; narrow: clear in the engine (policy narrows its use). */
+  form: EngineForm['kind'];
+}
+
+export interface EngineMasking {
+  /** The SQL to forward: the caller's SQL with masking projections in place. */
+  sql: string;
+  changed: boolean;
+  /** Every column of a rewritten table that the engine sees masked (or omits, for deny). */
+  columns: Map<string, EngineColumnMask>;
+  /** Columns omitted from the projection because the caller may not see them at all. */
+  omitted: Set<string>;
+  /** Tables rewritten (fq). */
+  tables: string[];
+  handles: HandlePlan | null;
+}
+
+export interface EngineMaskingOptions {
+  dialect: Dialect;
+  defaultProject: string | null;
+  defaultDataset: string | null;
+  keyset?: BigQueryKeyset | null;
+}
+
+/** How fq names compare: SQLite folds case, BigQuery dataset and table names are case-sensitive. */
+export function tableKey(dialect: Dialect, fq: string): string {
+  return dialect === 'bigquery' ? fq : fq.toLowerCase();
+}
+
+/** The engine mask of a source column (struct paths belong to their top-level column). */
+export function engineColumn(m: EngineMasking | null | undefined, dialect: Dialect, table: string, column: string): EngineColumnMask | undefined {
+  return m?.columns.get(`${tableKey(dialect, table)}.${column.toLowerCase()}`);
+}
+
+export type EnginePlanResult = { ok: true; masking: EngineMasking } | { ok: false; ruleId: string; message: string };
+
+/** Tables the statement could reach: what the analyzer resolved, and (SQLite) every name a token spells. */
+function candidateTables(analysis: Analysis, catalog: SchemaCatalog, opts: EngineMaskingOptions): CatalogTable[] {
+  // Keyed by the name as the query resolves it (the catalog may match case-insensitively, while
+  // BigQuery table names are case-sensitive: the analyzer's name is the one sites carry).
+  const out = new Map<string, CatalogTable>();
+  const add = (parts: string[]) => {
+    const { ref } = makeTableRef(parts, { dialect: opts.dialect, defaultProject: opts.defaultProject, defaultDataset: opts.defaultDataset });
+    const t = catalog.getTable(ref);
+    const key = tableKey(opts.dialect, ref.fq);
+    if (t && !out.has(key)) out.set(key, { ...t, fq: ref.fq });
+  };
+  for (const s of analysis.statements) for (const t of s.tablesRead) add(t.fq.split('.'));
+  if (opts.dialect === 'sqlite') {
+    for (const t of tokenize(analysis.sql, 'sqlite')) {
+      if (t.kind === 'word') add([t.text.toLowerCase()]);
+      else if (t.kind === 'quoted_ident' || (t.kind === 'string' && t.text.startsWith('"'))) add([(t.text.startsWith('[') ? t.text.slice(1, -1) : t.text.slice(1, -1)).toLowerCase()]);
+    }
+  }
+  return [...out.values()];
+}
+
+/** The strictest visibility over a column's classifications (and its STRUCT fields'). */
+function columnVisibility(p: CompiledPolicy, readers: string[], fq: string, column: string, catalog: SchemaCatalog, isStatic: boolean) {
+  const hits = p.classify({ table: fq, column: column.toLowerCase(), path: [] }, catalog, isStatic);
+  let value: VisibilityValue = 'clear';
+  let pick: { classification: string; ruleId: string } | null = null;
+  for (const h of hits) {
+    const v = p.visibilityFor(readers, h.classification);
+    if (pick === null || stricter(value, v.value) === v.value && value !== v.value) {
+      value = v.value;
+      pick = { classification: h.classification, ruleId: v.ruleId ?? DEFAULT_DENY };
+    }
+  }
+  return { value, classification: pick?.classification ?? null, ruleId: pick?.ruleId ?? null };
+}
+
+export function planEngineMasking(p: CompiledPolicy, roles: string[], analysis: Analysis, catalog: SchemaCatalog | null, catalogIsStatic: boolean, opts: EngineMaskingOptions): EnginePlanResult {
+  const empty: EngineMasking = { sql: analysis.sql, changed: false, columns: new Map(), omitted: new Set(), tables: [], handles: null };
+  // Dialects without a rewriter keep the narrow, analysis-based rules (decide.ts) for every column.
+  if (!catalog || !analysis.ok || (opts.dialect !== 'sqlite' && opts.dialect !== 'bigquery')) return { ok: true, masking: empty };
+  const dialect = opts.dialect;
+  const nonce = createHash('sha256').update(`bqwarden-handle\0${analysis.sql}`).digest('hex').slice(0, 10);
+  const handles: HandlePlan = { nonce, tables: [] };
+  const masked: MaskedTable[] = [];
+  const columns = new Map<string, EngineColumnMask>();
+  const omitted = new Set<string>();
+  for (const t of candidateTables(analysis, catalog, opts)) {
+    const parts = t.fq.split('.');
+    const name = parts[parts.length - 1];
+    const schema = parts.length >= 2 ? parts[parts.length - 2] : null;
+    const readers = p.readersOf(roles, t.fq, dialect);
+    const q = (c: string) => quoteIdent(c, dialect);
+    const sqliteSource = `${schema ? `${q(schema)}.` : ''}${q(name)}`;
+    if (readers.length === 0) {
+      // Not readable at all: policy refuses the read by its table rules; should the analyzer
+      // ever miss one, the engine still finds an empty table.
+      if (dialect === 'sqlite') masked.push({ fq: t.fq, name, select: t.columns.map((c) => `NULL AS ${q(c.name)}`).join(', ') || 'NULL', source: `${sqliteSource} WHERE 0` });
+      continue;
+    }
+    const select: string[] = [];
+    let needed = false;
+    const handleTable: HandleTable = { index: handles.tables.length, fq: t.fq, source: sqliteSource, rowRef: 'rowid', columns: [] };
+    t.columns.forEach((c, ci) => {
+      const v = columnVisibility(p, readers, t.fq, c.name, catalog, catalogIsStatic);
+      const key = `${tableKey(dialect, t.fq)}.${c.name.toLowerCase()}`;
+      if (v.value === 'clear') {
+        select.push(q(c.name));
+        return;
+      }
+      needed = true;
+      if (v.value === 'deny') {
+        omitted.add(key);
+        return;
+      }
+      const form = engineForm(dialect, v.value, { ref: q(c.name), type: c.type }, { handle: { nonce, table: handleTable.index, column: ci, rowRef: 'rowid' }, keyset: opts.keyset ?? null });
+      columns.set(key, { key, table: t.fq, column: c.name.toLowerCase(), classification: v.classification!, method: v.value, ruleId: v.ruleId!, form: form.kind });
+      if (form.kind === 'handle') handleTable.columns.push({ index: ci, column: c.name, method: v.value });
+      select.push(form.kind === 'narrow' ? q(c.name) : `${form.sql} AS ${q(c.name)}`);
+    });
+    if (!needed) continue;
+    if (handleTable.columns.length) handles.tables.push(handleTable);
+    masked.push({
+      fq: t.fq,
+      name,
+      select: select.join(', ') || 'NULL',
+      // NOT INDEXED: an index on a masked column would hand rows back in the hidden value's order.
+      ...(dialect === 'sqlite' ? { source: `${sqliteSource} NOT INDEXED` } : {}),
+    });
+  }
+  if (masked.length === 0) return { ok: true, masking: empty };
+  const r = rewriteForMasking(analysis, masked);
+  if (!r.ok) return { ok: false, ruleId: 'mask-rewrite', message: `${r.reason}, so the query is refused rather than run unmasked (rule mask-rewrite)` };
+  // Every masked table the analyzer saw read must have been placed; a view over one cannot be.
+  const rewritten = new Set(r.tables.map((x) => tableKey(dialect, x)));
+  const maskedFq = new Set(masked.map((m) => tableKey(dialect, m.fq)));
+  for (const s of analysis.statements) {
+    const reads = s.tablesRead.filter((x) => maskedFq.has(tableKey(dialect, x.fq)));
+    if (reads.length && s.tablesRead.some((x) => x.view))
+      return { ok: false, ruleId: 'mask-rewrite', message: `statement ${s.index + 1} reads a view, and the view reads a table this role sees masked; bqwarden can mask a table only where the query names it, so read the table directly (rule mask-rewrite)` };
+    for (const x of reads) {
+      const placed = dialect === 'sqlite' ? rewritten.has(tableKey(dialect, x.fq)) : s.tableSites.some((site) => site.fq === x.fq);
+      if (!placed) return { ok: false, ruleId: 'mask-rewrite', message: `${x.fq} is read in a place bqwarden cannot put its masking projection (a table function argument, a view, CREATE … LIKE); read it in FROM instead (rule mask-rewrite)` };
+    }
+  }
+  return { ok: true, masking: { sql: r.sql, changed: r.changed, columns, omitted, tables: r.tables, handles: handles.tables.length ? handles : null } };
+}
