@@ -151,6 +151,7 @@ export const AuditEventSchema = z.object({
 
   // Fields added after schema 1.0 go last, so the Pub/Sub protobuf keeps its field numbers.
   sql_executed: str, // what was forwarded: the SQL with masking projections in place, literals replaced; null when unchanged
+  sql_executed_sha256: str, // exact-text hash of what was forwarded (null when it is the caller's SQL: see sql_sha256)
 });
 export type AuditEvent = z.infer<typeof AuditEventSchema>;
 
@@ -195,6 +196,7 @@ export function emptyEvent(): Omit<AuditEvent, 'event_id' | 'event_time' | 'even
     sql_sha256: null,
     sql_fingerprint: null,
     sql_executed: null,
+    sql_executed_sha256: null,
     privileged: false,
     justification: null,
     decision: 'none',

@@ -39,6 +39,7 @@ export const FIELD_DESCRIPTIONS: Record<string, string> = {
   sql_text: 'SQL text with literals replaced unless policy keeps them.',
   sql_sha256: 'SHA-256 of the exact SQL text (binds approvals to the statement).',
   sql_fingerprint: 'Fingerprint of the statement shape (literals removed).',
+  sql_executed_sha256: 'SHA-256 of the exact SQL forwarded when it differs from the caller\'s (masking projections in place).',
   sql_executed: 'SQL as forwarded to the engine, with masking projections in place and literals replaced; null when the caller\'s SQL was forwarded unchanged.',
   privileged: 'True when the call used a privileged (break-glass or approved) path.',
   justification: 'Justification the caller gave.',

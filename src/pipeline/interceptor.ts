@@ -1,6 +1,7 @@
 // The request pipeline: identity (already verified by the transport) → analyze → decide →
 // forward → transform response → audit. A response is released only after its audit event
 // is durable; any stage that cannot do its job denies the call with a specific reason.
+import { createHash } from 'node:crypto';
 import type { AuditEventInput } from '../audit/event.js';
 import type { Analysis, SchemaCatalog } from '../sql/types.js';
 import { columnKey } from '../sql/types.js';
@@ -245,7 +246,10 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
     Object.assign(ev, decisionFields(decision));
     // What the engine will run: the caller's SQL with masking projections in place.
     const executed = decision.engine && shape?.sqlArgument && analysis ? decision.engine.sql : null;
-    if (executed !== null && analysis) ev.sql_executed = sqlForAudit(executed, policy, roles, analysis.dialect);
+    if (executed !== null && analysis) {
+      ev.sql_executed = sqlForAudit(executed, policy, roles, analysis.dialect);
+      ev.sql_executed_sha256 = createHash('sha256').update(executed, 'utf8').digest('hex');
+    }
     metrics.decisions.inc({ action: decision.action });
 
     if (decision.action === 'deny') {

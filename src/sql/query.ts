@@ -17,6 +17,8 @@ export interface Walk {
   c: Collector;
   /** Select-list names visible to GROUP BY / HAVING / QUALIFY / ORDER BY. */
   aliases?: Map<string, Col>;
+  /** SQLite: AS aliases of the select list, which WHERE sees when no FROM column has the name. */
+  whereAliases?: Map<string, Col>;
   /** Inside FOR SYSTEM_TIME AS OF: tables read are time-travel reads. */
   timeTravel?: boolean;
   /** Offsets of the FROM item wrapping a table name (FOR SYSTEM_TIME AS OF, TABLESAMPLE): a splicing rewriter replaces all of it. */
@@ -193,9 +195,26 @@ export function resolveName(parts: string[], w: Walk): Deps {
       break;
     }
   }
+  // SQLite looks a name up in its own FROM items, then in its select list's AS aliases (WHERE,
+  // HAVING), and only then in outer queries.
+  const asAlias = parts.length === 1 && !found ? w.whereAliases?.get(k0) : undefined;
   for (let s = w.scope; s; s = s.parent) {
     const f = resolveIn(s, parts, c, name);
-    if (!f) continue;
+    if (!f) {
+      if (asAlias && s === w.scope) {
+        out.merge(fromCol(asAlias, []));
+        out.direct = asAlias.direct;
+        return out;
+      }
+      continue;
+    }
+    if (asAlias && s === w.scope && f.weak) {
+      // The name may be a column of a source nobody knows, or the alias: it is both.
+      out.merge(f.deps);
+      out.merge(fromCol(asAlias, []));
+      out.direct = false;
+      return out;
+    }
     if (found) {
       // Both a select-list alias and a FROM column: keep both, the engine picks one of them.
       // When both are the same column unchanged (SELECT x … GROUP BY x), it is still that column.
@@ -252,10 +271,15 @@ function walkName(n: AnyNode, w: Walk, d: Deps): void {
     return;
   }
   if (n.type === 'identifier' && isSqliteStringFallback(n, w)) {
-    // SQLite reads "x" as a column when one exists, otherwise as the string 'x'.
+    // SQLite reads "x" as a column when one exists, otherwise as the string 'x'. A name bqwarden
+    // cannot resolve is never taken for a string: the engine might resolve it after all.
     const probe = new Collector(w.c.opts, w.c.sql, w.c.statement);
     const r = resolveName(ch.parts, { ...w, c: probe });
-    if (r.unresolved && r.map.size === 0) return;
+    if (r.unresolved && r.map.size === 0) {
+      w.c.flag('unresolved_column', `${ch.parts.join('.')}: a double-quoted name that is no column in scope (SQLite would read it as a string); write strings in single quotes`);
+      d.unresolved = true;
+      return;
+    }
   }
   d.merge(resolveName(ch.parts, w));
 }
@@ -453,6 +477,27 @@ function renameCols(rel: Relation, aliases: AnyNode | undefined, w: Walk): Relat
   return { ...rel, cols };
 }
 
+/**
+ * The column names SQLite gives a subquery or CTE (sqlite3ColumnsFromExprList): an alias TRUE or
+ * FALSE becomes columnN, and a repeated name gets `:1`, `:2` … (compared case-insensitively).
+ * Outer queries can only reach such a column by the invented name, so the analyzer uses it too.
+ */
+function engineNames(rel: Relation, c: Collector): Relation {
+  if (c.opts.dialect !== 'sqlite') return rel;
+  const seen = new Set<string>();
+  let changed = false;
+  const cols = rel.cols.map((cl, i) => {
+    let name = /^(true|false)$/i.test(cl.name) ? `column${i + 1}` : cl.name;
+    let cnt = 0;
+    while (seen.has(name.toLowerCase())) name = `${name.replace(/:\d+$/, '')}:${++cnt}`;
+    seen.add(name.toLowerCase());
+    if (name === cl.name) return cl;
+    changed = true;
+    return col(name, cl.sources, cl.direct, cl.unresolved);
+  });
+  return changed ? { ...rel, cols } : rel;
+}
+
 function opaqueRel(): Relation {
   return { cols: [], unknownTables: [], opaque: true };
 }
@@ -569,17 +614,17 @@ export function addTableExpr(n: AnyNode, s: Scope, w: Walk, alias?: AnyNode): vo
     }
     case 'paren_expr': {
       const e = unparen(n);
-      if (QUERY_TYPES.has(e.type)) named(queryRelation(e, w.scope, w.ctes, c), []);
+      if (QUERY_TYPES.has(e.type)) named(engineNames(queryRelation(e, w.scope, w.ctes, c), c), []);
       else addTableExpr(e, s, w, alias);
       return;
     }
     case 'select_stmt':
     case 'compound_select_stmt':
-      named(queryRelation(n, w.scope, w.ctes, c), []);
+      named(engineNames(queryRelation(n, w.scope, w.ctes, c), c), []);
       return;
     case 'lateral_derived_table': {
       const e = unparen(n.expr);
-      if (QUERY_TYPES.has(e.type)) named(queryRelation(e, s, w.ctes, c), []);
+      if (QUERY_TYPES.has(e.type)) named(engineNames(queryRelation(e, s, w.ctes, c), c), []);
       else addTableExpr(e, s, w, alias);
       return;
     }
@@ -744,7 +789,8 @@ export function withCtes(withClause: AnyNode | undefined, w: Walk): Ctes {
       }
       ctes.set(name, rel);
     } else {
-      ctes.set(name, renameCols(queryRelation(q, inner.scope, ctes, w.c), cte.columns, w));
+      const rel = queryRelation(q, inner.scope, ctes, w.c);
+      ctes.set(name, cte.columns ? renameCols(rel, cte.columns, w) : engineNames(rel, w.c));
     }
   }
   return ctes;
@@ -903,6 +949,7 @@ export function queryRelation(n: AnyNode, outer: Scope | null, ctes: Ctes, c: Co
   if (from?.expr && from.expr.type !== 'dual_table') addTableExpr(from.expr, s, sw);
   const cols: Col[] = [];
   const aliases = new Map<string, Col>();
+  const asAliases = new Map<string, Col>();
   const anon = { n: 0 };
   let unknown: TableRef[] = [];
   let opaque = false;
@@ -950,6 +997,7 @@ export function queryRelation(n: AnyNode, outer: Scope | null, ctes: Ctes, c: Co
     const cl = col(name, d.sources, d.direct, d.unresolved);
     cols.push(cl);
     if (item.type === 'alias' || !aliases.has(cl.key)) aliases.set(cl.key, cl);
+    if (item.type === 'alias' && !asAliases.has(cl.key)) asAliases.set(cl.key, cl);
   }
   if (sel?.modifiers?.some((m: AnyNode) => m.type === 'select_as_struct' || m.type === 'select_as_value') && cols.length > 1) {
     const d = new Deps();
@@ -964,7 +1012,7 @@ export function queryRelation(n: AnyNode, outer: Scope | null, ctes: Ctes, c: Co
     else if (m.type === 'select_distinct_on') useExpr(m.columns, { ...sw, aliases }, 'distinct');
   }
   if (c.opts.dialect === 'sqlite') sqliteBareMinMax(sel, find('having_clause'), find('order_by_clause'), find('group_by_clause'), aliases, sw);
-  useExpr(find('where_clause')?.expr, sw, 'where');
+  useExpr(find('where_clause')?.expr, c.opts.dialect === 'sqlite' ? { ...sw, whereAliases: asAliases } : sw, 'where');
   const group = find('group_by_clause');
   if (group) {
     for (const g of (group.columns?.items ?? []).flat()) {

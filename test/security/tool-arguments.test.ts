@@ -128,7 +128,8 @@ test('duplicated JSON keys in the raw body: the upstream runs exactly the statem
       if (msg.method !== 'tools/call') continue;
       assert.equal((b.match(/"sql"\s*:/g) ?? []).length, 1, `one sql key upstream: ${b}`);
       const sql = msg.params!.arguments!.sql!;
-      assert.equal(createHash('sha256').update(sql).digest('hex'), ev.sql_sha256, `upstream ran what was audited (${id})`);
+      // What ran upstream is the audited statement: the caller's SQL, or its masked rewrite.
+      assert.equal(createHash('sha256').update(sql).digest('hex'), ev.sql_executed_sha256 ?? ev.sql_sha256, `upstream ran what was audited (${id})`);
       assert.equal(msg.params!.name, ev.tool_name);
     }
   }

@@ -216,7 +216,18 @@ export const cases: Case[] = [
   { d: 'sqlite', sql: "SELECT replace(ssn, '-', '') r FROM customers", o: ['r=customers.ssn'] },
   { d: 'sqlite', sql: 'SELECT unicode(substr(ssn, 1, 1)) u FROM customers', o: ['u=customers.ssn'] },
   { d: 'sqlite', sql: 'SELECT "ssn" FROM customers', o: ['ssn=customers.ssn'] },
-  { d: 'sqlite', sql: 'SELECT "not_a_column" AS s FROM customers', o: ['s='] },
+  // A double-quoted name that is no column: SQLite would read a string, bqwarden never guesses.
+  { d: 'sqlite', sql: 'SELECT "not_a_column" AS s FROM customers', o: ['~s='], f: ['unresolved_column'] },
+  // Names SQLite invents for subquery and CTE columns (issue 11): name:N and columnN.
+  { d: 'sqlite', sql: 'SELECT "ssn:1" AS s FROM (SELECT customer_id AS ssn, ssn FROM customers)', o: ['s=customers.ssn'] },
+  { d: 'sqlite', sql: 'SELECT * FROM (SELECT ssn, ssn FROM customers)', o: ['ssn=customers.ssn', 'ssn:1=customers.ssn'] },
+  { d: 'sqlite', sql: 'WITH t AS (SELECT email AS x, ssn AS X, dob AS x FROM customers) SELECT "x:2" AS p, "X:1" AS q FROM t', o: ['p=customers.dob', 'q=customers.ssn'] },
+  { d: 'sqlite', sql: 'SELECT column1 AS c FROM (SELECT ssn AS true FROM customers)', o: ['c=customers.ssn'] },
+  { d: 'sqlite', sql: 'SELECT "true" AS c FROM (SELECT ssn AS true FROM customers)', o: ['~c='], f: ['unresolved_column'] },
+  // SQLite resolves a select-list alias in WHERE when no FROM column has the name.
+  { d: 'sqlite', sql: "SELECT customer_id, ssn AS x FROM customers WHERE x < '5'", u: ['where:customers.ssn'] },
+  { d: 'sqlite', sql: "SELECT customer_id, ssn AS x FROM customers WHERE \"x\" < '5'", u: ['where:customers.ssn'] },
+  { d: 'sqlite', sql: "SELECT ssn AS name FROM customers WHERE name = 'x'", u: ['where:customers.name'], nu: ['where:customers.ssn'] },
   { d: 'sqlite', sql: 'SELECT s FROM (SELECT ssn AS s FROM customers)', o: ['s=customers.ssn'] },
   { d: 'sqlite', sql: 'WITH x AS (SELECT ssn FROM customers) SELECT ssn FROM x', o: ['ssn=customers.ssn'] },
   { d: 'sqlite', sql: 'SELECT ssn FROM customers UNION SELECT name FROM customers', o: ['ssn=customers.name|customers.ssn'] },
