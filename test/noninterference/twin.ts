@@ -13,9 +13,18 @@ import { generateBank, type Bank } from '../../src/demo/dataset.js';
 
 export type TwinView = 'analyst' | 'staff';
 
-/** The demo bank with NULLs in a few masked columns (the same rows in every twin). */
-export function baseBank(): Bank {
-  const bank = generateBank();
+/**
+ * The first `customers` customers of the demo bank (with their accounts and transactions: the
+ * same values the attacks guess), and NULLs in a few masked columns (the same rows in every
+ * twin). Smaller than the demo so thousands of generated joins stay fast.
+ */
+export function baseBank(customers = 150): Bank {
+  const full = generateBank();
+  const bank: Bank = { customers: full.customers.slice(0, customers), accounts: [], transactions: [] };
+  const ids = new Set(bank.customers.map((c) => c.customer_id));
+  bank.accounts = full.accounts.filter((a) => ids.has(a.customer_id));
+  const accts = new Set(bank.accounts.map((a) => a.account_id));
+  bank.transactions = full.transactions.filter((t) => accts.has(t.account_id));
   for (const c of bank.customers) {
     if (c.customer_id % 17 === 0) (c as { email: string | null }).email = null;
     if (c.customer_id % 23 === 0) (c as { phone: string | null }).phone = null;
