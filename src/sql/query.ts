@@ -23,6 +23,8 @@ export interface Walk {
   timeTravel?: boolean;
   /** Offsets of the FROM item wrapping a table name (FOR SYSTEM_TIME AS OF, TABLESAMPLE): a splicing rewriter replaces all of it. */
   siteRange?: [number, number];
+  /** The name is read in a place a projection cannot replace (… WITH OFFSET): no site, so a rewriter refuses it. */
+  noSite?: boolean;
 }
 
 const QUERY_TYPES = new Set(['select_stmt', 'compound_select_stmt']);
@@ -648,7 +650,7 @@ export function addTableExpr(n: AnyNode, s: Scope, w: Walk, alias?: AnyNode): vo
       addTableExpr(n.table, s, w, alias);
       return;
     case 'unnest_with_offset_expr': {
-      addTableExpr(n.unnest, s, w);
+      addTableExpr(n.unnest, s, { ...w, noSite: true });
       if (aliasName) addEntry(s, { cols: [col(aliasName, [], false)], unknownTables: [], opaque: false }, []);
       else addEntry(s, { cols: [col('offset', [], false)], unknownTables: [], opaque: false }, []);
       return;
@@ -696,7 +698,7 @@ export function addTableExpr(n: AnyNode, s: Scope, w: Walk, alias?: AnyNode): vo
         return;
       }
       const { ref: t, rel } = readTable(parts, w);
-      if (n.range && !t.view) c.sites.push({ fq: t.fq, range: w.siteRange ?? n.range, nameRange: n.range, alias: aliasName ?? null });
+      if (n.range && !t.view && !w.noSite) c.sites.push({ fq: t.fq, range: w.siteRange ?? n.range, nameRange: n.range, alias: aliasName ?? null });
       named(rel, tableNames(t));
       return;
     }

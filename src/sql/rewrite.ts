@@ -86,11 +86,37 @@ function sqliteStatement(sql: string, s: StatementAnalysis, masked: Map<string, 
   return { text: `${text.slice(0, at)}WITH ${ctes} ${text.slice(at)}`, tables: [...named.keys()] };
 }
 
-function bigqueryStatement(sql: string, s: StatementAnalysis, masked: Map<string, MaskedTable>): { text: string; tables: string[] } {
+/** The dotted name parts an identifier token spells (`a.b.c` inside backticks is one token). */
+function pathOf(t: Token): string[] | null {
+  if (t.kind === 'word') return [t.text];
+  if (t.kind === 'quoted_ident' && t.text.startsWith('`')) return t.text.slice(1, -1).split('.');
+  return null;
+}
+
+function bigqueryStatement(sql: string, s: StatementAnalysis, masked: Map<string, MaskedTable>): { text: string; tables: string[] } | { reason: string } {
   const [start, end] = s.range ?? [0, sql.length];
   // The analyzer may walk one FROM item more than once (recursive CTEs): one splice per place.
   const unique = new Map(s.tableSites.filter((x) => masked.has(x.fq)).map((x) => [`${x.range[0]}:${x.range[1]}`, x]));
   const sites = [...unique.values()].sort((a, b) => b.range[0] - a.range[0]);
+  // Tokens, not the parse tree, say where a masked table's name occurs. Outside a place the
+  // analyzer found (and will replace) it may only qualify a column (`customers.ssn`, which then
+  // names the projection); anywhere else the engine might read the table unmasked: refuse.
+  const names = new Map([...masked.values()].map((m) => [m.name.toLowerCase(), m]));
+  const toks: { t: Token; at: number }[] = [];
+  let pos = start;
+  for (const t of tokenize(sql.slice(start, end), 'bigquery')) {
+    if (!isTrivia(t)) toks.push({ t, at: pos });
+    pos += t.text.length;
+  }
+  for (let i = 0; i < toks.length; i++) {
+    const { t, at } = toks[i];
+    const parts = pathOf(t);
+    const m = parts ? names.get(parts[parts.length - 1].toLowerCase()) : undefined;
+    if (!m) continue;
+    if (sites.some((x) => x.nameRange[0] <= at && at + t.text.length <= x.nameRange[1])) continue;
+    const qualifier = parts!.length === 1 && toks[i + 1]?.t.text === '.' && toks[i - 1]?.t.text !== '.';
+    if (!qualifier) return { reason: `the name ${m.name} occurs where bqwarden cannot tell whether it reads the table ${m.fq}, which this role sees masked (an alias, CTE or column named like it, or a table reference the analyzer did not place); rename it` };
+  }
   let text = sql.slice(start, end);
   const tables = new Set<string>();
   for (const site of sites) {
@@ -123,6 +149,7 @@ export function rewriteForMasking(analysis: Analysis, masked: MaskedTable[]): Re
     // sites of the whole program at once.
     const all: StatementAnalysis = { ...analysis.statements[0], range: [0, sql.length], tableSites: analysis.statements.flatMap((s) => s.tableSites) };
     const r = bigqueryStatement(sql, all, byKey);
+    if ('reason' in r) return { ok: false, reason: r.reason, statement: -1 };
     return { ok: true, sql: r.text, changed: r.text !== sql, tables: r.tables };
   }
   if (dialect !== 'sqlite') return { ok: false, reason: `masking inside ${dialect} queries is not supported`, statement: -1 };
