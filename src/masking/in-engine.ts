@@ -31,9 +31,10 @@ export interface EngineColumn {
 }
 
 export interface HandleSpec {
-  /** Per-request prefix that cannot be guessed before the request (keyed on the request). */
+  /** Per-request prefix, derived from the request's SQL (so equal requests agree). */
   nonce: string;
-  table: number;
+  /** The table's place in the request's handle plan (or a placeholder filled in per request). */
+  table: number | string;
   column: number;
   /** SQL for the row's identity inside the projection (SQLite: rowid). */
   rowRef: string;

@@ -5,8 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { Analysis, CatalogTable, Dialect, SchemaCatalog } from '../sql/types.js';
 import { makeTableRef } from '../sql/tables.js';
-import { tokenize } from '../sql/lexer.js';
-import { rewriteForMasking, quoteIdent, type MaskedTable } from '../sql/rewrite.js';
+import { rewriteForMasking, quoteIdent, spans, type MaskedTable, type Span } from '../sql/rewrite.js';
 import { engineForm, type BigQueryKeyset, type EngineForm } from '../masking/in-engine.js';
 import type { HandlePlan, HandleTable, MaskMethod } from '../masking/types.js';
 import type { CompiledPolicy } from './compiled.js';
@@ -59,7 +58,7 @@ export function engineColumn(m: EngineMasking | null | undefined, dialect: Diale
 export type EnginePlanResult = { ok: true; masking: EngineMasking } | { ok: false; ruleId: string; message: string };
 
 /** Tables the statement could reach: what the analyzer resolved, and (SQLite) every name a token spells. */
-function candidateTables(analysis: Analysis, catalog: SchemaCatalog, opts: EngineMaskingOptions): CatalogTable[] {
+function candidateTables(analysis: Analysis, catalog: SchemaCatalog, opts: EngineMaskingOptions, toks: Span[]): CatalogTable[] {
   // Keyed by the name as the query resolves it (the catalog may match case-insensitively, while
   // BigQuery table names are case-sensitive: the analyzer's name is the one sites carry).
   const out = new Map<string, CatalogTable>();
@@ -71,7 +70,7 @@ function candidateTables(analysis: Analysis, catalog: SchemaCatalog, opts: Engin
   };
   for (const s of analysis.statements) for (const t of s.tablesRead) add(t.fq.split('.'));
   if (opts.dialect === 'sqlite') {
-    for (const t of tokenize(analysis.sql, 'sqlite')) {
+    for (const { t } of toks) {
       if (t.kind === 'word') add([t.text.toLowerCase()]);
       else if (t.kind === 'quoted_ident' || (t.kind === 'string' && t.text.startsWith('"'))) add([(t.text.startsWith('[') ? t.text.slice(1, -1) : t.text.slice(1, -1)).toLowerCase()]);
     }
@@ -94,32 +93,45 @@ function columnVisibility(p: CompiledPolicy, readers: string[], fq: string, colu
   return { value, classification: pick?.classification ?? null, ruleId: pick?.ruleId ?? null };
 }
 
-export function planEngineMasking(p: CompiledPolicy, roles: string[], analysis: Analysis, catalog: SchemaCatalog | null, catalogIsStatic: boolean, opts: EngineMaskingOptions): EnginePlanResult {
-  const empty: EngineMasking = { sql: analysis.sql, changed: false, columns: new Map(), omitted: new Set(), tables: [], handles: null };
-  // Dialects without a rewriter keep the narrow, analysis-based rules (decide.ts) for every column.
-  if (!catalog || !analysis.ok || (opts.dialect !== 'sqlite' && opts.dialect !== 'bigquery')) return { ok: true, masking: empty };
-  const dialect = opts.dialect;
-  const nonce = createHash('sha256').update(`bqwarden-handle\0${analysis.sql}`).digest('hex').slice(0, 10);
-  const handles: HandlePlan = { nonce, tables: [] };
-  const masked: MaskedTable[] = [];
-  const columns = new Map<string, EngineColumnMask>();
-  const omitted = new Set<string>();
-  for (const t of candidateTables(analysis, catalog, opts)) {
-    const parts = t.fq.split('.');
-    const name = parts[parts.length - 1];
-    const schema = parts.length >= 2 ? parts[parts.length - 2] : null;
-    const readers = p.readersOf(roles, t.fq, dialect);
-    const q = (c: string) => quoteIdent(c, dialect);
-    const sqliteSource = `${schema ? `${q(schema)}.` : ''}${q(name)}`;
-    if (readers.length === 0) {
-      // Not readable at all: policy refuses the read by its table rules; should the analyzer
-      // ever miss one, the engine still finds an empty table.
-      if (dialect === 'sqlite') masked.push({ fq: t.fq, name, select: t.columns.map((c) => `NULL AS ${q(c.name)}`).join(', ') || 'NULL', source: `${sqliteSource} WHERE 0` });
-      continue;
+/** One table's projection for a set of roles: the same for every request while policy and catalog stay. */
+interface TableProjection {
+  /** null: nothing to mask, the table is read as it is. */
+  select: string | null;
+  source: string;
+  columns: EngineColumnMask[];
+  omitted: string[];
+  handleColumns: HandleTable['columns'];
+}
+
+// Placeholders for what differs per request inside a cached projection (row-handle prefixes).
+const NONCE = '\u0000nonce\u0000';
+const TABLE_INDEX = '\u0000table\u0000';
+const projections = new WeakMap<CompiledPolicy, Map<string, TableProjection>>();
+
+function tableProjection(p: CompiledPolicy, roles: string[], t: CatalogTable, catalog: SchemaCatalog, catalogIsStatic: boolean, dialect: Dialect, keyset: BigQueryKeyset | null): TableProjection {
+  const cacheKey = `${roles.join(',')}\u0000${dialect}\u0000${t.fq}\u0000${keyset?.kmsKeyUri ?? ''}`;
+  let cache = projections.get(p);
+  if (catalogIsStatic) {
+    const hit = cache?.get(cacheKey);
+    if (hit) return hit;
+  }
+  const parts = t.fq.split('.');
+  const name = parts[parts.length - 1];
+  const schema = parts.length >= 2 ? parts[parts.length - 2] : null;
+  const q = (c: string) => quoteIdent(c, dialect);
+  const source = `${schema ? `${q(schema)}.` : ''}${q(name)}`;
+  const readers = p.readersOf(roles, t.fq, dialect);
+  const out: TableProjection = { select: null, source, columns: [], omitted: [], handleColumns: [] };
+  if (readers.length === 0) {
+    // Not readable at all: policy refuses the read by its table rules; should the analyzer
+    // ever miss one, the engine still finds an empty table.
+    if (dialect === 'sqlite') {
+      out.select = t.columns.map((c) => `NULL AS ${q(c.name)}`).join(', ') || 'NULL';
+      out.source = `${source} WHERE 0`;
     }
+  } else {
     const select: string[] = [];
     let needed = false;
-    const handleTable: HandleTable = { index: handles.tables.length, fq: t.fq, source: sqliteSource, rowRef: 'rowid', columns: [] };
     t.columns.forEach((c, ci) => {
       const v = columnVisibility(p, readers, t.fq, c.name, catalog, catalogIsStatic);
       const key = `${tableKey(dialect, t.fq)}.${c.name.toLowerCase()}`;
@@ -129,26 +141,56 @@ export function planEngineMasking(p: CompiledPolicy, roles: string[], analysis: 
       }
       needed = true;
       if (v.value === 'deny') {
-        omitted.add(key);
+        out.omitted.push(key);
         return;
       }
-      const form = engineForm(dialect, v.value, { ref: q(c.name), type: c.type }, { handle: { nonce, table: handleTable.index, column: ci, rowRef: 'rowid' }, keyset: opts.keyset ?? null });
-      columns.set(key, { key, table: t.fq, column: c.name.toLowerCase(), classification: v.classification!, method: v.value, ruleId: v.ruleId!, form: form.kind });
-      if (form.kind === 'handle') handleTable.columns.push({ index: ci, column: c.name, method: v.value });
+      const form = engineForm(dialect, v.value, { ref: q(c.name), type: c.type }, { handle: { nonce: NONCE, table: TABLE_INDEX, column: ci, rowRef: 'rowid' }, keyset });
+      out.columns.push({ key, table: t.fq, column: c.name.toLowerCase(), classification: v.classification!, method: v.value, ruleId: v.ruleId!, form: form.kind });
+      if (form.kind === 'handle') out.handleColumns.push({ index: ci, column: c.name, method: v.value });
       select.push(form.kind === 'narrow' ? q(c.name) : `${form.sql} AS ${q(c.name)}`);
     });
-    if (!needed) continue;
-    if (handleTable.columns.length) handles.tables.push(handleTable);
-    masked.push({
-      fq: t.fq,
-      name,
-      select: select.join(', ') || 'NULL',
-      // NOT INDEXED: an index on a masked column would hand rows back in the hidden value's order.
-      ...(dialect === 'sqlite' ? { source: `${sqliteSource} NOT INDEXED` } : {}),
-    });
+    // NOT INDEXED: an index on a masked column would hand rows back in the hidden value's order.
+    if (needed) {
+      out.select = select.join(', ') || 'NULL';
+      if (dialect === 'sqlite') out.source = `${source} NOT INDEXED`;
+    }
   }
+  if (catalogIsStatic) {
+    if (!cache) projections.set(p, (cache = new Map()));
+    cache.set(cacheKey, out);
+  }
+  return out;
+}
+
+export function planEngineMasking(p: CompiledPolicy, roles: string[], analysis: Analysis, catalog: SchemaCatalog | null, catalogIsStatic: boolean, opts: EngineMaskingOptions): EnginePlanResult {
+  const empty: EngineMasking = { sql: analysis.sql, changed: false, columns: new Map(), omitted: new Set(), tables: [], handles: null };
+  // Dialects without a rewriter keep the narrow, analysis-based rules (decide.ts) for every column.
+  if (!catalog || !analysis.ok || (opts.dialect !== 'sqlite' && opts.dialect !== 'bigquery')) return { ok: true, masking: empty };
+  const dialect = opts.dialect;
+  let nonce: string | null = null;
+  const handles: HandlePlan = { nonce: '', tables: [] };
+  const masked: MaskedTable[] = [];
+  const columns = new Map<string, EngineColumnMask>();
+  const omitted = new Set<string>();
+  const toks = spans(analysis.sql, dialect);
+  for (const t of candidateTables(analysis, catalog, opts, toks)) {
+    const proj = tableProjection(p, roles, t, catalog, catalogIsStatic, dialect, opts.keyset ?? null);
+    if (proj.select === null) continue;
+    for (const c of proj.columns) columns.set(c.key, c);
+    for (const k of proj.omitted) omitted.add(k);
+    let select = proj.select;
+    if (proj.handleColumns.length) {
+      nonce ??= createHash('sha256').update(`bqwarden-handle\0${analysis.sql}`).digest('hex').slice(0, 10);
+      const index = handles.tables.length;
+      handles.tables.push({ index, fq: t.fq, source: proj.source.replace(/ NOT INDEXED$/, ''), rowRef: 'rowid', columns: proj.handleColumns });
+      select = select.split(NONCE).join(nonce).split(TABLE_INDEX).join(String(index));
+    }
+    const parts = t.fq.split('.');
+    masked.push({ fq: t.fq, name: parts[parts.length - 1], select, ...(dialect === 'sqlite' ? { source: proj.source } : {}) });
+  }
+  handles.nonce = nonce ?? '';
   if (masked.length === 0) return { ok: true, masking: empty };
-  const r = rewriteForMasking(analysis, masked);
+  const r = rewriteForMasking(analysis, masked, toks);
   if (!r.ok) return { ok: false, ruleId: 'mask-rewrite', message: `${r.reason}, so the query is refused rather than run unmasked (rule mask-rewrite)` };
   // Every masked table the analyzer saw read must have been placed; a view over one cannot be.
   const rewritten = new Set(r.tables.map((x) => tableKey(dialect, x)));

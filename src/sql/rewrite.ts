@@ -42,25 +42,53 @@ function identOf(t: Token, dialect: Dialect): string | null {
 
 const isTrivia = (t: Token) => t.kind === 'space' || t.kind === 'comment';
 
+/** A significant token (no space, no comment) and where it starts in the SQL. */
+export interface Span {
+  t: Token;
+  at: number;
+}
+
+/** The SQL's significant tokens with their offsets: tokenised once per request, shared by callers. */
+export function spans(sql: string, dialect: Dialect): Span[] {
+  const out: Span[] = [];
+  let at = 0;
+  for (const t of tokenize(sql, dialect)) {
+    if (!isTrivia(t)) out.push({ t, at });
+    at += t.text.length;
+  }
+  return out;
+}
+
+/** The spans inside [start, end). */
+function within(toks: Span[], start: number, end: number): Span[] {
+  let lo = 0;
+  let hi = toks.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (toks[mid].at < start) lo = mid + 1;
+    else hi = mid;
+  }
+  const out: Span[] = [];
+  for (let i = lo; i < toks.length && toks[i].at < end; i++) out.push(toks[i]);
+  return out;
+}
+
 /** Statement kinds that name a table without returning or copying its rows (no query inside). */
 const NO_ROWS = new Set(['drop_table', 'drop_view', 'drop_index', 'drop_trigger', 'alter_table', 'create_index', 'reindex', 'analyze', 'create_table', 'vacuum', 'truncate']);
 
-function sqliteStatement(sql: string, s: StatementAnalysis, masked: Map<string, MaskedTable>): { text: string; tables: string[] } | { reason: string } {
+function sqliteStatement(sql: string, s: StatementAnalysis, masked: Map<string, MaskedTable>, all: Span[]): { text: string; tables: string[] } | { reason: string } {
   const [start, end] = s.range ?? [0, sql.length];
   const text = sql.slice(start, end);
-  const toks = tokenize(text, 'sqlite');
+  const toks = within(all, start, end);
   const named = new Map<string, MaskedTable>();
-  let prev: Token | null = null;
-  for (const t of toks) {
-    if (isTrivia(t)) continue;
-    const id = identOf(t, 'sqlite');
+  for (let i = 0; i < toks.length; i++) {
+    const id = identOf(toks[i].t, 'sqlite');
     const m = id !== null ? masked.get(id) : undefined;
-    if (m) {
-      if (prev?.kind === 'punct' && prev.text === '.')
-        return { reason: `a schema-qualified name for table ${m.name} reaches the table past its masking; write ${m.name} without a schema` };
-      named.set(m.name, m);
-    }
-    prev = t;
+    if (!m) continue;
+    const prev = toks[i - 1]?.t;
+    if (prev?.kind === 'punct' && prev.text === '.')
+      return { reason: `a schema-qualified name for table ${m.name} reaches the table past its masking; write ${m.name} without a schema` };
+    named.set(m.name, m);
   }
   if (named.size === 0) return { text, tables: [] };
   // DROP, ALTER, CREATE INDEX … name a table without reading its rows back to the caller.
@@ -69,18 +97,10 @@ function sqliteStatement(sql: string, s: StatementAnalysis, masked: Map<string, 
   const at = s.queryAt - start;
   const ctes = [...named.values()].map((m) => `${quoteIdent(m.name, 'sqlite')} AS (SELECT ${m.select} FROM ${m.source})`).join(', ');
   // Merge with the statement's own WITH (after WITH [RECURSIVE]) so both lists share one scope.
-  const rest = tokenize(text.slice(at), 'sqlite');
-  let offset = at;
-  const significant: { t: Token; at: number }[] = [];
-  for (const t of rest) {
-    if (!isTrivia(t)) significant.push({ t, at: offset });
-    offset += t.text.length;
-    if (significant.length === 2) break;
-  }
-  const w0 = significant[0];
+  const [w0, w1] = within(toks, s.queryAt, end);
   if (w0 && w0.t.kind === 'word' && w0.t.text.toUpperCase() === 'WITH') {
-    const w1 = significant[1];
-    const after = w1 && w1.t.kind === 'word' && w1.t.text.toUpperCase() === 'RECURSIVE' ? w1.at + w1.t.text.length : w0.at + w0.t.text.length;
+    const kw = w1 && w1.t.kind === 'word' && w1.t.text.toUpperCase() === 'RECURSIVE' ? w1 : w0;
+    const after = kw.at + kw.t.text.length - start;
     return { text: `${text.slice(0, after)} ${ctes},${text.slice(after)}`, tables: [...named.keys()] };
   }
   return { text: `${text.slice(0, at)}WITH ${ctes} ${text.slice(at)}`, tables: [...named.keys()] };
@@ -93,7 +113,7 @@ function pathOf(t: Token): string[] | null {
   return null;
 }
 
-function bigqueryStatement(sql: string, s: StatementAnalysis, masked: Map<string, MaskedTable>): { text: string; tables: string[] } | { reason: string } {
+function bigqueryStatement(sql: string, s: StatementAnalysis, masked: Map<string, MaskedTable>, all: Span[]): { text: string; tables: string[] } | { reason: string } {
   const [start, end] = s.range ?? [0, sql.length];
   // The analyzer may walk one FROM item more than once (recursive CTEs): one splice per place.
   const unique = new Map(s.tableSites.filter((x) => masked.has(x.fq)).map((x) => [`${x.range[0]}:${x.range[1]}`, x]));
@@ -102,12 +122,7 @@ function bigqueryStatement(sql: string, s: StatementAnalysis, masked: Map<string
   // analyzer found (and will replace) it may only qualify a column (`customers.ssn`, which then
   // names the projection); anywhere else the engine might read the table unmasked: refuse.
   const names = new Map([...masked.values()].map((m) => [m.name.toLowerCase(), m]));
-  const toks: { t: Token; at: number }[] = [];
-  let pos = start;
-  for (const t of tokenize(sql.slice(start, end), 'bigquery')) {
-    if (!isTrivia(t)) toks.push({ t, at: pos });
-    pos += t.text.length;
-  }
+  const toks = within(all, start, end);
   for (let i = 0; i < toks.length; i++) {
     const { t, at } = toks[i];
     const parts = pathOf(t);
@@ -135,7 +150,7 @@ function bigqueryStatement(sql: string, s: StatementAnalysis, masked: Map<string
  * SQLite tables are keyed by their (lower-case) name, BigQuery tables by fq. Fails (never passes
  * the statement through) when a read cannot be placed.
  */
-export function rewriteForMasking(analysis: Analysis, masked: MaskedTable[]): RewriteResult {
+export function rewriteForMasking(analysis: Analysis, masked: MaskedTable[], toks: Span[] = spans(analysis.sql, analysis.dialect)): RewriteResult {
   const { sql, dialect } = analysis;
   if (masked.length === 0) return { ok: true, sql, changed: false, tables: [] };
   if (!analysis.ok) return { ok: false, reason: 'the SQL did not parse, so its table reads cannot be masked', statement: -1 };
@@ -148,7 +163,7 @@ export function rewriteForMasking(analysis: Analysis, masked: MaskedTable[]): Re
     // A table read from a statement nested in a script is in its container's text: splice all
     // sites of the whole program at once.
     const all: StatementAnalysis = { ...analysis.statements[0], range: [0, sql.length], tableSites: analysis.statements.flatMap((s) => s.tableSites) };
-    const r = bigqueryStatement(sql, all, byKey);
+    const r = bigqueryStatement(sql, all, byKey, toks);
     if ('reason' in r) return { ok: false, reason: r.reason, statement: -1 };
     return { ok: true, sql: r.text, changed: r.text !== sql, tables: r.tables };
   }
@@ -156,7 +171,7 @@ export function rewriteForMasking(analysis: Analysis, masked: MaskedTable[]): Re
   let out = sql;
   const tables = new Set<string>();
   for (const s of [...top].sort((a, b) => b.range![0] - a.range![0])) {
-    const r = sqliteStatement(sql, s, byKey);
+    const r = sqliteStatement(sql, s, byKey, toks);
     if ('reason' in r) return { ok: false, reason: r.reason, statement: s.index };
     for (const t of r.tables) tables.add(byKey.get(t)!.fq);
     out = out.slice(0, s.range![0]) + r.text + out.slice(s.range![1]);
@@ -164,11 +179,9 @@ export function rewriteForMasking(analysis: Analysis, masked: MaskedTable[]): Re
   // Text outside every statement (a trailing comment, separators) cannot read a table; but a
   // statement the parser did not report could. Every masked name must be inside a statement.
   const covered = (i: number) => top.some((s) => s.range![0] <= i && i < s.range![1]);
-  let pos = 0;
-  for (const t of tokenize(sql, 'sqlite')) {
-    const id = isTrivia(t) ? null : identOf(t, 'sqlite');
-    if (id !== null && byKey.has(id) && !covered(pos)) return { ok: false, reason: `table ${id} is named outside any statement bqwarden recognised`, statement: -1 };
-    pos += t.text.length;
+  for (const { t, at } of toks) {
+    const id = identOf(t, 'sqlite');
+    if (id !== null && byKey.has(id) && !covered(at)) return { ok: false, reason: `table ${id} is named outside any statement bqwarden recognised`, statement: -1 };
   }
   return { ok: true, sql: out, changed: out !== sql, tables: [...tables] };
 }
