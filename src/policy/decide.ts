@@ -412,8 +412,11 @@ export function decideSql(
         const em = inEngine(ctx, s, c);
         if (em) engineUsed.set(em.key, em);
       }
-    const inEngineText = engineUsed.size
-      ? `; masked in the engine before the query runs: ${[...engineUsed.values()].map((m) => `${m.column} (${m.classification} → ${m.method}, rule ${m.ruleId})`).join(', ')}`
+    // Columns the result already names (masked outputs) are not listed twice.
+    const shown = new Set(columns.flatMap((c) => c.sources));
+    const usedElsewhere = [...engineUsed.values()].filter((m) => !shown.has(m.key));
+    const inEngineText = usedElsewhere.length
+      ? `; masked in the engine before the query runs: ${usedElsewhere.map((m) => `${m.column} (${m.classification} → ${m.method}, rule ${m.ruleId})`).join(', ')}`
       : '';
     for (const m of engineUsed.values()) ctx.ruleIds.add(m.ruleId);
     if (approval) {

@@ -75,3 +75,85 @@ test('live: publish -> BigQuery subscription -> verify', { timeout: 15 * 60_000 
   assert.ok(report && report.events >= expected, `events arrived in BigQuery (${report?.events}/${expected})`);
   assert.equal(report!.ok, true, formatReport(report!));
 });
+
+// Masking in the engine on real BigQuery (issue 11): the same queries, rewritten for a masked
+// role, on a table and on its twin (same visible values, different hidden ones) must return the
+// same rows. BigQuery itself is the oracle here; the suite skips without credentials.
+test('live: queries rewritten for a masked role answer the same on a table and on its twin', { timeout: 15 * 60_000 }, async (t) => {
+  if (skipReason) {
+    t.skip(skipReason);
+    return;
+  }
+  const { BigQuery } = await import('@google-cloud/bigquery');
+  const { compilePolicy } = await import('../../src/policy/engine.js');
+  const { analyze } = await import('../../src/sql/analyze.js');
+  const suffix = randomBytes(4).toString('hex');
+  const bq = new BigQuery({ projectId: project });
+  const real = `bqwarden_live_${suffix}_real`;
+  const twin = `bqwarden_live_${suffix}_twin`;
+  t.after(async () => {
+    for (const ds of [real, twin]) await bq.dataset(ds).delete({ force: true }).catch(() => undefined);
+  });
+  const rows = [
+    [1, '123-45-6789', 'ann.lee@bank.example', 'retail'],
+    [2, '987-65-4321', 'bob.ray@mail.example', 'private'],
+    [3, '555-12-0001', 'cy.doe@bank.example', 'retail'],
+  ] as const;
+  for (const [ds, hide] of [[real, false], [twin, true]] as const) {
+    await bq.createDataset(ds, { location: 'US' });
+    const values = rows
+      .map(([id, ssn, email, seg]) => {
+        const s = hide ? `${String(100 + id * 7).padStart(3, '0')}-${String(10 + id).padStart(2, '0')}-${ssn.slice(-4)}` : ssn;
+        const e = hide ? `x${id * 31}.q@${email.split('@')[1]}` : email;
+        return `(${id}, '${s}', '${e}', '${seg}')`;
+      })
+      .join(', ');
+    await bq.query({ query: `CREATE TABLE \`${project}.${ds}.customers\` AS SELECT * FROM UNNEST([STRUCT<customer_id INT64, ssn STRING, email STRING, segment STRING>${values}])`, location: 'US' });
+  }
+  const policyFor = (ds: string) =>
+    compilePolicy(
+      [
+        {
+          name: 'p.yaml',
+          text: `
+upstreams: [{ id: bq, dialect: bigquery, defaultProject: ${project}, defaultDataset: ${ds}, tools: { execute_sql: { kind: sql, sqlArgument: sql } } }]
+roles: [{ id: r, role: analyst, groups: [analyst] }]
+methods: [{ id: m, methods: ['*'], effect: allow }]
+tools: [{ id: t, tools: [execute_sql], effect: allow }]
+tables: [{ id: tb, tables: ['**'], access: read, effect: allow }]
+statements: [{ id: s, classes: [read], effect: allow }]
+classifications: [{ id: c1, classification: pii.ssn, names: [ssn] }, { id: c2, classification: pii.email, names: [email] }]
+visibility: [{ id: v, roles: [analyst], classifications: { pii.ssn: last4, pii.email: email_domain } }]
+`,
+        },
+      ],
+      [{ name: 'catalog/c.yaml', text: `tables:\n  - fq: ${project}.${ds}.customers\n    columns: [{ name: customer_id, type: INT64 }, { name: ssn, type: STRING }, { name: email, type: STRING }, { name: segment, type: STRING }]\n` }],
+    );
+  const QUERIES = [
+    'SELECT customer_id, ssn, email FROM customers ORDER BY customer_id',
+    "SELECT COUNT(*) AS n FROM customers WHERE ssn = '123-45-6789'",
+    "SELECT customer_id FROM customers WHERE STARTS_WITH(ssn, '123') ORDER BY 1",
+    'SELECT ssn, COUNT(*) AS n FROM customers GROUP BY ssn ORDER BY ssn',
+    'SELECT customer_id FROM customers ORDER BY email, customer_id',
+    "SELECT STRING_AGG(ssn, ',' ORDER BY ssn) AS s FROM customers",
+    "SELECT customer_id, IF(email LIKE 'ann%', 1, 0) AS hit FROM customers ORDER BY 1",
+    'SELECT SUBSTR(email, 1, 3) AS p, LENGTH(ssn) AS l FROM customers ORDER BY customer_id',
+  ];
+  for (const sql of QUERIES) {
+    const answers: string[] = [];
+    for (const ds of [real, twin]) {
+      const p = policyFor(ds);
+      const id = { subject: 'a', email: 'a@bank.example', issuer: 'x', groups: ['analyst'], roles: [], actorType: 'human' as const, authMethod: 'dev' as const, expiresAt: null, name: null };
+      const d = p.decide({ identity: id, roles: p.rolesFor(id), tool: 'execute_sql', args: { sql }, analysis: analyze(sql, p.analyzeOptions('execute_sql')!) });
+      assert.notEqual(d.action, 'deny', `${sql}: ${d.message}`);
+      assert.ok(d.engine?.changed, `${sql}: rewritten`);
+      try {
+        const [out] = await bq.query({ query: d.engine!.sql, location: 'US', defaultDataset: { datasetId: ds, projectId: project } });
+        answers.push(JSON.stringify(out));
+      } catch (err) {
+        answers.push(`error: ${(err as Error).message.replace(new RegExp(ds, 'g'), 'DS')}`);
+      }
+    }
+    assert.equal(answers[0], answers[1], `the rewritten query tells the table from its twin: ${sql}`);
+  }
+});
