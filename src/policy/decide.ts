@@ -198,7 +198,7 @@ function checkUses(ctx: Ctx, s: StatementAnalysis): void {
           refuse(
             ctx,
             [visRule(r), inf.ruleId],
-            `${r.source} is classified ${r.classification}; ${who(ctx.roles)} sees it masked (${r.vis.value}) and may not filter, join, group or sort on it in ${CLAUSE_TEXT[u.clause] ?? u.clause}, because results would reveal the hidden values (rule ${visRule(r)}, ${inf.ruleId}). Select it masked without using it there, or ask for a role that sees ${r.classification} in clear`,
+            `${r.source} is classified ${r.classification}; ${who(ctx.roles)} sees it masked (${r.vis.value}) and may not filter, join, group or sort on it in ${CLAUSE_TEXT[u.clause] ?? u.clause}, because results would reveal the hidden values (rule ${visRule(r)}, ${inf.ruleId}). ${narrowWhy(ctx, s)} Express the condition on columns you see in clear (for a write: the row's key), or ask for a role that sees ${r.classification} in clear`,
           );
         ctx.ruleIds.add(inf.ruleId);
       } else if (!read) {
@@ -228,6 +228,13 @@ function strictestOverall(ctx: Ctx): { method: MaskMethod; classifications: { cl
 
 export const DERIVED_MASKED = 'derived-masked';
 
+/** Why this column is judged by the narrow rules at all (most reads are masked in the engine). */
+function narrowWhy(ctx: Ctx, s: StatementAnalysis | null): string {
+  if (s && s.class !== 'read') return 'A write works on the real table, so the value cannot be masked inside the database here.';
+  if (ctx.analysis.dialect !== 'sqlite' && ctx.analysis.dialect !== 'bigquery') return `bqwarden does not mask inside ${ctx.analysis.dialect} queries, so computations on it would see the clear value.`;
+  return 'The database cannot compute this masking method itself (e.g. a keyed pseudonym without a configured keyset), so computations on it would see the clear value.';
+}
+
 /** Why a computed output column is refused, and what the caller can do instead. */
 function derivedText(ctx: Ctx, name: string, r: Reach, col: ColumnRef): string {
   const readers = ctx.p.readersOf(ctx.roles, col.table, ctx.analysis.dialect);
@@ -240,7 +247,7 @@ function derivedText(ctx: Ctx, name: string, r: Reach, col: ColumnRef): string {
   const sees = named.length === 1 ? `role ${named[0]} sees` : `roles ${named.join(', ')} see`;
   return (
     `${scrubDetail(name)} derives from ${r.source} (${r.classification}), which ${sees} masked (${method}); computed values of masked columns are refused because their errors and NULL patterns can reveal the hidden value (rule ${DERIVED_MASKED}; mask from rule ${visRule(r)}). ` +
-    `Select the column itself to get it masked (${method}), or ask for a role that sees ${r.classification} in clear`
+    `${narrowWhy(ctx, null)} Compute on columns you see in clear, or ask for a role that sees ${r.classification} in clear`
   );
 }
 

@@ -83,6 +83,8 @@ test(`everyday analyst questions (${QUESTIONS.length}) are answered, at least 95
     const res = r as { isError?: boolean; content?: { text?: string }[] };
     assert.deepEqual(findLeaks(r), [], `${question}: clear values in the answer`);
     if (res.isError || rowsOf(r).length === 0) refused.push(`${question}: ${(res.content ?? []).map((c) => c.text).join(' ').slice(0, 300)}`);
+    // Policy shows routing numbers in clear: a detector must not redact them behind its back.
+    if (question === 'Routing numbers in use') for (const row of rowsOf(r)) assert.match(String(row.routing_number), /^\d{8,9}$/, `routing number shown as policy says: ${JSON.stringify(row)}`);
   }
   const answered = QUESTIONS.length - refused.length;
   console.log(`# everyday analyst questions: ${answered}/${QUESTIONS.length} answered (${((100 * answered) / QUESTIONS.length).toFixed(1)} %)`);
