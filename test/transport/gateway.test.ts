@@ -503,8 +503,30 @@ test('one identity cannot open unbounded sessions (each costs an upstream sessio
   }
 });
 
+test('an OAuth client that refreshes only after its token expired keeps its session within the grace period', async () => {
+  const g = await startGateway(upstream.url, { authRefreshGraceMs: 60_000 });
+  try {
+    const exp = Math.floor(Date.now() / 1000) + 1;
+    const first = await g.auth.token('late-refresher', { expiresIn: exp });
+    const sid = await rawSession(g.url, first, '2025-11-25');
+    while (Date.now() < exp * 1000 + 1500) await new Promise((r) => setTimeout(r, 100));
+    const stale = await rawPost(g.url, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { authorization: `Bearer ${first}`, 'mcp-session-id': sid });
+    assert.equal(stale.status, 401, 'the expired token itself is refused');
+    const fresh = await g.auth.token('late-refresher');
+    const ok = await rawPost(g.url, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, { authorization: `Bearer ${fresh}`, 'mcp-session-id': sid });
+    assert.equal(ok.status, 200, 'the refreshed token continues the same session');
+    assert.equal(g.interceptor.rec.ends.some((e) => e.ctx.sessionId === sid), false);
+    // Another identity cannot pick the waiting session up.
+    const other = await g.auth.token('someone-else');
+    const hijack = await rawPost(g.url, { jsonrpc: '2.0', id: 3, method: 'tools/list' }, { authorization: `Bearer ${other}`, 'mcp-session-id': sid });
+    assert.notEqual(hijack.status, 200);
+  } finally {
+    await g.close();
+  }
+});
+
 test('a session ends when every token its owner presented has expired (sessions are bounded by token expiry)', async () => {
-  const g = await startGateway(upstream.url);
+  const g = await startGateway(upstream.url, { authRefreshGraceMs: 0 });
   try {
     const exp = Math.floor(Date.now() / 1000) + 2;
     const short = await g.auth.token('shortlived', { expiresIn: exp });
