@@ -29,7 +29,7 @@ import { JsonlSink } from '../sinks/jsonl.js';
 import type { AuditSink } from '../sinks/types.js';
 import { registerConsoleRoutes } from '../console/routes.js';
 import { createWeb } from '../web/index.js';
-import { registerDemoAuthServer, DEMO_SCOPE, DEMO_WEB_CLIENT_ID } from '../web/auth-server.js';
+import { registerDemoAuthServer, demoSignIn, DEMO_SCOPE } from '../web/auth-server.js';
 import { AUTH_BASE } from '../web/pages.js';
 import { readFileSync } from 'node:fs';
 import { createApprovals, localAuditSource } from '../approvals/index.js';
@@ -59,11 +59,7 @@ function demoSecretFile(dataDir: string, name: string, bytes: number): string {
   return file;
 }
 
-/**
- * How the pages sign people in: the configured identity provider, else (demo) the embedded
- * authorization server — reached over loopback, since the public URL may not be reachable from
- * the gateway itself (a proxy, or a name only browsers resolve).
- */
+/** How the pages sign people in: the configured identity provider, else (demo) the embedded authorization server. */
 function signInSettings(config: GatewayConfig, resource: string, demoIssuer: string | null, port: number, demoWebSecret: string) {
   const s = config.web.signIn;
   if (s) {
@@ -77,14 +73,8 @@ function signInSettings(config: GatewayConfig, resource: string, demoIssuer: str
     };
   }
   if (!demoIssuer) return null;
-  const publicOrigin = new URL(demoIssuer).origin;
   const host = ['0.0.0.0', '::', ''].includes(config.server.host) ? '127.0.0.1' : config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
-  const loopback = `http://${host}:${port}`;
-  const viaLoopback = ((input: string | URL | Request, init?: RequestInit) => {
-    const url = input instanceof Request ? input.url : String(input);
-    return fetch(url.startsWith(publicOrigin) ? loopback + url.slice(publicOrigin.length) : url, init);
-  }) as typeof fetch;
-  return { issuer: demoIssuer, clientId: DEMO_WEB_CLIENT_ID, clientSecret: demoWebSecret, scopes: ['openid', 'email', 'profile', DEMO_SCOPE], resource, identityToken: 'access_token' as const, fetch: viaLoopback };
+  return demoSignIn({ issuer: demoIssuer, resource, secret: demoWebSecret, loopback: `http://${host}:${port}` });
 }
 
 async function createSink(config: GatewayConfig): Promise<AuditSink> {

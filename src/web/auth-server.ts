@@ -15,6 +15,7 @@ import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'o
 import { ACTOR_TYPES_ASSIGNABLE, type AssignableActorType } from '../identity/config.js';
 import { assertDevMode, DEV_ACTOR_TYPE_CLAIM, DEV_ISSUER_ALG, loadOrCreateDevIssuerKey } from '../identity/dev-issuer.js';
 import type { Web } from './index.js';
+import type { SignInSettings } from './sign-in.js';
 import { esc } from './html.js';
 import { AUTH_BASE, authPage } from './pages.js';
 
@@ -90,6 +91,20 @@ ${opts.resource ? `<dt>Access to</dt><dd id="resource">${esc(opts.resource)}</dd
 <p><button type="submit" id="sign-in">Sign in and allow</button> <button type="submit" name="deny" value="1" id="deny">Deny</button></p></form>`,
     opts.error,
   );
+}
+
+/**
+ * The pages' sign-in settings against the embedded server. Server-side calls (discovery, token)
+ * go over loopback: the public URL may not be reachable from the gateway itself (a proxy in
+ * front, or a name only browsers resolve); URLs are built from the issuer either way.
+ */
+export function demoSignIn(opts: { issuer: string; resource: string; secret: string; loopback: string }): Omit<SignInSettings, 'redirectUri' | 'postLogoutRedirectUri'> {
+  const publicOrigin = new URL(opts.issuer).origin;
+  const viaLoopback = ((input: string | URL | Request, init?: RequestInit) => {
+    const url = input instanceof Request ? input.url : String(input);
+    return fetch(url.startsWith(publicOrigin) ? opts.loopback + url.slice(publicOrigin.length) : url, init);
+  }) as typeof fetch;
+  return { issuer: opts.issuer, clientId: DEMO_WEB_CLIENT_ID, clientSecret: opts.secret, scopes: ['openid', 'email', 'profile', DEMO_SCOPE], resource: opts.resource, identityToken: 'access_token', fetch: viaLoopback };
 }
 
 /** Routes the request into the provider, mounted at the issuer's path, with URLs built from the issuer. */

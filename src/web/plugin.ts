@@ -57,7 +57,7 @@ export async function installWebScope(scope: FastifyInstance, opts: WebScopeOpti
         defaultSrc: ["'none'"],
         scriptSrc: opts.scriptSrc ?? ["'none'"],
         styleSrc: ["'self'"],
-        imgSrc: opts.imgSrc ?? ["'self'"],
+        imgSrc: opts.imgSrc ?? ["'self'", 'data:'],
         formAction: ["'self'"],
         frameAncestors: ["'none'"],
         baseUri: ["'none'"],
