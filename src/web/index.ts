@@ -80,7 +80,8 @@ export function createWeb(deps: WebDeps): Web {
   /** Only our own pages may be a post-sign-in destination (no open redirect). */
   const safeNext = (next: unknown): string => {
     const fallback = deps.pages[0]?.path ?? '/';
-    if (typeof next !== 'string' || next.length > 2000 || !/^\/[A-Za-z0-9_./%?&=+:@-]*$/.test(next) || next.startsWith('//')) return fallback;
+    // Plain path segments only (no dot segments, no escapes a browser would reinterpret), then a query.
+    if (typeof next !== 'string' || next.length > 2000 || !/^(\/(?!\.\.?(?:[/?]|$))[A-Za-z0-9_.:-]+)+\/?(\?[A-Za-z0-9_.:%=&+-]*)?$/.test(next)) return fallback;
     return deps.pages.some((p) => next === p.path || next.startsWith(`${p.path}/`) || next.startsWith(`${p.path}?`)) ? next : fallback;
   };
 
