@@ -270,6 +270,10 @@ export async function registerDemoAuthServer(app: FastifyInstance, opts: DemoAut
       const client = await provider.Client.find(String(d.params.client_id));
       const redirect = URL.parse(String(d.params.redirect_uri ?? ''));
       const csrf = opts.web ? opts.web.csrf(reply, d.uid) : '';
+      // Browsers apply form-action to the redirects that follow a form post too: the sign-in
+      // ends at the client's redirect URI (validated by the provider), so that origin is allowed.
+      const csp = reply.getHeader('content-security-policy');
+      if (typeof csp === 'string' && redirect && /^https?:$/.test(redirect.protocol)) reply.header('content-security-policy', csp.replace("form-action 'self'", `form-action 'self' ${redirect.origin}`));
       return reply
         .code(status)
         .type('text/html; charset=utf-8')
