@@ -17,6 +17,7 @@ import { assertDevMode, DEV_ACTOR_TYPE_CLAIM, DEV_ISSUER_ALG, loadOrCreateDevIss
 import type { Web } from './index.js';
 import type { SignInSettings } from './sign-in.js';
 import { esc } from './html.js';
+import { createDemoStore } from './auth-server-store.js';
 import { AUTH_BASE, authPage } from './pages.js';
 
 export const DEMO_WEB_CLIENT_ID = 'bqwarden-web';
@@ -141,8 +142,11 @@ export async function registerDemoAuthServer(app: FastifyInstance, opts: DemoAut
   // the groups picked on the login page. Held in memory, like the provider's own state.
   const profiles = new Map<string, Profile>();
   const lastProfile = new Map<string, Profile>();
+  const store = createDemoStore();
+  store.onGrantRevoked((grantId) => profiles.delete(grantId));
 
   const configuration: Configuration = {
+    adapter: store.adapter,
     clients: opts.webClient
       ? [
           {
@@ -309,6 +313,7 @@ export async function registerDemoAuthServer(app: FastifyInstance, opts: DemoAut
       if (oidcScopes.length) grant.addOIDCScope(oidcScopes.join(' '));
       grant.addResourceScope(opts.resource, DEMO_SCOPE);
       const grantId = await grant.save();
+      if (profiles.size >= 10_000) profiles.delete(profiles.keys().next().value!);
       profiles.set(grantId, parsed.profile);
       lastProfile.set(parsed.accountId, parsed.profile);
       reply.hijack();
