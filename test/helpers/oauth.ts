@@ -73,6 +73,8 @@ export interface DemoLogin {
   user: string;
   groups: string[];
   actorType?: string;
+  /** Press "Deny" instead of signing in. */
+  deny?: boolean;
 }
 
 /**
@@ -106,6 +108,7 @@ export async function walkDemoLogin(authorizationUrl: URL | string, login: DemoL
     if (!action || !csrf) throw new Error(`${url.pathname}: no login form: ${html.slice(0, 500)}`);
     const form = new URLSearchParams({ csrf, user: login.user, actorType: login.actorType ?? 'human' });
     for (const g of login.groups) form.append('groups', g);
+    if (login.deny) form.set('deny', '1');
     const next = new URL(action.replace(/&amp;/g, '&'), url);
     origin = url.origin; // what a browser sends for a same-origin form post
     method = 'POST';

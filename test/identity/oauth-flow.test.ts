@@ -120,6 +120,15 @@ test('the demo authorization server issues tokens only for this gateway, and onl
   // Attack: PKCE "plain".
   const plain = await authorize({ resource: stack.mcpUrl, code_challenge: 'x'.repeat(43), code_challenge_method: 'plain' });
   assert.match(plain.headers.get('location') ?? '', /error=invalid_request/);
+  // The demo user says no: the client hears access_denied, with no code.
+  const denied = await walkDemoLogin(
+    `${meta.authorization_endpoint}?${new URLSearchParams({ client_id, response_type: 'code', redirect_uri: 'http://127.0.0.1:1/cb', resource: stack.mcpUrl, state: 's1', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' })}`,
+    { user: 'alice@bank.example', groups: ['analyst'], deny: true },
+    'http://127.0.0.1:1/cb',
+  );
+  assert.equal(denied.searchParams.get('error'), 'access_denied');
+  assert.equal(denied.searchParams.get('code'), null);
+  assert.equal(denied.searchParams.get('state'), 's1');
   // Attack: a redirect URI the client never registered.
   const elsewhere = await fetch(`${meta.authorization_endpoint}?${new URLSearchParams({ client_id, response_type: 'code', redirect_uri: 'https://evil.example/cb', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' })}`, { redirect: 'manual' });
   assert.notEqual(elsewhere.status, 303, 'never redirects to an unregistered URI');
