@@ -276,7 +276,6 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
       refreshTokenTtlSeconds: identityConfig.devIssuer.refreshTokenTtlSeconds,
       webClient: config.web.signIn ? undefined : { redirectUri: `${base}${AUTH_BASE}/callback`, postLogoutRedirectUri: `${base}${AUTH_BASE}/signed-out`, secret: demoWebSecret },
       web,
-      trustProxy: config.server.trustProxy,
     });
   }
   await web.routes(app);

@@ -44,8 +44,6 @@ export interface DemoAuthServerOptions {
   webClient?: { redirectUri: string; postLogoutRedirectUri: string; secret: string };
   /** Same-origin page plumbing for the login page (headers, forms, CSRF, Origin). */
   web?: Web;
-  /** Trust X-Forwarded-* from a proxy (server.trustProxy); URLs are always built from the issuer. */
-  trustProxy?: boolean;
 }
 
 export interface DemoAuthServer {
@@ -109,7 +107,7 @@ export function demoSignIn(opts: { issuer: string; resource: string; secret: str
 }
 
 /** Routes the request into the provider, mounted at the issuer's path, with URLs built from the issuer. */
-function mount(provider: Provider, issuer: URL, trustProxy: boolean) {
+function mount(provider: Provider, issuer: URL) {
   const handler = provider.callback();
   const prefix = issuer.pathname.replace(/\/+$/, '');
   return (req: FastifyRequest, reply: FastifyReply) => {
@@ -123,7 +121,7 @@ function mount(provider: Provider, issuer: URL, trustProxy: boolean) {
     // client chose (or a proxy rewrote): the issuer is the one name clients were told.
     raw.headers['x-forwarded-host'] = issuer.host;
     raw.headers['x-forwarded-proto'] = issuer.protocol.slice(0, -1);
-    if (!trustProxy || !raw.headers['x-forwarded-for']) raw.headers['x-forwarded-for'] = req.ip;
+    raw.headers['x-forwarded-for'] = req.ip; // Fastify's view of the client (server.trustProxy applied)
     handler(raw, reply.raw as ServerResponse);
   };
 }
@@ -235,7 +233,7 @@ export async function registerDemoAuthServer(app: FastifyInstance, opts: DemoAut
   const provider = new Provider(issuer, configuration);
   provider.proxy = true; // forwarded headers are set by mount() from the issuer
 
-  const handle = mount(provider, issuerUrl, opts.trustProxy ?? false);
+  const handle = mount(provider, issuerUrl);
   await app.register(async (scope) => {
     // The provider reads its own request bodies: leave the stream untouched.
     scope.removeAllContentTypeParsers();
