@@ -2,15 +2,10 @@
 // justification, names, reasons) is attacker-controlled and goes through esc(); the page
 // runs no script at all and the Content-Security-Policy forbids any.
 import type { ApprovalDetailView, ApprovalView } from './views.js';
+import { esc } from '../web/html.js';
+import { AUTH_BASE } from '../web/pages.js';
 
-export function esc(value: unknown): string {
-  return String(value ?? '')
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
-}
+export { esc };
 
 export const UI_BASE = '/approvals/ui';
 
@@ -36,7 +31,7 @@ dl{display:grid;grid-template-columns:12rem 1fr;gap:.3rem 1rem}dt{color:#5a6478}
 function layout(title: string, body: string, who: string | null, csrf: string | null): string {
   const logout =
     who && csrf
-      ? `<form class="inline" method="post" action="${UI_BASE}/logout"><input type="hidden" name="csrf" value="${esc(csrf)}"><span>${esc(who)}</span> <button type="submit">Sign out</button></form>`
+      ? `<form class="inline" method="post" action="${AUTH_BASE}/logout"><input type="hidden" name="csrf" value="${esc(csrf)}"><span>${esc(who)}</span> <button type="submit">Sign out</button></form>`
       : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -49,20 +44,12 @@ export function flash(kind: 'ok' | 'err', text: string | null): string {
   return text ? `<div class="flash ${kind}" role="${kind === 'err' ? 'alert' : 'status'}">${esc(text)}</div>` : '';
 }
 
-export function loginPage(error: string | null, next: string): string {
-  return layout(
-    'Sign in',
-    `${flash('err', error)}<div class="card"><h1>Sign in to review approvals</h1>
-<p>Paste a bearer token issued to you by the bank's identity provider. In the demo:
-<code>npx bqwarden token --user bob@bank.example --groups approver</code>. Behind Identity-Aware Proxy you are signed in automatically.</p>
-<form method="post" action="${UI_BASE}/login">
-<input type="hidden" name="next" value="${esc(next)}">
-<label for="token">Bearer token</label>
-<textarea id="token" name="token" rows="5" autocomplete="off" spellcheck="false" required></textarea>
-<p><button type="submit" id="login">Sign in</button></p></form></div>`,
-    null,
-    null,
-  );
+/** Shown instead of a page when nobody is signed in and sign-in cannot start by itself. */
+export function signInPage(error: string | null, signInUrl: string | null): string {
+  const how = signInUrl
+    ? `<p><a id="sign-in" href="${esc(signInUrl)}">Sign in with the bank's identity provider</a>.</p>`
+    : `<p>This gateway has no browser sign-in configured (OpenID Connect in <code>web.signIn</code>, or Identity-Aware Proxy in front of it).</p>`;
+  return layout('Sign in', `${flash('err', error)}<div class="card"><h1>Sign in to review approvals</h1>${how}</div>`, null, null);
 }
 
 function statusCell(s: string): string {

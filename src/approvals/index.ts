@@ -12,6 +12,7 @@ import { createApprovalGate, type ApprovalPolicyView } from './gate.js';
 import { createWebhookNotifier, type Notifier } from './notify.js';
 import { registerApprovalApi, type Authenticate } from './routes.js';
 import { registerApprovalUi } from './ui.js';
+import type { Web } from '../web/index.js';
 import { fileStatementStore } from './statements.js';
 import type { ApprovalEventSource, StatementStore } from './types.js';
 
@@ -45,7 +46,7 @@ export interface Approvals {
   service: ApprovalService;
   notifier: Notifier;
   /** Registers the API and the web page; call before app.listen(). */
-  routes(app: FastifyInstance, opts: { authenticate: Authenticate }): Promise<void>;
+  routes(app: FastifyInstance, opts: { authenticate: Authenticate; web: Web }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -73,10 +74,10 @@ export async function createApprovals(deps: ApprovalsDeps): Promise<Approvals> {
     gate,
     service,
     notifier,
-    async routes(app, { authenticate }) {
-      const routeDeps = { service, policy: deps.policy, authenticate, reviewUrl: urls.review };
+    async routes(app, { authenticate, web }) {
+      const routeDeps = { service, policy: deps.policy, authenticate, authFailure: web.authFailure, reviewUrl: urls.review };
       await registerApprovalApi(app, routeDeps);
-      await registerApprovalUi(app, { ...routeDeps, publicUrl: base, sessionSeconds: config.uiSessionSeconds });
+      await registerApprovalUi(app, { ...routeDeps, web, sessionSeconds: config.uiSessionSeconds });
     },
     async close() {
       await notifier.close();

@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Identity } from '../identity/types.js';
 import type { ApprovalPolicyView } from './gate.js';
 import { actorOf, sameActor } from './binding.js';
-import { ApprovalError, SYSTEM_ACTOR, reviewerFields, type ApprovalService, type Reviewer } from './service.js';
+import { ApprovalError, reviewerFields, type ApprovalService, type Reviewer } from './service.js';
 import { approvalView, type ApprovalDetailView } from './views.js';
 import type { ApprovalRecord } from './types.js';
 
@@ -15,6 +15,8 @@ export interface RouteDeps {
   service: ApprovalService;
   policy: () => ApprovalPolicyView;
   authenticate: Authenticate;
+  /** The gateway's one audited path for refused credentials (the web module's). */
+  authFailure: (req: FastifyRequest, err: Error, surface: string) => Promise<void>;
   reviewUrl: (id: string) => string;
 }
 
@@ -66,26 +68,6 @@ export async function auditView(service: ApprovalService, rec: ApprovalRecord, r
   });
 }
 
-export async function auditAuthFailure(service: ApprovalService, req: FastifyRequest, door: string, err: Error): Promise<void> {
-  const ua = req.headers['user-agent'];
-  await service.deps.audit
-    .append({
-      event_type: 'auth_failure',
-      ...SYSTEM_ACTOR,
-      actor_type: 'anonymous',
-      actor_subject: null,
-      mcp_method: `approvals/${door}`,
-      source_ip: req.ip ?? null,
-      user_agent: typeof ua === 'string' ? ua : null,
-      outcome: 'denied',
-      decision: 'deny',
-      http_status: 401,
-      error_code: (err as { code?: string }).code ?? 'auth_failed',
-      error_message: err.message,
-    })
-    .catch(() => undefined);
-}
-
 function sendError(reply: FastifyReply, err: unknown): FastifyReply {
   if (err instanceof ApprovalError) return reply.code(err.httpStatus).send({ error: err.code, message: err.message });
   return reply.code(500).send({ error: 'internal', message: `approval action failed: ${(err as Error).message}` });
@@ -108,7 +90,7 @@ export async function registerApprovalApi(app: FastifyInstance, deps: RouteDeps)
       const identity = await deps.authenticate(req.headers);
       return { identity, roles: deps.policy().rolesFor(identity) };
     } catch (err) {
-      await auditAuthFailure(service, req, 'api', err as Error);
+      await deps.authFailure(req, err as Error, 'approvals/api');
       reply.code(401).header('www-authenticate', 'Bearer').header('cache-control', 'no-store').send({ error: 'unauthenticated', message: `a valid bearer token is required: ${(err as Error).message}` });
       return null;
     }

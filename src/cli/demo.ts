@@ -82,24 +82,21 @@ export function register(program: Command): void {
 }
 
 function printWelcome(g: GatewayHandle, data: string): void {
-  const env = process.env.BQWARDEN_DATA ? '' : '';
   const mcp = `${g.url}/mcp`;
   const lines = [
     '',
     `bqwarden demo is running: MCP endpoint ${mcp}`,
-    `  data directory: ${data} (database, keys, audit log)${env}`,
+    `  data directory: ${data} (database, keys, audit log)`,
     '',
-    'Mint a short-lived token for a demo user (groups = roles: analyst, pii-reader, engineer, approver, examiner, ci):',
+    'Connect an MCP client with nothing pasted: it signs in through OAuth (a browser opens on the demo',
+    'sign-in page, where you pick a user and groups = roles: analyst, pii-reader, engineer, approver, examiner, ci).',
+    'Claude Desktop / any stdio-only MCP client, through mcp-remote (claude_desktop_config.json):',
+    JSON.stringify({ mcpServers: { bqwarden: { command: 'npx', args: ['-y', 'mcp-remote', mcp] } } }, null, 2),
+    '',
+    'Scripts and CI identities: mint a short-lived token instead:',
     `  TOKEN=$(npx bqwarden token --user alice@bank.example --groups analyst${g.port !== 8080 ? ` --port ${g.port}` : ''})`,
     '',
-    'Claude Desktop / any stdio-only MCP client, through mcp-remote (claude_desktop_config.json):',
-    JSON.stringify(
-      { mcpServers: { bqwarden: { command: 'npx', args: ['-y', 'mcp-remote', mcp, '--header', 'Authorization:${AUTH_HEADER}'], env: { AUTH_HEADER: 'Bearer <paste $TOKEN here>' } } } },
-      null,
-      2,
-    ),
-    '',
-    `Approvals: ${g.url}/approvals/ui    Examiner console: ${g.url}/console`,
+    `Approvals: ${g.url}/approvals/ui    Examiner console: ${g.url}/console    (same sign-in page)`,
     'Verify the audit chain: npx bqwarden verify    Replay a session: npx bqwarden replay <session-id>',
     'Ctrl-C stops the gateway and MCP Toolbox.',
     '',

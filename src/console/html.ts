@@ -6,7 +6,8 @@ import type { AuditEvent } from '../audit/event.js';
 import type { VerifyReport } from '../audit/verify.js';
 import { formatReport } from '../audit/verify.js';
 import { responseText } from '../audit/replay.js';
-import { esc } from '../approvals/html.js';
+import { esc } from '../web/html.js';
+import { AUTH_BASE } from '../web/pages.js';
 import { CONSOLE_BASE as B } from './assets.js';
 import { approvalFlags, filterQuery, type Count, type Filter, type Overview } from './queries.js';
 import type { ApprovalSummary, InvalidLine, PolicyVersionSeen } from './audit-index.js';
@@ -29,7 +30,7 @@ function fmt(n: number): string {
 export function layout(title: string, body: string, viewer: Viewer | null): string {
   const nav = viewer
     ? `<nav><a href="${B}">Overview</a><a href="${B}/events">Events</a><a href="${B}/approvals">Approvals</a><a href="${B}/integrity">Chain integrity</a></nav>
-<form class="who" method="post" action="${B}/logout"><input type="hidden" name="csrf" value="${esc(viewer.csrf)}"><span>${esc(viewer.who)}</span> <button type="submit">Sign out</button></form>`
+<form class="who" method="post" action="${AUTH_BASE}/logout"><input type="hidden" name="csrf" value="${esc(viewer.csrf)}"><span>${esc(viewer.who)}</span> <button type="submit">Sign out</button></form>`
     : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -40,15 +41,15 @@ export function layout(title: string, body: string, viewer: Viewer | null): stri
 <script src="${B}/assets/uPlot.iife.min.js"></script><script src="${B}/assets/console.js"></script></body></html>`;
 }
 
-export function loginPage(error: string | null, next: string): string {
+/** Shown when nobody is signed in and sign-in cannot start by itself (refused credential, not configured). */
+export function signInPage(error: string | null, signInUrl: string | null): string {
+  const how = signInUrl
+    ? `<p><a id="sign-in" href="${esc(signInUrl)}">Sign in with the bank's identity provider</a>.</p>`
+    : `<p>This gateway has no browser sign-in configured (OpenID Connect in <code>web.signIn</code>, or Identity-Aware Proxy in front of it).</p>`;
   return layout(
     'Sign in',
     `${error ? `<div class="flash" role="alert">${esc(error)}</div>` : ''}<div class="card"><h1>Examiner sign-in</h1>
-<p>Paste a bearer token issued to you by the bank's identity provider. Only the examiner role may open the console, and every page you view is itself recorded in the audit trail.
-In the demo: <code>npx bqwarden token --user erin@bank.example --groups examiner</code>.</p>
-<form method="post" action="${B}/login"><input type="hidden" name="next" value="${esc(next)}">
-<label for="token">Bearer token</label><textarea id="token" name="token" rows="5" autocomplete="off" spellcheck="false" required></textarea>
-<p><button type="submit" id="login">Sign in</button></p></form></div>`,
+<p>Only the examiner role may open the console, and every page you view is itself recorded in the audit trail.</p>${how}</div>`,
     null,
   );
 }

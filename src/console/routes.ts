@@ -3,7 +3,6 @@
 // (the examiner role in the demo policy) get in; every page view, and every refusal, is
 // itself written to the audit log as a console_access event before the page is sent, and a
 // page whose access cannot be recorded is not shown (fail closed).
-import type { IncomingHttpHeaders } from 'node:http';
 import { actorFields } from '../audit/actor.js';
 import type { KeyObject } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -13,25 +12,23 @@ import { keyFingerprint, loadPublicKeysFromDir, publicKeyMap } from '../audit/ch
 import { verifyDir, type VerifyReport } from '../audit/verify.js';
 import { AuditIndex } from './audit-index.js';
 import { CONSOLE_BASE as B, CONSOLE_CSS, CONSOLE_JS, uplotAssets } from './assets.js';
-import { CONSOLE_COOKIE, SessionStore, sameToken, type ConsoleSession } from './session.js';
+import type { Web } from '../web/index.js';
 import { approvalsFor, listEvents, matcher, overview, parseFilter, sessionEvents, type Filter } from './queries.js';
 import * as html from './html.js';
 
 export interface ConsoleDeps {
   /** Local JSONL audit directory the console reads. */
   auditDir: string;
-  authenticate(headers: IncomingHttpHeaders): Promise<Identity>;
+  /** Sign-in, sessions, cookies, CSRF and headers: the shared web module. */
+  web: Web;
   rolesFor(identity: Identity): string[];
   /** Policy capability check (Policy.can); without it only the examiner role may enter. */
   can?(roles: string[], capability: string): boolean;
-  /** Where console_access / auth_failure events go (the gateway's AuditLog). */
+  /** Where console_access events go (the gateway's AuditLog); refused credentials go through web.authFailure. */
   audit: { append(input: AuditEventInput): Promise<unknown> };
   /** Checkpoint verification keys (PEM or KeyObject); or keysDir with *.pub.pem files. */
   publicKeys?: (KeyObject | string)[] | (() => (KeyObject | string)[]);
   keysDir?: string;
-  /** Public base URL; an https one makes the cookie Secure and fixes the expected Origin of form posts. */
-  publicUrl?: string;
-  sessionSeconds?: number;
   /** An index built elsewhere (tests, benchmarks); default: one over auditDir. */
   index?: AuditIndex;
   /** Min ms between audit-directory refreshes (default 500). */
@@ -42,20 +39,12 @@ export interface ConsoleHandle {
   index: AuditIndex;
 }
 
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const PAGE_SIZE = 50;
 const CAPABILITY = 'console';
 
-function safeNext(next: unknown): string {
-  return typeof next === 'string' && next.startsWith(`${B}`) && !next.startsWith('//') && /^\/console(\/[A-Za-z0-9_./%-]*)?(\?[^#]*)?$/.test(next) ? next : B;
-}
-
 export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleDeps): Promise<ConsoleHandle> {
   const index = deps.index ?? new AuditIndex(deps.auditDir);
-  const sessions = new SessionStore(deps.sessionSeconds ?? 8 * 3600);
-  const publicUrl = deps.publicUrl ?? null;
-  const secure = publicUrl?.startsWith('https:') ?? false;
-  const origin = publicUrl ? new URL(publicUrl).origin : null;
+  const { web } = deps;
   const refreshMs = deps.refreshIntervalMs ?? 500;
   const allowed = (roles: string[]) => (deps.can ? deps.can(roles, CAPABILITY) : roles.includes('examiner'));
 
@@ -82,19 +71,7 @@ export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleD
   };
 
   function send(reply: FastifyReply, status: number, body: string): FastifyReply {
-    return reply
-      .code(status)
-      .header('content-type', 'text/html; charset=utf-8')
-      .header('content-security-policy', CSP)
-      .header('x-content-type-options', 'nosniff')
-      .header('x-frame-options', 'DENY')
-      .header('referrer-policy', 'no-referrer')
-      .header('cache-control', 'no-store')
-      .send(body);
-  }
-
-  function setCookie(reply: FastifyReply, sid: string, maxAge: number): void {
-    reply.header('set-cookie', `${CONSOLE_COOKIE}=${sid}; Path=${B}; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${secure ? '; Secure' : ''}`);
+    return reply.code(status).type('text/html; charset=utf-8').send(body);
   }
 
   function requestFields(req: FastifyRequest, identity: Identity | null, roles: string[]): Partial<AuditEventInput> {
@@ -106,44 +83,16 @@ export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleD
     };
   }
 
-  async function auditAuthFailure(req: FastifyRequest, err: Error): Promise<void> {
-    await deps.audit
-      .append({
-        event_type: 'auth_failure',
-        ...requestFields(req, null, []),
-        mcp_method: 'console/login',
-        outcome: 'denied',
-        decision: 'deny',
-        http_status: 401,
-        error_code: (err as { code?: string }).code ?? 'auth_failed',
-        error_message: err.message,
-      })
-      .catch(() => undefined);
-  }
-
-  /** Session cookie, else a bearer / IAP header the identity layer accepts. */
-  async function identify(req: FastifyRequest, reply: FastifyReply): Promise<ConsoleSession | null> {
-    const found = sessions.get(req.headers.cookie);
-    if (found) return found.session;
-    if (!req.headers.authorization && !req.headers['x-goog-iap-jwt-assertion']) return null;
-    try {
-      const identity = await deps.authenticate(req.headers);
-      const s = sessions.start(identity);
-      setCookie(reply, s.sid, s.maxAge);
-      return s.session;
-    } catch (err) {
-      await auditAuthFailure(req, err as Error);
-      return null;
-    }
-  }
-
   /** Who may see this page: signs in, checks the capability, records the access. Sends the refusal itself. */
   async function gate(req: FastifyRequest, reply: FastifyReply, page: string, detail: Record<string, unknown>): Promise<html.Viewer | null> {
-    const s = await identify(req, reply);
-    if (!s) {
-      send(reply, req.headers.authorization ? 401 : 200, html.loginPage(req.headers.authorization ? 'That token was not accepted.' : null, safeNext(req.url)));
+    const v = await web.viewer(req, reply, 'console/login');
+    if (!v || 'failure' in v) {
+      const url = web.signInUrl(req.url);
+      if (!v && url) reply.code(303).header('location', url).send();
+      else send(reply, 401, html.signInPage(v ? `That credential was not accepted: ${v.failure.message}` : null, url));
       return null;
     }
+    const s = v.session;
     const roles = deps.rolesFor(s.identity);
     const who = s.identity.email ?? s.identity.subject;
     const ok = allowed(roles);
@@ -164,11 +113,11 @@ export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleD
       return null;
     }
     if (!ok) {
-      send(reply, 403, html.errorPage(403, `The examiner console is for the examiner role only; ${who} holds ${roles.join(', ') || 'no roles'}.`, { who, csrf: s.csrf }));
+      send(reply, 403, html.errorPage(403, `The examiner console is for the examiner role only; ${who} holds ${roles.join(', ') || 'no roles'}.`, { who, csrf: web.csrf(reply, s.id) }));
       return null;
     }
     await index.refresh(refreshMs);
-    return { who, csrf: s.csrf };
+    return { who, csrf: web.csrf(reply, s.id) };
   }
 
   function filtersOr400(req: FastifyRequest, reply: FastifyReply, viewer: html.Viewer): Filter | null {
@@ -188,48 +137,18 @@ export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleD
   const filterDetail = (req: FastifyRequest) => ({ query: req.query as Record<string, unknown> });
 
   await app.register(async (scope) => {
-    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => {
-      done(null, Object.fromEntries(new URLSearchParams(body as string)));
+    await web.install(scope, {
+      scriptSrc: ["'self'"],
+      imgSrc: ["'self'", 'data:'],
+      refuse: (_req, reply, status, message) => send(reply, status, status === 401 ? html.signInPage(message, web.signInUrl(B)) : html.errorPage(status, message, null)),
     });
 
     const asset = (name: string, type: string, body: () => string) =>
-      scope.get(`${B}/assets/${name}`, async (_req, reply) => reply.header('content-type', type).header('cache-control', 'max-age=3600').header('x-content-type-options', 'nosniff').send(body()));
+      scope.get(`${B}/assets/${name}`, async (_req, reply) => reply.header('content-type', type).header('cache-control', 'max-age=3600').send(body()));
     asset('console.css', 'text/css; charset=utf-8', () => CONSOLE_CSS);
     asset('console.js', 'text/javascript; charset=utf-8', () => CONSOLE_JS);
     asset('uPlot.min.css', 'text/css; charset=utf-8', () => uplotAssets().css);
     asset('uPlot.iife.min.js', 'text/javascript; charset=utf-8', () => uplotAssets().js);
-
-    scope.get(`${B}/login`, async (req, reply) => send(reply, 200, html.loginPage(null, safeNext((req.query as { next?: string }).next))));
-
-    scope.post<{ Body: Record<string, string> }>(`${B}/login`, async (req, reply) => {
-      const o = req.headers.origin;
-      if (o !== undefined && origin !== null && o !== origin) return send(reply, 403, html.errorPage(403, 'This form was submitted from another site and was refused.', null));
-      const token = typeof req.body?.token === 'string' ? req.body.token.trim().replace(/^Bearer\s+/i, '') : '';
-      const next = safeNext(req.body?.next);
-      if (!token) return send(reply, 400, html.loginPage('Paste a token to sign in.', next));
-      let identity: Identity;
-      try {
-        identity = await deps.authenticate({ authorization: `Bearer ${token}`, 'user-agent': req.headers['user-agent'] });
-      } catch (err) {
-        await auditAuthFailure(req, err as Error);
-        return send(reply, 401, html.loginPage(`That token was not accepted: ${(err as Error).message}`, next));
-      }
-      const old = sessions.get(req.headers.cookie);
-      if (old) sessions.end(old.sid);
-      const s = sessions.start(identity);
-      setCookie(reply, s.sid, s.maxAge);
-      return reply.code(303).header('location', next).header('cache-control', 'no-store').send();
-    });
-
-    scope.post<{ Body: Record<string, string> }>(`${B}/logout`, async (req, reply) => {
-      const found = sessions.get(req.headers.cookie);
-      if (!found) return reply.code(303).header('location', `${B}/login`).send();
-      const csrf = typeof req.body?.csrf === 'string' ? req.body.csrf : '';
-      if (!sameToken(csrf, found.session.csrf)) return send(reply, 403, html.errorPage(403, 'Sign-out form could not be verified (CSRF token); reload and try again.', null));
-      sessions.end(found.sid);
-      setCookie(reply, '', 0);
-      return reply.code(303).header('location', `${B}/login`).send();
-    });
 
     scope.get(B, async (req, reply) => {
       const viewer = await gate(req, reply, 'overview', filterDetail(req));

@@ -118,6 +118,10 @@ export const DevIssuerConfigSchema = z
     issuer: secureUrl('devIssuer.issuer').optional(),
     /** Defaults to BQWARDEN_DATA (./data). */
     dataDir: z.string().min(1).optional(),
+    /** Lifetime of the access tokens its authorization server issues to MCP clients and the pages. */
+    accessTokenTtlSeconds: z.number().int().min(1).max(24 * 3600).default(3600),
+    /** Lifetime of its refresh tokens (rotated on every use). */
+    refreshTokenTtlSeconds: z.number().int().min(60).max(90 * 24 * 3600).default(14 * 24 * 3600),
   })
   .strict();
 
@@ -166,7 +170,7 @@ export const IdentityConfigSchema = z
       })
       .strict()
       .default({}),
-    devIssuer: DevIssuerConfigSchema.default({ enabled: false }),
+    devIssuer: DevIssuerConfigSchema.prefault({ enabled: false }),
     upstreamCredential: UpstreamCredentialConfigSchema,
   })
   .strict()

@@ -1,12 +1,11 @@
-// A tiny OIDC issuer for the demo only, so `npx bqwarden token` can hand out tokens without an
-// identity provider. It is an ordinary issuer from the verifier's point of view (ES256, JWKS,
-// discovery document), which keeps the demo on the same code path as production — and it
-// refuses to exist outside demo/dev mode, because anyone who can read the data directory could
-// mint tokens for any user.
+// The demo's own issuer: its signing key, and `npx bqwarden token`, which mints tokens offline
+// for scripts and CI identities. The same key and issuer URL are served by the demo
+// authorization server (src/web/auth-server.ts), so to the verifier it is one ordinary issuer
+// (ES256, JWKS, discovery) — and it refuses to exist outside demo/dev mode, because anyone who
+// can read the data directory could mint tokens for any user.
 import { createPrivateKey, createPublicKey, randomUUID, type KeyObject } from 'node:crypto';
 import { chmodSync, linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
 import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { dataDir as defaultDataDir, paths } from '../config/paths.js';
 import { ACTOR_TYPES_ASSIGNABLE, type AssignableActorType } from './config.js';
@@ -76,42 +75,6 @@ export async function loadOrCreateDevIssuerKey(dataDir: string): Promise<DevIssu
   const jwk = await exportJWK(createPublicKey(privateKey));
   const kid = await calculateJwkThumbprint(jwk);
   return { privateKey, publicJwk: { ...jwk, kid, alg: DEV_ISSUER_ALG, use: 'sig' } };
-}
-
-export function devIssuerDiscovery(issuer: string): Record<string, unknown> {
-  return {
-    issuer,
-    jwks_uri: `${issuer}/jwks.json`,
-    id_token_signing_alg_values_supported: [DEV_ISSUER_ALG],
-    response_types_supported: ['id_token'],
-    subject_types_supported: ['public'],
-    claims_supported: ['sub', 'email', 'name', 'groups', DEV_ACTOR_TYPE_CLAIM],
-  };
-}
-
-export interface DevIssuerRouteOptions {
-  /** Gateway mode; anything but demo/dev refuses. */
-  mode: string | undefined;
-  /** Issuer URL, e.g. http://127.0.0.1:8080/dev-issuer; routes are mounted at its path. */
-  issuer: string;
-  dataDir?: string;
-}
-
-/** Serves <issuer path>/.well-known/openid-configuration and <issuer path>/jwks.json. */
-export async function registerDevIssuerRoutes(app: FastifyInstance, opts: DevIssuerRouteOptions): Promise<void> {
-  assertDevMode(opts.mode);
-  const key = await loadOrCreateDevIssuerKey(opts.dataDir ?? defaultDataDir());
-  const base = new URL(opts.issuer).pathname.replace(/\/+$/, '');
-  const discovery = devIssuerDiscovery(opts.issuer.replace(/\/+$/, ''));
-  const jwks = { keys: [key.publicJwk] };
-  app.get(`${base}/.well-known/openid-configuration`, async (_req, reply) => {
-    reply.header('cache-control', 'no-store');
-    return discovery;
-  });
-  app.get(`${base}/jwks.json`, async (_req, reply) => {
-    reply.header('cache-control', 'max-age=300');
-    return jwks;
-  });
 }
 
 export interface MintDevTokenOptions {

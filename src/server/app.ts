@@ -19,7 +19,6 @@ import { createRateLimiter } from '../pipeline/rate-limit.js';
 import type { PipelineDeps, PolicyView } from '../pipeline/deps.js';
 import { registerMcpGateway } from '../transport/gateway.js';
 import { createAuthenticator, protectedResourceMetadata, protectedResourceMetadataPaths, wwwAuthenticateHeader } from '../identity/authenticate.js';
-import { registerDevIssuerRoutes } from '../identity/dev-issuer.js';
 import { devIssuerUrl } from '../identity/config.js';
 import { freePort } from '../demo/toolbox.js';
 import { createUpstreamCredential } from '../identity/upstream-credential.js';
@@ -29,6 +28,10 @@ import { loadOrCreateSigner } from '../audit/checkpoint.js';
 import { JsonlSink } from '../sinks/jsonl.js';
 import type { AuditSink } from '../sinks/types.js';
 import { registerConsoleRoutes } from '../console/routes.js';
+import { createWeb } from '../web/index.js';
+import { registerDemoAuthServer, demoSignIn, DEMO_SCOPE } from '../web/auth-server.js';
+import { AUTH_BASE } from '../web/pages.js';
+import { readFileSync } from 'node:fs';
 import { createApprovals, localAuditSource } from '../approvals/index.js';
 import { PolicyStore } from '../policy/store.js';
 import { analyzeCached, redactLiterals, loadStaticCatalog, createUpstreamToolCatalogProvider } from '../sql/index.js';
@@ -54,6 +57,24 @@ function demoSecretFile(dataDir: string, name: string, bytes: number): string {
   const file = join(dir, name);
   if (!existsSync(file)) writeFileSync(file, randomBytes(bytes).toString('hex'), { mode: 0o600 });
   return file;
+}
+
+/** How the pages sign people in: the configured identity provider, else (demo) the embedded authorization server. */
+function signInSettings(config: GatewayConfig, resource: string, demoIssuer: string | null, port: number, demoWebSecret: string) {
+  const s = config.web.signIn;
+  if (s) {
+    return {
+      issuer: s.issuer,
+      clientId: s.clientId,
+      clientSecret: s.clientSecretFile ? readFileSync(s.clientSecretFile, 'utf8').trim() : null,
+      scopes: s.scopes,
+      resource: s.resource === false ? null : (s.resource ?? resource),
+      identityToken: s.identityToken,
+    };
+  }
+  if (!demoIssuer) return null;
+  const host = ['0.0.0.0', '::', ''].includes(config.server.host) ? '127.0.0.1' : config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
+  return demoSignIn({ issuer: demoIssuer, resource, secret: demoWebSecret, loopback: `http://${host}:${port}` });
 }
 
 async function createSink(config: GatewayConfig): Promise<AuditSink> {
@@ -136,6 +157,8 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     devIssuer: { ...config.identity.devIssuer, enabled: config.identity.devIssuer.enabled && demo, dataDir: config.identity.devIssuer.dataDir ?? config.dataDir },
   };
   if (config.server.publicUrl && identityConfig.resource !== `${base}/mcp`) identityConfig.resource = `${base}/mcp`;
+  // The demo authorization server's scope is what MCP clients should ask for.
+  if (identityConfig.devIssuer.enabled && identityConfig.scopesSupported.length === 0) identityConfig.scopesSupported = [DEMO_SCOPE];
   const authenticator = createAuthenticator(identityConfig, { mode: config.mode });
 
   const deps: PipelineDeps = {
@@ -226,9 +249,36 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
   });
   const prm = protectedResourceMetadata(identityConfig);
   for (const path of protectedResourceMetadataPaths(identityConfig)) app.get(path, async () => prm);
-  if (identityConfig.devIssuer.enabled) {
-    await registerDevIssuerRoutes(app, { mode: config.mode, issuer: devIssuerUrl(identityConfig), dataDir: config.dataDir });
+
+  // Browser pages: one web module (sessions, cookies, CSRF, headers, sign-in) for the console
+  // and the approvals page; refused credentials go through the pipeline's audited, scanned path.
+  const demoIssuer = identityConfig.devIssuer.enabled ? devIssuerUrl(identityConfig) : null;
+  // The embedded authorization server and the pages share the secret of the pages' own client.
+  const demoWebSecret = randomBytes(32).toString('base64url');
+  const web = createWeb({
+    publicUrl: base,
+    authenticate: (h) => authenticator.authenticate(h),
+    recordFailure: (f) => pipeline.onHttpFailure(f),
+    signIn: signInSettings(config, identityConfig.resource, demoIssuer, port, demoWebSecret),
+    sessionSeconds: config.web.sessionSeconds,
+    pages: [
+      { path: '/console', label: 'examiner console' },
+      { path: '/approvals/ui', label: 'approvals page' },
+    ],
+  });
+  if (demoIssuer) {
+    await registerDemoAuthServer(app, {
+      mode: config.mode,
+      issuer: demoIssuer,
+      resource: identityConfig.resource,
+      dataDir: config.dataDir,
+      accessTokenTtlSeconds: identityConfig.devIssuer.accessTokenTtlSeconds,
+      refreshTokenTtlSeconds: identityConfig.devIssuer.refreshTokenTtlSeconds,
+      webClient: config.web.signIn ? undefined : { redirectUri: `${base}${AUTH_BASE}/callback`, postLogoutRedirectUri: `${base}${AUTH_BASE}/signed-out`, secret: demoWebSecret },
+      web,
+    });
   }
+  await web.routes(app);
 
   const mcp = await registerMcpGateway(app, {
     upstream: { url: config.upstream.url, headers: () => credential.headers(), timeoutMs: config.upstream.timeoutMs },
@@ -242,18 +292,17 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     logger: log,
   });
 
-  await approvals.routes(app, { authenticate: (h) => authenticator.authenticate(h) });
+  await approvals.routes(app, { authenticate: (h) => authenticator.authenticate(h), web });
 
   // The examiner console reads the local audit store; with Pub/Sub, examiners use BigQuery views.
   if (config.auditSink === 'jsonl') {
     await registerConsoleRoutes(app, {
       auditDir: config.audit.dir ?? join(config.dataDir, 'audit'),
-      authenticate: (h) => authenticator.authenticate(h),
+      web,
       rolesFor: (id) => policyStore.current().rolesFor(id),
       can: (roles, capability) => policyStore.current().can(roles, capability),
       audit,
       keysDir: config.audit.keysDir ?? join(config.dataDir, 'keys'),
-      publicUrl: base,
     });
   }
 

@@ -7,6 +7,7 @@ import { MaskingConfigSchema } from '../masking/config.js';
 import { GcpConfigSchema } from '../gcp/config.js';
 import { TransportConfigSchema } from '../transport/config.js';
 import { ApprovalsConfigSchema } from '../approvals/config.js';
+import { WebConfigSchema } from '../web/config.js';
 import { loadConfigWith } from '../config/load.js';
 import { dataDir } from '../config/paths.js';
 
@@ -58,6 +59,7 @@ export const GatewayConfigSchema = z
     transport: TransportConfigSchema.omit({ path: true, upstream: true }).prefault({}),
     masking: MaskingConfigSchema.prefault({}),
     approvals: ApprovalsConfigSchema.prefault({}),
+    web: WebConfigSchema.prefault({}),
     gcp: GcpConfigSchema,
   })
   .strict();

@@ -97,8 +97,8 @@ export class McpSession {
   lastActivity = Date.now();
   /**
    * Expiry (epoch seconds) of the newest token seen on this session. Sessions are bounded by
-   * it: once every token the client presented has expired, the session (and any open GET
-   * stream still receiving upstream messages) is ended as expired.
+   * it: once every token the client presented has expired, any open GET stream is closed, and
+   * the session ends as expired unless a refreshed token arrives within the grace period.
    */
   authExpiresAt: number | null;
   /** Downstream requests being handled, in arrival order (for relating upstream messages). */
@@ -165,6 +165,11 @@ export class McpSession {
   async handle(req: IncomingMessage & { auth?: AuthInfo }, res: ServerResponse, body?: unknown): Promise<void> {
     this.lastActivity = Date.now();
     await this.transport.handleRequest(req, res, body);
+  }
+
+  /** No upstream message reaches the client on a stream opened under tokens that all expired. */
+  closeStream(): void {
+    this.transport.closeStandaloneSSEStream();
   }
 
   /** Records a fresh token of the session's owner (extends the session's auth bound). */

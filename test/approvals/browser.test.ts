@@ -1,20 +1,19 @@
 // The approval web page driven in headless Chromium against the demo stack: a reviewer signs
-// in with a token, opens the pending request, approves it, and the engineer's re-run executes.
+// in through the demo authorization server, opens the pending request, approves it, and the
+// engineer's re-run executes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { rowsOf, startStack } from '../helpers/gateway.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+import { chromiumMissing, demoSignIn, launchChromium } from '../helpers/browser.js';
 
 type Result = { content?: { type: string; text?: string }[]; isError?: boolean };
 const text = (r: Result) => (r.content ?? []).map((c) => c.text ?? '').join('\n');
 
 test('a reviewer approves through the web page in a real browser', { timeout: 300_000 }, async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    t.skip(`chromium not installed at ${CHROMIUM} (apt-get install -y chromium)`);
+  const missing = chromiumMissing();
+  if (missing) {
+    t.skip(missing);
     return;
   }
   const stack = await startStack();
@@ -36,7 +35,7 @@ test('a reviewer approves through the web page in a real browser', { timeout: 30
   assert.equal(held.isError, true);
   const id = /apr-[a-z0-9]+/.exec(text(held))![0];
 
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  browser = await launchChromium();
   const page = await browser.newPage();
   const dialogs: string[] = [];
   page.on('dialog', (d) => {
@@ -45,13 +44,12 @@ test('a reviewer approves through the web page in a real browser', { timeout: 30
   });
 
   await page.goto(`${stack.url}/approvals/ui`);
-  await page.fill('#token', await stack.token('bob@bank.example', ['approver']));
-  await page.click('#login');
+  await demoSignIn(page, 'bob@bank.example', ['approver']);
   await page.waitForSelector(`tr[data-id="${id}"]`);
   const cookies = await page.context().cookies();
-  const session = cookies.find((c) => c.name === 'bqw_approvals')!;
+  const session = cookies.find((c) => c.name === 'bqw_session')!;
   assert.equal(session.httpOnly, true);
-  assert.equal(session.sameSite, 'Strict');
+  assert.equal(session.sameSite, 'Lax');
 
   await page.click(`a[href="/approvals/ui/${id}"]`);
   await page.waitForSelector('#sql');

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IncomingHttpHeaders } from 'node:http';
+import { testWeb } from '../helpers/web.js';
 import Fastify from 'fastify';
 import { Command } from 'commander';
 import { decodeJwt } from 'jose';
@@ -39,7 +40,7 @@ async function cli(url: string, args: string[], env: NodeJS.ProcessEnv = {}) {
 test('list, show, approve and reject through the CLI; errors are explained and exit non-zero', async (t) => {
   const s = await setup();
   const app = Fastify();
-  await s.approvals.routes(app, { authenticate });
+  await s.approvals.routes(app, { authenticate, web: testWeb(authenticate, s.audit) });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
   t.after(() => app.close());
@@ -89,7 +90,7 @@ test('demo: --user/--groups mints a dev token for that user', async (t) => {
   });
   const s = await setup();
   const app = Fastify();
-  await s.approvals.routes(app, { authenticate });
+  await s.approvals.routes(app, { authenticate, web: testWeb(authenticate, s.audit) });
   await app.listen({ host: '127.0.0.1', port: 0 });
   t.after(() => app.close());
   const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;

@@ -6,6 +6,7 @@ import Fastify from 'fastify';
 import type { IncomingHttpHeaders } from 'node:http';
 import { AuthError, type Identity } from '../../src/identity/types.js';
 import { held, identity, setup } from './helpers.js';
+import { testWeb } from '../helpers/web.js';
 
 const DELETE = "DELETE FROM accounts WHERE account_id = 'A-4004'";
 const XSS_SQL = "DELETE FROM accounts WHERE note = '</code></pre><script>alert(1)</script>'";
@@ -29,7 +30,9 @@ async function authenticate(headers: IncomingHttpHeaders): Promise<Identity> {
 async function app() {
   const s = await setup();
   const fastify = Fastify();
-  await s.approvals.routes(fastify, { authenticate });
+  const web = testWeb(authenticate, s.audit);
+  await web.routes(fastify);
+  await s.approvals.routes(fastify, { authenticate, web });
   await fastify.ready();
   return { ...s, fastify };
 }
@@ -85,82 +88,84 @@ test('API: auth, listing by visibility, detail with exact SQL, approve/reject wi
   await fastify.close();
 });
 
-function cookieOf(res: { headers: Record<string, unknown> }): string {
+/** The cookies a browser would keep from a response (name=value pairs). */
+function cookiesOf(res: { headers: Record<string, unknown> }, prev = ''): string {
   const raw = res.headers['set-cookie'];
-  const c = Array.isArray(raw) ? raw[0] : String(raw);
-  return c;
+  const jar = new Map(prev ? prev.split('; ').map((c) => c.split('=', 2) as [string, string]) : []);
+  for (const c of Array.isArray(raw) ? raw : raw ? [String(raw)] : []) {
+    const [pair] = c.split(';');
+    const i = pair.indexOf('=');
+    if (/Max-Age=0|Expires=Thu, 01 Jan 1970/i.test(c)) jar.delete(pair.slice(0, i));
+    else jar.set(pair.slice(0, i), pair.slice(i + 1));
+  }
+  return [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
 }
 
 const form = (o: Record<string, string>) => new URLSearchParams(o).toString();
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+const ORIGIN = 'http://127.0.0.1:8080';
 
-test('web page: login sets a strict HttpOnly session cookie; CSRF and cross-origin posts are refused; approval works', async () => {
-  const { fastify, gate, service } = await app();
+test('web page: header sign-in sets a Lax HttpOnly session cookie; CSRF and cross-origin posts are refused; approval works', async () => {
+  const { fastify, gate, service, audit } = await app();
   const r = await gate.check(held('eve@bank.example', DELETE));
 
-  const login = await fastify.inject({ method: 'GET', url: '/approvals/ui' });
-  assert.equal(login.statusCode, 200);
-  assert.match(login.body, /name="token"/);
-  assert.match(String(login.headers['content-security-policy']), /default-src 'none'/);
-  assert.equal(login.headers['x-frame-options'], 'DENY');
+  const anon = await fastify.inject({ method: 'GET', url: '/approvals/ui' });
+  assert.equal(anon.statusCode, 401, 'no sign-in configured here: nobody gets in without a credential');
+  assert.match(anon.body, /no browser sign-in configured/);
+  assert.match(String(anon.headers['content-security-policy']), /default-src 'none'/);
+  assert.equal(anon.headers['x-frame-options'], 'DENY');
+  assert.equal(anon.headers['referrer-policy'], 'same-origin');
 
-  const refused = await fastify.inject({ method: 'POST', url: '/approvals/ui/login', headers: FORM, payload: form({ token: 'forged', next: '/approvals/ui' }) });
+  const refused = await fastify.inject({ method: 'GET', url: '/approvals/ui', headers: bearer('forged') });
   assert.equal(refused.statusCode, 401);
   assert.equal(refused.headers['set-cookie'], undefined);
+  assert.equal(audit.ofType('auth_failure').at(-1)!.mcp_method, 'approvals/ui');
+  assert.equal(audit.ofType('auth_failure').at(-1)!.error_code, 'bad_signature');
 
-  const signedIn = await fastify.inject({ method: 'POST', url: '/approvals/ui/login', headers: FORM, payload: form({ token: 'tok-bob', next: 'https://evil.example/' }) });
-  assert.equal(signedIn.statusCode, 303);
-  assert.equal(signedIn.headers.location, '/approvals/ui', 'no open redirect');
-  const setCookie = cookieOf(signedIn);
+  const signedIn = await fastify.inject({ method: 'GET', url: `/approvals/ui/${r.approvalId}`, headers: bearer('tok-bob') });
+  assert.equal(signedIn.statusCode, 200);
+  const setCookie = ([] as string[]).concat(signedIn.headers['set-cookie'] as string[]).find((c) => c.startsWith('bqw_session='))!;
   assert.match(setCookie, /HttpOnly/);
-  assert.match(setCookie, /SameSite=Strict/);
-  assert.match(setCookie, /Path=\/approvals\/ui/);
-  const cookie = setCookie.split(';')[0];
+  assert.match(setCookie, /SameSite=Lax/);
+  assert.match(setCookie, /Path=\//);
+  const cookie = cookiesOf(signedIn);
+  const csrf = /name="csrf" value="([^"]+)"/.exec(signedIn.body)![1];
+  const sha = /name="sql_sha256" value="([0-9a-f]{64})"/.exec(signedIn.body)![1];
 
   const list = await fastify.inject({ method: 'GET', url: '/approvals/ui', headers: { cookie } });
   assert.match(list.body, new RegExp(r.approvalId));
-  const page = await fastify.inject({ method: 'GET', url: `/approvals/ui/${r.approvalId}`, headers: { cookie } });
-  assert.equal(page.statusCode, 200);
-  const csrf = /name="csrf" value="([^"]+)"/.exec(page.body)![1];
-  const sha = /name="sql_sha256" value="([0-9a-f]{64})"/.exec(page.body)![1];
 
-  const noCsrf = await fastify.inject({ method: 'POST', url: `/approvals/ui/${r.approvalId}/approve`, headers: { ...FORM, cookie }, payload: form({ reason: 'ok', sql_sha256: sha }) });
-  assert.equal(noCsrf.statusCode, 403);
-  const wrongCsrf = await fastify.inject({ method: 'POST', url: `/approvals/ui/${r.approvalId}/approve`, headers: { ...FORM, cookie }, payload: form({ reason: 'ok', sql_sha256: sha, csrf: csrf.slice(1) + 'x' }) });
-  assert.equal(wrongCsrf.statusCode, 403);
-  const crossSite = await fastify.inject({ method: 'POST', url: `/approvals/ui/${r.approvalId}/approve`, headers: { ...FORM, cookie, origin: 'https://evil.example' }, payload: form({ reason: 'ok', sql_sha256: sha, csrf }) });
-  assert.equal(crossSite.statusCode, 403);
-  const noCookie = await fastify.inject({ method: 'POST', url: `/approvals/ui/${r.approvalId}/approve`, headers: FORM, payload: form({ reason: 'ok', sql_sha256: sha, csrf }) });
-  assert.equal(noCookie.statusCode, 401);
+  const post = (headers: Record<string, string>, body: Record<string, string>) =>
+    fastify.inject({ method: 'POST', url: `/approvals/ui/${r.approvalId}/approve`, headers: { ...FORM, ...headers }, payload: form(body) });
+  assert.equal((await post({ cookie, origin: ORIGIN }, { reason: 'ok', sql_sha256: sha })).statusCode, 403, 'no CSRF token');
+  assert.equal((await post({ cookie, origin: ORIGIN }, { reason: 'ok', sql_sha256: sha, csrf: csrf.slice(1) + 'x' })).statusCode, 403, 'wrong CSRF token');
+  assert.equal((await post({ cookie, origin: 'https://evil.example' }, { reason: 'ok', sql_sha256: sha, csrf })).statusCode, 403, 'another origin');
+  assert.equal((await post({ cookie, origin: 'null' }, { reason: 'ok', sql_sha256: sha, csrf })).statusCode, 403, 'opaque origin');
+  assert.equal((await post({ origin: ORIGIN }, { reason: 'ok', sql_sha256: sha, csrf })).statusCode, 401, 'no session cookie');
   assert.equal(service.get(r.approvalId)!.status, 'pending');
 
-  const done = await fastify.inject({
-    method: 'POST',
-    url: `/approvals/ui/${r.approvalId}/approve`,
-    headers: { ...FORM, cookie, origin: 'http://127.0.0.1:8080' },
-    payload: form({ reason: 'checked', sql_sha256: sha, csrf }),
-  });
+  const done = await post({ cookie, origin: ORIGIN }, { reason: 'checked', sql_sha256: sha, csrf });
   assert.equal(done.statusCode, 303);
   assert.equal(done.headers.location, `/approvals/ui/${r.approvalId}?done=approve`);
   assert.equal(service.get(r.approvalId)!.status, 'approved');
   assert.equal(service.get(r.approvalId)!.approvals[0].reason, 'checked');
 
-  const out = await fastify.inject({ method: 'POST', url: '/approvals/ui/logout', headers: { ...FORM, cookie }, payload: form({ csrf }) });
+  const out = await fastify.inject({ method: 'POST', url: '/auth/logout', headers: { ...FORM, cookie, origin: ORIGIN }, payload: form({ csrf }) });
   assert.equal(out.statusCode, 303);
-  const after = await fastify.inject({ method: 'GET', url: '/approvals/ui', headers: { cookie } });
-  assert.match(after.body, /name="token"/, 'session gone after logout');
+  const after = await fastify.inject({ method: 'GET', url: '/approvals/ui', headers: { cookie: cookiesOf(out, cookie) } });
+  assert.equal(after.statusCode, 401, 'session gone after sign-out');
   await fastify.close();
 });
 
 test('web page: the requester sees no approve button and a posted self-approval is refused', async () => {
   const { fastify, gate, service } = await app();
   const r = await gate.check(held('eve@bank.example', DELETE));
-  const cookie = cookieOf(await fastify.inject({ method: 'POST', url: '/approvals/ui/login', headers: FORM, payload: form({ token: 'tok-eve' }) })).split(';')[0];
-  const page = await fastify.inject({ method: 'GET', url: `/approvals/ui/${r.approvalId}`, headers: { cookie } });
+  const page = await fastify.inject({ method: 'GET', url: `/approvals/ui/${r.approvalId}`, headers: bearer('tok-eve') });
+  const cookie = cookiesOf(page);
   assert.ok(!page.body.includes('id="approve"'));
   assert.match(page.body, /separation of duties/);
   const csrf = /name="csrf" value="([^"]+)"/.exec(page.body)![1];
-  const post = await fastify.inject({ method: 'POST', url: `/approvals/ui/${r.approvalId}/approve`, headers: { ...FORM, cookie }, payload: form({ reason: 'mine', sql_sha256: service.get(r.approvalId)!.sqlSha256, csrf }) });
+  const post = await fastify.inject({ method: 'POST', url: `/approvals/ui/${r.approvalId}/approve`, headers: { ...FORM, cookie, origin: ORIGIN }, payload: form({ reason: 'mine', sql_sha256: service.get(r.approvalId)!.sqlSha256, csrf }) });
   assert.equal(post.statusCode, 403);
   assert.match(post.body, /separation of duties/);
   assert.equal(service.get(r.approvalId)!.status, 'pending');
@@ -170,8 +175,7 @@ test('web page: the requester sees no approve button and a posted self-approval 
 test('web page: SQL and justification are escaped (XSS attempt)', async () => {
   const { fastify, gate } = await app();
   const r = await gate.check(held('eve@bank.example', XSS_SQL, { justification: XSS_JUST }));
-  const cookie = cookieOf(await fastify.inject({ method: 'POST', url: '/approvals/ui/login', headers: FORM, payload: form({ token: 'tok-bob' }) })).split(';')[0];
-  const page = await fastify.inject({ method: 'GET', url: `/approvals/ui/${r.approvalId}`, headers: { cookie } });
+  const page = await fastify.inject({ method: 'GET', url: `/approvals/ui/${r.approvalId}`, headers: bearer('tok-bob') });
   assert.equal(page.statusCode, 200);
   assert.ok(!page.body.includes('<script>'), 'no script element injected');
   assert.ok(!page.body.includes('<img'), 'no img element injected');

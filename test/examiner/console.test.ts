@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { existsSync, rmSync, readFileSync, appendFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { startWebApp, testWeb, type WebApp } from '../helpers/web.js';
+import { chromiumMissing, demoSignIn, launchChromium } from '../helpers/browser.js';
 import { registerConsoleRoutes, type ConsoleHandle } from '../../src/console/routes.js';
 import { AuditIndex } from '../../src/console/audit-index.js';
 import { approvalFlags, columnAccess, listEvents, overview, parseFilter } from '../../src/console/queries.js';
@@ -22,24 +24,24 @@ let app: FastifyInstance;
 let handle: ConsoleHandle;
 let base: string;
 
+let webApp: WebApp;
+
 before(async () => {
   seed = await seedAuditStore(DAYS);
-  app = Fastify();
-  handle = await registerConsoleRoutes(app, {
-    auditDir: seed.auditDir,
-    authenticate: (h) => fakeAuthenticate(h as Record<string, unknown>),
-    rolesFor: rolesFromGroups,
-    audit: seed.log,
-    publicKeys: seed.publicKeys,
-    refreshIntervalMs: 0,
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const addr = app.server.address() as { port: number };
-  base = `http://127.0.0.1:${addr.port}`;
+  // The gateway's wiring for the console: the demo authorization server and the real
+  // authenticator; the fixed test tokens (tok-<email>-<group>) are accepted too, for the HTTP tests.
+  webApp = await startWebApp(
+    async (a, web) => {
+      handle = await registerConsoleRoutes(a, { auditDir: seed.auditDir, web, rolesFor: rolesFromGroups, audit: seed.log, publicKeys: seed.publicKeys, refreshIntervalMs: 0 });
+    },
+    { audit: seed.log, wrapAuthenticate: (real) => (h) => (/^Bearer tok-/.test(String(h.authorization)) ? fakeAuthenticate(h as Record<string, unknown>) : real(h)) },
+  );
+  app = webApp.app;
+  base = webApp.base;
 });
 
 after(async () => {
-  await app?.close();
+  await webApp?.close();
   await seed?.log.close().catch(() => undefined);
   if (seed) rmSync(seed.dir, { recursive: true, force: true });
 });
@@ -114,13 +116,14 @@ test('index: reads only what was appended, and never a half-written line', async
   writeFileSync(lastFile, text.slice(0, text.lastIndexOf('\n') + 1));
 });
 
-test('http: no token gets the sign-in page; a bad token is refused and recorded', async () => {
-  const r1 = await fetch(`${base}/console`);
-  assert.equal(r1.status, 200);
+test('http: no credential is sent to sign in; a bad token is refused and recorded', async () => {
+  const r1 = await fetch(`${base}/console/events?actor=x`, { redirect: 'manual' });
+  assert.equal(r1.status, 303);
+  assert.equal(r1.headers.get('location'), `/auth/login?next=${encodeURIComponent('/console/events?actor=x')}`);
   assert.equal(r1.headers.get('set-cookie'), null);
-  assert.match(await r1.text(), /Examiner sign-in/);
   const r2 = await fetch(`${base}/console`, { headers: { authorization: 'Bearer forged' } });
   assert.equal(r2.status, 401);
+  assert.match(await r2.text(), /Examiner sign-in/);
   const ev = (await allEvents()).filter((e) => e.event_type === 'auth_failure' && e.mcp_method === 'console/login');
   assert.ok(ev.length >= 1, 'auth failure audited');
 });
@@ -140,7 +143,8 @@ test('http: an examiner gets the overview; the access is written to the audit lo
   const before = (await allEvents()).filter((e) => e.event_type === 'console_access' && e.actor_email === 'erin@bank.example').length;
   const r = await fetch(`${base}/console`, { headers: { authorization: 'Bearer tok-erin@bank.example-examiner' } });
   assert.equal(r.status, 200);
-  assert.match(r.headers.get('set-cookie') ?? '', /bqw_console=[^;]+; Path=\/console; HttpOnly; SameSite=Strict/);
+  const sessionCookie = r.headers.getSetCookie().find((c) => c.startsWith('bqw_session=')) ?? '';
+  for (const attr of [/Path=\//, /HttpOnly/, /SameSite=Lax/]) assert.match(sessionCookie, attr);
   assert.match(r.headers.get('content-security-policy') ?? '', /script-src 'self'/);
   const body = await r.text();
   assert.match(body, /Who saw classified columns/);
@@ -154,7 +158,7 @@ test('http: a page whose access cannot be audited is not shown (fail closed)', a
   const app2 = Fastify();
   await registerConsoleRoutes(app2, {
     auditDir: seed.auditDir,
-    authenticate: (h) => fakeAuthenticate(h as Record<string, unknown>),
+    web: testWeb((h) => fakeAuthenticate(h as Record<string, unknown>), seed.log),
     rolesFor: rolesFromGroups,
     audit: { append: async () => Promise.reject(new Error('disk full')) },
     index: handle.index,
@@ -181,16 +185,13 @@ test('http: filters that cannot be read are refused, not ignored', async () => {
   assert.match(await r.text(), /decision must be one of/);
 });
 
-test('browser: examiner signs in, filters, drills from the clear-SSN count to the replay; integrity panel runs the verifier', async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    t.skip(`Chromium not installed at ${CHROMIUM} (apt-get install -y chromium)`);
+test('browser: examiner signs in through the identity provider, filters, drills from the clear-SSN count to the replay; integrity panel runs the verifier; signs out', async (t) => {
+  const missing = chromiumMissing();
+  if (missing) {
+    t.skip(missing);
     return;
   }
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     const errors: string[] = [];
@@ -198,11 +199,18 @@ test('browser: examiner signs in, filters, drills from the clear-SSN count to th
     page.on('console', (m) => {
       if (m.type() === 'error') errors.push(m.text());
     });
+    const posts: { url: string; origin: string | undefined }[] = [];
+    page.on('request', (r) => {
+      if (r.method() === 'POST') posts.push({ url: r.url(), origin: r.headers().origin });
+    });
     await page.goto(`${base}/console`);
-    await page.fill('#token', 'tok-erin@bank.example-examiner');
-    await page.click('#login');
+    await demoSignIn(page, 'erin@bank.example', ['examiner']);
     await page.waitForSelector('text=Who saw classified columns');
+    assert.equal(new URL(page.url()).pathname, '/console', 'back on the page sign-in started from');
     await page.waitForSelector('#chart[data-ready="1"]');
+    const session = (await page.context().cookies()).find((c) => c.name === 'bqw_session')!;
+    assert.equal(session.httpOnly, true);
+    assert.equal(session.sameSite, 'Lax');
 
     // Filter: one user.
     await page.fill('input[name=actor]', 'petra@bank.example');
@@ -236,11 +244,20 @@ test('browser: examiner signs in, filters, drills from the clear-SSN count to th
     assert.match(await page.locator('#verdict').innerText(), /Chain intact/);
     assert.deepEqual(errors, [], 'no script or CSP errors in the page');
 
+    // Sign out: the browser's own form post (its real Origin), then the identity provider's.
+    await page.click('header button[type=submit]');
+    await page.waitForSelector('#logout-yes');
+    await page.click('#logout-yes');
+    await page.waitForSelector('text=You are signed out');
+    const signOut = posts.find((p) => p.url === `${base}/auth/logout`);
+    assert.equal(signOut?.origin, base, 'the browser named this origin on its own');
+    const again = await page.goto(`${base}/console`);
+    assert.match(new URL(again!.url()).pathname, /\/dev-issuer\/interaction\//, 'signed out everywhere: the login page again');
+
     // A non-examiner in the browser is refused.
-    const other = await browser.newPage();
-    await other.goto(`${base}/console/login`);
-    await other.fill('#token', 'tok-alice@bank.example-analyst');
-    await other.click('#login');
+    const other = await (await browser.newContext()).newPage();
+    await other.goto(`${base}/console`);
+    await demoSignIn(other, 'alice@bank.example', ['analyst']);
     await other.waitForSelector('text=examiner role only');
   } finally {
     await browser.close();

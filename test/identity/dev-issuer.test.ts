@@ -12,7 +12,8 @@ import Fastify from 'fastify';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { createAuthenticator } from '../../src/identity/authenticate.js';
 import { AuthError } from '../../src/identity/types.js';
-import { assertDevMode, devIssuerKeyDir, loadOrCreateDevIssuerKey, mintDevToken, registerDevIssuerRoutes } from '../../src/identity/dev-issuer.js';
+import { assertDevMode, devIssuerKeyDir, loadOrCreateDevIssuerKey, mintDevToken } from '../../src/identity/dev-issuer.js';
+import { registerDemoAuthServer } from '../../src/web/auth-server.js';
 
 const run = promisify(execFile);
 const CLI = fileURLToPath(new URL('./fixtures/token-cli.ts', import.meta.url));
@@ -31,7 +32,7 @@ describe('dev issuer', () => {
     assert.doesNotThrow(() => assertDevMode('demo', {}));
     assert.doesNotThrow(() => assertDevMode('dev', {}));
     const app = Fastify();
-    await assert.rejects(registerDevIssuerRoutes(app, { mode: 'production', issuer: 'http://127.0.0.1:1/dev-issuer', dataDir: data }), /demo or dev mode/);
+    await assert.rejects(registerDemoAuthServer(app, { mode: 'production', issuer: 'http://127.0.0.1:1/dev-issuer', resource: 'http://127.0.0.1:1/mcp', dataDir: data }), /demo or dev mode/);
     await app.close();
     await assert.rejects(mintDevToken({ dataDir: data, issuer: 'http://x/dev-issuer', audience: 'a', user: 'u', groups: [], mode: 'prod' }), /demo or dev mode/);
     const saved = process.env.NODE_ENV;
@@ -71,7 +72,7 @@ describe('dev issuer', () => {
     const iss = `${origin}/dev-issuer`;
     const resource = `${origin}/mcp`;
     const app = Fastify();
-    await registerDevIssuerRoutes(app, { mode: 'demo', issuer: iss, dataDir: data });
+    await registerDemoAuthServer(app, { mode: 'demo', issuer: iss, resource, dataDir: data });
     // The verifier's HTTP fetches go to the Fastify app in-process.
     const viaApp = (async (input: string | URL | Request) => {
       const url = new URL(input instanceof Request ? input.url : input);

@@ -8,6 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { startStack, rowsOf, type TestStack } from '../helpers/gateway.js';
+import { CookieJar, walkDemoLogin } from '../helpers/oauth.js';
 
 type Result = { content?: { type: string; text?: string }[]; isError?: boolean };
 
@@ -218,7 +219,10 @@ async function uiSession(user: string, id: string): Promise<{ cookie: string; cs
   const token = await stack.token(user, ['approver']);
   const res = await fetch(`${stack.url}/approvals/ui/${id}`, { headers: { authorization: `Bearer ${token}`, accept: 'text/html' }, redirect: 'manual' });
   const html = await res.text();
-  const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0];
+  const cookie = res.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
   const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
   const sha = /name="sql_sha256" value="([0-9a-f]{64})"/.exec(html)?.[1] ?? '';
   assert.ok(cookie && csrf && sha, `review page for ${user}: ${res.status}`);
@@ -257,11 +261,12 @@ test('review UI: approve form posts without the CSRF token, with another session
 
 test('review UI: sign-in does not redirect off-site (next=//evil.example and friends)', async (t) => {
   if (!wired) return t.skip('approvals are not wired into the gateway');
-  const token = await stack.token('bob@bank.example', ['approver']);
-  for (const next of ['//evil.example', 'https://evil.example/approvals/ui', '/approvals/ui/../../evil', '/\\evil.example', '/approvals/ui@evil.example']) {
-    const r = await uiPost('/approvals/ui/login', { token, next }, {});
-    assert.equal(r.status, 303);
+  for (const next of ['//evil.example', 'https://evil.example/approvals/ui', '/approvals/ui/../../evil', '/\\evil.example', '/approvals/ui@evil.example', '/approvals/ui/%2F%2Fevil.example']) {
+    const jar = new CookieJar();
+    const callback = await walkDemoLogin(`${stack.url}/auth/login?next=${encodeURIComponent(next)}`, { user: 'bob@bank.example', groups: ['approver'] }, `${stack.url}/auth/callback`, jar);
+    const r = await fetch(callback, { headers: { cookie: jar.header(callback) }, redirect: 'manual' });
+    assert.equal(r.status, 303, `${next}: ${r.status}`);
     const loc = r.headers.get('location') ?? '';
-    assert.ok(loc.startsWith('/approvals/ui') && !loc.startsWith('//') && !loc.includes('evil'), `${next} → ${loc}`);
+    assert.ok(/^\/(approvals\/ui|console)/.test(loc) && !loc.startsWith('//') && !loc.includes('evil'), `${next} → ${loc}`);
   }
 });

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { generateBank } from '../../src/demo/dataset.js';
 import { startRecordedStack, type RecordedStack } from './stack.js';
 import { auditEvents, call, raw, rawSession, responseOf } from './helpers.js';
+import { CookieJar, walkDemoLogin } from '../helpers/oauth.js';
 
 const SSN = generateBank().customers[2].ssn;
 const XSS = ['<script>alert(1)</script>', '<img src=x onerror=alert(2)>', '"><svg onload=alert(3)>', "'-alert(4)-'", '</textarea><script>alert(5)</script>'];
@@ -104,16 +105,43 @@ test('examiner console: non-examiners are refused (403), strangers get the login
   assert.equal(forged.status, 401);
 });
 
-test('examiner console: sign-in form posted from another origin is refused (login CSRF)', async () => {
-  const token = await rs.stack.token('exam-csrf@ffiec.example', ['examiner']);
-  const res = await fetch(`${rs.stack.url}/console/login`, {
+test('login CSRF: another site cannot sign the examiner in as someone else', async () => {
+  const base = rs.stack.url;
+  // Attack 1: the attacker signs in as themself and sends the victim the callback URL (with
+  // the attacker's code). The victim's browser has no sign-in of its own in flight.
+  const attacker = new CookieJar();
+  const planted = await walkDemoLogin(`${base}/auth/login?next=/console`, { user: 'mallory@bank.example', groups: ['examiner'] }, `${base}/auth/callback`, attacker);
+  const victim = await fetch(planted, { redirect: 'manual' });
+  assert.equal(victim.status, 401);
+  assert.equal(victim.headers.getSetCookie().some((c) => c.startsWith('bqw_session=') && !/Max-Age=0/.test(c)), false, 'no session planted');
+  // Attack 2: the victim did start a sign-in (a flow cookie of their own); the attacker's code does not match its state.
+  const own = new CookieJar();
+  const start = await fetch(`${base}/auth/login?next=/console`, { redirect: 'manual' });
+  own.store(new URL(base), start.headers);
+  const mixed = await fetch(planted, { headers: { cookie: own.header(planted) }, redirect: 'manual' });
+  assert.equal(mixed.status, 401);
+  // Attack 3: a cross-site page posts the demo login form (its Origin is the attacker's).
+  const page = await fetch(`${base}/auth/login?next=/console`, { redirect: 'manual' });
+  const jar = new CookieJar();
+  jar.store(new URL(base), page.headers);
+  let url = new URL(page.headers.get('location')!, base);
+  for (let i = 0; i < 5 && !url.pathname.includes('/interaction/'); i++) {
+    const r = await fetch(url, { headers: { cookie: jar.header(url) }, redirect: 'manual' });
+    jar.store(url, r.headers);
+    url = new URL(r.headers.get('location')!, url);
+  }
+  const form = await fetch(url, { headers: { cookie: jar.header(url) } });
+  const csrf = /name="csrf" value="([^"]+)"/.exec(await form.text())![1];
+  jar.store(url, form.headers);
+  const cross = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://evil.example' },
-    body: new URLSearchParams({ token, next: '/console' }).toString(),
+    headers: { cookie: jar.header(url), origin: 'http://evil.example', 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ csrf, user: 'mallory@bank.example', groups: 'examiner' }).toString(),
     redirect: 'manual',
   });
-  assert.equal(res.status, 403);
-  assert.equal(res.headers.get('set-cookie'), null);
+  assert.equal(cross.status, 403);
+  const failures = auditEvents(rs.stack.dataDir).filter((e) => e.event_type === 'auth_failure' && e.mcp_method === 'web/sign-in');
+  assert.ok(failures.length >= 2, 'refused sign-ins are audited');
 });
 
 test('stored XSS: attacker text in tool names, User-Agent, client name and SQL is escaped in the examiner console', async () => {

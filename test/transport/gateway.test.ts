@@ -503,8 +503,35 @@ test('one identity cannot open unbounded sessions (each costs an upstream sessio
   }
 });
 
+test('an OAuth client that refreshes only after its token expired keeps its session within the grace period', async () => {
+  const g = await startGateway(upstream.url, { authRefreshGraceMs: 60_000 });
+  try {
+    const exp = Math.floor(Date.now() / 1000) + 3;
+    const first = await g.auth.token('late-refresher', { expiresIn: exp });
+    const sid = await rawSession(g.url, first, '2025-11-25');
+    // The open GET stream (server-to-client messages) ends when the token does.
+    const stream = await fetch(g.url, { headers: { authorization: `Bearer ${first}`, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25', accept: 'text/event-stream' } });
+    assert.equal(stream.status, 200);
+    const streamEnded = stream.body!.pipeTo(new WritableStream()).then(() => Date.now(), () => Date.now());
+    assert.ok((await streamEnded) >= exp * 1000, 'the stream is closed, and not before the token expired');
+    while (Date.now() < exp * 1000 + 1500) await new Promise((r) => setTimeout(r, 100));
+    const stale = await rawPost(g.url, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { authorization: `Bearer ${first}`, 'mcp-session-id': sid });
+    assert.equal(stale.status, 401, 'the expired token itself is refused');
+    const fresh = await g.auth.token('late-refresher');
+    const ok = await rawPost(g.url, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, { authorization: `Bearer ${fresh}`, 'mcp-session-id': sid });
+    assert.equal(ok.status, 200, 'the refreshed token continues the same session');
+    assert.equal(g.interceptor.rec.ends.some((e) => e.ctx.sessionId === sid), false);
+    // Another identity cannot pick the waiting session up.
+    const other = await g.auth.token('someone-else');
+    const hijack = await rawPost(g.url, { jsonrpc: '2.0', id: 3, method: 'tools/list' }, { authorization: `Bearer ${other}`, 'mcp-session-id': sid });
+    assert.notEqual(hijack.status, 200);
+  } finally {
+    await g.close();
+  }
+});
+
 test('a session ends when every token its owner presented has expired (sessions are bounded by token expiry)', async () => {
-  const g = await startGateway(upstream.url);
+  const g = await startGateway(upstream.url, { authRefreshGraceMs: 0 });
   try {
     const exp = Math.floor(Date.now() / 1000) + 2;
     const short = await g.auth.token('shortlived', { expiresIn: exp });
@@ -515,11 +542,12 @@ test('a session ends when every token its owner presented has expired (sessions 
     assert.equal(ended()?.reason, 'expired');
     assert.ok(Date.now() >= exp * 1000, 'not before the token expired');
     // A refreshed token keeps the session going past the first token's expiry.
-    const first = await g.auth.token('renewer', { expiresIn: Math.floor(Date.now() / 1000) + 1 });
+    const firstExp = Math.floor(Date.now() / 1000) + 2;
+    const first = await g.auth.token('renewer', { expiresIn: firstExp });
     const sid2 = await rawSession(g.url, first, '2025-11-25');
     const longer = await g.auth.token('renewer');
     await rawPost(g.url, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { authorization: `Bearer ${longer}`, 'mcp-session-id': sid2 });
-    await new Promise((r) => setTimeout(r, 1500));
+    while (Date.now() < firstExp * 1000 + 1200) await new Promise((r) => setTimeout(r, 100));
     assert.equal(g.interceptor.rec.ends.some((e) => e.ctx.sessionId === sid2), false);
     const ok = await rawPost(g.url, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, { authorization: `Bearer ${longer}`, 'mcp-session-id': sid2 });
     assert.equal(ok.status, 200);
