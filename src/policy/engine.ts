@@ -117,7 +117,8 @@ class LoadedPolicy implements Policy {
       };
     }
     if (!input.analysis) return denyDecision('no-analysis', `tool ${tool} runs SQL but no analysis of it reached policy, so it is denied (rule no-analysis)`);
-    return decideSql(this.c, input, tv.ruleId, s.shape.sqlArgument!, this.catalog, { defaultProject: s.upstream.defaultProject ?? null, defaultDataset: s.upstream.defaultDataset ?? null });
+    const keyset = s.upstream.pseudonymKeyset ? { kmsKeyUri: s.upstream.pseudonymKeyset.kmsKeyUri, wrappedKeysetBase64: s.upstream.pseudonymKeyset.wrappedKeyset } : null;
+    return decideSql(this.c, input, tv.ruleId, s.shape.sqlArgument!, this.catalog, { defaultProject: s.upstream.defaultProject ?? null, defaultDataset: s.upstream.defaultDataset ?? null, keyset });
   }
 
   keepLiterals(roles: string[]): boolean {

@@ -109,6 +109,18 @@ export const UpstreamSchema = z
     defaultProject: z.string().min(1).nullable().default(null),
     defaultDataset: z.string().min(1).nullable().default(null),
     tools: z.record(z.string().min(1), ToolShapeSchema),
+    /**
+     * BigQuery: a Cloud KMS-wrapped Tink keyset (DETERMINISTIC_AEAD_AES_SIV_CMAC_256) with which
+     * the engine computes keyed pseudonyms itself. The wrapped keyset is not a key: it is useless
+     * without decrypt rights on the KMS key. Without it, pseudonymised columns keep the narrow rule.
+     */
+    pseudonymKeyset: z
+      .object({
+        kmsKeyUri: z.string().regex(/^gcp-kms:\/\/projects\/[^/]+\/locations\/[^/]+\/keyRings\/[^/]+\/cryptoKeys\/[^/]+$/, 'gcp-kms://projects/P/locations/L/keyRings/R/cryptoKeys/K'),
+        wrappedKeyset: z.string().regex(/^[A-Za-z0-9+/]+={0,2}$/, 'base64 of the wrapped keyset'),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -169,6 +169,23 @@ test('bigquery: pseudonyms need a keyset to be computed in the engine; without o
   assert.ok(bqDecide("SELECT id FROM d.t WHERE acct = 'x'").d.ruleIds.includes('inference-guard'));
 });
 
+test('bigquery: with a KMS-wrapped keyset the engine computes keyed pseudonyms itself (no narrow rule)', () => {
+  const kms = 'gcp-kms://projects/p/locations/us/keyRings/bqwarden/cryptoKeys/pseudonyms';
+  const withKeyset = compilePolicy([{ name: 'p.yaml', text: BQ_POLICY.replace('tools: { execute_sql: { kind: sql, sqlArgument: sql } }', `tools: { execute_sql: { kind: sql, sqlArgument: sql } }\n    pseudonymKeyset: { kmsKeyUri: '${kms}', wrappedKeyset: 'CiQAbcd+/w==' }`) }]);
+  const sql = "SELECT UPPER(acct) AS u FROM d.t WHERE acct = 'x'";
+  const a0 = analyze(sql, withKeyset.analyzeOptions('execute_sql')!);
+  const { d } = decide(withKeyset, ['analyst'], sql, catalogFor(a0));
+  assert.notEqual(d.action, 'deny', d.message);
+  const acct = [...d.engine!.columns.values()].find((c) => c.column === 'acct')!;
+  assert.equal(acct.form, 'expr');
+  assert.ok(
+    d.engine!.sql.includes(`CONCAT('tok_', TO_HEX(SUBSTR(SHA256(DETERMINISTIC_ENCRYPT(KEYS.KEYSET_CHAIN('${kms}', FROM_BASE64('CiQAbcd+/w==')), \`acct\`, 'bqwarden')), 1, 16)))`),
+    d.engine!.sql,
+  );
+  // A keyset URI that is not a KMS key is a load error, not a silent narrow rule.
+  assert.throws(() => compilePolicy([{ name: 'p.yaml', text: BQ_POLICY.replace('tools: { execute_sql: { kind: sql, sqlArgument: sql } }', "tools: { execute_sql: { kind: sql, sqlArgument: sql } }\n    pseudonymKeyset: { kmsKeyUri: 'https://x', wrappedKeyset: 'AA==' }") }]), /kmsKeyUri/);
+});
+
 test('bigquery attacks: names the rewriter cannot place are refused', () => {
   for (const sql of [
     'WITH customers AS (SELECT 1 AS x) SELECT ssn FROM d.customers',
