@@ -2,11 +2,8 @@
 import type { Command } from 'commander';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadGatewayConfig, publicBaseUrl } from '../server/config.js';
-import { startGateway, type GatewayHandle } from '../server/app.js';
-import { startToolbox, type ToolboxProcess } from '../demo/toolbox.js';
-import { writeBankDb } from '../demo/dataset.js';
-import { createLogger } from '../ops/logger.js';
+import type { GatewayHandle } from '../server/app.js';
+import type { ToolboxProcess } from '../demo/toolbox.js';
 
 function installSignalHandlers(stop: (signal: string) => Promise<void>, reload?: () => Promise<void>): void {
   let stopping = false;
@@ -31,6 +28,13 @@ export function register(program: Command): void {
     .description('Run the embedded demo: MCP Toolbox (--prebuilt sqlite) on a synthetic bank DB behind the gateway')
     .option('--config <file>', 'gateway config file (YAML)')
     .action(async (opts: { config?: string }) => {
+      const [{ loadGatewayConfig }, { startGateway }, { startToolbox }, { writeBankDb }, { createLogger }] = await Promise.all([
+        import('../server/config.js'),
+        import('../server/app.js'),
+        import('../demo/toolbox.js'),
+        import('../demo/dataset.js'),
+        import('../ops/logger.js'),
+      ]);
       const log = createLogger();
       const config = loadGatewayConfig({ file: opts.config, overrides: { mode: 'demo' } });
       mkdirSync(config.dataDir, { recursive: true });
@@ -65,6 +69,11 @@ export function register(program: Command): void {
     .description('Run the gateway in front of a configured upstream MCP server (production)')
     .option('--config <file>', 'gateway config file (YAML)')
     .action(async (opts: { config?: string }) => {
+      const [{ loadGatewayConfig, publicBaseUrl }, { startGateway }, { createLogger }] = await Promise.all([
+        import('../server/config.js'),
+        import('../server/app.js'),
+        import('../ops/logger.js'),
+      ]);
       const log = createLogger();
       const config = loadGatewayConfig({ file: opts.config });
       let gateway: GatewayHandle | null = null;
