@@ -148,6 +148,24 @@ export const UpstreamCredentialConfigSchema = z
         quotaProjectId: z.string().min(1).optional(),
       })
       .strict(),
+    /**
+     * A short-lived access token of another service account, minted per use through the IAM
+     * Credentials API with the gateway's own identity (roles/iam.serviceAccountTokenCreator on
+     * that account only). Used for the write path: an MCP Toolbox that holds no credential of
+     * its own (BIGQUERY_USE_CLIENT_OAUTH) runs approved statements with this token.
+     */
+    z
+      .object({
+        type: z.literal('google_impersonated'),
+        targetPrincipal: z.string().regex(/^[^@\s]+@[^@\s]+\.iam\.gserviceaccount\.com$/, { message: 'targetPrincipal must be a service account email (…@….iam.gserviceaccount.com)' }),
+        scopes: z.array(z.string().min(1)).min(1).default([BIGQUERY_SCOPE]),
+        /** Token lifetime; the library refreshes shortly before it ends. */
+        lifetimeSeconds: z.number().int().min(60).max(3600).default(600),
+        delegates: z.array(z.string().min(1)).default([]),
+        /** IAM Credentials endpoint; overridable for tests and private endpoints. */
+        endpoint: secureUrl('endpoint').default('https://iamcredentials.googleapis.com'),
+      })
+      .strict(),
   ])
   .default({ type: 'none' });
 export type UpstreamCredentialConfig = z.infer<typeof UpstreamCredentialConfigSchema>;
