@@ -135,7 +135,10 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     catalogProviders.push(createBigQueryCatalogProvider({ projectId: config.gcp.project, location: config.gcp.bigquery.location, ttlMs: config.gcp.bigquery.catalogTtlMs, apiEndpoint: config.gcp.bigquery.apiEndpoint }));
   }
   catalogProviders.push(createUpstreamToolCatalogProvider(callUpstreamTool, {}));
-  const catalog = createCatalogView({ staticTables: loadStaticCatalog(config.rules.catalogDir), providers: catalogProviders });
+  // A policy without a catalog/ directory (e.g. one mounted from a bucket) has no static tables:
+  // knowing less only makes the analyzer report unresolved columns, which policy refuses.
+  const staticCatalog = () => (existsSync(config.rules.catalogDir) ? loadStaticCatalog(config.rules.catalogDir) : []);
+  const catalog = createCatalogView({ staticTables: staticCatalog(), providers: catalogProviders });
 
   const maskingConfig = { ...config.masking };
   if (!maskingConfig.pseudonym.key && !maskingConfig.pseudonym.keyFile) {
@@ -302,7 +305,7 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     audit,
     async reloadPolicy() {
       onPolicyChange(await policyStore.reload());
-      catalog.reset(loadStaticCatalog(config.rules.catalogDir));
+      catalog.reset(staticCatalog());
     },
     close,
   };
