@@ -22,7 +22,7 @@ const fieldRows = (q: FakeQuery) => {
     { table_catalog: 'test-project', table_schema: 'reporting', table_name: 'refunds', column_name: 'payout_id', field_path: 'payout_id', data_type: 'INT64', policy_tags: [] },
     { table_catalog: 'test-project', table_schema: 'reporting', table_name: 'refunds', column_name: 'tax_ref', field_path: 'tax_ref', data_type: 'STRING', policy_tags: [] },
   ].filter((r) => (q.params.names as string[]).includes(r.table_name));
-  const f = (name: string, mode = 'NULLABLE') => ({ name, type: 'STRING', mode });
+  const f = (name: string, mode: 'NULLABLE' | 'REPEATED' = 'NULLABLE') => ({ name, type: 'STRING' as const, mode });
   return { schema: [f('table_catalog'), f('table_schema'), f('table_name'), f('column_name'), f('field_path'), f('data_type'), f('policy_tags', 'REPEATED')], rows };
 };
 

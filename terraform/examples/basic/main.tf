@@ -23,6 +23,18 @@ variable "invoker_members" {
   type        = list(string)
 }
 
+variable "examiner_members" {
+  description = "Who may read the examiner views, e.g. [\"group:ffiec-examiners@bank.example\"]."
+  type        = list(string)
+  default     = []
+}
+
+variable "trial" {
+  description = "A trial deployment: the archive's retention is not locked and everything can be destroyed. Never in production."
+  type        = bool
+  default     = false
+}
+
 variable "policy_dir" {
   description = "Directory with the production policy (see docs/gcp.md); null uses the demo policy baked into the image."
   type        = string
@@ -50,15 +62,15 @@ module "bqwarden" {
   policy_dir        = var.policy_dir
 
   invoker_members  = var.invoker_members
-  examiner_members = ["group:ffiec-examiners@bank.example"]
+  examiner_members = var.examiner_members
 
   # First call from a laptop: `gcloud auth print-identity-token` (see the variable's caveat).
   accept_gcloud_user_tokens = true
   google_hosted_domains     = []
 
-  # Trial deployments only: keep the archive unlocked and allow destroy.
-  # archive_retention_locked = false
-  # deletion_protection      = false
+  # A locked retention policy cannot be undone: trials keep it unlocked and allow destroy.
+  archive_retention_locked = !var.trial
+  deletion_protection      = !var.trial
 }
 
 output "gateway_url" {
