@@ -1,27 +1,37 @@
 # syntax=docker/dockerfile:1
-# bqwarden gateway for Cloud Run: compiled JS, production dependencies only, non-root.
+# bqwarden gateway for Cloud Run: compiled JS on Node 24 LTS, runtime dependencies only, non-root.
 # Build: docker build -t <region>-docker.pkg.dev/<project>/bqwarden/gateway:<version> .
+# test/gcp/image.test.ts lays out exactly what the last stage copies and starts `serve` on it.
 
-FROM node:20-bookworm-slim AS build
+# Compile TypeScript to dist/ (needs the dev dependencies: typescript).
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# --ignore-scripts: no install step may fetch binaries (the toolbox runs as its own sidecar image).
-RUN npm ci --no-audit --no-fund --ignore-scripts
+# --ignore-scripts: no install step may fetch binaries; --omit=optional: the MCP Toolbox and
+# esbuild platform binaries are not needed to compile (Toolbox runs as its own sidecar image).
+RUN npm install --no-audit --no-fund --ignore-scripts --omit=optional
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev --ignore-scripts && npm cache clean --force
+RUN npm run build
 
-FROM node:20-bookworm-slim AS runtime
+# Runtime dependencies only (package.json "dependencies"): no tsx, esbuild, sql.js, Toolbox.
+FROM node:24-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm install --no-audit --no-fund --ignore-scripts --omit=dev --omit=optional && npm cache clean --force
+
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production \
-    BQWARDEN_USE_DIST=1 \
     HOST=0.0.0.0 \
     PORT=8080
 WORKDIR /app
 # Application files are owned by root and read-only for the runtime user.
-COPY --from=build /app/package.json ./package.json
-COPY --from=build /app/node_modules ./node_modules
+COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY package.json ./package.json
 COPY bin ./bin
+# The default policy (the demo's); production mounts its own (BQWARDEN__rules__dir, Terraform policy_dir).
+COPY rules ./rules
 # Writable scratch for the optional local spool; Cloud Run's filesystem is in-memory.
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node

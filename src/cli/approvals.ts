@@ -3,7 +3,6 @@
 // in the demo one can be minted from the dev issuer with --user/--groups).
 import type { Command } from 'commander';
 import { dataDir } from '../config/paths.js';
-import { mintDevToken } from '../identity/dev-issuer.js';
 import type { ApprovalDetailView, ApprovalView } from '../approvals/views.js';
 
 export interface CliIo {
@@ -42,6 +41,7 @@ async function tokenFor(opts: GlobalOpts, url: string, env: NodeJS.ProcessEnv): 
   if (env.BQWARDEN_TOKEN) return env.BQWARDEN_TOKEN;
   if (opts.user) {
     // Demo only: the dev issuer refuses outside demo/dev and under NODE_ENV=production.
+    const { mintDevToken } = await import('../identity/dev-issuer.js');
     return mintDevToken({ dataDir: dataDir(), issuer: `${url}/dev-issuer`, audience: `${url}/mcp`, user: opts.user, groups: opts.groups, mode: 'demo' });
   }
   throw new CliError('no credentials: pass --token, set BQWARDEN_TOKEN, or (demo) --user <email> --groups approver');

@@ -23,6 +23,8 @@ let verifyCmd: Command | null = null;
 
 /** Plugs another audit store into `bqwarden verify`; its options are added to the command. */
 export function registerVerifySource(name: string, source: VerifySource): void {
+  // The same source again is a second program built in one process (in-process CLI tests).
+  if (sources.get(name) === source) return;
   if (sources.has(name)) throw new Error(`verify source ${name} is already registered`);
   sources.set(name, source);
   if (verifyCmd) source.configure(verifyCmd);

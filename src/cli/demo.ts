@@ -2,11 +2,8 @@
 import type { Command } from 'commander';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadGatewayConfig, publicBaseUrl } from '../server/config.js';
-import { startGateway, type GatewayHandle } from '../server/app.js';
-import { startToolbox, type ToolboxProcess } from '../demo/toolbox.js';
-import { writeBankDb } from '../demo/dataset.js';
-import { createLogger } from '../ops/logger.js';
+import type { GatewayHandle } from '../server/app.js';
+import type { DemoUpstreams } from '../demo/toolbox.js';
 
 function installSignalHandlers(stop: (signal: string) => Promise<void>, reload?: () => Promise<void>): void {
   let stopping = false;
@@ -31,6 +28,13 @@ export function register(program: Command): void {
     .description('Run the embedded demo: MCP Toolbox (--prebuilt sqlite) on a synthetic bank DB behind the gateway')
     .option('--config <file>', 'gateway config file (YAML)')
     .action(async (opts: { config?: string }) => {
+      const [{ loadGatewayConfig }, { startGateway }, { startDemoUpstreams }, { writeBankDb }, { createLogger }] = await Promise.all([
+        import('../server/config.js'),
+        import('../server/app.js'),
+        import('../demo/toolbox.js'),
+        import('../demo/dataset.js'),
+        import('../ops/logger.js'),
+      ]);
       const log = createLogger();
       const config = loadGatewayConfig({ file: opts.config, overrides: { mode: 'demo' } });
       mkdirSync(config.dataDir, { recursive: true });
@@ -39,23 +43,25 @@ export function register(program: Command): void {
         log.info({ db }, 'generating the synthetic bank database (first start)');
         await writeBankDb(db);
       }
-      let toolbox: ToolboxProcess | null = null;
+      let upstreams: DemoUpstreams | null = null;
       let gateway: GatewayHandle | null = null;
       installSignalHandlers(
         async (signal) => {
           log.info({ signal }, 'stopping');
           await gateway?.close();
-          await toolbox?.stop();
+          await upstreams?.stop();
         },
         async () => {
           await gateway?.reloadPolicy();
         },
       );
-      toolbox = await startToolbox({ database: db, onLog: (line) => log.debug({ toolbox: line }, 'toolbox') });
-      log.info({ url: toolbox.url }, 'MCP Toolbox (sqlite) ready');
+      // Two Toolboxes, each answering only tokens this process signs: a read-only one for every
+      // call, a writable one for approved statements only.
+      upstreams = await startDemoUpstreams({ database: db, onLog: (line) => log.debug({ toolbox: line }, 'toolbox') });
+      log.info({ read: upstreams.reader.url, write: upstreams.writer.url }, 'MCP Toolbox (sqlite) ready: read-only and approved-writes upstreams');
       gateway = await startGateway(
-        loadGatewayConfig({ file: opts.config, overrides: { mode: 'demo', upstream: { url: toolbox.url, name: 'toolbox-sqlite' }, identity: { devIssuer: { enabled: true } } } }),
-        { log },
+        loadGatewayConfig({ file: opts.config, overrides: { mode: 'demo', upstream: upstreams.upstream, identity: { devIssuer: { enabled: true } } } }),
+        { log, upstreamCredential: upstreams.credentials.upstream, writerCredential: upstreams.credentials.writer },
       );
       printWelcome(gateway, config.dataDir);
     });
@@ -65,6 +71,11 @@ export function register(program: Command): void {
     .description('Run the gateway in front of a configured upstream MCP server (production)')
     .option('--config <file>', 'gateway config file (YAML)')
     .action(async (opts: { config?: string }) => {
+      const [{ loadGatewayConfig, publicBaseUrl }, { startGateway }, { createLogger }] = await Promise.all([
+        import('../server/config.js'),
+        import('../server/app.js'),
+        import('../ops/logger.js'),
+      ]);
       const log = createLogger();
       const config = loadGatewayConfig({ file: opts.config });
       let gateway: GatewayHandle | null = null;

@@ -1,18 +1,4 @@
-// `bqwarden` command line. Each concern registers its own subcommands from its own file.
-import { Command } from 'commander';
-import { register as demo } from './demo.js';
-import { register as token } from './token.js';
-import { register as audit } from './audit.js';
-import { register as sql } from './sql.js';
-import { register as policy } from './policy.js';
-import { register as approvals } from './approvals.js';
-import { register as gcp } from './gcp.js';
-import { register as examiner } from './examiner.js';
+// `bqwarden` command line (bin/bqwarden.js runs the compiled copy of this file).
+import { buildProgram } from './program.js';
 
-const program = new Command('bqwarden')
-  .description('Query firewall and compliance pipeline between MCP agents and BigQuery')
-  .showHelpAfterError();
-
-for (const reg of [demo, token, audit, sql, policy, approvals, gcp, examiner]) reg(program);
-
-await program.parseAsync(process.argv);
+await buildProgram().parseAsync(process.argv);

@@ -2,13 +2,14 @@
 // policy test cases in rules/tests/.
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { loadPolicy, type Policy } from '../policy/engine.js';
-import { PolicyLoadError } from '../policy/errors.js';
-import { checkCase, evaluateCase, loadAnalyzer, loadCases, type CaseOutcome } from '../policy/cases.js';
+import type { Policy } from '../policy/engine.js';
+import type { CaseOutcome } from '../policy/cases.js';
 
 const DEFAULT_DIR = process.env.BQWARDEN_RULES ?? 'rules';
 
 async function load(dir: string): Promise<Policy | null> {
+  // Loaded on use: `bqwarden --help` must not pay for the policy engine and the SQL parser.
+  const [{ loadPolicy }, { PolicyLoadError }] = await Promise.all([import('../policy/engine.js'), import('../policy/errors.js')]);
   try {
     return await loadPolicy(dir);
   } catch (err) {
@@ -130,6 +131,7 @@ export function register(program: Command): void {
         process.exitCode = 2;
         return;
       }
+      const { evaluateCase, loadAnalyzer } = await import('../policy/cases.js');
       const analyze = await loadAnalyzer();
       let out: CaseOutcome;
       try {
@@ -152,6 +154,7 @@ export function register(program: Command): void {
     .action(async (o: { dir: string; cases?: string; filter?: string; verbose?: boolean }) => {
       const p = await load(o.dir);
       if (!p) return;
+      const { checkCase, evaluateCase, loadAnalyzer, loadCases } = await import('../policy/cases.js');
       let cases;
       try {
         cases = await loadCases(o.cases ?? join(o.dir, 'tests'));

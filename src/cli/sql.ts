@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { analyze, createStaticCatalog, loadStaticCatalog } from '../sql/analyze.js';
 import type { Dialect, SchemaCatalog } from '../sql/types.js';
 
 async function readStdin(): Promise<string> {
@@ -26,6 +25,7 @@ export function register(program: Command): void {
         process.exitCode = 2;
         return;
       }
+      const { analyze, createStaticCatalog, loadStaticCatalog } = await import('../sql/analyze.js');
       let catalog: SchemaCatalog | undefined;
       if (o.catalog) {
         try {

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { dataDir } from '../config/paths.js';
 import { ACTOR_TYPES_ASSIGNABLE, type AssignableActorType } from '../identity/config.js';
-import { DEFAULT_DEV_TTL_SECONDS, MAX_DEV_TTL_SECONDS, mintDevToken } from '../identity/dev-issuer.js';
+import { DEFAULT_DEV_TTL_SECONDS, MAX_DEV_TTL_SECONDS } from '../identity/dev-limits.js';
 
 function positiveInt(max: number) {
   return (raw: string): number => {
@@ -39,6 +39,7 @@ export function register(program: Command): void {
       const port = opts.port ?? (process.env.PORT ? positiveInt(65535)(process.env.PORT) : 8080);
       const origin = `http://127.0.0.1:${port}`;
       try {
+        const { mintDevToken } = await import('../identity/dev-issuer.js');
         const token = await mintDevToken({
           dataDir: dataDir(),
           issuer: opts.issuer ?? `${origin}/dev-issuer`,

@@ -1,7 +1,10 @@
-// CatalogProvider backed by BigQuery's INFORMATION_SCHEMA.COLUMN_FIELD_PATHS (region-qualified:
-// one query covers every dataset of a project in that region, and it carries policy tags,
-// which policy uses to classify columns). Results are cached per table with a TTL; a table the
-// query does not return is simply absent (the analyzer then treats it as unknown: fail closed).
+// CatalogProvider backed by BigQuery's INFORMATION_SCHEMA.COLUMN_FIELD_PATHS, which carries the
+// policy tags that policy uses to classify columns. The view is read dataset-qualified (one
+// query per dataset a statement names), because that needs only bigquery.tables.get/list on the
+// dataset, which the gateway's dataViewer grant on each allowed dataset already gives; the
+// region-qualified view would need those rights on the whole project. Results are cached per
+// table with a TTL; a table the query does not return is absent (unknown to the analyzer: fail
+// closed).
 import type { BigQuery } from '@google-cloud/bigquery';
 import type { CatalogColumn, CatalogProvider, CatalogTable, TableRef } from '../sql/types.js';
 import { createBigQueryClient, quoteIdent } from './bigquery.js';
@@ -9,7 +12,7 @@ import { createBigQueryClient, quoteIdent } from './bigquery.js';
 export interface BigQueryCatalogOptions {
   /** Project used when a table ref has none, and that runs the query jobs. */
   projectId: string;
-  /** Dataset location, e.g. US, EU, europe-west2 → `region-us`. */
+  /** Location the query jobs run in (the datasets' location), e.g. US, EU, europe-west2. */
   location: string;
   ttlMs?: number;
   bigquery?: BigQuery;
@@ -28,12 +31,6 @@ interface FieldRow {
 }
 
 type Ref = Pick<TableRef, 'fq' | 'project' | 'dataset' | 'table'>;
-
-function regionQualifier(location: string): string {
-  const l = location.toLowerCase();
-  if (!/^[a-z0-9-]+$/.test(l)) throw new Error(`bigquery catalog: bad location ${JSON.stringify(location)}`);
-  return `region-${l}`;
-}
 
 /** Rebuild nested columns from field paths (a.b.c), keeping the order BigQuery returned. */
 export function columnsFromFieldPaths(rows: Pick<FieldRow, 'field_path' | 'data_type' | 'policy_tags'>[]): CatalogColumn[] {
@@ -58,32 +55,30 @@ export function createBigQueryCatalogProvider(o: BigQueryCatalogOptions): Catalo
   const ttl = o.ttlMs ?? 5 * 60_000;
   const now = o.now ?? Date.now;
   const bq = o.bigquery ?? createBigQueryClient({ projectId: o.projectId, apiEndpoint: o.apiEndpoint });
-  const region = regionQualifier(o.location);
   const cache = new Map<string, { at: number; table: CatalogTable | null }>();
   const inflight = new Map<string, Promise<void>>();
 
   const key = (project: string, dataset: string, table: string) => `${project}.${dataset}.${table}`.toLowerCase();
 
-  async function fetchProject(project: string, refs: { dataset: string; table: string }[]): Promise<void> {
+  async function fetchDataset(project: string, dataset: string, tables: string[]): Promise<void> {
     const query = [
       'SELECT table_catalog, table_schema, table_name, column_name, field_path, data_type, policy_tags',
-      `FROM ${quoteIdent(project, region, 'INFORMATION_SCHEMA', 'COLUMN_FIELD_PATHS')}`,
-      'WHERE CONCAT(table_schema, ".", table_name) IN UNNEST(@names)',
+      `FROM ${quoteIdent(project, dataset, 'INFORMATION_SCHEMA', 'COLUMN_FIELD_PATHS')}`,
+      'WHERE table_name IN UNNEST(@names)',
       // Top-level rows before their nested fields so parents exist when children arrive.
-      'ORDER BY table_schema, table_name, ARRAY_LENGTH(SPLIT(field_path, ".")), field_path',
+      'ORDER BY table_name, ARRAY_LENGTH(SPLIT(field_path, ".")), field_path',
     ].join('\n');
-    const names = refs.map((r) => `${r.dataset}.${r.table}`);
-    const [rows] = await bq.query({ query, params: { names }, types: { names: ['STRING'] }, location: o.location });
+    const [rows] = await bq.query({ query, params: { names: tables }, types: { names: ['STRING'] }, location: o.location });
     const grouped = new Map<string, FieldRow[]>();
     for (const r of rows as FieldRow[]) {
       const k = key(project, r.table_schema, r.table_name);
       grouped.set(k, [...(grouped.get(k) ?? []), r]);
     }
     const at = now();
-    for (const r of refs) {
-      const k = key(project, r.dataset, r.table);
+    for (const t of tables) {
+      const k = key(project, dataset, t);
       const list = grouped.get(k);
-      cache.set(k, { at, table: list ? { fq: `${project}.${r.dataset}.${r.table}`, columns: columnsFromFieldPaths(list) } : null });
+      cache.set(k, { at, table: list ? { fq: `${project}.${dataset}.${t}`, columns: columnsFromFieldPaths(list) } : null });
     }
   }
 
@@ -100,11 +95,17 @@ export function createBigQueryCatalogProvider(o: BigQueryCatalogOptions): Catalo
         const c = cache.get(w.k);
         return !c || now() - c.at > ttl;
       });
-      const byProject = new Map<string, { dataset: string; table: string }[]>();
-      for (const w of stale) if (!inflight.has(w.k)) byProject.set(w.project, [...(byProject.get(w.project) ?? []), w]);
-      for (const [project, refs] of byProject) {
-        const p = fetchProject(project, refs).finally(() => refs.forEach((r) => inflight.delete(key(project, r.dataset, r.table))));
-        refs.forEach((r) => inflight.set(key(project, r.dataset, r.table), p));
+      const byDataset = new Map<string, { project: string; dataset: string; tables: string[] }>();
+      for (const w of stale) {
+        if (inflight.has(w.k)) continue;
+        const d = `${w.project}.${w.dataset}`;
+        const group = byDataset.get(d) ?? { project: w.project, dataset: w.dataset, tables: [] };
+        group.tables.push(w.table);
+        byDataset.set(d, group);
+      }
+      for (const g of byDataset.values()) {
+        const p = fetchDataset(g.project, g.dataset, g.tables).finally(() => g.tables.forEach((t) => inflight.delete(key(g.project, g.dataset, t))));
+        g.tables.forEach((t) => inflight.set(key(g.project, g.dataset, t), p));
       }
       await Promise.all(wanted.map((w) => inflight.get(w.k)).filter(Boolean));
       const out: CatalogTable[] = [];

@@ -58,6 +58,11 @@ export const GcpConfigSchema = z
         location: z.string().default('US'),
         /** http(s)://host:port of a BigQuery REST fake/emulator. */
         apiEndpoint: z.string().optional(),
+        /**
+         * Learn table schemas and policy tags from INFORMATION_SCHEMA.COLUMN_FIELD_PATHS
+         * (src/gcp/catalog.ts), so policy classifies columns by their BigQuery policy tags.
+         */
+        catalog: z.boolean().default(false),
         catalogTtlMs: z.number().int().min(0).default(5 * 60_000),
       })
       .prefault({}),

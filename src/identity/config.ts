@@ -13,6 +13,7 @@ export const DEFAULT_ALGORITHMS = ['RS256', 'ES256', 'PS256', 'EdDSA'] as const;
 export const GOOGLE_ID_TOKEN_ISSUERS = ['https://accounts.google.com', 'accounts.google.com'] as const;
 export const IAP_ISSUER = 'https://cloud.google.com/iap';
 export const IAP_HEADER = 'x-goog-iap-jwt-assertion';
+export const IAP_AUDIENCE = /^\/projects\/\d+\/(locations\/[a-z0-9-]+\/services\/[a-z0-9-]+|global\/backendServices\/\d+|apps\/[a-z0-9:.-]+)$/;
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 
@@ -99,9 +100,15 @@ export const GoogleIdTokenConfigSchema = z
 
 export const IapConfigSchema = z
   .object({
-    /** /projects/<project number>/global/backendServices/<id> (or /projects/<n>/apps/<project id> for App Engine). */
-    audience: z.string().regex(/^\/projects\/[^/]+\/(global\/backendServices|apps)\/[^/]+$/, {
-      message: 'audience must look like /projects/<number>/global/backendServices/<id> or /projects/<number>/apps/<id>',
+    /**
+     * The `aud` IAP puts in its assertion, one per kind of resource IAP fronts:
+     * /projects/<project number>/locations/<region>/services/<service> (IAP enabled directly on
+     * a Cloud Run service), /projects/<number>/global/backendServices/<id> (behind an external
+     * HTTPS load balancer) or /projects/<number>/apps/<project id> (App Engine).
+     */
+    audience: z.string().regex(IAP_AUDIENCE, {
+      message:
+        'audience must look like /projects/<number>/locations/<region>/services/<service> (Cloud Run), /projects/<number>/global/backendServices/<id> (load balancer) or /projects/<number>/apps/<project id> (App Engine)',
     }),
     /** When true a request without the IAP header is refused (the gateway is only reachable through IAP). */
     required: z.boolean().default(true),
@@ -143,6 +150,24 @@ export const UpstreamCredentialConfigSchema = z
         keyFile: z.string().min(1).optional(),
         /** Billing/quota project sent as x-goog-user-project. */
         quotaProjectId: z.string().min(1).optional(),
+      })
+      .strict(),
+    /**
+     * A short-lived access token of another service account, minted per use through the IAM
+     * Credentials API with the gateway's own identity (roles/iam.serviceAccountTokenCreator on
+     * that account only). Used for the write path: an MCP Toolbox that holds no credential of
+     * its own (BIGQUERY_USE_CLIENT_OAUTH) runs approved statements with this token.
+     */
+    z
+      .object({
+        type: z.literal('google_impersonated'),
+        targetPrincipal: z.string().regex(/^[^@\s]+@[^@\s]+\.iam\.gserviceaccount\.com$/, { message: 'targetPrincipal must be a service account email (…@….iam.gserviceaccount.com)' }),
+        scopes: z.array(z.string().min(1)).min(1).default([BIGQUERY_SCOPE]),
+        /** Token lifetime; the library refreshes shortly before it ends. */
+        lifetimeSeconds: z.number().int().min(60).max(3600).default(600),
+        delegates: z.array(z.string().min(1)).default([]),
+        /** IAM Credentials endpoint; overridable for tests and private endpoints. */
+        endpoint: secureUrl('endpoint').default('https://iamcredentials.googleapis.com'),
       })
       .strict(),
   ])

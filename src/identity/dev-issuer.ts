@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { dataDir as defaultDataDir, paths } from '../config/paths.js';
 import { ACTOR_TYPES_ASSIGNABLE, type AssignableActorType } from './config.js';
+import { DEFAULT_DEV_TTL_SECONDS, MAX_DEV_TTL_SECONDS } from './dev-limits.js';
+
+export { DEFAULT_DEV_TTL_SECONDS, MAX_DEV_TTL_SECONDS };
 
 export const DEV_ISSUER_ALG = 'ES256';
 /** Claim a dev token uses to say which kind of actor it stands for (human unless told otherwise). */
@@ -89,9 +92,6 @@ export interface MintDevTokenOptions {
   /** Defaults to demo: the CLI mints for the local demo. Production is refused regardless. */
   mode?: string;
 }
-
-export const DEFAULT_DEV_TTL_SECONDS = 3600;
-export const MAX_DEV_TTL_SECONDS = 24 * 3600;
 
 export async function mintDevToken(opts: MintDevTokenOptions): Promise<string> {
   assertDevMode(opts.mode ?? 'demo');

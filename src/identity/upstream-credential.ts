@@ -3,8 +3,8 @@
 // token minted for the gateway); the upstream instead sees the gateway's service identity, and
 // the audit trail is where the end user is recorded.
 import { readFileSync, statSync } from 'node:fs';
-import { GoogleAuth, type GoogleAuthOptions } from 'google-auth-library';
-import { UpstreamCredentialConfigSchema, type UpstreamCredentialConfig } from './config.js';
+import { GoogleAuth, Impersonated, type AuthClient, type GoogleAuthOptions } from 'google-auth-library';
+import { CLOUD_PLATFORM_SCOPE, UpstreamCredentialConfigSchema, type UpstreamCredentialConfig } from './config.js';
 
 export interface UpstreamCredential {
   readonly kind: UpstreamCredentialConfig['type'];
@@ -55,21 +55,58 @@ function google(config: Extract<UpstreamCredentialConfig, { type: 'google' }>, e
   return {
     kind: 'google',
     async headers() {
-      let h: globalThis.Headers;
-      try {
-        h = await auth.getRequestHeaders();
-      } catch (err) {
-        throw new UpstreamCredentialError(`upstreamCredential (google): could not obtain an access token: ${(err as Error).message?.slice(0, 300)}`);
-      }
-      const out: Record<string, string> = {};
-      h.forEach((value, name) => {
-        out[name.toLowerCase()] = value;
-      });
+      const out = await headersOf(auth, 'google');
       // Set here rather than through client options: credential files carry their own
       // quota_project_id, which would silently override the configured one.
       if (config.quotaProjectId) out['x-goog-user-project'] = config.quotaProjectId;
-      if (!out.authorization) throw new UpstreamCredentialError('upstreamCredential (google): credentials produced no Authorization header');
       return out;
+    },
+  };
+}
+
+/** Request headers of a google-auth-library client as a plain lower-case record. */
+async function headersOf(client: { getRequestHeaders(): Promise<globalThis.Headers> }, what: string): Promise<Record<string, string>> {
+  let h: globalThis.Headers;
+  try {
+    h = await client.getRequestHeaders();
+  } catch (err) {
+    throw new UpstreamCredentialError(`upstreamCredential (${what}): could not obtain an access token: ${(err as Error).message?.slice(0, 300)}`);
+  }
+  const out: Record<string, string> = {};
+  h.forEach((value, name) => {
+    out[name.toLowerCase()] = value;
+  });
+  if (!out.authorization) throw new UpstreamCredentialError(`upstreamCredential (${what}): credentials produced no Authorization header`);
+  return out;
+}
+
+function impersonated(config: Extract<UpstreamCredentialConfig, { type: 'google_impersonated' }>, extra: GoogleAuthOptions): UpstreamCredential {
+  // The source is the gateway's own identity (ADC: the Cloud Run service account); it needs
+  // only the right to mint tokens for targetPrincipal, never the target's data rights.
+  let client: Impersonated | null = null;
+  const get = async (): Promise<Impersonated> => {
+    if (client) return client;
+    const sourceClient = (await new GoogleAuth({ scopes: [CLOUD_PLATFORM_SCOPE], ...extra }).getClient()) as AuthClient;
+    client = new Impersonated({
+      sourceClient,
+      targetPrincipal: config.targetPrincipal,
+      targetScopes: config.scopes,
+      lifetime: config.lifetimeSeconds,
+      delegates: config.delegates,
+      endpoint: config.endpoint,
+    });
+    return client;
+  };
+  return {
+    kind: 'google_impersonated',
+    async headers() {
+      let c: Impersonated;
+      try {
+        c = await get();
+      } catch (err) {
+        throw new UpstreamCredentialError(`upstreamCredential (google_impersonated ${config.targetPrincipal}): no source credential: ${(err as Error).message?.slice(0, 300)}`);
+      }
+      return headersOf(c, `google_impersonated ${config.targetPrincipal}`);
     },
   };
 }
@@ -92,5 +129,7 @@ export function createUpstreamCredential(input: UpstreamCredentialConfig | unkno
       return staticBearer(config.secretFile);
     case 'google':
       return google(config, googleAuthOptions);
+    case 'google_impersonated':
+      return impersonated(config, googleAuthOptions);
   }
 }

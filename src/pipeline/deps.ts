@@ -48,6 +48,13 @@ export interface ApprovalGate {
   executed(call: HeldCall, approvalId: string, outcome: 'success' | 'failure'): Promise<void>;
 }
 
+/** The write path: the upstream (and identity) that runs approved statements only. */
+export interface WriterUpstream {
+  /** Recorded as the event's upstream, so examiners see which identity ran the statement. */
+  name: string;
+  forward(params: Record<string, unknown> | undefined, signal: AbortSignal): Promise<Record<string, unknown>>;
+}
+
 export interface PipelineDeps {
   audit: { append(input: AuditEventInput): Promise<unknown> };
   /** Snapshot of the current policy: a request keeps the one it started with across reloads. */
@@ -60,6 +67,8 @@ export interface PipelineDeps {
   /** Detectors only, for results that are not tool results (resources, prompts, completions). */
   scrub(result: Record<string, unknown>): { result: Record<string, unknown>; report: MaskReport };
   approvals: ApprovalGate | null;
+  /** When set, approved statements go here and never through the read upstream. */
+  writer?: WriterUpstream | null;
   metrics: Metrics;
   log: Logger;
   upstreamName: string;

@@ -292,12 +292,16 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
       Object.assign(ev, { approval_id: gate.approvalId, approval_requester: gate.requester, approval_approvers: gate.approvers, approvals_required: gate.required });
     }
 
-    // Stage: forward.
+    // Stage: forward. An approved statement runs through the write path when there is one:
+    // the read path's credential cannot change data, so a write misjudged as a read fails there.
+    const writer = approvalId !== null ? deps.writer : null;
+    if (writer) ev.upstream = writer.name;
+    const send: Forward = writer ? (p) => writer.forward(p, ctx.signal) : forward;
     const endUpstream = stage('upstream');
     let upstreamResult: Record<string, unknown>;
     const forwarded = executed !== null && shape?.sqlArgument ? { ...params, arguments: { ...args, [shape.sqlArgument]: executed } } : params;
     try {
-      upstreamResult = await forwardOrFail(ctx, ev, forward, forwarded);
+      upstreamResult = await forwardOrFail(ctx, ev, send, forwarded);
       if (decision.engine?.handles && shape?.sqlArgument) upstreamResult = await resolveRowHandles(ctx, ev, forward, tool, shape.sqlArgument, upstreamResult, decision.engine.handles);
     } catch (err) {
       // A consumed approval whose statement failed upstream is recorded as such.

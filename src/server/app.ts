@@ -21,7 +21,10 @@ import { registerMcpGateway } from '../transport/gateway.js';
 import { createAuthenticator, protectedResourceMetadata, protectedResourceMetadataPaths, wwwAuthenticateHeader } from '../identity/authenticate.js';
 import { devIssuerUrl } from '../identity/config.js';
 import { freePort } from '../demo/toolbox.js';
-import { createUpstreamCredential } from '../identity/upstream-credential.js';
+import { createUpstreamCredential, type UpstreamCredential } from '../identity/upstream-credential.js';
+import { createWriterUpstream } from './writer-upstream.js';
+import { credentialedFetch } from '../transport/upstream.js';
+import type { CatalogProvider } from '../sql/types.js';
 import { AuthError } from '../identity/types.js';
 import { AuditLog } from '../audit/log.js';
 import { loadOrCreateSigner } from '../audit/checkpoint.js';
@@ -85,7 +88,14 @@ async function createSink(config: GatewayConfig): Promise<AuditSink> {
   return JsonlSink.open({ dir: config.audit.dir ?? join(config.dataDir, 'audit'), maxFileBytes: config.audit.maxFileBytes });
 }
 
-export async function startGateway(config: GatewayConfig, opts: { log?: Logger } = {}): Promise<GatewayHandle> {
+export interface StartGatewayOptions {
+  log?: Logger;
+  /** Credentials made in this process (the demo's per-run Toolbox tokens) instead of config. */
+  upstreamCredential?: UpstreamCredential;
+  writerCredential?: UpstreamCredential;
+}
+
+export async function startGateway(config: GatewayConfig, opts: StartGatewayOptions = {}): Promise<GatewayHandle> {
   const log = opts.log ?? createLogger();
   const metrics = createMetrics();
   const demo = config.mode === 'demo' || config.mode === 'dev';
@@ -125,20 +135,31 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
 
 
   // Upstream: the gateway's own credential, never the client's.
-  const credential = createUpstreamCredential(config.identity.upstreamCredential);
+  const credential = opts.upstreamCredential ?? createUpstreamCredential(config.identity.upstreamCredential);
+  const writer = config.upstream.writer
+    ? createWriterUpstream({ url: config.upstream.writer.url, name: config.upstream.writer.name, timeoutMs: config.upstream.timeoutMs, credential: opts.writerCredential ?? createUpstreamCredential(config.upstream.writer.credential) })
+    : null;
   let metaClient: Client | null = null;
   const callUpstreamTool = async (name: string, args: Record<string, unknown>) => {
     if (!metaClient) {
       const c = new Client({ name: 'bqwarden-catalog', version: GATEWAY_VERSION });
-      await c.connect(new StreamableHTTPClientTransport(new URL(config.upstream.url), { requestInit: { headers: await credential.headers() } }));
+      await c.connect(new StreamableHTTPClientTransport(new URL(config.upstream.url), { fetch: credentialedFetch(() => credential.headers()) }));
       metaClient = c;
     }
     return (await metaClient.callTool({ name, arguments: args }, undefined, { timeout: config.upstream.timeoutMs })) as { content: { type: string; text?: string }[] };
   };
-  const catalog = createCatalogView({
-    staticTables: loadStaticCatalog(config.rules.catalogDir),
-    providers: [createUpstreamToolCatalogProvider(callUpstreamTool, {})],
-  });
+  // BigQuery's own catalog first: it carries the policy tags that classify columns.
+  const catalogProviders: CatalogProvider[] = [];
+  if (config.gcp.bigquery.catalog) {
+    if (!config.gcp.project) throw new Error('gcp.bigquery.catalog needs gcp.project (the project that runs the INFORMATION_SCHEMA queries)');
+    const { createBigQueryCatalogProvider } = await import('../gcp/catalog.js');
+    catalogProviders.push(createBigQueryCatalogProvider({ projectId: config.gcp.project, location: config.gcp.bigquery.location, ttlMs: config.gcp.bigquery.catalogTtlMs, apiEndpoint: config.gcp.bigquery.apiEndpoint }));
+  }
+  catalogProviders.push(createUpstreamToolCatalogProvider(callUpstreamTool, {}));
+  // A policy without a catalog/ directory (e.g. one mounted from a bucket) has no static tables:
+  // knowing less only makes the analyzer report unresolved columns, which policy refuses.
+  const staticCatalog = () => (existsSync(config.rules.catalogDir) ? loadStaticCatalog(config.rules.catalogDir) : []);
+  const catalog = createCatalogView({ staticTables: staticCatalog(), providers: catalogProviders });
 
   const maskingConfig = { ...config.masking };
   if (!maskingConfig.pseudonym.key && !maskingConfig.pseudonym.keyFile) {
@@ -173,6 +194,7 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
       return { result: r.value as Record<string, unknown>, report: { maskedColumns: [], detectorHits: r.detectorHits, rows: null, notes: [] } };
     },
     approvals: null,
+    writer,
     metrics,
     log,
     upstreamName: config.upstream.name,
@@ -319,6 +341,7 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     await Promise.race([drained, new Promise((r) => setTimeout(r, config.server.drainTimeoutMs))]);
     await mcp.close();
     await metaClient?.close().catch(() => undefined);
+    await writer?.close();
     await approvals.close().catch((err) => log.error({ err: (err as Error).message }, 'approvals close failed'));
     await audit.append({ event_type: 'gateway_stop', policy_version: policyStore.current().version }).catch(() => undefined);
     await audit.close();
@@ -331,7 +354,7 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     audit,
     async reloadPolicy() {
       onPolicyChange(await policyStore.reload());
-      catalog.reset(loadStaticCatalog(config.rules.catalogDir));
+      catalog.reset(staticCatalog());
     },
     close,
   };

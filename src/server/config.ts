@@ -1,7 +1,7 @@
 // The gateway's whole configuration: one zod schema composed from each module's own section.
 // Sources, in order: defaults < config file (BQWARDEN_CONFIG or --config) < environment.
 import { z } from 'zod';
-import { IdentityConfigSchema } from '../identity/config.js';
+import { IdentityConfigSchema, UpstreamCredentialConfigSchema } from '../identity/config.js';
 import { AuditConfigSchema } from '../audit/config.js';
 import { MaskingConfigSchema } from '../masking/config.js';
 import { GcpConfigSchema } from '../gcp/config.js';
@@ -34,6 +34,18 @@ export const GatewayConfigSchema = z
         /** Name recorded in audit events. */
         name: z.string().default('toolbox'),
         timeoutMs: z.number().int().min(100).default(60_000),
+        /**
+         * The write path (src/server/writer-upstream.ts): approved statements, and only those,
+         * run here, with the writer's own credential. Without it they run on the read upstream.
+         */
+        writer: z
+          .object({
+            url: z.string().url(),
+            name: z.string().default('toolbox-writer'),
+            credential: UpstreamCredentialConfigSchema,
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({ url: 'http://127.0.0.1:5000/mcp', name: 'toolbox', timeoutMs: 60_000 }),

@@ -113,11 +113,13 @@ export class PubSubAuditSink implements AuditSink {
   private closed = false;
   private lastError: Error | null = null;
   private readonly inflight = new Set<Promise<void>>();
+  private readonly batching: PubSubBatching;
 
   constructor(private readonly opts: PubSubSinkOptions) {
     this.chainId = opts.chainId ?? instanceChainId();
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
     const batching = { ...DEFAULT_BATCHING, ...opts.batching };
+    this.batching = batching;
     this.ownsClient = !opts.client;
     const endpoint = opts.endpoint ?? opts.pubsubEndpoint;
     this.client =
@@ -223,8 +225,11 @@ export class PubSubAuditSink implements AuditSink {
       const remaining = events.filter((e) => !acked.has(e));
       const pending = remaining.map((e) => this.publishOne(e));
       // Our per-chain group commit already formed the batch; waiting for the client's batch
-      // timer would only add latency on the request path, so send it now.
-      this.topic.flush().catch(() => undefined);
+      // timer would only add latency on the request path, so send it now. But only when it is
+      // one client batch: the client's flush() sends every queued batch of an ordering key at
+      // once, even while an earlier one is in flight, and a later batch could then land first
+      // (seen on Node 24). Larger flushes go out batch after batch on the client's own timer.
+      if (this.fitsOneBatch(remaining)) this.topic.flush().catch(() => undefined);
       const results = await Promise.allSettled(pending);
       let failed = false;
       results.forEach((r, i) => {
@@ -264,6 +269,13 @@ export class PubSubAuditSink implements AuditSink {
       this.ready = true;
       this.lastError = null;
     }
+  }
+
+  private fitsOneBatch(events: AuditEvent[]): boolean {
+    if (events.length > this.batching.maxMessages) return false;
+    // A rough size of what the client counts (data plus attributes); a margin keeps it on the safe side.
+    const bytes = events.reduce((n, e) => n + Buffer.byteLength(JSON.stringify(e)) + 256, 0);
+    return bytes <= this.batching.maxBytes / 2;
   }
 
   private failure(chainId: string, events: AuditEvent[], err: unknown): PubSubSinkError {

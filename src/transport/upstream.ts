@@ -23,7 +23,7 @@ export const PassthroughResultSchema = ResultSchema;
  * fetch with fresh credentials on every upstream HTTP request (tokens such as Google ID tokens
  * expire within a session), and with any caller-supplied Authorization replaced, never merged.
  */
-function credentialedFetch(headers: UpstreamOptions['headers']) {
+export function credentialedFetch(headers: UpstreamOptions['headers']) {
   return async (url: string | URL, init?: RequestInit): Promise<Response> => {
     const h = new Headers(init?.headers);
     h.delete('authorization');

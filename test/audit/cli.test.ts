@@ -1,20 +1,14 @@
 // `bqwarden verify`, `replay` and `audit public-key|seal` as an examiner runs them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
+import { runCli } from '../helpers/cli.js';
 import { chainFiles, openLog, readLinesOf, request, tempData, writeChain, writeLinesOf } from './helpers.js';
 
-const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'bqwarden.js');
 
 function cli(args: string[], data: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { env: { ...process.env, BQWARDEN_DATA: data } }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+  return runCli(args, { env: { BQWARDEN_DATA: data } });
 }
 
 test('verify: OK exits 0; a break exits 1 naming file:line; --json; missing dir exits 2', { timeout: 60_000 }, async () => {

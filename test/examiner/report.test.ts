@@ -13,12 +13,18 @@ import { generateReport } from '../../src/report/generate.js';
 import { readEvents } from '../../src/audit/reader.js';
 import { auditTableSchema } from '../../src/gcp/audit-schema.js';
 import { FakeBigQuery } from '../gcp/bigquery-fake.js';
+import { runCli } from '../helpers/cli.js';
 import { seedAuditStore, type Seeded } from './seed.js';
 
 process.env.METADATA_SERVER_DETECTION = 'none';
 const run = promisify(execFile);
 const REPO = resolve(import.meta.dirname, '..', '..');
-const BIN = join(REPO, 'bin', 'bqwarden.js');
+/** The CLI in process; rejects like execFile on a non-zero exit. */
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const r = await runCli(args, { cwd: REPO });
+  if (r.code !== 0) throw r;
+  return r;
+}
 const CHROMIUM = '/usr/bin/chromium';
 const havePdfTools = existsSync(CHROMIUM) && existsSync('/usr/bin/pdftotext') && existsSync('/usr/bin/pdftoppm');
 const DAYS: [string, string, string] = ['2026-01-05', '2026-01-06', '2026-01-07'];
@@ -61,7 +67,7 @@ test('CLI: HTML + PDF with every section; pages render to PNG', async (t) => {
     t.skip('needs /usr/bin/chromium, pdftotext and pdftoppm (apt-get install -y chromium poppler-utils)');
     return;
   }
-  const res = await run(process.execPath, [BIN, 'report', '--from', DAYS[0], '--to', DAYS[2], '--dir', seed.auditDir, '--out', out, '--retention-days', '1826'], { cwd: REPO });
+  const res = await cli(['report', '--from', DAYS[0], '--to', DAYS[2], '--dir', seed.auditDir, '--out', out, '--retention-days', '1826']);
   const [htmlPath, pdfPath] = res.stdout.trim().split('\n');
   assert.ok(existsSync(htmlPath) && existsSync(pdfPath));
   assert.match(res.stderr, /events in the period/, 'progress on stderr');
@@ -94,7 +100,7 @@ test('CLI: a tampered store is reported as broken and the command exits 1', asyn
       }
     }
     assert.ok(done);
-    const err = await run(process.execPath, [BIN, 'report', '--from', DAYS[0], '--to', DAYS[2], '--dir', auditDir, '--out', join(copy, 'out'), '--no-pdf'], { cwd: REPO }).then(
+    const err = await cli(['report', '--from', DAYS[0], '--to', DAYS[2], '--dir', auditDir, '--out', join(copy, 'out'), '--no-pdf']).then(
       () => null,
       (e: { code: number; stdout: string }) => e,
     );
@@ -109,7 +115,7 @@ test('CLI: a tampered store is reported as broken and the command exits 1', asyn
 });
 
 test('CLI: bad period is refused with a clear message', async () => {
-  const err = await run(process.execPath, [BIN, 'report', '--from', '2026-02-01', '--to', '2026-01-01', '--dir', seed.auditDir, '--out', out, '--no-pdf'], { cwd: REPO }).then(
+  const err = await cli(['report', '--from', '2026-02-01', '--to', '2026-01-01', '--dir', seed.auditDir, '--out', out, '--no-pdf']).then(
     () => null,
     (e: { code: number; stderr: string }) => e,
   );

@@ -136,9 +136,10 @@ test('a failing BigQuery (permission denied) rejects with the API error', async 
   await assert.rejects(verify(), /Access Denied/);
 });
 
-test('catalog provider: COLUMN_FIELD_PATHS (region-qualified) with policy tags, nested fields, TTL cache', async () => {
+test('catalog provider: COLUMN_FIELD_PATHS (dataset-qualified: dataViewer on the dataset suffices) with policy tags, nested fields, TTL cache', async () => {
   const cat = new FakeBigQuery((q) => {
-    assert.match(q.query, /`test-project`\.`region-us`\.`INFORMATION_SCHEMA`\.`COLUMN_FIELD_PATHS`/);
+    assert.match(q.query, /`test-project`\.`bank`\.`INFORMATION_SCHEMA`\.`COLUMN_FIELD_PATHS`/);
+    assert.doesNotMatch(q.query, /region-/, 'a region-qualified view would need project-wide metadata rights');
     const names = q.params.names as string[];
     const all = [
       { table_catalog: 'test-project', table_schema: 'bank', table_name: 'customers', column_name: 'id', field_path: 'id', data_type: 'INT64', policy_tags: [] },
@@ -146,7 +147,7 @@ test('catalog provider: COLUMN_FIELD_PATHS (region-qualified) with policy tags, 
       { table_catalog: 'test-project', table_schema: 'bank', table_name: 'customers', column_name: 'address', field_path: 'address', data_type: 'STRUCT<city STRING, zip STRING>', policy_tags: [] },
       { table_catalog: 'test-project', table_schema: 'bank', table_name: 'customers', column_name: 'address', field_path: 'address.city', data_type: 'STRING', policy_tags: [] },
       { table_catalog: 'test-project', table_schema: 'bank', table_name: 'customers', column_name: 'address', field_path: 'address.zip', data_type: 'STRING', policy_tags: ['projects/p/locations/us/taxonomies/1/policyTags/zip'] },
-    ].filter((r) => names.includes(`${r.table_schema}.${r.table_name}`));
+    ].filter((r) => names.includes(r.table_name));
     return {
       schema: [
         { name: 'table_catalog', type: 'STRING', mode: 'NULLABLE' },

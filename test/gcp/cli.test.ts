@@ -1,17 +1,18 @@
 // CLI wiring: `schema check` against the checked-in files, and the verify --bigquery hook.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { bigQueryVerifySource } from '../../src/cli/gcp.js';
+import { runCli } from '../helpers/cli.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-test('`bqwarden schema check` passes on the checked-in generated files', () => {
-  const out = execFileSync(process.execPath, [join(root, 'bin', 'bqwarden.js'), 'schema', 'check'], { cwd: root, encoding: 'utf8' });
-  assert.match(out, /up to date/);
+test('`bqwarden schema check` passes on the checked-in generated files', async () => {
+  const r = await runCli(['schema', 'check'], { cwd: root });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /up to date/);
 });
 
 test('verify --bigquery hook: adds its options, falls through without --bigquery, refuses a range-less run', async () => {

@@ -2,10 +2,13 @@
 // examiner or a platform team would check are asserted on the parsed configuration.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from '@cdktf/hcl2json';
+import { checkBody, loadProviderSchema } from './provider-schema.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'terraform');
 const moduleDir = join(root, 'modules', 'bqwarden');
@@ -80,9 +83,10 @@ test('the checkers catch what they look for (adversarial)', async () => {
 
 test('versions.tf pins terraform and every provider with lower and upper bounds', () => {
   const tf = files['versions.tf'].terraform[0];
-  assert.match(tf.required_version, />=\s*1\.5/);
+  // 1.11: write-only arguments and ephemeral resources (secrets.tf).
+  assert.match(tf.required_version, />=\s*1\.11/);
   const providers = tf.required_providers[0];
-  for (const p of ['google', 'google-beta']) {
+  for (const p of ['google', 'google-beta', 'random', 'tls']) {
     assert.match(providers[p].version, />=\s*[\d.]+,\s*<\s*[\d.]+/, `${p} pinned to a range`);
     assert.equal(providers[p].source, `hashicorp/${p}`);
   }
@@ -114,7 +118,14 @@ test('least privilege: no primitive roles, no public principals, runtime SA has 
     'google_project_iam_member:roles/monitoring.metricWriter',
     'google_pubsub_topic_iam_member:roles/pubsub.publisher',
     'google_secret_manager_secret_iam_member:roles/secretmanager.secretAccessor',
+    'google_service_account_iam_member:roles/iam.serviceAccountTokenCreator',
+    'google_storage_bucket_iam_member:roles/storage.objectViewer',
   ]);
+  // The runtime may mint tokens for the writer account only, and read the policy bucket only.
+  assert.match(res('google_service_account_iam_member', 'runtime_mints_writer_tokens').service_account_id, /^\$\{google_service_account\.writer\[0\]\.name\}$/);
+  assert.match(res('google_storage_bucket_iam_member', 'runtime_policy_reader').bucket, /google_storage_bucket\.policy\[0\]\.name/);
+  const runtimeWrites = runtimeGrants.filter(([, , r]) => /dataEditor|dataOwner|bigquery\.admin|bigquery\.user\b/.test(String(r.role)));
+  assert.deepEqual(runtimeWrites, [], 'the read identity holds no BigQuery write role anywhere');
   assert.equal(res('google_bigquery_dataset_iam_member', 'runtime_data_viewer').for_each, '${toset(var.allowed_datasets)}');
   assert.match(res('google_pubsub_topic_iam_member', 'runtime_publisher').topic, /google_pubsub_topic\.audit\b/);
   // The one piece of audit data the runtime reads: approval events, through one view.
@@ -241,7 +252,7 @@ test('Cloud Run: only the gateway has a port, toolbox on localhost, secrets moun
   const vols = (tpl.volumes as Obj[]).map((v) => v.secret?.[0]?.secret);
   assert.equal(vols.length, 2);
   for (const v of vols) assert.match(v, /google_secret_manager_secret\.gateway/);
-  assert.doesNotMatch(JSON.stringify(mod.resource), /secret_data/, 'no secret value in Terraform (and so none in state)');
+  assert.doesNotMatch(JSON.stringify(mod.resource), /"secret_data"|secret_data_base64/, 'no secret value as a plain argument (it would be in plan and state)');
   assert.match(mod.variable.gateway_env[0].validation[0].condition, /secret\|password/);
 });
 
@@ -261,4 +272,247 @@ test('approval events view: approval_* rows only, event columns only, and the ga
   const gw = (res('google_cloud_run_v2_service', 'gateway').template[0].containers as Obj[]).find((c) => c.name === 'gateway')!;
   const env = (gw.env as Obj[]).find((e) => e.name === 'BQWARDEN__gcp__approvals__table');
   assert.match(String(env?.value), /google_bigquery_table\.approval_events\.table_id/);
+});
+
+// ---- Issue 12: applies in an empty project, serves its first call ---------------------------
+
+const schemas = { google: loadProviderSchema('@cdktf/provider-google'), 'google-beta': loadProviderSchema('@cdktf/provider-google-beta') };
+
+/** Every managed resource and data source of a parsed configuration, with the provider it uses. */
+function blocksOf(m: Obj): Array<{ kind: 'resource' | 'data'; type: string; name: string; body: Obj; provider: 'google' | 'google-beta' }> {
+  const out: ReturnType<typeof blocksOf> = [];
+  for (const kind of ['resource', 'data'] as const) {
+    for (const [type, byName] of Object.entries(m[kind] ?? {})) {
+      for (const [name, bodies] of Object.entries(byName as Obj)) {
+        const body = (bodies as Obj[])[0];
+        out.push({ kind, type, name, body, provider: String(body.provider ?? '').includes('google-beta') ? 'google-beta' : 'google' });
+      }
+    }
+  }
+  return out;
+}
+
+export function schemaProblems(m: Obj): string[] {
+  const problems: string[] = [];
+  for (const b of blocksOf(m)) {
+    const schema = schemas[b.provider][b.kind === 'resource' ? 'resources' : 'dataSources'].get(b.type);
+    if (!schema) {
+      problems.push(`${b.kind} ${b.type}.${b.name}: not in ${b.provider} ${schemas[b.provider].version}`);
+      continue;
+    }
+    problems.push(...checkBody(schema, b.body, `${b.type}.${b.name}`, schema.required));
+  }
+  return problems;
+}
+
+test('provider schema checker catches unknown arguments, misplaced blocks, missing required ones and beta-only resources (adversarial)', async () => {
+  const bad = await parse(
+    'bad.tf',
+    `resource "google_cloud_run_v2_service" "x" {
+       name     = "s"
+       location = "r"
+       iap_enabled_typo = true
+       template {
+         containers {
+           image = "i"
+           portz { container_port = 1 }
+         }
+       }
+     }
+     resource "google_project_service_identity" "y" {
+       service = "iap.googleapis.com"
+     }
+     resource "google_secret_manager_secret_version" "z" {
+       secret_data_wo = "x"
+     }
+     resource "google_storage_bucket" "w" {
+       name     = "b"
+       location = "US"
+       dynamic "versioning_typo" {
+         for_each = [1]
+         content { enabled = true }
+       }
+     }`,
+  );
+  const found = schemaProblems(bad);
+  for (const want of [
+    'google_cloud_run_v2_service.x.iap_enabled_typo: unknown',
+    'google_cloud_run_v2_service.x.template.containers.portz: unknown',
+    'resource google_project_service_identity.y: not in google 6.50.0',
+    'google_secret_manager_secret_version.z: required argument secret is missing',
+    'google_storage_bucket.w.dynamic "versioning_typo": unknown block',
+  ]) {
+    assert.ok(found.some((f) => f.startsWith(want)), `expected ${want} in ${JSON.stringify(found, null, 1)}`);
+  }
+});
+
+test('every resource, data source, argument and block (module, submodule, example) is in the provider schema (google and google-beta 6.50 bindings)', async () => {
+  assert.equal(schemas.google.version, '6.50.0');
+  assert.equal(schemas['google-beta'].version, '6.50.0');
+  const sub = (await parseDir(join(moduleDir, 'dashboard-url'))).merged;
+  const all = [...schemaProblems(mod), ...schemaProblems(example), ...schemaProblems(sub)];
+  assert.deepEqual(all, []);
+  // The checker really looked: nested blocks of the service were walked.
+  assert.ok(blocksOf(mod).length > 40);
+});
+
+test('ephemeral resources: only the two key generators, from random and tls, written only to write-only arguments', () => {
+  const eph = mod.ephemeral ?? {};
+  assert.deepEqual(Object.keys(eph).sort(), ['random_password', 'tls_private_key']);
+  assert.equal(eph.tls_private_key.audit_signing[0].algorithm, 'ED25519');
+  assert.equal(eph.random_password.pseudonymise[0].special, false);
+  assert.ok(eph.random_password.pseudonymise[0].length >= 44, 'at least 32 bytes once base64-decoded');
+  const uses = JSON.stringify(mod.resource).match(/ephemeral\.[a-z_]+\.[a-z_]+\[0\]\.[a-z_0-9]+/g) ?? [];
+  assert.deepEqual(uses.sort(), ['ephemeral.random_password.pseudonymise[0].result', 'ephemeral.tls_private_key.audit_signing[0].private_key_pem_pkcs8']);
+  for (const [, , r] of allResources(mod)) {
+    for (const [k, v] of Object.entries(r)) if (JSON.stringify(v).includes('ephemeral.')) assert.match(k, /_wo$/, `${k} takes an ephemeral value, so it must be write-only`);
+  }
+  assert.ok(!JSON.stringify(mod.output ?? {}).includes('ephemeral.'), 'no output exposes generated keys');
+});
+
+test('first apply: secret versions exist before the service, are mounted by version, and readable by the image user', () => {
+  for (const [name, secret] of [['audit_signing_key', 'audit-signing-key'], ['pseudonymise_key', 'pseudonymise-key']]) {
+    const v = res('google_secret_manager_secret_version', name);
+    assert.equal(v.count, '${var.manage_secret_versions ? 1 : 0}');
+    assert.match(v.secret, new RegExp(`google_secret_manager_secret\\.gateway\\["${secret}"\\]\\.id`));
+    assert.match(String(v.secret_data_wo_version), /var\.[a-z_]+_generation/);
+  }
+  assert.equal(mod.variable.manage_secret_versions[0].default, true);
+  const svc = res('google_cloud_run_v2_service', 'gateway');
+  for (const dep of ['google_secret_manager_secret_version.audit_signing_key', 'google_secret_manager_secret_version.pseudonymise_key', 'google_secret_manager_secret_iam_member.runtime_secret_access']) {
+    assert.ok(svc.depends_on.includes(`\${${dep}}`), `service depends on ${dep}`);
+  }
+  const items = (svc.template[0].volumes as Obj[]).filter((v) => v.secret).map((v) => v.secret[0].items[0]);
+  assert.deepEqual(items.map((i) => i.version), ['${local.signing_key_version}', '${local.pseudonymise_key_version}']);
+  for (const i of items) assert.equal(i.mode & 0o444, 0o444, `mode ${i.mode.toString(8)} is readable by user node (files are owned by root)`);
+  const locals = JSON.stringify(mod.locals);
+  assert.match(locals, /signing_key_version.*google_secret_manager_secret_version\.audit_signing_key\[0\]\.version : \\"latest\\"/);
+});
+
+test('service identities: the Pub/Sub and IAP agents are created (google-beta) before anything names them', () => {
+  const pubsub = res('google_project_service_identity', 'pubsub');
+  assert.equal(pubsub.service, 'pubsub.googleapis.com');
+  assert.equal(pubsub.provider, '${google-beta}');
+  const iap = res('google_project_service_identity', 'iap');
+  assert.equal(iap.service, 'iap.googleapis.com');
+  assert.equal(iap.count, '${var.iap_enabled ? 1 : 0}');
+  const locals = JSON.stringify(mod.locals);
+  assert.match(locals, /pubsub_agent":"serviceAccount:\$\{google_project_service_identity\.pubsub\.email\}/);
+  assert.match(locals, /iap_agent":"\$\{var\.iap_enabled \? \\"serviceAccount:\$\{google_project_service_identity\.iap\[0\]\.email\}/);
+});
+
+test('provider floors match what is used: iap_enabled needs google-beta >= 6.31', () => {
+  const floor = (p: string) => /(>=\s*)([\d.]+)/.exec(files['versions.tf'].terraform[0].required_providers[0][p].version)![2].split('.').map(Number);
+  const atLeast = (v: number[], min: number[]) => v[0] > min[0] || (v[0] === min[0] && (v[1] > min[1] || (v[1] === min[1] && v[2] >= min[2])));
+  assert.ok(JSON.stringify(res('google_cloud_run_v2_service', 'gateway')).includes('iap_enabled'));
+  assert.ok(atLeast(floor('google-beta'), [6, 31, 0]));
+  assert.ok(atLeast(floor('google'), [6, 31, 0]));
+  const exampleProviders = example.terraform[0].required_providers[0];
+  for (const p of ['google', 'google-beta', 'random', 'tls']) assert.equal(exampleProviders[p].version, files['versions.tf'].terraform[0].required_providers[0][p].version, `example pins ${p} like the module`);
+});
+
+test('reachability and identity: ingress all behind Cloud Run IAM by default, first-class issuer/audience/IAP/resource variables', () => {
+  assert.equal(mod.variable.ingress[0].default, 'INGRESS_TRAFFIC_ALL');
+  for (const v of ['public_url', 'oidc_issuers', 'google_id_token_audiences', 'accept_gcloud_user_tokens', 'google_hosted_domains', 'iap_enabled', 'iap_members']) assert.ok(mod.variable[v], v);
+  assert.equal(mod.variable.accept_gcloud_user_tokens[0].default, false);
+  const locals = JSON.stringify(mod.locals);
+  assert.match(locals, /gateway_url":"\$\{coalesce\(var\.public_url, \\"https:\/\/\$\{local\.service_name\}-\$\{data\.google_project\.this\.number\}\.\$\{var\.region\}\.run\.app\\"\)\}/);
+  assert.match(locals, /iap_audience":"\/projects\/\$\{data\.google_project\.this\.number\}\/locations\/\$\{var\.region\}\/services\/\$\{local\.service_name\}/);
+  for (const key of ['BQWARDEN__identity__issuers', 'BQWARDEN__identity__google__iap', 'BQWARDEN__identity__google__idTokens', 'BQWARDEN__upstream__writer', 'BQWARDEN__gcp__bigquery__catalog', 'BQWARDEN__rules__dir']) assert.ok(locals.includes(key), key);
+  const gw = (res('google_cloud_run_v2_service', 'gateway').template[0].containers as Obj[]).find((c) => c.name === 'gateway')!;
+  assert.equal((gw.env as Obj[]).find((e) => e.name === 'BQWARDEN_PUBLIC_URL')?.value, '${local.gateway_url}');
+  assert.deepEqual(Object.keys(gw.dynamic.env[0]), ['content', 'for_each']);
+  assert.equal(gw.dynamic.env[0].for_each, '${local.derived_env}');
+  assert.equal(mod.output.mcp_url[0].value, '${local.gateway_url}/mcp');
+});
+
+test('least privilege that still works: a separate writer identity, used only through the credential-less writer Toolbox', () => {
+  const sa = res('google_service_account', 'writer');
+  assert.equal(sa.count, '${local.writer_enabled ? 1 : 0}');
+  const editor = res('google_bigquery_dataset_iam_member', 'writer_data_editor');
+  assert.equal(editor.for_each, '${toset(var.writable_datasets)}');
+  assert.equal(editor.role, 'roles/bigquery.dataEditor');
+  const writerGrants = allResources(mod).filter(([, , r]) => String(r.member).includes('google_service_account.writer'));
+  assert.deepEqual(writerGrants.map(([t, , r]) => `${t}:${r.role}`).sort(), ['google_bigquery_dataset_iam_member:roles/bigquery.dataEditor', 'google_project_iam_member:roles/bigquery.jobUser']);
+  const tpl = res('google_cloud_run_v2_service', 'gateway').template[0];
+  const writer = tpl.dynamic.containers[0];
+  assert.equal(writer.for_each, '${local.writer_enabled ? ["toolbox-writer"] : []}');
+  const c = writer.content[0];
+  assert.equal(c.ports, undefined, 'no port: loopback only');
+  assert.ok(c.args.includes('127.0.0.1'));
+  const env = Object.fromEntries((c.env as Obj[]).map((e) => [e.name, e.value]));
+  assert.equal(env.BIGQUERY_USE_CLIENT_OAUTH, 'true', 'it holds no credential: BigQuery calls use the token the gateway sends');
+  assert.equal(env.BIGQUERY_IMPERSONATE_SERVICE_ACCOUNT, undefined);
+  const locals = JSON.stringify(mod.locals);
+  assert.match(locals, /type = \\"google_impersonated\\", targetPrincipal = google_service_account\.writer\[0\]\.email/);
+  // The read Toolbox gets no client OAuth and no impersonation: it only ever has the read identity.
+  const reader = (tpl.containers as Obj[]).find((x) => x.name === 'toolbox')!;
+  assert.ok(!(reader.env as Obj[]).some((e) => /CLIENT_OAUTH|IMPERSONATE/.test(e.name)));
+});
+
+test('policy: from the image by default, from a versioned bucket mounted read-only when policy_dir is set', () => {
+  assert.equal(mod.variable.policy_dir[0].default, null);
+  const b = res('google_storage_bucket', 'policy');
+  assert.equal(b.versioning[0].enabled, true);
+  assert.equal(b.public_access_prevention, 'enforced');
+  const tpl = res('google_cloud_run_v2_service', 'gateway').template[0];
+  const vol = tpl.dynamic.volumes[0].content[0];
+  assert.equal(vol.gcs[0].read_only, true);
+  assert.match(tpl.execution_environment, /EXECUTION_ENVIRONMENT_GEN2/);
+  const locals = JSON.stringify(mod.locals);
+  assert.match(locals, /BQWARDEN_POLICY_DIGEST/);
+  assert.match(locals, /filesha256/);
+});
+
+test('operations: 31-day dead letters, copied to the locked archive, alerts on dead letters, backlog and publish failures', () => {
+  assert.equal(res('google_pubsub_topic', 'dead_letter').message_retention_duration, '2678400s');
+  const dla = res('google_pubsub_subscription', 'dead_letter_archive');
+  assert.match(dla.topic, /google_pubsub_topic\.dead_letter\.id/);
+  assert.match(dla.cloud_storage_config[0].bucket, /google_storage_bucket\.archive\.name/);
+  assert.equal(dla.cloud_storage_config[0].filename_prefix, 'dead-letter/');
+  const policies = mod.resource.google_monitoring_alert_policy as Obj;
+  const filters = JSON.stringify(policies);
+  for (const metric of ['subscription/num_undelivered_messages', 'subscription/oldest_unacked_message_age', 'topic/send_request_count']) assert.ok(filters.includes(`pubsub.googleapis.com/${metric}`), metric);
+  for (const p of Object.values(policies)) assert.equal((p as Obj[])[0].notification_channels, '${var.alert_notification_channels}');
+  // The log-match alert names the exact message the gateway logs, under the key pino writes.
+  const logFilter = policies.audit_write_failures[0].conditions[0].condition_matched_log[0].filter as string;
+  const msg = /jsonPayload\.message = "([^"]+)"/.exec(logFilter)?.[1];
+  assert.ok(msg && readFileSync(join(root, '..', 'src', 'pipeline', 'interceptor.ts'), 'utf8').includes(`'${msg}'`), `the gateway logs "${msg}"`);
+  assert.match(readFileSync(join(root, '..', 'src', 'ops', 'logger.ts'), 'utf8'), /messageKey: 'message'/);
+  assert.equal(policies.audit_write_failures[0].conditions.length, 1, 'a log-match condition must be alone in its policy');
+});
+
+test('gateway_env guard: accepts the identity keys the deploy doc needs, refuses secret-looking names and values (evaluated by terraform when installed)', (t) => {
+  const guard = mod.variable.gateway_env[0].validation as Obj[];
+  const nameCond = guard[0].condition as string;
+  const valueCond = guard[1].condition as string;
+  const cases: Record<string, Record<string, string>> = {
+    identity: { BQWARDEN__identity__google__idTokens: '{"audiences":["x"]}', BQWARDEN__identity__issuers: '[]', BQWARDEN__identity__google__iap: '{}', BQWARDEN__identity__resource: 'https://x/mcp', BQWARDEN__masking__pseudonym__keyFile: '/secrets/k' },
+    key: { BQWARDEN__masking__pseudonym__key: 'abc' },
+    token: { BQWARDEN__upstream__token: 'abc' },
+    secret: { MY_CLIENT_SECRET: 'abc' },
+    password: { BQWARDEN__db__password: 'abc' },
+    pem: { BQWARDEN__identity__note: '-----BEGIN PRIVATE KEY-----' },
+  };
+  const want: Record<string, boolean> = { identity: true, key: false, token: false, secret: false, password: false, pem: false };
+  const tf = spawnSync('terraform', ['version'], { encoding: 'utf8' }).status === 0;
+  if (!tf) {
+    t.skip('no terraform binary on PATH: the guard expressions were only parsed');
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'bqw-guard-'));
+  try {
+    const expr = (cond: string, env: string) => cond.replace(/^\$\{|\}$/g, '').replaceAll('var.gateway_env', env);
+    writeFileSync(
+      join(dir, 'main.tf'),
+      `variable "cases" {\n  type = map(map(string))\n}\nlocals {\n  ok = { for c, env in var.cases : c => (${expr(nameCond, 'env')}) && (${expr(valueCond, 'env')}) }\n}\n`,
+    );
+    writeFileSync(join(dir, 'terraform.tfvars.json'), JSON.stringify({ cases }));
+    const r = spawnSync('terraform', ['console'], { cwd: dir, input: 'jsonencode(local.ok)\n', encoding: 'utf8', env: { ...process.env, CHECKPOINT_DISABLE: '1' } });
+    assert.equal(r.status, 0, r.stderr);
+    const fromConsole = JSON.parse(JSON.parse(r.stdout.trim().split('\n').at(-1)!));
+    assert.deepEqual(fromConsole, want);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { writeBankDb } from '../../src/demo/dataset.js';
-import { startToolbox, type ToolboxProcess } from '../../src/demo/toolbox.js';
+import { startDemoUpstreams, startToolbox, type ToolboxProcess } from '../../src/demo/toolbox.js';
 import { startGateway, type GatewayHandle } from '../../src/server/app.js';
 import { loadGatewayConfig } from '../../src/server/config.js';
 import { deepMerge } from '../../src/config/load.js';
@@ -18,7 +18,7 @@ export const REPO = resolve(import.meta.dirname, '..', '..');
 
 let cachedDb: Promise<string> | null = null;
 /** The generated bank DB is the same every time: build it once per test process and copy it. */
-function bankDbTemplate(): Promise<string> {
+export function bankDbTemplate(): Promise<string> {
   cachedDb ??= (async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bqwarden-db-'));
     const file = join(dir, 'bank.db');
@@ -48,13 +48,19 @@ export interface StackOptions {
   /** Extra gateway config merged over the demo defaults. */
   config?: Record<string, unknown>;
   dataDir?: string;
+  /**
+   * Upstreams as `npm start` runs them: a read-only Toolbox and a writable one for approved
+   * statements, both requiring the per-run token only this process holds.
+   */
+  demoUpstreams?: boolean;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'bqwarden-e2e-'));
   const db = join(dataDir, 'bank.db');
   if (!existsSync(db)) copyFileSync(await bankDbTemplate(), db);
-  const toolbox = await startToolbox({ database: db });
+  const demo = opts.demoUpstreams ? await startDemoUpstreams({ database: db }) : null;
+  const toolbox = demo ? demo.reader : await startToolbox({ database: db });
   const log = createLogger(process.env.BQWARDEN_TEST_LOG ?? 'silent');
   const clients: Client[] = [];
   let port = 0;
@@ -68,14 +74,14 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
             mode: 'demo',
             dataDir,
             server: { host: '127.0.0.1', port },
-            upstream: { url: toolbox.url, name: 'toolbox-sqlite', timeoutMs: 30_000 },
+            upstream: demo ? { ...demo.upstream, timeoutMs: 30_000 } : { url: toolbox.url, name: 'toolbox-sqlite', timeoutMs: 30_000 },
             rules: { dir: opts.rulesDir ?? join(REPO, 'rules'), catalogDir: join(REPO, 'rules', 'catalog') },
             identity: { devIssuer: { enabled: true } },
           },
           opts.config ?? {},
         ),
       }),
-      { log },
+      { log, ...(demo ? { upstreamCredential: demo.credentials.upstream, writerCredential: demo.credentials.writer } : {}) },
     );
 
   let gateway = await boot();
@@ -109,7 +115,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     async stop() {
       for (const c of clients.splice(0)) await c.close().catch(() => undefined);
       await gateway.close().catch(() => undefined);
-      await toolbox.stop();
+      await (demo ? demo.stop() : toolbox.stop());
       if (!opts.dataDir && !process.env.BQWARDEN_KEEP_TEST_DATA) rmSync(dataDir, { recursive: true, force: true });
     },
   };

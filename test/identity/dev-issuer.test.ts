@@ -2,21 +2,17 @@
 // ordinary OIDC issuer through discovery), refusal outside demo/dev, and the `token` command.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { createAuthenticator } from '../../src/identity/authenticate.js';
 import { AuthError } from '../../src/identity/types.js';
+import { runCli } from '../helpers/cli.js';
 import { assertDevMode, devIssuerKeyDir, loadOrCreateDevIssuerKey, mintDevToken } from '../../src/identity/dev-issuer.js';
 import { registerDemoAuthServer } from '../../src/web/auth-server.js';
 
-const run = promisify(execFile);
-const CLI = fileURLToPath(new URL('./fixtures/token-cli.ts', import.meta.url));
 
 describe('dev issuer', () => {
   let data: string;
@@ -142,8 +138,11 @@ describe('bqwarden token command', () => {
   });
   after(() => rmSync(data, { recursive: true, force: true }));
 
-  const cli = (args: string[], env: Record<string, string> = {}) =>
-    run(process.execPath, ['--import', 'tsx', CLI, 'token', ...args], { env: { ...process.env, BQWARDEN_DATA: data, NODE_ENV: 'test', PORT: '', ...env } });
+  const cli = async (args: string[], env: Record<string, string> = {}) => {
+    const r = await runCli(['token', ...args], { env: { BQWARDEN_DATA: data, NODE_ENV: 'test', PORT: undefined, ...env } });
+    if (r.code !== 0) throw r;
+    return r;
+  };
 
   it('prints only a token on stdout, creating keys on first use and reusing them after', async () => {
     assert.equal(existsSync(devIssuerKeyDir(data)), false);

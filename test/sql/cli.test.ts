@@ -1,27 +1,27 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { runCli } from '../helpers/cli.js';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..', '..');
-const bin = join(root, 'bin', 'bqwarden.js');
 
-function run(args: string[], input?: string) {
-  return spawnSync(process.execPath, [bin, 'sql', 'analyze', ...args], { cwd: root, input, encoding: 'utf8', timeout: 60_000 });
+async function run(args: string[], input?: string) {
+  const r = await runCli(['sql', 'analyze', ...args], { cwd: root, input: input ?? '' });
+  return { status: r.code, stdout: r.stdout, stderr: r.stderr };
 }
 
-test('sql analyze prints JSON for an argument and for stdin, with a catalog', () => {
+test('sql analyze prints JSON for an argument and for stdin, with a catalog', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'bqw-cli-'));
   try {
     writeFileSync(join(dir, 'c.yaml'), 'tables:\n  - fq: demo.main.customers\n    columns: [ { name: ssn, type: TEXT }, { name: name, type: TEXT } ]\n');
-    const r = run(['--dialect', 'sqlite', '--default-project', 'demo', '--default-dataset', 'main', '--catalog', dir, 'SELECT * FROM customers']);
+    const r = await run(['--dialect', 'sqlite', '--default-project', 'demo', '--default-dataset', 'main', '--catalog', dir, 'SELECT * FROM customers']);
     assert.equal(r.status, 0, r.stderr);
     const a = JSON.parse(r.stdout);
     assert.deepEqual(a.statements[0].output.map((o: { name: string }) => o.name), ['ssn', 'name']);
-    const s = run(['--default-project', 'p', '--default-dataset', 'd'], 'DELETE FROM t WHERE TRUE');
+    const s = await run(['--default-project', 'p', '--default-dataset', 'd'], 'DELETE FROM t WHERE TRUE');
     assert.equal(s.status, 0, s.stderr);
     assert.equal(JSON.parse(s.stdout).statements[0].class, 'write');
   } finally {
@@ -29,9 +29,9 @@ test('sql analyze prints JSON for an argument and for stdin, with a catalog', ()
   }
 });
 
-test('sql analyze exits non-zero on a parse error and on a bad dialect', () => {
-  const r = run(['SELEC 1']);
+test('sql analyze exits non-zero on a parse error and on a bad dialect', async () => {
+  const r = await run(['SELEC 1']);
   assert.equal(r.status, 1);
   assert.equal(JSON.parse(r.stdout).opaque[0].kind, 'parse_error');
-  assert.equal(run(['--dialect', 'oracle', 'SELECT 1']).status, 2);
+  assert.equal((await run(['--dialect', 'oracle', 'SELECT 1'])).status, 2);
 });

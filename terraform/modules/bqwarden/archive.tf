@@ -59,3 +59,29 @@ resource "google_pubsub_subscription" "archive" {
     google_pubsub_topic_iam_member.pubsub_dlq_publisher,
   ]
 }
+
+# Dead letters into the same locked archive, under dead-letter/: evidence that could not be
+# loaded into BigQuery is kept write-once like everything else.
+resource "google_pubsub_subscription" "dead_letter_archive" {
+  project = var.project_id
+  name    = "${var.name_prefix}-audit-dead-letter-archive"
+  topic   = google_pubsub_topic.dead_letter.id
+  labels  = local.labels
+
+  cloud_storage_config {
+    bucket          = google_storage_bucket.archive.name
+    filename_prefix = "dead-letter/"
+    filename_suffix = ".jsonl"
+    max_duration    = "300s"
+    max_bytes       = 104857600
+  }
+
+  expiration_policy {
+    ttl = ""
+  }
+
+  depends_on = [
+    google_storage_bucket_iam_member.pubsub_archive_writer,
+    google_storage_bucket_iam_member.pubsub_archive_reader,
+  ]
+}

@@ -1,8 +1,8 @@
 # Identities and least privilege.
 #
 # Cloud Run gives a service ONE identity for all of its containers, so the gateway and the
-# toolbox sidecar share `runtime`. Least privilege is still achieved because the identity can
-# do exactly what the data path needs and nothing on the audit trail itself:
+# toolbox sidecars share `runtime`. Least privilege is still achieved because the identity can
+# do exactly what the read path needs and nothing on the audit trail itself:
 #   - run query jobs (jobUser on the project: jobs are project-scoped, data is not),
 #   - read only the allowed datasets (dataViewer per dataset, no project-wide data role),
 #   - publish to the audit topic only (no subscribe, no topic admin),
@@ -12,6 +12,12 @@
 # It holds no role on the audit dataset, the archive bucket or the subscriptions: even a
 # compromised instance cannot rewrite or delete audit evidence. Only the Pub/Sub service agent
 # writes the audit table, and only examiners read the other views.
+#
+# Writes are a separate identity, `writer` (below): it alone may change data, in
+# writable_datasets only. The gateway uses it only for statements an approver released, by
+# minting a short-lived token for it (iamcredentials generateAccessToken) and handing that token
+# to the writer Toolbox sidecar, which holds no credential of its own. The read path's
+# credential cannot write, so a write that policy misjudged as a read fails in BigQuery.
 
 resource "google_service_account" "runtime" {
   project      = var.project_id
@@ -177,4 +183,40 @@ resource "google_iap_web_cloud_run_service_iam_member" "iap_access" {
   cloud_run_service_name = google_cloud_run_v2_service.gateway.name
   role                   = "roles/iap.httpsResourceAccessor"
   member                 = each.value
+}
+
+# Who may read agents' data and who may change it are different identities.
+resource "google_service_account" "writer" {
+  count = local.writer_enabled ? 1 : 0
+
+  project      = var.project_id
+  account_id   = "${var.name_prefix}-writer"
+  display_name = "bqwarden approved writes"
+  description  = "Runs statements an independent approver released, in writable_datasets only. Used only through short-lived tokens the gateway mints."
+}
+
+resource "google_bigquery_dataset_iam_member" "writer_data_editor" {
+  for_each = toset(var.writable_datasets)
+
+  project    = var.project_id
+  dataset_id = each.value
+  role       = "roles/bigquery.dataEditor"
+  member     = google_service_account.writer[0].member
+}
+
+resource "google_project_iam_member" "writer_job_user" {
+  count = local.writer_enabled ? 1 : 0
+
+  project = var.project_id
+  role    = "roles/bigquery.jobUser"
+  member  = google_service_account.writer[0].member
+}
+
+# The gateway may mint tokens for the writer account, and for no other account.
+resource "google_service_account_iam_member" "runtime_mints_writer_tokens" {
+  count = local.writer_enabled ? 1 : 0
+
+  service_account_id = google_service_account.writer[0].name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = google_service_account.runtime.member
 }

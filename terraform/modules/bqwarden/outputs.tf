@@ -1,6 +1,26 @@
 output "gateway_url" {
-  description = "HTTPS URL of the gateway; MCP clients connect to <url>/mcp."
-  value       = google_cloud_run_v2_service.gateway.uri
+  description = "HTTPS URL of the gateway (Cloud Run's, or public_url); MCP clients connect to <url>/mcp."
+  value       = local.gateway_url
+}
+
+output "mcp_url" {
+  description = "The MCP endpoint, and the resource every token's audience must name."
+  value       = "${local.gateway_url}/mcp"
+}
+
+output "iap_audience" {
+  description = "The aud of IAP assertions for this service (when iap_enabled)."
+  value       = local.iap_audience
+}
+
+output "writer_service_account_email" {
+  description = "The identity approved statements run as (null without writable_datasets)."
+  value       = local.writer_enabled ? google_service_account.writer[0].email : null
+}
+
+output "policy_bucket" {
+  description = "Versioned bucket the policy is mounted from (null when the image's rules/ is used)."
+  value       = local.policy_from_bucket ? google_storage_bucket.policy[0].name : null
 }
 
 output "service_account_email" {
@@ -39,12 +59,12 @@ output "archive_bucket" {
 }
 
 output "signing_key_secret" {
-  description = "Secret Manager secret to load the audit signing key into (gcloud secrets versions add)."
+  description = "Secret Manager secret of the audit signing key (its public key: `gcloud secrets versions access latest --secret … | bqwarden audit public-key --key-file /dev/stdin`)."
   value       = google_secret_manager_secret.gateway["audit-signing-key"].id
 }
 
 output "pseudonymise_key_secret" {
-  description = "Secret Manager secret to load the pseudonymisation key into."
+  description = "Secret Manager secret of the pseudonymisation key."
   value       = google_secret_manager_secret.gateway["pseudonymise-key"].id
 }
 

@@ -29,11 +29,15 @@ resource "google_pubsub_topic" "audit" {
   }
 }
 
+# Dead letters are audit events BigQuery or the archive refused. The topic keeps them for 31
+# days (the Pub/Sub maximum), so a subscription can be seeked back over a month; every one is
+# also written to the locked archive (archive.tf) the moment it is dead-lettered, so none can
+# age out unseen; and an alert fires while any is waiting (monitoring.tf).
 resource "google_pubsub_topic" "dead_letter" {
   project                    = var.project_id
   name                       = "${var.name_prefix}-audit-dead-letter"
   labels                     = local.labels
-  message_retention_duration = "604800s"
+  message_retention_duration = "2678400s"
 
   message_storage_policy {
     allowed_persistence_regions = [var.region]
@@ -42,7 +46,8 @@ resource "google_pubsub_topic" "dead_letter" {
   depends_on = [google_project_service.apis]
 }
 
-# Dead letters are evidence too: kept until someone pulls and resolves them.
+# For the operator who resolves dead letters (pull, fix, re-publish). A subscription keeps
+# messages at most 7 days; the topic's 31 days and the archive copy cover the rest.
 resource "google_pubsub_subscription" "dead_letter" {
   project                    = var.project_id
   name                       = "${var.name_prefix}-audit-dead-letter"

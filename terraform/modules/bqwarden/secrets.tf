@@ -1,6 +1,11 @@
-# Secret containers only. Values are added out of band (gcloud secrets versions add …) so key
-# material never enters Terraform state or plan output. The gateway reads them as mounted
-# files (run.tf), never as plain environment values.
+# The gateway's two secrets. By default Terraform also creates their first versions, from keys
+# generated in ephemeral resources and written through write-only arguments: the key material
+# exists only during the apply, never in the plan, the state or an output. So the Cloud Run
+# service finds a version to mount on the very first apply. The gateway reads them as mounted
+# files (run.tf), never as environment values.
+#
+# manage_secret_versions = false: Terraform creates the containers only, and you add the
+# versions yourself BEFORE the service is created (docs/gcp.md shows both ways).
 
 locals {
   gateway_secrets = {
@@ -24,4 +29,39 @@ resource "google_secret_manager_secret" "gateway" {
   }
 
   depends_on = [google_project_service.apis]
+}
+
+ephemeral "tls_private_key" "audit_signing" {
+  count     = var.manage_secret_versions ? 1 : 0
+  algorithm = "ED25519"
+}
+
+# 64 characters from [A-Za-z0-9]: the gateway reads it as base64 (48 bytes of key).
+ephemeral "random_password" "pseudonymise" {
+  count   = var.manage_secret_versions ? 1 : 0
+  length  = 64
+  special = false
+}
+
+resource "google_secret_manager_secret_version" "audit_signing_key" {
+  count = var.manage_secret_versions ? 1 : 0
+
+  secret                 = google_secret_manager_secret.gateway["audit-signing-key"].id
+  secret_data_wo         = ephemeral.tls_private_key.audit_signing[0].private_key_pem_pkcs8
+  secret_data_wo_version = var.signing_key_generation
+}
+
+resource "google_secret_manager_secret_version" "pseudonymise_key" {
+  count = var.manage_secret_versions ? 1 : 0
+
+  secret                 = google_secret_manager_secret.gateway["pseudonymise-key"].id
+  secret_data_wo         = ephemeral.random_password.pseudonymise[0].result
+  secret_data_wo_version = var.pseudonymise_key_generation
+}
+
+locals {
+  # Mount the version this apply created (a rotation is a new revision), or the newest one the
+  # operator added when versions are managed outside Terraform.
+  signing_key_version      = var.manage_secret_versions ? google_secret_manager_secret_version.audit_signing_key[0].version : "latest"
+  pseudonymise_key_version = var.manage_secret_versions ? google_secret_manager_secret_version.pseudonymise_key[0].version : "latest"
 }

@@ -149,13 +149,114 @@ variable "iap_members" {
 }
 
 variable "ingress" {
-  description = "Cloud Run ingress: INGRESS_TRAFFIC_ALL, INGRESS_TRAFFIC_INTERNAL_ONLY or INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER."
+  description = "Cloud Run ingress. Default INGRESS_TRAFFIC_ALL: Cloud Run IAM (invoker_members) or IAP authenticates every request. INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER only with your own external HTTPS load balancer (serverless NEG, Cloud Armor) in front; then set public_url."
   type        = string
-  default     = "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
+  default     = "INGRESS_TRAFFIC_ALL"
   validation {
     condition     = contains(["INGRESS_TRAFFIC_ALL", "INGRESS_TRAFFIC_INTERNAL_ONLY", "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"], var.ingress)
     error_message = "ingress must be one of INGRESS_TRAFFIC_ALL, INGRESS_TRAFFIC_INTERNAL_ONLY, INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER."
   }
+}
+
+variable "public_url" {
+  description = "Base URL clients use (https://…, no path) when the gateway sits behind your own load balancer or domain. Default: the service's Cloud Run URL. The MCP resource (token audience) is <public_url>/mcp."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.public_url == null || can(regex("^https://[^/]+$", var.public_url))
+    error_message = "public_url must be an https origin without a path, e.g. https://bqwarden.bank.example."
+  }
+}
+
+variable "oidc_issuers" {
+  description = "OIDC issuers (the bank's IdP: Entra ID, Okta, …) whose access tokens the gateway accepts. audiences default to the MCP resource URL; groups_claim names the claim that carries groups (roles map groups in policy)."
+  type = list(object({
+    issuer       = string
+    audiences    = optional(list(string))
+    groups_claim = optional(string, "groups")
+    email_claim  = optional(string, "email")
+  }))
+  default = []
+  validation {
+    condition     = alltrue([for i in var.oidc_issuers : can(regex("^https://", i.issuer))])
+    error_message = "Every oidc_issuers[].issuer must be an https URL."
+  }
+}
+
+variable "google_id_token_audiences" {
+  description = "Extra audiences accepted on Google ID tokens (when IAP is off), besides the gateway URL itself: e.g. an OAuth client id your agents request tokens for."
+  type        = list(string)
+  default     = []
+}
+
+variable "accept_gcloud_user_tokens" {
+  description = "Also accept user ID tokens minted by `gcloud auth print-identity-token` (audience: gcloud's own OAuth client id). Convenient for a first call from a laptop; such a token is valid for any service that accepts that audience, so prefer an OIDC issuer or service-account tokens in production."
+  type        = bool
+  default     = false
+}
+
+variable "google_hosted_domains" {
+  description = "When set, Google ID tokens must come from one of these Workspace domains (the hd claim)."
+  type        = list(string)
+  default     = []
+}
+
+variable "writable_datasets" {
+  description = "Datasets that statements released by an approver may change. Non-empty creates the writer service account (dataEditor on these only) and the credential-less writer Toolbox sidecar; empty means approved writes fail in BigQuery (the read identity cannot write)."
+  type        = list(string)
+  default     = []
+}
+
+variable "toolbox_writer_port" {
+  description = "Port of the writer Toolbox sidecar on 127.0.0.1."
+  type        = number
+  default     = 5001
+  validation {
+    condition     = var.toolbox_writer_port > 1024 && var.toolbox_writer_port < 65536 && var.toolbox_writer_port != 8080
+    error_message = "toolbox_writer_port must be an unprivileged port other than the ingress port 8080."
+  }
+}
+
+variable "policy_dir" {
+  description = "Local directory with the gateway policy (*.yaml, optional catalog/). When set, it is uploaded to a versioned bucket the service mounts at /policy, and each change rolls out as a new revision. Default null: the rules/ baked into the image (the demo policy)."
+  type        = string
+  default     = null
+}
+
+variable "bigquery_catalog" {
+  description = "Let the gateway read table schemas and policy tags from INFORMATION_SCHEMA.COLUMN_FIELD_PATHS of the datasets a statement names, so policy classifies columns by their BigQuery policy tags."
+  type        = bool
+  default     = true
+}
+
+variable "manage_secret_versions" {
+  description = "Generate the audit signing key and the pseudonymisation key in the apply (ephemeral, write-only: never in plan or state) and store them as secret versions. false: add the versions yourself before the service is created."
+  type        = bool
+  default     = true
+}
+
+variable "signing_key_generation" {
+  description = "Increase to rotate the audit signing key (a new secret version and a new revision). Keep the old public key to verify older checkpoints."
+  type        = number
+  default     = 1
+}
+
+variable "pseudonymise_key_generation" {
+  description = "Increase to rotate the pseudonymisation key. Pseudonyms change with the key, so joins across the rotation no longer match."
+  type        = number
+  default     = 1
+}
+
+variable "alert_notification_channels" {
+  description = "Monitoring notification channels (projects/<p>/notificationChannels/<id>) for the audit pipeline alerts."
+  type        = list(string)
+  default     = []
+}
+
+variable "backlog_alert_seconds" {
+  description = "Alert when the oldest unacknowledged audit message on the BigQuery or archive subscription is older than this."
+  type        = number
+  default     = 600
 }
 
 variable "min_instances" {
@@ -175,12 +276,16 @@ variable "max_instances" {
 }
 
 variable "gateway_env" {
-  description = "Extra non-secret environment for the gateway (OIDC issuer, policy file …). Secrets go through Secret Manager, never here."
+  description = "Extra non-secret gateway config (BQWARDEN__section__key = value, e.g. BQWARDEN__identity__google__idTokens). Secrets go through Secret Manager, never here: a name whose last segment names a secret value (…key, …token, …secret, …password, …credential) and a value holding a private key are refused."
   type        = map(string)
   default     = {}
   validation {
-    condition     = alltrue([for k in keys(var.gateway_env) : length(regexall("(?i)(secret|password|private|token|key)", k)) == 0])
-    error_message = "gateway_env must not carry secrets (a name containing secret, password, private, token or key): use Secret Manager."
+    condition     = alltrue([for k in keys(var.gateway_env) : length(regexall("(?i)(secret|password|passwd|private_?key|api_?key|key|token|credentials?)$", element(split("__", k), length(split("__", k)) - 1))) == 0])
+    error_message = "gateway_env must not carry secrets (a name ending in key, token, secret, password or credential): mount them from Secret Manager and pass the file path (…File)."
+  }
+  validation {
+    condition     = alltrue([for v in values(var.gateway_env) : length(regexall("PRIVATE KEY|\"private_key\"", v)) == 0])
+    error_message = "gateway_env values must not contain private keys."
   }
 }
 

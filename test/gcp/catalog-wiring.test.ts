@@ -1,0 +1,83 @@
+// The BigQuery catalog in the running gateway (gcp.bigquery.catalog, set by Terraform): a column
+// whose name says nothing is classified by the policy tag BigQuery carries for it, and policy
+// acts on that. Real gateway, real BigQuery client (credentials from a local metadata server,
+// as on Cloud Run) against the BigQuery REST fake.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FakeBigQuery, type FakeQuery } from './bigquery-fake.js';
+import { FakeMetadataServer } from '../fixtures/metadata-server.js';
+import { readEvents } from '../../src/audit/reader.js';
+import { REPO, startStack, type TestStack } from '../helpers/gateway.js';
+
+const SSN_TAG = 'projects/test-project/locations/us/taxonomies/7/policyTags/ssn';
+const fieldRows = (q: FakeQuery) => {
+  assert.match(q.query, /`test-project`\.`reporting`\.`INFORMATION_SCHEMA`\.`COLUMN_FIELD_PATHS`/);
+  const rows = [
+    { table_catalog: 'test-project', table_schema: 'reporting', table_name: 'payouts', column_name: 'payout_id', field_path: 'payout_id', data_type: 'INT64', policy_tags: [] },
+    { table_catalog: 'test-project', table_schema: 'reporting', table_name: 'payouts', column_name: 'tax_ref', field_path: 'tax_ref', data_type: 'STRING', policy_tags: [SSN_TAG] },
+    // The same column in a table where nobody tagged it.
+    { table_catalog: 'test-project', table_schema: 'reporting', table_name: 'refunds', column_name: 'payout_id', field_path: 'payout_id', data_type: 'INT64', policy_tags: [] },
+    { table_catalog: 'test-project', table_schema: 'reporting', table_name: 'refunds', column_name: 'tax_ref', field_path: 'tax_ref', data_type: 'STRING', policy_tags: [] },
+  ].filter((r) => (q.params.names as string[]).includes(r.table_name));
+  const f = (name: string, mode: 'NULLABLE' | 'REPEATED' = 'NULLABLE') => ({ name, type: 'STRING' as const, mode });
+  return { schema: [f('table_catalog'), f('table_schema'), f('table_name'), f('column_name'), f('field_path'), f('data_type'), f('policy_tags', 'REPEATED')], rows };
+};
+
+let bq: FakeBigQuery;
+let metadata: FakeMetadataServer;
+let rules: string;
+let stack: TestStack;
+const savedHost = process.env.GCE_METADATA_HOST;
+
+before(async () => {
+  metadata = new FakeMetadataServer();
+  await metadata.start();
+  process.env.GCE_METADATA_HOST = metadata.host;
+  bq = new FakeBigQuery(fieldRows);
+  await bq.start();
+  // The production example policy, pointed at the test project; no catalog/ directory at all.
+  rules = mkdtempSync(join(tmpdir(), 'bqw-catalog-rules-'));
+  writeFileSync(join(rules, 'policy.yaml'), readFileSync(join(REPO, 'rules', 'examples', 'bigquery-bank.yaml'), 'utf8').replaceAll('acme-bank-prod', 'test-project'));
+  stack = await startStack({
+    rulesDir: rules,
+    config: {
+      rules: { dir: rules, catalogDir: join(rules, 'catalog') },
+      upstream: { name: 'toolbox-bigquery' },
+      gcp: { project: 'test-project', bigquery: { catalog: true, apiEndpoint: bq.endpoint, location: 'US', catalogTtlMs: 0 } },
+    },
+  });
+});
+
+after(async () => {
+  await stack?.stop();
+  await bq?.stop();
+  await metadata?.stop();
+  if (savedHost === undefined) delete process.env.GCE_METADATA_HOST;
+  else process.env.GCE_METADATA_HOST = savedHost;
+  rmSync(rules, { recursive: true, force: true });
+});
+
+test('a policy-tagged column is classified from BigQuery and the pipeline role is refused it; untagged, it is not', async () => {
+  const job = await stack.client('reporting-job@test-project.iam.gserviceaccount.com', []);
+  const call = async (table: string) => (await job.callTool({ name: 'execute_sql', arguments: { sql: `SELECT payout_id, tax_ref FROM \`test-project.reporting.${table}\`` } })) as { isError?: boolean; content: { text?: string }[] };
+
+  const refused = await call('payouts');
+  assert.equal(refused.isError, true);
+  assert.match(refused.content[0].text ?? '', /pii\.ssn/);
+  assert.match(refused.content[0].text ?? '', /pipeline-no-pii/);
+  assert.ok(bq.queries.length >= 1, 'the gateway asked BigQuery for the table');
+  assert.deepEqual(bq.queries[0].params.names, ['payouts']);
+  assert.ok(metadata.tokenRequests >= 1, 'with the service identity from the metadata server');
+
+  // Control: the same column without the tag is not classified, so policy lets the read through
+  // (it then reaches the SQLite demo upstream, which knows no such table: not our concern here).
+  const passed = await call('refunds');
+  assert.doesNotMatch(passed.content[0].text ?? '', /pipeline-no-pii/);
+
+  const decisions: string[] = [];
+  for await (const { event } of readEvents(join(stack.dataDir, 'audit'))) if (event.tool_name === 'execute_sql') decisions.push(`${event.decision}:${(event.rule_ids ?? []).includes('pipeline-no-pii')}`);
+  assert.deepEqual(decisions, ['deny:true', 'allow:false']);
+});
