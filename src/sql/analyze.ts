@@ -18,10 +18,11 @@ export function analyze(sql: string, opts: AnalyzeOptions): Analysis {
     return { ...base, ok: false, statements: [], opaque: [{ kind: 'parse_error', detail: parsed.error, statement: -1 }] };
   }
   try {
-    const statements = analyzeProgram(parsed.program, opts, sql);
+    const flags = { literalNames: false };
+    const statements = analyzeProgram(parsed.program, opts, sql, flags);
     const opaque: OpaqueFlag[] = statements.flatMap((s) => s.opaque);
     if (statements.length === 0) opaque.push({ kind: 'parse_error', detail: 'no SQL statement in the input', statement: -1 });
-    return { ...base, ok: true, statements, opaque };
+    return { ...base, ok: true, statements, opaque, ...(flags.literalNames ? { templateSafe: false } : {}) };
   } catch (e) {
     // A bug in the analyzer must not let a query through unanalysed.
     const msg = e instanceof Error ? e.message : String(e);

@@ -495,6 +495,7 @@ function engineNames(rel: Relation, c: Collector): Relation {
     seen.add(name.toLowerCase());
     if (name === cl.name) return cl;
     changed = true;
+    if (cl.nameRange) c.literalNames = true;
     return col(name, cl.sources, cl.direct, cl.unresolved);
   });
   return changed ? { ...rel, cols } : rel;
@@ -997,6 +998,7 @@ export function queryRelation(n: AnyNode, outer: Scope | null, ctes: Ctes, c: Co
     innerComputedUse(e, d, sw, top);
     const name = item.type === 'alias' ? (item.alias.name as string) : outputName(e, cols.length, anon, c);
     const cl = col(name, d.sources, d.direct, d.unresolved);
+    if (item.type !== 'alias' && c.opts.dialect === 'sqlite' && e.range && name === text(c, e)) cl.nameRange = [e.range[0], e.range[1]];
     cols.push(cl);
     if (item.type === 'alias' || !aliases.has(cl.key)) aliases.set(cl.key, cl);
     if (item.type === 'alias' && !asAliases.has(cl.key)) asAliases.set(cl.key, cl);

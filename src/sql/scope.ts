@@ -11,6 +11,8 @@ export interface Col {
   sources: ColumnRef[];
   direct: boolean;
   unresolved: boolean;
+  /** The name is the expression's own text (SQLite, no alias): its offsets in the SQL. */
+  nameRange?: [number, number];
 }
 
 export interface Relation {
@@ -76,6 +78,8 @@ export class Collector {
   readonly variables = new Set<string>();
   /** Views being expanded, to stop self-referencing definitions. */
   readonly viewStack: string[] = [];
+  /** A name made from an expression's text was renamed (x:1, columnN): the analysis is tied to its literals. */
+  literalNames = false;
 
   constructor(
     readonly opts: AnalyzeOptions,

@@ -46,7 +46,7 @@ function hasKw(n: AnyNode, ...names: string[]): boolean {
 }
 
 function toOutput(rel: Relation): OutputColumn[] {
-  return rel.cols.map((cl, index) => ({ index, name: cl.name, sources: cl.sources, direct: cl.direct, unresolved: cl.unresolved }));
+  return rel.cols.map((cl, index) => ({ index, name: cl.name, sources: cl.sources, direct: cl.direct, unresolved: cl.unresolved, ...(cl.nameRange ? { nameRange: cl.nameRange } : {}) }));
 }
 
 /** Every query nested anywhere in `n` (but not in nested scripts): tables read, uses in 'other'. */
@@ -262,14 +262,14 @@ function stmtText(sql: string, n: AnyNode): string {
   return n.range ? sql.slice(n.range[0], n.range[1]) : sql;
 }
 
-export function analyzeProgram(program: Program, opts: AnalyzeOptions, sql: string): StatementAnalysis[] {
+export function analyzeProgram(program: Program, opts: AnalyzeOptions, sql: string, flags: { literalNames: boolean } = { literalNames: false }): StatementAnalysis[] {
   const out: StatementAnalysis[] = [];
   const variables = new Set<string>();
   collectVariables(program, variables, opts);
   const visit = (p: AnyNode) => {
     for (const stmt of p.statements ?? []) {
       if (!stmt || stmt.type === 'empty') continue;
-      out.push(analyzeStatement(stmt, opts, sql, out.length, variables));
+      out.push(analyzeStatement(stmt, opts, sql, out.length, variables, flags));
       const nested: AnyNode[] = [];
       nestedPrograms(stmt, nested);
       for (const np of nested) visit(np);
@@ -288,7 +288,7 @@ function collectVariables(n: any, vars: Set<string>, opts: AnalyzeOptions): void
   for (const k of Object.keys(n)) if (k !== 'range') collectVariables(n[k], vars, opts);
 }
 
-function analyzeStatement(stmt: AnyNode, opts: AnalyzeOptions, sql: string, index: number, variables: Set<string>): StatementAnalysis {
+function analyzeStatement(stmt: AnyNode, opts: AnalyzeOptions, sql: string, index: number, variables: Set<string>, flags: { literalNames: boolean }): StatementAnalysis {
   const c = new Collector(opts, sql, index);
   for (const v of variables) c.variables.add(v);
   const text = stmtText(sql, stmt);
@@ -336,6 +336,7 @@ function analyzeStatement(stmt: AnyNode, opts: AnalyzeOptions, sql: string, inde
   if (stmt.type === 'create_table_stmt' && (stmt.clauses ?? []).some((x: AnyNode) => x.type === 'create_table_clone_clause' || x.type === 'create_table_copy_clause')) cls = 'data_movement';
   if (stmt.type === 'vacuum_stmt' && /\bINTO\b/i.test(text)) cls = 'data_movement';
   if (stmt.type === 'attach_database_stmt') cls = 'data_movement';
+  flags.literalNames ||= c.literalNames;
   return {
     index,
     range: stmt.range ? [stmt.range[0], stmt.range[1]] : null,

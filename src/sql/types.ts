@@ -61,6 +61,8 @@ export interface OutputColumn {
   direct: boolean;
   /** Sources could not all be determined: consumers must treat as possibly anything. */
   unresolved: boolean;
+  /** Set when the name is the expression's own text (SQLite): offsets of that text in the SQL. */
+  nameRange?: [number, number];
 }
 
 export type Clause =
@@ -156,6 +158,12 @@ export interface Analysis {
   statements: StatementAnalysis[];
   /** Union over statements plus script-level flags (parse errors). Non-empty means fail closed unless trusted. */
   opaque: OpaqueFlag[];
+  /**
+   * False when the analysis depends on literal text in a way offsets cannot carry over (a name
+   * SQLite invents from an expression's text): the template cache must not reuse it for other
+   * literals (sql/template.ts).
+   */
+  templateSafe?: boolean;
 }
 
 /** Column as the catalog knows it; struct fields nested. */

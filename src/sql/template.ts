@@ -1,0 +1,105 @@
+// Statement templates: the SQL with its literals taken out, so that queries differing only in
+// literal values (an agent's `WHERE id = 17`, `= 18`, …) share one analysis and are not parsed
+// again. Made by the lexer alone, no parse.
+//
+// An analysis is reused only where literals cannot change it. Literals that do shape the
+// analysis stay in the template, so a query that differs there is a different template:
+//   - a number standing alone as an ORDER BY / GROUP BY item is a column ordinal;
+//   - PIVOT / UNPIVOT values name output columns, an EXTERNAL_QUERY connection names a source:
+//     such statements get no template at all;
+//   - SQLite's "double-quoted" text is an identifier when a column has that name: kept.
+// Everything the analysis holds as offsets (statements, table sites, the place for a WITH list,
+// output names that are an expression's own text) is carried over token by token; an analysis
+// whose names SQLite invented from expression text (x:1, columnN) is never reused.
+import { createHash } from 'node:crypto';
+import type { Analysis, Dialect, StatementAnalysis } from './types.js';
+import { tokenize } from './lexer.js';
+import { fingerprint } from './fingerprint.js';
+
+export interface SqlTemplate {
+  key: string;
+  /** Start and end offset of every significant token, in order. */
+  starts: number[];
+  ends: number[];
+}
+
+const LITERAL = new Set(['string', 'number', 'blob']);
+const SHAPING_WORDS = new Set(['PIVOT', 'UNPIVOT', 'EXTERNAL_QUERY']);
+// What may follow an ordinal: the next item, the end of the clause, a sort modifier.
+const AFTER_ORDINAL = new Set([',', ')', ';', 'ASC', 'DESC', 'NULLS', 'LIMIT', 'OFFSET', 'HAVING', 'QUALIFY', 'WINDOW', 'UNION', 'INTERSECT', 'EXCEPT', 'ORDER', 'COLLATE', 'FETCH']);
+
+export function sqlTemplate(sql: string, dialect: Dialect): SqlTemplate | null {
+  const sig: { kind: string; text: string; start: number; end: number }[] = [];
+  let at = 0;
+  for (const t of tokenize(sql, dialect)) {
+    const start = at;
+    at += t.text.length;
+    if (t.kind === 'space' || t.kind === 'comment') continue;
+    if (t.kind === 'word' && SHAPING_WORDS.has(t.text.toUpperCase())) return null;
+    sig.push({ kind: t.kind, text: t.text, start, end: at });
+  }
+  const parts: string[] = [];
+  for (let i = 0; i < sig.length; i++) {
+    const t = sig[i];
+    const identifierLike = dialect === 'sqlite' && t.kind === 'string' && t.text.startsWith('"');
+    if (!LITERAL.has(t.kind) || identifierLike) {
+      parts.push(t.text);
+      continue;
+    }
+    const prev = sig[i - 1]?.text.toUpperCase();
+    const next = sig[i + 1]?.text.toUpperCase();
+    const ordinal = t.kind === 'number' && (prev === 'BY' || prev === ',') && (next === undefined || AFTER_ORDINAL.has(next));
+    parts.push(ordinal ? t.text : `\u0001${t.kind}`);
+  }
+  return { key: parts.join('\u0000'), starts: sig.map((t) => t.start), ends: sig.map((t) => t.end) };
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
+
+/**
+ * The analysis of `sql` (whose template is `to`), made from the analysis of another SQL text of
+ * the same template (`from`). Null when an offset does not fall on a token boundary: the caller
+ * then analyses the SQL itself.
+ */
+export function rebase(a: Analysis, from: SqlTemplate, to: SqlTemplate, sql: string): Analysis | null {
+  if (a.templateSafe === false || from.starts.length !== to.starts.length) return null;
+  const starts = new Map(from.starts.map((s, i) => [s, to.starts[i]]));
+  const ends = new Map(from.ends.map((e, i) => [e, to.ends[i]]));
+  let ok = true;
+  const range = (r: [number, number]): [number, number] => {
+    const s = starts.get(r[0]);
+    const e = ends.get(r[1]);
+    if (s === undefined || e === undefined) {
+      ok = false;
+      return r;
+    }
+    return [s, e];
+  };
+  const statements: StatementAnalysis[] = a.statements.map((st) => {
+    const r = st.range ? range(st.range) : null;
+    const text = r ? sql.slice(r[0], r[1]) : sql;
+    let queryAt: number | null = null;
+    if (st.queryAt !== null) {
+      const q = starts.get(st.queryAt);
+      if (q === undefined) ok = false;
+      else queryAt = q;
+    }
+    return {
+      ...st,
+      range: r,
+      queryAt,
+      text,
+      sha256: sha256(text),
+      fingerprint: fingerprint(text, a.dialect),
+      tableSites: st.tableSites.map((site) => ({ ...site, range: range(site.range), nameRange: range(site.nameRange) })),
+      output:
+        st.output?.map((o) => {
+          if (!o.nameRange) return o;
+          const nr = range(o.nameRange);
+          return { ...o, name: sql.slice(nr[0], nr[1]), nameRange: nr };
+        }) ?? null,
+    };
+  });
+  if (!ok) return null;
+  return { ...a, sql, sha256: sha256(sql), fingerprint: fingerprint(sql, a.dialect), statements };
+}
