@@ -100,6 +100,7 @@ class Masker {
   private readonly fallbackColumns = new Set<string>();
   private rows: number | null = null;
   private readonly memo = new Map<string, Json>();
+  private readonly detected = new Map<string, { out: string; hits: DetectorName[] }>();
 
   constructor(
     private readonly plan: MaskPlan,
@@ -481,10 +482,18 @@ class Masker {
 
   private detectString(s: string, keyHint: string | null): string {
     if (!this.detect) return s;
+    // Values repeat down a column (statuses, merchants, dates): scan each distinct one once.
+    const memoKey = `${keyHint ?? ''}\u0000${s}`;
+    const seen = this.detected.get(memoKey);
+    if (seen) {
+      for (const d of seen.hits) this.count(d);
+      return seen.out;
+    }
     const hits = scanText(s, this.opts.detectors, hintsFromKey(keyHint));
-    if (hits.length === 0) return s;
+    const out = hits.length === 0 ? s : replaceHits(s, hits, (h, m) => this.replacement(h.detector, m));
     for (const h of hits) this.count(h.detector);
-    return replaceHits(s, hits, (h, m) => this.replacement(h.detector, m));
+    if (s.length <= 256 && this.detected.size < 50_000) this.detected.set(memoKey, { out, hits: hits.map((h) => h.detector) });
+    return out;
   }
 
   /**

@@ -46,7 +46,9 @@ function outputShape(analysis: Analysis | null): { index: number; name: string }
 /** Audit-at-rest masking for what the client plan left clear (cleared roles, undetected values). */
 function auditOnlyPlan(client: MaskPlan, audit: MaskPlan, shape: { index: number; name: string }[] | null): MaskPlan {
   const covered = new Set(client.columns.map((c) => c.outputIndex));
-  return { columns: audit.columns.filter((c) => !covered.has(c.outputIndex)), fallback: audit.fallback, detectors: true, ...(shape ? { outputColumns: shape } : {}) };
+  // The client pass already ran the detectors over everything it did not mask: a second scan of
+  // its output finds nothing new, so the audit pass scans only when the client pass did not.
+  return { columns: audit.columns.filter((c) => !covered.has(c.outputIndex)), fallback: audit.fallback, detectors: !client.detectors, ...(shape ? { outputColumns: shape } : {}) };
 }
 
 export function createPipeline(deps: PipelineDeps): McpInterceptor {
