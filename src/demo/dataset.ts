@@ -48,7 +48,7 @@ export interface Bank {
 }
 
 // mulberry32: tiny, fast and good enough for reproducible synthetic data (not for secrets).
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -9,7 +9,7 @@
 //   staff view:         as above, but SSNs are pseudonyms too: re-drawn whole (last four included).
 //
 // NULLs are visible under every method, so a few NULLs are planted in both banks alike.
-import { generateBank, type Bank } from '../../src/demo/dataset.js';
+import { generateBank, prng, type Bank } from '../../src/demo/dataset.js';
 
 export type TwinView = 'analyst' | 'staff';
 
@@ -31,17 +31,6 @@ export function baseBank(customers = 150): Bank {
     if (c.customer_id % 29 === 0) (c as { date_of_birth: string | null }).date_of_birth = null;
   }
   return bank;
-}
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function twinBank(base: Bank, view: TwinView, seed = 4242): Bank {
