@@ -3,7 +3,7 @@
 // Audit events only hold strings, integers, booleans, null, arrays and plain objects, and for
 // that domain this is byte-identical to JCS; anything outside it (non-finite or fractional
 // numbers, undefined, bigint, functions) is refused instead of silently changing the hash.
-import { AuditEventSchema, type AuditEvent } from './event.js';
+import { AuditEventSchema, SCHEMA_V1, type AuditEvent } from './event.js';
 
 export class CanonicalError extends Error {
   constructor(message: string) {
@@ -41,10 +41,23 @@ export function canonicalize(value: unknown): string {
   }
 }
 
-const EVENT_KEYS = Object.keys(AuditEventSchema.shape).sort();
-const HASH_INDEX = EVENT_KEYS.indexOf('hash');
-const MEMBER_KEYS = EVENT_KEYS.filter((k) => k !== 'hash');
-const MEMBER_PREFIX = MEMBER_KEYS.map((k) => JSON.stringify(k) + ':');
+interface Layout {
+  keys: string[];
+  prefix: string[];
+  hashIndex: number;
+}
+
+function layout(exclude: string[]): Layout {
+  const all = Object.keys(AuditEventSchema.shape).filter((k) => !exclude.includes(k)).sort();
+  const keys = all.filter((k) => k !== 'hash');
+  return { keys, prefix: keys.map((k) => JSON.stringify(k) + ':'), hashIndex: all.indexOf('hash') };
+}
+
+const CURRENT = layout([]);
+// Fields added after schema version 1 are not part of a version-1 event's canonical form.
+const V1 = layout(['intent_id']);
+// A version-1 event that carries one of them anyway is hashed with it, so adding it changes the hash.
+const layoutOf = (e: AuditEvent): Layout => (e.schema_version === SCHEMA_V1 && e.intent_id === null ? V1 : CURRENT);
 
 /** Hot path: top-level values are mostly strings and nulls. */
 function value(v: unknown): string {
@@ -56,15 +69,18 @@ function value(v: unknown): string {
 /** `"key":value` members of a validated event in canonical order, `hash` left out. */
 export function eventMembersWithoutHash(event: AuditEvent): string[] {
   const rec = event as unknown as Record<string, unknown>;
-  const parts = new Array<string>(MEMBER_KEYS.length);
-  for (let i = 0; i < MEMBER_KEYS.length; i++) parts[i] = MEMBER_PREFIX[i] + value(rec[MEMBER_KEYS[i]]);
+  const { keys, prefix } = layoutOf(event);
+  const parts = new Array<string>(keys.length);
+  for (let i = 0; i < keys.length; i++) parts[i] = prefix[i] + value(rec[keys[i]]);
   return parts;
 }
 
 /** Joins members from eventMembersWithoutHash with the given hash in its sorted place. */
 export function joinWithHash(members: string[], hash: string): string {
+  // Both layouts put `hash` at the same place unless a removed key sorts before it.
+  const at = members.length === CURRENT.keys.length ? CURRENT.hashIndex : V1.hashIndex;
   const withHash = members.slice();
-  withHash.splice(HASH_INDEX, 0, '"hash":' + JSON.stringify(hash));
+  withHash.splice(at, 0, '"hash":' + JSON.stringify(hash));
   return '{' + withHash.join(',') + '}';
 }
 

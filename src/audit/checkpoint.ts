@@ -1,8 +1,12 @@
-// Checkpoints: Ed25519 signatures over the chain head. A checkpoint at seq s signs
+// Checkpoints: signatures over the chain head. A checkpoint at seq s signs
 // `${chain_id}|${s}|${prev_hash}`, and since prev_hash commits to every earlier event through
 // the hash chain, one signature authenticates the whole chain before it. Events after the last
 // checkpoint (the "unsigned tail") are only hash-linked, which anyone can recompute; the
-// verifier says so.
+// verifier says so, and anchors (anchors.ts) bound how long such a tail can be cut unseen.
+//
+// Two kinds of key: Ed25519 (the local demo key, node:crypto) and ECDSA P-256/SHA-256 or Ed25519
+// held in Cloud KMS (src/gcp/kms-signer.ts), whose private half never leaves KMS. The verifier
+// trusts only keys it is given (pinned), never whatever lies in a directory.
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,18 +26,29 @@ export interface CheckpointSigner {
   readonly keyId: string;
   readonly publicKey: KeyObject;
   readonly publicKeyPem: string;
-  /** Base64 Ed25519 signature over checkpointMessage(...). */
-  sign(chainId: string, seq: number, prevHash: string): string;
+  /** Where the private key lives, for logs and the report: `local file …`, `cloud kms …`. */
+  readonly description?: string;
+  /** Base64 signature over checkpointMessage(...); KMS signers answer asynchronously. */
+  sign(chainId: string, seq: number, prevHash: string): string | Promise<string>;
 }
 
 export function checkpointMessage(chainId: string, seq: number, prevHash: string): string {
   return `${chainId}|${seq}|${prevHash}`;
 }
 
-/** `ed25519:` + first 16 hex of SHA-256 over the SPKI DER: stable across PEM formatting. */
+/** Key types a checkpoint may be signed with. */
+function keyKind(key: KeyObject): 'ed25519' | 'ecdsa-p256' | null {
+  if (key.asymmetricKeyType === 'ed25519') return 'ed25519';
+  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ecdsa-p256';
+  return null;
+}
+
+/** `ed25519:` or `ecdsa-p256:` + first 16 hex of SHA-256 over the SPKI DER: stable across PEM formatting. */
 export function keyFingerprint(publicKey: KeyObject): string {
+  const kind = keyKind(publicKey);
+  if (!kind) throw new SigningKeyError(`checkpoint keys are Ed25519 or ECDSA P-256, got ${publicKey.asymmetricKeyType ?? 'unknown'}`);
   const der = publicKey.export({ type: 'spki', format: 'der' });
-  return 'ed25519:' + createHash('sha256').update(der).digest('hex').slice(0, 16);
+  return `${kind}:` + createHash('sha256').update(der).digest('hex').slice(0, 16);
 }
 
 export function signerFromPrivateKey(privateKey: KeyObject): CheckpointSigner {
@@ -46,7 +61,8 @@ export function signerFromPrivateKey(privateKey: KeyObject): CheckpointSigner {
     keyId,
     publicKey,
     publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-    sign: (chainId, seq, prevHash) =>
+    description: 'local Ed25519 key',
+    sign: (chainId: string, seq: number, prevHash: string): string =>
       sign(null, Buffer.from(checkpointMessage(chainId, seq, prevHash), 'utf8'), privateKey).toString('base64'),
   };
 }
@@ -118,19 +134,25 @@ export function loadOrCreateSigner(opts: LoadSignerOptions): CheckpointSigner {
   return signer;
 }
 
-/** Public keys by fingerprint, from KeyObjects or PEM text. */
-export function publicKeyMap(keys: (KeyObject | string)[]): Map<string, KeyObject> {
+/** A verification key and where the verifier got it from (printed in the report). */
+export interface TrustedKey {
+  pem: string;
+  source: string;
+}
+
+/** Public keys by fingerprint, from KeyObjects, PEM text or TrustedKeys. */
+export function publicKeyMap(keys: (KeyObject | string | TrustedKey)[]): Map<string, KeyObject> {
   const map = new Map<string, KeyObject>();
   for (const k of keys) {
-    let key = typeof k === 'string' ? createPublicKey(k) : k;
+    let key = typeof k === 'string' ? createPublicKey(k) : 'pem' in k ? createPublicKey(k.pem) : k;
     if (key.type === 'private') key = createPublicKey(key);
-    if (key.asymmetricKeyType !== 'ed25519') throw new SigningKeyError(`verification key must be Ed25519, got ${key.asymmetricKeyType}`);
+    if (!keyKind(key)) throw new SigningKeyError(`verification key must be Ed25519 or ECDSA P-256, got ${key.asymmetricKeyType}`);
     map.set(keyFingerprint(key), key);
   }
   return map;
 }
 
-/** Every *.pub.pem in a directory (old keys stay there after rotation so old chains still verify). */
+/** Every *.pub.pem in a directory. Tests and tools only: `verify` never trusts a directory listing. */
 export function loadPublicKeysFromDir(dir: string): string[] {
   let names: string[];
   try {
@@ -143,7 +165,9 @@ export function loadPublicKeysFromDir(dir: string): string[] {
 
 export function verifyCheckpointSignature(key: KeyObject, chainId: string, seq: number, prevHash: string, signatureB64: string): boolean {
   try {
-    return verify(null, Buffer.from(checkpointMessage(chainId, seq, prevHash), 'utf8'), key, Buffer.from(signatureB64, 'base64'));
+    // Ed25519 signs the message itself; ECDSA P-256 (Cloud KMS EC_SIGN_P256_SHA256) its SHA-256, DER-encoded.
+    const algorithm = keyKind(key) === 'ecdsa-p256' ? 'sha256' : null;
+    return verify(algorithm, Buffer.from(checkpointMessage(chainId, seq, prevHash), 'utf8'), key, Buffer.from(signatureB64, 'base64'));
   } catch {
     return false;
   }

@@ -12,10 +12,16 @@
 // and therefore the hash, never depends on which optional keys a writer happened to set.
 import { z } from 'zod';
 
-export const AUDIT_SCHEMA_VERSION = '1';
+/**
+ * 2 added `intent_id` (write-ahead intents). Version 1 events have no such key in their
+ * canonical form: they are read with intent_id null and hashed without it, so old logs verify.
+ */
+export const AUDIT_SCHEMA_VERSION = '2';
+export const SCHEMA_V1 = '1';
 
 export const EVENT_TYPES = [
   'mcp_request', // one per client->gateway JSON-RPC request (incl. tools/call)
+  'mcp_intent', // write-ahead: durable before the upstream sees a call that may change data; its outcome names it in intent_id
   'mcp_notification', // client->gateway notifications worth keeping (cancelled, initialized)
   'session_start',
   'session_end',
@@ -145,13 +151,16 @@ export const AuditEventSchema = z.object({
   approvals_required: int,
   approval_expires_at: timestamp.nullable(),
 
-  // checkpoint events: Ed25519 signature over `${chain_id}|${seq}|${prev_hash}`
+  // checkpoint events: signature over `${chain_id}|${seq}|${prev_hash}` (Ed25519, or ECDSA P-256 from Cloud KMS)
   signature: str,
   signing_key_id: str,
 
   // Fields added after schema 1.0 go last, so the Pub/Sub protobuf keeps its field numbers.
   sql_executed: str, // what was forwarded: the SQL with masking projections in place, literals replaced; null when unchanged
   sql_executed_sha256: str, // exact-text hash of what was forwarded (null when it is the caller's SQL: see sql_sha256)
+
+  // write-ahead: the outcome of a call that had an intent names it (event_id of the mcp_intent)
+  intent_id: str.default(null),
 });
 export type AuditEvent = z.infer<typeof AuditEventSchema>;
 
@@ -221,5 +230,97 @@ export function emptyEvent(): Omit<AuditEvent, 'event_id' | 'event_time' | 'even
     approval_expires_at: null,
     signature: null,
     signing_key_id: null,
+    intent_id: null,
   };
+}
+
+// The writer's check of what the gateway's own code built: the same rules as AuditEventSchema,
+// as one plain function per field, with no copying. zod stays the check for what is read back
+// (files, BigQuery rows, Pub/Sub payloads); test/audit/event-check.test.ts keeps the two in step.
+type FieldCheck = (v: unknown) => boolean;
+const TIMESTAMP_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const isStr: FieldCheck = (v) => typeof v === 'string';
+const strOrNull: FieldCheck = (v) => v === null || typeof v === 'string';
+const intOrNull: FieldCheck = (v) => v === null || Number.isSafeInteger(v);
+const strArray: FieldCheck = (v) => Array.isArray(v) && v.every(isStr);
+const oneOf = (values: readonly string[]): FieldCheck => {
+  const set = new Set(values);
+  return (v) => typeof v === 'string' && set.has(v);
+};
+const isTimestamp: FieldCheck = (v) => typeof v === 'string' && TIMESTAMP_RE.test(v);
+const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+export const FIELD_CHECKS: Record<keyof AuditEvent, FieldCheck> = {
+  event_id: isStr,
+  event_time: isTimestamp,
+  event_type: oneOf(EVENT_TYPES),
+  schema_version: isStr,
+  gateway_version: isStr,
+  gateway_instance: isStr,
+  chain_id: isStr,
+  seq: (v) => Number.isSafeInteger(v) && (v as number) >= 0,
+  prev_hash: isStr,
+  hash: isStr,
+  actor_subject: strOrNull,
+  actor_email: strOrNull,
+  actor_issuer: strOrNull,
+  actor_groups: strArray,
+  actor_roles: strArray,
+  actor_type: oneOf(ACTOR_TYPES),
+  auth_method: oneOf(AUTH_METHODS),
+  session_id: strOrNull,
+  request_id: strOrNull,
+  trace_id: strOrNull,
+  source_ip: strOrNull,
+  user_agent: strOrNull,
+  client_name: strOrNull,
+  client_version: strOrNull,
+  protocol_version: strOrNull,
+  mcp_method: strOrNull,
+  tool_name: strOrNull,
+  upstream: strOrNull,
+  target_table: strOrNull,
+  target_tables: strArray,
+  target_columns: strArray,
+  statement_types: strArray,
+  statement_kinds: strArray,
+  sql_text: strOrNull,
+  sql_sha256: strOrNull,
+  sql_fingerprint: strOrNull,
+  privileged: (v) => typeof v === 'boolean',
+  justification: strOrNull,
+  decision: oneOf(DECISIONS),
+  rule_ids: strArray,
+  decision_reason: strOrNull,
+  policy_version: strOrNull,
+  masked_columns: (v) =>
+    Array.isArray(v) &&
+    v.every((m) => isObj(m) && isStr(m.column) && strOrNull(m.source) && isStr(m.classification) && isStr(m.method) && strOrNull(m.rule_id) && Object.keys(m).length === 5),
+  detector_hits: (v) => Array.isArray(v) && v.every((h) => isObj(h) && isStr(h.detector) && Number.isSafeInteger(h.count) && Object.keys(h).length === 2),
+  outcome: oneOf(OUTCOMES),
+  error_code: strOrNull,
+  error_message: strOrNull,
+  http_status: intOrNull,
+  rows_returned: intOrNull,
+  bytes_returned: intOrNull,
+  duration_ms: intOrNull,
+  request_json: strOrNull,
+  response_json: strOrNull,
+  approval_id: strOrNull,
+  approval_requester: strOrNull,
+  approval_approvers: strArray,
+  approvals_required: intOrNull,
+  approval_expires_at: (v) => v === null || isTimestamp(v),
+  signature: strOrNull,
+  signing_key_id: strOrNull,
+  sql_executed: strOrNull,
+  sql_executed_sha256: strOrNull,
+  intent_id: strOrNull,
+};
+export const EVENT_FIELDS = Object.keys(FIELD_CHECKS) as (keyof AuditEvent)[];
+
+/** The first field that breaks the schema, or null. */
+export function invalidField(event: Record<string, unknown>): string | null {
+  for (const k of EVENT_FIELDS) if (!FIELD_CHECKS[k](event[k])) return k;
+  return null;
 }

@@ -15,12 +15,14 @@
 // the chain continues from the last event that is really on disk (a partly written group's
 // complete lines stay in the chain; a torn line is quarantined by the sink).
 import { randomUUID } from 'node:crypto';
-import { AUDIT_SCHEMA_VERSION, AuditEventSchema, ZERO_HASH, emptyEvent, type AuditEvent, type AuditEventInput } from './event.js';
+import { AUDIT_SCHEMA_VERSION, EVENT_FIELDS, ZERO_HASH, emptyEvent, invalidField, type AuditEvent, type AuditEventInput } from './event.js';
 import type { AuditSink, ChainHead } from '../sinks/types.js';
 import type { CheckpointSigner } from './checkpoint.js';
 import { sealEvent } from './hash.js';
 import { rememberCanonical } from './canonical-cache.js';
 import { CHAIN_ID_PATTERN } from './files.js';
+
+const SIGN_RETRY_MS = 1000;
 
 export class AuditInputError extends Error {
   constructor(message: string) {
@@ -48,8 +50,29 @@ export interface AuditLogOptions {
   checkpointEvery?: { events: number; ms: number };
   /** Largest group handed to one sink.write. 1 = one fsync per event (the benchmark baseline). */
   maxBatch?: number;
+  /**
+   * Group commit window: how long the first append of an idle log waits for others to join its
+   * write (0 = flush on the next microtask; appends arriving while a write is in flight join the
+   * next group either way). Measured in bench/audit.bench.ts.
+   */
+  commitWindowMs?: number;
+  /**
+   * How long events may stay unsigned while checkpoint signing fails (KMS unreachable) before
+   * appends are refused (fail closed). Default 30 s.
+   */
+  maxUnsignedMs?: number;
   /** Clock, for tests. */
   now?: () => number;
+}
+
+/** The durable head after a flush: what anchors export. */
+export interface DurableHead {
+  chainId: string;
+  seq: number;
+  hash: string;
+  /** Last checkpoint whose signature was written, and its key. */
+  signedSeq: number | null;
+  signingKeyId: string | null;
 }
 
 interface Pending {
@@ -75,6 +98,17 @@ export class AuditLog {
   private readonly maxBatch: number;
   private readonly every: { events: number; ms: number };
   private readonly now: () => number;
+  private readonly maxUnsignedMs: number;
+  private signedSeq: number | null = null;
+  private signedKeyId: string | null = null;
+  /** When the first event after the last written checkpoint became durable; null when all is signed. */
+  private unsignedSince: number | null = null;
+  private signingError: string | null = null;
+  /** After a failed signature, the next attempt waits this long (KMS down must not slow every flush). */
+  private signRetryAt = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private readonly durableListeners = new Set<(head: DurableHead) => void>();
+  private readonly gates = new Set<() => string | null>();
 
   private constructor(
     private readonly opts: AuditLogOptions,
@@ -86,6 +120,7 @@ export class AuditLog {
     this.maxBatch = Math.max(1, opts.maxBatch ?? 512);
     this.every = opts.checkpointEvery ?? { events: 1000, ms: 60_000 };
     this.now = opts.now ?? Date.now;
+    this.maxUnsignedMs = opts.maxUnsignedMs ?? 30_000;
   }
 
   /** Recovers the chain head from the sink (a restart continues the chain) and starts the checkpoint timer. */
@@ -106,17 +141,51 @@ export class AuditLog {
   }
 
   isReady(): boolean {
-    return !this.closing && !this.closed && !this.needsRecovery && this.opts.sink.isReady();
+    return !this.closing && !this.closed && !this.needsRecovery && this.opts.sink.isReady() && this.gateReason() === null;
   }
 
-  /** Why the log is not ready (last write or recovery error), for /readyz and logs. */
+  /** Why the log is not ready (last write or recovery error, a closed gate), for /readyz and logs. */
   lastFailure(): string | null {
-    return this.lastError;
+    return this.gateReason() ?? this.lastError;
+  }
+
+  /** Called after every durable flush with the new head (anchors export it). Returns an unsubscribe. */
+  onDurable(listener: (head: DurableHead) => void): () => void {
+    this.durableListeners.add(listener);
+    return () => this.durableListeners.delete(listener);
+  }
+
+  /**
+   * A condition every append must pass (e.g. anchors not too far behind): a non-null reason
+   * refuses the append with AuditUnavailableError, so the caller fails closed.
+   */
+  addGate(gate: () => string | null): () => void {
+    this.gates.add(gate);
+    return () => this.gates.delete(gate);
+  }
+
+  private gateReason(): string | null {
+    if (this.unsignedSince !== null && this.signingError !== null && this.now() - this.unsignedSince > this.maxUnsignedMs) {
+      return `audit checkpoints could not be signed for ${Math.round((this.now() - this.unsignedSince) / 1000)} s (limit ${this.maxUnsignedMs / 1000} s): ${this.signingError}`;
+    }
+    for (const g of this.gates) {
+      const reason = g();
+      if (reason) return reason;
+    }
+    return null;
+  }
+
+  /** The durable head and the last signed checkpoint. */
+  durableHead(): DurableHead | null {
+    if (this.nextSeq === 0) return null;
+    return { chainId: this.chainId, seq: this.nextSeq - 1, hash: this.lastHash, signedSeq: this.signedSeq, signingKeyId: this.signedKeyId };
   }
 
   /** Adds an event to the chain; resolves with the complete event once the sink has made it durable. */
   append(input: AuditEventInput): Promise<AuditEvent> {
     if (this.closing || this.closed) return Promise.reject(new AuditUnavailableError('audit log is closed'));
+    const refused = this.gateReason();
+    if (refused) return Promise.reject(new AuditUnavailableError(refused));
     let event: AuditEvent;
     try {
       event = this.build(input);
@@ -147,36 +216,41 @@ export class AuditLog {
     }
     this.closing = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     while (this.flushing) await this.flushing;
     this.closed = true;
     await this.opts.sink.close();
     if (failure) throw failure;
   }
 
+  /**
+   * One object per event, filled from the input's defined fields over the empty event. The input
+   * is the gateway's own code, so it is checked field by field (invalidField), not re-parsed:
+   * an invalid event is still refused before it gets a seq.
+   */
   private build(input: AuditEventInput): AuditEvent {
     if (input === null || typeof input !== 'object') throw new AuditInputError('audit input must be an object');
     if (input.event_type === 'checkpoint') throw new AuditInputError('checkpoint events are written by the audit log itself');
-    const candidate = {
-      ...emptyEvent(),
-      gateway_version: this.opts.gatewayVersion,
-      gateway_instance: this.opts.instance,
-      ...input,
-      event_id: randomUUID(),
-      event_time: input.event_time ?? new Date(this.now()).toISOString(),
-      schema_version: AUDIT_SCHEMA_VERSION,
-      chain_id: this.chainId,
-      seq: 0,
-      prev_hash: ZERO_HASH,
-      hash: ZERO_HASH,
-      signature: null,
-      signing_key_id: null,
-    };
-    const parsed = AuditEventSchema.safeParse(candidate);
-    if (!parsed.success) {
-      const i = parsed.error.issues[0];
-      throw new AuditInputError(`invalid audit event: ${i ? `${i.path.join('.')}: ${i.message}` : 'schema check failed'}`);
+    const e = emptyEvent() as Record<string, unknown>;
+    e.gateway_version = this.opts.gatewayVersion;
+    e.gateway_instance = this.opts.instance;
+    const src = input as Record<string, unknown>;
+    for (const k of EVENT_FIELDS) {
+      const v = src[k];
+      if (v !== undefined) e[k] = v;
     }
-    return parsed.data;
+    e.event_id = randomUUID();
+    e.event_time = input.event_time ?? new Date(this.now()).toISOString();
+    e.schema_version = AUDIT_SCHEMA_VERSION;
+    e.chain_id = this.chainId;
+    e.seq = 0;
+    e.prev_hash = ZERO_HASH;
+    e.hash = ZERO_HASH;
+    e.signature = null;
+    e.signing_key_id = null;
+    const bad = invalidField(e);
+    if (bad) throw new AuditInputError(`invalid audit event: ${bad}: ${JSON.stringify(e[bad])?.slice(0, 80)} does not match the audit schema`);
+    return e as AuditEvent;
   }
 
   private checkpointEvent(): AuditEvent {
@@ -203,6 +277,23 @@ export class AuditLog {
     });
   }
 
+  private scheduleSignRetry(): void {
+    this.signRetryAt = this.now() + SIGN_RETRY_MS;
+    if (this.retryTimer || this.closing || this.closed) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.closing || this.closed || this.checkpointQueued) return;
+      this.enqueue('checkpoint', null).catch(() => undefined);
+    }, SIGN_RETRY_MS);
+    this.retryTimer.unref();
+  }
+
+  private window(): Promise<void> {
+    const ms = this.opts.commitWindowMs ?? 0;
+    if (ms <= 0 || this.closing) return Promise.resolve();
+    return new Promise((r) => setTimeout(r, ms));
+  }
+
   private onTimer(): void {
     if (this.closing || this.closed || this.checkpointQueued) return;
     if (this.sinceCheckpoint === 0 && !this.queue.some((p) => p.kind === 'event')) return;
@@ -210,8 +301,9 @@ export class AuditLog {
   }
 
   private async flushLoop(): Promise<void> {
-    // Let appends made in the same tick join the first group.
+    // Let appends made in the same tick (or within the commit window) join the first group.
     await Promise.resolve();
+    await this.window();
     try {
       while (this.queue.length) await this.flushGroup(this.queue.splice(0, this.maxBatch));
     } finally {
@@ -248,31 +340,45 @@ export class AuditLog {
     let seq = this.nextSeq;
     let prev = this.lastHash;
     let since = this.sinceCheckpoint;
+    let signed: { seq: number; keyId: string } | null = null;
+    let signFailure: string | null = null;
     const events: AuditEvent[] = [];
-    const owners: (Pending | null)[] = [];
-    const add = (e: AuditEvent, owner: Pending | null) => {
-      e.seq = seq++;
-      e.prev_hash = prev;
-      if (e.event_type === 'checkpoint') {
-        e.signature = this.opts.signer.sign(this.chainId, e.seq, e.prev_hash);
-        e.signing_key_id = this.opts.signer.keyId;
-        since = 0;
-      } else {
-        since++;
-      }
+    const seal = (e: AuditEvent) => {
       rememberCanonical(e, sealEvent(e));
       prev = e.hash;
       events.push(e);
-      owners.push(owner);
+    };
+    // A checkpoint is placed at the next seq and signed there; if signing fails (KMS down) it is
+    // left out (no seq taken) and events go on unsigned until maxUnsignedMs, then appends stop.
+    const checkpoint = async (e: AuditEvent): Promise<boolean> => {
+      e.seq = seq;
+      e.prev_hash = prev;
+      try {
+        e.signature = await this.opts.signer.sign(this.chainId, e.seq, e.prev_hash);
+      } catch (err) {
+        signFailure = `checkpoint signing with ${this.opts.signer.description ?? 'the signing key'} failed: ${(err as Error).message}`;
+        this.scheduleSignRetry();
+        return false;
+      }
+      e.signing_key_id = this.opts.signer.keyId;
+      seq++;
+      since = 0;
+      signed = { seq: e.seq, keyId: e.signing_key_id };
+      seal(e);
+      return true;
     };
     for (const p of group) {
       if (p.kind === 'checkpoint') {
         p.event = this.checkpointEvent();
-        add(p.event, p);
+        if (!(await checkpoint(p.event))) p.event = null;
       } else {
-        add(p.event!, p);
+        const e = p.event!;
+        e.seq = seq++;
+        e.prev_hash = prev;
+        since++;
+        seal(e);
         // Count-based checkpoints ride in the same group, right after the Nth event.
-        if (since >= this.every.events) add(this.checkpointEvent(), null);
+        if (since >= this.every.events && !signFailure && this.now() >= this.signRetryAt) await checkpoint(this.checkpointEvent());
       }
     }
     try {
@@ -290,9 +396,24 @@ export class AuditLog {
     this.lastHash = prev;
     this.sinceCheckpoint = since;
     this.lastError = null;
+    const now = this.now();
+    const wrote = signed as { seq: number; keyId: string } | null;
+    if (wrote) {
+      this.signedSeq = wrote.seq;
+      this.signedKeyId = wrote.keyId;
+    }
+    if (since === 0) this.unsignedSince = null;
+    else if (this.unsignedSince === null) this.unsignedSince = now;
+    if (signFailure) this.signingError = signFailure;
+    else if (wrote) this.signingError = null;
     for (const p of group) {
       if (p.kind === 'checkpoint') this.checkpointQueued = false;
-      p.resolve(p.event!);
+      if (p.event) p.resolve(p.event);
+      else p.reject(new AuditUnavailableError(signFailure ?? 'checkpoint not written'));
+    }
+    if (events.length && this.durableListeners.size) {
+      const head = this.durableHead()!;
+      for (const l of this.durableListeners) l(head);
     }
   }
 }

@@ -65,6 +65,7 @@ export const FIELD_DESCRIPTIONS: Record<string, string> = {
   approval_expires_at: 'When the approval expires (UTC).',
   signature: 'Checkpoint events: Ed25519 signature over chain_id|seq|prev_hash.',
   signing_key_id: 'Checkpoint events: id of the signing key.',
+  intent_id: 'event_id of the write-ahead mcp_intent this outcome completes (calls that may change data, and calls while the audit sink was not ready).',
   // masked_columns.* and detector_hits.*
   column: 'Output column name as the client sees it.',
   source: 'Fully-qualified source column(s), comma separated.',

@@ -56,7 +56,8 @@ export interface WriterUpstream {
 }
 
 export interface PipelineDeps {
-  audit: { append(input: AuditEventInput): Promise<unknown> };
+  /** isReady: false while events cannot be made durable (every call then needs a write-ahead intent). */
+  audit: { append(input: AuditEventInput): Promise<unknown>; isReady?(): boolean };
   /** Snapshot of the current policy: a request keeps the one it started with across reloads. */
   policy(): PolicyView;
   sql: SqlView;

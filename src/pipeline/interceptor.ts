@@ -11,10 +11,11 @@ import { GatewayError, type Forward, type HttpFailure, type McpInterceptor, type
 import type { PipelineDeps, PolicyView } from './deps.js';
 import { contextFields, httpFailureFields, payloadJson } from './audit-fields.js';
 import { maskingNotice } from './masking-notice.js';
+import { ERR_AUDIT_UNAVAILABLE, needsIntent, writeIntent } from './intent.js';
 
 /** JSON-RPC error codes the gateway uses for its own refusals (server-defined range). */
 export const ERR_FORBIDDEN = -32003;
-export const ERR_AUDIT_UNAVAILABLE = -32004;
+export { ERR_AUDIT_UNAVAILABLE };
 export const ERR_UPSTREAM = -32005;
 export const ERR_INTERNAL = -32603;
 
@@ -294,7 +295,7 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
       Object.assign(ev, { approval_id: gate.approvalId, approval_requester: gate.requester, approval_approvers: gate.approvers, approvals_required: gate.required });
     }
 
-    // Stage: forward. An approved statement runs through the write path when there is one:
+    // Stage: forward, after the write-ahead intent where one is needed. An approved statement runs through the write path when there is one:
     // the read path's credential cannot change data, so a write misjudged as a read fails there.
     const writer = approvalId !== null ? deps.writer : null;
     if (writer) ev.upstream = writer.name;
@@ -303,6 +304,7 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
     let upstreamResult: Record<string, unknown>;
     const forwarded = executed !== null && shape?.sqlArgument ? { ...params, arguments: { ...args, [shape.sqlArgument]: executed } } : params;
     try {
+      if (needsIntent(deps.audit, 'tools/call', analysis)) ev.intent_id = await writeIntent(deps.audit, ev);
       upstreamResult = await forwardOrFail(ctx, ev, send, forwarded);
       if (decision.engine?.handles && shape?.sqlArgument) upstreamResult = await resolveRowHandles(ctx, ev, forward, tool, shape.sqlArgument, upstreamResult, decision.engine.handles);
     } catch (err) {
@@ -365,6 +367,7 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
         }
         const ev = base(ctx, policy, roles, method);
         ev.request_json = payloadJson(clean(params ?? null), deps.maxPayloadBytes);
+        if (needsIntent(deps.audit, method, null)) ev.intent_id = await writeIntent(deps.audit, ev);
         let result = await forwardOrFail(ctx, ev, forward, params);
         if (method === 'tools/list' && Array.isArray(result.tools)) {
           const tools = result.tools as { name: string }[];

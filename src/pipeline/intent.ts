@@ -1,0 +1,66 @@
+// Write-ahead audit. A call that may change data (any statement that is not a plain read, a tool
+// call whose SQL we did not analyse) must leave a durable mcp_intent event BEFORE the upstream
+// sees it, and so must every call made while the audit log is not ready: otherwise an outage of
+// the sink (Pub/Sub down, disk full) would let a statement run with no record at all. The
+// outcome event of the call names the intent in intent_id, so an intent without outcome (crash,
+// sink failure after execution) is visible to verify, the examiner views and the report.
+//
+// Plain reads with a ready log skip the intent: their single event is still written before the
+// response is released, and a read changes nothing if its record is then lost with the response.
+import type { AuditEventInput } from '../audit/event.js';
+import type { Analysis } from '../sql/types.js';
+import { GatewayError } from './types.js';
+
+export const ERR_AUDIT_UNAVAILABLE = -32004;
+
+export interface IntentAudit {
+  append(input: AuditEventInput): Promise<unknown>;
+  /** False while the log cannot make events durable (sink failed, recovering); absent = always ready. */
+  isReady?(): boolean;
+}
+
+/** A statement list that only reads (every statement classified `read`). */
+export function isPlainRead(analysis: Analysis | null): boolean {
+  return analysis !== null && analysis.statements.length > 0 && analysis.statements.every((s) => s.class === 'read');
+}
+
+/**
+ * Whether this call needs a durable intent before it is forwarded. tools/call without an analysed
+ * plain read needs one (a tool that takes no SQL can still change data); other methods are
+ * protocol reads and need one only while the log is not ready.
+ */
+export function needsIntent(audit: IntentAudit, method: string, analysis: Analysis | null): boolean {
+  if (audit.isReady && !audit.isReady()) return true;
+  return method === 'tools/call' && !isPlainRead(analysis);
+}
+
+/**
+ * Writes the intent (the call as decided, outcome pending) and returns its event id, which the
+ * caller sets as intent_id on every later event of the call. A failure refuses the call before
+ * it reaches the upstream.
+ */
+export async function writeIntent(audit: IntentAudit, ev: AuditEventInput): Promise<string> {
+  const intent: AuditEventInput = {
+    ...ev,
+    event_type: 'mcp_intent',
+    outcome: 'pending',
+    intent_id: null,
+    response_json: null,
+    rows_returned: null,
+    bytes_returned: null,
+    duration_ms: null,
+  };
+  let written: unknown;
+  try {
+    written = await audit.append(intent);
+  } catch (err) {
+    throw new GatewayError(
+      ERR_AUDIT_UNAVAILABLE,
+      `write-ahead audit record could not be written, so the call was not sent upstream (fail closed): ${(err as Error).message}`,
+      { reason: 'audit_unavailable' },
+    );
+  }
+  const id = (written as { event_id?: unknown } | null)?.event_id;
+  if (typeof id !== 'string') throw new GatewayError(ERR_AUDIT_UNAVAILABLE, 'write-ahead audit record was written but its id is unknown; the call was not sent upstream', { reason: 'audit_unavailable' });
+  return id;
+}
