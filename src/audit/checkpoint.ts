@@ -138,6 +138,8 @@ export function loadOrCreateSigner(opts: LoadSignerOptions): CheckpointSigner {
 export interface TrustedKey {
   pem: string;
   source: string;
+  /** False for the demo's own key file, which anyone who can write the data directory can replace. */
+  pinned?: boolean;
 }
 
 /** Public keys by fingerprint, from KeyObjects, PEM text or TrustedKeys. */

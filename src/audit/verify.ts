@@ -10,7 +10,8 @@ import type { KeyObject } from 'node:crypto';
 import { ZERO_HASH, type AuditEvent } from './event.js';
 import { hashValidEvent, sha256Hex } from './hash.js';
 import { eventMembersWithoutHash, joinWithHash } from './canonical.js';
-import { publicKeyMap, verifyCheckpointSignature } from './checkpoint.js';
+import { publicKeyMap, verifyCheckpointSignature, type TrustedKey } from './checkpoint.js';
+import type { Anchor } from './anchors.js';
 import { listAuditFiles } from './files.js';
 import { filesFor, parseEventLine, readFileLines, type ReadFilter } from './reader.js';
 
@@ -28,10 +29,25 @@ export const BREAK_KINDS = [
   'unknown_key', // checkpoint signed by a key we were not given
   'unsigned_tail', // events after the last checkpoint: the tail may have been cut or appended to
   'unsealed', // the chain is not sealed (it does not end with gateway_stop + signed checkpoint)
+  'anchor_missing', // an anchored seq is not in the log: tail cut, newest file or whole chain deleted
+  'anchor_mismatch', // the event at an anchored seq has another hash: rewritten after it was anchored
+  'anchor_conflict', // two anchors claim different hashes for one seq
+  'anchor_invalid', // an anchor record that cannot be read
 ] as const;
 export type BreakKind = (typeof BREAK_KINDS)[number];
 
-export const NOTICE_KINDS = ['duplicate', 'repaired_torn_line', 'open_tail', 'empty'] as const;
+export const NOTICE_KINDS = [
+  'duplicate',
+  'repaired_torn_line',
+  'open_tail',
+  'empty',
+  'intent_without_outcome', // a write-ahead intent whose call has no outcome event (crash, sink failure after execution)
+  'key_change', // checkpoints of a chain switch signing key
+  'unpinned_key', // the verification key was not pinned (demo key file): see the key sources
+  'unanchored_tail', // events after the last anchor: not yet covered by the anchor store
+  'unanchored_chain', // a chain with no anchor at all while anchors were checked
+  'time_regression', // event_time goes backwards within a chain (clock skew); order is by seq
+] as const;
 export type NoticeKind = (typeof NOTICE_KINDS)[number];
 
 export interface Location {
@@ -68,10 +84,19 @@ export interface VerifyReport {
   chains: ChainSummary[];
   breaks: Finding[];
   notices: Finding[];
+  /** The keys checkpoints were checked against and where each came from. */
+  keys: { key_id: string; source: string }[];
+  /** Write-ahead intents and how many have no outcome. */
+  intents: { written: number; open: number };
+  /** The anchor store compared against, or null when none was given. */
+  anchors: { store: string; count: number; checked: number } | null;
 }
 
 export interface VerifierOptions {
-  publicKeys: (KeyObject | string)[];
+  /** Pinned keys. A TrustedKey names its source (config, --key, Terraform output), which the report prints. */
+  publicKeys: (KeyObject | string | TrustedKey)[];
+  /** Anchors to compare the chain with (AnchorStore.list()). */
+  anchors?: { store: string; anchors: Anchor[]; invalid?: { ref: string; reason: string }[] };
   /** A window of a chain (e.g. a BigQuery time range): no genesis required, an open end is normal. */
   partial?: boolean;
   /**
@@ -144,6 +169,8 @@ interface ChainState {
   lastLoc: Location;
   checkpoints: number;
   lastSignedSeq: number;
+  lastKeyId: string | null;
+  lastTime: string;
   hashes: SeqHashes;
   gaps: Gap[];
 }
@@ -154,11 +181,44 @@ function where(loc: Location | undefined): string {
   return loc.ref ?? '';
 }
 
+function keySources(list: VerifierOptions['publicKeys']): { key_id: string; source: string; pinned: boolean }[] {
+  return list.map((k) => {
+    const trusted = typeof k === 'object' && 'source' in k ? k : null;
+    const [id] = publicKeyMap([k]).keys();
+    return { key_id: id, source: trusted?.source ?? 'given by the caller', pinned: trusted?.pinned !== false };
+  });
+}
+
 export function createVerifier(opts: VerifierOptions): Verifier {
-  const keys = publicKeyMap(opts.publicKeys);
-  const chains = new Map<string, ChainState>();
   const breaks: Finding[] = [];
   const notices: Finding[] = [];
+  const keys = publicKeyMap(opts.publicKeys);
+  const keyList = keySources(opts.publicKeys);
+  const sourceOf = (id: string | null) => keyList.find((k) => k.key_id === id)?.source ?? 'not pinned';
+  // Intents seen without their outcome yet; outcomes seen before their intent (other chain order).
+  const openIntents = new Map<string, { chain: string; seq: number; loc: Location; time: string; method: string | null; tool: string | null }>();
+  const completed = new Set<string>();
+  let intentsWritten = 0;
+  // Anchors by chain and seq; a seq is checked when the event at it is pushed.
+  const anchored = new Map<string, Map<number, Anchor>>();
+  const anchorChecked = new Set<Anchor>();
+  for (const a of opts.anchors?.anchors ?? []) {
+    let bySeq = anchored.get(a.chain_id);
+    if (!bySeq) anchored.set(a.chain_id, (bySeq = new Map()));
+    const other = bySeq.get(a.seq);
+    if (other && other.hash !== a.hash) {
+      breaks.push({ kind: 'anchor_conflict', severity: 'break', chain: a.chain_id, seq: a.seq, ref: opts.anchors!.store, message: `two anchors for seq ${a.seq} disagree (${other.hash.slice(0, 12)}… written ${other.anchored_at}, ${a.hash.slice(0, 12)}… written ${a.anchored_at})` });
+      continue;
+    }
+    bySeq.set(a.seq, a);
+  }
+  for (const k of keyList) {
+    if (!k.pinned) notices.push({ kind: 'unpinned_key', severity: 'notice', chain: null, seq: null, message: `key ${k.key_id} comes from ${k.source}, not from a pin: whoever can write that file can re-sign the whole chain. Pin the key (--key, audit.trustedKeys) and check the anchors` });
+  }
+  for (const bad of opts.anchors?.invalid ?? []) {
+    breaks.push({ kind: 'anchor_invalid', severity: 'break', chain: null, seq: null, ref: bad.ref, message: `anchor record cannot be read: ${bad.reason}` });
+  }
+  const chains = new Map<string, ChainState>();
   let events = 0;
   const open = !opts.requireSealed || opts.partial;
 
@@ -179,6 +239,30 @@ export function createVerifier(opts: VerifierOptions): Verifier {
     } else if (e.seq > st.lastSignedSeq) {
       st.lastSignedSeq = e.seq;
     }
+    if (e.signing_key_id && st.lastKeyId && e.signing_key_id !== st.lastKeyId) {
+      note('key_change', st.id, e.seq, `checkpoints switch from key ${st.lastKeyId} (${sourceOf(st.lastKeyId)}) to key ${e.signing_key_id} (${sourceOf(e.signing_key_id)}) at seq ${e.seq}: confirm the rotation was planned`, loc, e.event_id);
+    }
+    if (e.signing_key_id) st.lastKeyId = e.signing_key_id;
+  }
+
+  /** Intents, anchors and clock, for every event pushed in chain order. */
+  function track(st: ChainState | undefined, e: AuditEvent, loc: Location | undefined): void {
+    if (e.event_type === 'mcp_intent') {
+      intentsWritten++;
+      if (!completed.delete(e.event_id)) openIntents.set(e.event_id, { chain: e.chain_id, seq: e.seq, loc: loc ?? {}, time: e.event_time, method: e.mcp_method, tool: e.tool_name });
+    }
+    if (e.intent_id && !openIntents.delete(e.intent_id)) completed.add(e.intent_id);
+    const a = anchored.get(e.chain_id)?.get(e.seq);
+    if (a) {
+      anchorChecked.add(a);
+      if (a.hash !== e.hash) {
+        brk('anchor_mismatch', e.chain_id, e.seq, `the anchor written ${a.anchored_at} holds hash ${a.hash.slice(0, 16)}… for seq ${e.seq}, the log holds ${e.hash.slice(0, 16)}…: the event (and the chain after it) was rewritten after it was anchored`, loc, e.event_id);
+      }
+    }
+    if (st && e.event_time < st.lastTime) {
+      note('time_regression', st.id, e.seq, `event_time ${e.event_time} is earlier than the previous event's ${st.lastTime} (clock set back or skewed); the chain orders by seq, which is intact here`, loc, e.event_id);
+    }
+    if (st && e.event_time > st.lastTime) st.lastTime = e.event_time;
   }
 
   function fillGap(st: ChainState, seq: number): boolean {
@@ -218,12 +302,15 @@ export function createVerifier(opts: VerifierOptions): Verifier {
         lastLoc: loc ?? {},
         checkpoints: 0,
         lastSignedSeq: -1,
+        lastKeyId: null,
+        lastTime: e.event_time,
         hashes: new SeqHashes(e.seq),
         gaps: [],
       };
       st.hashes.set(e.seq, e.hash);
       chains.set(e.chain_id, st);
       if (e.event_type === 'checkpoint') checkCheckpoint(st, e, loc);
+      track(undefined, e, loc);
       return;
     }
     st.events++;
@@ -243,6 +330,7 @@ export function createVerifier(opts: VerifierOptions): Verifier {
       brk('reordered', st.id, e.seq, filled ? `seq ${e.seq} appears after seq ${st.lastSeq}: events are out of order` : `seq ${e.seq} appears after seq ${st.lastSeq} and outside the chain`, loc, e.event_id);
       st.hashes.set(e.seq, e.hash);
       if (e.event_type === 'checkpoint') checkCheckpoint(st, e, loc);
+      track(undefined, e, loc);
       return;
     }
     if (e.seq === st.lastSeq + 1) {
@@ -259,6 +347,7 @@ export function createVerifier(opts: VerifierOptions): Verifier {
     st.lastType = e.event_type;
     st.lastLoc = loc ?? {};
     if (e.event_type === 'checkpoint') checkCheckpoint(st, e, loc);
+    track(st, e, loc);
   }
 
   function finish(): VerifyReport {
@@ -289,9 +378,51 @@ export function createVerifier(opts: VerifierOptions): Verifier {
         sealed,
       });
     }
+    finishAnchors();
+    for (const [id, i] of openIntents) {
+      note(
+        'intent_without_outcome',
+        i.chain,
+        i.seq,
+        `write-ahead intent ${id} (${i.tool ?? i.method ?? 'call'}, ${i.time}) has no outcome event: the gateway crashed or its audit sink failed after the call was sent upstream${opts.partial ? ', or the outcome lies outside this window' : ''}; check the upstream's own logs for that call`,
+        i.loc,
+        id,
+      );
+    }
     if (events === 0 && breaks.length === 0) note('empty', null, null, 'no audit events found');
     summaries.sort((a, b) => (a.chain_id < b.chain_id ? -1 : 1));
-    return { ok: breaks.length === 0, events, chains: summaries, breaks, notices };
+    const anchors = opts.anchors ? { store: opts.anchors.store, count: opts.anchors.anchors.length, checked: anchorChecked.size } : null;
+    return { ok: breaks.length === 0, events, chains: summaries, breaks, notices, keys: keyList.map(({ key_id, source }) => ({ key_id, source })), intents: { written: intentsWritten, open: openIntents.size }, anchors };
+  }
+
+  function finishAnchors(): void {
+    if (!opts.anchors) return;
+    for (const [chain, bySeq] of anchored) {
+      const st = chains.get(chain);
+      for (const a of bySeq.values()) {
+        if (anchorChecked.has(a)) continue;
+        if (!st) {
+          if (opts.partial) continue; // the window may simply not include this chain
+          brk('anchor_missing', chain, a.seq, `chain ${chain} was anchored up to seq ${a.seq} (${a.anchored_at}, instance ${a.instance}) but is not in the log: it was deleted`, { ref: opts.anchors.store });
+        } else if (a.seq > st.lastSeq) {
+          if (opts.partial) continue; // beyond the window's end
+          brk('anchor_missing', chain, a.seq, `the chain ends at seq ${st.lastSeq} but seq ${a.seq} was anchored at ${a.anchored_at}: events ${st.lastSeq + 1}..${a.seq} were cut (tail removed or newest file deleted)`, st.lastLoc);
+        } else if (a.seq >= st.firstSeq) {
+          brk('anchor_missing', chain, a.seq, `seq ${a.seq} was anchored at ${a.anchored_at} but is not in the log (deleted)`, { ref: opts.anchors.store });
+        }
+      }
+    }
+    for (const st of chains.values()) {
+      const bySeq = anchored.get(st.id);
+      if (!bySeq || bySeq.size === 0) {
+        note('unanchored_chain', st.id, null, `no anchor in ${opts.anchors.store} covers this chain: written before anchoring was on, or not by a gateway of this deployment`);
+        continue;
+      }
+      const last = Math.max(...bySeq.keys());
+      if (last < st.lastSeq) {
+        note('unanchored_tail', st.id, st.lastSeq, `${st.lastSeq - last} event(s) after the last anchor (seq ${last}) are not yet anchored: a cut of these would not show (the gateway anchors every second)`, st.lastLoc);
+      }
+    }
   }
 
   return {
@@ -351,6 +482,9 @@ export function formatReport(report: VerifyReport, opts: { title?: string } = {}
   } else {
     lines.push(`${title}: FAILED — ${report.breaks.length} break(s) in ${report.events} event(s), ${chains} chain(s)`);
   }
+  for (const k of report.keys) lines.push(`key    ${k.key_id}: ${k.source}`);
+  if (report.anchors) lines.push(`anchors ${report.anchors.store}: ${report.anchors.count} anchor(s), ${report.anchors.checked} matched against the log`);
+  if (report.intents.written) lines.push(`intents ${report.intents.written} write-ahead intent(s), ${report.intents.open} without outcome`);
   const line = (f: Finding) =>
     `${f.severity === 'break' ? 'BREAK ' : 'NOTICE'} ${f.kind.padEnd(21)} chain=${f.chain ?? '-'} seq=${f.seq ?? '-'}${where(f) ? ` at ${where(f)}` : ''}: ${f.message}`;
   for (const f of report.breaks) lines.push(line(f));

@@ -274,7 +274,7 @@ test('JSON report carries kind, chain, seq, file and line', async () => {
     writeLinesOf(file, lines);
     const r = JSON.parse(JSON.stringify(await verifyDir(t.audit, { publicKeys: keys })));
     assert.equal(r.ok, false);
-    assert.deepEqual(Object.keys(r).sort(), ['breaks', 'chains', 'events', 'notices', 'ok']);
+    assert.deepEqual(Object.keys(r).sort(), ['anchors', 'breaks', 'chains', 'events', 'intents', 'keys', 'notices', 'ok']);
     assert.equal(r.breaks[0].kind, 'hash_mismatch');
     assert.equal(r.breaks[0].chain, JSON.parse(lines[0]).chain_id);
     assert.equal(r.breaks[0].seq, 1);
