@@ -4,11 +4,15 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { paths } from '../config/paths.js';
-import type { VerifyReport } from '../audit/verify.js';
+import type { VerifyReport, VerifierOptions } from '../audit/verify.js';
+import type { TrustedKey } from '../audit/checkpoint.js';
 
 export interface VerifySourceContext {
-  publicKeys: string[];
+  /** Pinned keys with their sources (see src/cli/trust.ts). */
+  publicKeys: TrustedKey[];
   requireSealed: boolean;
+  /** The anchor store's anchors, when one is configured or given. */
+  anchors?: VerifierOptions['anchors'] | null;
 }
 
 export interface VerifySource {
@@ -45,6 +49,9 @@ interface VerifyOpts {
   json?: boolean;
   key?: string[];
   keysDir?: string;
+  config?: string;
+  anchors?: string | boolean;
+  gcsEndpoint?: string;
   requireSealed?: boolean;
   chain?: string;
   [k: string]: unknown;
@@ -55,19 +62,22 @@ export function verifyCommand(program: Command): Command {
     .command('verify')
     .description('Verify the audit hash chain and checkpoint signatures; exit 1 on any break')
     .option('--dir <dir>', 'audit directory (default: <BQWARDEN_DATA or ./data>/audit)')
-    .option('--key <pem-file>', 'public key PEM to verify checkpoints with (repeatable)', collect)
-    .option('--keys-dir <dir>', 'directory of *.pub.pem keys (default: keys/ beside the audit directory, else <data>/keys)')
+    .option('--key <pem-file>', 'pinned public key PEM to verify checkpoints with (repeatable; e.g. the Terraform output audit_signing_public_key_pem)', collect)
+    .option('--config <file>', 'gateway config: its audit.trustedKeys are the pins, its audit.anchors the anchor store, its audit.dir the directory')
+    .option('--keys-dir <dir>', 'where the demo key file is when nothing is pinned (default: keys/ beside the audit directory, else <data>/keys)')
+    .option('--anchors <dir|gs://bucket/prefix>', 'anchor store to compare the chain with (default: the config\'s, else anchors/ beside the audit directory)')
+    .option('--no-anchors', 'do not compare with anchors')
+    .option('--gcs-endpoint <url>', 'with gs:// anchors: JSON API endpoint override (test server)')
     .option('--require-sealed', 'every chain must end with gateway_stop + a signed checkpoint (archived logs)')
     .option('--chain <id>', 'only this chain')
     .option('--json', 'machine-readable report');
   cmd.action(async (opts: VerifyOpts) => {
-    const { readFileSync } = await import('node:fs');
-    const { loadPublicKeysFromDir } = await import('../audit/checkpoint.js');
     const { verifyDir, formatReport } = await import('../audit/verify.js');
-    const dir = resolve(opts.dir ?? paths.audit());
+    const { resolveTrust } = await import('./trust.js');
     try {
-      const publicKeys = opts.key?.length ? opts.key.map((f) => readFileSync(f, 'utf8')) : loadPublicKeysFromDir(keysDirFor(dir, opts.keysDir));
-      const ctx: VerifySourceContext = { publicKeys, requireSealed: Boolean(opts.requireSealed) };
+      const trust = await resolveTrust({ auditDir: resolve(opts.dir ?? paths.audit()), key: opts.key, keysDir: opts.keysDir, config: opts.config, anchors: opts.anchors, gcsEndpoint: opts.gcsEndpoint });
+      const dir = resolve(opts.dir ?? trust.auditDir ?? paths.audit());
+      const ctx: VerifySourceContext = { publicKeys: trust.publicKeys, requireSealed: Boolean(opts.requireSealed), anchors: trust.anchors };
       let report: VerifyReport | null = null;
       for (const s of sources.values()) {
         const run = s.run(opts, ctx);
@@ -76,7 +86,7 @@ export function verifyCommand(program: Command): Command {
           break;
         }
       }
-      report ??= await verifyDir(dir, { publicKeys, requireSealed: ctx.requireSealed, chainId: opts.chain });
+      report ??= await verifyDir(dir, { publicKeys: trust.publicKeys, requireSealed: ctx.requireSealed, chainId: opts.chain, anchors: trust.anchors ?? undefined });
       process.stdout.write((opts.json ? JSON.stringify(report, null, 2) : formatReport(report)) + '\n');
       process.exitCode = report.ok ? 0 : 1;
     } catch (err) {

@@ -34,22 +34,20 @@ function reportCommand(program: Command): void {
     .option('--location <location>', 'with --bigquery: dataset location')
     .option('--bigquery-endpoint <url>', 'with --bigquery: REST endpoint override (emulator, test server)')
     .option('--key <pem-file>', 'checkpoint verification key (repeatable)', collect)
-    .option('--keys-dir <dir>', 'directory of *.pub.pem keys (default: keys/ beside the audit directory, else <data>/keys)')
+    .option('--keys-dir <dir>', 'where the demo key file is when nothing is pinned (default: keys/ beside the audit directory, else <data>/keys)')
     .option('--retention-days <n>', 'configured retention to state in the report (Terraform audit_retention_days)')
     .option('--chromium <path>', 'Chromium binary for the PDF', '/usr/bin/chromium')
     .option('--no-pdf', 'HTML only')
     .action(async (opts: ReportCliOptions) => {
-      const { readFileSync } = await import('node:fs');
-      const { loadPublicKeysFromDir } = await import('../audit/checkpoint.js');
       const { generateReport } = await import('../report/generate.js');
+      const { resolveTrust } = await import('./trust.js');
       const t0 = Date.now();
       const say = (m: string) => process.stderr.write(`report: [${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}\n`);
       try {
         const auditDir = resolve(opts.dir ?? paths.audit());
-        const sibling = join(dirname(auditDir), 'keys');
-        const keysDir = opts.keysDir ? resolve(opts.keysDir) : existsSync(sibling) ? sibling : paths.keys();
-        const publicKeys = opts.key?.length ? opts.key.map((f) => readFileSync(f, 'utf8')) : loadPublicKeysFromDir(keysDir);
-        if (!publicKeys.length) say(`warning: no verification keys (looked in ${keysDir}); checkpoint signatures will be reported as unverifiable`);
+        const trust = await resolveTrust({ auditDir, key: opts.key, keysDir: opts.keysDir, anchors: opts.bigquery ? false : undefined });
+        const publicKeys = trust.publicKeys;
+        if (!publicKeys.length) say('warning: no verification key pinned (--key) and no demo key file found; checkpoint signatures will be reported as unverifiable');
         const retention = opts.retentionDays ? Number(opts.retentionDays) : null;
         if (retention !== null && !(Number.isInteger(retention) && retention > 0)) throw new Error('--retention-days must be a positive whole number');
         const res = await generateReport({
@@ -59,6 +57,7 @@ function reportCommand(program: Command): void {
           auditDir: opts.bigquery ? undefined : auditDir,
           bigquery: opts.bigquery ? { table: opts.bigquery, location: opts.location, apiEndpoint: opts.bigqueryEndpoint } : undefined,
           publicKeys,
+          anchors: trust.anchors ?? undefined,
           pdf: opts.pdf,
           chromiumPath: opts.chromium,
           retentionDays: retention,

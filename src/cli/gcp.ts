@@ -27,6 +27,7 @@ export const bigQueryVerifySource: VerifySource = {
         from,
         to,
         publicKeys: ctx.publicKeys,
+        anchors: ctx.anchors ?? undefined,
         chainId: typeof opts.chain === 'string' ? opts.chain : undefined,
         location: typeof opts.location === 'string' ? opts.location : undefined,
         apiEndpoint: typeof opts.bigqueryEndpoint === 'string' ? opts.bigqueryEndpoint : undefined,

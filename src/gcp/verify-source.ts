@@ -3,9 +3,8 @@
 // exact event the gateway hashed, and feeds the same streaming verifier the local verify uses,
 // so the report (gaps, links, signatures, duplicates) reads the same.
 import type { BigQuery } from '@google-cloud/bigquery';
-import type { KeyObject } from 'node:crypto';
 import { normalizeEvent } from '../audit/normalize.js';
-import { createVerifier, type VerifyReport } from '../audit/verify.js';
+import { createVerifier, type VerifierOptions, type VerifyReport } from '../audit/verify.js';
 import { eventTableFields } from './audit-schema.js';
 import { createBigQueryClient, quoteIdent } from './bigquery.js';
 import { parseTableId } from './looker.js';
@@ -16,7 +15,9 @@ export interface BigQueryVerifyOptions {
   /** Inclusive UTC dates, YYYY-MM-DD. */
   from: string;
   to: string;
-  publicKeys: (KeyObject | string)[];
+  publicKeys: VerifierOptions['publicKeys'];
+  /** Anchors to compare the window with (anchors outside the window are not judged). */
+  anchors?: VerifierOptions['anchors'];
   chainId?: string;
   location?: string;
   bigquery?: BigQuery;
@@ -68,7 +69,7 @@ export async function verifyBigQuery(o: BigQueryVerifyOptions): Promise<VerifyRe
   const bq = o.bigquery ?? createBigQueryClient({ projectId: t.projectId, apiEndpoint: o.apiEndpoint });
   const params: Record<string, string> = { from_date: o.from, to_date: o.to };
   if (o.chainId) params.chain_id = o.chainId;
-  const verifier = createVerifier({ publicKeys: o.publicKeys, partial: true });
+  const verifier = createVerifier({ publicKeys: o.publicKeys, partial: true, anchors: o.anchors });
 
   const showProgress = o.progress ?? Boolean(process.stderr.isTTY);
   let bar: { increment(n?: number): void; stop(): void } | null = null;

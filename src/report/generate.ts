@@ -7,8 +7,8 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { BigQuery } from '@google-cloud/bigquery';
 import { readEvents } from '../audit/reader.js';
-import { createVerifier, verifyDir } from '../audit/verify.js';
-import { keyFingerprint, publicKeyMap } from '../audit/checkpoint.js';
+import { createVerifier, verifyDir, type VerifierOptions } from '../audit/verify.js';
+import { publicKeyMap } from '../audit/checkpoint.js';
 import { normalizeEvent } from '../audit/normalize.js';
 import { EvidenceCollector, type Evidence } from './evidence.js';
 import { renderEvidenceHtml } from './html.js';
@@ -22,7 +22,10 @@ export interface ReportOptions {
   out: string;
   /** Local audit directory (ignored with bigquery). */
   auditDir?: string;
-  publicKeys: string[];
+  /** Pinned keys; a TrustedKey's source is printed in the report. */
+  publicKeys: VerifierOptions['publicKeys'];
+  /** Anchors to compare the chain with. */
+  anchors?: VerifierOptions['anchors'];
   bigquery?: { table: string; location?: string; apiEndpoint?: string; client?: BigQuery };
   pdf?: boolean;
   chromiumPath?: string;
@@ -58,7 +61,7 @@ async function fromLocal(o: ReportOptions, c: EvidenceCollector, say: (m: string
   }
   say(`${c.count.toLocaleString('en-US')} events in the period; verifying every chain in the store`);
   // Integrity is a property of the whole chain, not of a window: verify all of it.
-  const report = await verifyDir(dir, { publicKeys: o.publicKeys });
+  const report = await verifyDir(dir, { publicKeys: o.publicKeys, anchors: o.anchors });
   return { scope: `every chain in ${dir}, ${report.events} events`, report };
 }
 
@@ -69,7 +72,7 @@ async function fromBigQuery(o: ReportOptions, c: EvidenceCollector, say: (m: str
   const { createBigQueryClient } = await import('../gcp/bigquery.js');
   const t = parseTableId(bq.table);
   const client = bq.client ?? createBigQueryClient({ projectId: t.projectId, apiEndpoint: bq.apiEndpoint });
-  const verifier = createVerifier({ publicKeys: o.publicKeys, partial: true });
+  const verifier = createVerifier({ publicKeys: o.publicKeys, partial: true, anchors: o.anchors });
   say(`querying ${bq.table} for ${o.from}..${o.to}`);
   const stream = client.createQueryStream({ query: buildVerifyQuery(bq.table, false), params: { from_date: o.from, to_date: o.to }, location: bq.location });
   let n = 0;
@@ -119,14 +122,14 @@ export async function generateReport(o: ReportOptions): Promise<ReportResult> {
   if (!o.bigquery && !o.auditDir) throw new ReportError('no source: give an audit directory or --bigquery project.dataset.table');
   const say = o.progress ?? (() => undefined);
   const collector = new EvidenceCollector(o.from, o.to, o.bigquery ? `BigQuery ${o.bigquery.table}` : `local audit store ${resolve(o.auditDir!)}`);
-  let keyIds: string[];
   try {
-    keyIds = [...publicKeyMap(o.publicKeys).values()].map((k) => keyFingerprint(k));
+    publicKeyMap(o.publicKeys);
   } catch (err) {
     throw new ReportError(`verification keys unusable: ${(err as Error).message}`);
   }
   const { scope, report } = o.bigquery ? await fromBigQuery(o, collector, say) : await fromLocal(o, collector, say);
-  const evidence = collector.finish(report, scope, keyIds);
+  // The report says where each key came from (pinned, or the demo's unpinned key file).
+  const evidence = collector.finish(report, scope, report.keys.map((k) => `${k.key_id} — ${k.source}`));
   await mkdir(o.out, { recursive: true });
   const base = join(o.out, `evidence-${o.from}-${o.to}`);
   const html = renderEvidenceHtml(evidence, { retentionDays: o.retentionDays ?? null });

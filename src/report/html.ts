@@ -47,7 +47,10 @@ function controls(e: Evidence): string {
     ['UTC timestamps', 'NIST AU-8', 'event_time is UTC with milliseconds, set by the gateway (schema-enforced).', 'met'],
     ['Audit data protected from modification and deletion', 'NIST AU-9; FFIEC II.C.22',
       v ? `Verifier: ${v.ok ? 'intact' : `${v.breaks.length} break(s)`}; ${fmt(v.events)} events, ${v.chains.length} chain(s), ${v.chains.reduce((n, c) => n + c.checkpoints, 0)} signed checkpoint(s).` : 'not verified', v?.ok ? 'met' : 'EXCEPTION'],
-    ['Non-repudiation', 'NIST AU-10', `Checkpoints signed with Ed25519 key(s) ${e.signingKeysSeen.join(', ') || '(none seen)'}; verified with ${e.verificationKeys.join(', ') || 'no key'}.`, v?.ok && e.verificationKeys.length ? 'met' : 'EXCEPTION'],
+    ['Non-repudiation', 'NIST AU-10', `Checkpoints signed with key(s) ${e.signingKeysSeen.join(', ') || '(none seen)'}; verified with ${e.verificationKeys.join('; ') || 'no key'}.`, v?.ok && e.verificationKeys.length ? 'met' : 'EXCEPTION'],
+    ['Recorded before execution', 'NIST AU-9, AU-12; FFIEC II.C.22',
+      v ? `${fmt(v.intents.written)} write-ahead intent(s) durable before their call was sent upstream; ${fmt(v.intents.open)} without an outcome (crash or sink failure after execution; listed in section 3).${v.anchors ? ` Chain compared with ${fmt(v.anchors.count)} anchor(s) in ${v.anchors.store}.` : ' No anchor store compared.'}` : 'not verified',
+      v && v.intents.open === 0 ? 'met' : 'see figures'],
     ['Access to audit data restricted and logged', 'FFIEC II.C.22', `${fmt(e.consoleAccess)} console/report access event(s), ${fmt(e.consoleRefused)} refused.`, 'met'],
   ];
   return `<table><tr><th>expectation</th><th>source</th><th>figures for the period</th><th>result</th></tr>${rows
@@ -99,7 +102,7 @@ ${meta.retentionDays ? `Configured retention: ${meta.retentionDays} days.` : ''}
 <h2>1. Control mapping (FFIEC, NIST SP 800-53 AU, PCI DSS 10)</h2>${controls(e)}
 <h2>2. Policy versions in force</h2>${policies}
 <h2>3. Chain verification and signatures</h2>${chains}
-<p>Verification keys (fingerprints): ${e.verificationKeys.map((k) => `<code>${esc(k)}</code>`).join(', ') || '<span class="bad">none given</span>'}</p>
+<p>Verification keys and where they came from: ${e.verificationKeys.map((k) => `<code>${esc(k)}</code>`).join('; ') || '<span class="bad">none given</span>'}</p>
 <h2>4. Approvals of privileged statements</h2>${approvals}
 <h2>5. Denials</h2>${denials}
 <h2>6. Classified column access (clear vs masked)</h2>${access}

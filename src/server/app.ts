@@ -27,7 +27,7 @@ import { credentialedFetch } from '../transport/upstream.js';
 import type { CatalogProvider } from '../sql/types.js';
 import { AuthError } from '../identity/types.js';
 import { AuditLog } from '../audit/log.js';
-import { loadOrCreateSigner } from '../audit/checkpoint.js';
+import { createAuditSigner, startAnchors } from './audit-setup.js';
 import { JsonlSink } from '../sinks/jsonl.js';
 import type { AuditSink } from '../sinks/types.js';
 import { registerConsoleRoutes } from '../console/routes.js';
@@ -103,11 +103,7 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
 
   // Audit first: nothing is served until events can be made durable.
   const sink = await createSink(config);
-  const signer = loadOrCreateSigner({
-    keysDir: config.audit.keysDir ?? join(config.dataDir, 'keys'),
-    signingKeyFile: config.audit.signingKeyFile,
-    allowGenerate: demo || !config.audit.signingKeyFile,
-  });
+  const signer = await createAuditSigner(config, demo);
   const audit = await AuditLog.open({
     sink,
     signer,
@@ -115,7 +111,10 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     instance: GATEWAY_INSTANCE,
     checkpointEvery: config.audit.checkpointEvery,
     maxBatch: config.audit.maxBatch,
+    commitWindowMs: config.audit.commitWindowMs,
+    maxUnsignedMs: config.audit.maxUnsignedMs,
   });
+  const anchors = await startAnchors(config, audit, GATEWAY_INSTANCE, log);
 
   const policyStore = await PolicyStore.open(config.rules.dir);
   await audit.append({ event_type: 'gateway_start', policy_version: policyStore.current().version, gateway_version: GATEWAY_VERSION, gateway_instance: GATEWAY_INSTANCE });
@@ -344,7 +343,12 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     await writer?.close();
     await approvals.close().catch((err) => log.error({ err: (err as Error).message }, 'approvals close failed'));
     await audit.append({ event_type: 'gateway_stop', policy_version: policyStore.current().version }).catch(() => undefined);
-    await audit.close();
+    try {
+      await audit.close();
+    } finally {
+      // The sealed head is anchored last, so a later deletion of this whole run shows.
+      await anchors?.close().catch((err) => log.error({ err: (err as Error).message }, 'final audit anchor could not be written'));
+    }
   };
 
   return {

@@ -1,0 +1,52 @@
+// Wiring of the audit trust pieces from config: which key signs checkpoints (Cloud KMS in
+// production, a local key outside the audit directory in the demo) and where anchors go (a
+// locked bucket in production, <data>/anchors in the demo). GCP clients load only when used.
+import { join } from 'node:path';
+import { loadOrCreateSigner, type CheckpointSigner } from '../audit/checkpoint.js';
+import { AnchorExporter, dirAnchorStore, type AnchorStore } from '../audit/anchors.js';
+import type { AuditLog } from '../audit/log.js';
+import type { Logger } from '../ops/logger.js';
+import type { GatewayConfig } from './config.js';
+
+export async function createAuditSigner(config: GatewayConfig, demo: boolean): Promise<CheckpointSigner> {
+  const a = config.audit;
+  if (a.kms) {
+    const { createKmsSigner } = await import('../gcp/kms-signer.js');
+    const [host, port] = a.kms.endpoint ? a.kms.endpoint.split(':') : [];
+    return createKmsSigner({ keyVersion: a.kms.keyVersion, apiEndpoint: host, port: port ? Number(port) : undefined, timeoutMs: a.kms.timeoutMs });
+  }
+  return loadOrCreateSigner({
+    keysDir: a.keysDir ?? join(config.dataDir, 'keys'),
+    signingKeyFile: a.signingKeyFile,
+    allowGenerate: demo || !a.signingKeyFile,
+  });
+}
+
+export async function anchorStoreFor(config: GatewayConfig): Promise<AnchorStore | null> {
+  const a = config.audit.anchors;
+  if (!a.enabled) return null;
+  if (a.gcs) {
+    const { gcsAnchorStore } = await import('../gcp/anchors-gcs.js');
+    return gcsAnchorStore({ bucket: a.gcs.bucket, prefix: a.gcs.prefix, apiEndpoint: a.gcs.apiEndpoint, projectId: config.gcp.project, timeoutMs: a.gcs.timeoutMs });
+  }
+  return dirAnchorStore(a.dir ?? join(config.dataDir, 'anchors'));
+}
+
+export async function startAnchors(config: GatewayConfig, audit: AuditLog, instance: string, log: Logger): Promise<AnchorExporter | null> {
+  const store = await anchorStoreFor(config);
+  if (!store) return null;
+  let failing = false;
+  const exporter = new AnchorExporter({
+    log: audit,
+    store,
+    instance,
+    intervalMs: config.audit.anchors.intervalMs,
+    maxLagMs: config.audit.anchors.maxLagMs,
+    onError: (err) => {
+      if (!failing) log.error({ err: err.message, store: store.name }, 'audit anchor could not be written; retrying every interval');
+      failing = true;
+    },
+  });
+  log.info({ store: store.name, intervalMs: exporter.intervalMs }, 'audit anchors on');
+  return exporter.start();
+}
