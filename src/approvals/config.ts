@@ -40,6 +40,27 @@ export const ApprovalsConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Where approval claims are created once (exactly-once use across instances). Default: files
+     * under <data>/approval-claims (one host). Several instances: the same bucket for all (gcs).
+     */
+    claims: z
+      .object({
+        dir: z.string().min(1).nullable().default(null),
+        gcs: z
+          .object({
+            bucket: z.string().min(3),
+            prefix: z.string().default('claims/'),
+            /** http://host:port of a local server speaking the GCS JSON API (tests). */
+            apiEndpoint: z.string().optional(),
+            timeoutMs: z.number().int().min(100).default(5000),
+          })
+          .strict()
+          .nullable()
+          .default(null),
+      })
+      .strict()
+      .prefault({}),
     webhook: z
       .object({
         url: webhookUrl.nullable().default(null),
@@ -57,6 +78,10 @@ export const ApprovalsConfigSchema = z
 
 export type ApprovalsConfig = z.infer<typeof ApprovalsConfigSchema>;
 export type ApprovalsConfigInput = z.input<typeof ApprovalsConfigSchema>;
+
+export function claimsDirOf(config: ApprovalsConfig, data = dataDir()): string {
+  return config.claims.dir ?? join(data, 'approval-claims');
+}
 
 export function statementsDirOf(config: ApprovalsConfig, data = dataDir()): string {
   return config.statementsDir ?? join(data, 'approvals');

@@ -13,6 +13,7 @@ import { isOpen } from './reduce.js';
 import { ApprovalError, iso, recordFields, type ApprovalService } from './service.js';
 import type { Notifier } from './notify.js';
 import type { ApprovalRecord } from './types.js';
+import type { ClaimStore } from './claims.js';
 
 /** JSON-RPC codes the pipeline uses for its own refusals (kept in step with interceptor.ts). */
 const ERR_AUDIT_UNAVAILABLE = -32004;
@@ -37,6 +38,10 @@ export interface GateDeps {
   config: ApprovalsConfig;
   urls: { review(id: string): string; cli(id: string): string };
   log: Logger;
+  /** Create-once claims shared by every instance (exactly-once use across instances). */
+  claims: ClaimStore;
+  /** This instance, recorded in the claim. */
+  instance: string;
 }
 
 function auditError(err: unknown): never {
@@ -141,11 +146,33 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
     return null;
   }
 
-  /** Consumes an approval: the claim is durable before the statement is forwarded (at most once). */
+  const held = new Set<string>();
+
+  function usedElsewhere(rec: ApprovalRecord): GateResult {
+    const text = `Approval ${rec.id} (${describe(rec)}) was already used through another gateway instance; each approval runs the statement once. Nothing was executed here. Re-running the call opens a new request.`;
+    return { status: 'used', approvalId: rec.id, result: toolResult(text, rec), message: `approval ${rec.id} already claimed by another instance` };
+  }
+
+  /**
+   * Consumes an approval: first the create-once claim every instance shares (exactly one wins),
+   * then the claim event, durable before the statement is forwarded.
+   */
   async function claim(rec: ApprovalRecord, call: HeldCall): Promise<GateResult | null> {
     return service.withLock(rec.id, async () => {
       if (await service.expireLocked(rec)) return closed(rec);
       if (rec.status !== 'approved') return null;
+      // A claim this instance won but could not record (audit write failed) is still ours: the
+      // retry reuses it. Any other instance finds it taken, so the approval runs at most once.
+      let won = held.has(rec.id);
+      try {
+        if (!won) won = await deps.claims.claim(rec.id, { instance: deps.instance, session_id: call.ctx.sessionId, request_id: call.ctx.requestId, at: iso(service.now()) });
+      } catch (err) {
+        throw new GatewayError(ERR_INTERNAL, `the approval claim store ${deps.claims.name} could not be reached, so the approved statement is not executed (fail closed): ${(err as Error).message}`, {
+          reason: 'approval_claims_unavailable',
+        });
+      }
+      if (!won) return usedElsewhere(rec);
+      held.add(rec.id);
       await service.append({
         event_type: 'approval_executed',
         ...contextFields(call.ctx, call.roles),
@@ -155,6 +182,7 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
         outcome: 'pending',
         decision_reason: `approval consumed by ${rec.requester.display}; the approved statement is being forwarded`,
       });
+      held.delete(rec.id);
       // Re-read through a function: the append changed the status behind TypeScript's narrowing.
       if (statusOf(rec) !== 'executed') return null;
       return {
@@ -299,7 +327,7 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
           if (await service.expireIfDue(r).catch(auditError)) continue;
           if (r.status === 'approved') {
             const got = await claim(r, call).catch(auditError);
-            if (got?.status === 'approved') return { rec: r, note: null, result: got };
+            if (got?.status === 'approved' || got?.status === 'used') return { rec: r, note: null, result: got };
             continue;
           }
           // Same call while pending: the same request, and its exact text restored if this

@@ -6,7 +6,8 @@ import type { AuditEvent, AuditEventInput } from '../audit/event.js';
 import type { ApprovalGate, HeldCall } from '../pipeline/deps.js';
 import type { Logger } from '../ops/logger.js';
 import type { Dialect } from '../sql/types.js';
-import { ApprovalsConfigSchema, statementsDirOf, type ApprovalsConfig, type ApprovalsConfigInput } from './config.js';
+import { ApprovalsConfigSchema, claimsDirOf, statementsDirOf, type ApprovalsConfig, type ApprovalsConfigInput } from './config.js';
+import { fileClaimStore, type ClaimStore } from './claims.js';
 import { ApprovalService } from './service.js';
 import { createApprovalGate, type ApprovalPolicyView } from './gate.js';
 import { createWebhookNotifier, type Notifier } from './notify.js';
@@ -20,6 +21,7 @@ export { ApprovalsConfigSchema, type ApprovalsConfig } from './config.js';
 export { reduceApprovals, applyApprovalEvent, emptyApprovalState, statusAt } from './reduce.js';
 export { localAuditSource, memoryApprovalSource } from './source.js';
 export { fileStatementStore, memoryStatementStore } from './statements.js';
+export { fileClaimStore, memoryClaimStore, type ClaimStore } from './claims.js';
 export { ApprovalService, ApprovalError } from './service.js';
 export { WAIT_META_KEY, APPROVAL_META_KEY, type ApprovalPolicyView } from './gate.js';
 export type { ApprovalEventSource, ApprovalRecord, ApprovalState, StatementStore } from './types.js';
@@ -36,6 +38,10 @@ export interface ApprovalsDeps {
   log: Logger;
   /** Defaults to 0600 files under config.statementsDir (default <dataDir>/approvals). */
   statements?: StatementStore;
+  /** Create-once claims shared by all instances; default files under config.claims.dir or <dataDir>/approval-claims. */
+  claims?: ClaimStore;
+  /** This gateway instance, recorded in claims. */
+  instance?: string;
   dataDir?: string;
   fetch?: typeof fetch;
   now?: () => number;
@@ -68,7 +74,8 @@ export async function createApprovals(deps: ApprovalsDeps): Promise<Approvals> {
   });
   await service.init();
   const notifier = createWebhookNotifier({ config: config.webhook, reviewUrl: urls.review, audit: deps.audit, log: deps.log, fetch: deps.fetch });
-  const gate = createApprovalGate({ service, policy: deps.policy, sql: deps.sql, notifier, config, urls, log: deps.log });
+  const claims = deps.claims ?? fileClaimStore(claimsDirOf(config, deps.dataDir));
+  const gate = createApprovalGate({ service, policy: deps.policy, sql: deps.sql, notifier, config, urls, log: deps.log, claims, instance: deps.instance ?? 'gateway' });
 
   return {
     gate,

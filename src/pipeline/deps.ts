@@ -39,7 +39,7 @@ export interface HeldCall {
 
 export type GateResult =
   | { status: 'approved'; approvalId: string; requester: string; approvers: string[]; required: number }
-  | { status: 'pending' | 'rejected' | 'expired'; approvalId: string; result: Record<string, unknown>; message: string };
+  | { status: 'pending' | 'rejected' | 'expired' | 'used'; approvalId: string; result: Record<string, unknown>; message: string };
 
 export interface ApprovalGate {
   /** Either an approval that this exact call may consume, or the tool result telling the agent what is pending. */

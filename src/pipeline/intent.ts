@@ -25,13 +25,14 @@ export function isPlainRead(analysis: Analysis | null): boolean {
 }
 
 /**
- * Whether this call needs a durable intent before it is forwarded. tools/call without an analysed
- * plain read needs one (a tool that takes no SQL can still change data); other methods are
- * protocol reads and need one only while the log is not ready.
+ * Whether this call needs a durable intent before it is forwarded. A tools/call needs one unless
+ * it is an analysed plain read or a tool the upstream catalog declares metadata-only (a tool of
+ * kind `other` can change data whatever it is called); other methods are protocol reads and need
+ * one only while the log is not ready.
  */
-export function needsIntent(audit: IntentAudit, method: string, analysis: Analysis | null): boolean {
+export function needsIntent(audit: IntentAudit, method: string, analysis: Analysis | null, toolKind?: 'sql' | 'metadata' | 'other'): boolean {
   if (audit.isReady && !audit.isReady()) return true;
-  return method === 'tools/call' && !isPlainRead(analysis);
+  return method === 'tools/call' && !isPlainRead(analysis) && toolKind !== 'metadata';
 }
 
 /**

@@ -295,8 +295,9 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
       Object.assign(ev, { approval_id: gate.approvalId, approval_requester: gate.requester, approval_approvers: gate.approvers, approvals_required: gate.required });
     }
 
-    // Stage: forward, after the write-ahead intent where one is needed. An approved statement runs through the write path when there is one:
-    // the read path's credential cannot change data, so a write misjudged as a read fails there.
+    // Stage: forward, after the write-ahead intent where one is needed. An approved statement
+    // runs through the write path when there is one: the read path's credential cannot change
+    // data, so a write misjudged as a read fails there.
     const writer = approvalId !== null ? deps.writer : null;
     if (writer) ev.upstream = writer.name;
     const send: Forward = writer ? (p) => writer.forward(p, ctx.signal) : forward;
@@ -304,7 +305,7 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
     let upstreamResult: Record<string, unknown>;
     const forwarded = executed !== null && shape?.sqlArgument ? { ...params, arguments: { ...args, [shape.sqlArgument]: executed } } : params;
     try {
-      if (needsIntent(deps.audit, 'tools/call', analysis)) ev.intent_id = await writeIntent(deps.audit, ev);
+      if (needsIntent(deps.audit, 'tools/call', analysis, shape?.kind)) ev.intent_id = await writeIntent(deps.audit, ev);
       upstreamResult = await forwardOrFail(ctx, ev, send, forwarded);
       if (decision.engine?.handles && shape?.sqlArgument) upstreamResult = await resolveRowHandles(ctx, ev, forward, tool, shape.sqlArgument, upstreamResult, decision.engine.handles);
     } catch (err) {

@@ -27,7 +27,7 @@ import { credentialedFetch } from '../transport/upstream.js';
 import type { CatalogProvider } from '../sql/types.js';
 import { AuthError } from '../identity/types.js';
 import { AuditLog } from '../audit/log.js';
-import { createAuditSigner, startAnchors } from './audit-setup.js';
+import { claimStoreFor, createAuditSigner, startAnchors } from './audit-setup.js';
 import { JsonlSink } from '../sinks/jsonl.js';
 import type { AuditSink } from '../sinks/types.js';
 import { registerConsoleRoutes } from '../console/routes.js';
@@ -219,6 +219,8 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     config: config.approvals,
     log,
     dataDir: config.dataDir,
+    claims: await claimStoreFor(config, log),
+    instance: GATEWAY_INSTANCE,
   });
   deps.approvals = approvals.gate;
 

@@ -1,12 +1,15 @@
-// Wiring of the audit trust pieces from config: which key signs checkpoints (Cloud KMS in
-// production, a local key outside the audit directory in the demo) and where anchors go (a
-// locked bucket in production, <data>/anchors in the demo). GCP clients load only when used.
+// Wiring of the trust pieces from config: which key signs checkpoints (Cloud KMS in production,
+// a local key outside the audit directory in the demo), where anchors go (a locked bucket in
+// production, <data>/anchors in the demo) and where approval claims are made once (a bucket
+// shared by every instance, else local files). GCP clients load only when used.
 import { join } from 'node:path';
 import { loadOrCreateSigner, type CheckpointSigner } from '../audit/checkpoint.js';
 import { AnchorExporter, dirAnchorStore, type AnchorStore } from '../audit/anchors.js';
 import type { AuditLog } from '../audit/log.js';
 import type { Logger } from '../ops/logger.js';
 import type { GatewayConfig } from './config.js';
+import { fileClaimStore, type ClaimStore } from '../approvals/claims.js';
+import { claimsDirOf } from '../approvals/config.js';
 
 export async function createAuditSigner(config: GatewayConfig, demo: boolean): Promise<CheckpointSigner> {
   const a = config.audit;
@@ -49,4 +52,17 @@ export async function startAnchors(config: GatewayConfig, audit: AuditLog, insta
   });
   log.info({ store: store.name, intervalMs: exporter.intervalMs }, 'audit anchors on');
   return exporter.start();
+}
+
+/** Approval claims: the shared bucket when configured (several instances), else files under the data directory. */
+export async function claimStoreFor(config: GatewayConfig, log: Logger): Promise<ClaimStore> {
+  const g = config.approvals.claims.gcs;
+  if (g) {
+    const { gcsClaimStore } = await import('../gcp/claims-gcs.js');
+    return gcsClaimStore({ bucket: g.bucket, prefix: g.prefix, apiEndpoint: g.apiEndpoint, projectId: config.gcp.project, timeoutMs: g.timeoutMs });
+  }
+  if (config.auditSink === 'pubsub') {
+    log.warn('approvals.claims.gcs is not set: approval claims are local to this instance, so with several instances an approval could run twice (set it; the Terraform module does)');
+  }
+  return fileClaimStore(claimsDirOf(config.approvals, config.dataDir));
 }
