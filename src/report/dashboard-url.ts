@@ -16,6 +16,7 @@ export const DASHBOARD_VIEWS = [
   'identity_types',
   'chain_health',
   'audit_data_access',
+  'intents_without_outcome',
 ] as const;
 
 /** Table id of the deduplicated events view the Terraform module creates in the views dataset. */
