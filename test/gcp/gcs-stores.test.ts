@@ -1,0 +1,89 @@
+// Anchors and approval claims in Cloud Storage: the real @google-cloud/storage client against a
+// local server speaking the GCS JSON API, with the bucket's retention policy locked.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Storage } from '@google-cloud/storage';
+import { gcsAnchorStore } from '../../src/gcp/anchors-gcs.js';
+import { gcsClaimStore } from '../../src/gcp/claims-gcs.js';
+import { AnchorExporter } from '../../src/audit/anchors.js';
+import { loadPublicKeysFromDir } from '../../src/audit/checkpoint.js';
+import { verifyDir } from '../../src/audit/verify.js';
+import { FakeGcsServer } from '../fixtures/gcs-server.js';
+import { chainFiles, openLog, readLinesOf, request, tempData, writeLinesOf } from '../audit/helpers.js';
+
+process.env.METADATA_SERVER_DETECTION = 'none';
+
+let gcs: FakeGcsServer;
+before(async () => {
+  gcs = new FakeGcsServer();
+  gcs.retentionLocked.add('bank-audit-anchors');
+  await gcs.start();
+});
+after(() => gcs.stop());
+
+const store = () => gcsAnchorStore({ bucket: 'bank-audit-anchors', apiEndpoint: gcs.endpoint, projectId: 'bank-prod' });
+
+test('anchors in the locked bucket: a cut tail is a break, and the anchors themselves cannot be deleted or replaced', async () => {
+  const t = tempData();
+  try {
+    const s = store();
+    const { log } = await openLog(t.audit, t.keys);
+    const exporter = new AnchorExporter({ log, store: s, instance: 'gw-1' });
+    for (let i = 0; i < 8; i++) await log.append(request(i));
+    await exporter.flush();
+    const [file] = chainFiles(t.audit);
+    writeLinesOf(file, readLinesOf(file).slice(0, -3));
+    const listed = await s.list();
+    assert.equal(listed.anchors.length, 1);
+    assert.equal(s.name, 'gs://bank-audit-anchors/anchors/');
+    const r = await verifyDir(t.audit, { publicKeys: loadPublicKeysFromDir(t.keys), anchors: { store: s.name, ...listed } });
+    assert.deepEqual(r.breaks.map((b) => b.kind), ['anchor_missing']);
+
+    // The attacker holds the gateway's identity (objectCreator): no delete, and a create-only put cannot replace.
+    const bucket = new Storage({ apiEndpoint: gcs.endpoint, projectId: 'bank-prod' }).bucket('bank-audit-anchors');
+    const name = gcs.list('bank-audit-anchors')[0].name;
+    await assert.rejects(bucket.file(name).delete(), (e: { code?: number }) => e.code === 403);
+    await assert.rejects(bucket.file(name).save('{}', { resumable: false }), (e: { code?: number }) => e.code === 403);
+    await assert.rejects(s.put({ ...listed.anchors[0], hash: '0'.repeat(64) }), /already exists with other content/);
+    await log.close().catch(() => undefined);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('anchor store unreachable: the put fails (and the exporter keeps the lag), it is not silently skipped', async () => {
+  const t = tempData();
+  try {
+    const { log } = await openLog(t.audit, t.keys);
+    const exporter = new AnchorExporter({ log, store: store(), instance: 'gw-2' });
+    await log.append(request(1));
+    gcs.unavailable = true;
+    await assert.rejects(exporter.flush(), /unavailable/);
+    assert.match(String(exporter.lastError()?.message), /unavailable/);
+    gcs.unavailable = false;
+    await exporter.flush();
+    assert.equal(exporter.lastError(), null);
+    await log.close();
+  } finally {
+    gcs.unavailable = false;
+    t.cleanup();
+  }
+});
+
+test('approval claims: of 20 concurrent claims from 4 instances exactly one wins; an unreachable store is an error, not a win', async () => {
+  const instances = Array.from({ length: 4 }, () => gcsClaimStore({ bucket: 'bank-approvals', apiEndpoint: gcs.endpoint, projectId: 'bank-prod' }));
+  const by = (i: number) => ({ instance: `gw-${i % 4}`, session_id: `s-${i}`, request_id: String(i), at: new Date().toISOString() });
+  const results = await Promise.all(Array.from({ length: 20 }, (_, i) => instances[i % 4].claim('apr-abcdefgh2345', by(i))));
+  assert.equal(results.filter(Boolean).length, 1);
+  const [obj] = gcs.list('bank-approvals', 'claims/');
+  assert.equal(obj.name, 'claims/apr-abcdefgh2345.json');
+  assert.equal(JSON.parse(obj.data.toString()).approval_id, 'apr-abcdefgh2345');
+  assert.equal(await instances[0].claim('apr-abcdefgh2345', by(99)), false);
+  await assert.rejects(instances[0].claim('../x', by(1)), /invalid approval id/);
+  gcs.unavailable = true;
+  try {
+    await assert.rejects(instances[1].claim('apr-zzzzzzzz2345', by(1)), /unavailable/);
+  } finally {
+    gcs.unavailable = false;
+  }
+});
