@@ -7,7 +7,7 @@ import type { ApprovalGate, HeldCall } from '../pipeline/deps.js';
 import type { Logger } from '../ops/logger.js';
 import type { Dialect } from '../sql/types.js';
 import { ApprovalsConfigSchema, claimsDirOf, statementsDirOf, type ApprovalsConfig, type ApprovalsConfigInput } from './config.js';
-import { fileClaimStore, type ClaimStore } from './claims.js';
+import { fileClaimStore, memoryClaimStore, type ClaimStore } from './claims.js';
 import { ApprovalService } from './service.js';
 import { createApprovalGate, type ApprovalPolicyView } from './gate.js';
 import { createWebhookNotifier, type Notifier } from './notify.js';
@@ -74,7 +74,8 @@ export async function createApprovals(deps: ApprovalsDeps): Promise<Approvals> {
   });
   await service.init();
   const notifier = createWebhookNotifier({ config: config.webhook, reviewUrl: urls.review, audit: deps.audit, log: deps.log, fetch: deps.fetch });
-  const claims = deps.claims ?? fileClaimStore(claimsDirOf(config, deps.dataDir));
+  // Without a data directory (tests, embedding) claims live in this process, like the lock does.
+  const claims = deps.claims ?? (deps.dataDir || config.claims.dir ? fileClaimStore(claimsDirOf(config, deps.dataDir)) : memoryClaimStore());
   const gate = createApprovalGate({ service, policy: deps.policy, sql: deps.sql, notifier, config, urls, log: deps.log, claims, instance: deps.instance ?? 'gateway' });
 
   return {

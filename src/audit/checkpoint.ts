@@ -51,7 +51,12 @@ export function keyFingerprint(publicKey: KeyObject): string {
   return `${kind}:` + createHash('sha256').update(der).digest('hex').slice(0, 16);
 }
 
-export function signerFromPrivateKey(privateKey: KeyObject): CheckpointSigner {
+/** A signer holding its key in this process: signs synchronously. */
+export interface LocalSigner extends CheckpointSigner {
+  sign(chainId: string, seq: number, prevHash: string): string;
+}
+
+export function signerFromPrivateKey(privateKey: KeyObject): LocalSigner {
   if (privateKey.asymmetricKeyType !== 'ed25519') {
     throw new SigningKeyError(`audit signing key must be Ed25519, got ${privateKey.asymmetricKeyType ?? 'unknown'}`);
   }
@@ -95,12 +100,12 @@ export interface LoadSignerOptions {
  * Loads the signing key, generating an Ed25519 pair under keysDir on first start when no
  * signingKeyFile is configured. The public half is (re)written as PEM for verifiers.
  */
-export function loadOrCreateSigner(opts: LoadSignerOptions): CheckpointSigner {
+export function loadOrCreateSigner(opts: LoadSignerOptions): LocalSigner {
   if (opts.signingKeyFile) return signerFromPrivateKey(readPrivateKey(opts.signingKeyFile));
   mkdirSync(opts.keysDir, { recursive: true, mode: 0o700 });
   const privFile = join(opts.keysDir, PRIVATE_KEY_FILE);
   const pubFile = join(opts.keysDir, PUBLIC_KEY_FILE);
-  let signer: CheckpointSigner;
+  let signer: LocalSigner;
   try {
     if (opts.allowGenerate === false) {
       statSync(privFile); // throws ENOENT when absent

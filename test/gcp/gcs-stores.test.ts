@@ -87,3 +87,25 @@ test('approval claims: of 20 concurrent claims from 4 instances exactly one wins
     gcs.unavailable = false;
   }
 });
+
+test('two approval services that both see an approval as approved (neither has seen the other claim): the shared claim store lets exactly one run it', async () => {
+  const { setup, held, reviewer } = await import('../approvals/helpers.js');
+  const { memoryApprovalSource } = await import('../../src/approvals/index.js');
+  const claims = () => gcsClaimStore({ bucket: 'bank-approvals-2', apiEndpoint: gcs.endpoint, projectId: 'bank-prod' });
+  const DELETE = "DELETE FROM accounts WHERE account_id = 'A-1'";
+  const a = await setup({ extra: { claims: claims(), instance: 'gw-a' } });
+  const bSource = memoryApprovalSource();
+  const b = await setup({ extra: { claims: claims(), instance: 'gw-b', source: bSource } });
+  const pending = await a.gate.check(held('eve@bank.example', DELETE));
+  await a.service.approve(pending.approvalId, reviewer('bob@bank.example'), 'ok');
+  for (const e of a.audit.events) bSource.publish(e); // B folds the request and the grant (as from BigQuery)
+  assert.equal(b.service.get(pending.approvalId)?.status, 'approved');
+  const [onA, onB] = await Promise.all([a.gate.check(held('eve@bank.example', DELETE)), b.gate.check(held('eve@bank.example', DELETE))]);
+  assert.deepEqual([onA.status, onB.status].sort(), ['approved', 'used']);
+  const loser = onA.status === 'used' ? onA : onB;
+  assert.match(JSON.stringify(loser), /already used through another gateway instance/);
+  const claimEvents = [...a.audit.events, ...b.audit.events].filter((e) => e.event_type === 'approval_executed' && e.outcome === 'pending');
+  assert.equal(claimEvents.length, 1, 'only the winner wrote a claim event');
+  await a.approvals.close();
+  await b.approvals.close();
+});
