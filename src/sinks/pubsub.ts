@@ -11,7 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { PubSub, type Topic, type ClientConfig } from '@google-cloud/pubsub';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { AuditEventSchema, type AuditEvent } from '../audit/event.js';
+import { invalidField, type AuditEvent } from '../audit/event.js';
+import { canonicalLine } from '../audit/canonical-cache.js';
 import type { AuditSink, ChainHead } from './types.js';
 import type { PubSubBatching, PubSubRetry, SpoolConfig } from '../gcp/config.js';
 import { SpoolSink } from './spool.js';
@@ -168,16 +169,17 @@ export class PubSubAuditSink implements AuditSink {
   write(events: AuditEvent[]): Promise<void> {
     if (this.closed) return Promise.reject(new PubSubSinkError('closed', 'audit sink pubsub: closed, event not written'));
     if (events.length === 0) return Promise.resolve();
+    // The audit log hands over events it built and checked; a field-table check (no copy, no
+    // zod parse) still keeps a direct caller's broken event from being published.
     const valid: AuditEvent[] = [];
     for (const e of events) {
-      const parsed = AuditEventSchema.safeParse(e);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
+      const bad = e && typeof e === 'object' ? invalidField(e as unknown as Record<string, unknown>) : '(root)';
+      if (bad) {
         return Promise.reject(
-          new PubSubSinkError('invalid_event', `audit sink pubsub: event ${String((e as { event_id?: unknown })?.event_id)} does not match the audit schema (${issue?.path.join('.')}: ${issue?.message})`),
+          new PubSubSinkError('invalid_event', `audit sink pubsub: event ${String((e as { event_id?: unknown })?.event_id)} does not match the audit schema (${bad}: invalid value)`),
         );
       }
-      valid.push(parsed.data);
+      valid.push(e);
     }
     const byChain = new Map<string, AuditEvent[]>();
     for (const e of valid) {
@@ -293,7 +295,8 @@ export class PubSubAuditSink implements AuditSink {
 
   private publishOne(e: AuditEvent): Promise<string> {
     return this.topic.publishMessage({
-      data: Buffer.from(JSON.stringify(e)),
+      // The canonical text the log already serialised to hash the event (no second stringify).
+      data: Buffer.from(canonicalLine(e)),
       orderingKey: e.chain_id,
       // Routing facts only (no actor, no SQL): attributes are copied to the archive and the
       // table's metadata column and must not carry sensitive data.

@@ -10,7 +10,8 @@
 // dedup view collapses them).
 import { open, mkdir, readFile, writeFile, rename, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AuditEventSchema, type AuditEvent } from '../audit/event.js';
+import { invalidField, type AuditEvent } from '../audit/event.js';
+import { canonicalLine } from '../audit/canonical-cache.js';
 import type { AuditSink, ChainHead } from './types.js';
 
 export class SpoolError extends Error {
@@ -115,9 +116,9 @@ export class SpoolSink implements AuditSink {
     if (this.ioFailed) throw new SpoolError('io', `audit spool: unusable after an I/O error: ${this.ioFailed.message}`);
     const lines: string[] = [];
     for (const e of events) {
-      const parsed = AuditEventSchema.safeParse(e);
-      if (!parsed.success) throw new SpoolError('invalid_event', `audit spool: event does not match the audit schema (${parsed.error.issues[0]?.path.join('.')})`);
-      lines.push(JSON.stringify(parsed.data) + '\n');
+      const bad = invalidField(e as unknown as Record<string, unknown>);
+      if (bad) throw new SpoolError('invalid_event', `audit spool: event does not match the audit schema (${bad})`);
+      lines.push(canonicalLine(e) + '\n');
     }
     const buf = Buffer.from(lines.join(''));
     const run = this.appendChain.then(async () => {
