@@ -53,7 +53,7 @@ locals {
 
   catalog_env = var.bigquery_catalog ? { BQWARDEN__gcp__bigquery__catalog = "true" } : {}
 
-  derived_env = merge(local.identity_env, local.writer_env, local.policy_env, local.catalog_env)
+  derived_env = merge(local.identity_env, local.writer_env, local.policy_env, local.catalog_env, local.trust_env)
 }
 
 resource "google_cloud_run_v2_service" "gateway" {
