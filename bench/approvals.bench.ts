@@ -1,7 +1,9 @@
 // Approvals: (1) start-up rebuild of approval state from a local audit store where approval
 // events are 1% of the traffic; baseline = reading every event with readEvents (what a naive
 // rebuild would do), measured in the same run. (2) the hot path of a re-run while pending
-// (gate.check on an existing request) against a baseline of hashing the same SQL.
+// (gate.check on an existing request) against a baseline of hashing the same SQL. (3) the
+// cross-instance claim: a create-once object through the real @google-cloud/storage client
+// against the local JSON API server, vs an O_EXCL file (the single-host store), per claim.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,6 +76,35 @@ try {
   const hashUs = Number(process.hrtime.bigint() - t3) / 1e3 / M;
   console.log(`re-run while pending (n=${M}): gate.check ${checkUs.toFixed(1)} µs; baseline sha256 of the SQL ${hashUs.toFixed(2)} µs; ratio ${(checkUs / hashUs).toFixed(1)}`);
   await s.approvals.close();
+
+  // Claims: what the client library and the precondition cost per claim (loopback server: the
+  // real service adds its own network and write latency, which this machine cannot measure).
+  process.env.METADATA_SERVER_DETECTION = 'none';
+  const { FakeGcsServer } = await import('../test/fixtures/gcs-server.js');
+  const { gcsClaimStore } = await import('../src/gcp/claims-gcs.js');
+  const { fileClaimStore } = await import('../src/approvals/claims.js');
+  const gcs = new FakeGcsServer();
+  await gcs.start();
+  try {
+    const by = { instance: 'bench', session_id: null, request_id: null, at: new Date().toISOString() };
+    const time = async (label: string, store: { claim(id: string, b: typeof by): Promise<boolean> }, n: number) => {
+      const lat: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const id = `apr-${label.slice(0, 3)}${String(i).padStart(8, '0')}`.replace(/[^a-z0-9-]/g, 'x');
+        const t = process.hrtime.bigint();
+        if (!(await store.claim(id, by))) throw new Error('first claim lost');
+        await store.claim(id, by); // the loser's round trip (412)
+        lat.push(Number(process.hrtime.bigint() - t) / 1e6 / 2);
+      }
+      lat.sort((a, b) => a - b);
+      console.log(`  ${label.padEnd(44)} p50 ${lat[Math.floor(n / 2)].toFixed(2)} ms   p99 ${lat[Math.floor(n * 0.99)].toFixed(2)} ms per claim`);
+    };
+    console.log('approval claim (create once; winner and loser each timed)');
+    await time('file O_EXCL (one host)', fileClaimStore(join(data, 'claims')), 300);
+    await time('GCS ifGenerationMatch=0, loopback JSON API', gcsClaimStore({ bucket: 'bench', apiEndpoint: gcs.endpoint, projectId: 'bench' }), 300);
+  } finally {
+    await gcs.stop();
+  }
 } finally {
   rmSync(data, { recursive: true, force: true });
 }
