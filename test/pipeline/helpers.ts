@@ -10,6 +10,8 @@ import { loadPolicy } from '../../src/policy/index.js';
 import { applyMasking, redactDetected, resolveMaskingOptions } from '../../src/masking/index.js';
 import { analyzeCached, loadStaticCatalog, redactLiterals } from '../../src/sql/index.js';
 import { createCatalogView } from '../../src/server/catalog.js';
+import { resolveHandles } from '../../src/masking/handles.js';
+import { maskValue } from '../../src/masking/methods.js';
 import { createMetrics } from '../../src/ops/metrics.js';
 import { createLogger } from '../../src/ops/logger.js';
 import type { RequestContext } from '../../src/pipeline/types.js';
@@ -37,6 +39,7 @@ export async function pipelineFor(rulesDir: string, audit: PipelineDeps['audit']
     sql: { analyze: analyzeCached, redactLiterals },
     catalog: createCatalogView({ staticTables: loadStaticCatalog(join(rulesDir, 'catalog')), providers: [] }),
     mask: (r, plan) => applyMasking(r, plan, masking),
+    resolveHandles: (r, plan, run) => resolveHandles(r, plan, run, (m, v) => maskValue(m, v, masking.key)),
     scrub: (r) => ({ result: redactDetected(r, masking).value as Record<string, unknown>, report: { maskedColumns: [], detectorHits: [], rows: null, notes: [] } }),
     approvals: null,
     metrics: createMetrics(),
