@@ -3,6 +3,7 @@
 // notifies. Every field has a default so an empty section is valid.
 import { join } from 'node:path';
 import { z } from 'zod';
+import { gcsPlaceSchema } from '../config/gcs.js';
 import { dataDir } from '../config/paths.js';
 
 const webhookUrl = z
@@ -47,17 +48,7 @@ export const ApprovalsConfigSchema = z
     claims: z
       .object({
         dir: z.string().min(1).nullable().default(null),
-        gcs: z
-          .object({
-            bucket: z.string().min(3),
-            prefix: z.string().default('claims/'),
-            /** http://host:port of a local server speaking the GCS JSON API (tests). */
-            apiEndpoint: z.string().optional(),
-            timeoutMs: z.number().int().min(100).default(5000),
-          })
-          .strict()
-          .nullable()
-          .default(null),
+        gcs: gcsPlaceSchema('claims/'),
       })
       .strict()
       .prefault({}),

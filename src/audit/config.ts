@@ -1,5 +1,6 @@
 // The `audit` section of the gateway config. Paths default to <BQWARDEN_DATA>/audit, /keys and /anchors.
 import { z } from 'zod';
+import { gcsPlaceSchema } from '../config/gcs.js';
 
 export const AnchorsConfigSchema = z
   .object({
@@ -8,17 +9,7 @@ export const AnchorsConfigSchema = z
     /** Demo / single host: anchor directory outside the audit directory; default <data>/anchors. */
     dir: z.string().nullable().default(null),
     /** Production: a bucket with a locked retention policy (Terraform output anchor_bucket). Wins over dir. */
-    gcs: z
-      .object({
-        bucket: z.string().min(3),
-        prefix: z.string().default('anchors/'),
-        /** http://host:port of a local server speaking the GCS JSON API (tests). */
-        apiEndpoint: z.string().optional(),
-        timeoutMs: z.number().int().min(100).default(5000),
-      })
-      .strict()
-      .nullable()
-      .default(null),
+    gcs: gcsPlaceSchema('anchors/'),
     intervalMs: z.number().int().min(50).max(1000).default(1000),
     /** Appends are refused (fail closed) once durable events waited this long for an anchor; 0 = never. */
     maxLagMs: z.number().int().min(0).default(10_000),

@@ -6,55 +6,20 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPipeline } from '../../src/pipeline/interceptor.js';
 import { AuditLog } from '../../src/audit/log.js';
 import { JsonlSink } from '../../src/sinks/jsonl.js';
 import { loadOrCreateSigner } from '../../src/audit/checkpoint.js';
 import { readEvents } from '../../src/audit/reader.js';
-import { loadPolicy } from '../../src/policy/index.js';
-import { applyMasking, redactDetected, resolveMaskingOptions } from '../../src/masking/index.js';
-import { analyzeCached, redactLiterals } from '../../src/sql/index.js';
-import { createMetrics } from '../../src/ops/metrics.js';
-import { createLogger } from '../../src/ops/logger.js';
 import type { RequestContext } from '../../src/pipeline/types.js';
 import { REPO } from '../helpers/gateway.js';
-import { resolveHandles } from '../../src/masking/handles.js';
-import { maskValue } from '../../src/masking/methods.js';
+import { ctxFor, pipelineFor } from './helpers.js';
 
 test('sampling relayed through the gateway is audited, with client text scanned', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'bqwarden-srvreq-'));
   try {
     const audit = await AuditLog.open({ sink: await JsonlSink.open({ dir: join(dir, 'audit') }), signer: loadOrCreateSigner({ keysDir: join(dir, 'keys') }), gatewayVersion: 't', instance: 't' });
-    const policy = await loadPolicy(join(REPO, 'rules'));
-    const masking = resolveMaskingOptions({ pseudonym: { key: 'k'.repeat(48) } });
-    const pipeline = createPipeline({
-      audit,
-      policy: () => policy,
-      sql: { analyze: analyzeCached, redactLiterals },
-      catalog: { forTables: async () => ({ getTable: () => undefined }), current: () => ({ getTable: () => undefined }) },
-      mask: (r, plan) => applyMasking(r, plan, masking),
-      resolveHandles: (r, plan, run) => resolveHandles(r, plan, run, (m, v) => maskValue(m, v, masking.key)),
-      scrub: (r) => ({ result: redactDetected(r, masking).value as Record<string, unknown>, report: { maskedColumns: [], detectorHits: [], rows: null, notes: [] } }),
-      approvals: null,
-      metrics: createMetrics(),
-      log: createLogger('silent'),
-      upstreamName: 'toolbox-test',
-      maxPayloadBytes: 100_000,
-    });
-    const ctx: RequestContext = {
-      identity: { subject: 'u1', email: 'ana@bank.example', issuer: 'https://idp.example', groups: ['analyst'], roles: [], actorType: 'human', authMethod: 'oidc', expiresAt: null, name: null },
-      sessionId: 's-1',
-      requestId: '7',
-      traceId: 't',
-      sourceIp: '127.0.0.1',
-      userAgent: 'test',
-      clientName: 'c',
-      clientVersion: '1',
-      protocolVersion: '2025-11-25',
-      signal: new AbortController().signal,
-      sendProgress: async () => undefined,
-      receivedAt: Date.now(),
-    };
+    const pipeline = await pipelineFor(join(REPO, 'rules'), audit);
+    const ctx: RequestContext = { ...ctxFor('ana@bank.example', ['analyst']), requestId: '7', traceId: 't' };
     const answer = { role: 'assistant', content: { type: 'text', text: 'the customer with SSN 123-45-6789 asked' }, model: 'm' };
     const got = await pipeline.onServerRequest!(ctx, 'sampling/createMessage', { messages: [{ role: 'user', content: { type: 'text', text: 'summarise 523-41-7790' } }], maxTokens: 10 }, async () => answer);
     assert.deepEqual(got, answer, 'the answer goes upstream unchanged');
