@@ -11,8 +11,12 @@ export const AnchorsConfigSchema = z
     /** Production: a bucket with a locked retention policy (Terraform output anchor_bucket). Wins over dir. */
     gcs: gcsPlaceSchema('anchors/'),
     intervalMs: z.number().int().min(50).max(1000).default(1000),
-    /** Appends are refused (fail closed) once durable events waited this long for an anchor; 0 = never. */
-    maxLagMs: z.number().int().min(0).default(10_000),
+    /**
+     * Appends are refused (fail closed) once durable events waited this long for an anchor; 0 =
+     * never. Default: 10 s with a bucket (the guarantee); off for a local directory, which sits on
+     * the audit's own disk and only demonstrates the mechanism (a slow disk must not stop the demo).
+     */
+    maxLagMs: z.number().int().min(0).nullable().default(null),
   })
   .strict()
   .prefault({});

@@ -44,7 +44,7 @@ export async function startAnchors(config: GatewayConfig, audit: AuditLog, insta
     store,
     instance,
     intervalMs: config.audit.anchors.intervalMs,
-    maxLagMs: config.audit.anchors.maxLagMs,
+    maxLagMs: config.audit.anchors.maxLagMs ?? (config.audit.anchors.gcs ? 10_000 : 0),
     onError: (err) => {
       if (!failing) log.error({ err: err.message, store: store.name }, 'audit anchor could not be written; retrying every interval');
       failing = true;
