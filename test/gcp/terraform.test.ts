@@ -519,6 +519,8 @@ test('gateway_env guard: accepts the identity keys the deploy doc needs, refuses
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
 test('trust (issue 13): KMS signing key (sign-only for the runtime), anchor and claim buckets locked and create-only, wired into the gateway env', () => {
   const key = res('google_kms_crypto_key', 'audit_checkpoints');
   assert.equal(key.purpose, 'ASYMMETRIC_SIGN');
