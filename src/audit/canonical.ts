@@ -55,9 +55,10 @@ function layout(exclude: string[]): Layout {
 
 const CURRENT = layout([]);
 // Fields added after schema version 1 are not part of a version-1 event's canonical form.
-const V1 = layout(['intent_id']);
+const ADDED_IN_V2 = ['intent_id', 'sql_executed', 'sql_executed_sha256'] as const;
+const V1 = layout([...ADDED_IN_V2]);
 // A version-1 event that carries one of them anyway is hashed with it, so adding it changes the hash.
-const layoutOf = (e: AuditEvent): Layout => (e.schema_version === SCHEMA_V1 && e.intent_id === null ? V1 : CURRENT);
+const layoutOf = (e: AuditEvent): Layout => (e.schema_version === SCHEMA_V1 && ADDED_IN_V2.every((k) => e[k] === null) ? V1 : CURRENT);
 
 /** Hot path: top-level values are mostly strings and nulls. */
 function value(v: unknown): string {

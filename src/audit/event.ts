@@ -13,8 +13,9 @@
 import { z } from 'zod';
 
 /**
- * 2 added `intent_id` (write-ahead intents). Version 1 events have no such key in their
- * canonical form: they are read with intent_id null and hashed without it, so old logs verify.
+ * 2 added `intent_id` (write-ahead intents) and `sql_executed` / `sql_executed_sha256` (the SQL as
+ * rewritten for masking in the engine). Version 1 events have none of these keys in their
+ * canonical form: they are read with them null and hashed without them, so old logs verify.
  */
 export const AUDIT_SCHEMA_VERSION = '2';
 export const SCHEMA_V1 = '1';
@@ -156,8 +157,8 @@ export const AuditEventSchema = z.object({
   signing_key_id: str,
 
   // Fields added after schema 1.0 go last, so the Pub/Sub protobuf keeps its field numbers.
-  sql_executed: str, // what was forwarded: the SQL with masking projections in place, literals replaced; null when unchanged
-  sql_executed_sha256: str, // exact-text hash of what was forwarded (null when it is the caller's SQL: see sql_sha256)
+  sql_executed: str.default(null), // what was forwarded: the SQL with masking projections in place, literals replaced; null when unchanged
+  sql_executed_sha256: str.default(null), // exact-text hash of what was forwarded (null when it is the caller's SQL: see sql_sha256)
 
   // write-ahead: the outcome of a call that had an intent names it (event_id of the mcp_intent)
   intent_id: str.default(null),

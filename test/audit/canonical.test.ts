@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { createHash } from 'node:crypto';
 import { canonicalize, canonicalEvent, CanonicalError } from '../../src/audit/canonical.js';
 import { hashEvent, isHashValid } from '../../src/audit/hash.js';
 import { normalizeEvent, NormalizeError } from '../../src/audit/normalize.js';
@@ -94,4 +95,19 @@ test('normalizeEvent refuses what it cannot map exactly', async () => {
   for (const [k, v] of bad) assert.throws(() => normalizeEvent({ ...e, [k]: v }), NormalizeError, `${k}=${String(v)}`);
   assert.throws(() => normalizeEvent(null), NormalizeError);
   assert.throws(() => normalizeEvent([]), NormalizeError);
+});
+
+test('a version-1 event (before intent_id and sql_executed existed) still parses and its hash still verifies', async () => {
+  const e = await sampleEvent();
+  // What a version-1 writer stored: none of the later keys, hashed over what it had.
+  const v1: Record<string, unknown> = { ...e, schema_version: '1' };
+  for (const k of ['intent_id', 'sql_executed', 'sql_executed_sha256']) delete v1[k];
+  const { hash: _h, ...rest } = v1;
+  v1.hash = createHash('sha256').update(canonicalize(rest), 'utf8').digest('hex');
+  const parsed = AuditEventSchema.parse(JSON.parse(JSON.stringify(v1)));
+  assert.equal(parsed.sql_executed, null);
+  assert.equal(parsed.intent_id, null);
+  assert.ok(isHashValid(parsed), 'a version-1 hash verifies without the later fields');
+  // Adding one of them later (a forgery of the old record) breaks the hash.
+  assert.ok(!isHashValid({ ...parsed, sql_executed: 'SELECT 1' }));
 });
