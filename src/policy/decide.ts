@@ -372,9 +372,11 @@ export function decideSql(
     if (upstream && ctx.catalog && !ctx.p.clearedForAll(ctx.roles)) {
       // Mask where the data is read: the engine computes masked values, so no clause can see a
       // clear one. What the engine cannot mask keeps the narrow rules below.
-      const planned = planEngineMasking(ctx.p, ctx.roles, analysis, ctx.catalog, ctx.catalogIsStatic, { ...upstream, dialect: analysis.dialect });
-      if (!planned.ok) refuse(ctx, [planned.ruleId], planned.message);
-      ctx.engine = planned.masking.changed ? planned.masking : null;
+      const planned = input.rewrite !== undefined ? input.rewrite : planEngineMasking(ctx.p, ctx.roles, analysis, ctx.catalog, ctx.catalogIsStatic, { ...upstream, dialect: analysis.dialect });
+      if (planned) {
+        if (!planned.ok) refuse(ctx, [planned.ruleId], planned.message);
+        ctx.engine = planned.masking.changed ? planned.masking : null;
+      }
     }
     const approvals: ApprovalRequirement[] = [];
     const columns: ColumnMask[] = [];

@@ -3,6 +3,8 @@ import type { Identity } from '../identity/types.js';
 import type { Analysis, AnalyzeOptions, SchemaCatalog } from '../sql/types.js';
 import type { ColumnMask, MaskPlan } from '../masking/types.js';
 import type { Decision, ToolCallInput, ToolShape } from './types.js';
+import { planEngineMasking, type EngineMaskingOptions, type EnginePlanResult } from './engine-masks.js';
+import type { UpstreamDef } from './schema.js';
 import { CompiledPolicy, DEFAULT_DENY } from './compiled.js';
 import { decideSql, denyDecision, who } from './decide.js';
 import { StaticCatalog } from './catalog.js';
@@ -21,6 +23,12 @@ export interface Policy {
   toolShape(tool: string): ToolShape | null;
   analyzeOptions(tool: string): AnalyzeOptions | null;
   decide(input: ToolCallInput & { roles: string[] }): Decision;
+  /**
+   * Plans masking in the engine for a SQL tool call: the SQL with a masking projection in front
+   * of every read of a table the roles see masked. Null when there is nothing to plan (not a SQL
+   * tool, no analysis, roles cleared for everything). decide() applies the plan, or refuses it.
+   */
+  rewrite(input: ToolCallInput & { roles: string[] }): EnginePlanResult | null;
   keepLiterals(roles: string[]): boolean;
   /**
    * How the audit copy of a result is masked, whatever the caller may see: every output column
@@ -117,8 +125,24 @@ class LoadedPolicy implements Policy {
       };
     }
     if (!input.analysis) return denyDecision('no-analysis', `tool ${tool} runs SQL but no analysis of it reached policy, so it is denied (rule no-analysis)`);
-    const keyset = s.upstream.pseudonymKeyset ? { kmsKeyUri: s.upstream.pseudonymKeyset.kmsKeyUri, wrappedKeysetBase64: s.upstream.pseudonymKeyset.wrappedKeyset } : null;
-    return decideSql(this.c, input, tv.ruleId, s.shape.sqlArgument!, this.catalog, { defaultProject: s.upstream.defaultProject ?? null, defaultDataset: s.upstream.defaultDataset ?? null, keyset });
+    return decideSql(this.c, input, tv.ruleId, s.shape.sqlArgument!, this.catalog, this.upstreamMasking(s.upstream));
+  }
+
+  rewrite(input: ToolCallInput & { roles: string[] }): EnginePlanResult | null {
+    const s = this.c.shapes.get(input.tool);
+    const catalog = input.catalog ?? this.catalog;
+    if (!s || s.shape.kind !== 'sql' || !input.analysis || !catalog || input.roles.length === 0 || this.c.clearedForAll(input.roles)) return null;
+    try {
+      return planEngineMasking(this.c, input.roles, input.analysis, catalog, !input.catalog || input.catalog === this.catalog, { ...this.upstreamMasking(s.upstream), dialect: input.analysis.dialect });
+    } catch (err) {
+      // A bug in the planner must never run the SQL unmasked.
+      return { ok: false, ruleId: 'policy-error', message: `masking could not be planned, so the call is denied (rule policy-error): ${(err as Error).message}` };
+    }
+  }
+
+  private upstreamMasking(u: UpstreamDef): Omit<EngineMaskingOptions, 'dialect'> {
+    const keyset = u.pseudonymKeyset ? { kmsKeyUri: u.pseudonymKeyset.kmsKeyUri, wrappedKeysetBase64: u.pseudonymKeyset.wrappedKeyset } : null;
+    return { defaultProject: u.defaultProject ?? null, defaultDataset: u.defaultDataset ?? null, keyset };
   }
 
   keepLiterals(roles: string[]): boolean {

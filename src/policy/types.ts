@@ -3,7 +3,7 @@
 import type { Identity } from '../identity/types.js';
 import type { Analysis, Dialect, SchemaCatalog } from '../sql/types.js';
 import type { MaskPlan } from '../masking/types.js';
-import type { EngineMasking } from './engine-masks.js';
+import type { EngineMasking, EnginePlanResult } from './engine-masks.js';
 
 export type Action = 'allow' | 'mask' | 'deny' | 'approval_required';
 
@@ -43,4 +43,9 @@ export interface ToolCallInput {
   analysis: Analysis | null;
   /** The catalog the analysis used: policy reads BigQuery policy tags from it (falls back to the static rules/catalog). */
   catalog?: SchemaCatalog | null;
+  /**
+   * The masking rewrite already planned for this call (Policy.rewrite); decide applies it after
+   * the table checks. Absent: decide plans it itself.
+   */
+  rewrite?: EnginePlanResult | null;
 }

@@ -481,7 +481,7 @@ test('operations: 31-day dead letters, copied to the locked archive, alerts on d
   // The log-match alert names the exact message the gateway logs, under the key pino writes.
   const logFilter = policies.audit_write_failures[0].conditions[0].condition_matched_log[0].filter as string;
   const msg = /jsonPayload\.message = "([^"]+)"/.exec(logFilter)?.[1];
-  assert.ok(msg && readFileSync(join(root, '..', 'src', 'pipeline', 'interceptor.ts'), 'utf8').includes(`'${msg}'`), `the gateway logs "${msg}"`);
+  assert.ok(msg && readFileSync(join(root, '..', 'src', 'pipeline', 'kit.ts'), 'utf8').includes(`'${msg}'`), `the gateway logs "${msg}" (src/pipeline/kit.ts, the one audit writer)`);
   assert.match(readFileSync(join(root, '..', 'src', 'ops', 'logger.ts'), 'utf8'), /messageKey: 'message'/);
   assert.equal(policies.audit_write_failures[0].conditions.length, 1, 'a log-match condition must be alone in its policy');
 });

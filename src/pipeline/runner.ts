@@ -1,0 +1,48 @@
+// Runs a tools/call through the stages, in the one fixed order (the order is a security
+// property, not a plug-in point): rate-limit → analyze → rewrite → decide → approve → forward →
+// mask → audit and release. Admission (the MCP method rule) happens before, for every method.
+//
+// The runner owns two guarantees so no stage has to remember them:
+//   - any failure denies the call and is audited (a stage that fails without auditing gets an
+//     error event here), never a crash and never a release;
+//   - nothing is released before the call's final event is durable.
+import { GatewayError } from './types.js';
+import type { Stage, ToolCall } from './call.js';
+import { ERR_INTERNAL, type Kit } from './kit.js';
+import { rateLimit } from './stages/rate-limit.js';
+import { analyze } from './stages/analyze.js';
+import { rewrite } from './stages/rewrite.js';
+import { decide } from './stages/decide.js';
+import { approve } from './stages/approve.js';
+import { forward } from './stages/forward.js';
+import { mask } from './stages/mask.js';
+import { audit } from './stages/audit.js';
+
+export const TOOL_CALL_STAGES: readonly Stage[] = Object.freeze([rateLimit, analyze, rewrite, decide, approve, forward, mask, audit]);
+
+export async function runToolCall(kit: Kit, call: ToolCall): Promise<Record<string, unknown>> {
+  for (const stage of TOOL_CALL_STAGES) {
+    const end = kit.metrics.latency.startTimer({ method: 'tools/call', stage: stage.name });
+    let outcome;
+    try {
+      outcome = await stage.run(kit, call);
+    } catch (err) {
+      if (!call.audited) {
+        call.audited = true;
+        const message = err instanceof GatewayError ? err.message : `internal error in stage ${stage.name}, so the call is refused (fail closed): ${(err as Error).message}`;
+        await kit.audit({ ...call.ev, decision: call.ev.decision ?? 'deny', outcome: 'error', error_code: err instanceof GatewayError ? String(err.data?.reason ?? 'gateway_error') : 'internal_error', error_message: message, duration_ms: kit.elapsed(call.ctx) });
+      }
+      if (err instanceof GatewayError) throw err;
+      kit.deps.log.error({ err: (err as Error).message, stage: stage.name }, 'pipeline stage failed; call refused');
+      throw new GatewayError(ERR_INTERNAL, `the gateway could not complete stage ${stage.name}, so the call is refused`, { reason: 'internal_error' });
+    } finally {
+      end();
+    }
+    if (outcome && 'stop' in outcome) {
+      if (!call.audited) throw new GatewayError(ERR_INTERNAL, `stage ${stage.name} ended the call without its audit event; refused`, { reason: 'internal_error' });
+      return outcome.stop;
+    }
+  }
+  if (!call.audited || !call.released) throw new GatewayError(ERR_INTERNAL, 'the call reached the end of the pipeline without a durable audit event; nothing is released', { reason: 'internal_error' });
+  return call.released;
+}

@@ -1,0 +1,41 @@
+// Stage: the SQL a tool carries, analysed against the catalog (which learns the tables the
+// statement names first), and the request as audit may keep it (literals redacted, client text
+// scanned).
+import { refuse, type Stage } from '../call.js';
+
+export const analyze: Stage = {
+  name: 'analyze',
+  async run(kit, call) {
+    const { policy, roles, tool, args, ev } = call;
+    call.shape = policy.toolShape(tool);
+    const sqlArgument = call.shape?.sqlArgument;
+    if (sqlArgument) {
+      const raw = args[sqlArgument];
+      if (typeof raw !== 'string' || raw.trim() === '') {
+        const msg = `tool ${tool} needs its SQL in the "${sqlArgument}" argument; none was given (rule tool-shape)`;
+        kit.metrics.decisions.inc({ action: 'deny' });
+        return refuse(kit, call, msg, { decision: 'deny', rule_ids: ['tool-shape'], decision_reason: msg, error_code: 'missing_sql', error_message: null });
+      }
+      const opts = policy.analyzeOptions(tool);
+      if (!opts) {
+        const msg = `tool ${tool} carries SQL but policy names no dialect for it; denied (rule tool-shape)`;
+        return refuse(kit, call, msg, { decision: 'deny', rule_ids: ['tool-shape'], decision_reason: msg, error_code: 'no_dialect', error_message: null });
+      }
+      call.sql = raw;
+      // Analyse against what the catalog knows now; only when the statement names tables the
+      // catalog had to learn is the SQL analysed again (the parse is the expensive part).
+      const known = kit.deps.catalog.current();
+      let analysis = kit.deps.sql.analyze(raw, { ...opts, catalog: known });
+      const catalog = await kit.deps.catalog.forTables(analysis.statements.flatMap((st) => [...st.tablesRead, ...st.tablesWritten]));
+      if (catalog !== known) analysis = kit.deps.sql.analyze(raw, { ...opts, catalog });
+      call.analysis = analysis;
+      call.catalog = catalog;
+      Object.assign(ev, kit.statementFields(raw, analysis, policy, roles, opts.dialect));
+    }
+    const storedArgs = kit.clean(call.sql !== null && sqlArgument ? { ...args, [sqlArgument]: null } : args);
+    if (call.sql !== null && sqlArgument) storedArgs[sqlArgument] = ev.sql_text;
+    ev.request_json = kit.payload({ name: tool, arguments: storedArgs, ...(call.params._meta ? { _meta: kit.clean(call.params._meta) } : {}) });
+    const justification = typeof args.justification === 'string' ? args.justification : typeof call.meta?.justification === 'string' ? String(call.meta.justification) : null;
+    ev.justification = kit.clean(justification);
+  },
+};

@@ -1,0 +1,33 @@
+// Stage: a statement policy holds for approval runs only with an approval this exact call may
+// consume; otherwise the agent is told what is pending (or rejected, expired, used) and nothing
+// runs. The approvals store failing never lets a destructive statement through.
+import { finish, refuse, type Stage } from '../call.js';
+
+export const approve: Stage = {
+  name: 'approve',
+  async run(kit, call) {
+    const { decision, ev } = call;
+    if (call.analysis && call.sql !== null && decision) {
+      call.held = { ctx: call.ctx, roles: call.roles, tool: call.tool, args: call.args, sql: call.sql, analysis: call.analysis, decision, justification: ev.justification ?? null, meta: call.meta };
+    }
+    if (decision?.action !== 'approval_required') return;
+    const gate = kit.deps.approvals;
+    if (!gate || !call.held) {
+      const msg = `${decision.message} — but approvals are not enabled on this gateway, so the statement is denied (rule ${decision.ruleIds.join(', ')})`;
+      return refuse(kit, call, msg, { decision: 'deny', error_code: 'approvals_disabled' });
+    }
+    let g;
+    try {
+      g = await gate.check(call.held);
+    } catch (err) {
+      const msg = `approval state could not be checked, so the statement is not executed (fail closed): ${(err as Error).message}`;
+      return refuse(kit, call, msg, { decision: 'deny', outcome: 'error', error_code: 'approvals_unavailable' });
+    }
+    if (g.status !== 'approved') {
+      await finish(kit, call, { outcome: 'pending', approval_id: g.approvalId, error_code: `approval_${g.status}`, error_message: g.message, response_json: kit.payload(g.result) });
+      return { stop: g.result };
+    }
+    call.approvalId = g.approvalId;
+    Object.assign(ev, { approval_id: g.approvalId, approval_requester: g.requester, approval_approvers: g.approvers, approvals_required: g.required });
+  },
+};

@@ -1,0 +1,40 @@
+// Stage: the second line of masking. The engine already masked what it reads (rewrite); the
+// response is masked again by the plan (direct outputs, idempotent methods) and scanned by the
+// detectors; the audit copy is masked whatever the caller was cleared to see; the caller is told
+// what was masked.
+import type { Analysis } from '../../sql/types.js';
+import type { MaskPlan } from '../../masking/types.js';
+import type { Stage } from '../call.js';
+import { maskingNotice } from '../masking-notice.js';
+
+const DETECTORS_ONLY: MaskPlan = { columns: [], fallback: [], detectors: true };
+
+/** The output columns of the one result-producing statement, so masking can detect a result whose shape differs. */
+function outputShape(analysis: Analysis | null): { index: number; name: string }[] | null {
+  const producing = (analysis?.statements ?? []).filter((s) => s.output);
+  if (producing.length !== 1) return null;
+  return producing[0].output!.map((o) => ({ index: o.index, name: o.name }));
+}
+
+/** Audit-at-rest masking for what the client plan left clear (cleared roles, undetected values). */
+function auditOnlyPlan(client: MaskPlan, audit: MaskPlan, shape: { index: number; name: string }[] | null): MaskPlan {
+  const covered = new Set(client.columns.map((c) => c.outputIndex));
+  // The client pass already ran the detectors over everything it did not mask: a second scan of
+  // its output finds nothing new, so the audit pass scans only when the client pass did not.
+  return { columns: audit.columns.filter((c) => !covered.has(c.outputIndex)), fallback: audit.fallback, detectors: !client.detectors, ...(shape ? { outputColumns: shape } : {}) };
+}
+
+export const mask: Stage = {
+  name: 'mask',
+  run(kit, call) {
+    const columnsOut = outputShape(call.analysis);
+    // Detectors run on every response, even when policy masks nothing.
+    const clientPlan: MaskPlan = { ...(call.decision?.maskPlan ?? DETECTORS_ONLY), ...(columnsOut ? { outputColumns: columnsOut } : {}) };
+    const { result, report } = kit.mask(call.upstream!, clientPlan);
+    call.clientPlan = clientPlan;
+    call.report = report;
+    call.auditCopy = kit.mask(result, auditOnlyPlan(clientPlan, call.policy.auditPlan(call.analysis, call.catalog), columnsOut)).result;
+    // Tell the agent what it is looking at: masked values are not data to report as facts.
+    call.released = result.isError === true ? result : maskingNotice(result, clientPlan, report);
+  },
+};
