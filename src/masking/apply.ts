@@ -341,22 +341,27 @@ class Masker {
   }
 
   private objectRowsMismatch(rows: Row[], where: string): Mode {
-    // A sensitive column the plan names but the row lacks means the engine named it differently
-    // from the analysis (`ssn || ''`): its value is under some other key. This check needs no
-    // outputColumns, so it also protects plans that do not carry them.
+    // Rows of one result almost always share their keys: each distinct key list is judged once.
     const missing = new Set<string>();
+    const unknown = new Set<string>();
+    const seen = new Set<string>();
     for (const r of rows) {
-      const keys = new Set(Object.keys(r).map((k) => k.toLowerCase()));
-      for (const name of this.byName.keys()) if (!keys.has(name)) missing.add(name);
+      const keys = Object.keys(r);
+      const signature = keys.join('\u0000');
+      if (seen.has(signature)) continue;
+      seen.add(signature);
+      const lower = new Set(keys.map((k) => k.toLowerCase()));
+      // A sensitive column the plan names but the row lacks means the engine named it
+      // differently from the analysis (`ssn || ''`): its value is under some other key. This
+      // check needs no outputColumns, so it also protects plans that do not carry them.
+      for (const name of this.byName.keys()) if (!lower.has(name)) missing.add(name);
+      if (this.expectedNames) for (const k of keys) if (!this.expectedNames.has(k.toLowerCase()) && !this.byName.has(k.toLowerCase())) unknown.add(k);
     }
     if (missing.size > 0) {
       const list = [...missing].slice(0, 5).map((k) => `'${k}'`).join(', ');
       this.notes.add(`${where}: masked column(s) ${list} missing from the result: result masked with the fallback`);
       return 'fallback';
     }
-    if (!this.expectedNames) return 'plan';
-    const unknown = new Set<string>();
-    for (const r of rows) for (const k of Object.keys(r)) if (!this.expectedNames.has(k.toLowerCase()) && !this.byName.has(k.toLowerCase())) unknown.add(k);
     if (unknown.size === 0) return 'plan';
     const list = [...unknown].slice(0, 5).map((k) => `'${k}'`).join(', ');
     this.notes.add(`${where}: column(s) ${list} not in the analysed output: result masked with the fallback`);

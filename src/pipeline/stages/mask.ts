@@ -18,7 +18,8 @@ function outputShape(analysis: Analysis | null): { index: number; name: string }
 
 /** Audit-at-rest masking for what the client plan left clear (cleared roles, undetected values). */
 function auditOnlyPlan(client: MaskPlan, audit: MaskPlan, shape: { index: number; name: string }[] | null): MaskPlan {
-  const covered = new Set(client.columns.map((c) => c.outputIndex));
+  // Masked for the client already: plan columns, and values the engine computed from masked ones.
+  const covered = new Set([...client.columns.map((c) => c.outputIndex), ...(client.derived ?? []).map((d) => d.outputIndex)]);
   // The client pass already ran the detectors over everything it did not mask: a second scan of
   // its output finds nothing new, so the audit pass scans only when the client pass did not.
   return { columns: audit.columns.filter((c) => !covered.has(c.outputIndex)), fallback: audit.fallback, detectors: !client.detectors, ...(shape ? { outputColumns: shape } : {}) };
@@ -33,7 +34,11 @@ export const mask: Stage = {
     const { result, report } = kit.mask(call.upstream!, clientPlan);
     call.clientPlan = clientPlan;
     call.report = report;
-    call.auditCopy = kit.mask(result, auditOnlyPlan(clientPlan, call.policy.auditPlan(call.analysis, call.catalog), columnsOut)).result;
+    const auditPlan = auditOnlyPlan(clientPlan, call.policy.auditPlan(call.analysis, call.catalog), columnsOut);
+    // Nothing more to mask at rest (every classified column already masked for the client, the
+    // detectors already run, the result shaped as analysed): the stored copy is the released one.
+    const nothingMore = auditPlan.columns.length === 0 && !auditPlan.detectors && report.notes.length === 0;
+    call.auditCopy = nothingMore ? result : kit.mask(result, auditPlan).result;
     // Tell the agent what it is looking at: masked values are not data to report as facts.
     call.released = result.isError === true ? result : maskingNotice(result, clientPlan, report);
   },
