@@ -80,7 +80,7 @@ interface Ctx {
 /** A source column the engine only ever sees masked (expression or row handle), for a read. */
 function inEngine(ctx: Ctx, s: StatementAnalysis, col: ColumnRef): EngineColumnMask | undefined {
   if (s.class !== 'read') return undefined;
-  const m = engineColumn(ctx.engine, ctx.analysis.dialect, col.table, col.column);
+  const m = engineColumn(ctx.engine, ctx.analysis.dialect, col.table, col.column, col.path);
   return m && m.form !== 'narrow' ? m : undefined;
 }
 
@@ -306,7 +306,7 @@ function planOutputs(
         ctx.ruleIds.add(em.ruleId);
         fallback.set(em.classification, { classification: em.classification, method: em.method, ruleId: em.ruleId });
       }
-      if (!best && out.direct && engineSources.length === 1) {
+      if (!best && out.direct && engineSources.length === 1 && !engineSources[0].struct) {
         // Already masked by the engine; the response masker applies the same method again as a
         // second line (every method is idempotent on its own output).
         const em = engineSources[0];

@@ -3,7 +3,7 @@
 // how the engine computes it; sql/rewrite.ts places the projections. The result is the SQL that
 // is forwarded, plus what the rest of the decision needs to know about it.
 import { createHash } from 'node:crypto';
-import type { Analysis, CatalogTable, Dialect, SchemaCatalog } from '../sql/types.js';
+import type { Analysis, CatalogColumn, CatalogTable, Dialect, SchemaCatalog } from '../sql/types.js';
 import { makeTableRef } from '../sql/tables.js';
 import { rewriteForMasking, quoteIdent, spans, type MaskedTable, type Span } from '../sql/rewrite.js';
 import { engineForm, type BigQueryKeyset, type EngineForm } from '../masking/in-engine.js';
@@ -23,6 +23,8 @@ export interface EngineColumnMask {
   ruleId: string;
   /** expr: computed in the engine; handle: a row handle the gateway resolves; narrow: clear in the engine (policy narrows its use). */
   form: EngineForm['kind'];
+  /** A STRUCT rebuilt field by field: its value as a whole is computed from masked fields. */
+  struct?: boolean;
 }
 
 export interface EngineMasking {
@@ -51,8 +53,15 @@ export function tableKey(dialect: Dialect, fq: string): string {
 }
 
 /** The engine mask of a source column (struct paths belong to their top-level column). */
-export function engineColumn(m: EngineMasking | null | undefined, dialect: Dialect, table: string, column: string): EngineColumnMask | undefined {
-  return m?.columns.get(`${tableKey(dialect, table)}.${column.toLowerCase()}`);
+export function engineColumn(m: EngineMasking | null | undefined, dialect: Dialect, table: string, column: string, path: string[] = []): EngineColumnMask | undefined {
+  if (!m) return undefined;
+  const base = `${tableKey(dialect, table)}.${column.toLowerCase()}`;
+  // A STRUCT masked field by field: the deepest entry on the path decides.
+  for (let i = path.length; i > 0; i--) {
+    const hit = m.columns.get(`${base}.${path.slice(0, i).join('.').toLowerCase()}`);
+    if (hit) return hit;
+  }
+  return m.columns.get(base);
 }
 
 export type EnginePlanResult = { ok: true; masking: EngineMasking } | { ok: false; ruleId: string; message: string };
@@ -140,6 +149,17 @@ function tableProjection(p: CompiledPolicy, roles: string[], t: CatalogTable, ca
         return;
       }
       needed = true;
+      if (dialect === 'bigquery' && c.fields?.length && !ownClassified(p, t, c)) {
+        // A STRUCT whose fields are classified, not the column itself: rebuilt field by field,
+        // so the clear fields stay usable (profile.city) and only the classified ones are masked.
+        const before = out.columns.length;
+        const struct = structMask(p, readers, t, c, [], q(c.name), keyset, out);
+        select.push(`${struct} AS ${q(c.name)}`);
+        const leaves = out.columns.slice(before);
+        const first = leaves[0] ?? { classification: v.classification!, method: 'nullify' as MaskMethod, ruleId: v.ruleId! };
+        out.columns.push({ key, table: t.fq, column: c.name.toLowerCase(), classification: first.classification, method: first.method, ruleId: first.ruleId, form: 'expr', struct: true });
+        return;
+      }
       if (v.value === 'deny') {
         out.omitted.push(key);
         return;
@@ -160,6 +180,48 @@ function tableProjection(p: CompiledPolicy, roles: string[], t: CatalogTable, ca
     cache.set(cacheKey, out);
   }
   return out;
+}
+
+/** Is the STRUCT column classified by itself (its name, key or tags), not only through its fields? */
+function ownClassified(p: CompiledPolicy, t: CatalogTable, c: CatalogColumn): boolean {
+  const stripped: CatalogTable = { ...t, columns: t.columns.map((x) => (x === c ? { ...x, fields: undefined } : x)) };
+  return p.classify({ table: t.fq, column: c.name.toLowerCase(), path: [] }, { getTable: () => stripped }, false).length > 0;
+}
+
+/**
+ * BigQuery: `IF(col IS NULL, NULL, STRUCT(<field> AS f, …))`, each field masked by its own
+ * classifications (recursively; a REPEATED STRUCT through `ARRAY(SELECT AS STRUCT … FROM UNNEST)`).
+ * A field the engine cannot mask (no keyset) comes back NULL rather than clear.
+ */
+function structMask(p: CompiledPolicy, readers: string[], t: CatalogTable, c: CatalogColumn, path: string[], ref: string, keyset: BigQueryKeyset | null, out: TableProjection): string {
+  const node = path.reduce<CatalogColumn | undefined>((n, f) => n?.fields?.find((x) => x.name.toLowerCase() === f), c)!;
+  const repeated = /^ARRAY/i.test(node.type);
+  const elem = repeated ? 'e' : ref;
+  const q = (x: string) => quoteIdent(x, 'bigquery');
+  const fields = (node.fields ?? []).map((f) => {
+    const fpath = [...path, f.name.toLowerCase()];
+    const fref = `${elem}.${q(f.name)}`;
+    if (f.fields?.length) return `${structMask(p, readers, t, c, fpath, fref, keyset, out)} AS ${q(f.name)}`;
+    let value: VisibilityValue = 'clear';
+    let pick: { classification: string; ruleId: string } | null = null;
+    for (const h of p.classify({ table: t.fq, column: c.name.toLowerCase(), path: fpath }, { getTable: () => t }, false)) {
+      const v = p.visibilityFor(readers, h.classification);
+      if (pick === null || (stricter(value, v.value) === v.value && value !== v.value)) {
+        value = v.value;
+        pick = { classification: h.classification, ruleId: v.ruleId ?? DEFAULT_DENY };
+      }
+    }
+    if (value === 'clear') return `${fref} AS ${q(f.name)}`;
+    const key = `${tableKey('bigquery', t.fq)}.${[c.name, ...fpath].join('.').toLowerCase()}`;
+    const method: MaskMethod = value === 'deny' ? 'nullify' : value;
+    let form = engineForm('bigquery', method, { ref: fref, type: f.type }, { keyset });
+    if (form.kind !== 'expr') form = engineForm('bigquery', 'nullify', { ref: fref, type: f.type });
+    if (value === 'deny') out.omitted.push(key);
+    else out.columns.push({ key, table: t.fq, column: c.name.toLowerCase(), classification: pick!.classification, method, ruleId: pick!.ruleId, form: 'expr' });
+    return `${(form as { sql: string }).sql} AS ${q(f.name)}`;
+  });
+  const struct = `STRUCT(${fields.join(', ')})`;
+  return repeated ? `ARRAY(SELECT AS STRUCT ${fields.join(', ')} FROM UNNEST(${ref}) AS e WITH OFFSET o ORDER BY o)` : `IF(${ref} IS NULL, NULL, ${struct})`;
 }
 
 export function planEngineMasking(p: CompiledPolicy, roles: string[], analysis: Analysis, catalog: SchemaCatalog | null, catalogIsStatic: boolean, opts: EngineMaskingOptions): EnginePlanResult {

@@ -61,15 +61,19 @@ test('a live catalog passed with the call overrides the static one (tags found a
   assert.equal(decide(bq, FRAUD, bqsql(sql)).action, 'deny');
 });
 
-test('selecting a whole STRUCT carries the classifications of the fields below it', () => {
+test('a STRUCT with classified fields is rebuilt field by field in the engine: clear fields stay usable', () => {
   const d = decide(bq, FRAUD, bqsql(`SELECT contact FROM \`${CUST}\``));
-  assert.equal(d.action, 'mask');
-  assert.equal(d.maskPlan?.columns[0].classification, 'pii.email');
-  // The engine cannot show part of a STRUCT: it reads none of it.
-  assert.match(d.engine?.sql ?? '', /NULL AS `contact`/);
-  const leaf = decide(bq, FRAUD, bqa({ read: [CUST], out: [['city', [`${CUST}.contact.city`]]] }));
-  assert.equal(leaf.action, 'deny', 'a hand-built analysis has no place for the masking projection: refused, never run unmasked');
-  assert.deepEqual(leaf.ruleIds, ['mask-rewrite']);
+  assert.equal(d.action, 'mask', d.message);
+  // The whole value is computed from masked fields: returned as computed, not masked again.
+  assert.deepEqual(d.maskPlan?.derived?.map((x) => x.outputName), ['contact']);
+  assert.match(d.engine?.sql ?? '', /IF\(`contact` IS NULL, NULL, STRUCT\(IF\(`contact`\.`primary_addr` IS NULL, NULL, .*CONCAT\('XXXXX', .* AS `primary_addr`, `contact`\.`city` AS `city`\)\) AS `contact`/);
+  const leaf = decide(bq, FRAUD, bqsql(`SELECT c.contact.city FROM \`${CUST}\` c WHERE c.contact.primary_addr LIKE '%@bank.example'`));
+  assert.equal(leaf.action, 'mask', leaf.message);
+  assert.deepEqual(leaf.maskPlan?.columns, [], 'the clear field is not masked');
+  // Without in-engine masking (hand-built analysis), selecting the whole STRUCT still carries its fields' classifications.
+  const narrow = decide(bq, FRAUD, bqa({ read: [CUST], out: [['contact', [`${CUST}.contact`]]] }));
+  assert.equal(narrow.action, 'deny');
+  assert.deepEqual(narrow.ruleIds, ['mask-rewrite']);
 });
 
 test('dotted wildcards: * stays in one segment, ** spans; denies match in any project', () => {
