@@ -4,8 +4,9 @@ import type { Command } from 'commander';
 import { join } from 'node:path';
 import type { Policy } from '../policy/engine.js';
 import type { CaseOutcome } from '../policy/cases.js';
+import { rulesDir } from '../config/paths.js';
 
-const DEFAULT_DIR = process.env.BQWARDEN_RULES ?? 'rules';
+const DEFAULT_DIR = rulesDir();
 
 async function load(dir: string): Promise<Policy | null> {
   // Loaded on use: `bqwarden --help` must not pay for the policy engine and the SQL parser.

@@ -39,7 +39,7 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
             meta: p._meta && typeof p._meta === 'object' ? (p._meta as Record<string, unknown>) : undefined,
             ev: { ...base(ctx, policy, roles, 'tools/call'), tool_name: tool || null },
             shape: null, sql: null, analysis: null, catalog: null, rewrite: null, decision: null, executed: null,
-            held: null, approvalId: null, upstream: null, clientPlan: null, report: null, auditCopy: null, released: null, audited: false,
+            held: null, approvalId: null, approved: null, upstream: null, rowsAffected: null, clientPlan: null, report: null, auditCopy: null, released: null, audited: false,
           };
           const result = await runToolCall(kit, call);
           metrics.requests.inc({ method: label, decision: result.isError ? 'deny_or_error' : 'allow' });

@@ -28,6 +28,7 @@ export const approve: Stage = {
       return { stop: g.result };
     }
     call.approvalId = g.approvalId;
+    call.approved = g;
     Object.assign(ev, { approval_id: g.approvalId, approval_requester: g.requester, approval_approvers: g.approvers, approvals_required: g.required });
   },
 };

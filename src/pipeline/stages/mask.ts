@@ -6,6 +6,7 @@ import type { Analysis } from '../../sql/types.js';
 import type { MaskPlan } from '../../masking/types.js';
 import type { Stage } from '../call.js';
 import { maskingNotice } from '../masking-notice.js';
+import { approvalNotice } from '../approval-notice.js';
 
 const DETECTORS_ONLY: MaskPlan = { columns: [], fallback: [], detectors: true };
 
@@ -39,7 +40,10 @@ export const mask: Stage = {
     // detectors already run, the result shaped as analysed): the stored copy is the released one.
     const nothingMore = auditPlan.columns.length === 0 && !auditPlan.detectors && report.notes.length === 0;
     call.auditCopy = nothingMore ? result : kit.mask(result, auditPlan).result;
-    // Tell the agent what it is looking at: masked values are not data to report as facts.
-    call.released = result.isError === true ? result : maskingNotice(result, clientPlan, report);
+    // Tell the agent what it is looking at: masked values are not data to report as facts, and an
+    // approved statement's answer says under which approval it ran and what it changed.
+    const failed = result.isError === true;
+    const noticed = failed ? result : maskingNotice(result, clientPlan, report);
+    call.released = call.approved ? approvalNotice(noticed, call.approved, call.rowsAffected, failed) : noticed;
   },
 };
