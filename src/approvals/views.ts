@@ -43,6 +43,8 @@ export interface ApprovalDetailView extends ApprovalView {
   can_approve: boolean;
   can_reject: boolean;
   why_not: string | null;
+  /** Other requests for the very same call (same requester, tool, text, arguments), oldest first. */
+  duplicates: { id: string; status: ApprovalStatus; requested_at: string }[];
 }
 
 /** Requests that would bind the same call: same requester (subject at issuer), tool, text and arguments. */
