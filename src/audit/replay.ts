@@ -81,3 +81,45 @@ export function formatReplay(sessionId: string, entries: ReplayEntry[]): string 
 export function replayJson(sessionId: string, entries: ReplayEntry[]): string {
   return JSON.stringify({ session_id: sessionId, events: entries.map((e) => ({ ...e.event, _file: e.file, _line: e.line })) }, null, 2);
 }
+
+export interface SessionSummary {
+  sessionId: string;
+  actor: string;
+  first: string;
+  last: string;
+  events: number;
+  toolCalls: number;
+  denied: number;
+  approvals: number;
+}
+
+/** Every session in the store, most recent activity first: what `replay` without an id lists. */
+export async function listSessions(auditDir: string, onInvalid?: (i: ReadIssue) => void): Promise<SessionSummary[]> {
+  const byId = new Map<string, SessionSummary>();
+  for await (const { event: e } of readEvents(auditDir, {}, { onInvalid })) {
+    if (!e.session_id) continue;
+    let s = byId.get(e.session_id);
+    if (!s) byId.set(e.session_id, (s = { sessionId: e.session_id, actor: e.actor_email ?? e.actor_subject ?? 'anonymous', first: e.event_time, last: e.event_time, events: 0, toolCalls: 0, denied: 0, approvals: 0 }));
+    s.events++;
+    if (e.event_time < s.first) s.first = e.event_time;
+    if (e.event_time > s.last) s.last = e.event_time;
+    if (e.event_type === 'mcp_request' && e.mcp_method === 'tools/call') s.toolCalls++;
+    if (e.decision === 'deny') s.denied++;
+    if (e.event_type === 'approval_requested') s.approvals++;
+  }
+  return [...byId.values()].sort((a, b) => (a.last < b.last ? 1 : a.last > b.last ? -1 : 0));
+}
+
+/** One line per session, each followed by the command that replays it (pasteable as printed). */
+export function formatSessions(sessions: SessionSummary[], replayCommand: (sessionId: string) => string, limit: number): string {
+  if (!sessions.length) return 'no sessions in the audit store yet (connect an MCP client first)';
+  const shown = sessions.slice(0, limit);
+  const lines = [`${sessions.length} session(s), most recent first${sessions.length > shown.length ? ` (showing ${shown.length}; --limit for more)` : ''}:`, ''];
+  for (const s of shown) {
+    lines.push(
+      `${s.last}  ${s.actor}  ${s.events} event(s), ${s.toolCalls} tool call(s)${s.denied ? `, ${s.denied} denied` : ''}${s.approvals ? `, ${s.approvals} approval request(s)` : ''}  (since ${s.first})`,
+      `  ${replayCommand(s.sessionId)}`,
+    );
+  }
+  return lines.join('\n');
+}

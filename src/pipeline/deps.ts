@@ -10,7 +10,8 @@ import type { Logger } from '../ops/logger.js';
 import type { RequestContext } from './types.js';
 
 /** The part of the loaded policy the pipeline uses (a snapshot per request). */
-export type PolicyView = Pick<Policy, 'version' | 'rolesFor' | 'methodAllowed' | 'visibleTools' | 'toolShape' | 'analyzeOptions' | 'rewrite' | 'decide' | 'keepLiterals' | 'auditPlan'>;
+export type PolicyView = Pick<Policy, 'version' | 'rolesFor' | 'methodAllowed' | 'visibleTools' | 'toolShape' | 'analyzeOptions' | 'rewrite' | 'decide' | 'keepLiterals' | 'auditPlan'> &
+  Partial<Pick<Policy, 'toolBrief'>>;
 
 export interface SqlView {
   analyze(sql: string, opts: AnalyzeOptions): Analysis;
