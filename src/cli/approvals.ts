@@ -3,6 +3,7 @@
 // minted from the dev issuer with --user/--groups). Deciding shows the request and asks first;
 // scripts say --yes --reason, and without a terminal nothing is decided unless they do.
 import type { Command } from 'commander';
+import { createInterface } from 'node:readline/promises';
 import { dataDir } from '../config/paths.js';
 import { cliCommand, shellWord } from '../config/invocation.js';
 import { ageText, groupDuplicates, withRules, type ApprovalDetailView, type ApprovalView } from '../approvals/views.js';
@@ -16,6 +17,8 @@ export interface CliIo {
   interactive: boolean;
   /** Asks on the terminal and returns the answer (only called when interactive). */
   ask(question: string): Promise<string>;
+  /** Releases the terminal once the command is done. */
+  close?(): void;
 }
 
 interface GlobalOpts {
@@ -50,7 +53,7 @@ async function tokenFor(opts: GlobalOpts, url: string, env: NodeJS.ProcessEnv): 
     const { mintDevToken } = await import('../identity/dev-issuer.js');
     return mintDevToken({ dataDir: dataDir(), issuer: `${url}/dev-issuer`, audience: `${url}/mcp`, user: opts.user, groups: opts.groups, mode: 'demo' });
   }
-  throw new CliError('no credentials: pass --token, set BQWARDEN_TOKEN, or (demo) --user <email> --groups approver');
+  throw new CliError(`no credentials: pass --token, or set BQWARDEN_TOKEN; in the demo, sign in as an approver: ${commandPrefix({ ...opts, user: 'bob@bank.example', groups: ['approver'] }, env)} list`);
 }
 
 async function call<T>(io: CliIo, opts: GlobalOpts, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
@@ -160,6 +163,8 @@ export function registerWith(program: Command, io: CliIo): void {
     } catch (err) {
       io.err(`bqwarden approvals: ${(err as Error).message}\n`);
       process.exitCode = 1;
+    } finally {
+      io.close?.();
     }
   };
 
@@ -225,6 +230,13 @@ function tokenNote(g: GlobalOpts): string {
   return g.token ? ' (add your --token)' : '';
 }
 
+// One reader for the whole command: answers typed (or pasted) ahead of their question stay buffered.
+let rl: import('node:readline/promises').Interface | null = null;
+function terminal(): import('node:readline/promises').Interface {
+  rl ??= createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  return rl;
+}
+
 export function register(program: Command): void {
   registerWith(program, {
     out: (t) => void process.stdout.write(t),
@@ -232,14 +244,10 @@ export function register(program: Command): void {
     env: process.env,
     fetch: (...a) => fetch(...a),
     interactive: Boolean(process.stdin.isTTY && process.stderr.isTTY),
-    async ask(question) {
-      const { createInterface } = await import('node:readline/promises');
-      const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
-      try {
-        return await rl.question(question);
-      } finally {
-        rl.close();
-      }
+    ask: (question) => terminal().question(question),
+    close: () => {
+      rl?.close();
+      rl = null;
     },
   });
 }
