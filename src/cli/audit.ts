@@ -61,7 +61,7 @@ export function verifyCommand(program: Command): Command {
   const cmd = program
     .command('verify')
     .description('Verify the audit hash chain and checkpoint signatures; exit 1 on any break')
-    .option('--dir <dir>', 'audit directory (default: <BQWARDEN_DATA or ./data>/audit)')
+    .option('--dir <dir>', 'audit directory (default: <BQWARDEN_DATA, else data/ in the checkout>/audit)')
     .option('--key <pem-file>', 'pinned public key PEM to verify checkpoints with (repeatable; e.g. the Terraform output audit_signing_public_key_pem)', collect)
     .option('--config <file>', 'gateway config: its audit.trustedKeys are the pins, its audit.anchors the anchor store, its audit.dir the directory')
     .option('--keys-dir <dir>', 'where the demo key file is when nothing is pinned (default: keys/ beside the audit directory, else <data>/keys)')

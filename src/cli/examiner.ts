@@ -51,7 +51,7 @@ function reportCommand(program: Command): void {
     .requiredOption('--from <YYYY-MM-DD>', 'first UTC day (inclusive)')
     .requiredOption('--to <YYYY-MM-DD>', 'last UTC day (inclusive)')
     .option('--out <dir>', 'output directory', 'reports')
-    .option('--dir <dir>', 'local audit directory (default: <BQWARDEN_DATA or ./data>/audit)')
+    .option('--dir <dir>', 'local audit directory (default: <BQWARDEN_DATA, else data/ in the checkout>/audit)')
     .option('--bigquery <project.dataset.table>', 'read the raw audit table in BigQuery instead of a local directory')
     .option('--location <location>', 'with --bigquery: dataset location')
     .option('--bigquery-endpoint <url>', 'with --bigquery: REST endpoint override (emulator, test server)')
