@@ -137,7 +137,7 @@ test('the pack lists its exceptions, key provenance, sign-off and current refere
   assert.match(html, /<table id="approval-steps">.*rejected/s);
   assert.doesNotMatch(html, /\(no rule id\)/);
   // Key provenance, sign-off, references.
-  assert.match(html, /<table id="keys">.*pinned by the examiner \(--key [^)]*audit-signing\.pub\.pem\)/s);
+  assert.match(html, /<table id="keys">.*pinned by --key [^<]*audit-signing\.pub\.pem/s);
   assert.match(flat, /Prepared by Dana Reyes, IT audit/);
   assert.match(flat, /Reviewed by/);
   for (const ref of ['FFIEC IT Examination Handbook, Information Security booklet', 'NIST SP 800-53 Rev. 5', 'PCI DSS v4.0.1']) assert.ok(flat.includes(ref), ref);
