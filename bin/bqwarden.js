@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Entry point for `npx bqwarden`, `npm start` and the container. Runs the compiled JavaScript
+// Entry point for `bqwarden` (npm link or npm install -g . in the checkout), `npm start` and the container. Runs the compiled JavaScript
 // in dist/ (built by `npm install` through the `prepare` script, or `npm run build`).
 // In a source checkout whose src/ changed after the last build, the sources run through tsx
 // instead, so a developer never runs stale code; tsx is a development dependency and is

@@ -4,7 +4,7 @@
 -- duplicates (two different events claiming one seq: tampering), links whose prev_hash is not
 -- the previous event's hash, and checkpoint coverage (events after the last signed checkpoint).
 -- This reads the raw table without deduplication on purpose. Signatures themselves are checked
--- by `npx bqwarden verify --bigquery`, which this view does not replace.
+-- by `bqwarden verify --bigquery`, which this view does not replace.
 -- Placeholders ${project}, ${dataset}, ${table}: the raw audit table (templatefile()).
 WITH raw AS (
   SELECT chain_id, seq, `hash`, prev_hash, event_type, event_time, signature, signing_key_id

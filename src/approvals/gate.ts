@@ -10,7 +10,8 @@ import type { Logger } from '../ops/logger.js';
 import type { ApprovalsConfig } from './config.js';
 import { actorOf, argsSha256, sameRequester, sha256, sqlArgumentOf } from './binding.js';
 import { isOpen } from './reduce.js';
-import { ApprovalError, iso, recordFields, type ApprovalService } from './service.js';
+import { ApprovalError, SYSTEM_ACTOR, iso, recordFields, type ApprovalService } from './service.js';
+import { bindingKey } from './views.js';
 import type { Notifier } from './notify.js';
 import type { ApprovalRecord } from './types.js';
 import type { ClaimStore } from './claims.js';
@@ -36,7 +37,8 @@ export interface GateDeps {
   sql?: { redactLiterals(sql: string, dialect: Dialect): string };
   notifier: Notifier;
   config: ApprovalsConfig;
-  urls: { review(id: string): string; cli(id: string): string };
+  /** Where an approver reviews a request: the web page, and the CLI command lines (pasteable as printed). */
+  urls: { review(id: string): string; cli(id: string, action?: 'show' | 'approve' | 'reject'): string; cliNote?: string | null };
   log: Logger;
   /** Create-once claims shared by every instance (exactly-once use across instances). */
   claims: ClaimStore;
@@ -113,23 +115,64 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
     return `${kinds} on ${rec.tables.join(', ') || '(no table)'}`;
   }
 
+  /** How an approver gets to it: the page, then the CLI lines, each pasteable as printed. */
+  function reviewLines(rec: ApprovalRecord): string[] {
+    return [
+      `An approver reviews it at ${deps.urls.review(rec.id)}`,
+      `or in a terminal${deps.urls.cliNote ? ` (${deps.urls.cliNote})` : ''}:`,
+      `  ${deps.urls.cli(rec.id, 'show')}`,
+      `  ${deps.urls.cli(rec.id, 'approve')}`,
+      `  ${deps.urls.cli(rec.id, 'reject')}`,
+    ];
+  }
+
   function pending(rec: ApprovalRecord, note: string | null): GateResult {
     const lines = [
       `Approval required before this statement runs: ${describe(rec)}. ${rec.policyReason ?? ''}`.trim(),
       `Request ${rec.id} is pending: ${rec.approvals.length} of ${rec.required} approval${rec.required > 1 ? 's' : ''} from role ${rec.approverRoles.join(' or ')} (distinct people, not the requester). It expires at ${rec.expiresAt}.`,
       ...(note ? [note] : []),
-      `Review it at ${deps.urls.review(rec.id)} or with: ${deps.urls.cli(rec.id)}`,
       `Nothing was executed. Once approved, re-run this exact call (same user, same tool, identical SQL text and arguments) and it executes once. A changed statement needs a new approval.`,
+      ...reviewLines(rec),
     ];
     const message = `approval ${rec.id} pending (${rec.approvals.length}/${rec.required})`;
     return { status: 'pending', approvalId: rec.id, result: toolResult(lines.join('\n'), rec), message };
+  }
+
+  function votesText(rec: ApprovalRecord): string {
+    return rec.approvals.map((v) => `${v.actor.display}${v.reason ? ` ("${v.reason}")` : ''}`).join(', ') || 'nobody';
+  }
+
+  const AGAIN = 're-run it with a new justification (arguments.justification) that says why; that opens a new approval request';
+
+  /**
+   * A re-run of a statement that already ran, or was turned down: the answer is that status,
+   * not a new request (a duplicate an approver cannot tell apart from the first).
+   */
+  function settledAnswer(rec: ApprovalRecord): GateResult {
+    if (service.status(rec) === 'rejected') {
+      const r = rec.rejection;
+      const text = [
+        `Request ${rec.id} (${describe(rec)}) was rejected${r ? ` by ${r.actor.display} at ${r.at}: ${r.reason ?? '(no reason)'}` : ''}. Nothing was executed.`,
+        `To ask again, change the statement, or ${AGAIN}.`,
+      ].join('\n');
+      return { status: 'rejected', approvalId: rec.id, result: toolResult(text, rec), message: `approval ${rec.id} rejected; re-run answered with its status` };
+    }
+    const x = rec.execution;
+    const ran = x
+      ? `ran at ${x.at} (${x.outcome}${x.rowsAffected !== null ? `, ${x.rowsAffected} row${x.rowsAffected === 1 ? '' : 's'} affected` : ''})`
+      : `was taken for execution at ${rec.claimedAt ?? '?'} by another call`;
+    const text = [
+      `Request ${rec.id} (${describe(rec)}) already ${ran}, approved by ${votesText(rec)}. Nothing was executed this time: an approval runs its statement once.`,
+      `To run the statement again, ${AGAIN}.`,
+    ].join('\n');
+    return { status: 'executed', approvalId: rec.id, result: toolResult(text, rec), message: `approval ${rec.id} already used; re-run answered with its status` };
   }
 
   function closed(rec: ApprovalRecord): GateResult {
     const status = service.status(rec);
     if (status === 'rejected') {
       const by = rec.rejection ? `${rec.rejection.actor.display}: ${rec.rejection.reason ?? '(no reason)'}` : 'a reviewer';
-      const text = `Request ${rec.id} (${describe(rec)}) was rejected by ${by}. Nothing was executed. Re-running the call opens a new request.`;
+      const text = `Request ${rec.id} (${describe(rec)}) was rejected by ${by}. Nothing was executed. To ask again, change the statement, or ${AGAIN}.`;
       return { status: 'rejected', approvalId: rec.id, result: toolResult(text, rec), message: `approval ${rec.id} rejected` };
     }
     const text = `Request ${rec.id} (${describe(rec)}) expired at ${rec.expiresAt} without being executed. Nothing was executed. Re-running the call opens a new request.`;
@@ -140,16 +183,16 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
   function previousNote(prev: ApprovalRecord | undefined): string | null {
     if (!prev) return null;
     const s = service.status(prev);
-    if (s === 'rejected') return `Your previous request ${prev.id} for this statement was rejected by ${prev.rejection?.actor.display ?? 'a reviewer'}: ${prev.rejection?.reason ?? '(no reason)'}.`;
+    if (s === 'rejected') return `Your previous request ${prev.id} for this statement was rejected by ${prev.rejection?.actor.display ?? 'a reviewer'}: ${prev.rejection?.reason ?? '(no reason)'}. This is a new request, with your new justification.`;
     if (s === 'expired') return `Your previous request ${prev.id} for this statement expired at ${prev.expiresAt}.`;
-    if (s === 'executed') return `Your previous approval ${prev.id} for this statement was already used once; each approval runs the statement once.`;
+    if (s === 'executed') return `Your previous approval ${prev.id} for this statement already ran it once (each approval runs the statement once). This is a new request, with your new justification.`;
     return null;
   }
 
   const held = new Set<string>();
 
   function usedElsewhere(rec: ApprovalRecord): GateResult {
-    const text = `Approval ${rec.id} (${describe(rec)}) was already used through another gateway instance; each approval runs the statement once. Nothing was executed here. Re-running the call opens a new request.`;
+    const text = `Approval ${rec.id} (${describe(rec)}) was already used through another gateway instance; each approval runs the statement once. Nothing was executed here. To run the statement again, ${AGAIN}.`;
     return { status: 'used', approvalId: rec.id, result: toolResult(text, rec), message: `approval ${rec.id} already claimed by another instance` };
   }
 
@@ -191,6 +234,7 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
         requester: rec.requester.display,
         approvers: rec.approvals.map((v) => v.actor.display),
         required: rec.required,
+        votes: rec.approvals.map((v) => ({ by: v.actor.display, reason: v.reason })),
       } satisfies GateResult;
     });
   }
@@ -294,7 +338,7 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
     }
     if (isOpen(rec.status) && service.status(rec) === 'expired') await service.expireIfDue(rec).catch(auditError);
     if (!isOpen(rec.status) && rec.status !== 'executed') return closed(rec);
-    if (rec.status === 'executed') return pending(rec, previousNote(rec)); // claimed by a concurrent identical call
+    if (rec.status === 'executed') return settledAnswer(rec); // claimed by a concurrent identical call
     return pending(rec, note);
   }
 
@@ -335,19 +379,27 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
           if ((await service.exactText(r)) === null) await service.deps.statements.put(r.id, sha, call.sql).catch(() => undefined);
           return { rec: r, note: null };
         }
-        return { rec: await create(call, sha, argsHash), note: previousNote(matching[matching.length - 1]) };
+        // The statement already ran, or was turned down, and the requester gives no new reason:
+        // answer with that status instead of opening a request an approver cannot tell apart.
+        const last = matching[matching.length - 1];
+        if (last && (call.justification ?? null) === (last.justification ?? null)) {
+          const st = service.status(last);
+          if (st === 'executed' || st === 'rejected') return { rec: last, note: null, result: settledAnswer(last) };
+        }
+        return { rec: await create(call, sha, argsHash), note: previousNote(last) };
       });
       if (found.result) return found.result;
       if (found.rec.status === 'pending') await waitFor(found.rec, waitSeconds(call), call);
       return decideAfterWait(found.rec, call, found.note);
     },
 
-    async executed(call, approvalId, outcome) {
+    async executed(call, approvalId, outcome, rowsAffected = null) {
       const rec = service.get(approvalId);
       if (!rec) {
         deps.log.error({ approval_id: approvalId }, 'executed() for an unknown approval');
         return;
       }
+      const counted = rowsAffected !== null && rowsAffected !== undefined ? `; ${rowsAffected} row${rowsAffected === 1 ? '' : 's'} affected` : '';
       try {
         await service.append({
           event_type: 'approval_executed',
@@ -358,13 +410,41 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
           mcp_method: 'tools/call',
           decision: 'approval_required',
           outcome,
-          decision_reason: `approved statement executed (${outcome}); approvers: ${rec.approvals.map((v) => v.actor.display).join(', ')}`,
+          decision_reason: `approved statement executed (${outcome}${counted}); approvers: ${rec.approvals.map((v) => v.actor.display).join(', ')}`,
+          ...(rowsAffected !== null && rowsAffected !== undefined ? { response_json: JSON.stringify({ rows_affected: rowsAffected }) } : {}),
         });
       } catch (err) {
         // The call's own mcp_request event (with approval_id) is already durable; this one
         // completes the approval trail. Log loudly rather than withhold an executed result.
         deps.log.error({ err: (err as Error).message, approval_id: approvalId }, 'could not record approval execution outcome');
       }
+      await supersede(rec);
     },
   };
+
+  /**
+   * Once a statement ran, other open requests for the very same call (made under another
+   * requirement, or through another instance) are spent too: approving a stale duplicate must
+   * not let the statement run a second time.
+   */
+  async function supersede(ran: ApprovalRecord): Promise<void> {
+    const key = bindingKey(ran);
+    for (const other of [...service.state.byId.values()]) {
+      if (other.id === ran.id || !isOpen(other.status) || bindingKey(other) !== key) continue;
+      await service
+        .withLock(other.id, async () => {
+          if (!isOpen(other.status)) return;
+          await service.append({
+            event_type: 'approval_rejected',
+            ...SYSTEM_ACTOR,
+            actor_subject: 'bqwarden',
+            ...recordFields(other),
+            decision: 'deny',
+            outcome: 'denied',
+            decision_reason: `superseded: the same statement already ran under ${ran.id} at ${ran.execution?.at ?? ran.claimedAt ?? '?'}; this request can no longer run it`,
+          });
+        })
+        .catch((err: Error) => deps.log.error({ err: err.message, approval_id: other.id }, 'could not close a duplicate of an executed approval'));
+    }
+  }
 }

@@ -1,7 +1,7 @@
 // Server-rendered pages for the approval web UI. Everything that came from a request (SQL,
 // justification, names, reasons) is attacker-controlled and goes through esc(); the page
 // runs no script at all and the Content-Security-Policy forbids any.
-import type { ApprovalDetailView, ApprovalView } from './views.js';
+import { ageText, groupDuplicates, withRules, type ApprovalDetailView, type ApprovalView } from './views.js';
 import { esc } from '../web/html.js';
 import { AUTH_BASE } from '../web/pages.js';
 
@@ -22,6 +22,8 @@ pre{background:#0f1522;color:#e8ecf3;padding:.8rem;overflow:auto;white-space:pre
 .pending{color:#9a5b00}.approved{color:#176b2c}.rejected,.expired{color:#a1221b}.executed{color:#3b4b66}
 .flash{padding:.6rem 1rem;margin-bottom:1rem;border:1px solid}
 .flash.ok{background:#e9f7ee;border-color:#9bd3ad}.flash.err{background:#fdecea;border-color:#f1a49c}
+code.sql{font-size:.8rem;color:#3b4b66;word-break:break-word}.age{color:#5a6478;font-size:.85rem}
+tr.dup td{background:#fbf7ee}tr.dup-note td{font-size:.85rem;color:#9a5b00;border-bottom:0}
 textarea,input[type=text]{width:100%;box-sizing:border-box;font:inherit}
 button{font:inherit;padding:.35rem .9rem;cursor:pointer}
 form.inline{display:inline}
@@ -56,18 +58,36 @@ function statusCell(s: string): string {
   return `<span class="status ${esc(s)}">${esc(s)}</span>`;
 }
 
+function shortSql(sql: string | null, max = 160): string {
+  const one = (sql ?? '').replace(/\s+/g, ' ').trim();
+  return one.length > max ? `${one.slice(0, max - 1)}…` : one;
+}
+
+function row(a: ApprovalView, dupOf: string | null): string {
+  const what = a.statement_kinds.join(', ').toUpperCase() || a.statement_types.join(', ');
+  return `<tr data-id="${esc(a.id)}"${dupOf ? ` class="dup" data-duplicate-of="${esc(dupOf)}"` : ''}><td>${dupOf ? '↳ ' : ''}<a href="${UI_BASE}/${esc(a.id)}">${esc(a.id)}</a></td><td>${statusCell(a.status)}</td>
+<td>${esc(a.requester)}</td><td><span class="when">${esc(a.requested_at)}</span><br><span class="age">${esc(ageText(a.age_seconds))} ago</span></td>
+<td><strong>${esc(what)}</strong> ${esc(a.tables.join(', '))}<br><code class="sql">${esc(shortSql(a.sql_text))}</code></td>
+<td class="justification">${a.justification ? esc(a.justification) : '<em>none given</em>'}</td>
+<td>${a.approvals.length} / ${a.approvals_required}</td><td>${esc(a.expires_at)}</td></tr>`;
+}
+
 export function listPage(items: ApprovalView[], who: string, csrf: string, notice: string | null): string {
-  const rows = items
-    .map(
-      (a) => `<tr data-id="${esc(a.id)}"><td><a href="${UI_BASE}/${esc(a.id)}">${esc(a.id)}</a></td><td>${statusCell(a.status)}</td>
-<td>${esc(a.requester)}</td><td>${esc(a.statement_kinds.join(', ') || a.statement_types.join(', '))}</td><td>${esc(a.tables.join(', '))}</td>
-<td>${a.approvals.length} / ${a.approvals_required}</td><td>${esc(a.expires_at)}</td></tr>`,
-    )
+  // Requests for the very same call (same requester, tool, statement text and arguments) are
+  // shown together, so a stale duplicate never looks like a fresh request.
+  const rows = groupDuplicates(items)
+    .map((g) => {
+      const [head, ...rest] = g;
+      const note = rest.length
+        ? `<tr class="dup-note"><td></td><td colspan="7">Same statement, same requester: ${rest.length} other request${rest.length > 1 ? 's' : ''} (${rest.map((r) => `${esc(r.id)} ${esc(r.status)}`).join(', ')})</td></tr>`
+        : '';
+      return [row(head, null), note, ...rest.map((r) => row(r, head.id))].join('\n');
+    })
     .join('\n');
   return layout(
     'Approval requests',
     `${flash('ok', notice)}<h1>Approval requests</h1>
-${items.length ? `<table><thead><tr><th>Request</th><th>Status</th><th>Requester</th><th>Statement</th><th>Tables</th><th>Approvals</th><th>Expires (UTC)</th></tr></thead><tbody>${rows}</tbody></table>` : '<p class="card">Nothing is waiting for you.</p>'}`,
+${items.length ? `<table id="requests"><thead><tr><th>Request</th><th>Status</th><th>Requester</th><th>Requested (UTC)</th><th>Statement (literals redacted)</th><th>Justification</th><th>Approvals</th><th>Expires (UTC)</th></tr></thead><tbody>${rows}</tbody></table>` : '<p class="card">Nothing is waiting for you.</p>'}`,
     who,
     csrf,
   );
@@ -92,16 +112,17 @@ ${a.why_not ? `<p>${esc(a.why_not)}</p>` : ''}</div>`
     `${notice ? flash(notice.kind, notice.text) : ''}<h1>Request ${esc(a.id)} ${statusCell(a.status)}</h1>
 <div class="card"><dl>
 <dt>Requester</dt><dd id="requester">${esc(a.requester)}</dd>
-<dt>Requested at (UTC)</dt><dd>${esc(a.requested_at)}</dd>
+<dt>Requested at (UTC)</dt><dd>${esc(a.requested_at)} (${esc(ageText(a.age_seconds))} ago)</dd>
 <dt>Tool</dt><dd>${esc(a.tool)}</dd>
 <dt>Statement classes</dt><dd>${esc(a.statement_types.join(', '))} (${esc(a.statement_kinds.join(', '))})</dd>
 <dt>Tables</dt><dd>${esc(a.tables.join(', ') || '(none)')}</dd>
 <dt>Justification</dt><dd id="justification">${a.justification ? esc(a.justification) : '<em>none given</em>'}</dd>
-<dt>Why approval is needed</dt><dd>${esc(a.policy_reason)} (rule ${esc(a.rule_ids.join(', '))})</dd>
+<dt>Why approval is needed</dt><dd id="why">${esc(withRules(a.policy_reason, a.rule_ids))}</dd>
 <dt>Needs</dt><dd>${a.approvals_required} approval(s) from ${esc(a.approver_roles.join(' or '))}, distinct people, not the requester</dd>
 <dt>Approvals</dt><dd id="approvals">${approvals}</dd>
 ${a.rejection ? `<dt>Rejected</dt><dd>by ${esc(a.rejection.by)} at ${esc(a.rejection.at)} — ${esc(a.rejection.reason)}</dd>` : ''}
-${a.execution ? `<dt>Executed</dt><dd>${esc(a.execution.at)} (${esc(a.execution.outcome)})</dd>` : ''}
+${a.execution ? `<dt>Executed</dt><dd id="executed">${esc(a.execution.at)} (${esc(a.execution.outcome)}${a.execution.rows_affected !== null ? `, ${a.execution.rows_affected} row(s) affected` : ''})</dd>` : ''}
+${a.duplicates.length ? `<dt>Same statement, same requester</dt><dd id="duplicates">${a.duplicates.map((d) => `<a href="${UI_BASE}/${esc(d.id)}">${esc(d.id)}</a> ${esc(d.status)} (${esc(d.requested_at)})`).join('<br>')}</dd>` : ''}
 <dt>Expires (UTC)</dt><dd>${esc(a.expires_at)}</dd>
 <dt>SQL sha256</dt><dd><code>${esc(a.sql_sha256)}</code></dd>
 </dl></div>

@@ -15,6 +15,7 @@ import { registerApprovalApi, type Authenticate } from './routes.js';
 import { registerApprovalUi } from './ui.js';
 import type { Web } from '../web/index.js';
 import { fileStatementStore } from './statements.js';
+import { shellWord } from '../config/invocation.js';
 import type { ApprovalEventSource, StatementStore } from './types.js';
 
 export { ApprovalsConfigSchema, type ApprovalsConfig } from './config.js';
@@ -43,6 +44,8 @@ export interface ApprovalsDeps {
   /** This gateway instance, recorded in claims. */
   instance?: string;
   dataDir?: string;
+  /** How the printed CLI lines run bqwarden (default `bqwarden`), and in the demo whom they sign in as. */
+  cli?: ApprovalsCli;
   fetch?: typeof fetch;
   now?: () => number;
 }
@@ -56,13 +59,35 @@ export interface Approvals {
   close(): Promise<void>;
 }
 
+export interface ApprovalsCli {
+  /** e.g. `bqwarden`, or `node /srv/bqwarden/bin/bqwarden.js` (config/invocation.ts cliCommand). */
+  command: string;
+  /** Demo only: the printed lines mint a dev token for this approver, so they work as pasted. */
+  demoApprover?: { user: string; groups: string[] } | null;
+}
+
+/** The approver the demo's printed commands sign in as (any user holding the approver group would do). */
+export const DEMO_APPROVER = { user: 'bob@bank.example', groups: ['approver'] };
+
+/** `<command> approvals [--url …] [--user … --groups …]`: the CLI prefix printed for a gateway at `base`. */
+export function approvalsCliPrefix(cli: ApprovalsCli, base: string): string {
+  // The CLI's default is http://127.0.0.1:$PORT (8080): a pasted line cannot rely on PORT, so
+  // anything else is spelled out.
+  const url = base === 'http://127.0.0.1:8080' ? '' : ` --url ${shellWord(base)}`;
+  const who = cli.demoApprover ? ` --user ${shellWord(cli.demoApprover.user)} --groups ${shellWord(cli.demoApprover.groups.join(','))}` : '';
+  return `${cli.command} approvals${url}${who}`;
+}
+
 /** Rebuilds approval state from the source before returning, so it is ready to serve. */
 export async function createApprovals(deps: ApprovalsDeps): Promise<Approvals> {
   const config = ApprovalsConfigSchema.parse(deps.config);
   const base = deps.publicUrl.replace(/\/+$/, '');
+  const cli = deps.cli ?? { command: 'bqwarden', demoApprover: null };
+  const prefix = approvalsCliPrefix(cli, base);
   const urls = {
     review: (id: string) => `${base}/approvals/ui/${id}`,
-    cli: (id: string) => `npx bqwarden approvals show ${id} (then approve ${id} --reason "…" or reject ${id} --reason "…")`,
+    cli: (id: string, action: 'show' | 'approve' | 'reject' = 'show') => `${prefix} ${action} ${id}`,
+    cliNote: cli.demoApprover ? `demo: signs in as ${cli.demoApprover.user}` : 'with BQWARDEN_TOKEN set to your own token',
   };
   const service = new ApprovalService({
     audit: deps.audit,

@@ -48,6 +48,16 @@ function bindingOf(e: AuditEvent): { approverRoles: string[]; argsSha256: string
   }
 }
 
+/** The executed statement's row count, when the upstream reported one (response_json of approval_executed). */
+function rowsAffectedOf(e: AuditEvent): number | null {
+  try {
+    const n = (JSON.parse(e.response_json ?? 'null') as { rows_affected?: unknown } | null)?.rows_affected;
+    return typeof n === 'number' && Number.isInteger(n) && n >= 0 ? n : null;
+  } catch {
+    return null;
+  }
+}
+
 function requested(state: ApprovalState, e: AuditEvent): void {
   const id = e.approval_id!;
   if (state.byId.has(id)) {
@@ -151,6 +161,7 @@ function apply(state: ApprovalState, e: AuditEvent): void {
         outcome: e.outcome === 'success' ? 'success' : 'failure',
         sessionId: e.session_id,
         requestId: e.request_id,
+        rowsAffected: rowsAffectedOf(e),
       };
       return;
   }

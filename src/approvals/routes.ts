@@ -6,7 +6,7 @@ import type { Identity } from '../identity/types.js';
 import type { ApprovalPolicyView } from './gate.js';
 import { actorOf, sameActor } from './binding.js';
 import { ApprovalError, reviewerFields, type ApprovalService, type Reviewer } from './service.js';
-import { approvalView, type ApprovalDetailView } from './views.js';
+import { approvalView, bindingKey, type ApprovalDetailView } from './views.js';
 import type { ApprovalRecord } from './types.js';
 
 export type Authenticate = (headers: IncomingHttpHeaders) => Promise<Identity>;
@@ -45,12 +45,18 @@ export function permissions(service: ApprovalService, rec: ApprovalRecord, ident
 
 export async function detailView(deps: Pick<RouteDeps, 'service' | 'reviewUrl'>, rec: ApprovalRecord, identity: Identity, roles: string[]): Promise<ApprovalDetailView> {
   const p = permissions(deps.service, rec, identity, roles);
+  const key = bindingKey(rec);
+  const duplicates = [...deps.service.state.byId.values()]
+    .filter((r) => r.id !== rec.id && bindingKey(r) === key && deps.service.canView(r, identity, roles))
+    .sort((a, b) => a.requestedAt.localeCompare(b.requestedAt))
+    .map((r) => ({ id: r.id, status: deps.service.status(r), requested_at: r.requestedAt }));
   return {
-    ...approvalView(rec, deps.service.status(rec), deps.reviewUrl(rec.id)),
+    ...approvalView(rec, deps.service.status(rec), deps.reviewUrl(rec.id), deps.service.now()),
     exact_sql: await deps.service.exactText(rec),
     can_approve: p.canApprove,
     can_reject: p.canReject,
     why_not: p.whyNot,
+    duplicates,
   };
 }
 
@@ -100,7 +106,7 @@ export async function registerApprovalApi(app: FastifyInstance, deps: RouteDeps)
     const me = await who(req, reply);
     if (!me) return reply;
     reply.header('cache-control', 'no-store');
-    return { approvals: service.list(me.identity, me.roles).map((r) => approvalView(r, service.status(r), deps.reviewUrl(r.id))) };
+    return { approvals: service.list(me.identity, me.roles).map((r) => approvalView(r, service.status(r), deps.reviewUrl(r.id), service.now())) };
   });
 
   app.get<{ Params: { id: string } }>('/approvals/:id', { schema: { params: ID_PARAM } }, async (req, reply) => {
@@ -129,7 +135,7 @@ export async function registerApprovalApi(app: FastifyInstance, deps: RouteDeps)
         try {
           const r = reviewerOf(req, me.identity, me.roles, 'api');
           const rec = await (action === 'approve' ? service.approve(req.params.id, r, req.body.reason, req.body.sql_sha256) : service.reject(req.params.id, r, req.body.reason, req.body.sql_sha256));
-          return { approval: approvalView(rec, service.status(rec), deps.reviewUrl(rec.id)) };
+          return { approval: approvalView(rec, service.status(rec), deps.reviewUrl(rec.id), service.now()) };
         } catch (err) {
           return sendError(reply, err);
         }

@@ -51,7 +51,7 @@ export interface ApprovalRecord {
   closedAt: string | null;
   /** The executing call took the approval (written before the statement is forwarded). */
   claimedAt: string | null;
-  execution: { at: string; outcome: 'success' | 'failure'; sessionId: string | null; requestId: string | null } | null;
+  execution: { at: string; outcome: 'success' | 'failure'; sessionId: string | null; requestId: string | null; rowsAffected: number | null } | null;
   sessionId: string | null;
   requestId: string | null;
 }

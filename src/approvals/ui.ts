@@ -58,7 +58,7 @@ export async function registerApprovalUi(app: FastifyInstance, deps: UiDeps): Pr
       const s = await viewer(req, reply);
       if (!s) return reply;
       const roles = deps.policy().rolesFor(s.identity);
-      const items = service.list(s.identity, roles).map((r) => approvalView(r, service.status(r), deps.reviewUrl(r.id)));
+      const items = service.list(s.identity, roles).map((r) => approvalView(r, service.status(r), deps.reviewUrl(r.id), service.now()));
       return page(reply, 200, listPage(items, who(s), web.csrf(reply, s.id), null));
     });
 

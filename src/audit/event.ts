@@ -143,7 +143,7 @@ export const AuditEventSchema = z.object({
   bytes_returned: int,
   duration_ms: int,
   request_json: str, // canonical JSON of the request params (SQL literals handled as sql_text)
-  response_json: str, // canonical JSON of the response as released: masked values only
+  response_json: str, // canonical JSON of the response as stored: masked for storage; _meta["bqwarden/stored_copy"] says per column what the caller received
 
   // approvals (approval_* events, and the executed call that consumed an approval)
   approval_id: str,

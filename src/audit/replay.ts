@@ -1,7 +1,8 @@
 // Replays one MCP session from the audit store: every event carrying the session id, in time
 // order, with what an examiner asks first: who, what (method, tool, SQL as stored), the
-// decision and its rules, what was masked, and what was released (response_json is the masked
-// response exactly as the client received it; nothing unmasked is ever stored).
+// decision and its rules, what was masked, and the response as stored. The stored copy is masked
+// for storage whatever the caller was cleared to see (a pii-reader saw SSNs in clear; the copy
+// holds tokens), so every view labels it and says, per column, what the caller received.
 import type { AuditEvent } from './event.js';
 import { readEvents, type ReadIssue } from './reader.js';
 
@@ -45,6 +46,47 @@ export function responseText(responseJson: string | null): string | null {
   return JSON.stringify(r);
 }
 
+const TOKENS = new Set(['pseudonym', 'pseudonym_fpe', 'sha256']);
+
+/** clear / masked / tokenised, from a masking method (or clear, or computed from masked values). */
+export function deliveryKind(method: string): string {
+  if (method === 'clear') return 'clear';
+  if (method === 'computed_from_masked') return 'computed from masked values';
+  return TOKENS.has(method) ? `tokenised (${method})` : `masked (${method})`;
+}
+
+export interface DeliveryRow {
+  column: string;
+  classification: string | null;
+  /** What the caller received. */
+  released: string;
+  /** What the stored copy holds. */
+  stored: string;
+}
+
+export const STORED_COPY_LABEL = 'Response — stored copy (audit at rest: masked for storage whatever the caller saw)';
+
+/**
+ * Per column, what the caller received and what the stored copy holds: from the copy's own
+ * record (_meta["bqwarden/stored_copy"]); for events written before it existed, from the
+ * event's masked_columns (what the caller received masked), the rest unknown.
+ */
+export function deliveryOf(e: Pick<AuditEvent, 'response_json' | 'masked_columns'>): { rows: DeliveryRow[]; recorded: boolean } {
+  const r = parseJson(e.response_json) as { _meta?: Record<string, unknown> } | null;
+  const note = r && typeof r === 'object' ? (r._meta?.['bqwarden/stored_copy'] as { columns?: Record<string, { classification?: string | null; released?: string; stored?: string }> } | undefined) : undefined;
+  if (note?.columns && typeof note.columns === 'object') {
+    const rows = Object.entries(note.columns).map(([column, c]) => ({
+      column,
+      classification: c.classification ?? null,
+      released: deliveryKind(String(c.released ?? 'clear')),
+      stored: deliveryKind(String(c.stored ?? c.released ?? 'clear')),
+    }));
+    return { rows, recorded: true };
+  }
+  const rows = e.masked_columns.map((m) => ({ column: m.column, classification: m.classification, released: deliveryKind(m.method), stored: 'masked for storage (not recorded per column)' }));
+  return { rows, recorded: false };
+}
+
 function indent(text: string, pad = '      '): string {
   return text
     .split('\n')
@@ -72,7 +114,12 @@ export function formatReplay(sessionId: string, entries: ReplayEntry[]): string 
     if (e.error_code || e.error_message) lines.push(`    error: ${[e.error_code, e.error_message].filter(Boolean).join(': ')}`);
     if (e.rows_returned !== null) lines.push(`    rows: ${e.rows_returned}${e.bytes_returned !== null ? `, ${e.bytes_returned} bytes` : ''}${e.duration_ms !== null ? `, ${e.duration_ms} ms` : ''}`);
     const resp = responseText(e.response_json);
-    if (resp) lines.push('    response (as released):', indent(resp));
+    if (resp) {
+      // The stored copy is not always what the caller saw: say so, and what they did see.
+      const d = deliveryOf(e);
+      if (d.rows.length) lines.push(`    the caller received: ${d.rows.map((x) => `${x.column} ${x.released}${x.stored !== x.released ? ` (stored ${x.stored})` : ''}`).join('; ')}`);
+      lines.push(`    ${STORED_COPY_LABEL.charAt(0).toLowerCase()}${STORED_COPY_LABEL.slice(1)}:`, indent(resp));
+    }
   }
   return lines.join('\n');
 }
@@ -80,4 +127,46 @@ export function formatReplay(sessionId: string, entries: ReplayEntry[]): string 
 /** JSON form: the events themselves, in replay order. */
 export function replayJson(sessionId: string, entries: ReplayEntry[]): string {
   return JSON.stringify({ session_id: sessionId, events: entries.map((e) => ({ ...e.event, _file: e.file, _line: e.line })) }, null, 2);
+}
+
+export interface SessionSummary {
+  sessionId: string;
+  actor: string;
+  first: string;
+  last: string;
+  events: number;
+  toolCalls: number;
+  denied: number;
+  approvals: number;
+}
+
+/** Every session in the store, most recent activity first: what `replay` without an id lists. */
+export async function listSessions(auditDir: string, onInvalid?: (i: ReadIssue) => void): Promise<SessionSummary[]> {
+  const byId = new Map<string, SessionSummary>();
+  for await (const { event: e } of readEvents(auditDir, {}, { onInvalid })) {
+    if (!e.session_id) continue;
+    let s = byId.get(e.session_id);
+    if (!s) byId.set(e.session_id, (s = { sessionId: e.session_id, actor: e.actor_email ?? e.actor_subject ?? 'anonymous', first: e.event_time, last: e.event_time, events: 0, toolCalls: 0, denied: 0, approvals: 0 }));
+    s.events++;
+    if (e.event_time < s.first) s.first = e.event_time;
+    if (e.event_time > s.last) s.last = e.event_time;
+    if (e.event_type === 'mcp_request' && e.mcp_method === 'tools/call') s.toolCalls++;
+    if (e.decision === 'deny') s.denied++;
+    if (e.event_type === 'approval_requested') s.approvals++;
+  }
+  return [...byId.values()].sort((a, b) => (a.last < b.last ? 1 : a.last > b.last ? -1 : 0));
+}
+
+/** One line per session, each followed by the command that replays it (pasteable as printed). */
+export function formatSessions(sessions: SessionSummary[], replayCommand: (sessionId: string) => string, limit: number): string {
+  if (!sessions.length) return 'no sessions in the audit store yet (connect an MCP client first)';
+  const shown = sessions.slice(0, limit);
+  const lines = [`${sessions.length} session(s), most recent first${sessions.length > shown.length ? ` (showing ${shown.length}; --limit for more)` : ''}:`, ''];
+  for (const s of shown) {
+    lines.push(
+      `${s.last}  ${s.actor}  ${s.events} event(s), ${s.toolCalls} tool call(s)${s.denied ? `, ${s.denied} denied` : ''}${s.approvals ? `, ${s.approvals} approval request(s)` : ''}  (since ${s.first})`,
+      `  ${replayCommand(s.sessionId)}`,
+    );
+  }
+  return lines.join('\n');
 }

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { paths } from '../config/paths.js';
+import { dataDir, paths } from '../config/paths.js';
 import type { VerifyReport, VerifierOptions } from '../audit/verify.js';
 import type { TrustedKey } from '../audit/checkpoint.js';
 
@@ -61,7 +61,7 @@ export function verifyCommand(program: Command): Command {
   const cmd = program
     .command('verify')
     .description('Verify the audit hash chain and checkpoint signatures; exit 1 on any break')
-    .option('--dir <dir>', 'audit directory (default: <BQWARDEN_DATA or ./data>/audit)')
+    .option('--dir <dir>', 'audit directory (default: <BQWARDEN_DATA, else data/ in the checkout>/audit)')
     .option('--key <pem-file>', 'pinned public key PEM to verify checkpoints with (repeatable; e.g. the Terraform output audit_signing_public_key_pem)', collect)
     .option('--config <file>', 'gateway config: its audit.trustedKeys are the pins, its audit.anchors the anchor store, its audit.dir the directory')
     .option('--keys-dir <dir>', 'where the demo key file is when nothing is pinned (default: keys/ beside the audit directory, else <data>/keys)')
@@ -103,18 +103,29 @@ export function register(program: Command): void {
   verifyCommand(program);
 
   program
-    .command('replay <session-id>')
-    .description("Print a session's requests and (masked) responses in order from the audit store")
-    .option('--dir <dir>', 'audit directory (default: <BQWARDEN_DATA or ./data>/audit)')
-    .option('--json', 'the events as JSON')
-    .action(async (sessionId: string, opts: { dir?: string; json?: boolean }) => {
-      const { replaySession, formatReplay, replayJson } = await import('../audit/replay.js');
+    .command('replay [session-id]')
+    .description("Print a session's requests and responses in order from the audit store; without an id, list the sessions")
+    .option('--dir <dir>', 'audit directory (default: <BQWARDEN_DATA or data/ in the checkout>/audit)')
+    .option('--limit <n>', 'sessions listed without an id', '20')
+    .option('--json', 'the events (or the session list) as JSON')
+    .action(async (sessionId: string | undefined, opts: { dir?: string; json?: boolean; limit: string }) => {
+      const { replaySession, formatReplay, replayJson, listSessions, formatSessions } = await import('../audit/replay.js');
       try {
         const warnings: string[] = [];
-        const entries = await replaySession(resolve(opts.dir ?? paths.audit()), sessionId, (i) => warnings.push(`${i.file}:${i.line}: ${i.reason}`));
-        process.stdout.write((opts.json ? replayJson(sessionId, entries) : formatReplay(sessionId, entries)) + '\n');
+        const dir = resolve(opts.dir ?? paths.audit());
+        const onInvalid = (i: { file: string; line: number; reason: string }) => warnings.push(`${i.file}:${i.line}: ${i.reason}`);
+        if (sessionId === undefined) {
+          const sessions = await listSessions(dir, onInvalid);
+          const { cliCommand, shellWord } = await import('../config/invocation.js');
+          const command = (id: string) => `${cliCommand({ dataDir: dataDir() })} replay ${shellWord(id)}${opts.dir ? ` --dir ${shellWord(dir)}` : ''}`;
+          const limit = Number.isInteger(Number(opts.limit)) && Number(opts.limit) > 0 ? Number(opts.limit) : 20;
+          process.stdout.write((opts.json ? JSON.stringify({ sessions }, null, 2) : formatSessions(sessions, command, limit)) + '\n');
+        } else {
+          const entries = await replaySession(dir, sessionId, onInvalid);
+          process.stdout.write((opts.json ? replayJson(sessionId, entries) : formatReplay(sessionId, entries)) + '\n');
+          if (entries.length === 0) process.exitCode = 1;
+        }
         for (const w of warnings) process.stderr.write(`replay: skipped unreadable line ${w}\n`);
-        if (entries.length === 0) process.exitCode = 1;
       } catch (err) {
         process.stderr.write(`replay: ${(err as Error).message}\n`);
         process.exitCode = 2;

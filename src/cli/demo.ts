@@ -63,7 +63,8 @@ export function register(program: Command): void {
         loadGatewayConfig({ file: opts.config, overrides: { mode: 'demo', upstream: upstreams.upstream, identity: { devIssuer: { enabled: true } } } }),
         { log, upstreamCredential: upstreams.credentials.upstream, writerCredential: upstreams.credentials.writer },
       );
-      printWelcome(gateway, config.dataDir);
+      const { cliCommand } = await import('../config/invocation.js');
+      printWelcome(gateway, config.dataDir, cliCommand({ dataDir: config.dataDir }));
     });
 
   program
@@ -92,8 +93,10 @@ export function register(program: Command): void {
     });
 }
 
-function printWelcome(g: GatewayHandle, data: string): void {
+function printWelcome(g: GatewayHandle, data: string, cli: string): void {
   const mcp = `${g.url}/mcp`;
+  // Every command printed here works pasted into a shell in any folder (test/e2e/printed-commands).
+  const port = g.port !== 8080 ? ` --port ${g.port}` : '';
   const lines = [
     '',
     `bqwarden demo is running: MCP endpoint ${mcp}`,
@@ -105,10 +108,14 @@ function printWelcome(g: GatewayHandle, data: string): void {
     JSON.stringify({ mcpServers: { bqwarden: { command: 'npx', args: ['-y', 'mcp-remote', mcp] } } }, null, 2),
     '',
     'Scripts and CI identities: mint a short-lived token instead:',
-    `  TOKEN=$(npx bqwarden token --user alice@bank.example --groups analyst${g.port !== 8080 ? ` --port ${g.port}` : ''})`,
+    `  TOKEN=$(${cli} token --user alice@bank.example --groups analyst${port})`,
     '',
     `Approvals: ${g.url}/approvals/ui    Examiner console: ${g.url}/console    (same sign-in page)`,
-    'Verify the audit chain: npx bqwarden verify    Replay a session: npx bqwarden replay <session-id>',
+    'From a terminal, in any folder:',
+    `  ${cli} approvals${g.url !== 'http://127.0.0.1:8080' ? ` --url ${g.url}` : ''} --user bob@bank.example --groups approver list`,
+    `  ${cli} verify`,
+    `  ${cli} replay`,
+    `  ${cli} policy explain --user alice@bank.example --groups analyst --sql "SELECT ssn FROM customers"`,
     'Ctrl-C stops the gateway and MCP Toolbox.',
     '',
   ];

@@ -18,9 +18,31 @@ interface ReportCliOptions {
   pdf: boolean;
   chromium?: string;
   retentionDays?: string;
+  signKey?: string;
+  sign: boolean;
+  preparer?: string;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+function verifyReportCommand(program: Command): void {
+  program
+    .command('verify-report <manifest>')
+    .description("Check an evidence pack: every file's SHA-256 against its manifest, and the manifest's signature (with --key: by a pinned key)")
+    .option('--key <pem-file>', 'public key the signer must match (repeatable)', collect)
+    .action(async (manifest: string, opts: { key?: string[] }) => {
+      const { readFileSync } = await import('node:fs');
+      const { verifyManifest } = await import('../report/manifest.js');
+      try {
+        const r = await verifyManifest(resolve(manifest), (opts.key ?? []).map((f) => readFileSync(f, 'utf8')));
+        process.stdout.write(`${r.lines.join('\n')}\n${r.ok ? 'evidence pack OK' : 'evidence pack NOT OK'}\n`);
+        process.exitCode = r.ok ? 0 : 1;
+      } catch (err) {
+        process.stderr.write(`verify-report: ${(err as Error).message}\n`);
+        process.exitCode = 2;
+      }
+    });
+}
 
 function reportCommand(program: Command): void {
   program
@@ -29,7 +51,7 @@ function reportCommand(program: Command): void {
     .requiredOption('--from <YYYY-MM-DD>', 'first UTC day (inclusive)')
     .requiredOption('--to <YYYY-MM-DD>', 'last UTC day (inclusive)')
     .option('--out <dir>', 'output directory', 'reports')
-    .option('--dir <dir>', 'local audit directory (default: <BQWARDEN_DATA or ./data>/audit)')
+    .option('--dir <dir>', 'local audit directory (default: <BQWARDEN_DATA, else data/ in the checkout>/audit)')
     .option('--bigquery <project.dataset.table>', 'read the raw audit table in BigQuery instead of a local directory')
     .option('--location <location>', 'with --bigquery: dataset location')
     .option('--bigquery-endpoint <url>', 'with --bigquery: REST endpoint override (emulator, test server)')
@@ -38,6 +60,9 @@ function reportCommand(program: Command): void {
     .option('--retention-days <n>', 'configured retention to state in the report (Terraform audit_retention_days)')
     .option('--chromium <path>', 'Chromium binary for the PDF', '/usr/bin/chromium')
     .option('--no-pdf', 'HTML only')
+    .option('--sign-key <pem-file>', 'Ed25519 private key that signs the pack (default: the audit signing key in the keys directory, when present)')
+    .option('--no-sign', 'do not sign the pack (the report and the manifest say it is unsigned)')
+    .option('--preparer <name>', 'who prepares the pack, printed in the sign-off block')
     .action(async (opts: ReportCliOptions) => {
       const { generateReport } = await import('../report/generate.js');
       const { resolveTrust } = await import('./trust.js');
@@ -48,6 +73,15 @@ function reportCommand(program: Command): void {
         const trust = await resolveTrust({ auditDir, key: opts.key, keysDir: opts.keysDir, anchors: opts.bigquery ? false : undefined });
         const publicKeys = trust.publicKeys;
         if (!publicKeys.length) say('warning: no verification key pinned (--key) and no demo key file found; checkpoint signatures will be reported as unverifiable');
+        const pinned = publicKeys.length > 0 && publicKeys.every((k) => k.pinned !== false);
+        // The pack is signed with the audit signing key when it is on this machine (the demo), else --sign-key.
+        const { PRIVATE_KEY_FILE } = await import('../audit/checkpoint.js');
+        const sibling = join(dirname(auditDir), 'keys');
+        const keysDir = opts.keysDir ? resolve(opts.keysDir) : existsSync(sibling) ? sibling : paths.keys();
+        const defaultSignKey = join(keysDir, PRIVATE_KEY_FILE);
+        const signKey = opts.sign === false ? null : opts.signKey ? resolve(opts.signKey) : existsSync(defaultSignKey) ? defaultSignKey : null;
+        if (opts.sign !== false && !signKey) say(`warning: no signing key (no --sign-key, and none at ${defaultSignKey}); the pack will say it is unsigned`);
+        if (!pinned && publicKeys.length) say('note: the verification key was not pinned (--key); the pack lists that as an open item');
         const retention = opts.retentionDays ? Number(opts.retentionDays) : null;
         if (retention !== null && !(Number.isInteger(retention) && retention > 0)) throw new Error('--retention-days must be a positive whole number');
         const res = await generateReport({
@@ -58,12 +92,16 @@ function reportCommand(program: Command): void {
           bigquery: opts.bigquery ? { table: opts.bigquery, location: opts.location, apiEndpoint: opts.bigqueryEndpoint } : undefined,
           publicKeys,
           anchors: trust.anchors ?? undefined,
+          signKey,
+          preparer: opts.preparer ?? null,
           pdf: opts.pdf,
           chromiumPath: opts.chromium,
           retentionDays: retention,
           progress: say,
         });
-        process.stdout.write(`${res.html}\n${res.pdf ? `${res.pdf}\n` : ''}`);
+        process.stdout.write(`${res.html}\n${res.pdf ? `${res.pdf}\n` : ''}${res.manifest}\n`);
+        const exceptions = res.evidence.exceptions.filter((x) => x.severity === 'exception').length;
+        say(`${exceptions} exception(s), ${res.evidence.exceptions.length - exceptions} open item(s) listed in section 1`);
         const v = res.evidence.verification;
         if (!v?.ok) {
           say('the audit chain did NOT verify; the report says so');
@@ -117,5 +155,6 @@ export function dashboardUrlCommand(program: Command): Command {
 
 export function register(program: Command): void {
   reportCommand(program);
+  verifyReportCommand(program);
   dashboardUrlCommand(program);
 }

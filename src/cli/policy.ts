@@ -4,8 +4,10 @@ import type { Command } from 'commander';
 import { join } from 'node:path';
 import type { Policy } from '../policy/engine.js';
 import type { CaseOutcome } from '../policy/cases.js';
+import type { Dialect } from '../sql/types.js';
+import { rulesDir } from '../config/paths.js';
 
-const DEFAULT_DIR = process.env.BQWARDEN_RULES ?? 'rules';
+const DEFAULT_DIR = rulesDir();
 
 async function load(dir: string): Promise<Policy | null> {
   // Loaded on use: `bqwarden --help` must not pay for the policy engine and the SQL parser.
@@ -28,13 +30,14 @@ function where(policy: Policy, id: string): string {
   return o ? `${o.file}:${o.line ?? '?'}` : 'built-in';
 }
 
-export function formatExplanation(policy: Policy, o: CaseOutcome): string {
+export function formatExplanation(policy: Policy, o: CaseOutcome & { upstream?: string | null }): string {
   const d = o.decision;
   const lines = [
     `policy version: ${policy.version}`,
     `roles:          ${o.roles.length ? o.roles.join(', ') : '(none)'}`,
   ];
   if (o.analysis) {
+    lines.push(`dialect:        ${o.analysis.dialect}${o.upstream ? ` (upstream ${o.upstream})` : ''}`);
     const classes = [...new Set(o.analysis.statements.map((s) => `${s.class}/${s.kind}`))];
     const tables = [...new Set(o.analysis.statements.flatMap((s) => [...s.tablesRead, ...s.tablesWritten].map((t) => t.fq)))];
     lines.push(`statements:     ${classes.join(', ') || '(none)'}${o.analysis.ok ? '' : ' (did not parse)'}`);
@@ -110,12 +113,31 @@ export function register(program: Command): void {
     .option('--tool <name>', 'upstream tool', 'execute_sql')
     .option('--sql <sql>', 'SQL for a SQL tool')
     .option('--args <json>', 'tool arguments as JSON (non-SQL tools)')
+    .option('--dialect <dialect>', 'analyse the SQL as bigquery | sqlite | postgresql (default: the dialect of the upstream that serves the tool)')
+    .option('--upstream <id>', "the upstream (policy upstreams[].id) whose dialect and default project/dataset apply (default: the one that serves the tool)")
     .option('--method <method>', 'explain an MCP method (e.g. resources/list, tools/list) instead of a tool call')
     .option('--capability <name>', 'explain a non-MCP capability (console, approve …)')
     .option('--json', 'print the decision as JSON')
-    .action(async (o: { dir: string; user: string; subject?: string; groups: string[]; tool: string; sql?: string; args?: string; method?: string; capability?: string; json?: boolean }) => {
+    .action(async (o: { dir: string; user: string; subject?: string; groups: string[]; tool: string; sql?: string; args?: string; method?: string; capability?: string; json?: boolean; dialect?: string; upstream?: string }) => {
+      if (o.dialect && !['bigquery', 'sqlite', 'postgresql'].includes(o.dialect)) {
+        process.stderr.write(`unknown dialect ${o.dialect}: use bigquery, sqlite or postgresql\n`);
+        process.exitCode = 2;
+        return;
+      }
       const p = await load(o.dir);
       if (!p) return;
+      const ups = p.upstreams();
+      const upstream = o.upstream ? ups.find((u) => u.id === o.upstream) : ups.find((u) => u.tools.includes(o.tool));
+      if (o.upstream && !upstream) {
+        process.stderr.write(`no upstream ${o.upstream} in the policy; upstreams: ${ups.map((u) => u.id).join(', ') || '(none)'}\n`);
+        process.exitCode = 2;
+        return;
+      }
+      if (o.upstream && upstream && !upstream.tools.includes(o.tool)) {
+        process.stderr.write(`upstream ${upstream.id} has no tool ${o.tool}; its tools: ${upstream.tools.join(', ')}\n`);
+        process.exitCode = 2;
+        return;
+      }
       let args: Record<string, unknown> | undefined;
       if (o.args) {
         try {
@@ -132,7 +154,11 @@ export function register(program: Command): void {
         return;
       }
       const { evaluateCase, loadAnalyzer } = await import('../policy/cases.js');
-      const analyze = await loadAnalyzer();
+      const base = await loadAnalyzer();
+      // The SQL is read the way its upstream reads it, unless told otherwise (--dialect).
+      const analyze: typeof base = base
+        ? (sql, opts) => base(sql, { ...opts, ...(upstream ? { defaultProject: upstream.defaultProject, defaultDataset: upstream.defaultDataset, dialect: upstream.dialect } : {}), ...(o.dialect ? { dialect: o.dialect as Dialect } : {}) })
+        : null;
       let out: CaseOutcome;
       try {
         out = evaluateCase(p, { user: o.user, subject: o.subject, groups: o.groups, tool: o.tool, sql: o.sql, args, method: o.method, capability: o.capability }, analyze);
@@ -141,7 +167,12 @@ export function register(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      process.stdout.write(o.json ? JSON.stringify({ roles: out.roles, decision: decisionJson(out.decision), visibleTools: out.visibleTools, policyVersion: p.version }, null, 2) + '\n' : formatExplanation(p, out) + '\n');
+      const dialect = out.analysis?.dialect ?? null;
+      process.stdout.write(
+        o.json
+          ? JSON.stringify({ roles: out.roles, dialect, upstream: upstream?.id ?? null, decision: decisionJson(out.decision), visibleTools: out.visibleTools, policyVersion: p.version }, null, 2) + '\n'
+          : formatExplanation(p, { ...out, upstream: upstream?.id ?? null }) + '\n',
+      );
     });
 
   policy

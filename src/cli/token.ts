@@ -1,5 +1,5 @@
 // `bqwarden token`: mint a short-lived demo token from the dev issuer. Prints only the token on
-// stdout so `TOKEN=$(npx bqwarden token --user alice@bank.example --groups analyst)` works.
+// stdout so `TOKEN=$(bqwarden token --user alice@bank.example --groups analyst)` works.
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { dataDir } from '../config/paths.js';

@@ -13,12 +13,15 @@ import { open } from 'node:fs/promises';
 import { ACTOR_TYPES, DECISIONS, EVENT_TYPES, OUTCOMES, type AuditEvent } from '../audit/event.js';
 import { listAuditFiles } from '../audit/files.js';
 import { parseEventLine } from '../audit/reader.js';
+import { approvalStep, denialKeys, isApprovalWorkflow, isDenial } from '../audit/denials.js';
 import { Column, Interner } from './intern.js';
 
 export const FLAG_PRIVILEGED = 1;
 export const FLAG_MASKED = 2;
 export const FLAG_DETECTOR = 4;
 export const FLAG_TOOL_CALL = 8;
+/** Part of the approval workflow (request, vote, rejection, expiry, execution, refused approval action). */
+export const FLAG_APPROVAL = 16;
 
 const TYPE_CODE = new Map<string, number>(EVENT_TYPES.map((t, i) => [t, i]));
 const DECISION_CODE = new Map<string, number>(DECISIONS.map((t, i) => [t, i]));
@@ -42,7 +45,8 @@ export interface ApprovalSummary {
   kinds: string[];
   sqlText: string | null;
   grants: { approver: string; at: string; eventIndex: number }[];
-  closing: { type: string; at: string } | null;
+  /** Rejection or expiry: who closed it (the gateway for expiries and superseded requests) and why. */
+  closing: { type: string; at: string; by: string | null; reason: string | null } | null;
   executions: { at: string; by: string | null; sha256: string | null; outcome: string; eventIndex: number }[];
   /** Event indexes of every event carrying this approval id. */
   events: number[];
@@ -79,6 +83,10 @@ export class AuditIndex {
   readonly flags = new Column(Uint8Array);
   readonly session = new Column(Uint32Array);
   readonly ruleSet = new Column(Uint32Array);
+  /** For denials: the rule ids, or what refused it when no rule did (see audit/denials.ts); 0 otherwise. */
+  readonly denialSet = new Column(Uint32Array);
+  /** For approval-workflow events: the step (requested, granted, rejected …); 0 otherwise. */
+  readonly approvalStep = new Column(Uint32Array);
   readonly approval = new Column(Uint32Array);
   readonly rows = new Column(Float64Array);
   readonly chain = new Column(Uint32Array);
@@ -97,6 +105,9 @@ export class AuditIndex {
   readonly tableSetParts: number[][] = [[]];
   readonly ruleSets = new Interner();
   readonly ruleSetParts: string[][] = [[]];
+  readonly denialSets = new Interner();
+  readonly denialSetParts: string[][] = [[]];
+  readonly approvalSteps = new Interner();
   readonly columns = new Interner();
   readonly classifications = new Interner();
   /** Column id -> classification id, learned from masked_columns sources. */
@@ -238,7 +249,18 @@ export class AuditIndex {
     if (masked.length) flags |= FLAG_MASKED;
     if (hits.some((h) => h && h.count > 0)) flags |= FLAG_DETECTOR;
     if (e.event_type === 'mcp_request' && e.mcp_method === 'tools/call') flags |= FLAG_TOOL_CALL;
+    const ruleList = Array.isArray(e.rule_ids) ? e.rule_ids : [];
+    const workflow = isApprovalWorkflow(e);
+    if (workflow) flags |= FLAG_APPROVAL;
     this.flags.set(i, flags);
+    let denial = 0;
+    if (isDenial({ ...e, rule_ids: ruleList })) {
+      const keys = denialKeys({ ...e, rule_ids: ruleList });
+      denial = this.denialSets.id(keys.join('\n'));
+      if (denial === this.denialSetParts.length) this.denialSetParts.push(keys);
+    }
+    this.denialSet.set(i, denial);
+    this.approvalStep.set(i, workflow ? this.approvalSteps.id(approvalStep(e)) : 0);
     this.session.set(i, this.sessions.id(e.session_id));
     const rules = Array.isArray(e.rule_ids) ? e.rule_ids : [];
     const ruleId = this.ruleSets.id(rules.join('\n'));
@@ -306,7 +328,7 @@ export class AuditIndex {
         break;
       case 'approval_rejected':
       case 'approval_expired':
-        a.closing = { type: e.event_type, at: e.event_time };
+        a.closing = { type: e.event_type, at: e.event_time, by: e.event_type === 'approval_expired' ? 'bqwarden (expiry)' : (who ?? '(unknown)'), reason: e.decision_reason };
         break;
       case 'mcp_request':
         if (e.outcome !== 'pending') a.executions.push({ at: e.event_time, by: who, sha256: e.sql_sha256, outcome: e.outcome, eventIndex: i });

@@ -5,7 +5,7 @@
 import type { AuditEvent } from '../audit/event.js';
 import type { VerifyReport } from '../audit/verify.js';
 import { formatReport } from '../audit/verify.js';
-import { responseText } from '../audit/replay.js';
+import { STORED_COPY_LABEL, deliveryOf, responseText } from '../audit/replay.js';
 import { esc } from '../web/html.js';
 import { AUTH_BASE } from '../web/pages.js';
 import { CONSOLE_BASE as B } from './assets.js';
@@ -107,11 +107,12 @@ function badge(text: string, cls = text): string {
 
 export function approvalRows(list: ApprovalSummary[], f: Filter): string {
   if (!list.length) return '<p class="muted">no approvals in this selection</p>';
-  return `<table id="approvals"><tr><th>approval</th><th>status</th><th>requester</th><th>approvers</th><th>statement</th><th>tables</th><th class="num">latency</th><th>self-approved</th><th>text differs</th></tr>${list
+  return `<table id="approvals"><tr><th>approval</th><th>status</th><th>requester</th><th>approvers</th><th>rejected / expired — by, reason</th><th>statement</th><th>tables</th><th class="num">latency</th><th>self-approved</th><th>text differs</th></tr>${list
     .map((a) => {
       const fl = approvalFlags(a);
-      return `<tr><td><a href="${B}/events${esc(filterQuery({ approval: a.approvalId }))}">${esc(a.approvalId)}</a></td><td>${badge(fl.status, fl.status === 'executed' ? 'good' : fl.status)}</td>
-<td>${esc(a.requester)}</td><td>${esc(a.grants.map((g) => g.approver).join(', '))}</td><td>${esc(a.kinds.join(', '))}</td><td>${esc(a.tables.join(', '))}</td>
+      const closed = a.closing ? `${a.closing.by ?? ''} at ${a.closing.at}${a.closing.reason ? ` — ${a.closing.reason}` : ''}` : '';
+      return `<tr data-approval="${esc(a.approvalId)}"><td><a href="${B}/events${esc(filterQuery({ approval: a.approvalId }))}">${esc(a.approvalId)}</a></td><td>${badge(fl.status, fl.status === 'executed' ? 'good' : fl.status)}</td>
+<td>${esc(a.requester)}</td><td>${esc(a.grants.map((g) => g.approver).join(', '))}</td><td class="closing">${esc(closed)}</td><td>${esc(a.kinds.join(', '))}</td><td>${esc(a.tables.join(', '))}</td>
 <td class="num">${fl.latencySeconds === null ? '' : `${fmt(fl.latencySeconds)} s`}</td><td>${fl.selfApproved ? badge('YES', 'bad') : badge('no', 'good')}</td><td>${fl.textDiffers ? badge('YES', 'bad') : badge('no', 'good')}</td></tr>`;
     })
     .join('')}</table>${f.from || f.to ? '' : ''}`;
@@ -152,8 +153,9 @@ Quick windows: <a href="${B}${esc(filterQuery({ ...f, from: Date.now() - 7 * 86_
 <div class="cols">
 <div class="card"><h2>Top users</h2>${bars(o.topActors, (k) => ev({ actor: k }))}</div>
 <div class="card"><h2>Top tables</h2>${bars(o.topTables, (k) => ev({ table: k }))}</div>
-<div class="card"><h2>Denials by rule</h2>${bars(o.denialsByRule, (k) => (k === '(no rule id)' ? ev({ decision: 'deny' }) : ev({ decision: 'deny', rule: k })), 'deny')}</div>
-<div class="card"><h2>Decisions</h2>${bars(o.decisions, (k) => ev({ decision: k }))}</div>
+<div class="card"><h2>Denials by rule</h2><p class="muted">Refusals without a policy rule (credentials, malformed requests, console pages) are filed under what refused them.</p>${bars(o.denialsByRule, (k) => (k.includes(': ') ? ev({ decision: 'deny', type: k.split(': ')[0] }) : ev({ decision: 'deny', rule: k })), 'deny')}</div>
+<div class="card"><h2>Policy decisions</h2>${bars(o.decisions, (k) => ev({ decision: k }))}</div>
+<div class="card" id="approval-events"><h2>Approval workflow</h2><p class="muted">Requests, votes, rejections, expiries and executions: counted here, not as policy decisions or denials.</p>${bars(o.approvalEvents, () => `${B}/approvals`)}</div>
 </div>
 <div class="card"><h2>Who saw classified columns — clear vs masked</h2>${columns}</div>
 <div class="card"><h2>Approvals of privileged statements</h2>${approvalRows(o.approvals.slice(0, 50), f)}</div>
@@ -193,6 +195,21 @@ ${page + 1 < pages ? `<a href="${B}/events${esc(filterQuery(f, { page: String(pa
   return layout('Events', `<h1>Events</h1>${filterForm(`${B}/events`, f, opts)}${pager}<div class="card">${list}</div>${pager}`, viewer);
 }
 
+/** Per column, what the caller received and what the stored copy holds. */
+function deliveryTable(e: AuditEvent): string {
+  const d = deliveryOf(e);
+  if (!d.rows.length) return '';
+  return `<table class="delivery"><tr><th>column</th><th>classification</th><th>the caller received</th><th>the stored copy holds</th></tr>${d.rows
+    .map((r) => `<tr><td>${esc(r.column)}</td><td>${esc(r.classification ?? '')}</td><td class="released">${esc(r.released)}</td><td>${esc(r.stored)}</td></tr>`)
+    .join('')}</table>${d.recorded ? '' : '<p class="muted">This event predates the per-column record: columns not listed reached the caller as the upstream returned them.</p>'}`;
+}
+
+function storedResponse(e: AuditEvent, open: boolean): string {
+  const resp = responseText(e.response_json);
+  if (!resp) return '';
+  return `<details class="stored"${open ? ' open' : ''}><summary>${esc(STORED_COPY_LABEL)}</summary>${deliveryTable(e)}<pre class="response">${esc(resp)}</pre></details>`;
+}
+
 function pretty(json: string | null): string {
   if (json === null) return '';
   try {
@@ -223,7 +240,7 @@ ${row('chain / seq', `${e.chain_id} #${e.seq}`)}${row('hash', e.hash)}${row('sig
 ${e.sql_text ? `<h3>SQL (as stored: literals removed unless policy keeps them)</h3><pre class="sql">${esc(e.sql_text)}</pre>` : ''}
 ${masked ? `<h3>Masked columns</h3>${masked}` : ''}
 ${e.request_json ? `<h3>Request</h3><pre>${esc(pretty(e.request_json))}</pre>` : ''}
-${resp ? `<h3>Response as released (masked)</h3><pre class="response">${esc(resp)}</pre>` : ''}`;
+${resp ? `<h3>What the caller received, and the stored copy</h3>${storedResponse(e, true)}` : ''}`;
 }
 
 export function eventPage(e: AuditEvent, viewer: Viewer): string {
@@ -247,7 +264,7 @@ ${e.sql_text ? `<pre class="sql">${esc(e.sql_text)}</pre>` : ''}
 ${e.rule_ids.length ? `<div>rules: ${esc(e.rule_ids.join(', '))}${e.decision_reason ? ` — ${esc(e.decision_reason)}` : ''}</div>` : ''}
 ${e.masked_columns.length ? `<div>masked: ${esc(e.masked_columns.map((m) => `${m.column} (${m.classification}, ${m.method})`).join(', '))}</div>` : ''}
 ${e.approval_id ? `<div>approval ${esc(e.approval_id)}${e.approval_approvers.length ? ` approved by ${esc(e.approval_approvers.join(', '))}` : ''}</div>` : ''}
-${responseText(e.response_json) ? `<details open><summary>response as released</summary><pre class="response">${esc(responseText(e.response_json))}</pre></details>` : ''}</div>`,
+${storedResponse(e, true)}</div>`,
     )
     .join('');
   const appr = approvals.length

@@ -2,7 +2,7 @@
 // time window, …), the overview aggregates and the paged event list. Everything is a scan over
 // the index's typed columns; nothing here touches the audit files.
 import { DECISIONS, EVENT_TYPES } from '../audit/event.js';
-import { FLAG_DETECTOR, FLAG_MASKED, FLAG_PRIVILEGED, FLAG_TOOL_CALL, type AuditIndex, type ApprovalSummary } from './audit-index.js';
+import { FLAG_APPROVAL, FLAG_DETECTOR, FLAG_MASKED, FLAG_PRIVILEGED, FLAG_TOOL_CALL, type AuditIndex, type ApprovalSummary } from './audit-index.js';
 
 export interface Filter {
   actor?: string;
@@ -220,7 +220,10 @@ export interface Overview {
   topActors: Count[];
   topTables: Count[];
   decisions: Count[];
+  /** Policy, authentication and input denials by rule; by what refused them when no rule did. */
   denialsByRule: Count[];
+  /** The approval workflow's events by step, apart from policy decisions and denials. */
+  approvalEvents: Count[];
   eventTypes: Count[];
   columnAccess: ColumnAccessRow[];
   approvals: ApprovalSummary[];
@@ -249,7 +252,8 @@ export function overview(ix: AuditIndex, f: Filter): Overview {
   const dec = ix.decision.data;
   const act = ix.actor.data;
   const tab = ix.table.data;
-  const rs = ix.ruleSet.data;
+  const ds = ix.denialSet.data;
+  const steps = ix.approvalStep.data;
   const rows = ix.rows.data;
   const DENY = DECISIONS.indexOf('deny');
   const MASK = DECISIONS.indexOf('mask');
@@ -260,12 +264,13 @@ export function overview(ix: AuditIndex, f: Filter): Overview {
   const o: Overview = {
     total: 0, toolCalls: 0, denied: 0, masked: 0, privileged: 0, approvalRequired: 0, detectorHits: 0, authFailures: 0, rows: 0,
     series: { bucketMs: DAY, t: [], calls: [], denied: [], masked: [] },
-    topActors: [], topTables: [], decisions: [], denialsByRule: [], eventTypes: [], columnAccess: [], approvals: [],
+    topActors: [], topTables: [], decisions: [], denialsByRule: [], approvalEvents: [], eventTypes: [], columnAccess: [], approvals: [],
     firstEvent: null, lastEvent: null,
   };
   const actorCounts = new Map<number, number>();
   const tableCounts = new Map<number, number>();
   const ruleDenials = new Map<number, number>();
+  const stepCounts = new Map<number, number>();
   const decisionCounts = new Uint32Array(DECISIONS.length);
   const typeCounts = new Uint32Array(EVENT_TYPES.length);
   const matched: number[] = [];
@@ -285,13 +290,15 @@ export function overview(ix: AuditIndex, f: Filter): Overview {
     if (flags & FLAG_DETECTOR) o.detectorHits++;
     if (ty[i] === AUTH_FAIL) o.authFailures++;
     const d = dec[i];
-    decisionCounts[d]++;
-    if (d === DENY) {
+    // The approval workflow (requests, votes, rejections, expiries) is not a policy decision.
+    if (flags & FLAG_APPROVAL) stepCounts.set(steps[i], (stepCounts.get(steps[i]) ?? 0) + 1);
+    else decisionCounts[d]++;
+    if (ds[i] !== 0) {
       o.denied++;
-      ruleDenials.set(rs[i], (ruleDenials.get(rs[i]) ?? 0) + 1);
+      ruleDenials.set(ds[i], (ruleDenials.get(ds[i]) ?? 0) + 1);
     }
     if (d === MASK || flags & FLAG_MASKED) o.masked++;
-    if (d === APPROVAL) o.approvalRequired++;
+    if (d === APPROVAL && !(flags & FLAG_APPROVAL)) o.approvalRequired++;
     o.rows += rows[i];
     if (act[i]) actorCounts.set(act[i], (actorCounts.get(act[i]) ?? 0) + 1);
     if (tab[i]) tableCounts.set(tab[i], (tableCounts.get(tab[i]) ?? 0) + 1);
@@ -310,7 +317,7 @@ export function overview(ix: AuditIndex, f: Filter): Overview {
       const b = Math.floor((t[i] - start) / bucket);
       if (b < 0 || b >= n) continue;
       if (fl[i] & FLAG_TOOL_CALL || ty[i] === AUTH_FAIL) calls[b]++;
-      if (dec[i] === DENY) denied[b]++;
+      if (ds[i] !== 0) denied[b]++;
       if (dec[i] === MASK || fl[i] & FLAG_MASKED) masked[b]++;
     }
     o.series = { bucketMs: bucket, t: Array.from({ length: n }, (_, k) => (start + k * bucket) / 1000), calls, denied, masked };
@@ -323,12 +330,9 @@ export function overview(ix: AuditIndex, f: Filter): Overview {
   o.topActors = top(named(actorCounts, ix.actors), 10);
   o.topTables = top(named(tableCounts, ix.tables), 10);
   const ruleMap = new Map<string, number>();
-  for (const [set, v] of ruleDenials) {
-    const parts = ix.ruleSetParts[set];
-    if (!parts.length) bump(ruleMap, '(no rule id)', v);
-    for (const r of parts) bump(ruleMap, r, v);
-  }
+  for (const [set, v] of ruleDenials) for (const r of ix.denialSetParts[set]) bump(ruleMap, r, v);
   o.denialsByRule = top(ruleMap, 15);
+  o.approvalEvents = [...stepCounts].map(([id, n]) => ({ key: ix.approvalSteps.get(id) ?? '', n })).sort((a, b) => b.n - a.n || (a.key < b.key ? -1 : 1));
   o.decisions = DECISIONS.map((d, k) => ({ key: d, n: decisionCounts[k] })).filter((c) => c.n > 0);
   o.eventTypes = EVENT_TYPES.map((d, k) => ({ key: d, n: typeCounts[k] })).filter((c) => c.n > 0);
   o.columnAccess = columnAccess(ix, f, match);

@@ -57,7 +57,7 @@ export const FIELD_DESCRIPTIONS: Record<string, string> = {
   bytes_returned: 'Bytes released to the client.',
   duration_ms: 'Wall time of the call in milliseconds.',
   request_json: 'Canonical JSON of the request parameters (SQL literals handled as sql_text).',
-  response_json: 'Canonical JSON of the response as released: masked values only.',
+  response_json: 'Canonical JSON of the response as stored: masked for storage whatever the caller was cleared to see; _meta["bqwarden/stored_copy"] records per column what the caller received and what is stored.',
   approval_id: 'Approval request id.',
   approval_requester: 'Who asked for the approval.',
   approval_approvers: 'Who approved.',

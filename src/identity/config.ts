@@ -123,7 +123,7 @@ export const DevIssuerConfigSchema = z
     enabled: z.boolean().default(false),
     /** Defaults to <origin of resource>/dev-issuer. */
     issuer: secureUrl('devIssuer.issuer').optional(),
-    /** Defaults to BQWARDEN_DATA (./data). */
+    /** Defaults to BQWARDEN_DATA (else data/ in the checkout). */
     dataDir: z.string().min(1).optional(),
     /** Lifetime of the access tokens its authorization server issues to MCP clients and the pages. */
     accessTokenTtlSeconds: z.number().int().min(1).max(24 * 3600).default(3600),

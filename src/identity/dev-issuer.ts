@@ -1,4 +1,4 @@
-// The demo's own issuer: its signing key, and `npx bqwarden token`, which mints tokens offline
+// The demo's own issuer: its signing key, and `bqwarden token`, which mints tokens offline
 // for scripts and CI identities. The same key and issuer URL are served by the demo
 // authorization server (src/web/auth-server.ts), so to the verifier it is one ordinary issuer
 // (ES256, JWKS, discovery) — and it refuses to exist outside demo/dev mode, because anyone who

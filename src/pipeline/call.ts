@@ -7,7 +7,7 @@ import type { EnginePlanResult } from '../policy/engine-masks.js';
 import type { MaskPlan, MaskReport } from '../masking/types.js';
 import type { Identity } from '../identity/types.js';
 import type { Forward, RequestContext } from './types.js';
-import type { HeldCall, PolicyView } from './deps.js';
+import type { GateResult, HeldCall, PolicyView } from './deps.js';
 import type { Kit } from './kit.js';
 
 export interface ToolCall {
@@ -37,8 +37,12 @@ export interface ToolCall {
   // approve
   held: HeldCall | null;
   approvalId: string | null;
+  /** The approval this call consumes (who asked, who approved and why), for its answer. */
+  approved: Extract<GateResult, { status: 'approved' }> | null;
   // forward
   upstream: Record<string, unknown> | null;
+  /** Rows an approved write changed, when the upstream reported it in the same call. */
+  rowsAffected: number | null;
   // mask
   clientPlan: MaskPlan | null;
   report: MaskReport | null;

@@ -10,7 +10,8 @@ import type { Logger } from '../ops/logger.js';
 import type { RequestContext } from './types.js';
 
 /** The part of the loaded policy the pipeline uses (a snapshot per request). */
-export type PolicyView = Pick<Policy, 'version' | 'rolesFor' | 'methodAllowed' | 'visibleTools' | 'toolShape' | 'analyzeOptions' | 'rewrite' | 'decide' | 'keepLiterals' | 'auditPlan'>;
+export type PolicyView = Pick<Policy, 'version' | 'rolesFor' | 'methodAllowed' | 'visibleTools' | 'toolShape' | 'analyzeOptions' | 'rewrite' | 'decide' | 'keepLiterals' | 'auditPlan'> &
+  Partial<Pick<Policy, 'toolBrief'>>;
 
 export interface SqlView {
   analyze(sql: string, opts: AnalyzeOptions): Analysis;
@@ -38,14 +39,23 @@ export interface HeldCall {
 }
 
 export type GateResult =
-  | { status: 'approved'; approvalId: string; requester: string; approvers: string[]; required: number }
-  | { status: 'pending' | 'rejected' | 'expired' | 'used'; approvalId: string; result: Record<string, unknown>; message: string };
+  | {
+      status: 'approved';
+      approvalId: string;
+      requester: string;
+      approvers: string[];
+      required: number;
+      /** Each approver's reason, for the executed call's answer. */
+      votes?: { by: string; reason: string | null }[];
+    }
+  /** used: claimed through another instance; executed / rejected: a re-run of a statement that already ran or was turned down (nothing runs). */
+  | { status: 'pending' | 'rejected' | 'expired' | 'used' | 'executed'; approvalId: string; result: Record<string, unknown>; message: string };
 
 export interface ApprovalGate {
   /** Either an approval that this exact call may consume, or the tool result telling the agent what is pending. */
   check(call: HeldCall): Promise<GateResult>;
-  /** Records that the approved call ran (consumes the approval). */
-  executed(call: HeldCall, approvalId: string, outcome: 'success' | 'failure'): Promise<void>;
+  /** Records that the approved call ran (consumes the approval); rowsAffected when the upstream reported it. */
+  executed(call: HeldCall, approvalId: string, outcome: 'success' | 'failure', rowsAffected?: number | null): Promise<void>;
 }
 
 /** The write path: the upstream (and identity) that runs approved statements only. */

@@ -15,6 +15,11 @@ import type { ToolCall } from './call.js';
 
 export { ERR_FORBIDDEN, ERR_AUDIT_UNAVAILABLE, ERR_UPSTREAM, ERR_INTERNAL, toolError } from './kit.js';
 
+function explainTool<T extends { description?: string; annotations?: Record<string, unknown> }>(tool: T, brief: { description: string; annotations: Record<string, unknown> } | null): T {
+  if (!brief) return tool;
+  return { ...tool, description: tool.description ? `${tool.description}\n\n${brief.description}` : brief.description, annotations: { ...(tool.annotations ?? {}), ...brief.annotations } };
+}
+
 /** Client→server notifications defined by MCP (2025-06-18, 2025-11-25). */
 const CLIENT_NOTIFICATIONS = new Set(['notifications/initialized', 'notifications/cancelled', 'notifications/progress', 'notifications/roots/list_changed', 'notifications/tasks/status']);
 
@@ -39,7 +44,7 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
             meta: p._meta && typeof p._meta === 'object' ? (p._meta as Record<string, unknown>) : undefined,
             ev: { ...base(ctx, policy, roles, 'tools/call'), tool_name: tool || null },
             shape: null, sql: null, analysis: null, catalog: null, rewrite: null, decision: null, executed: null,
-            held: null, approvalId: null, upstream: null, clientPlan: null, report: null, auditCopy: null, released: null, audited: false,
+            held: null, approvalId: null, approved: null, upstream: null, rowsAffected: null, clientPlan: null, report: null, auditCopy: null, released: null, audited: false,
           };
           const result = await runToolCall(kit, call);
           metrics.requests.inc({ method: label, decision: result.isError ? 'deny_or_error' : 'allow' });
@@ -50,9 +55,11 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
         if (needsIntent(deps.audit, method, null)) ev.intent_id = await writeIntent(deps.audit, ev);
         let result = await kit.forward(ctx, ev, forward, params);
         if (method === 'tools/list' && Array.isArray(result.tools)) {
-          const tools = result.tools as { name: string }[];
+          const tools = result.tools as { name: string; description?: string; annotations?: Record<string, unknown> }[];
           const visible = new Set(policy.visibleTools(roles, tools.map((t) => t.name)));
-          result = { ...result, tools: tools.filter((t) => visible.has(t.name)) };
+          // Each tool says, for this caller, what the gateway will do: dialect, masking, approvals;
+          // and the upstream's hints are replaced by ones that hold for this caller.
+          result = { ...result, tools: tools.filter((t) => visible.has(t.name)).map((t) => explainTool(t, policy.toolBrief?.(roles, t.name) ?? null)) };
           ev.decision = visible.size < tools.length ? 'mask' : 'allow';
         } else {
           ev.decision = 'allow';

@@ -38,3 +38,35 @@ export function maskingNotice(result: Record<string, unknown>, plan: MaskPlan, r
   const content = Array.isArray(result.content) ? [...result.content, { type: 'text', text: line }] : result.content;
   return { ...result, content, _meta: meta };
 }
+
+export const STORED_COPY_META_KEY = 'bqwarden/stored_copy';
+
+/**
+ * Labels the audit copy of a result: it is masked for storage whatever the caller was cleared
+ * to see, so examiners reading it must be told, per column, what the caller actually received
+ * (clear, masked, tokenised) and what the stored copy holds. Carried in the stored payload's
+ * own _meta, so the copy describes itself wherever it is read (console, replay, BigQuery).
+ */
+export function storedCopyNote(
+  stored: Record<string, unknown>,
+  released: MaskReport,
+  storage: MaskReport,
+  plan: MaskPlan,
+  columns: { index: number; name: string }[] | null,
+): Record<string, unknown> {
+  const out: Record<string, { classification: string | null; released: string; stored: string }> = {};
+  const names = columns?.map((c) => c.name) ?? [...new Set([...released.maskedColumns, ...storage.maskedColumns].map((m) => m.column))];
+  const derived = new Set((plan.derived ?? []).map((d) => d.outputName));
+  for (const name of names) {
+    const r = released.maskedColumns.find((m) => m.column === name);
+    const s = storage.maskedColumns.find((m) => m.column === name);
+    const got = r?.method ?? (derived.has(name) ? 'computed_from_masked' : 'clear');
+    out[name] = { classification: r?.classification ?? s?.classification ?? null, released: got, stored: s?.method ?? got };
+  }
+  const detectors = {
+    released: released.detectorHits.filter((h) => h.count > 0).map((h) => h.detector),
+    stored: storage.detectorHits.filter((h) => h.count > 0).map((h) => h.detector),
+  };
+  const meta = { ...((stored._meta as Record<string, unknown> | undefined) ?? {}), [STORED_COPY_META_KEY]: { columns: out, detectors } };
+  return { ...stored, _meta: meta };
+}

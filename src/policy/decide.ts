@@ -9,6 +9,7 @@ import { type CompiledPolicy, DEFAULT_DENY, type Visibility } from './compiled.j
 import { isMask, rank, stricter } from './visibility.js';
 import type { VisibilityValue } from './schema.js';
 import { engineColumn, planEngineMasking, type EngineColumnMask, type EngineMasking, type EngineMaskingOptions } from './engine-masks.js';
+import { whatYouMayRun } from './tool-brief.js';
 
 const PRIVILEGED = new Set(['write', 'ddl', 'dcl', 'data_movement', 'dynamic_sql']);
 // Clauses that carry a value somewhere rather than compare it. Every other clause, including
@@ -45,6 +46,19 @@ const OPAQUE_TEXT: Record<string, string> = {
   unresolved_star: 'SELECT * over a table the catalog does not know',
   unknown_table: 'a table the catalog does not know',
   unsupported: 'a construct bqwarden does not support yet',
+};
+
+/** What to do instead, per construct bqwarden cannot see through. */
+const OPAQUE_NEXT: Record<string, string> = {
+  parse_error: "Check the statement against the tool's SQL dialect (its description names it) and send it again.",
+  unknown_statement: 'Use a plain SELECT (or a statement the tool description lists).',
+  execute_immediate: 'Send the statement itself instead of building it dynamically.',
+  external_query: 'Query the tables directly instead of through EXTERNAL_QUERY.',
+  unknown_table_function: 'Read the tables directly instead of through the table function.',
+  unresolved_column: 'Qualify every column with its table (alias.column) and check the names.',
+  unresolved_star: 'Name the columns you need instead of *.',
+  unknown_table: 'Check the table name; only tables the catalog knows can be read.',
+  unsupported: 'Rewrite the query with simpler constructs (plain joins, subqueries).',
 };
 
 export function who(roles: string[]): string {
@@ -146,7 +160,7 @@ function checkOpaque(ctx: Ctx, flags: OpaqueFlag[]): void {
     refuse(
       ctx,
       ['opaque-untrusted'],
-      `the SQL contains ${OPAQUE_TEXT[f.kind] ?? f.kind} (${f.kind}${f.detail ? `: ${scrubDetail(f.detail)}` : ''}); bqwarden cannot see what it reads or returns, so it is denied unless a role is trusted for ${f.kind} — ${who(ctx.roles)} is not (rule opaque-untrusted)`,
+      `the SQL contains ${OPAQUE_TEXT[f.kind] ?? f.kind} (${f.kind}${f.detail ? `: ${scrubDetail(f.detail)}` : ''}); bqwarden cannot see what it reads or returns, so it is denied unless a role is trusted for ${f.kind} — ${who(ctx.roles)} is not (rule opaque-untrusted). ${OPAQUE_NEXT[f.kind] ?? 'Rewrite the query without it, naming tables and columns directly.'}`,
     );
   }
 }
@@ -163,8 +177,13 @@ function checkTables(ctx: Ctx, s: StatementAnalysis): void {
       if (t.opaque && ctx.analysis.opaque.length > 0) continue;
       const v = ctx.p.table(ctx.roles, t.fq, mode, ctx.analysis.dialect, t.informationSchema);
       if (!v.allowed) {
-        const why = v.ruleId === DEFAULT_DENY ? 'no table rule grants it' : `denied by rule ${v.ruleId}`;
-        refuse(ctx, [v.ruleId], `${who(ctx.roles)} may not ${mode} ${t.fq}: ${why} (rule ${v.ruleId})`);
+        const why = v.ruleId === DEFAULT_DENY ? 'no table rule grants it' : 'a rule denies it';
+        const readable = mode === 'write' && ctx.p.table(ctx.roles, t.fq, 'read', ctx.analysis.dialect, t.informationSchema).allowed;
+        refuse(
+          ctx,
+          [v.ruleId],
+          `${who(ctx.roles)} may not ${mode} ${t.fq}: ${why} (rule ${v.ruleId}). ${readable ? `You may read it. ${whatYouMayRun(ctx.p, ctx.roles)}` : `Leave ${t.fq} out of the query, or ask an administrator for a role that may ${mode} it.`}`,
+        );
       }
       ctx.ruleIds.add(v.ruleId);
     }
@@ -175,8 +194,8 @@ function checkStatement(ctx: Ctx, s: Pick<StatementAnalysis, 'class' | 'kind' | 
   const v = ctx.p.statement(ctx.roles, s);
   const what = `${s.class} statements${s.kind ? ` (${s.kind}${s.destructive ? ', destructive' : ''})` : ''}`;
   if (v.effect === 'deny') {
-    const why = v.ruleId === DEFAULT_DENY ? 'no statement rule allows them' : `blocked by rule ${v.ruleId}`;
-    refuse(ctx, [v.ruleId], `${who(ctx.roles)} may not run ${what}: ${why} (rule ${v.ruleId})`);
+    const why = v.ruleId === DEFAULT_DENY ? 'no statement rule allows them' : 'a rule blocks them';
+    refuse(ctx, [v.ruleId], `${who(ctx.roles)} may not run ${what}: ${why} (rule ${v.ruleId}). ${whatYouMayRun(ctx.p, ctx.roles)}`);
   }
   ctx.ruleIds.add(v.ruleId);
   return v.effect === 'approval' ? v.approval : null;
@@ -188,7 +207,7 @@ function checkUses(ctx: Ctx, s: StatementAnalysis): void {
     // Every clause of a read sees the masked value of such a column: nothing to infer from.
     if (inEngine(ctx, s, u.column)) continue;
     for (const r of reach(ctx, u.column)) {
-      if (r.vis.value === 'deny') refuse(ctx, [visRule(r)], `${deniedText(ctx, r)}; it may not appear in ${CLAUSE_TEXT[u.clause] ?? u.clause} either`);
+      if (r.vis.value === 'deny') refuse(ctx, [visRule(r)], `${deniedText(ctx, r)}; it may not appear in ${CLAUSE_TEXT[u.clause] ?? u.clause} either. Leave ${r.source.split('.').pop()} out of the query.`);
       if (r.vis.value === 'clear') continue;
       if (isPredicate(u.clause)) {
         // Only roles that may read the table may lend their inference exceptions to it.
@@ -205,7 +224,7 @@ function checkUses(ctx: Ctx, s: StatementAnalysis): void {
         refuse(
           ctx,
           [visRule(r), 'copy-masked'],
-          `${r.source} is classified ${r.classification} and ${who(ctx.roles)} sees it masked (${r.vis.value}); a ${s.class} statement using it in ${CLAUSE_TEXT[u.clause] ?? u.clause} could copy the clear value somewhere readable, so it is denied (rule ${visRule(r)}, copy-masked)`,
+          `${r.source} is classified ${r.classification} and ${who(ctx.roles)} sees it masked (${r.vis.value}); a ${s.class} statement using it in ${CLAUSE_TEXT[u.clause] ?? u.clause} could copy the clear value somewhere readable, so it is denied (rule ${visRule(r)}, copy-masked). Use only columns you see in clear in the statement, or ask for a role that sees ${r.classification} in clear.`,
         );
       }
     }
@@ -267,7 +286,7 @@ function planOutputs(
         refuse(
           ctx,
           ['unresolved-output'],
-          `output column ${scrubDetail(out.name)} could not be traced to its source columns, and ${who(ctx.roles)} sees some classifications masked, so bqwarden cannot show it is safe to return (rule unresolved-output). Name the columns explicitly (no SELECT * over unknown tables)`,
+          `output column ${scrubDetail(out.name)} could not be traced to its source columns, and ${who(ctx.roles)} sees some classifications masked, so bqwarden cannot show it is safe to return (rule unresolved-output). Name the columns explicitly (no SELECT * over unknown tables).`,
         );
       const all = strictestOverall(ctx);
       ctx.ruleIds.add(trustId);
@@ -287,13 +306,13 @@ function planOutputs(
       }
       for (const r of reach(ctx, src, !out.direct)) {
         if (r.vis.value === 'deny' && r.vis.derivedFrom) refuse(ctx, [DERIVED_MASKED, visRule(r)], derivedText(ctx, out.name, r, src));
-        if (r.vis.value === 'deny') refuse(ctx, [visRule(r)], `${deniedText(ctx, r)}; remove ${scrubDetail(out.name)} from the select list`);
+        if (r.vis.value === 'deny') refuse(ctx, [visRule(r)], `${deniedText(ctx, r)}. Remove ${scrubDetail(out.name)} from the select list.`);
         if (!isMask(r.vis.value)) {
           clearHit ||= r.vis.value === 'clear';
           continue;
         }
         if (s.class !== 'read')
-          refuse(ctx, [visRule(r), 'copy-masked'], `${r.source} is classified ${r.classification} and ${who(ctx.roles)} sees it masked (${r.vis.value}); a ${s.class} statement would copy the clear value, so it is denied (rule ${visRule(r)}, copy-masked)`);
+          refuse(ctx, [visRule(r), 'copy-masked'], `${r.source} is classified ${r.classification} and ${who(ctx.roles)} sees it masked (${r.vis.value}); a ${s.class} statement would copy the clear value, so it is denied (rule ${visRule(r)}, copy-masked). Copy only columns you see in clear, or ask for a role that sees ${r.classification} in clear.`);
         sources.add(r.source);
         ctx.ruleIds.add(visRule(r));
         const method = r.vis.value;
@@ -339,7 +358,7 @@ function combineApprovals(ctx: Ctx, list: ApprovalRequirement[]): ApprovalRequir
   const strictest = list.reduce((a, b) => (b.required > a.required ? b : a));
   const approvers = list.reduce<string[]>((acc, r) => acc.filter((x) => r.approverRoles.includes(x)), [...list[0].approverRoles]);
   if (approvers.length === 0)
-    refuse(ctx, [...new Set(list.map((r) => r.ruleId)), 'approval-conflict'], `the statements in this script need approvals from different roles (${[...new Set(list.map((r) => r.approverRoles.join('/')))].join(' vs ')}); send them as separate calls (rule approval-conflict)`);
+    refuse(ctx, [...new Set(list.map((r) => r.ruleId)), 'approval-conflict'], `the statements in this script need approvals from different roles (${[...new Set(list.map((r) => r.approverRoles.join('/')))].join(' vs ')}) (rule approval-conflict). Send them as separate calls.`);
   return { approverRoles: approvers, required: strictest.required, expiresInSeconds: Math.min(...list.map((r) => r.expiresInSeconds)), ruleId: strictest.ruleId };
 }
 
@@ -365,7 +384,7 @@ export function decideSql(
   try {
     const sent = input.args[sqlArgument];
     if (typeof sent === 'string' && sent !== analysis.sql)
-      refuse(ctx, ['analysis-mismatch'], `the analysis handed to policy is not of the SQL in argument ${sqlArgument}; denied (rule analysis-mismatch)`);
+      refuse(ctx, ['analysis-mismatch'], `the analysis handed to policy is not of the SQL in argument ${sqlArgument}; denied (rule analysis-mismatch). Send the call again; if it keeps failing, report it to the gateway's operators.`);
     // Tables first: "you may not read X" is more useful than "X is unknown to the catalog".
     for (const s of analysis.statements) checkTables(ctx, s);
     checkOpaque(ctx, [...analysis.opaque, ...analysis.statements.flatMap((s) => s.opaque)]);
@@ -385,8 +404,8 @@ export function decideSql(
     const fallback = new Map<string, { classification: string; method: MaskMethod; ruleId: string }>();
     if (!analysis.ok || analysis.statements.length === 0) {
       // Only reachable when parse_error is trusted: judge as an unknown statement, mask everything.
-      if (analysis.ok && analysis.statements.length === 0) refuse(ctx, ['empty-sql'], 'the SQL holds no statement (rule empty-sql)');
-      if (!ctx.p.trusted(ctx.roles, 'parse_error')) refuse(ctx, ['opaque-untrusted'], `the SQL could not be parsed, so it is denied (rule opaque-untrusted)`);
+      if (analysis.ok && analysis.statements.length === 0) refuse(ctx, ['empty-sql'], 'the SQL holds no statement (rule empty-sql). Send one SQL statement.');
+      if (!ctx.p.trusted(ctx.roles, 'parse_error')) refuse(ctx, ['opaque-untrusted'], `the SQL could not be parsed, so it is denied (rule opaque-untrusted). ${OPAQUE_NEXT.parse_error}`);
       const a = checkStatement(ctx, { class: 'unknown', kind: 'unknown', destructive: true });
       if (a) approvals.push(a);
       for (const f of strictestOverall(ctx).classifications) fallback.set(f.classification, f);
@@ -400,7 +419,7 @@ export function decideSql(
       planOutputs(ctx, s, columns, fallback, derived, clearColumns);
       if (s.output) results++;
       if (results > 1 && (columns.length > 0 || before > 0))
-        refuse(ctx, ['multi-result'], 'the script returns more than one result set and some columns must be masked; bqwarden cannot tell which result the response carries, so send one query per call (rule multi-result)');
+        refuse(ctx, ['multi-result'], 'the script returns more than one result set and some columns must be masked; bqwarden cannot tell which result the response carries (rule multi-result). Send one query per call.');
     }
     const cleared = ctx.p.clearedForAll(ctx.roles);
     const plan: MaskPlan = { columns, fallback: [...fallback.values()], detectors: !cleared, ...(derived.length ? { derived } : {}), ...(clearColumns.length && !cleared ? { clearColumns } : {}) };

@@ -1,6 +1,7 @@
 // The Policy the pipeline calls per request: synchronous, pure lookups over a snapshot.
 import type { Identity } from '../identity/types.js';
-import type { Analysis, AnalyzeOptions, SchemaCatalog } from '../sql/types.js';
+import type { Analysis, AnalyzeOptions, Dialect, SchemaCatalog } from '../sql/types.js';
+import { toolBrief, type ToolBrief } from './tool-brief.js';
 import type { ColumnMask, MaskPlan } from '../masking/types.js';
 import type { Decision, ToolCallInput, ToolShape } from './types.js';
 import { planEngineMasking, type EngineMaskingOptions, type EnginePlanResult } from './engine-masks.js';
@@ -43,6 +44,10 @@ export interface Policy {
   ruleOrigin(ruleId: string): Origin | null;
   /** Summary for `policy check`. */
   summary(): { roles: string[]; tools: string[]; classifications: string[]; rules: number };
+  /** What tools/list tells these roles about a tool (dialect, masking, approvals) and honest annotations; null if not theirs. */
+  toolBrief(roles: string[], tool: string): ToolBrief | null;
+  /** The upstreams policy describes: dialect, default project/dataset, tools (policy explain --upstream). */
+  upstreams(): { id: string; dialect: Dialect; defaultProject: string | null; defaultDataset: string | null; tools: string[] }[];
 }
 
 class LoadedPolicy implements Policy {
@@ -68,7 +73,8 @@ class LoadedPolicy implements Policy {
       : v.ruleId === DEFAULT_DENY
         ? `MCP method ${method} is not allowed for ${subject}: no method rule lists it and the default is deny (rule ${DEFAULT_DENY})`
         : `MCP method ${method} is denied for ${subject} (rule ${v.ruleId})`;
-    return { allowed: v.allowed, ruleId: v.ruleId, message };
+    const next = v.allowed ? '' : this.c.method(roles, 'tools/call').allowed ? ' This gateway serves tools: call tools/list, then tools/call.' : ' Ask an administrator for a role that may use this gateway.';
+    return { allowed: v.allowed, ruleId: v.ruleId, message: `${message}${next}` };
   }
 
   visibleTools(roles: string[], toolNames: string[]): string[] {
@@ -96,7 +102,7 @@ class LoadedPolicy implements Policy {
       return this.decideUnsafe(input);
     } catch (err) {
       // A bug here must never become an allow.
-      return denyDecision('policy-error', `policy evaluation failed, so the call is denied (rule policy-error): ${(err as Error).message}`);
+      return denyDecision('policy-error', `policy evaluation failed, so the call is denied: ${(err as Error).message} (rule policy-error). Report this to the gateway's operators; retrying will not help.`);
     }
   }
 
@@ -104,14 +110,15 @@ class LoadedPolicy implements Policy {
     const { roles, tool } = input;
     if (roles.length === 0) {
       const id = input.identity.email ?? input.identity.subject;
-      return denyDecision('no-role', `${id} holds no role: no role binding matches the user or the groups [${input.identity.groups.join(', ')}]; ask an administrator to bind one (rule no-role)`);
+      return denyDecision('no-role', `${id} holds no role: no role binding matches the user or the groups [${input.identity.groups.join(', ')}] (rule no-role). Ask an administrator to bind a role to you or to one of your groups.`);
     }
     const s = this.c.shapes.get(tool);
-    if (!s) return denyDecision('unknown-tool', `tool ${tool} is not described in policy (upstreams[].tools), so bqwarden cannot tell whether its arguments carry SQL; it stays denied until described (rule unknown-tool)`);
+    if (!s) return denyDecision('unknown-tool', `tool ${tool} is not described in policy (upstreams[].tools), so bqwarden cannot tell whether its arguments carry SQL; it stays denied until described (rule unknown-tool). Use a tool that tools/list shows you.`);
     const tv = this.c.tool(roles, tool);
     if (!tv.allowed) {
-      const why = tv.ruleId === DEFAULT_DENY ? 'no tool rule grants it' : `denied by rule ${tv.ruleId}`;
-      return denyDecision(tv.ruleId, `${who(roles)} may not use tool ${tool}: ${why} (rule ${tv.ruleId})`);
+      const why = tv.ruleId === DEFAULT_DENY ? 'no tool rule grants it' : 'a rule denies it';
+      const mine = this.visibleTools(roles, [...this.c.shapes.keys()]);
+      return denyDecision(tv.ruleId, `${who(roles)} may not use tool ${tool}: ${why} (rule ${tv.ruleId}). ${mine.length ? `Tools you may use: ${mine.join(', ')}.` : 'Your roles may use no tool; ask an administrator for a role that may.'}`);
     }
     if (s.shape.kind !== 'sql') {
       const cleared = this.c.clearedForAll(roles);
@@ -124,7 +131,7 @@ class LoadedPolicy implements Policy {
         privileged: false,
       };
     }
-    if (!input.analysis) return denyDecision('no-analysis', `tool ${tool} runs SQL but no analysis of it reached policy, so it is denied (rule no-analysis)`);
+    if (!input.analysis) return denyDecision('no-analysis', `tool ${tool} runs SQL but no analysis of it reached policy, so it is denied (rule no-analysis). Send the call again; if it keeps failing, report it to the gateway's operators.`);
     return decideSql(this.c, input, tv.ruleId, s.shape.sqlArgument!, this.catalog, this.upstreamMasking(s.upstream));
   }
 
@@ -136,7 +143,7 @@ class LoadedPolicy implements Policy {
       return planEngineMasking(this.c, input.roles, input.analysis, catalog, !input.catalog || input.catalog === this.catalog, { ...this.upstreamMasking(s.upstream), dialect: input.analysis.dialect });
     } catch (err) {
       // A bug in the planner must never run the SQL unmasked.
-      return { ok: false, ruleId: 'policy-error', message: `masking could not be planned, so the call is denied (rule policy-error): ${(err as Error).message}` };
+      return { ok: false, ruleId: 'policy-error', message: `masking could not be planned, so the call is denied: ${(err as Error).message} (rule policy-error). Report this to the gateway's operators; retrying will not help.` };
     }
   }
 
@@ -186,6 +193,20 @@ class LoadedPolicy implements Policy {
 
   summary() {
     return { roles: [...this.c.roles.keys()].sort(), tools: [...this.c.shapes.keys()].sort(), classifications: this.c.classifications, rules: this.c.origins.size };
+  }
+
+  toolBrief(roles: string[], tool: string): ToolBrief | null {
+    return toolBrief(this.c, roles, tool);
+  }
+
+  upstreams() {
+    const byId = new Map<string, { id: string; dialect: Dialect; defaultProject: string | null; defaultDataset: string | null; tools: string[] }>();
+    for (const [tool, s] of this.c.shapes) {
+      const u = byId.get(s.upstream.id) ?? { id: s.upstream.id, dialect: s.upstream.dialect, defaultProject: s.upstream.defaultProject ?? null, defaultDataset: s.upstream.defaultDataset ?? null, tools: [] };
+      u.tools.push(tool);
+      byId.set(u.id, u);
+    }
+    return [...byId.values()];
   }
 }
 

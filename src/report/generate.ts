@@ -2,16 +2,17 @@
 // table, verifies the chain, and writes evidence-<from>-<to>.html and .pdf. The BigQuery path
 // streams the raw rows (with the partition filter) through the same normaliser and verifier
 // as `verify --bigquery`, so the figures are computed from verified events, not from views.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { BigQuery } from '@google-cloud/bigquery';
 import { readEvents } from '../audit/reader.js';
 import { createVerifier, verifyDir, type VerifierOptions } from '../audit/verify.js';
 import { publicKeyMap } from '../audit/checkpoint.js';
 import { normalizeEvent } from '../audit/normalize.js';
-import { EvidenceCollector, type Evidence } from './evidence.js';
+import { EvidenceCollector, findExceptions, type Evidence } from './evidence.js';
 import { renderEvidenceHtml } from './html.js';
+import { signManifest, signingKeyId, type Manifest } from './manifest.js';
 
 export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -22,10 +23,14 @@ export interface ReportOptions {
   out: string;
   /** Local audit directory (ignored with bigquery). */
   auditDir?: string;
-  /** Pinned keys; a TrustedKey's source is printed in the report. */
+  /** Pinned keys; a TrustedKey's source is printed in the report (key provenance). */
   publicKeys: VerifierOptions['publicKeys'];
   /** Anchors to compare the chain with. */
   anchors?: VerifierOptions['anchors'];
+  /** Ed25519 private key (PEM file) that signs the pack's manifest; null: unsigned (said in the report). */
+  signKey?: string | null;
+  /** Who prepared the pack (printed in the sign-off block). */
+  preparer?: string | null;
   bigquery?: { table: string; location?: string; apiEndpoint?: string; client?: BigQuery };
   pdf?: boolean;
   chromiumPath?: string;
@@ -37,6 +42,10 @@ export interface ReportOptions {
 export interface ReportResult {
   html: string;
   pdf: string | null;
+  /** SHA-256 of each file, and the signature over them (null when no signing key was given). */
+  manifest: string;
+  sums: string;
+  signed: Manifest['signature'];
   evidence: Evidence;
 }
 
@@ -129,10 +138,16 @@ export async function generateReport(o: ReportOptions): Promise<ReportResult> {
   }
   const { scope, report } = o.bigquery ? await fromBigQuery(o, collector, say) : await fromLocal(o, collector, say);
   // The report says where each key came from (pinned, or the demo's unpinned key file).
-  const evidence = collector.finish(report, scope, report.keys.map((k) => `${k.key_id} — ${k.source}`));
+  const finished = collector.finish(report, scope, report.keys.map((k) => `${k.key_id} — ${k.source}`));
+  // Keys a caller handed over as text or objects count as pinned; the demo's key file does not.
+  const pinned = o.publicKeys.length > 0 && o.publicKeys.every((k) => typeof k !== 'object' || !('pem' in k) || k.pinned !== false);
+  const evidence: Evidence = { ...finished, exceptions: findExceptions(finished, { pinned }) };
   await mkdir(o.out, { recursive: true });
   const base = join(o.out, `evidence-${o.from}-${o.to}`);
-  const html = renderEvidenceHtml(evidence, { retentionDays: o.retentionDays ?? null });
+  const signedBy = o.signKey ? await signingKeyId(o.signKey).catch((err: Error) => {
+    throw new ReportError(err.message);
+  }) : null;
+  const html = renderEvidenceHtml(evidence, { retentionDays: o.retentionDays ?? null, preparer: o.preparer ?? null, manifestName: `${basename(base)}.manifest.json`, signedBy });
   await writeFile(`${base}.html`, html, { mode: 0o640 });
   say(`wrote ${base}.html`);
   let pdf: string | null = null;
@@ -142,5 +157,21 @@ export async function generateReport(o: ReportOptions): Promise<ReportResult> {
     pdf = `${base}.pdf`;
     say(`wrote ${pdf}`);
   }
-  return { html: `${base}.html`, pdf, evidence };
+  // The pack's own integrity: SHA-256 of every file, signed, beside it (a document cannot
+  // carry its own hash). `bqwarden verify-report <manifest> --key <pem>` checks both.
+  const files = [`${base}.html`, ...(pdf ? [pdf] : [])];
+  const manifest = await signManifest({
+    period: { from: o.from, to: o.to },
+    generatedAt: evidence.generatedAt,
+    preparer: o.preparer ?? null,
+    exceptions: evidence.exceptions.length,
+    files: await Promise.all(files.map(async (f) => ({ name: basename(f), bytes: (await readFile(f)).length, data: await readFile(f) }))),
+    signKey: o.signKey ?? null,
+  });
+  const manifestPath = `${base}.manifest.json`;
+  const sumsPath = `${base}.sha256`;
+  await writeFile(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o644 });
+  await writeFile(sumsPath, manifest.files.map((f) => `${f.sha256}  ${f.name}\n`).join(''), { mode: 0o644 });
+  say(`wrote ${manifestPath} (${manifest.signature ? `signed with ${manifest.signature.key_id}` : 'UNSIGNED: no signing key'}) and ${sumsPath}`);
+  return { html: `${base}.html`, pdf, manifest: manifestPath, sums: sumsPath, signed: manifest.signature, evidence };
 }

@@ -35,7 +35,8 @@ import { createWeb } from '../web/index.js';
 import { registerDemoAuthServer, demoSignIn, DEMO_SCOPE } from '../web/auth-server.js';
 import { AUTH_BASE } from '../web/pages.js';
 import { readFileSync } from 'node:fs';
-import { createApprovals, localAuditSource } from '../approvals/index.js';
+import { DEMO_APPROVER, createApprovals, localAuditSource } from '../approvals/index.js';
+import { cliCommand } from '../config/invocation.js';
 import { PolicyStore } from '../policy/store.js';
 import { analyzeCached, redactLiterals, loadStaticCatalog, createUpstreamToolCatalogProvider } from '../sql/index.js';
 import { applyMasking, redactDetected } from '../masking/apply.js';
@@ -221,6 +222,8 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     dataDir: config.dataDir,
     claims: await claimStoreFor(config, log),
     instance: GATEWAY_INSTANCE,
+    // Printed in hold messages: lines that work pasted in any folder (see config/invocation.ts).
+    cli: { command: cliCommand({ dataDir: config.dataDir }), demoApprover: demo ? DEMO_APPROVER : null },
   });
   deps.approvals = approvals.gate;
 

@@ -9,7 +9,7 @@ import { TransportConfigSchema } from '../transport/config.js';
 import { ApprovalsConfigSchema } from '../approvals/config.js';
 import { WebConfigSchema } from '../web/config.js';
 import { loadConfigWith } from '../config/load.js';
-import { dataDir } from '../config/paths.js';
+import { dataDir, paths, rulesDir } from '../config/paths.js';
 
 export const GatewayConfigSchema = z
   .object({
@@ -50,9 +50,10 @@ export const GatewayConfigSchema = z
       .strict()
       .default({ url: 'http://127.0.0.1:5000/mcp', name: 'toolbox', timeoutMs: 60_000 }),
     rules: z
-      .object({ dir: z.string().default('rules'), catalogDir: z.string().default('rules/catalog') })
+      // The checkout's rules/ wherever the command runs from (BQWARDEN_RULES overrides).
+      .object({ dir: z.string().default(rulesDir()), catalogDir: z.string().default(paths.catalog()) })
       .strict()
-      .default({ dir: 'rules', catalogDir: 'rules/catalog' }),
+      .default({ dir: rulesDir(), catalogDir: paths.catalog() }),
     /** Where chained audit events go: local JSONL files (default) or Pub/Sub → BigQuery. */
     auditSink: z.enum(['jsonl', 'pubsub']).default('jsonl'),
     audit: AuditConfigSchema,

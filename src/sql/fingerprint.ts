@@ -43,15 +43,27 @@ export function redactLiterals(sql: string, dialect: Dialect): string {
 
 const NO_SPACE_BEFORE = new Set([',', ')', ']', '.', ';']);
 const NO_SPACE_AFTER = new Set(['(', '[', '.']);
+// The lexer emits operators one character at a time; these read as one operator (`>=`, not `> =`).
+const OPERATORS = new Set(['>=', '<=', '<>', '!=', '==', '||', '->', '->>', '<<', '>>', '::', '=>']);
+// Words after which `(` opens a list or subquery rather than a call's arguments: `IN (?)`, but `SUM(x)`.
+const SPACE_BEFORE_PAREN = new Set([
+  'IN', 'EXISTS', 'VALUES', 'AS', 'FROM', 'JOIN', 'ON', 'USING', 'AND', 'OR', 'NOT', 'WHERE', 'SELECT', 'OVER', 'WITH', 'UNION',
+  'INTERSECT', 'EXCEPT', 'ALL', 'ANY', 'SOME', 'INTO', 'TABLE', 'BY', 'THEN', 'ELSE', 'WHEN', 'CASE', 'IS', 'LIKE', 'BETWEEN',
+  'RETURNING', 'DISTINCT', 'LATERAL', 'SET', 'HAVING', 'QUALIFY', 'WINDOW', 'PIVOT', 'UNPIVOT', 'RECURSIVE', 'VIEW', 'OPTIONS',
+]);
 
 /** Literals → `?`, comments dropped, whitespace collapsed, keywords upper-cased, `IN (?, ?, …)`
  * lists collapsed so the number of values does not split a fingerprint, trailing `;` removed. */
 export function fingerprint(sql: string, dialect: Dialect): string {
   const kw = keywordSets[dialect];
   const toks: string[] = [];
+  let prevPunct = false;
   for (const t of tokenize(sql, dialect)) {
+    const adjacentPunct = prevPunct;
+    prevPunct = t.kind === 'punct';
     if (t.kind === 'space' || t.kind === 'comment') continue;
-    if (LITERAL_KINDS.has(t.kind)) toks.push('?');
+    if (t.kind === 'punct' && adjacentPunct && OPERATORS.has(`${toks.at(-1)}${t.text}`)) toks[toks.length - 1] += t.text;
+    else if (LITERAL_KINDS.has(t.kind)) toks.push('?');
     else if (t.kind === 'word' && kw.has(t.text.toUpperCase())) toks.push(t.text.toUpperCase());
     else toks.push(t.text);
   }
@@ -69,7 +81,10 @@ export function fingerprint(sql: string, dialect: Dialect): string {
   let out = '';
   for (let i = 0; i < norm.length; i++) {
     const t = norm[i];
-    if (i > 0 && !NO_SPACE_BEFORE.has(t) && !NO_SPACE_AFTER.has(norm[i - 1])) out += ' ';
+    const prev = norm[i - 1];
+    // A call: `SUM(x)`, `COUNT(*)`, `dataset.fn(x)` — a name right before `(` that is not a clause word.
+    const call = t === '(' && i > 0 && /^[A-Za-z_][\w$]*$/.test(prev) && !SPACE_BEFORE_PAREN.has(prev.toUpperCase());
+    if (i > 0 && !NO_SPACE_BEFORE.has(t) && !NO_SPACE_AFTER.has(prev) && !call) out += ' ';
     out += t;
   }
   return out;

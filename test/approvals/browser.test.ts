@@ -35,6 +35,18 @@ test('a reviewer approves through the web page in a real browser', { timeout: 30
   assert.equal(held.isError, true);
   const id = /apr-[a-z0-9]+/.exec(text(held))![0];
 
+  // A rejected request and the requester's second try with a new justification: one call, two
+  // requests, which the list must show together (a stale duplicate never looks new).
+  const upd = "UPDATE accounts SET status = 'frozen' WHERE account_id = 'A-1002'";
+  const firstTry = await eve.callTool({ name: 'execute_sql', arguments: { sql: upd, justification: 'fraud case 17' } }) as Result;
+  const rejectedId = /apr-[a-z0-9]+/.exec(text(firstTry))![0];
+  const bobToken = await stack.token('bob@bank.example', ['approver']);
+  const rej = await fetch(`${stack.url}/approvals/${rejectedId}/reject`, { method: 'POST', headers: { authorization: `Bearer ${bobToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'which case?' }) });
+  assert.equal(rej.status, 200);
+  const secondTry = await eve.callTool({ name: 'execute_sql', arguments: { sql: upd, justification: 'fraud case 17, confirmed by the case officer' } }) as Result;
+  const retryId = /apr-[a-z0-9]+/.exec(text(secondTry))![0];
+  assert.notEqual(retryId, rejectedId);
+
   browser = await launchChromium();
   const page = await browser.newPage();
   const dialogs: string[] = [];
@@ -46,6 +58,16 @@ test('a reviewer approves through the web page in a real browser', { timeout: 30
   await page.goto(`${stack.url}/approvals/ui`);
   await demoSignIn(page, 'bob@bank.example', ['approver']);
   await page.waitForSelector(`tr[data-id="${id}"]`);
+  // The list says what each request is: SQL in its audit form, requester, time and age, justification.
+  const rowText = (await page.textContent(`tr[data-id="${id}"]`))!;
+  assert.match(rowText, /DELETE/);
+  assert.match(rowText, /DELETE FROM transactions WHERE txn_id = \? AND currency <> \?/, 'literals redacted in the list');
+  assert.match(rowText, /eve@bank\.example/);
+  assert.match(rowText, /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/);
+  assert.match(rowText, /\d+ (s|min) ago/);
+  assert.match(rowText, /<script>alert\(2\)<\/script> CHG-11/, 'justification shown as text');
+  assert.equal(await page.locator(`tr[data-id="${rejectedId}"][data-duplicate-of="${retryId}"]`).count(), 1, 'the rejected first try is grouped under the retry');
+  assert.match((await page.textContent('tr.dup-note'))!, new RegExp(`1 other request \\(${rejectedId} rejected\\)`));
   const cookies = await page.context().cookies();
   const session = cookies.find((c) => c.name === 'bqw_session')!;
   assert.equal(session.httpOnly, true);

@@ -66,7 +66,7 @@ test('approvals end to end through the demo stack', { timeout: 600_000 }, async 
   let eve = await stack.client('eve@bank.example', ['engineer']);
   const count = async (where: string) => Number(Object.values(rowsOf(await sql(eve, `SELECT COUNT(*) AS n FROM transactions WHERE ${where}`))[0] ?? {})[0]);
 
-  await t.test('DELETE: pending → approved → runs once → pending again', async () => {
+  await t.test('DELETE: pending → approved → runs once, its answer names the approval and the rows → a re-run hears it already ran', async () => {
     const del = 'DELETE FROM transactions WHERE txn_id = 1';
     assert.equal(await count('txn_id = 1'), 1);
     const first = await sql(eve, del);
@@ -74,7 +74,8 @@ test('approvals end to end through the demo stack', { timeout: 600_000 }, async 
     const id = approvalId(first)!;
     assert.ok(id, text(first));
     assert.match(text(first), /approvals\/ui\/apr-/);
-    assert.match(text(first), /npx bqwarden approvals/);
+    assert.match(text(first), /bqwarden\.js approvals --url http:\/\/127\.0\.0\.1:\d+ --user bob@bank\.example --groups approver show apr-/);
+    assert.doesNotMatch(text(first), /npx/);
     assert.equal(approvalId(await sql(eve, del)), id, 'same pending request on re-run');
     assert.equal(await count('txn_id = 1'), 1, 'nothing ran while pending');
 
@@ -84,12 +85,17 @@ test('approvals end to end through the demo stack', { timeout: 600_000 }, async 
     assert.equal(detail.json.approval.exact_sql, del);
     assert.equal((await approve(stack, 'bob@bank.example', id)).status, 200);
 
-    const run = await sql(eve, del);
+    const run = (await sql(eve, del)) as Result & { _meta?: Record<string, any> };
     assert.notEqual(run.isError, true, text(run));
+    assert.match(text(run), new RegExp(`executed under approval ${id} — requested by eve@bank\\.example, approved by bob@bank\\.example \\("reviewed"\\); rows affected: 1\\.`));
+    assert.deepEqual(run._meta?.['bqwarden/approval'], { id, status: 'executed', requester: 'eve@bank.example', approvers: [{ by: 'bob@bank.example', reason: 'reviewed' }], rows_affected: 1 });
     assert.equal(await count('txn_id = 1'), 0, 'executed');
     const again = await sql(eve, del);
     assert.equal(again.isError, true);
-    assert.notEqual(approvalId(again), id, 'used once: a new request');
+    assert.equal(approvalId(again), id, 'a re-run names the approval that was used, no new request');
+    assert.match(text(again), /already ran at .* \(success, 1 row affected\)/);
+    const list2 = await api(stack, 'bob@bank.example', ['approver'], 'GET', '/approvals');
+    assert.equal(list2.json.approvals.filter((a: { sql_sha256: string }) => a.sql_sha256 === sha256(del)).length, 1, 'no duplicate for approvers to approve');
   });
 
   await t.test('self-approval refused; another user and altered SQL cannot ride on an approval', async () => {
@@ -121,6 +127,7 @@ test('approvals end to end through the demo stack', { timeout: 600_000 }, async 
     assert.equal(late.isError, true);
     assert.notEqual(approvalId(late), id);
     assert.match(text(late), /expired/);
+    assert.equal(await count("txn_id = 5 AND currency = 'EUR'"), 0, 'nothing ran');
     const refused = await approve(stack, 'carol@bank.example', id);
     assert.equal(refused.status, 409);
   });
@@ -182,6 +189,8 @@ test('approvals end to end through the demo stack', { timeout: 600_000 }, async 
     assert.ok(executed, 'the executed call names the approval it consumed');
     assert.equal(executed.sql_sha256, req.sql_sha256);
     assert.deepEqual(executed.approval_approvers, ['bob@bank.example']);
-    assert.ok(trail.some((e) => e.event_type === 'approval_executed' && e.outcome === 'success'));
+    const done = trail.find((e) => e.event_type === 'approval_executed' && e.outcome === 'success')!;
+    assert.equal(done.response_json, '{"rows_affected":1}');
+    assert.match(executed.sql_executed ?? '', /SELECT changes\(\) AS bqwarden_rows_affected$/, 'the count the gateway added is on record');
   });
 });

@@ -36,7 +36,9 @@ test('first call is held: approval_requested recorded with redacted SQL, exact t
   const text = textOf(r.result);
   assert.match(text, new RegExp(r.approvalId));
   assert.match(text, /http:\/\/127\.0\.0\.1:8080\/approvals\/ui\/apr-/);
-  assert.match(text, /npx bqwarden approvals show/);
+  assert.match(text, /^  bqwarden approvals show apr-[a-z0-9]+$/m, 'the show command, complete');
+  assert.match(text, /^  bqwarden approvals approve apr-[a-z0-9]+$/m, 'the approve command, complete');
+  assert.doesNotMatch(text, /npx/, 'never a registry lookup');
   assert.match(text, /re-run this exact call/);
   assert.equal(r.result.isError, true);
   assert.equal((r.result._meta as Record<string, { id: string }>)['bqwarden/approval'].id, r.approvalId);
@@ -56,7 +58,7 @@ test('re-running while pending returns the same request, no duplicate event', as
   assert.equal(audit.ofType('approval_requested').length, 2);
 });
 
-test('approve → re-run executes once → re-run again is pending again', async () => {
+test('approve → re-run executes once → a re-run afterwards answers "already executed"; a new justification asks again', async () => {
   const { gate, service, audit, statements } = await setup();
   const first = await gate.check(held('eve@bank.example', DELETE));
   await service.approve(first.approvalId, reviewer('bob@bank.example'), 'checked with the account owner');
@@ -76,19 +78,53 @@ test('approve → re-run executes once → re-run again is pending again', async
   const claim = audit.ofType('approval_executed');
   assert.equal(claim.length, 1, 'consumption recorded before forwarding');
   assert.equal(claim[0].outcome, 'pending');
-  await gate.executed(call, run.approvalId, 'success');
+  assert.deepEqual(run.votes, [{ by: 'bob@bank.example', reason: 'checked with the account owner' }]);
+  await gate.executed(call, run.approvalId, 'success', 1);
   const done = audit.ofType('approval_executed');
   assert.equal(done.length, 2);
   assert.equal(done[1].outcome, 'success');
+  assert.equal(done[1].response_json, '{"rows_affected":1}');
+  assert.equal(service.get(run.approvalId)!.execution?.rowsAffected, 1);
   assert.equal(done[1].sql_sha256, sha256(DELETE), 'executed text hash = approved text hash');
   assert.equal(service.get(run.approvalId)!.execution?.outcome, 'success');
   await new Promise((r) => setImmediate(r));
   assert.equal(await statements.get(run.approvalId, sha256(DELETE)), null, 'exact text dropped once closed');
 
+  // The agent re-runs the call (a lost answer, a retry loop): it hears what happened, and no
+  // second request appears for an approver to approve by mistake.
   const again = await gate.check(held('eve@bank.example', DELETE));
-  assert.equal(again.status, 'pending');
-  assert.notEqual(again.approvalId, first.approvalId);
-  if ('result' in again) assert.match(textOf(again.result), /already used once/);
+  assert.equal(again.status, 'executed');
+  assert.equal(again.approvalId, first.approvalId);
+  assert.equal(audit.ofType('approval_requested').length, 1, 'no duplicate request');
+  if ('result' in again) {
+    assert.equal(again.result.isError, true, 'nothing ran this time');
+    assert.match(textOf(again.result), /already ran at .* \(success, 1 row affected\), approved by bob@bank\.example \("checked with the account owner"\)/);
+    assert.match(textOf(again.result), /new justification/);
+  }
+  // Asking to run it a second time, with a reason: a new request, which says what came before.
+  const second = await gate.check(held('eve@bank.example', DELETE, { justification: 'the row came back after the sync; delete it again' }));
+  assert.equal(second.status, 'pending');
+  assert.notEqual(second.approvalId, first.approvalId);
+  if ('result' in second) assert.match(textOf(second.result), /already ran it once/);
+});
+
+test('once a statement ran, an open duplicate of the same call is spent (superseded), so approving it cannot run it again', async () => {
+  const { gate, service, audit } = await setup();
+  // Two open requests for one call: the second made under a stricter requirement (policy changed).
+  const weak = await gate.check(held('eve@bank.example', DELETE, { required: 1 }));
+  const strict = await gate.check(held('eve@bank.example', DELETE, { required: 2 }));
+  assert.notEqual(weak.approvalId, strict.approvalId);
+  await service.approve(weak.approvalId, reviewer('bob@bank.example'), 'ok');
+  const call = held('eve@bank.example', DELETE, { required: 1 });
+  const run = await gate.check(call);
+  assert.equal(run.status, 'approved');
+  await gate.executed(call, run.approvalId, 'success', 1);
+  const rec = service.get(strict.approvalId)!;
+  assert.equal(rec.status, 'rejected');
+  assert.equal(rec.rejection?.actor.display, 'bqwarden');
+  assert.match(rec.rejection?.reason ?? '', new RegExp(`superseded: the same statement already ran under ${weak.approvalId}`));
+  await assert.rejects(service.approve(strict.approvalId, reviewer('carol@bank.example'), 'late'), (e: ApprovalError) => e.code === 'not_open');
+  assert.equal(audit.ofType('approval_rejected').length, 1);
 });
 
 test('an approval is used once even under concurrent re-runs', async () => {
@@ -212,13 +248,18 @@ test('a request made under a weaker requirement does not satisfy a stricter poli
   assert.notEqual(stricter.approvalId, r.approvalId);
 });
 
-test('rejected closes the request; a re-run opens a new one and says why the last was rejected', async () => {
+test('rejected closes the request; a re-run answers "rejected"; with a new justification it opens a new one and says why the last was rejected', async () => {
   const { gate, service, audit } = await setup();
   const r = await gate.check(held('eve@bank.example', DELETE));
   await service.reject(r.approvalId, reviewer('bob@bank.example'), 'wrong account');
   assert.equal(audit.ofType('approval_rejected')[0].decision_reason, 'wrong account');
   await assert.rejects(service.approve(r.approvalId, reviewer('carol@bank.example'), 'ok'), (e: ApprovalError) => e.code === 'not_open');
-  const again = await gate.check(held('eve@bank.example', DELETE));
+  const same = await gate.check(held('eve@bank.example', DELETE));
+  assert.equal(same.status, 'rejected');
+  assert.equal(same.approvalId, r.approvalId);
+  if ('result' in same) assert.match(textOf(same.result), /rejected by bob@bank\.example at .*: wrong account\. Nothing was executed\.\nTo ask again/);
+  assert.equal(audit.ofType('approval_requested').length, 1);
+  const again = await gate.check(held('eve@bank.example', DELETE, { justification: 'account A-1001 confirmed with the owner' }));
   assert.equal(again.status, 'pending');
   assert.notEqual(again.approvalId, r.approvalId);
   if ('result' in again) assert.match(textOf(again.result), /rejected by bob@bank\.example: wrong account/);
@@ -266,7 +307,7 @@ test('wait: rejection ends the wait with rejected; cancellation ends it with pen
   assert.equal((await p).status, 'rejected');
 
   const ac = new AbortController();
-  const q = gate.check(held('eve@bank.example', DELETE, { signal: ac.signal }));
+  const q = gate.check(held('eve@bank.example', DELETE, { signal: ac.signal, justification: 'asking again' }));
   setTimeout(() => ac.abort(), 50);
   assert.equal((await q).status, 'pending');
   // A client that opts out gets an immediate answer even though waiting is configured.

@@ -70,7 +70,7 @@ test('readEvents: a malformed line throws unless handled; a torn last line is sk
   }
 });
 
-test('replay prints a session in order: actor, method/tool, SQL, decision, masked columns, rows, released response', async () => {
+test('replay prints a session in order: actor, method/tool, SQL, decision, masked columns, rows, what the caller received, the stored copy labelled', async () => {
   const t = await seeded();
   try {
     const entries = await replaySession(t.audit, 'sess-2');
@@ -82,7 +82,8 @@ test('replay prints a session in order: actor, method/tool, SQL, decision, maske
     assert.match(text, /decision: mask \[pii-ssn\]/);
     assert.match(text, /masked: ssn \(ssn, last4\)/);
     assert.match(text, /rows: 1/);
-    assert.match(text, /response \(as released\):\n\s+row 2: XXX-XX-1002/);
+    // Written without a per-column record: what masked_columns says the caller received, then the stored copy, named as such.
+    assert.match(text, /the caller received: ssn masked \(last4\) \(stored masked for storage \(not recorded per column\)\)\n\s+response — stored copy \(audit at rest: masked for storage whatever the caller saw\):\n\s+row 2: XXX-XX-1002/);
     assert.ok(text.indexOf('row 2:') < text.indexOf('row 5:') && text.indexOf('row 5:') < text.indexOf('row 11:'));
     assert.equal(formatReplay('nope', await replaySession(t.audit, 'nope')), 'session nope: no audit events found');
   } finally {

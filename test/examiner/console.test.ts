@@ -46,6 +46,12 @@ after(async () => {
   if (seed) rmSync(seed.dir, { recursive: true, force: true });
 });
 
+function sessionEventsFor(ix: AuditIndex, session: string): number {
+  const id = ix.sessions.find(session);
+  for (let i = 0; i < ix.count; i++) if (ix.session.data[i] === id) return i;
+  throw new Error(`no event of ${session}`);
+}
+
 async function allEvents(): Promise<AuditEvent[]> {
   const out: AuditEvent[] = [];
   for await (const r of readEvents(seed.auditDir)) out.push(r.event);
@@ -80,6 +86,37 @@ test('index: denials by rule, time window and approvals with separation-of-dutie
   assert.deepEqual(a.grants.map((g) => g.approver), ['bob@bank.example']);
   const flags = approvalFlags(a);
   assert.deepEqual(flags, { selfApproved: false, textDiffers: false, latencySeconds: 270, status: 'executed' });
+  // A refusal no rule made is filed under what refused it; the approval workflow is counted
+  // apart from policy decisions and denials (the grant is not an "allow").
+  assert.ok(!all.denialsByRule.some((r) => r.key === '(no rule id)'));
+  assert.equal(all.denialsByRule.find((r) => r.key === 'auth_failure: expired')?.n, 1);
+  assert.deepEqual(all.approvalEvents.map((c) => c.key).sort(), ['executed (success)', 'granted', 'requested']);
+  const allowDecisions = all.decisions.find((d) => d.key === 'allow')?.n ?? 0;
+  assert.equal(allowDecisions, 2, 'allow decisions are the pii-reader and CI reads, not the approval grant');
+});
+
+test('http: the overview, approvals and event pages say who rejected and why, and label the stored copy per column', async () => {
+  const rejected = 'apr-rejected0001';
+  await seed.log.append({ event_type: 'approval_requested', actor_email: 'eve@bank.example', actor_subject: 'sub-eve', approval_id: rejected, tool_name: 'execute_sql', sql_sha256: '9'.repeat(64), approval_expires_at: '2099-01-01T00:00:00.000Z', approval_requester: 'eve@bank.example', statement_kinds: ['delete'], target_tables: ['bank.main.accounts'], decision: 'approval_required', outcome: 'pending' });
+  await seed.log.append({ event_type: 'approval_rejected', actor_email: 'carol@bank.example', actor_subject: 'sub-carol', approval_id: rejected, decision: 'deny', outcome: 'denied', decision_reason: 'wrong account' });
+  // A pii-reader's read: the caller saw the SSN in clear, the stored copy holds a token.
+  await seed.log.append({
+    event_type: 'mcp_request', actor_email: 'petra@bank.example', actor_subject: 'sub-petra', session_id: 'sess-pii-0002', mcp_method: 'tools/call', tool_name: 'execute_sql', decision: 'allow', outcome: 'success',
+    response_json: JSON.stringify({ _meta: { 'bqwarden/stored_copy': { columns: { name: { classification: null, released: 'clear', stored: 'clear' }, ssn: { classification: 'pii.ssn', released: 'clear', stored: 'pseudonym' } }, detectors: { released: [], stored: [] } } }, content: [{ type: 'text', text: '{"name":"Ann","ssn":"tok_3f9a"}' }] }),
+  });
+  const auth = { authorization: 'Bearer tok-erin@bank.example-examiner' };
+  const appr = await (await fetch(`${base}/console/approvals`, { headers: auth })).text();
+  assert.match(appr, /<td class="closing">carol@bank\.example at [^<]* — wrong account<\/td>/);
+  const over = await (await fetch(`${base}/console`, { headers: auth })).text();
+  assert.doesNotMatch(over, /\(no rule id\)/);
+  assert.match(over, /id="approval-events"[\s\S]*rejected/);
+  const ix = handle.index;
+  await ix.refresh();
+  const i = sessionEventsFor(ix, 'sess-pii-0002');
+  const page = await (await fetch(`${base}/console/events/${encodeURIComponent(ix.chains.get(ix.chain.data[i])!)}/${ix.seq.data[i]}`, { headers: auth })).text();
+  assert.match(page, /Response — stored copy \(audit at rest: masked for storage whatever the caller saw\)/);
+  assert.match(page, /<tr><td>ssn<\/td><td>pii\.ssn<\/td><td class="released">clear<\/td><td>tokenised \(pseudonym\)<\/td><\/tr>/);
+  assert.doesNotMatch(page, /Response as released/);
 });
 
 test('index: a self-approval and an edited statement are flagged (attack)', async () => {
@@ -228,7 +265,7 @@ test('browser: examiner signs in through the identity provider, filters, drills 
     await page.waitForSelector('#replay');
     const replay = await page.locator('#replay').innerText();
     assert.match(replay, /SELECT name, ssn FROM customers/);
-    assert.match(replay, /response as released/);
+    assert.match(replay, /Response — stored copy \(audit at rest: masked for storage whatever the caller saw\)/);
 
     // Approvals: requester, approver, both separation-of-duties flags "no".
     await page.goto(`${base}/console/approvals`);

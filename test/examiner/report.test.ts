@@ -48,7 +48,7 @@ test('evidence figures from the local store', async () => {
   const e = r.evidence;
   assert.equal(e.verification?.ok, true);
   assert.equal(e.denied, 2, 'the DROP and the failed sign-in');
-  assert.deepEqual(e.deniedByRule.map((d) => d.rule).sort(), ['(no rule id)', 'deny-ddl-analyst']);
+  assert.deepEqual(e.deniedByRule.map((d) => d.rule).sort(), ['auth_failure: expired', 'deny-ddl-analyst'], 'a refusal no rule made is filed under what refused it, never "(no rule id)"');
   assert.equal(e.approvals.length, 1);
   assert.deepEqual({ req: e.approvals[0].requester, by: e.approvals[0].approvers, self: e.approvals[0].selfApproved, differs: e.approvals[0].textDiffers, status: e.approvals[0].status }, {
     req: 'eve@bank.example', by: ['bob@bank.example'], self: false, differs: false, status: 'executed',

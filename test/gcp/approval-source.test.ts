@@ -129,8 +129,11 @@ test('an approval granted through instance B is seen by instance A, runs once th
   assert.equal(rebuilt.status, 'executed');
   assert.equal(rebuilt.execution?.outcome, 'success');
   const again = await c.approvals.gate.check(held('eve@bank.example', DELETE));
-  assert.equal(again.status, 'pending', 'a used approval does not run twice: a re-run opens a new request');
-  assert.notEqual(again.approvalId, id);
+  assert.equal(again.status, 'executed', 'a used approval does not run twice: a re-run hears it already ran');
+  assert.equal(again.approvalId, id);
+  const asked = await c.approvals.gate.check(held('eve@bank.example', DELETE, { justification: 'run it again: the sync restored the row' }));
+  assert.equal(asked.status, 'pending', 'a new justification opens a new request');
+  assert.notEqual(asked.approvalId, id);
   assert.deepEqual(c.approvals.service.state.anomalies, []);
 });
 

@@ -71,3 +71,19 @@ test('policy test runs rules/tests and fails on a wrong case', async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('policy explain reads the SQL as its upstream does, or as --dialect says; --upstream picks the upstream', async () => {
+  const sql = 'SELECT name FROM `acme-prod.core.customers`';
+  const asBigQuery = await cli('explain', '--dir', RULES, '--groups', 'analyst', '--dialect', 'bigquery', '--sql', sql);
+  assert.equal(asBigQuery.code, 0, asBigQuery.stderr);
+  assert.match(asBigQuery.stdout, /^dialect:\s+bigquery \(upstream demo-sqlite\)$/m);
+  assert.match(asBigQuery.stdout, /^tables:\s+acme-prod\.core\.customers$/m, 'a backticked BigQuery name stays itself');
+  assert.doesNotMatch(asBigQuery.stdout, /demo\.main\.acme-prod/);
+  const j = JSON.parse((await cli('explain', '--dir', RULES, '--groups', 'analyst', '--upstream', 'demo-sqlite', '--sql', 'SELECT 1', '--json')).stdout);
+  assert.equal(j.dialect, 'sqlite');
+  assert.equal(j.upstream, 'demo-sqlite');
+  const bad = await cli('explain', '--dir', RULES, '--groups', 'analyst', '--upstream', 'nope', '--sql', 'SELECT 1');
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /no upstream nope in the policy; upstreams: demo-sqlite/);
+  assert.equal((await cli('explain', '--dir', RULES, '--dialect', 'oracle', '--sql', 'SELECT 1')).code, 2);
+});

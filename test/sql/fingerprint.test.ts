@@ -63,3 +63,12 @@ test('tokenize round-trips any input', () => {
     for (const d of ['bigquery', 'sqlite', 'postgresql'] as const) assert.equal(tokenize(s, d).map((t) => t.text).join(''), s);
   }
 });
+
+test('fingerprint reads as SQL: operators whole (>=, <>, ||), calls without a space (SUM(x)), lists and subqueries spaced', () => {
+  assert.equal(
+    fingerprint("select SUM(amount), COUNT(*) from t where a >= 1 and b<=2 and c <> 3 and d != 4 and s || 'x' = 'y' and id in (1, 2) and not exists (select 1)", 'bigquery'),
+    'SELECT SUM(amount), COUNT(*) FROM t WHERE a >= ? AND b <= ? AND c <> ? AND d != ? AND s || ? = ? AND id IN (?) AND NOT EXISTS (SELECT ?)',
+  );
+  // Whitespace never splits a fingerprint: `SUM (x)` and `SUM(x)` are one statement shape.
+  assert.equal(fingerprint('SELECT SUM (x) FROM t', 'bigquery'), fingerprint('SELECT SUM(x) FROM t', 'bigquery'));
+});

@@ -12,13 +12,13 @@ export const analyze: Stage = {
     if (sqlArgument) {
       const raw = args[sqlArgument];
       if (typeof raw !== 'string' || raw.trim() === '') {
-        const msg = `tool ${tool} needs its SQL in the "${sqlArgument}" argument; none was given (rule tool-shape)`;
+        const msg = `tool ${tool} needs its SQL in the "${sqlArgument}" argument; none was given (rule tool-shape). Send the statement as arguments.${sqlArgument}.`;
         kit.metrics.decisions.inc({ action: 'deny' });
         return refuse(kit, call, msg, { decision: 'deny', rule_ids: ['tool-shape'], decision_reason: msg, error_code: 'missing_sql', error_message: null });
       }
       const opts = policy.analyzeOptions(tool);
       if (!opts) {
-        const msg = `tool ${tool} carries SQL but policy names no dialect for it; denied (rule tool-shape)`;
+        const msg = `tool ${tool} carries SQL but policy names no dialect for it; denied (rule tool-shape). Ask the gateway's operators to give its upstream a dialect in policy.`;
         return refuse(kit, call, msg, { decision: 'deny', rule_ids: ['tool-shape'], decision_reason: msg, error_code: 'no_dialect', error_message: null });
       }
       call.sql = raw;

@@ -2,6 +2,7 @@
 // consume; otherwise the agent is told what is pending (or rejected, expired, used) and nothing
 // runs. The approvals store failing never lets a destructive statement through.
 import { finish, refuse, type Stage } from '../call.js';
+import { withRules } from '../../approvals/views.js';
 
 export const approve: Stage = {
   name: 'approve',
@@ -13,14 +14,14 @@ export const approve: Stage = {
     if (decision?.action !== 'approval_required') return;
     const gate = kit.deps.approvals;
     if (!gate || !call.held) {
-      const msg = `${decision.message} — but approvals are not enabled on this gateway, so the statement is denied (rule ${decision.ruleIds.join(', ')})`;
+      const msg = `${withRules(decision.message, decision.ruleIds)} — but approvals are not enabled on this gateway, so the statement is denied. Run only statements that need no approval, or ask the operators to enable approvals.`;
       return refuse(kit, call, msg, { decision: 'deny', error_code: 'approvals_disabled' });
     }
     let g;
     try {
       g = await gate.check(call.held);
     } catch (err) {
-      const msg = `approval state could not be checked, so the statement is not executed (fail closed): ${(err as Error).message}`;
+      const msg = `approval state could not be checked, so the statement is not executed (fail closed): ${(err as Error).message}. Nothing ran; send the call again in a moment.`;
       return refuse(kit, call, msg, { decision: 'deny', outcome: 'error', error_code: 'approvals_unavailable' });
     }
     if (g.status !== 'approved') {
@@ -28,6 +29,7 @@ export const approve: Stage = {
       return { stop: g.result };
     }
     call.approvalId = g.approvalId;
+    call.approved = g;
     Object.assign(ev, { approval_id: g.approvalId, approval_requester: g.requester, approval_approvers: g.approvers, approvals_required: g.required });
   },
 };

@@ -16,6 +16,6 @@ export const audit: Stage = {
       outcome: failed ? 'failure' : 'success',
       error_code: failed ? 'upstream_tool_error' : null,
     });
-    if (call.approvalId && call.held) await kit.deps.approvals!.executed(call.held, call.approvalId, failed ? 'failure' : 'success');
+    if (call.approvalId && call.held) await kit.deps.approvals!.executed(call.held, call.approvalId, failed ? 'failure' : 'success', call.rowsAffected);
   },
 };

@@ -8,6 +8,8 @@ import type { Kit } from '../kit.js';
 import { ERR_INTERNAL } from '../kit.js';
 import { needsIntent, writeIntent } from '../intent.js';
 import type { HandlePlan } from '../../masking/types.js';
+import { createHash } from 'node:crypto';
+import { countingSql, takeRowCount } from '../approval-notice.js';
 
 export const forward: Stage = {
   name: 'upstream',
@@ -18,10 +20,18 @@ export const forward: Stage = {
     const writer = call.approvalId !== null ? kit.deps.writer : null;
     if (writer) ev.upstream = writer.name;
     const send: Forward = writer ? (p) => writer.forward(p, ctx.signal) : call.forward;
-    const forwarded = call.executed !== null && shape?.sqlArgument ? { ...params, arguments: { ...args, [shape.sqlArgument]: call.executed } } : params;
+    // An approved write also asks the engine how many rows it changed (same call, same connection).
+    const counting = call.approved && call.analysis && call.sql !== null && shape?.sqlArgument ? countingSql(call.executed ?? call.sql, call.analysis) : null;
+    if (counting !== null && call.analysis) {
+      ev.sql_executed = kit.sqlForAudit(counting, call.policy, call.roles, call.analysis.dialect);
+      ev.sql_executed_sha256 = createHash('sha256').update(counting, 'utf8').digest('hex');
+    }
+    const sent = counting ?? call.executed;
+    const forwarded = sent !== null && shape?.sqlArgument ? { ...params, arguments: { ...args, [shape.sqlArgument]: sent } } : params;
     try {
       if (needsIntent(kit.deps.audit, 'tools/call', call.analysis, shape?.kind)) ev.intent_id = await writeIntent(kit.deps.audit, ev);
       let result = await kit.forward(ctx, ev, send, forwarded);
+      if (counting !== null) ({ result, rows: call.rowsAffected } = takeRowCount(result));
       if (decision?.engine?.handles && shape?.sqlArgument) result = await resolveRowHandles(kit, call, shape.sqlArgument, result, decision.engine.handles);
       call.upstream = result;
     } catch (err) {

@@ -5,7 +5,8 @@
 import type { Analysis } from '../../sql/types.js';
 import type { MaskPlan } from '../../masking/types.js';
 import type { Stage } from '../call.js';
-import { maskingNotice } from '../masking-notice.js';
+import { maskingNotice, storedCopyNote } from '../masking-notice.js';
+import { approvalNotice } from '../approval-notice.js';
 
 const DETECTORS_ONLY: MaskPlan = { columns: [], fallback: [], detectors: true };
 
@@ -38,8 +39,13 @@ export const mask: Stage = {
     // Nothing more to mask at rest (every classified column already masked for the client, the
     // detectors already run, the result shaped as analysed): the stored copy is the released one.
     const nothingMore = auditPlan.columns.length === 0 && !auditPlan.detectors && report.notes.length === 0;
-    call.auditCopy = nothingMore ? result : kit.mask(result, auditPlan).result;
-    // Tell the agent what it is looking at: masked values are not data to report as facts.
-    call.released = result.isError === true ? result : maskingNotice(result, clientPlan, report);
+    const stored = nothingMore ? { result, report: { maskedColumns: [], detectorHits: [], rows: report.rows, notes: [] } } : kit.mask(result, auditPlan);
+    // The stored copy says, per column, what the caller received and what it holds itself.
+    call.auditCopy = result.isError === true ? stored.result : storedCopyNote(stored.result, report, stored.report, clientPlan, columnsOut);
+    // Tell the agent what it is looking at: masked values are not data to report as facts, and an
+    // approved statement's answer says under which approval it ran and what it changed.
+    const failed = result.isError === true;
+    const noticed = failed ? result : maskingNotice(result, clientPlan, report);
+    call.released = call.approved ? approvalNotice(noticed, call.approved, call.rowsAffected, failed) : noticed;
   },
 };
