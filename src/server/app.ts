@@ -3,7 +3,7 @@
 // masking, approvals, audit) → sinks. Nothing below this file knows about Fastify routes
 // other than its own.
 import Fastify, { type FastifyInstance } from 'fastify';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -303,6 +303,8 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
   }
   await web.routes(app);
 
+  // Sealed session ids: one key for every instance, so a session survives a move between them.
+  const sessionSecretFile = config.transport.sessionSecretFile ?? (demo ? demoSecretFile(config.dataDir, 'session.key', 32) : undefined);
   const mcp = await registerMcpGateway(app, {
     upstream: { url: config.upstream.url, headers: () => credential.headers(), timeoutMs: config.upstream.timeoutMs },
     interceptor: pipeline,
@@ -312,6 +314,8 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     bodyLimitBytes: config.transport.bodyLimitBytes,
     sessionIdleTimeoutMs: config.transport.sessionIdleTimeoutMs,
     maxSessionsPerIdentity: config.transport.maxSessionsPerIdentity,
+    sessionSecret: sessionSecretFile ? readFileSync(sessionSecretFile) : null,
+    sessionMaxAgeMs: config.transport.sessionMaxAgeMs,
     logger: log,
   });
 
