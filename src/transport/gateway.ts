@@ -6,7 +6,6 @@
 // responses written straight to the socket (see session.ts, upstream.ts).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
-import { randomBytes } from 'node:crypto';
 import { InitializeRequestSchema, LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import type { Identity } from '../identity/types.js';
 import type { McpInterceptor, RequestContext } from '../pipeline/types.js';
@@ -28,7 +27,7 @@ import {
   type JsonRpcId,
 } from './jsonrpc.js';
 import { classify, type Classified, type JsonObject } from './messages.js';
-import { McpSession, type HttpRequestMeta } from './session.js';
+import { McpSession, randomTraceId, type HttpRequestMeta } from './session.js';
 import { SessionIds, ownerOf, type SessionRecord } from './session-id.js';
 import { UpstreamClient, relayedClientCapabilities, type UpstreamSession } from './upstream.js';
 
@@ -99,7 +98,7 @@ function traceIdOf(headers: Record<string, string | string[] | undefined>): stri
   const gcp = firstHeader(headers['x-cloud-trace-context']);
   const g = gcp ? /^([\da-f]{32})/i.exec(gcp) : null;
   if (g) return g[1].toLowerCase();
-  return randomBytes(16).toString('hex');
+  return randomTraceId();
 }
 
 /** Ended ids answer 404 on this instance; remembered for the id lifetime, at most this many. */

@@ -31,10 +31,11 @@ export interface UpstreamReply {
   /** The upstream answered with an event stream (mirrored to the client, as the SDK server does). */
   sse: boolean;
   /**
-   * The result's exact bytes when they can be relayed untouched (see rawResultOf); `result` is
-   * then deep-frozen, so a pipeline that changes it must build a new object.
+   * The result's exact bytes, when they can be relayed untouched (see rawResultOf); checked
+   * only when asked, i.e. when the pipeline returned the result unchanged. `result` is then
+   * deep-frozen, so a pipeline that changes it must build a new object.
    */
-  raw: string | null;
+  raw: (() => string | null) | null;
 }
 
 /** Called for every message the upstream sends before its final answer (notifications, requests). */
@@ -347,37 +348,40 @@ function answerOf(text: string, id: number, method: string, sse: boolean): Upstr
     throw new GatewayError(code, String(e.message ?? 'upstream error'), { ...(data ?? {}), reason: data?.reason ?? 'upstream_error' });
   }
   if (!isObject(msg.result)) throw invalid(method, 'a response without a result object');
-  const raw = rawResultOf(text, msg, id);
-  if (raw !== null) deepFreeze(msg.result);
-  return { result: msg.result, sse, raw };
+  const frame = framing(text, msg, id);
+  if (frame === null) return { result: msg.result, sse, raw: null };
+  deepFreeze(msg.result);
+  return { result: msg.result, sse, raw: () => rawResultOf(text, frame) };
+}
+
+/**
+ * Where `result` sits in the upstream's text, for the compact framing the common serialisers
+ * write ({"jsonrpc","id","result"} in either order, no spaces), and only when the object has
+ * exactly those three keys. Constant time; rawResultOf does the scan that makes it safe.
+ */
+function framing(text: string, msg: JsonObject, id: number): [number, number] | null {
+  let keys = 0;
+  for (const _ in msg) keys++;
+  if (keys !== 3) return null;
+  let end = text.length;
+  while (end > 0 && isSpace(text.charCodeAt(end - 1))) end--;
+  const prefix = `{"jsonrpc":"2.0","id":${id},"result":`;
+  if (text.startsWith(prefix) && text.charCodeAt(end - 1) === 125) return [prefix.length, end - 1];
+  const suffix = `,"jsonrpc":"2.0","id":${id}}`;
+  if (text.startsWith('{"result":') && text.startsWith(suffix, end - suffix.length)) return [10, end - suffix.length];
+  return null;
 }
 
 /**
  * The exact text of `result` inside the upstream's response, so an unchanged result is relayed
- * byte for byte (no re-serialisation). Only the compact framing the common serialisers write is
- * recognised, and only when no key can be a duplicate: with no \u escape in the text, a key
- * named result/id/jsonrpc can only be spelled literally, so if none appears inside the span and
- * the object has exactly three keys, the span is exactly the result JSON.parse returned (a
- * duplicate key could otherwise make a client see a different value than the pipeline saw).
- * Anything else returns null and the result is serialised again.
+ * byte for byte (no re-serialisation). Only when no key can be a duplicate: with no \u escape
+ * in the text, a key named result/id/jsonrpc can only be spelled literally, so if none appears
+ * inside the span (and the object has exactly three keys, see framing), the span is exactly the
+ * result JSON.parse returned. A duplicate key could otherwise make a client see a different
+ * value than the pipeline saw. Anything else returns null and the result is serialised again.
  */
-export function rawResultOf(text: string, msg: JsonObject, id: number): string | null {
-  let end = text.length;
-  while (end > 0 && isSpace(text.charCodeAt(end - 1))) end--;
-  let start: number;
-  let stop: number;
-  const prefix = `{"jsonrpc":"2.0","id":${id},"result":`;
-  const suffix = `,"jsonrpc":"2.0","id":${id}}`;
-  if (text.startsWith(prefix) && text.charCodeAt(end - 1) === 125) {
-    start = prefix.length;
-    stop = end - 1;
-  } else if (text.startsWith('{"result":') && text.startsWith(suffix, end - suffix.length)) {
-    start = 10;
-    stop = end - suffix.length;
-  } else return null;
-  let keys = 0;
-  for (const _ in msg) keys++;
-  if (keys !== 3 || stop <= start) return null;
+export function rawResultOf(text: string, [start, stop]: [number, number]): string | null {
+  if (stop <= start) return null;
   const span = text.slice(start, stop);
   if (span.includes('\\u') || span.includes('"result"') || span.includes('"id"') || span.includes('"jsonrpc"')) return null;
   return span;

@@ -1,0 +1,99 @@
+// Reads a V8 .cpuprofile (node --cpu-prof) and says where the gateway's CPU went: each sample
+// is charged to the nearest project module on its stack (src/transport, src/pipeline, src/sql,
+// …), so time spent in Node internals or libraries counts for the code that asked for it
+// (JSON.parse in masking is masking's; an fsync in the audit writer is audit's). Samples with
+// no project frame are charged to the library or runtime part at their top.
+// Usage: node --import tsx bench/lib/cpuprofile.ts <file.cpuprofile>
+import { readFileSync } from 'node:fs';
+
+interface Node {
+  id: number;
+  callFrame: { functionName: string; url: string };
+  children?: number[];
+}
+interface Profile {
+  nodes: Node[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
+
+const PROJECT: [RegExp, string][] = [
+  [/\/src\/transport\//, 'transport (src/transport)'],
+  [/\/src\/pipeline\//, 'pipeline orchestration (src/pipeline)'],
+  [/\/src\/sql\//, 'SQL analysis (src/sql)'],
+  [/\/src\/policy\//, 'policy (src/policy)'],
+  [/\/src\/masking\//, 'masking (src/masking)'],
+  [/\/src\/(audit|sinks)\//, 'audit (src/audit, src/sinks)'],
+  [/\/src\/identity\//, 'identity (src/identity)'],
+  [/\/src\/approvals\//, 'approvals (src/approvals)'],
+  [/\/src\/ops\//, 'metrics and logs (src/ops)'],
+  [/\/src\/server\//, 'server wiring (src/server)'],
+];
+
+const OUTSIDE: [RegExp, string][] = [
+  [/node_modules\/(fastify|find-my-way|avvio|@fastify|light-my-request|fast-json-stringify|secure-json-parse)/, 'Fastify (HTTP framework)'],
+  [/node_modules\/undici/, 'undici (upstream HTTP)'],
+  [/node_modules\/sql-parser-cst/, 'SQL analysis (src/sql)'],
+  [/node_modules\/jose/, 'identity (src/identity)'],
+  [/node_modules\/(prom-client|pino|tdigest|bintrees)/, 'metrics and logs (src/ops)'],
+  [/node_modules\/zod/, 'zod (validation)'],
+  [/node_modules\/@modelcontextprotocol/, 'MCP SDK'],
+  [/node_modules\/(tsx|esbuild|get-tsconfig)/, 'tsx loader'],
+  [/^node:|^internal\//, 'Node runtime (http, streams, crypto, fs)'],
+];
+
+function categoryOf(url: string): string | null {
+  for (const [re, name] of PROJECT) if (re.test(url)) return name;
+  return null;
+}
+
+export function summarize(file: string): { totalMs: number; busyMs: number; rows: { part: string; ms: number; share: number }[] } {
+  const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+  const byId = new Map<number, Node>();
+  const parent = new Map<number, number>();
+  for (const node of p.nodes) {
+    byId.set(node.id, node);
+    for (const c of node.children ?? []) parent.set(c, node.id);
+  }
+  const memo = new Map<number, string>();
+  const charge = (id: number): string => {
+    const hit = memo.get(id);
+    if (hit) return hit;
+    const leaf = byId.get(id)!;
+    const fn = leaf.callFrame.functionName;
+    let part: string;
+    if (fn === '(idle)' || fn === '(program)') part = fn;
+    else if (fn === '(garbage collector)') part = 'garbage collection';
+    else {
+      let found: string | null = null;
+      for (let cur: number | undefined = id; cur !== undefined && !found; cur = parent.get(cur)) found = categoryOf(byId.get(cur)!.callFrame.url);
+      if (found) part = found;
+      else {
+        const url = leaf.callFrame.url;
+        part = OUTSIDE.find(([re]) => re.test(url))?.[1] ?? (url ? 'other libraries' : 'V8 builtins (JSON, RegExp, …)');
+      }
+    }
+    memo.set(id, part);
+    return part;
+  };
+  const ms = new Map<string, number>();
+  for (let i = 0; i < p.samples.length; i++) {
+    const part = charge(p.samples[i]);
+    ms.set(part, (ms.get(part) ?? 0) + (p.timeDeltas[i] ?? 0) / 1000);
+  }
+  const totalMs = (p.endTime - p.startTime) / 1000;
+  const busyMs = [...ms].filter(([k]) => k !== '(idle)').reduce((a, [, v]) => a + v, 0);
+  const rows = [...ms]
+    .filter(([k]) => k !== '(idle)')
+    .sort((a, b) => b[1] - a[1])
+    .map(([part, v]) => ({ part, ms: v, share: v / busyMs }));
+  return { totalMs, busyMs, rows };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const s = summarize(process.argv[2]);
+  console.log(`busy ${s.busyMs.toFixed(0)} ms of ${s.totalMs.toFixed(0)} ms profiled`);
+  for (const r of s.rows) console.log(`${(r.share * 100).toFixed(1).padStart(5)}%  ${r.ms.toFixed(0).padStart(7)} ms  ${r.part}`);
+}

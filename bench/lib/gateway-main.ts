@@ -1,0 +1,39 @@
+// The real gateway (src/server/app.ts, demo mode: dev issuer, JSONL audit with fsync, the
+// repository's rules) in its own process, so a benchmark's load generator never shares its
+// event loop. Usage: node --import tsx bench/lib/gateway-main.ts <dataDir> <upstreamUrl>
+// Prints one JSON line {"url": …} when listening; SIGTERM closes it cleanly (audit sealed).
+import { join, resolve } from 'node:path';
+import { startGateway } from '../../src/server/app.js';
+import { loadGatewayConfig } from '../../src/server/config.js';
+import { createLogger } from '../../src/ops/logger.js';
+
+const [dataDir, upstreamUrl] = process.argv.slice(2);
+if (!dataDir || !upstreamUrl) throw new Error('usage: gateway-main.ts <dataDir> <upstreamUrl>');
+const repo = resolve(import.meta.dirname, '..', '..');
+const gateway = await startGateway(
+  loadGatewayConfig({
+    env: {},
+    overrides: {
+      mode: 'demo',
+      dataDir,
+      server: { host: '127.0.0.1', port: 0, drainTimeoutMs: 2000 },
+      upstream: { url: upstreamUrl, name: 'toolbox-sqlite', timeoutMs: 60_000 },
+      rules: { dir: join(repo, 'rules'), catalogDir: join(repo, 'rules', 'catalog') },
+      identity: { devIssuer: { enabled: true } },
+      // Load generators call far faster than an agent; the per-identity budget would refuse them.
+      pipeline: { callsPerMinute: 0 },
+      transport: { maxSessionsPerIdentity: 100_000 },
+    },
+  }),
+  { log: createLogger(process.env.BQWARDEN_BENCH_LOG ?? 'silent') },
+);
+process.stdout.write(`${JSON.stringify({ url: gateway.url, pid: process.pid })}\n`);
+let stopping = false;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  await gateway.close();
+  process.exit(0);
+};
+process.on('SIGTERM', () => void stop());
+process.on('SIGINT', () => void stop());

@@ -1,0 +1,77 @@
+// Child processes for benchmarks (gateway, bare proxy) and their memory, read from /proc.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface Child {
+  url: string;
+  pid: number;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts `node [nodeArgs] script args` and waits for the JSON line ({url, pid}) it prints when ready. */
+export async function startChild(script: string, args: string[], opts: { nodeArgs?: string[]; tsx?: boolean; timeoutMs?: number } = {}): Promise<Child> {
+  const nodeArgs = [...(opts.tsx === false ? [] : ['--import', 'tsx']), ...(opts.nodeArgs ?? [])];
+  const child = spawn(process.execPath, [...nodeArgs, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stderr!.on('data', (d) => (log = (log + d).slice(-4000)));
+  const ready = await new Promise<{ url: string; pid: number }>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${script} not ready:\n${log}`)), opts.timeoutMs ?? 60_000);
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const nl = out.indexOf('\n');
+      if (nl === -1) return;
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(out.slice(0, nl)));
+      } catch {
+        reject(new Error(`${script}: unexpected output ${out.slice(0, 200)}`));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${script} exited (${code}):\n${log}`));
+    });
+  });
+  return {
+    ...ready,
+    child,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+/** Resident set size of a process in MB (Linux /proc); NaN where /proc is absent. */
+export function rssMb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(join('/proc', String(pid), 'status'), 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Samples a process's RSS every `everyMs`; `peak()` is the largest since the last `reset()`. */
+export function rssSampler(pid: number, everyMs = 250) {
+  let peak = 0;
+  const t = setInterval(() => {
+    const v = rssMb(pid);
+    if (v > peak) peak = v;
+  }, everyMs);
+  t.unref();
+  return {
+    peak: () => Math.max(peak, rssMb(pid)),
+    reset: () => {
+      peak = 0;
+    },
+    stop: () => clearInterval(t),
+  };
+}
