@@ -67,14 +67,20 @@ const results: Record<string, unknown> = { scale: SCALE };
 try {
   const proxy = await startChild(join(here, 'lib', 'proxy-main.ts'), [toolbox.url], { tsx: true });
   children.push(proxy);
+  const bareToken = 'transport-bench-token';
+  const transport = await startChild(join(here, 'lib', 'transport-main.ts'), [toolbox.url, bareToken], {
+    nodeArgs: cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(cpuProf, 'transport')}`] : [],
+  });
+  children.push(transport);
   const gateway = await startChild(join(here, 'lib', 'gateway-main.ts'), [dataDir, toolbox.url], {
-    nodeArgs: cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] : [],
+    nodeArgs: cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(cpuProf, 'gateway')}`] : [],
   });
   children.push(gateway);
   const token = await mintDevToken({ dataDir, issuer: `${gateway.url}/dev-issuer`, audience: `${gateway.url}/mcp`, user: 'bench-analyst@bank.example', groups: ['analyst'], ttlSeconds: 4 * 3600 });
   const targets = {
     direct: new McpTarget(toolbox.url, null),
     proxy: new McpTarget(proxy.url, null),
+    transport: new McpTarget(transport.url, bareToken),
     gateway: new McpTarget(`${gateway.url}/mcp`, token),
   };
   type Path = keyof typeof targets;
@@ -116,7 +122,7 @@ try {
       }
     }
   };
-  const all: Path[] = ['direct', 'proxy', 'gateway'];
+  const all: Path[] = ['direct', 'proxy', 'transport', 'gateway'];
   await run('100-row masked SELECT', () => SELECT_100, all, [
     ['sequential', 1, n(300)],
     ['8 concurrent', 8, n(800)],

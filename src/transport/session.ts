@@ -376,8 +376,12 @@ export class McpSession {
       throw new HttpRefusal(502, SERVER_ERROR, 'upstream_unavailable', (err as Error).message);
     }
     if (stream === null) {
+      // The spec's answer when there is no standalone stream; clients then simply do without.
+      // Not a refusal of the client (nothing to audit): MCP Toolbox, for one, offers none.
       this.getOut = null;
-      throw new HttpRefusal(405, SERVER_ERROR, 'stream_not_offered', 'Method Not Allowed: the upstream MCP server offers no standalone event stream', { allow: 'POST, DELETE' });
+      res.writeHead(405, { 'content-type': 'application/json', allow: 'POST, DELETE' });
+      res.end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: SERVER_ERROR, message: 'Method Not Allowed: the upstream MCP server offers no standalone event stream' } }));
+      return;
     }
     if (this.ended || res.destroyed) {
       stream.close();

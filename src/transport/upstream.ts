@@ -91,6 +91,7 @@ export class UpstreamClient {
   /** Long-lived GET streams, kept apart so they never hold a request connection. */
   private readonly streams: Pool;
   private nextId = 1;
+  private noStreamUntil = 0;
 
   constructor(private readonly opts: UpstreamOptions) {
     const u = new URL(opts.url);
@@ -249,6 +250,9 @@ export class UpstreamClient {
    * request). Returns null when the upstream offers none (405), as the spec allows.
    */
   async stream(session: UpstreamSession, onMessage: UpstreamMessageHandler): Promise<UpstreamStream | null> {
+    // An upstream that answered 405 is not asked again for a while: every SDK client opens a
+    // GET stream right after initialize, and each would cost an upstream round trip.
+    if (Date.now() < this.noStreamUntil) return null;
     const ac = new AbortController();
     const res = await this.streams
       .request({ path: this.path, method: 'GET', headers: await this.headers(session, 'text/event-stream', false), signal: ac.signal })
@@ -258,7 +262,10 @@ export class UpstreamClient {
     const ct = String(res.headers['content-type'] ?? '');
     if (res.statusCode !== 200 || !ct.startsWith('text/event-stream')) {
       res.body.resume();
-      if (res.statusCode === 405) return null;
+      if (res.statusCode === 405) {
+        this.noStreamUntil = Date.now() + 5 * 60_000;
+        return null;
+      }
       throw new GatewayError(SERVER_ERROR, `Upstream MCP server answered its event stream with HTTP ${res.statusCode}`, {
         reason: 'upstream_http_error',
         httpStatus: res.statusCode,
@@ -383,9 +390,11 @@ function framing(text: string, msg: JsonObject, id: number): [number, number] | 
 export function rawResultOf(text: string, [start, stop]: [number, number]): string | null {
   if (stop <= start) return null;
   const span = text.slice(start, stop);
-  if (span.includes('\\u') || span.includes('"result"') || span.includes('"id"') || span.includes('"jsonrpc"')) return null;
-  return span;
+  // One regular-expression pass: several String#includes calls cost far more on two-byte text.
+  return FRAMING_KEY_OR_ESCAPE.test(span) ? null : span;
 }
+
+const FRAMING_KEY_OR_ESCAPE = /\\u|"(?:result|id|jsonrpc)"/;
 
 function isSpace(c: number): boolean {
   return c === 32 || c === 10 || c === 13 || c === 9;

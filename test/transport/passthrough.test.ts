@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import { startMisbehavingUpstream } from '../fixtures/upstream-misbehaving.js';
 import { rawPost, rawSession, startGateway } from './helpers.js';
 import { rawResultOf } from '../../src/transport/upstream.js';
+import type { McpInterceptor } from '../../src/pipeline/types.js';
 
-async function gatewayOver(answer: (id: unknown) => string, onRequest?: Parameters<typeof startGateway>[1]['interceptorOverrides']) {
+async function gatewayOver(answer: (id: unknown) => string, onRequest?: Partial<McpInterceptor>) {
   const up = await startMisbehavingUpstream('scripted', { answer });
   const gw = await startGateway(up.url, { upstream: { url: up.url, headers: async () => ({}), timeoutMs: 5000 }, interceptorOverrides: onRequest });
   const token = await gw.auth.token('bytes');
