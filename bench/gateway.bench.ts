@@ -9,6 +9,7 @@
 // Results go to $BENCH_RESULTS_DIR/gateway.json (bench/index.ts renders docs/benchmarks.md).
 // BENCH_SCALE=0.3 shortens every run; BENCH_CPU_PROF=<dir> profiles the gateway process.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeBankDb } from '../src/demo/dataset.js';
@@ -56,6 +57,11 @@ const distinctQuery = () => {
 };
 
 // ---------- stack ----------
+// The gateway runs as production runs it (the Docker image: compiled dist/, no tsx), unless
+// BENCH_TSX=1 asks for the sources through tsx (what `npm start` in a clone does).
+const useDist = process.env.BENCH_TSX !== '1';
+if (useDist) execFileSync('npm', ['run', '--silent', 'build'], { cwd: join(here, '..'), stdio: 'inherit' });
+const childEnv = { ...process.env, BQWARDEN_USE_DIST: useDist ? '1' : '0' };
 const work = mkdtempSync(join(tmpdir(), 'bqw-bench-gw-'));
 const dataDir = join(work, 'data');
 mkdirSync(dataDir, { recursive: true });
@@ -65,17 +71,21 @@ const children: Child[] = [];
 const cpuProf = process.env.BENCH_CPU_PROF;
 const results: Record<string, unknown> = { scale: SCALE };
 try {
-  const proxy = await startChild(join(here, 'lib', 'proxy-main.ts'), [toolbox.url], { tsx: true });
+  const proxy = await startChild(join(here, 'lib', 'proxy-main.mjs'), [toolbox.url]);
   children.push(proxy);
   const bareToken = 'transport-bench-token';
-  const transport = await startChild(join(here, 'lib', 'transport-main.ts'), [toolbox.url, bareToken], {
+  const transport = await startChild(join(here, 'lib', 'transport-main.mjs'), [toolbox.url, bareToken], {
+    env: childEnv,
     nodeArgs: cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(cpuProf, 'transport')}`] : [],
   });
   children.push(transport);
-  const gateway = await startChild(join(here, 'lib', 'gateway-main.ts'), [dataDir, toolbox.url], {
+  const gateway = await startChild(join(here, 'lib', 'gateway-main.mjs'), [dataDir, toolbox.url], {
+    env: childEnv,
     nodeArgs: cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(cpuProf, 'gateway')}`] : [],
   });
   children.push(gateway);
+  results.runtime = gateway.runtime;
+  console.log(`gateway and transport run ${gateway.runtime}`);
   const token = await mintDevToken({ dataDir, issuer: `${gateway.url}/dev-issuer`, audience: `${gateway.url}/mcp`, user: 'bench-analyst@bank.example', groups: ['analyst'], ttlSeconds: 4 * 3600 });
   const targets = {
     direct: new McpTarget(toolbox.url, null),

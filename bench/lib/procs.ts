@@ -6,17 +6,19 @@ import { join } from 'node:path';
 export interface Child {
   url: string;
   pid: number;
+  /** How the child runs the gateway's code (compiled dist/ or tsx), when it says. */
+  runtime?: string;
   child: ChildProcess;
   stop(): Promise<void>;
 }
 
 /** Starts `node [nodeArgs] script args` and waits for the JSON line ({url, pid}) it prints when ready. */
-export async function startChild(script: string, args: string[], opts: { nodeArgs?: string[]; tsx?: boolean; timeoutMs?: number } = {}): Promise<Child> {
-  const nodeArgs = [...(opts.tsx === false ? [] : ['--import', 'tsx']), ...(opts.nodeArgs ?? [])];
-  const child = spawn(process.execPath, [...nodeArgs, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startChild(script: string, args: string[], opts: { nodeArgs?: string[]; tsx?: boolean; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Child> {
+  const nodeArgs = [...(opts.tsx ?? script.endsWith('.ts') ? ['--import', 'tsx'] : []), ...(opts.nodeArgs ?? [])];
+  const child = spawn(process.execPath, [...nodeArgs, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
   let log = '';
   child.stderr!.on('data', (d) => (log = (log + d).slice(-4000)));
-  const ready = await new Promise<{ url: string; pid: number }>((resolve, reject) => {
+  const ready = await new Promise<{ url: string; pid: number; runtime?: string }>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`${script} not ready:\n${log}`)), opts.timeoutMs ?? 60_000);
     child.stdout!.on('data', (d) => {

@@ -8,6 +8,7 @@ import type { RunStats } from './mcp-load.js';
 type Path = 'direct' | 'proxy' | 'transport' | 'gateway';
 interface GatewayResults {
   scale: number;
+  runtime?: string;
   rows?: { workload: string; mode: string; path: Path; stats: RunStats }[];
   bytes100?: Record<string, number>;
   bytes10k?: Record<string, number>;
@@ -58,7 +59,7 @@ export function machineSection(info: RunInfo): string {
     '| --- | --- |',
     `| commit | \`${git(['rev-parse', '--short=12', 'HEAD'])}\`${dirty ? ' (with uncommitted changes)' : ''} (${git(['log', '-1', '--format=%cs %s']).replace(/\|/g, '/').slice(0, 90)}) |`,
     `| machine | ${c.length} × ${c[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${osType()} ${release()} |`,
-    `| Node | ${process.version} (sources run through tsx) |`,
+    `| Node | ${process.version} |`,
     `| load average (1/5/15 min) | before ${info.loadBefore.map((x) => x.toFixed(1)).join(' / ')}, after ${info.loadAfter.map((x) => x.toFixed(1)).join(' / ')} — the machine is shared; absolute figures move with it, ratios much less |`,
   ].join('\n');
 }
@@ -82,6 +83,7 @@ export function gatewaySection(g: GatewayResults): string {
   out.push('- **transport**: the gateway\'s MCP endpoint with a pass-through interceptor and a constant bearer check (`bench/lib/transport-main.ts`) — what `src/transport` costs;');
   out.push('- **gateway**: the whole gateway in demo mode (`bench/lib/gateway-main.ts`): dev-issuer JWT verified per request, SQL analysis, policy, masking, audit written and fsync\'d before release; the caller holds the `analyst` role.');
   out.push('');
+  if (g.runtime) out.push(`The gateway and transport processes run ${g.runtime === 'compiled (dist/)' ? 'the compiled JavaScript (`npm run build`, as the Docker image does)' : 'the TypeScript sources through tsx'}.`, '');
   out.push(`Goals (issue 14): gateway ≤ +1.0 ms p50 and ≤ +5 ms p99 over direct, throughput ≥ 0.80 × direct.${g.scale !== 1 ? ` Run with BENCH_SCALE=${g.scale} (fewer calls).` : ''}`);
   for (const w of workloads) {
     out.push('', `### ${w}`, '');

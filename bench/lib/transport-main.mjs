@@ -1,15 +1,14 @@
 // The transport alone: the gateway's MCP endpoint (src/transport) with a pass-through
-// interceptor and a constant-time bearer check, so what it adds over the bare proxy is the
+// interceptor and a constant bearer check, so what it adds over the bare proxy is the
 // transport's own cost (sessions, checks, the upstream client, relaying), not the pipeline's.
-// Usage: node --import tsx bench/lib/transport-main.ts <upstreamUrl> <bearer>
+// Usage: node bench/lib/transport-main.mjs <upstreamUrl> <bearer>
 import Fastify from 'fastify';
-import { registerMcpGateway } from '../../src/transport/gateway.js';
-import type { McpInterceptor } from '../../src/pipeline/types.js';
-import type { Identity } from '../../src/identity/types.js';
+import { compiled, load } from './load-app.mjs';
 
 const [upstreamUrl, bearer] = process.argv.slice(2);
-const identity: Identity = { subject: 'bench', email: 'bench@bank.example', issuer: 'https://bench.invalid', groups: [], roles: [], actorType: 'human', authMethod: 'oidc', expiresAt: null, name: null };
-const passThrough: McpInterceptor = {
+const { registerMcpGateway } = await load('transport/gateway');
+const identity = { subject: 'bench', email: 'bench@bank.example', issuer: 'https://bench.invalid', groups: [], roles: [], actorType: 'human', authMethod: 'oidc', expiresAt: null, name: null };
+const passThrough = {
   onRequest: (_ctx, _method, params, forward) => forward(params),
   onNotification: async () => {},
   onSessionStart: async () => {},
@@ -31,6 +30,6 @@ const handle = await registerMcpGateway(app, {
   maxSessionsPerIdentity: 100_000,
 });
 await app.listen({ host: '127.0.0.1', port: 0 });
-const { port } = app.server.address() as { port: number };
-process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${port}/mcp`, pid: process.pid })}\n`);
+const { port } = app.server.address();
+process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${port}/mcp`, pid: process.pid, runtime: compiled ? 'compiled (dist/)' : 'tsx (src/)' })}\n`);
 process.on('SIGTERM', () => void handle.close().then(() => app.close()).then(() => process.exit(0)));

@@ -1,8 +1,7 @@
 // The floor: a bare Node pass-through HTTP proxy (node:http, keep-alive, streaming both ways)
 // in front of the same upstream. Whatever it adds is the cost of one more Node hop, which no
-// gateway written in Node can go below. Usage: node bench/lib/proxy-main.ts <upstreamUrl>
+// gateway written in Node can go below. Usage: node bench/lib/proxy-main.mjs <upstreamUrl>
 import { Agent, createServer, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
 
 const target = new URL(process.argv[2] ?? '');
 const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
@@ -19,7 +18,7 @@ const server = createServer((req, res) => {
 });
 server.keepAliveTimeout = 60_000;
 server.listen(0, '127.0.0.1', () => {
-  const { port } = server.address() as AddressInfo;
+  const { port } = server.address();
   process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${port}${target.pathname}`, pid: process.pid })}\n`);
 });
 process.on('SIGTERM', () => process.exit(0));

@@ -1,15 +1,15 @@
 // The real gateway (src/server/app.ts, demo mode: dev issuer, JSONL audit with fsync, the
 // repository's rules) in its own process, so a benchmark's load generator never shares its
-// event loop. Usage: node --import tsx bench/lib/gateway-main.ts <dataDir> <upstreamUrl>
-// Prints one JSON line {"url": …} when listening; SIGTERM closes it cleanly (audit sealed).
-import { join, resolve } from 'node:path';
-import { startGateway } from '../../src/server/app.js';
-import { loadGatewayConfig } from '../../src/server/config.js';
-import { createLogger } from '../../src/ops/logger.js';
+// event loop. Usage: node bench/lib/gateway-main.mjs <dataDir> <upstreamUrl>
+// Prints one JSON line {"url", "pid", "runtime"} when listening; SIGTERM closes it cleanly.
+import { join } from 'node:path';
+import { compiled, load, repo } from './load-app.mjs';
 
 const [dataDir, upstreamUrl] = process.argv.slice(2);
-if (!dataDir || !upstreamUrl) throw new Error('usage: gateway-main.ts <dataDir> <upstreamUrl>');
-const repo = resolve(import.meta.dirname, '..', '..');
+if (!dataDir || !upstreamUrl) throw new Error('usage: gateway-main.mjs <dataDir> <upstreamUrl>');
+const { startGateway } = await load('server/app');
+const { loadGatewayConfig } = await load('server/config');
+const { createLogger } = await load('ops/logger');
 const gateway = await startGateway(
   loadGatewayConfig({
     env: {},
@@ -27,7 +27,7 @@ const gateway = await startGateway(
   }),
   { log: createLogger(process.env.BQWARDEN_BENCH_LOG ?? 'silent') },
 );
-process.stdout.write(`${JSON.stringify({ url: gateway.url, pid: process.pid })}\n`);
+process.stdout.write(`${JSON.stringify({ url: gateway.url, pid: process.pid, runtime: compiled ? 'compiled (dist/)' : 'tsx (src/)' })}\n`);
 let stopping = false;
 const stop = async () => {
   if (stopping) return;
