@@ -4,8 +4,8 @@
 // the same lean raw-HTTP load generator. Workloads: the 100-row masked SELECT as the analyst,
 // a 10,000-row SELECT, sequential and 8/32 concurrent sessions; a varied-literal and a
 // distinct-query workload; gateway memory idle, with 1,000 sessions, after a call on each, and
-// after they closed. Then the stages in process: analyses/s (cold, fingerprint-cached,
-// text-cached), masking cells/s, audit events/s.
+// after they closed. Then SQL analysis in process: analyses/s cold, fingerprint-cached and
+// text-cached (masking cells/s and audit events/s come from masking.bench.ts and audit.bench.ts).
 // Results go to $BENCH_RESULTS_DIR/gateway.json (bench/index.ts renders docs/benchmarks.md).
 // BENCH_SCALE=0.3 shortens every run; BENCH_CPU_PROF=<dir> profiles the gateway process.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,14 +16,8 @@ import { writeBankDb } from '../src/demo/dataset.js';
 import { startToolbox } from '../src/demo/toolbox.js';
 import { mintDevToken } from '../src/identity/dev-issuer.js';
 import { analyze, analyzeCached } from '../src/sql/index.js';
-import { applyMasking } from '../src/masking/apply.js';
-import { resolveMaskingOptions } from '../src/masking/config.js';
-import type { MaskMethod, MaskPlan } from '../src/masking/types.js';
-import { AuditLog } from '../src/audit/log.js';
-import { loadOrCreateSigner } from '../src/audit/checkpoint.js';
-import { JsonlSink } from '../src/sinks/jsonl.js';
-import type { AuditEventInput } from '../src/audit/event.js';
-import { McpTarget, drive, messagesOf, type LoadSession, type RunStats } from './lib/mcp-load.js';
+import { McpTarget, drive, type LoadSession, type RunStats } from './lib/mcp-load.js';
+import { messagesOf } from '../test/security/helpers.js';
 import { rssMb, rssSampler, startChild, type Child } from './lib/procs.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
@@ -204,67 +198,6 @@ if (!process.env.BENCH_ONLY) {
   results.analysis = { cold, fingerprint, textCached };
   console.log(`analysis: cold ${cold.toFixed(0)}/s, literals varied ${fingerprint.toFixed(0)}/s, text-cached ${textCached.toFixed(0)}/s (one core)`);
 }
-if (!process.env.BENCH_ONLY) {
-  const names = ['customer_id', 'full_name', 'ssn', 'email', 'account_number', 'city', 'balance', 'note'];
-  const masked: [number, MaskMethod][] = [[1, 'pseudonym'], [2, 'last4'], [3, 'email_domain']];
-  const plan: MaskPlan = {
-    columns: masked.map(([i, method]) => ({ outputIndex: i, outputName: names[i], classification: names[i], method, ruleId: `r.${names[i]}`, sources: [`main.customers.${names[i]}`] })),
-    fallback: [{ classification: 'pii', method: 'redact', ruleId: 'r.fallback' }],
-    detectors: true,
-    outputColumns: names.map((name, index) => ({ index, name })),
-  };
-  const content = Array.from({ length: 10_000 }, (_, i) => ({
-    type: 'text',
-    text: JSON.stringify({ customer_id: i + 1, full_name: `Customer Number${i}`, ssn: `${100 + (i % 700)}-${10 + (i % 89)}-${1000 + (i % 8999)}`, email: `user${i}@example${i % 7}.com`, account_number: 100000000000 + i * 7919, city: 'Springfield', balance: i * 1.37, note: 'routine review 2024-11-22' }),
-  }));
-  const mopts = resolveMaskingOptions({ pseudonym: { keyId: 'bench', key: 'bench-key-0123456789abcdefghijklmnopqrstuvwxyz' } });
-  applyMasking({ content }, plan, mopts);
-  const t0 = performance.now();
-  const reps = Math.max(2, Math.round(5 * SCALE));
-  for (let r = 0; r < reps; r++) applyMasking({ content }, plan, mopts);
-  const cellsPerSec = (10_000 * names.length * reps) / ((performance.now() - t0) / 1000);
-  results.masking = { cellsPerSec, rows: 10_000, columns: names.length, masked: masked.length };
-  console.log(`masking: ${cellsPerSec.toFixed(0)} cells/s (10,000 rows × 8 columns, 3 masked, detectors on; one core)`);
-}
-if (!process.env.BENCH_ONLY) {
-  const dir = mkdtempSync(join(tmpdir(), 'bqw-bench-audit-'));
-  const log = await AuditLog.open({
-    sink: await JsonlSink.open({ dir: join(dir, 'audit') }),
-    signer: loadOrCreateSigner({ keysDir: join(dir, 'keys') }),
-    gatewayVersion: 'bench',
-    instance: 'bench',
-    checkpointEvery: { events: 1000, ms: 60_000 },
-  });
-  const ev = (i: number): AuditEventInput => ({
-    event_type: 'mcp_request',
-    session_id: `s-${i % 50}`,
-    request_id: String(i),
-    actor_email: 'analyst@bank.example',
-    actor_subject: 'sub-1',
-    actor_type: 'human',
-    auth_method: 'oidc',
-    mcp_method: 'tools/call',
-    tool_name: TOOL,
-    sql_text: 'SELECT customer_id, full_name, ssn, email, city FROM customers ORDER BY customer_id LIMIT ?',
-    decision: 'mask',
-    rule_ids: ['pii-ssn'],
-    rows_returned: 100,
-  });
-  const total = n(8000);
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: 64 }, async () => {
-      for (let i = next++; i < total; i = next++) await log.append(ev(i));
-    }),
-  );
-  const eventsPerSec = (total / (performance.now() - t0)) * 1000;
-  await log.close();
-  rmSync(dir, { recursive: true, force: true });
-  results.audit = { eventsPerSec, callers: 64 };
-  console.log(`audit: ${eventsPerSec.toFixed(0)} events/s durable (64 concurrent callers, JSONL, group commit)`);
-}
-
 if (process.env.BENCH_RESULTS_DIR) writeFileSync(join(process.env.BENCH_RESULTS_DIR, 'gateway.json'), JSON.stringify(results, null, 2));
 
 async function parallel(count: number, width: number, f: (i: number) => Promise<void>): Promise<void> {

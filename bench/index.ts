@@ -41,8 +41,12 @@ for (const f of files) {
 }
 info.loadAfter = snapshotLoad();
 
-const gatewayFile = join(resultsDir, 'gateway.json');
-const gateway = existsSync(gatewayFile) ? JSON.parse(readFileSync(gatewayFile, 'utf8')) : null;
+const result = (name: string) => {
+  const file = join(resultsDir, `${name}.json`);
+  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined;
+};
+const gateway = result('gateway') ?? null;
+if (gateway) Object.assign(gateway, { masking: result('masking'), audit: result('audit') });
 rmSync(resultsDir, { recursive: true, force: true });
 if (filters.length === 0 || write) {
   const doc = join(dir, '..', 'docs', 'benchmarks.md');

@@ -20,25 +20,6 @@ export interface LoadSession {
 const ACCEPT = 'application/json, text/event-stream';
 const PROTOCOL = '2025-11-25';
 
-/** JSON-RPC messages in a JSON or SSE body. */
-export function messagesOf(text: string): Record<string, any>[] {
-  const t = text.trim();
-  if (t.startsWith('{') || t.startsWith('[')) {
-    const v = JSON.parse(t);
-    return Array.isArray(v) ? v : [v];
-  }
-  const out: Record<string, any>[] = [];
-  for (const block of t.split(/\r?\n\r?\n/)) {
-    const data = block
-      .split(/\r?\n/)
-      .filter((l) => l.startsWith('data:'))
-      .map((l) => l.slice(5).trimStart())
-      .join('\n');
-    if (data) out.push(JSON.parse(data));
-  }
-  return out;
-}
-
 export class McpTarget {
   readonly pool: Pool;
   private readonly path: string;

@@ -125,6 +125,17 @@ export class UpstreamClient {
     return h;
   }
 
+  /** One JSON-RPC POST to the upstream endpoint. */
+  private async post(session: UpstreamSession | null, body: string, signal: AbortSignal) {
+    return this.pool.request({
+      path: this.path,
+      method: 'POST',
+      headers: await this.headers(session, 'application/json, text/event-stream', true),
+      body,
+      signal,
+    });
+  }
+
   /** Opens an upstream session: initialize, then notifications/initialized. */
   async initialize(clientCapabilities: JsonObject): Promise<{ session: UpstreamSession; result: JsonObject; sse: boolean }> {
     const id = this.id();
@@ -172,23 +183,10 @@ export class UpstreamClient {
     if (o.signal?.aborted) onAbort();
     else o.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const res = await this.pool.request({
-        path: this.path,
-        method: 'POST',
-        headers: await this.headers(session, 'application/json, text/event-stream', true),
-        body,
-        signal: ac.signal,
-      });
+      const res = await this.post(session, body, ac.signal);
       const status = res.statusCode;
       const ct = String(res.headers['content-type'] ?? '');
-      if (status < 200 || status >= 300) {
-        const text = await readCapped(res.body, 300);
-        throw new GatewayError(SERVER_ERROR, `Upstream MCP server answered ${method} with HTTP ${status}: ${firstLine(text)}`, {
-          reason: 'upstream_http_error',
-          httpStatus: status,
-          ...(status === 404 && session?.sessionId ? { upstreamSession: SESSION_LOST } : {}),
-        });
-      }
+      if (status < 200 || status >= 300) throw httpError(method, status, await readCapped(res.body, 300), session);
       let reply: UpstreamReply;
       if (ct.startsWith('text/event-stream')) reply = await readSseAnswer(res.body, id, method, o.onMessage);
       else if (ct.startsWith('application/json')) reply = answerOf(await res.body.text(), id, method, false);
@@ -220,21 +218,9 @@ export class UpstreamClient {
   /** Sends a notification or a response upstream (the upstream answers 202). */
   async send(session: UpstreamSession, body: string, what: string): Promise<void> {
     try {
-      const res = await this.pool.request({
-        path: this.path,
-        method: 'POST',
-        headers: await this.headers(session, 'application/json, text/event-stream', true),
-        body,
-        signal: AbortSignal.timeout(this.opts.timeoutMs),
-      });
+      const res = await this.post(session, body, AbortSignal.timeout(this.opts.timeoutMs));
       const text = await readCapped(res.body, 300);
-      if (res.statusCode < 200 || res.statusCode >= 300) {
-        throw new GatewayError(SERVER_ERROR, `Upstream MCP server answered ${what} with HTTP ${res.statusCode}: ${firstLine(text)}`, {
-          reason: 'upstream_http_error',
-          httpStatus: res.statusCode,
-          ...(res.statusCode === 404 && session.sessionId ? { upstreamSession: SESSION_LOST } : {}),
-        });
-      }
+      if (res.statusCode < 200 || res.statusCode >= 300) throw httpError(what, res.statusCode, text, session);
     } catch (err) {
       if (err instanceof GatewayError) throw err;
       throw new GatewayError(SERVER_ERROR, `Upstream MCP server unavailable during ${what}: ${describe(err)}`, { reason: 'upstream_unavailable' });
@@ -261,16 +247,12 @@ export class UpstreamClient {
       });
     const ct = String(res.headers['content-type'] ?? '');
     if (res.statusCode !== 200 || !ct.startsWith('text/event-stream')) {
-      res.body.resume();
+      const text = await readCapped(res.body, 300);
       if (res.statusCode === 405) {
         this.noStreamUntil = Date.now() + 5 * 60_000;
         return null;
       }
-      throw new GatewayError(SERVER_ERROR, `Upstream MCP server answered its event stream with HTTP ${res.statusCode}`, {
-        reason: 'upstream_http_error',
-        httpStatus: res.statusCode,
-        ...(res.statusCode === 404 && session.sessionId ? { upstreamSession: SESSION_LOST } : {}),
-      });
+      throw httpError('its event stream', res.statusCode, text, session);
     }
     const reader = new SseReader((e) => {
       const m = parseMessage(e.data);
@@ -304,13 +286,7 @@ export class UpstreamClient {
   /** Probe for readiness: reachable, and our credentials are accepted (401/403 mean not ready). */
   async probe(): Promise<boolean> {
     try {
-      const res = await this.pool.request({
-        path: this.path,
-        method: 'POST',
-        headers: await this.headers(null, 'application/json, text/event-stream', true),
-        body: '{"jsonrpc":"2.0","id":"bqwarden-readiness","method":"ping"}',
-        signal: AbortSignal.timeout(Math.min(this.opts.timeoutMs, 5000)),
-      });
+      const res = await this.post(null, '{"jsonrpc":"2.0","id":"bqwarden-readiness","method":"ping"}', AbortSignal.timeout(Math.min(this.opts.timeoutMs, 5000)));
       res.body.resume();
       return res.statusCode < 500 && res.statusCode !== 401 && res.statusCode !== 403;
     } catch {
@@ -321,6 +297,15 @@ export class UpstreamClient {
   async close(): Promise<void> {
     await Promise.all([this.pool.destroy(), this.streams.destroy()]).catch(() => undefined);
   }
+}
+
+/** A non-2xx answer; a 404 on a request that carried our session id means the upstream forgot it. */
+function httpError(what: string, status: number, body: string, session: UpstreamSession | null): GatewayError {
+  return new GatewayError(SERVER_ERROR, `Upstream MCP server answered ${what} with HTTP ${status}: ${firstLine(body)}`, {
+    reason: 'upstream_http_error',
+    httpStatus: status,
+    ...(status === 404 && session?.sessionId ? { upstreamSession: SESSION_LOST } : {}),
+  });
 }
 
 function invalid(method: string, why: string): GatewayError {
