@@ -7,8 +7,9 @@
 // Not part of `npm test` or `npm run bench`. Run: node --import tsx bench/soak.ts
 // Env: SOAK_SESSIONS (1000), SOAK_MINUTES (10), SOAK_RATE calls/s (25), SOAK_INFLIGHT (32),
 // SOAK_RSS_LIMIT_MB (200), SOAK_GATEWAY_NODE_ARGS (e.g. "--max-old-space-size=160": V8 flags
-// for the gateway process only). Writes docs/soak.md unless SOAK_NO_WRITE=1.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// for the gateway process only). Writes docs/soak.md unless SOAK_NO_WRITE=1 (SOAK_APPEND=1:
+// below the run already there).
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -178,7 +179,11 @@ try {
     '',
   ].join('\n');
   process.stdout.write(`\n${summary}`);
-  if (process.env.SOAK_NO_WRITE !== '1') writeFileSync(join(repo, 'docs', 'soak.md'), summary);
+  // SOAK_APPEND=1 adds this run below the previous one (e.g. the same soak with other V8 flags).
+  if (process.env.SOAK_NO_WRITE !== '1') {
+    const file = join(repo, 'docs', 'soak.md');
+    writeFileSync(file, process.env.SOAK_APPEND === '1' && existsSync(file) ? `${readFileSync(file, 'utf8').trimEnd()}\n\n${summary.replace(/^# /, '## ')}` : summary);
+  }
   process.exitCode = verifyOk && failures === 0 && lost === 0 && max <= LIMIT_MB ? 0 : 1;
 } finally {
   await gateway.stop().catch(() => undefined);
