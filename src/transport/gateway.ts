@@ -111,6 +111,9 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
   const held = new Map<string, number>();
   /** Ids this instance ended (DELETE, expiry, upstream loss): they stay ended here. */
   const ended = new Map<string, number>();
+  // Keyed by the id's last 22 characters (its GCM tag, unique per id), not the ~250-character
+  // id: a day of ended sessions stays a few MB. A collision could only cause a wrong 404.
+  const tombstone = (id: string) => id.slice(-22);
   /** Sessions being rebuilt from their id, so concurrent requests rebuild once. */
   const resuming = new Map<string, Promise<McpSession>>();
   const identities = new WeakMap<IncomingMessage, Identity>();
@@ -172,7 +175,7 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
     if (sessions.get(s.id) !== s) return;
     sessions.delete(s.id);
     release(identityKey(s.identity));
-    ended.set(s.id, Date.now());
+    ended.set(tombstone(s.id), Date.now());
     if (ended.size > MAX_TOMBSTONES) ended.delete(ended.keys().next().value!);
   }
 
@@ -289,7 +292,7 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
   const notFound = () => new HttpRefusal(404, SESSION_NOT_FOUND, 'unknown_session', 'Session not found: unknown, expired or closed Mcp-Session-Id; initialize a new session');
 
   async function resume(request: FastifyRequest, sid: string, who: Identity): Promise<McpSession> {
-    if (ended.has(sid) || closing) throw notFound();
+    if (ended.has(tombstone(sid)) || closing) throw notFound();
     const record = ids.open(sid);
     if (!record || Date.now() - record.createdAt > maxAgeMs) throw notFound();
     if (record.owner !== ownerOf(who)) {
