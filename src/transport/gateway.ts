@@ -55,6 +55,12 @@ export interface McpGatewayOptions {
   sessionSecret?: Uint8Array | null;
   /** A session id older than this is refused (404) everywhere; default 24 h. */
   sessionMaxAgeMs?: number;
+  /**
+   * How long a session whose tokens all expired waits for its owner's refreshed token (OAuth
+   * clients refresh when a call is refused, i.e. after expiry); default 5 minutes. Its open
+   * stream is closed at expiry, and every request needs a valid token anyway.
+   */
+  authRefreshGraceMs?: number;
 }
 
 /**
@@ -434,14 +440,16 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
     scope.all(path, handle);
   });
 
+  const refreshGraceMs = opts.authRefreshGraceMs ?? 5 * 60_000;
   // Once a second at most: cheap, and it bounds how long a session outlives its token.
   const sweepEvery = Math.max(25, Math.min(1000, Math.floor(opts.sessionIdleTimeoutMs / 4)));
   const sweeper = setInterval(() => {
     const now = Date.now();
     for (const s of sessions.values()) {
-      const idle = now - s.lastActivity > opts.sessionIdleTimeoutMs;
-      const tokenExpired = s.authExpiresAt !== null && now >= s.authExpiresAt * 1000;
-      if (!s.busy && (idle || tokenExpired)) void s.end('expired');
+      if (s.busy) continue;
+      const expiredFor = s.authExpiresAt === null ? -1 : now - s.authExpiresAt * 1000;
+      if (expiredFor >= 0) s.closeStream();
+      if (now - s.lastActivity > opts.sessionIdleTimeoutMs || expiredFor > refreshGraceMs) void s.end('expired');
     }
     // A tombstone is needed only while its id could still be accepted.
     for (const [id, at] of ended) {

@@ -103,7 +103,8 @@ export class McpSession {
 
   /** No upstream message reaches the client on a stream opened under tokens that all expired. */
   closeStream(): void {
-    this.transport.closeStandaloneSSEStream();
+    this.getUpstream?.close();
+    this.getOut?.close();
   }
 
   /** Records a fresh token of the session's owner (extends the session's auth bound). */
