@@ -20,16 +20,16 @@ interface Profile {
 }
 
 const PROJECT: [RegExp, string][] = [
-  [/\/src\/transport\//, 'transport (src/transport)'],
-  [/\/src\/pipeline\//, 'pipeline orchestration (src/pipeline)'],
-  [/\/src\/sql\//, 'SQL analysis (src/sql)'],
-  [/\/src\/policy\//, 'policy (src/policy)'],
-  [/\/src\/masking\//, 'masking (src/masking)'],
-  [/\/src\/(audit|sinks)\//, 'audit (src/audit, src/sinks)'],
-  [/\/src\/identity\//, 'identity (src/identity)'],
-  [/\/src\/approvals\//, 'approvals (src/approvals)'],
-  [/\/src\/ops\//, 'metrics and logs (src/ops)'],
-  [/\/src\/server\//, 'server wiring (src/server)'],
+  [/\/(?:src|dist)\/transport\//, 'transport (src/transport)'],
+  [/\/(?:src|dist)\/pipeline\//, 'pipeline orchestration (src/pipeline)'],
+  [/\/(?:src|dist)\/sql\//, 'SQL analysis (src/sql)'],
+  [/\/(?:src|dist)\/policy\//, 'policy (src/policy)'],
+  [/\/(?:src|dist)\/masking\//, 'masking (src/masking)'],
+  [/\/(?:src|dist)\/(audit|sinks)\//, 'audit (src/audit, src/sinks)'],
+  [/\/(?:src|dist)\/identity\//, 'identity (src/identity)'],
+  [/\/(?:src|dist)\/approvals\//, 'approvals (src/approvals)'],
+  [/\/(?:src|dist)\/ops\//, 'metrics and logs (src/ops)'],
+  [/\/(?:src|dist)\/server\//, 'server wiring (src/server)'],
 ];
 
 const OUTSIDE: [RegExp, string][] = [
