@@ -79,9 +79,9 @@ export function gatewaySection(g: GatewayResults): string {
   );
   out.push('');
   out.push('- **direct**: MCP Toolbox itself — the baseline;');
-  out.push('- **proxy**: a bare Node `http` pass-through proxy (`bench/lib/proxy-main.ts`) — the floor for any Node hop;');
-  out.push('- **transport**: the gateway\'s MCP endpoint with a pass-through interceptor and a constant bearer check (`bench/lib/transport-main.ts`) — what `src/transport` costs;');
-  out.push('- **gateway**: the whole gateway in demo mode (`bench/lib/gateway-main.ts`): dev-issuer JWT verified per request, SQL analysis, policy, masking, audit written and fsync\'d before release; the caller holds the `analyst` role.');
+  out.push('- **proxy**: a bare Node `http` pass-through proxy (`bench/lib/proxy-main.mjs`) — the floor for any Node hop;');
+  out.push('- **transport**: the gateway\'s MCP endpoint with a pass-through interceptor and a constant bearer check (`bench/lib/transport-main.mjs`) — what `src/transport` costs;');
+  out.push('- **gateway**: the whole gateway in demo mode (`bench/lib/gateway-main.mjs`): dev-issuer JWT verified per request, SQL analysis, policy, masking, audit written and fsync\'d before release; the caller holds the `analyst` role.');
   out.push('');
   if (g.runtime) out.push(`The gateway and transport processes run ${g.runtime === 'compiled (dist/)' ? 'the compiled JavaScript (`npm run build`, as the Docker image does)' : 'the TypeScript sources through tsx'}.`, '');
   out.push(`Goals (issue 14): gateway ≤ +1.0 ms p50 and ≤ +5 ms p99 over direct, throughput ≥ 0.80 × direct.${g.scale !== 1 ? ` Run with BENCH_SCALE=${g.scale} (fewer calls).` : ''}`);
