@@ -7,8 +7,9 @@
 // after they closed. Then SQL analysis in process: analyses/s cold, fingerprint-cached and
 // text-cached (masking cells/s and audit events/s come from masking.bench.ts and audit.bench.ts).
 // Results go to $BENCH_RESULTS_DIR/gateway.json (bench/index.ts renders docs/benchmarks.md).
-// BENCH_SCALE=0.3 shortens every run; BENCH_CPU_PROF=<dir> profiles the gateway process.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// BENCH_SCALE=0.3 shortens every run; BENCH_CPU_PROF=<dir> profiles the gateway and transport
+// processes over the whole run; BENCH_ONLY=<workload> runs one workload (no memory, no stages).
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +20,7 @@ import { analyze, analyzeCached } from '../src/sql/index.js';
 import { McpTarget, drive, type LoadSession, type RunStats } from './lib/mcp-load.js';
 import { messagesOf } from '../test/security/helpers.js';
 import { rssMb, rssSampler, startChild, type Child } from './lib/procs.js';
+import { summarize } from './lib/cpuprofile.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 /** Ends the HTTP part early (BENCH_ONLY: one workload, e.g. for a CPU profile). */
@@ -166,6 +168,33 @@ try {
   results.rows = rows;
   results.rssPeakUnderLoadMb = rss.peak();
   console.log(`gateway RSS peak during the runs: ${(results.rssPeakUnderLoadMb as number).toFixed(0)} MB`);
+
+  // Where the gateway's CPU goes: a second gateway (own data directory, same Toolbox) under a
+  // CPU profile for the 100-row masked SELECT at 8 sessions; each sample is charged to the
+  // module that asked for the work (bench/lib/cpuprofile.ts). Profiled apart so the timings
+  // above carry no profiler overhead.
+  if (!only) {
+    const data2 = join(work, 'data-profiled');
+    mkdirSync(data2, { recursive: true });
+    const file = join(work, 'gateway.cpuprofile');
+    const profiled = await startChild(join(here, 'lib', 'gateway-main.mjs'), [data2, toolbox.url], { env: { ...childEnv, BQWARDEN_BENCH_PROFILE: file } });
+    const token2 = await mintDevToken({ dataDir: data2, issuer: `${profiled.url}/dev-issuer`, audience: `${profiled.url}/mcp`, user: 'bench-analyst@bank.example', groups: ['analyst'], ttlSeconds: 3600 });
+    const target = new McpTarget(`${profiled.url}/mcp`, token2);
+    const ss = await Promise.all(Array.from({ length: 8 }, () => target.session()));
+    await drive(ss, n(200), TOOL, () => ({ sql: SELECT_100 })); // warm-up, not profiled
+    await profiled.signal('SIGUSR2', (m) => m.profiling === true);
+    const calls = n(1200);
+    await drive(ss, calls, TOOL, () => ({ sql: SELECT_100 }));
+    await profiled.signal('SIGUSR2', (m) => typeof m.profile === 'string');
+    await target.close();
+    await profiled.stop();
+    // BENCH_CPU_PROFILE_OUT=<file> keeps the profile (open it in Chrome DevTools, Performance tab).
+    if (process.env.BENCH_CPU_PROFILE_OUT) copyFileSync(file, process.env.BENCH_CPU_PROFILE_OUT);
+    const prof = summarize(file);
+    results.cpu = { calls, sessions: 8, busyMs: prof.busyMs, wallMs: prof.totalMs, rows: prof.rows };
+    console.log(`gateway CPU per call (profiled, ${calls} calls): ${(prof.busyMs / calls).toFixed(2)} ms`);
+    for (const r of prof.rows.slice(0, 12)) console.log(`  ${(r.share * 100).toFixed(1).padStart(5)}%  ${(r.ms / calls).toFixed(3)} ms/call  ${r.part}`);
+  }
 
   if (only) {
     for (const t of Object.values(targets)) await t.close();

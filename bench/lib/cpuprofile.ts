@@ -71,8 +71,16 @@ export function summarize(file: string): { totalMs: number; busyMs: number; rows
       for (let cur: number | undefined = id; cur !== undefined && !found; cur = parent.get(cur)) found = categoryOf(byId.get(cur)!.callFrame.url);
       if (found) part = found;
       else {
+        // Work that runs detached from its caller's stack: WebCrypto jobs (jose verifying the
+        // request's JWT) and the profiler's own inspector traffic.
+        let marker: string | null = null;
+        for (let cur: number | undefined = id; cur !== undefined && !marker; cur = parent.get(cur)) {
+          const f = byId.get(cur)!.callFrame;
+          if (/^(ecdsa|rsa|eddsa|hmac)?SignVerify$|^signVerify$/i.test(f.functionName)) marker = 'identity (src/identity)';
+          else if (f.url === 'node:inspector' || f.url.endsWith('/inspector/promises')) marker = '(profiler)';
+        }
         const url = leaf.callFrame.url;
-        part = OUTSIDE.find(([re]) => re.test(url))?.[1] ?? (url ? 'other libraries' : 'V8 builtins (JSON, RegExp, …)');
+        part = marker ?? OUTSIDE.find(([re]) => re.test(url))?.[1] ?? (url ? 'other libraries' : 'V8 builtins (JSON, RegExp, …)');
       }
     }
     memo.set(id, part);
@@ -84,9 +92,11 @@ export function summarize(file: string): { totalMs: number; busyMs: number; rows
     ms.set(part, (ms.get(part) ?? 0) + (p.timeDeltas[i] ?? 0) / 1000);
   }
   const totalMs = (p.endTime - p.startTime) / 1000;
-  const busyMs = [...ms].filter(([k]) => k !== '(idle)').reduce((a, [, v]) => a + v, 0);
+  // Idle time and the profiler's own work are not the gateway's.
+  const own = ([k]: [string, number]) => k !== '(idle)' && k !== '(profiler)';
+  const busyMs = [...ms].filter(own).reduce((a, [, v]) => a + v, 0);
   const rows = [...ms]
-    .filter(([k]) => k !== '(idle)')
+    .filter(own)
     .sort((a, b) => b[1] - a[1])
     .map(([part, v]) => ({ part, ms: v, share: v / busyMs }));
   return { totalMs, busyMs, rows };

@@ -36,4 +36,26 @@ const stop = async () => {
   process.exit(0);
 };
 process.on('SIGTERM', () => void stop());
+// Benchmarks profile a warmed-up gateway: the first SIGUSR2 starts the CPU profiler, the second
+// writes the profile to $BQWARDEN_BENCH_PROFILE and prints {"profile": path} on stdout.
+if (process.env.BQWARDEN_BENCH_PROFILE) {
+  const { Session } = await import('node:inspector/promises');
+  const { writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  let running = false;
+  process.on('SIGUSR2', async () => {
+    if (!running) {
+      running = true;
+      await session.post('Profiler.enable');
+      await session.post('Profiler.start');
+      process.stdout.write(`${JSON.stringify({ profiling: true })}\n`);
+      return;
+    }
+    running = false;
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(process.env.BQWARDEN_BENCH_PROFILE, JSON.stringify(profile));
+    process.stdout.write(`${JSON.stringify({ profile: process.env.BQWARDEN_BENCH_PROFILE })}\n`);
+  });
+}
 process.on('SIGINT', () => void stop());

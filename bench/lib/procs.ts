@@ -9,6 +9,8 @@ export interface Child {
   /** How the child runs the gateway's code (compiled dist/ or tsx), when it says. */
   runtime?: string;
   child: ChildProcess;
+  /** Sends a signal and waits for the JSON line the child answers with (`until` says which). */
+  signal(sig: NodeJS.Signals, until: (message: Record<string, unknown>) => boolean): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -18,18 +20,28 @@ export async function startChild(script: string, args: string[], opts: { nodeArg
   const child = spawn(process.execPath, [...nodeArgs, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
   let log = '';
   child.stderr!.on('data', (d) => (log = (log + d).slice(-4000)));
+  const lines: ((m: Record<string, unknown>) => void)[] = [];
   const ready = await new Promise<{ url: string; pid: number; runtime?: string }>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`${script} not ready:\n${log}`)), opts.timeoutMs ?? 60_000);
+    let first = true;
     child.stdout!.on('data', (d) => {
       out += d;
-      const nl = out.indexOf('\n');
-      if (nl === -1) return;
-      clearTimeout(timer);
-      try {
-        resolve(JSON.parse(out.slice(0, nl)));
-      } catch {
-        reject(new Error(`${script}: unexpected output ${out.slice(0, 200)}`));
+      for (let nl = out.indexOf('\n'); nl !== -1; nl = out.indexOf('\n')) {
+        const line = out.slice(0, nl);
+        out = out.slice(nl + 1);
+        let msg: Record<string, unknown>;
+        try {
+          msg = JSON.parse(line);
+        } catch {
+          if (first) reject(new Error(`${script}: unexpected output ${line.slice(0, 200)}`));
+          continue;
+        }
+        if (first) {
+          first = false;
+          clearTimeout(timer);
+          resolve(msg as { url: string; pid: number });
+        } else for (const l of lines.splice(0)) l(msg);
       }
     });
     child.once('exit', (code) => {
@@ -40,6 +52,13 @@ export async function startChild(script: string, args: string[], opts: { nodeArg
   return {
     ...ready,
     child,
+    signal(sig, until) {
+      return new Promise((resolve) => {
+        const wait = (m: Record<string, unknown>) => (until(m) ? resolve() : lines.push(wait));
+        lines.push(wait);
+        child.kill(sig);
+      });
+    },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise<void>((r) => child.once('exit', () => r()));

@@ -21,6 +21,7 @@ interface GatewayResults {
   analysis?: { cold: number; fingerprint: number; textCached: number };
   masking?: { cellsPerSec: number; rows: number; columns: number; masked: number; baselineCellsPerSec: number };
   audit?: { eventsPerSec: number; callers: number; baselineEventsPerSec: number };
+  cpu?: { calls: number; sessions: number; busyMs: number; wallMs: number; rows: { part: string; ms: number; share: number }[] };
 }
 
 export interface BenchOutput {
@@ -115,6 +116,15 @@ export function gatewaySection(g: GatewayResults): string {
     out.push(`| after one 100-row call on each | ${f1(g.rssAfterCallsMb ?? NaN)} |`);
     out.push(`| after all of them were closed (DELETE) | ${f1(g.rssAfterCloseMb ?? NaN)} |`);
     out.push('', 'Goal: ≤ 200 MB at 1,000 sessions. The 10-minute soak with 1,000 sessions is `bench/soak.ts` (not part of this run).');
+  }
+  if (g.cpu) {
+    out.push('', '### Where the gateway\'s CPU goes', '');
+    out.push(
+      `A separate gateway process, warmed up, then profiled (V8 CPU profiler) over ${int(g.cpu.calls)} calls of the 100-row masked SELECT on ${g.cpu.sessions} sessions: ${f2(g.cpu.busyMs / g.cpu.calls)} ms of CPU per call (profiler overhead included; busy ${int(g.cpu.busyMs)} of ${int(g.cpu.wallMs)} ms). Each sample is charged to the project module nearest the top of its stack, so JSON parsing inside masking counts as masking and an fsync in the audit writer as audit (\`bench/lib/cpuprofile.ts\`).`,
+      '',
+    );
+    out.push('| part | share | ms per call |', '| --- | ---: | ---: |');
+    for (const r of g.cpu.rows) if (r.share >= 0.002) out.push(`| ${r.part} | ${(r.share * 100).toFixed(1)}% | ${(r.ms / g.cpu.calls).toFixed(3)} |`);
   }
   if (g.analysis || g.masking || g.audit) {
     out.push('', '## Stages, in process (one core each)', '');
