@@ -225,7 +225,7 @@ if (!process.env.BENCH_ONLY) {
   const hot = distinct.slice(0, 500);
   for (const q of hot) analyzeCached(q, opts);
   const textCached = timeIt((i) => analyzeCached(hot[i % hot.length], opts), n(100_000));
-  // Literals differ on every call: served by a fingerprint cache once analyzeCached has one.
+  // Literals differ on every call: analyzeCached answers from its template (fingerprint) cache.
   literal = 1_000_000;
   const fingerprint = timeIt(() => analyzeCached(variedLiteral(), opts), n(2000));
   results.analysis = { cold, fingerprint, textCached };
