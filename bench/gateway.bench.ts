@@ -17,7 +17,7 @@ import { writeBankDb } from '../src/demo/dataset.js';
 import { startToolbox } from '../src/demo/toolbox.js';
 import { mintDevToken } from '../src/identity/dev-issuer.js';
 import { analyze, analyzeCached } from '../src/sql/index.js';
-import { McpTarget, drive, type LoadSession, type RunStats } from './lib/mcp-load.js';
+import { McpTarget, drive, driveRaw, stats, type LoadSession, type RawRun, type RunStats } from './lib/mcp-load.js';
 import { messagesOf } from '../test/security/helpers.js';
 import { rssMb, rssSampler, startChild, type Child } from './lib/procs.js';
 import { summarize } from './lib/cpuprofile.js';
@@ -131,17 +131,38 @@ try {
 
   type Row = { workload: string; mode: string; path: Path; stats: RunStats };
   const rows: Row[] = [];
+  // The paths take turns in rounds (rotating who goes first), so a burst of load from other
+  // work on the shared machine falls on all of them alike instead of on whichever ran then.
+  const ROUNDS = 6;
   const run = async (workload: string, sql: () => string, paths: Path[], modes: [string, number, number][]) => {
     if (only && !`${workload} ${modes.map((m) => m[0]).join(' ')}`.includes(only)) return;
     for (const [mode, conc, calls] of modes) {
+      const ss = new Map<Path, LoadSession[]>();
+      const acc = new Map<Path, RawRun>();
       for (const path of paths) {
-        const ss = await sessions(path, conc);
-        await drive(ss, Math.min(calls, conc * 3), TOOL, () => ({ sql: sql() })); // warm-up
-        const st = await drive(ss, calls, TOOL, () => ({ sql: sql() }));
-        await Promise.all(ss.map((s) => s.close().catch(() => undefined)));
+        ss.set(path, await sessions(path, conc));
+        await drive(ss.get(path)!, Math.min(calls, conc * 3), TOOL, () => ({ sql: sql() })); // warm-up
+        acc.set(path, { ms: [], wallMs: 0, failures: 0 });
+      }
+      const per = Math.max(conc, Math.ceil(calls / ROUNDS));
+      for (let done = 0, round = 0; done < calls; done += per, round++) {
+        const k = Math.min(per, calls - done);
+        for (let j = 0; j < paths.length; j++) {
+          const path = paths[(j + round) % paths.length];
+          const r = await driveRaw(ss.get(path)!, k, TOOL, () => ({ sql: sql() }));
+          const a = acc.get(path)!;
+          a.ms.push(...r.ms);
+          a.wallMs += r.wallMs;
+          a.failures += r.failures;
+        }
+      }
+      for (const path of paths) {
+        await Promise.all(ss.get(path)!.map((s) => s.close().catch(() => undefined)));
+        const a = acc.get(path)!;
+        const st = stats(a.ms, a.wallMs, a.failures);
         rows.push({ workload, mode, path, stats: st });
         console.log(
-          `${workload.padEnd(26)} ${mode.padEnd(14)} ${path.padEnd(8)} p50 ${st.p50.toFixed(2).padStart(8)} ms  p99 ${st.p99.toFixed(2).padStart(8)} ms  ${st.rate.toFixed(0).padStart(6)} calls/s${st.failures ? `  FAILURES ${st.failures}` : ''}`,
+          `${workload.padEnd(26)} ${mode.padEnd(14)} ${path.padEnd(9)} p50 ${st.p50.toFixed(2).padStart(8)} ms  p99 ${st.p99.toFixed(2).padStart(8)} ms  ${st.rate.toFixed(0).padStart(6)} calls/s${st.failures ? `  FAILURES ${st.failures}` : ''}`,
         );
       }
     }

@@ -103,8 +103,14 @@ export function stats(ms: number[], wallMs: number, failures: number): RunStats 
   return { calls: s.length, failures, p50: q(0.5), p99: q(0.99), mean: s.reduce((a, b) => a + b, 0) / (s.length || 1), rate: (s.length / wallMs) * 1000 };
 }
 
+export interface RawRun {
+  ms: number[];
+  wallMs: number;
+  failures: number;
+}
+
 /** `sessions.length` callers, each in a loop, until `total` calls completed; call i gets args(i). */
-export async function drive(sessions: LoadSession[], total: number, tool: string, args: (i: number) => Record<string, unknown>): Promise<RunStats> {
+export async function driveRaw(sessions: LoadSession[], total: number, tool: string, args: (i: number) => Record<string, unknown>): Promise<RawRun> {
   const ms: number[] = [];
   let failures = 0;
   let next = 0;
@@ -118,5 +124,10 @@ export async function drive(sessions: LoadSession[], total: number, tool: string
       }
     }),
   );
-  return stats(ms, performance.now() - t0, failures);
+  return { ms, wallMs: performance.now() - t0, failures };
+}
+
+export async function drive(sessions: LoadSession[], total: number, tool: string, args: (i: number) => Record<string, unknown>): Promise<RunStats> {
+  const r = await driveRaw(sessions, total, tool, args);
+  return stats(r.ms, r.wallMs, r.failures);
 }

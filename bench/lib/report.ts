@@ -84,6 +84,7 @@ export function gatewaySection(g: GatewayResults): string {
   out.push('- **transport**: the gateway\'s MCP endpoint with a pass-through interceptor and a constant bearer check (`bench/lib/transport-main.mjs`) — what `src/transport` costs;');
   out.push('- **gateway**: the whole gateway in demo mode (`bench/lib/gateway-main.mjs`): dev-issuer JWT verified per request, SQL analysis, policy, masking, audit written and fsync\'d before release; the caller holds the `analyst` role.');
   out.push('');
+  out.push('The paths take turns in six rounds per measurement (rotating which goes first), so load from other work on the shared machine falls on all of them alike. Throughput is calls per second of the time each path was driven.', '');
   if (g.runtime) out.push(`The gateway and transport processes run ${g.runtime === 'compiled (dist/)' ? 'the compiled JavaScript (`npm run build`, as the Docker image does)' : 'the TypeScript sources through tsx'}.`, '');
   out.push(`Goals (issue 14): gateway ≤ +1.0 ms p50 and ≤ +5 ms p99 over direct, throughput ≥ 0.80 × direct.${g.scale !== 1 ? ` Run with BENCH_SCALE=${g.scale} (fewer calls).` : ''}`);
   for (const w of workloads) {
