@@ -10,7 +10,7 @@
 //    text vs a second JSON.stringify.
 //  - group commit window (audit.commitWindowMs) 0 / 0.5 / 2 ms at 8 concurrent callers.
 //  - write-ahead cost: one durable append per call (plain read) vs intent + outcome (write).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditLog } from '../src/audit/log.js';
@@ -81,6 +81,10 @@ const base = await run('baseline: one fsync per event (maxBatch 1)', 1, Math.max
 rmSync(base.data, { recursive: true, force: true });
 const group = await run('group commit (maxBatch 512)', 512, N);
 console.log(`  ratio group/baseline: ${(group.rate / base.rate).toFixed(1)}x`);
+// For docs/benchmarks.md (bench/index.ts).
+if (process.env.BENCH_RESULTS_DIR) {
+  writeFileSync(join(process.env.BENCH_RESULTS_DIR, 'audit.json'), JSON.stringify({ eventsPerSec: group.rate, callers: CALLERS, baselineEventsPerSec: base.rate }));
+}
 
 // Verification over a larger chain written with group commit.
 const VN = Number(process.env.BENCH_VERIFY_N ?? 50_000);

@@ -306,6 +306,8 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
   }
   await web.routes(app);
 
+  // Sealed session ids: one key for every instance, so a session survives a move between them.
+  const sessionSecretFile = config.transport.sessionSecretFile ?? (demo ? demoSecretFile(config.dataDir, 'session.key', 32) : undefined);
   const mcp = await registerMcpGateway(app, {
     upstream: { url: config.upstream.url, headers: () => credential.headers(), timeoutMs: config.upstream.timeoutMs },
     interceptor: pipeline,
@@ -315,6 +317,8 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     bodyLimitBytes: config.transport.bodyLimitBytes,
     sessionIdleTimeoutMs: config.transport.sessionIdleTimeoutMs,
     maxSessionsPerIdentity: config.transport.maxSessionsPerIdentity,
+    sessionSecret: sessionSecretFile ? readFileSync(sessionSecretFile) : null,
+    sessionMaxAgeMs: config.transport.sessionMaxAgeMs,
     logger: log,
   });
 

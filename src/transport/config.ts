@@ -26,6 +26,15 @@ export const TransportConfigSchema = z.object({
   sessionIdleTimeoutMs: z.number().int().positive().default(9 * 60_000),
   /** Open sessions one identity may hold; each one holds an upstream session too. */
   maxSessionsPerIdentity: z.number().int().positive().default(64),
+  /**
+   * File holding the key (≥ 32 bytes) every instance uses to seal Mcp-Session-Id values, so
+   * any instance can resume a session another one created (mount one Secret Manager secret on
+   * all instances). Unset: a random key per process, and sessions stay on their instance.
+   * The demo generates one under the data directory.
+   */
+  sessionSecretFile: z.string().min(1).optional(),
+  /** A session id older than this is refused everywhere (the client initializes again). */
+  sessionMaxAgeMs: z.number().int().positive().default(24 * 60 * 60_000),
 });
 
 export type TransportConfig = z.infer<typeof TransportConfigSchema>;

@@ -1,19 +1,12 @@
 // The MCP Streamable HTTP endpoint of the gateway (POST, GET, DELETE on one path), mounted on
 // Fastify. Order of checks on every request: Origin → identity → body → shape → session →
 // protocol version; each refusal gets its HTTP status, a JSON-RPC error body and an
-// onHttpFailure call (audited) before the SDK transport ever sees the request.
+// onHttpFailure call (audited) before anything reaches the pipeline or the upstream.
+// The data path is lean on purpose: one JSON parse per message, no SDK Server or Client,
+// responses written straight to the socket (see session.ts, upstream.ts).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { z } from 'zod';
 import type { IncomingMessage } from 'node:http';
-import { randomBytes, randomUUID } from 'node:crypto';
-import {
-  InitializeRequestSchema,
-  JSONRPCMessageSchema,
-  LATEST_PROTOCOL_VERSION,
-  SUPPORTED_PROTOCOL_VERSIONS,
-  isInitializeRequest,
-} from '@modelcontextprotocol/sdk/types.js';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import { InitializeRequestSchema, LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import type { Identity } from '../identity/types.js';
 import type { McpInterceptor, RequestContext } from '../pipeline/types.js';
 import {
@@ -33,8 +26,10 @@ import {
   parseJson,
   type JsonRpcId,
 } from './jsonrpc.js';
-import { McpSession, type HttpRequestMeta } from './session.js';
-import { connectUpstream, probeUpstream, relayedClientCapabilities } from './upstream.js';
+import { classify, type Classified, type JsonObject } from './messages.js';
+import { McpSession, randomTraceId, type HttpRequestMeta } from './session.js';
+import { SessionIds, ownerOf, type SessionRecord } from './session-id.js';
+import { UpstreamClient, relayedClientCapabilities, type UpstreamSession } from './upstream.js';
 
 export interface McpGatewayOptions {
   upstream: { url: string; headers: () => Promise<Record<string, string>>; timeoutMs: number };
@@ -53,6 +48,14 @@ export interface McpGatewayOptions {
   /** Open sessions one identity may hold (each costs an upstream session); default 64. */
   maxSessionsPerIdentity?: number;
   /**
+   * Key material shared by every gateway instance (≥ 32 bytes). Session ids are sealed with it,
+   * so any instance can resume a session another one created. Without it, a random key per
+   * process: sessions then stay on the instance that created them.
+   */
+  sessionSecret?: Uint8Array | null;
+  /** A session id older than this is refused (404) everywhere; default 24 h. */
+  sessionMaxAgeMs?: number;
+  /**
    * How long a session whose tokens all expired waits for its owner's refreshed token (OAuth
    * clients refresh when a call is refused, i.e. after expiry); default 5 minutes. Its open
    * stream is closed at expiry, and every request needs a valid token anyway.
@@ -61,8 +64,8 @@ export interface McpGatewayOptions {
 }
 
 /**
- * Error summary safe for logs: SDK messages can embed whole JSON-RPC messages (e.g. "Received a
- * response for an unknown message ID: {…rows…}"), so anything from the first brace or bracket
+ * Error summary safe for logs: error messages can embed whole JSON-RPC messages (e.g. "Received
+ * a response for an unknown message ID: {…rows…}"), so anything from the first brace or bracket
  * on is cut and the rest is truncated; no query results or parameters reach the log.
  */
 export function safeError(err: unknown): { err_name: string; err_code: string | number | null; err: string } {
@@ -101,17 +104,31 @@ function traceIdOf(headers: Record<string, string | string[] | undefined>): stri
   const gcp = firstHeader(headers['x-cloud-trace-context']);
   const g = gcp ? /^([\da-f]{32})/i.exec(gcp) : null;
   if (g) return g[1].toLowerCase();
-  return randomBytes(16).toString('hex');
+  return randomTraceId();
 }
+
+/** Ended ids answer 404 on this instance; remembered for the id lifetime, at most this many. */
+const MAX_TOMBSTONES = 100_000;
 
 export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayOptions): Promise<McpGatewayHandle> {
   const path = opts.path ?? '/mcp';
   const sessions = new Map<string, McpSession>();
+  /** Open sessions (and initializes under way) per identity, for maxSessionsPerIdentity. */
+  const held = new Map<string, number>();
+  /** Ids this instance ended (DELETE, expiry, upstream loss): they stay ended here. */
+  const ended = new Map<string, number>();
+  // Keyed by the id's last 22 characters (its GCM tag, unique per id), not the ~250-character
+  // id: a day of ended sessions stays a few MB. A collision could only cause a wrong 404.
+  const tombstone = (id: string) => id.slice(-22);
+  /** Sessions being rebuilt from their id, so concurrent requests rebuild once. */
+  const resuming = new Map<string, Promise<McpSession>>();
   const identities = new WeakMap<IncomingMessage, Identity>();
   const allowedOrigins = new Set(opts.allowedOrigins);
   const onError = (err: unknown, where: string) => opts.logger?.warn({ ...safeError(err), where }, 'mcp transport');
   const maxPerIdentity = opts.maxSessionsPerIdentity ?? 64;
-  const starting = new Map<string, number>();
+  const maxAgeMs = opts.sessionMaxAgeMs ?? 24 * 60 * 60_000;
+  const upstream = new UpstreamClient(opts.upstream);
+  const ids = new SessionIds(opts.sessionSecret ?? null);
   let closing = false;
 
   async function refuse(request: FastifyRequest, reply: FastifyReply, r: HttpRefusal, id: JsonRpcId, method: string | null, sessionId: string | null) {
@@ -130,120 +147,85 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
       // The refusal stands either way; an unaudited refusal is logged loudly.
       onError(err, `onHttpFailure ${r.failureCode}`);
     }
-    if (reply.sent || reply.raw.headersSent) return;
-    reply.code(r.httpStatus).headers({ 'content-type': 'application/json', ...r.headers }).send(errorBody(id, r.rpcCode, r.message));
+    const raw = reply.raw;
+    if (raw.headersSent || raw.destroyed) return;
+    const body = JSON.stringify(errorBody(id, r.rpcCode, r.message));
+    if (reply.sent) raw.writeHead(r.httpStatus, { 'content-type': 'application/json', ...r.headers }).end(body);
+    else reply.code(r.httpStatus).headers({ 'content-type': 'application/json', ...r.headers }).send(body);
   }
 
-  function sessionFor(request: FastifyRequest, requireHeader: boolean): McpSession | undefined {
-    const sid = firstHeader(request.headers['mcp-session-id']);
-    if (!sid) {
-      if (!requireHeader) return undefined;
-      throw new HttpRefusal(400, SERVER_ERROR, 'missing_session', 'Bad Request: Mcp-Session-Id header is required (send initialize first)');
+  function take(key: string): void {
+    held.set(key, (held.get(key) ?? 0) + 1);
+  }
+  function release(key: string): void {
+    const n = (held.get(key) ?? 1) - 1;
+    if (n > 0) held.set(key, n);
+    else held.delete(key);
+  }
+  /** Counts the session against its owner's cap (initializes still connecting count too). */
+  function reserve(identity: Identity): string {
+    const key = identityKey(identity);
+    const n = held.get(key) ?? 0;
+    if (n >= maxPerIdentity) {
+      throw new HttpRefusal(429, SERVER_ERROR, 'too_many_sessions', `Too Many Requests: this identity already holds ${n} open sessions (limit ${maxPerIdentity}); end one with DELETE or let it expire`);
     }
-    const session = sessions.get(sid);
-    if (!session) throw new HttpRefusal(404, SESSION_NOT_FOUND, 'unknown_session', 'Session not found: unknown, expired or closed Mcp-Session-Id; initialize a new session');
-    const who = identities.get(request.raw);
-    if (!who || identityKey(who) !== identityKey(session.identity)) {
-      throw new HttpRefusal(403, SERVER_ERROR, 'session_identity_mismatch', 'Forbidden: this session belongs to a different identity');
-    }
-    session.sawToken(who);
-    return session;
+    take(key);
+    return key;
   }
 
-  function httpMeta(request: FastifyRequest, reply: FastifyReply): HttpRequestMeta {
-    const ac = new AbortController();
-    reply.raw.on('close', () => {
-      if (!reply.raw.writableFinished) ac.abort(new Error('client disconnected'));
-    });
+  function register(session: McpSession): void {
+    sessions.set(session.id, session);
+  }
+
+  function onEnded(s: McpSession): void {
+    if (sessions.get(s.id) !== s) return;
+    sessions.delete(s.id);
+    release(identityKey(s.identity));
+    ended.set(tombstone(s.id), Date.now());
+    if (ended.size > MAX_TOMBSTONES) ended.delete(ended.keys().next().value!);
+  }
+
+  function meta(request: FastifyRequest): HttpRequestMeta {
     return {
       identity: identities.get(request.raw)!,
       sourceIp: request.ip ?? null,
       userAgent: firstHeader(request.headers['user-agent']),
       traceId: traceIdOf(request.headers),
-      disconnected: ac.signal,
     };
   }
 
-  /** The SDK surfaces authInfo to handlers as extra.authInfo; the token itself is never kept. */
-  function attach(request: FastifyRequest, meta: HttpRequestMeta) {
-    const auth: AuthInfo = { token: '[redacted]', clientId: meta.identity.subject, scopes: [], extra: { bq: meta } };
-    (request.raw as IncomingMessage & { auth?: AuthInfo }).auth = auth;
-  }
-
-  async function initialize(request: FastifyRequest, reply: FastifyReply, message: unknown) {
-    const parsed = InitializeRequestSchema.safeParse(message);
-    if (!parsed.success) {
-      throw new HttpRefusal(400, INVALID_REQUEST, 'invalid_initialize', `Invalid initialize request: ${parsed.error.message.slice(0, 300)}`);
-    }
-    const params = parsed.data.params;
-    const identity = identities.get(request.raw)!;
-    const key = identityKey(identity);
-    // Initializes still connecting upstream count too, so a burst cannot overshoot the cap.
-    let held = starting.get(key) ?? 0;
-    for (const s of sessions.values()) if (identityKey(s.identity) === key) held++;
-    if (held >= maxPerIdentity) {
-      throw new HttpRefusal(429, SERVER_ERROR, 'too_many_sessions', `Too Many Requests: this identity already holds ${held} open sessions (limit ${maxPerIdentity}); end one with DELETE or let it expire`);
-    }
-    starting.set(key, (starting.get(key) ?? 0) + 1);
+  /**
+   * Builds a session around a fresh upstream session and has the pipeline record it before
+   * anyone learns its id (fail closed: no audit record, no session).
+   */
+  async function openSession(identity: Identity, record: SessionRecord, id: string | null, m: HttpRequestMeta, requestId: JsonRpcId) {
+    let up: { session: UpstreamSession; result: JsonObject; sse: boolean };
     try {
-      await startSession(request, reply, message, identity, params);
-    } finally {
-      const n = (starting.get(key) ?? 1) - 1;
-      if (n > 0) starting.set(key, n);
-      else starting.delete(key);
-    }
-  }
-
-  async function startSession(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    message: unknown,
-    identity: Identity,
-    params: z.infer<typeof InitializeRequestSchema>['params'],
-  ) {
-    let upstream;
-    try {
-      upstream = await connectUpstream(opts.upstream, relayedClientCapabilities(params.capabilities));
+      up = await upstream.initialize(record.capabilities);
     } catch (err) {
       throw new HttpRefusal(502, SERVER_ERROR, 'upstream_unavailable', (err as Error).message);
     }
-    const id = randomUUID();
-    const protocolVersion = SUPPORTED_PROTOCOL_VERSIONS.includes(params.protocolVersion) ? params.protocolVersion : LATEST_PROTOCOL_VERSION;
+    const sessionId = id ?? ids.seal(record);
     const session = new McpSession({
-      id,
+      id: sessionId,
       identity,
-      clientName: params.clientInfo?.name?.slice(0, 200) ?? null,
-      clientVersion: params.clientInfo?.version?.slice(0, 100) ?? null,
-      protocolVersion,
+      clientName: record.clientName,
+      clientVersion: record.clientVersion,
+      protocolVersion: record.protocolVersion,
       upstream,
-      upstreamTimeoutMs: opts.upstream.timeoutMs,
+      upstreamSession: up.session,
       interceptor: opts.interceptor,
-      onEnded: (s) => {
-        if (sessions.get(s.id) === s) sessions.delete(s.id);
-      },
+      onEnded,
       onError,
     });
-    const meta = httpMeta(request, reply);
     const ctx: RequestContext = {
-      identity,
-      sessionId: id,
-      requestId: String(idOf(message)),
-      traceId: meta.traceId,
-      sourceIp: meta.sourceIp,
-      userAgent: meta.userAgent,
-      clientName: session.clientName,
-      clientVersion: session.clientVersion,
-      protocolVersion,
-      signal: meta.disconnected,
-      sendProgress: async () => {},
-      receivedAt: Date.now(),
+      ...session.context(m, requestId, new AbortController().signal, null),
+      requestId: requestId === null ? null : String(requestId),
     };
     try {
-      // The session exists for audit before the client learns its id (fail closed).
       await opts.interceptor.onSessionStart(ctx);
-      await session.start();
     } catch (err) {
-      await upstream.close().catch(() => {});
+      await upstream.terminate(up.session);
       const e = err as { code?: unknown; message?: string };
       throw new HttpRefusal(
         503,
@@ -256,10 +238,88 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
       await session.end('shutdown');
       throw new HttpRefusal(503, SERVER_ERROR, 'shutting_down', 'Gateway is shutting down');
     }
-    sessions.set(id, session);
-    attach(request, meta);
+    register(session);
+    return { session, up };
+  }
+
+  async function initialize(request: FastifyRequest, reply: FastifyReply, message: JsonObject) {
+    const parsed = InitializeRequestSchema.safeParse(message);
+    if (!parsed.success) {
+      throw new HttpRefusal(400, INVALID_REQUEST, 'invalid_initialize', `Invalid initialize request: ${parsed.error.message.slice(0, 300)}`);
+    }
+    const params = parsed.data.params;
+    const identity = identities.get(request.raw)!;
+    const key = reserve(identity);
+    let opened;
+    try {
+      const record: SessionRecord = {
+        owner: ownerOf(identity),
+        protocolVersion: SUPPORTED_PROTOCOL_VERSIONS.includes(params.protocolVersion) ? params.protocolVersion : LATEST_PROTOCOL_VERSION,
+        clientName: params.clientInfo?.name?.slice(0, 100) ?? null,
+        clientVersion: params.clientInfo?.version?.slice(0, 100) ?? null,
+        capabilities: relayedClientCapabilities(params.capabilities),
+        createdAt: Date.now(),
+      };
+      opened = await openSession(identity, record, null, meta(request), idOf(message));
+    } catch (err) {
+      release(key); // from here on the open session holds the slot, released when it ends
+      throw err;
+    }
+    const { session, up } = opened;
+    // The upstream's initialize result, with the version this client negotiated.
+    const text = JSON.stringify({ jsonrpc: '2.0', id: message.id, result: { ...up.result, protocolVersion: session.protocolVersion } });
     reply.hijack();
-    await session.handle(request.raw, reply.raw, message);
+    const res = reply.raw;
+    if (up.sse) {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'mcp-session-id': session.id });
+      res.end(`event: message\ndata: ${text}\n\n`);
+    } else {
+      res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': session.id }).end(text);
+    }
+  }
+
+  /**
+   * The session an id names: one this instance holds, or one it rebuilds from the id (created
+   * by another instance, or by this one before a restart) — same owner only.
+   */
+  async function sessionFor(request: FastifyRequest): Promise<McpSession> {
+    const sid = firstHeader(request.headers['mcp-session-id']);
+    if (!sid) throw new HttpRefusal(400, SERVER_ERROR, 'missing_session', 'Bad Request: Mcp-Session-Id header is required (send initialize first)');
+    const who = identities.get(request.raw)!;
+    let session = sessions.get(sid);
+    if (!session) session = await resume(request, sid, who);
+    if (identityKey(who) !== identityKey(session.identity)) {
+      throw new HttpRefusal(403, SERVER_ERROR, 'session_identity_mismatch', 'Forbidden: this session belongs to a different identity');
+    }
+    session.sawToken(who);
+    return session;
+  }
+
+  const notFound = () => new HttpRefusal(404, SESSION_NOT_FOUND, 'unknown_session', 'Session not found: unknown, expired or closed Mcp-Session-Id; initialize a new session');
+
+  async function resume(request: FastifyRequest, sid: string, who: Identity): Promise<McpSession> {
+    if (ended.has(tombstone(sid)) || closing) throw notFound();
+    const record = ids.open(sid);
+    if (!record || Date.now() - record.createdAt > maxAgeMs) throw notFound();
+    if (record.owner !== ownerOf(who)) {
+      throw new HttpRefusal(403, SERVER_ERROR, 'session_identity_mismatch', 'Forbidden: this session belongs to a different identity');
+    }
+    let p = resuming.get(sid);
+    if (!p) {
+      p = (async () => {
+        const key = reserve(who);
+        try {
+          return (await openSession(who, record, sid, meta(request), null)).session;
+        } catch (err) {
+          release(key);
+          throw err;
+        }
+      })();
+      resuming.set(sid, p);
+      const forget = () => resuming.delete(sid);
+      p.then(forget, forget);
+    }
+    return p;
   }
 
   async function handle(request: FastifyRequest, reply: FastifyReply) {
@@ -272,10 +332,12 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
           checkPostAccept(h);
           checkContentType(h);
           message = parseJson(request.body as Buffer | undefined);
-          if (Array.isArray(message)) {
+          const batch = Array.isArray(message);
+          const list: unknown[] = batch ? (message as unknown[]) : [message];
+          if (batch) {
             const s = sessions.get(sessionId ?? '');
-            if (message.length === 0) throw new HttpRefusal(400, INVALID_REQUEST, 'invalid_jsonrpc', 'Invalid Request: empty batch');
-            if (!batchAllowed(s?.protocolVersion ?? null)) {
+            if (list.length === 0) throw new HttpRefusal(400, INVALID_REQUEST, 'invalid_jsonrpc', 'Invalid Request: empty batch');
+            if (!batchAllowed(s?.protocolVersion ?? (sessionId ? (ids.open(sessionId)?.protocolVersion ?? null) : null))) {
               throw new HttpRefusal(
                 400,
                 INVALID_REQUEST,
@@ -283,38 +345,36 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
                 `Invalid Request: JSON-RPC batches are not supported${s ? ` on protocol version ${s.protocolVersion}` : ' outside a 2025-03-26 (or older) session'}; send one message per POST`,
               );
             }
-            if (message.some((m) => isInitializeRequest(m))) {
-              throw new HttpRefusal(400, INVALID_REQUEST, 'batch_not_allowed', 'Invalid Request: initialize must not be part of a batch');
+          }
+          const classified: Classified[] = [];
+          for (const m of list) {
+            const c = classify(m);
+            if (!c) throw new HttpRefusal(400, INVALID_REQUEST, 'invalid_jsonrpc', 'Invalid Request: not a JSON-RPC 2.0 message');
+            if (c.kind === 'request' && c.method === 'initialize') {
+              if (batch) throw new HttpRefusal(400, INVALID_REQUEST, 'batch_not_allowed', 'Invalid Request: initialize must not be part of a batch');
+              if (sessionId) throw new HttpRefusal(400, INVALID_REQUEST, 'invalid_initialize', 'Invalid Request: initialize must not carry an Mcp-Session-Id (this session is already initialized)');
+              return await initialize(request, reply, m as JsonObject);
             }
+            classified.push(c);
           }
-          for (const m of Array.isArray(message) ? message : [message]) {
-            const ok = JSONRPCMessageSchema.safeParse(m);
-            if (!ok.success) throw new HttpRefusal(400, INVALID_REQUEST, 'invalid_jsonrpc', 'Invalid Request: not a JSON-RPC 2.0 message');
-          }
-          if (!Array.isArray(message) && isInitializeRequest(message)) {
-            if (sessionId) throw new HttpRefusal(400, INVALID_REQUEST, 'invalid_initialize', 'Invalid Request: initialize must not carry an Mcp-Session-Id (this session is already initialized)');
-            return await initialize(request, reply, message);
-          }
-          const session = sessionFor(request, true)!;
+          const session = await sessionFor(request);
           checkProtocolVersionHeader(h);
-          attach(request, httpMeta(request, reply));
           reply.hijack();
-          return await session.handle(request.raw, reply.raw, message);
+          session.post(classified, reply.raw, meta(request), batch);
+          return;
         }
         case 'GET': {
           checkGetAccept(h);
-          const session = sessionFor(request, true)!;
+          const session = await sessionFor(request);
           checkProtocolVersionHeader(h);
-          attach(request, httpMeta(request, reply));
           reply.hijack();
-          return await session.handle(request.raw, reply.raw);
+          return await session.openStream(reply.raw, meta(request));
         }
         case 'DELETE': {
-          const session = sessionFor(request, true)!;
+          const session = await sessionFor(request);
           checkProtocolVersionHeader(h);
-          attach(request, httpMeta(request, reply));
           reply.hijack();
-          return await session.handle(request.raw, reply.raw);
+          return await session.remove(reply.raw);
         }
         default:
           sessionId = null;
@@ -331,12 +391,7 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
         reply.raw.destroy();
         return;
       }
-      const r = new HttpRefusal(500, INTERNAL_ERROR, 'internal_error', 'Internal gateway error');
-      if (reply.sent) {
-        reply.raw.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify(errorBody(idOf(message), r.rpcCode, r.message)));
-        return;
-      }
-      return refuse(request, reply, r, idOf(message), methodOf(message), null);
+      return refuse(request, reply, new HttpRefusal(500, INTERNAL_ERROR, 'internal_error', 'Internal gateway error'), idOf(message), methodOf(message), null);
     }
   }
 
@@ -396,6 +451,11 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
       if (expiredFor >= 0) s.closeStream();
       if (now - s.lastActivity > opts.sessionIdleTimeoutMs || expiredFor > refreshGraceMs) void s.end('expired');
     }
+    // A tombstone is needed only while its id could still be accepted.
+    for (const [id, at] of ended) {
+      if (now - at <= maxAgeMs) break;
+      ended.delete(id);
+    }
   }, sweepEvery);
   sweeper.unref();
 
@@ -405,7 +465,8 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
       closing = true;
       clearInterval(sweeper);
       await Promise.all([...sessions.values()].map((s) => s.end('shutdown')));
+      await upstream.close();
     },
-    upstreamReady: () => probeUpstream(opts.upstream),
+    upstreamReady: () => upstream.probe(),
   };
 }

@@ -35,10 +35,40 @@ test('docs/gcp.md step 7: the curl handshake and tools/call work as printed', as
   const script = [`URL=${stack.mcpUrl} TOKEN=${token}`, ...lines.slice(1)].join('\n');
   // Async: the gateway runs in this process, so a blocking child would starve it.
   const { stdout } = await promisify(execFile)('bash', ['-c', script], { cwd: dir, env: { ...process.env, PROJECT: 'demo' }, encoding: 'utf8', timeout: 120_000 });
-  const events = [...stdout.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]) as { id?: number; result?: { content?: { text: string }[]; isError?: boolean; protocolVersion?: string } });
+  const events = messagesIn(stdout) as { id?: number; result?: { content?: { text: string }[]; isError?: boolean; protocolVersion?: string } }[];
   assert.equal(events.find((e) => e.id === 1)?.result?.protocolVersion, '2025-06-18');
   const call = events.find((e) => e.id === 2);
   assert.ok(call?.result, `tools/call answered: ${stdout}`);
   // In the demo the BigQuery-qualified table is unknown, so policy refuses it, naming why.
   assert.match(call.result.content?.[0].text ?? '', /demo\.bank_analytics\.customers|not allowed|denied/i);
 });
+
+/**
+ * The JSON-RPC messages in curl's output. A server may answer each POST with plain JSON or an
+ * SSE stream (the spec lets it choose; the gateway mirrors its upstream), and curl prints the
+ * bodies back to back: SSE `data:` lines, or JSON objects with nothing between them.
+ */
+function messagesIn(stdout: string): unknown[] {
+  const out: unknown[] = [];
+  for (const line of stdout.split('\n')) {
+    if (line.startsWith('data: ')) {
+      out.push(JSON.parse(line.slice(6)));
+      continue;
+    }
+    if (line.startsWith('event:')) continue;
+    let depth = 0;
+    let start = -1;
+    let inString = false;
+    for (let i = 0; i < line.length; i++) {
+      const c = line[i];
+      if (inString) {
+        if (c === '\\') i++;
+        else if (c === '"') inString = false;
+      } else if (c === '"') inString = true;
+      else if (c === '{') {
+        if (depth++ === 0) start = i;
+      } else if (c === '}' && --depth === 0) out.push(JSON.parse(line.slice(start, i + 1)));
+    }
+  }
+  return out;
+}

@@ -280,3 +280,27 @@ test('upstream that never answers initialize → 502 after the timeout, not a ha
     await hang.close();
   }
 });
+
+test('upstream without a standalone stream (MCP Toolbox) → GET gets 405 as the spec allows; the upstream is asked once', async () => {
+  const up = await startMisbehavingUpstream('scripted', { answer: (id) => JSON.stringify({ jsonrpc: '2.0', id, result: {} }) });
+  const g = await startGateway(up.url, { upstream: { url: up.url, headers: async () => ({}), timeoutMs: 2000 } });
+  try {
+    const tok = await g.auth.token('streamless');
+    const sid = await rawSession(g.url, tok, '2025-11-25');
+    const h = { authorization: `Bearer ${tok}`, 'mcp-session-id': sid, accept: 'text/event-stream' };
+    const before = up.requests();
+    const first = await fetch(g.url, { headers: h });
+    assert.equal(first.status, 405);
+    assert.equal((await first.json()).error.code, -32000);
+    assert.equal(up.requests(), before + 1);
+    assert.equal((await fetch(g.url, { headers: h })).status, 405);
+    assert.equal(up.requests(), before + 1, 'the answer is remembered');
+    assert.equal(g.interceptor.rec.failures.length, 0, 'not a refusal of the client: nothing to audit');
+    // The session is unaffected.
+    const r = await rawPost(g.url, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'x' } }, { authorization: `Bearer ${tok}`, 'mcp-session-id': sid });
+    assert.equal(r.status, 200);
+  } finally {
+    await g.close();
+    await up.close();
+  }
+});

@@ -98,6 +98,10 @@ test('gateway passes every conformance scenario the bare server passes', { timeo
     else if (g.failure > 0) regressions.push(`${name}: ${g.failures.join('; ')}`);
   }
   assert.deepEqual(regressions, [], 'scenarios that pass directly but fail through the gateway');
+  // Identical, not merely passing: the same checks succeed and warn on both sides (a gateway
+  // that answered JSON where the server streams, say, would turn a success into an info).
+  const differing = rows.filter((r) => r.direct !== r.gateway).map((r) => `${r.scenario}: direct ${r.direct}, gateway ${r.gateway}`);
+  assert.deepEqual(differing, [], 'scenarios whose checks differ through the gateway');
   // The runner carried a valid token, so nothing may have been refused at the HTTP layer
   // except the runner's deliberate DNS-rebinding probe (Origin: http://evil.example.com).
   const refusals = gateway.interceptor.rec.failures.map((f) => f.code);

@@ -80,7 +80,7 @@ for (const version of ['2025-06-18', '2025-11-25']) {
     assert.equal(init.json.result.serverInfo.name, 'conformance-fixture');
     assert.equal(init.json.result.instructions, 'Conformance fixture for bqwarden transport tests.');
     const sid = init.headers.get('mcp-session-id')!;
-    assert.match(sid, /^[0-9a-f-]{36}$/);
+    assert.match(sid, /^v1\.[A-Za-z0-9_-]{100,}$/, 'a sealed session id (visible ASCII, base64url)');
     const h = { authorization: `Bearer ${token}`, 'mcp-session-id': sid, 'mcp-protocol-version': version };
     assert.equal((await rawPost(gw.url, { jsonrpc: '2.0', method: 'notifications/initialized' }, h)).status, 202);
     const call = await rawPost(gw.url, { jsonrpc: '2.0', id: 99, method: 'tools/call', params: { name: 'test_echo_meta', arguments: { q: 1 } } }, h);

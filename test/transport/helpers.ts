@@ -150,15 +150,17 @@ export async function startGateway(
 
 /**
  * A tiny HTTP forwarder that adds `Authorization: Bearer <token>` (the conformance runner sends
- * none) and passes everything else through, streaming both ways (SSE included).
+ * none; null keeps the client's own) and passes everything else through, streaming both ways
+ * (SSE included). With a function as target, each request goes where it says at that moment
+ * (a load balancer moving a client to another instance).
  */
 export async function startAuthForwarder(
   targetUrl: string | (() => string),
-  token: string,
+  token: string | null,
 ): Promise<{ url: string; port: number; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
     const target = new URL(typeof targetUrl === 'string' ? targetUrl : targetUrl());
-    const headers = { ...req.headers, authorization: `Bearer ${token}` };
+    const headers = token === null ? { ...req.headers } : { ...req.headers, authorization: `Bearer ${token}` };
     const up = httpRequest(
       { host: target.hostname, port: target.port, path: req.url, method: req.method, headers },
       (upRes) => {
