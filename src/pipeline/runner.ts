@@ -30,7 +30,13 @@ export async function runToolCall(kit: Kit, call: ToolCall): Promise<Record<stri
       if (!call.audited) {
         call.audited = true;
         const message = err instanceof GatewayError ? err.message : `internal error in stage ${stage.name}, so the call is refused (fail closed): ${(err as Error).message}`;
-        await kit.audit({ ...call.ev, decision: call.ev.decision ?? 'deny', outcome: 'error', error_code: err instanceof GatewayError ? String(err.data?.reason ?? 'gateway_error') : 'internal_error', error_message: message, duration_ms: kit.elapsed(call.ctx) });
+        try {
+          await kit.audit({ ...call.ev, decision: call.ev.decision ?? 'deny', outcome: 'error', error_code: err instanceof GatewayError ? String(err.data?.reason ?? 'gateway_error') : 'internal_error', error_message: message, duration_ms: kit.elapsed(call.ctx) });
+        } catch (auditErr) {
+          // The call is refused either way. When the refusal itself cannot be recorded, the caller
+          // still hears the first cause (e.g. "not sent upstream"), which says whether anything ran.
+          if (!(err instanceof GatewayError)) throw auditErr;
+        }
       }
       if (err instanceof GatewayError) throw err;
       kit.deps.log.error({ err: (err as Error).message, stage: stage.name }, 'pipeline stage failed; call refused');
