@@ -11,8 +11,24 @@ export interface Token {
   text: string;
 }
 
+// Sticky patterns: one native scan per token instead of one regex test per character (the
+// lexer runs on every call, for the template cache, the fingerprint and redaction).
+const SPACE = /\s+/y;
+const WORD = /[A-Za-z_\u0080-\uffff][A-Za-z0-9_$\u0080-\uffff]*/y;
+const WORD_TAIL = /[A-Za-z0-9_$\u0080-\uffff]*/y;
+const HEX = /0[xX][0-9a-fA-F]*/y;
+const DECIMAL = /[0-9.]+(?:[eE][-+0-9][0-9]*)?/y;
+const ONE_SPACE = /\s/;
 const WORD_START = /[A-Za-z_\u0080-\uffff]/;
 const WORD_CHAR = /[A-Za-z0-9_$\u0080-\uffff]/;
+
+/** End of the match of a sticky pattern at i (i itself when it does not match). */
+function scan(re: RegExp, sql: string, i: number): number {
+  re.lastIndex = i;
+  return re.test(sql) ? re.lastIndex : i;
+}
+
+const isDigit = (c: string | undefined) => c !== undefined && c >= '0' && c <= '9';
 
 function readQuoted(sql: string, i: number, quote: string, backslashEscapes: boolean): number {
   // Triple-quoted strings (BigQuery) end at the next unescaped triple quote.
@@ -42,29 +58,31 @@ function readQuoted(sql: string, i: number, quote: string, backslashEscapes: boo
 export function tokenize(sql: string, dialect: Dialect): Token[] {
   const out: Token[] = [];
   const bq = dialect === 'bigquery';
+  const n = sql.length;
   let i = 0;
-  while (i < sql.length) {
-    const c = sql[i];
+  while (i < n) {
+    const c = sql[i] as string;
     const start = i;
     let kind: TokenKind;
-    if (/\s/.test(c)) {
-      while (i < sql.length && /\s/.test(sql[i])) i++;
+    if (ONE_SPACE.test(c)) {
+      i = scan(SPACE, sql, i);
       kind = 'space';
     } else if ((c === '-' && sql[i + 1] === '-') || (c === '#' && bq)) {
-      while (i < sql.length && sql[i] !== '\n') i++;
+      const nl = sql.indexOf('\n', i);
+      i = nl < 0 ? n : nl;
       kind = 'comment';
     } else if (c === '/' && sql[i + 1] === '*') {
       const end = sql.indexOf('*/', i + 2);
-      i = end < 0 ? sql.length : end + 2;
+      i = end < 0 ? n : end + 2;
       kind = 'comment';
-    } else if (bq && /[rRbB]/.test(c) && /^[rRbB]{1,2}['"]/.test(sql.slice(i, i + 3))) {
+    } else if (bq && (c === 'r' || c === 'R' || c === 'b' || c === 'B') && /^[rRbB]{1,2}['"]/.test(sql.slice(i, i + 3))) {
       // BigQuery string prefixes: r'..', b'..', rb'..', br'..'
       let j = i;
-      while (/[rRbB]/.test(sql[j])) j++;
+      while (/[rRbB]/.test(sql[j] as string)) j++;
       const raw = /[rR]/.test(sql.slice(i, j));
-      i = readQuoted(sql, j, sql[j], !raw);
+      i = readQuoted(sql, j, sql[j] as string, !raw);
       kind = /[bB]/.test(sql.slice(start, j)) ? 'blob' : 'string';
-    } else if (!bq && /[xX]/.test(c) && sql[i + 1] === "'") {
+    } else if (!bq && (c === 'x' || c === 'X') && sql[i + 1] === "'") {
       i = readQuoted(sql, i + 1, "'", false);
       kind = 'blob';
     } else if (c === "'") {
@@ -76,27 +94,18 @@ export function tokenize(sql: string, dialect: Dialect): Token[] {
       // column exists, so it is treated as a possible literal. PostgreSQL: always an identifier.
       kind = dialect === 'postgresql' ? 'quoted_ident' : 'string';
     } else if (c === '`' || (c === '[' && dialect === 'sqlite')) {
-      i = c === '`' ? readQuoted(sql, i, '`', bq) : Math.max(sql.indexOf(']', i) + 1, i + 1) || sql.length;
+      i = c === '`' ? readQuoted(sql, i, '`', bq) : Math.max(sql.indexOf(']', i) + 1, i + 1) || n;
       kind = 'quoted_ident';
-    } else if (/[0-9]/.test(c) || (c === '.' && /[0-9]/.test(sql[i + 1] ?? ''))) {
-      if (c === '0' && /[xX]/.test(sql[i + 1] ?? '')) {
-        i += 2;
-        while (i < sql.length && /[0-9a-fA-F]/.test(sql[i])) i++;
-      } else {
-        while (i < sql.length && /[0-9.]/.test(sql[i])) i++;
-        if (/[eE]/.test(sql[i] ?? '') && /[-+0-9]/.test(sql[i + 1] ?? '')) {
-          i += 2;
-          while (i < sql.length && /[0-9]/.test(sql[i])) i++;
-        }
-      }
+    } else if (isDigit(c) || (c === '.' && isDigit(sql[i + 1]))) {
+      i = c === '0' && (sql[i + 1] === 'x' || sql[i + 1] === 'X') ? scan(HEX, sql, i) : scan(DECIMAL, sql, i);
       kind = 'number';
     } else if (WORD_START.test(c)) {
-      while (i < sql.length && WORD_CHAR.test(sql[i])) i++;
+      i = scan(WORD, sql, i);
       kind = 'word';
     } else if (c === '?' || ((c === '@' || c === ':' || c === '$') && WORD_CHAR.test(sql[i + 1] ?? '') && !(c === ':' && sql[i - 1] === ':'))) {
       i++;
       if (c === '@' && sql[i] === '@') i++; // @@system_variable
-      while (i < sql.length && WORD_CHAR.test(sql[i])) i++;
+      i = scan(WORD_TAIL, sql, i);
       kind = 'param';
     } else {
       i++;

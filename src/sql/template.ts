@@ -13,8 +13,7 @@
 // whose names SQLite invented from expression text (x:1, columnN) is never reused.
 import { createHash } from 'node:crypto';
 import type { Analysis, Dialect, StatementAnalysis } from './types.js';
-import { tokenize } from './lexer.js';
-import { fingerprint } from './fingerprint.js';
+import { tokenize, type Token } from './lexer.js';
 
 export interface SqlTemplate {
   key: string;
@@ -29,29 +28,43 @@ const SHAPING_WORDS = new Set(['PIVOT', 'UNPIVOT', 'EXTERNAL_QUERY']);
 const AFTER_ORDINAL = new Set([',', ')', ';', 'ASC', 'DESC', 'NULLS', 'LIMIT', 'OFFSET', 'HAVING', 'QUALIFY', 'WINDOW', 'UNION', 'INTERSECT', 'EXCEPT', 'ORDER', 'COLLATE', 'FETCH']);
 
 export function sqlTemplate(sql: string, dialect: Dialect): SqlTemplate | null {
-  const sig: { kind: string; text: string; start: number; end: number }[] = [];
+  const sig: Token[] = [];
+  const starts: number[] = [];
+  const ends: number[] = [];
+  // A punctuation token that follows space or a comment is marked: `>=` and `> =` lex alike here
+  // but not in the fingerprint, and two texts of one template must share their fingerprint.
+  const spaced: boolean[] = [];
   let at = 0;
+  let gap = false;
   for (const t of tokenize(sql, dialect)) {
     const start = at;
     at += t.text.length;
-    if (t.kind === 'space' || t.kind === 'comment') continue;
+    if (t.kind === 'space' || t.kind === 'comment') {
+      gap = true;
+      continue;
+    }
     if (t.kind === 'word' && SHAPING_WORDS.has(t.text.toUpperCase())) return null;
-    sig.push({ kind: t.kind, text: t.text, start, end: at });
+    sig.push(t);
+    starts.push(start);
+    ends.push(at);
+    spaced.push(gap && t.kind === 'punct');
+    gap = false;
   }
-  const parts: string[] = [];
+  let key = '';
   for (let i = 0; i < sig.length; i++) {
-    const t = sig[i];
+    const t = sig[i] as Token;
+    if (i > 0) key += spaced[i] ? '\u0000\u0002' : '\u0000';
     const identifierLike = dialect === 'sqlite' && t.kind === 'string' && t.text.startsWith('"');
     if (!LITERAL.has(t.kind) || identifierLike) {
-      parts.push(t.text);
+      key += t.text;
       continue;
     }
     const prev = sig[i - 1]?.text.toUpperCase();
     const next = sig[i + 1]?.text.toUpperCase();
     const ordinal = t.kind === 'number' && (prev === 'BY' || prev === ',') && (next === undefined || AFTER_ORDINAL.has(next));
-    parts.push(ordinal ? t.text : `\u0001${t.kind}`);
+    key += ordinal ? t.text : `\u0001${t.kind}`;
   }
-  return { key: parts.join('\u0000'), starts: sig.map((t) => t.start), ends: sig.map((t) => t.end) };
+  return { key, starts, ends };
 }
 
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
@@ -90,7 +103,8 @@ export function rebase(a: Analysis, from: SqlTemplate, to: SqlTemplate, sql: str
       queryAt,
       text,
       sha256: sha256(text),
-      fingerprint: fingerprint(text, a.dialect),
+      // Same template, same fingerprint: the fingerprint is a function of the template's tokens
+      // (literals as `?`, spacing of punctuation kept in the key), so it is carried over.
       tableSites: st.tableSites.map((site) => ({ ...site, range: range(site.range), nameRange: range(site.nameRange) })),
       output:
         st.output?.map((o) => {
@@ -101,5 +115,5 @@ export function rebase(a: Analysis, from: SqlTemplate, to: SqlTemplate, sql: str
     };
   });
   if (!ok) return null;
-  return { ...a, sql, sha256: sha256(sql), fingerprint: fingerprint(sql, a.dialect), statements };
+  return { ...a, sql, sha256: sha256(sql), statements };
 }
