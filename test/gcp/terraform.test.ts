@@ -254,7 +254,7 @@ test('Cloud Run: only the gateway has a port, toolbox on localhost, secrets moun
   const drain = (gw.env as Obj[]).find((e) => e.name === 'BQWARDEN__server__drainTimeoutMs');
   assert.ok(drain && Number(drain.value) <= 7000, 'drain leaves at least 3 s of the 10 s SIGTERM grace for the seal');
   const vols = (tpl.volumes as Obj[]).map((v) => v.secret?.[0]?.secret);
-  assert.equal(vols.length, 2);
+  assert.equal(vols.length, 3);
   for (const v of vols) assert.match(v, /google_secret_manager_secret\.gateway/);
   assert.doesNotMatch(JSON.stringify(mod.resource), /"secret_data"|secret_data_base64/, 'no secret value as a plain argument (it would be in plan and state)');
   assert.match(mod.variable.gateway_env[0].validation[0].condition, /secret\|password/);
@@ -360,14 +360,15 @@ test('every resource, data source, argument and block (module, submodule, exampl
   assert.ok(blocksOf(mod).length > 40);
 });
 
-test('ephemeral resources: only the two key generators, from random and tls, written only to write-only arguments', () => {
+test('ephemeral resources: only the three key generators, from random and tls, written only to write-only arguments', () => {
   const eph = mod.ephemeral ?? {};
   assert.deepEqual(Object.keys(eph).sort(), ['random_password', 'tls_private_key']);
   assert.equal(eph.tls_private_key.audit_signing[0].algorithm, 'ED25519');
   assert.equal(eph.random_password.pseudonymise[0].special, false);
   assert.ok(eph.random_password.pseudonymise[0].length >= 44, 'at least 32 bytes once base64-decoded');
   const uses = JSON.stringify(mod.resource).match(/ephemeral\.[a-z_]+\.[a-z_]+\[0\]\.[a-z_0-9]+/g) ?? [];
-  assert.deepEqual(uses.sort(), ['ephemeral.random_password.pseudonymise[0].result', 'ephemeral.tls_private_key.audit_signing[0].private_key_pem_pkcs8']);
+  assert.ok(eph.random_password.session[0].length >= 32, 'the session key is read as raw bytes: at least 32');
+  assert.deepEqual(uses.sort(), ['ephemeral.random_password.pseudonymise[0].result', 'ephemeral.random_password.session[0].result', 'ephemeral.tls_private_key.audit_signing[0].private_key_pem_pkcs8']);
   for (const [, , r] of allResources(mod)) {
     for (const [k, v] of Object.entries(r)) if (JSON.stringify(v).includes('ephemeral.')) assert.match(k, /_wo$/, `${k} takes an ephemeral value, so it must be write-only`);
   }
@@ -375,7 +376,7 @@ test('ephemeral resources: only the two key generators, from random and tls, wri
 });
 
 test('first apply: secret versions exist before the service, are mounted by version, and readable by the image user', () => {
-  for (const [name, secret] of [['audit_signing_key', 'audit-signing-key'], ['pseudonymise_key', 'pseudonymise-key']]) {
+  for (const [name, secret] of [['audit_signing_key', 'audit-signing-key'], ['pseudonymise_key', 'pseudonymise-key'], ['session_key', 'session-key']]) {
     const v = res('google_secret_manager_secret_version', name);
     assert.equal(v.count, '${var.manage_secret_versions ? 1 : 0}');
     assert.match(v.secret, new RegExp(`google_secret_manager_secret\\.gateway\\["${secret}"\\]\\.id`));
@@ -383,11 +384,16 @@ test('first apply: secret versions exist before the service, are mounted by vers
   }
   assert.equal(mod.variable.manage_secret_versions[0].default, true);
   const svc = res('google_cloud_run_v2_service', 'gateway');
-  for (const dep of ['google_secret_manager_secret_version.audit_signing_key', 'google_secret_manager_secret_version.pseudonymise_key', 'google_secret_manager_secret_iam_member.runtime_secret_access']) {
+  for (const dep of ['google_secret_manager_secret_version.audit_signing_key', 'google_secret_manager_secret_version.pseudonymise_key', 'google_secret_manager_secret_version.session_key', 'google_secret_manager_secret_iam_member.runtime_secret_access']) {
     assert.ok(svc.depends_on.includes(`\${${dep}}`), `service depends on ${dep}`);
   }
   const items = (svc.template[0].volumes as Obj[]).filter((v) => v.secret).map((v) => v.secret[0].items[0]);
-  assert.deepEqual(items.map((i) => i.version), ['${local.signing_key_version}', '${local.pseudonymise_key_version}']);
+  assert.deepEqual(items.map((i) => i.version), ['${local.signing_key_version}', '${local.pseudonymise_key_version}', '${local.session_key_version}']);
+  // Every instance reads the same session key, so a sealed session id opens on any of them.
+  const env = Object.fromEntries((svc.template[0].containers[0].env as Obj[]).filter((e) => e.name).map((e) => [e.name, e.value]));
+  assert.equal(env.BQWARDEN__transport__sessionSecretFile, '/secrets/session-key/key');
+  const mounts = (svc.template[0].containers[0].volume_mounts as Obj[]).map((m) => `${m.name}:${m.mount_path}`);
+  assert.ok(mounts.includes('session-key:/secrets/session-key'), mounts.join(', '));
   for (const i of items) assert.equal(i.mode & 0o444, 0o444, `mode ${i.mode.toString(8)} is readable by user node (files are owned by root)`);
   const locals = JSON.stringify(mod.locals);
   assert.match(locals, /signing_key_version.*google_secret_manager_secret_version\.audit_signing_key\[0\]\.version : \\"latest\\"/);

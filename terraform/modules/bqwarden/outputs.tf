@@ -68,6 +68,11 @@ output "pseudonymise_key_secret" {
   value       = google_secret_manager_secret.gateway["pseudonymise-key"].id
 }
 
+output "session_key_secret" {
+  description = "Secret Manager secret of the key that seals MCP session ids (shared by every instance)."
+  value       = google_secret_manager_secret.gateway["session-key"].id
+}
+
 # Built by the provider-free dashboard-url module from the data-source list `npm run schema`
 # generates out of the CLI's, so it equals `bqwarden dashboard-url` (a test evaluates both).
 module "examiner_dashboard" {

@@ -157,6 +157,11 @@ resource "google_cloud_run_v2_service" "gateway" {
         name  = "BQWARDEN__masking__pseudonym__keyFile"
         value = "/secrets/pseudonymise-key/key"
       }
+      # One key on every instance: a session id sealed by one instance opens on another.
+      env {
+        name  = "BQWARDEN__transport__sessionSecretFile"
+        value = "/secrets/session-key/key"
+      }
       dynamic "env" {
         for_each = local.derived_env
         content {
@@ -179,6 +184,10 @@ resource "google_cloud_run_v2_service" "gateway" {
       volume_mounts {
         name       = "pseudonymise-key"
         mount_path = "/secrets/pseudonymise-key"
+      }
+      volume_mounts {
+        name       = "session-key"
+        mount_path = "/secrets/session-key"
       }
       dynamic "volume_mounts" {
         for_each = local.policy_from_bucket ? [local.policy_mount] : []
@@ -318,6 +327,18 @@ resource "google_cloud_run_v2_service" "gateway" {
       }
     }
 
+    volumes {
+      name = "session-key"
+      secret {
+        secret = google_secret_manager_secret.gateway["session-key"].secret_id
+        items {
+          version = local.session_key_version
+          path    = "key"
+          mode    = 292 # 0444
+        }
+      }
+    }
+
     dynamic "volumes" {
       for_each = local.policy_from_bucket ? ["policy"] : []
       content {
@@ -335,6 +356,7 @@ resource "google_cloud_run_v2_service" "gateway" {
     google_secret_manager_secret_iam_member.runtime_secret_access,
     google_secret_manager_secret_version.audit_signing_key,
     google_secret_manager_secret_version.pseudonymise_key,
+    google_secret_manager_secret_version.session_key,
     google_pubsub_topic_iam_member.runtime_publisher,
     google_storage_bucket_object.policy,
     google_storage_bucket_iam_member.runtime_policy_reader,

@@ -1,4 +1,4 @@
-# The gateway's two secrets. By default Terraform also creates their first versions, from keys
+# The gateway's three secrets. By default Terraform also creates their first versions, from keys
 # generated in ephemeral resources and written through write-only arguments: the key material
 # exists only during the apply, never in the plan, the state or an output. So the Cloud Run
 # service finds a version to mount on the very first apply. The gateway reads them as mounted
@@ -11,6 +11,7 @@ locals {
   gateway_secrets = {
     "audit-signing-key" = "Ed25519 private key (PKCS#8 PEM) that signs audit checkpoints."
     "pseudonymise-key"  = "HMAC key for deterministic pseudonymisation in masking."
+    "session-key"       = "AES-256-GCM key that seals MCP session ids, so any instance resumes a session."
   }
 }
 
@@ -43,6 +44,13 @@ ephemeral "random_password" "pseudonymise" {
   special = false
 }
 
+# 64 characters: read as raw bytes (the gateway needs at least 32).
+ephemeral "random_password" "session" {
+  count   = var.manage_secret_versions ? 1 : 0
+  length  = 64
+  special = false
+}
+
 resource "google_secret_manager_secret_version" "audit_signing_key" {
   count = var.manage_secret_versions ? 1 : 0
 
@@ -59,9 +67,18 @@ resource "google_secret_manager_secret_version" "pseudonymise_key" {
   secret_data_wo_version = var.pseudonymise_key_generation
 }
 
+resource "google_secret_manager_secret_version" "session_key" {
+  count = var.manage_secret_versions ? 1 : 0
+
+  secret                 = google_secret_manager_secret.gateway["session-key"].id
+  secret_data_wo         = ephemeral.random_password.session[0].result
+  secret_data_wo_version = var.session_key_generation
+}
+
 locals {
   # Mount the version this apply created (a rotation is a new revision), or the newest one the
   # operator added when versions are managed outside Terraform.
   signing_key_version      = var.manage_secret_versions ? google_secret_manager_secret_version.audit_signing_key[0].version : "latest"
   pseudonymise_key_version = var.manage_secret_versions ? google_secret_manager_secret_version.pseudonymise_key[0].version : "latest"
+  session_key_version      = var.manage_secret_versions ? google_secret_manager_secret_version.session_key[0].version : "latest"
 }

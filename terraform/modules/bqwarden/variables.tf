@@ -247,6 +247,12 @@ variable "pseudonymise_key_generation" {
   default     = 1
 }
 
+variable "session_key_generation" {
+  description = "Increase to rotate the MCP session key. Open sessions then start over with a new initialize (clients do this on 404)."
+  type        = number
+  default     = 1
+}
+
 variable "alert_notification_channels" {
   description = "Monitoring notification channels (projects/<p>/notificationChannels/<id>) for the audit pipeline alerts."
   type        = list(string)
