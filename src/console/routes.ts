@@ -8,7 +8,7 @@ import type { KeyObject } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditEventInput } from '../audit/event.js';
 import type { Identity } from '../identity/types.js';
-import { keyFingerprint, loadPublicKeysFromDir, publicKeyMap } from '../audit/checkpoint.js';
+import { keyFingerprint, publicKeyMap } from '../audit/checkpoint.js';
 import { verifyDir, type VerifyReport } from '../audit/verify.js';
 import { AuditIndex } from './audit-index.js';
 import { CONSOLE_BASE as B, CONSOLE_CSS, CONSOLE_JS, uplotAssets } from './assets.js';
@@ -26,9 +26,9 @@ export interface ConsoleDeps {
   can?(roles: string[], capability: string): boolean;
   /** Where console_access events go (the gateway's AuditLog); refused credentials go through web.authFailure. */
   audit: { append(input: AuditEventInput): Promise<unknown> };
-  /** Checkpoint verification keys (PEM or KeyObject); or keysDir with *.pub.pem files. */
+  /** Checkpoint verification keys (PEM or KeyObject): pinned keys and the gateway's own. A keys
+   * directory is never trusted by listing it (a key dropped in there would vouch for a forgery). */
   publicKeys?: (KeyObject | string)[] | (() => (KeyObject | string)[]);
-  keysDir?: string;
   /** An index built elsewhere (tests, benchmarks); default: one over auditDir. */
   index?: AuditIndex;
   /** Min ms between audit-directory refreshes (default 500). */
@@ -50,8 +50,7 @@ export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleD
 
   const keys = (): (KeyObject | string)[] => {
     const k = typeof deps.publicKeys === 'function' ? deps.publicKeys() : deps.publicKeys;
-    if (k && k.length) return k;
-    return deps.keysDir ? loadPublicKeysFromDir(deps.keysDir) : [];
+    return k ?? [];
   };
   const integrity: { report: VerifyReport | null; at: string | null; error: string | null; running: Promise<void> | null } = { report: null, at: null, error: null, running: null };
   const runVerifier = (): Promise<void> => {

@@ -332,7 +332,9 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
       rolesFor: (id) => policyStore.current().rolesFor(id),
       can: (roles, capability) => policyStore.current().can(roles, capability),
       audit,
-      keysDir: config.audit.keysDir ?? join(config.dataDir, 'keys'),
+      // What the integrity panel trusts: the keys pinned in config and the key this gateway signs
+      // with (held in memory), as `verify` does; never whatever *.pub.pem lies in keys/.
+      publicKeys: [...config.audit.trustedKeys.map((k) => (k.includes('-----BEGIN') ? k : readFileSync(k, 'utf8'))), signer.publicKeyPem],
     });
   }
 

@@ -4,7 +4,7 @@
 // Why not the parser: redaction must also work on SQL that does not parse (the audit log
 // still records a refused query, and its literals must never reach disk in clear), and the
 // parser's CST does not keep operator tokens with positions.
-import type { Dialect } from './types.js';
+import type { Dialect } from '../../src/sql/types.js';
 
 export type TokenKind = 'string' | 'number' | 'blob' | 'quoted_ident' | 'word' | 'param' | 'comment' | 'space' | 'punct';
 
