@@ -32,7 +32,7 @@ import { JsonlSink } from '../sinks/jsonl.js';
 import type { AuditSink } from '../sinks/types.js';
 import { registerConsoleRoutes } from '../console/routes.js';
 import { createWeb } from '../web/index.js';
-import { registerDemoAuthServer, demoSignIn, DEMO_SCOPE } from '../web/auth-server.js';
+import { demoSignIn, DEMO_SCOPE } from '../web/demo-client.js';
 import { AUTH_BASE } from '../web/pages.js';
 import { readFileSync } from 'node:fs';
 import { DEMO_APPROVER, createApprovals, localAuditSource } from '../approvals/index.js';
@@ -293,6 +293,7 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     ],
   });
   if (demoIssuer) {
+    const { registerDemoAuthServer } = await import('../web/auth-server.js');
     await registerDemoAuthServer(app, {
       mode: config.mode,
       issuer: demoIssuer,

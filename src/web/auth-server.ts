@@ -15,18 +15,13 @@ import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'o
 import { ACTOR_TYPES_ASSIGNABLE, type AssignableActorType } from '../identity/config.js';
 import { assertDevMode, DEV_ACTOR_TYPE_CLAIM, DEV_ISSUER_ALG, loadOrCreateDevIssuerKey } from '../identity/dev-issuer.js';
 import type { Web } from './index.js';
-import type { SignInSettings } from './sign-in.js';
 import { esc } from './html.js';
 import { createDemoStore } from './auth-server-store.js';
 import { AUTH_BASE, authPage } from './pages.js';
+import { DEMO_SCOPE, DEMO_WEB_CLIENT_ID } from './demo-client.js';
 
-export const DEMO_WEB_CLIENT_ID = 'bqwarden-web';
-/**
- * The one scope of the gateway resource. The gateway publishes it (protected-resource metadata,
- * WWW-Authenticate) so MCP clients ask for it; a request naming no scope gets it by default
- * (OAuth 2.1 §3.2.2.1 allows a pre-defined default).
- */
-export const DEMO_SCOPE = 'mcp';
+export { DEMO_SCOPE, DEMO_WEB_CLIENT_ID, demoSignIn } from './demo-client.js';
+
 /** The groups the login page offers (the demo policy's role names). */
 export const DEMO_GROUPS = ['analyst', 'pii-reader', 'engineer', 'approver', 'examiner', 'ci'] as const;
 
@@ -90,20 +85,6 @@ ${opts.resource ? `<dt>Access to</dt><dd id="resource">${esc(opts.resource)}</dd
 <p><button type="submit" id="sign-in">Sign in and allow</button> <button type="submit" name="deny" value="1" id="deny">Deny</button></p></form>`,
     opts.error,
   );
-}
-
-/**
- * The pages' sign-in settings against the embedded server. Server-side calls (discovery, token)
- * go over loopback: the public URL may not be reachable from the gateway itself (a proxy in
- * front, or a name only browsers resolve); URLs are built from the issuer either way.
- */
-export function demoSignIn(opts: { issuer: string; resource: string; secret: string; loopback: string }): Omit<SignInSettings, 'redirectUri' | 'postLogoutRedirectUri'> {
-  const publicOrigin = new URL(opts.issuer).origin;
-  const viaLoopback = ((input: string | URL | Request, init?: RequestInit) => {
-    const url = input instanceof Request ? input.url : String(input);
-    return fetch(url.startsWith(publicOrigin) ? opts.loopback + url.slice(publicOrigin.length) : url, init);
-  }) as typeof fetch;
-  return { issuer: opts.issuer, clientId: DEMO_WEB_CLIENT_ID, clientSecret: opts.secret, scopes: ['openid', 'email', 'profile', DEMO_SCOPE], resource: opts.resource, identityToken: 'access_token', fetch: viaLoopback };
 }
 
 /** Routes the request into the provider, mounted at the issuer's path, with URLs built from the issuer. */
