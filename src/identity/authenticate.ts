@@ -25,6 +25,7 @@ import { createGoogleIdTokenVerifier, createIapVerifier, type GoogleTokenVerifie
 import { assertDevMode, DEV_ACTOR_TYPE_CLAIM, loadOrCreateDevIssuerKey } from './dev-issuer.js';
 import { dataDir as defaultDataDir } from '../config/paths.js';
 import { jwksUnavailable } from './errors.js';
+import { createVerifiedTokens } from './verified-tokens.js';
 
 export { protectedResourceMetadata, protectedResourceMetadataUrl, protectedResourceMetadataPaths, wwwAuthenticateHeader } from './resource-metadata.js';
 
@@ -39,6 +40,8 @@ export interface AuthenticatorOptions {
   fetch?: typeof fetch;
   /** Gateway mode; the dev issuer is only trusted in demo/dev. */
   mode?: string;
+  /** Clock for the verified-token cache (tests). */
+  now?: () => number;
 }
 
 /** RFC 6750 b64token; anything else in the Authorization header is not a bearer token. */
@@ -200,6 +203,20 @@ export function createAuthenticator(input: IdentityConfig | IdentityConfigInput,
     };
   }
 
+  // Never longer than the JWKS is cached: a key withdrawn by the issuer stops working no later
+  // than it would without this cache.
+  const verified = createVerifiedTokens(Math.min(config.verifiedTokenCacheSeconds, config.jwksCacheMaxAgeSeconds), opts.now);
+  const verifyOnce = async (route: Route, token: string): Promise<Identity> => {
+    // Keyed by the route too: a token verified as a bearer token says nothing about the IAP
+    // verifier's audience, and the other way round.
+    const key = `${route.method}\u0000${token}`;
+    const known = verified.get(key);
+    if (known) return known;
+    const identity = toIdentity(route, await route.verify(token));
+    verified.remember(key, identity);
+    return identity;
+  };
+
   return {
     async authenticate(headers) {
       if (iap) {
@@ -207,7 +224,7 @@ export function createAuthenticator(input: IdentityConfig | IdentityConfigInput,
         const assertion = single(headers, IAP_HEADER);
         if (assertion !== undefined && assertion !== '') {
           if (assertion.length > MAX_TOKEN_LENGTH || assertion.split('.').length !== 3) throw new AuthError('malformed_token', 'IAP assertion is not a signed JWT');
-          return toIdentity(iap.route, await iap.route.verify(assertion));
+          return verifyOnce(iap.route, assertion);
         }
         if (iap.required) throw new AuthError('missing_token', `no ${IAP_HEADER} header: this gateway only accepts requests through Identity-Aware Proxy`);
       }
@@ -216,7 +233,7 @@ export function createAuthenticator(input: IdentityConfig | IdentityConfigInput,
       const route = routes.get(iss);
       // The unverified issuer is attacker-chosen text headed for logs and the audit trail.
       if (!route) throw new AuthError('wrong_issuer', `token issuer ${printable(iss)} is not trusted by this gateway`);
-      return toIdentity(route, await route.verify(token));
+      return verifyOnce(route, token);
     },
   };
 }

@@ -186,6 +186,9 @@ export const IdentityConfigSchema = z
     /** Minimum gap between JWKS refetches triggered by an unknown kid (limits refetch storms). */
     jwksCooldownSeconds: z.number().int().min(0).default(30),
     jwksTimeoutMs: z.number().int().min(100).max(60_000).default(5000),
+    /** How long a verified token is remembered (never past its exp, nor longer than
+     * jwksCacheMaxAgeSeconds); 0 verifies every request. */
+    verifiedTokenCacheSeconds: z.number().int().min(0).max(300).default(60),
     /** Rules tried after an issuer's own rules. */
     actorTypes: z.array(ActorTypeRuleSchema).default([{ actorType: 'service', emailSuffix: '.iam.gserviceaccount.com' }]),
     google: z
