@@ -30,7 +30,8 @@ function scan(re: RegExp, sql: string, i: number): number {
 
 const isDigit = (c: string | undefined) => c !== undefined && c >= '0' && c <= '9';
 
-function readQuoted(sql: string, i: number, quote: string, backslashEscapes: boolean): number {
+/** End of the quoted literal or identifier that starts at i (exported for the lexer's reference test). */
+export function readQuoted(sql: string, i: number, quote: string, backslashEscapes: boolean): number {
   // Triple-quoted strings (BigQuery) end at the next unescaped triple quote.
   if (sql.startsWith(quote.repeat(3), i) && quote !== '`') {
     const q3 = quote.repeat(3);

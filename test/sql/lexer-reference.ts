@@ -1,44 +1,13 @@
 // Reference copy of src/sql/lexer.ts before its scanning was rewritten for speed (character by
 // character regex tests). test/sql/lexer.test.ts checks that both give the same tokens.
-// A deliberately small SQL tokenizer used for fingerprints and literal redaction.
-// Why not the parser: redaction must also work on SQL that does not parse (the audit log
-// still records a refused query, and its literals must never reach disk in clear), and the
-// parser's CST does not keep operator tokens with positions.
 import type { Dialect } from '../../src/sql/types.js';
+// Quoted literals were not part of the rewrite: the reference reads them with the same function.
+import { readQuoted } from '../../src/sql/lexer.js';
 
-export type TokenKind = 'string' | 'number' | 'blob' | 'quoted_ident' | 'word' | 'param' | 'comment' | 'space' | 'punct';
-
-export interface Token {
-  kind: TokenKind;
-  text: string;
-}
+import type { Token, TokenKind } from '../../src/sql/lexer.js';
 
 const WORD_START = /[A-Za-z_\u0080-\uffff]/;
 const WORD_CHAR = /[A-Za-z0-9_$\u0080-\uffff]/;
-
-function readQuoted(sql: string, i: number, quote: string, backslashEscapes: boolean): number {
-  // Triple-quoted strings (BigQuery) end at the next unescaped triple quote.
-  if (sql.startsWith(quote.repeat(3), i) && quote !== '`') {
-    const q3 = quote.repeat(3);
-    let j = i + 3;
-    while (j < sql.length) {
-      if (backslashEscapes && sql[j] === '\\') j += 2;
-      else if (sql.startsWith(q3, j)) return j + 3;
-      else j++;
-    }
-    return sql.length;
-  }
-  let j = i + 1;
-  while (j < sql.length) {
-    const c = sql[j];
-    if (backslashEscapes && c === '\\') j += 2;
-    else if (c === quote) {
-      if (sql[j + 1] === quote && !backslashEscapes) j += 2; // SQL-standard doubled quote
-      else return j + 1;
-    } else j++;
-  }
-  return sql.length; // unterminated: the rest is the literal (never leak it)
-}
 
 /** Splits SQL into tokens; never throws, and the concatenated token texts equal the input. */
 export function tokenize(sql: string, dialect: Dialect): Token[] {
