@@ -82,6 +82,7 @@ async function terraformEnv(port: number): Promise<Record<string, string>> {
     BQWARDEN__upstream__name: 'toolbox-bigquery',
     BQWARDEN__audit__signingKeyFile: join(secrets, 'audit-signing-key', 'key.pem'),
     BQWARDEN__masking__pseudonym__keyFile: join(secrets, 'pseudonymise-key', 'key'),
+    BQWARDEN__transport__sessionSecretFile: join(secrets, 'session-key', 'key'),
   };
   for (const e of gw.env) assert.ok(e.name in values, `Terraform sets ${e.name}; give the layout test a value for it`);
   return {
@@ -104,6 +105,7 @@ function mountSecrets(mode: number): void {
     ['audit-signing-key', 'key.pem', generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()],
     // 64 characters of [A-Za-z0-9], like the random_password Terraform generates.
     ['pseudonymise-key', 'key', randomBytes(48).toString('base64').replace(/[^A-Za-z0-9]/g, 'A').slice(0, 64)],
+    ['session-key', 'key', randomBytes(48).toString('base64').replace(/[^A-Za-z0-9]/g, 'A').slice(0, 64)],
   ] as const) {
     mkdirSync(join(secrets, dir), { recursive: true, mode: 0o755 });
     writeFileSync(join(secrets, dir, file), content, { mode });
