@@ -54,6 +54,10 @@ export interface Approvals {
   gate: ApprovalGate & { waitSeconds(call: HeldCall): number };
   service: ApprovalService;
   notifier: Notifier;
+  /** The create-once claims every instance shares (tool pins use them too). */
+  claims: ClaimStore;
+  /** Review page and CLI lines for a request, as hold messages print them. */
+  urls: { review(id: string): string; cli(id: string, action?: 'show' | 'approve' | 'reject'): string };
   /** Registers the API and the web page; call before app.listen(). */
   routes(app: FastifyInstance, opts: { authenticate: Authenticate; web: Web }): Promise<void>;
   close(): Promise<void>;
@@ -107,6 +111,8 @@ export async function createApprovals(deps: ApprovalsDeps): Promise<Approvals> {
     gate,
     service,
     notifier,
+    claims,
+    urls,
     async routes(app, { authenticate, web }) {
       const routeDeps = { service, policy: deps.policy, authenticate, authFailure: web.authFailure, reviewUrl: urls.review };
       await registerApprovalApi(app, routeDeps);

@@ -34,6 +34,7 @@ export const EVENT_TYPES = [
   'approval_expired',
   'approval_executed',
   'notification_failed', // approver webhook could not be delivered
+  'tool_pinned', // an upstream tool's definition pinned: on first sight, or a changed one an approver accepted (src/pins)
   'policy_loaded', // policy (re)load, with its hash; a refused reload too
   'console_access', // examiner console / report / replay access to the audit data itself
   'checkpoint', // Ed25519-signed chain head

@@ -82,13 +82,16 @@ export interface StartToolboxOptions {
   readOnly?: boolean;
   /** Require a token from this per-run issuer on every MCP request. */
   auth?: ToolboxAuth;
+  /** A tools file (Toolbox config) instead of `--prebuilt sqlite`; not combined with auth. */
+  toolsFile?: string;
 }
 
 export async function startToolbox(opts: StartToolboxOptions): Promise<ToolboxProcess> {
   const port = opts.port ?? (await freePort());
   const bin = toolboxBinary();
   const url = `http://127.0.0.1:${port}/mcp`;
-  const args = ['--prebuilt', 'sqlite', '--address', '127.0.0.1', '--port', String(port), '--disable-version-check', '--disable-reload', '--allowed-hosts', `127.0.0.1:${port}`, '--allowed-hosts', `localhost:${port}`];
+  if (opts.toolsFile && opts.auth) throw new Error('startToolbox: toolsFile and auth are not combined');
+  const args = [...(opts.toolsFile ? ['--config', opts.toolsFile] : ['--prebuilt', 'sqlite']), '--address', '127.0.0.1', '--port', String(port), '--disable-version-check', '--disable-reload', '--allowed-hosts', `127.0.0.1:${port}`, '--allowed-hosts', `localhost:${port}`];
   let configDir: string | null = null;
   let credential: UpstreamCredential = { kind: 'none', headers: async () => ({}) };
   if (opts.auth) {

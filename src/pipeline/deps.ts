@@ -86,4 +86,19 @@ export interface PipelineDeps {
   maxPayloadBytes: number;
   /** Per-identity tools/call budget; absent = unlimited. */
   rateLimiter?: import('./rate-limit.js').RateLimiter;
+  /** Tool-definition pinning (src/pins); absent = off. */
+  pins?: ToolPinsView | null;
+}
+
+/** What pinning says about one tool's current upstream definition. */
+export type PinVerdict =
+  | { status: 'pinned'; sha256: string }
+  | { status: 'changed'; sha256: string; pinned: string; changed: string[]; approvalId: string | null; message: string }
+  | { status: 'unlisted'; message: string };
+
+export interface ToolPinsView {
+  /** Checks (and pins on first sight) every tool of an upstream tools/list result. */
+  onList(tools: Record<string, unknown>[], ctx: RequestContext, roles: string[]): Promise<Map<string, PinVerdict>>;
+  /** Checks the called tool against its pin, listing the upstream's tools when the last view is stale. */
+  onCall(tool: string, ctx: RequestContext, roles: string[], listTools: () => Promise<Record<string, unknown>[]>): Promise<PinVerdict>;
 }

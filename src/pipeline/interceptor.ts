@@ -4,8 +4,8 @@
 // its audit event is durable; any stage that cannot do its job denies the call with a specific
 // reason.
 import type { AuditEventInput } from '../audit/event.js';
-import { GatewayError, type HttpFailure, type McpInterceptor } from './types.js';
-import type { PipelineDeps } from './deps.js';
+import { GatewayError, type HttpFailure, type McpInterceptor, type RequestContext } from './types.js';
+import type { PinVerdict, PipelineDeps, ToolPinsView } from './deps.js';
 import { httpFailureFields } from './audit-fields.js';
 import { needsIntent, writeIntent } from './intent.js';
 import { createKit, ERR_FORBIDDEN, ERR_INTERNAL } from './kit.js';
@@ -19,6 +19,30 @@ function explainTool<T extends { description?: string; annotations?: Record<stri
   if (!brief) return tool;
   return { ...tool, description: tool.description ? `${tool.description}\n\n${brief.description}` : brief.description, annotations: { ...(tool.annotations ?? {}), ...brief.annotations } };
 }
+
+async function pinsFor(pins: ToolPinsView, ctx: RequestContext, roles: string[], tools: Record<string, unknown>[]): Promise<Map<string, PinVerdict>> {
+  try {
+    return await pins.onList(tools, ctx, roles);
+  } catch (err) {
+    if (err instanceof GatewayError) throw err;
+    throw new GatewayError(ERR_INTERNAL, `tool definitions could not be checked against their pins, so the tool list is withheld (rule tool-pinning, fail closed): ${(err as Error).message}`, { reason: 'tool_pins_unavailable' });
+  }
+}
+
+function withheldChanged<T extends { name: string }>(tools: T[], verdicts: Map<string, PinVerdict>): T[] {
+  return tools.map((t) => {
+    const v = verdicts.get(t.name);
+    if (!v || v.status !== 'changed') return t;
+    return {
+      name: t.name,
+      description: `[withheld by bqwarden] ${v.message}`,
+      inputSchema: { type: 'object', properties: {} },
+      _meta: { [PIN_META_KEY]: { status: 'withheld', reason: 'tool_definition_changed', changed: v.changed, sha256: v.sha256, pinned_sha256: v.pinned, approval_id: v.approvalId } },
+    } as unknown as T;
+  });
+}
+
+export const PIN_META_KEY = 'bqwarden/tool_pin';
 
 /** Client→server notifications defined by MCP (2025-06-18, 2025-11-25). */
 const CLIENT_NOTIFICATIONS = new Set(['notifications/initialized', 'notifications/cancelled', 'notifications/progress', 'notifications/roots/list_changed', 'notifications/tasks/status']);
@@ -55,12 +79,17 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
         if (needsIntent(deps.audit, method, null)) ev.intent_id = await writeIntent(deps.audit, ev);
         let result = await kit.forward(ctx, ev, forward, params);
         if (method === 'tools/list' && Array.isArray(result.tools)) {
-          const tools = result.tools as { name: string; description?: string; annotations?: Record<string, unknown> }[];
+          let tools = result.tools as { name: string; description?: string; annotations?: Record<string, unknown> }[];
+          // A tool whose definition changed since it was pinned is listed as withheld, without
+          // the upstream's new text (which may be the poison).
+          if (deps.pins) tools = withheldChanged(tools, await pinsFor(deps.pins, ctx, roles, tools));
           const visible = new Set(policy.visibleTools(roles, tools.map((t) => t.name)));
           // Each tool says, for this caller, what the gateway will do: dialect, masking, approvals;
           // and the upstream's hints are replaced by ones that hold for this caller.
-          result = { ...result, tools: tools.filter((t) => visible.has(t.name)).map((t) => explainTool(t, policy.toolBrief?.(roles, t.name) ?? null)) };
-          ev.decision = visible.size < tools.length ? 'mask' : 'allow';
+          const withheld = tools.filter((t) => visible.has(t.name) && PIN_META_KEY in ((t as { _meta?: object })._meta ?? {})).map((t) => t.name);
+          result = { ...result, tools: tools.filter((t) => visible.has(t.name)).map((t) => (withheld.includes(t.name) ? t : explainTool(t, policy.toolBrief?.(roles, t.name) ?? null))) };
+          ev.decision = visible.size < tools.length || withheld.length ? 'mask' : 'allow';
+          if (withheld.length) Object.assign(ev, { rule_ids: ['tool-pinning'], decision_reason: `withheld (definition changed since pinned): ${withheld.join(', ')}` });
         } else {
           ev.decision = 'allow';
         }

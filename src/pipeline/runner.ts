@@ -1,5 +1,5 @@
 // Runs a tools/call through the stages, in the one fixed order (the order is a security
-// property, not a plug-in point): rate-limit → analyze → rewrite → decide → approve → forward →
+// property, not a plug-in point): rate-limit → pin → analyze → rewrite → decide → approve → forward →
 // mask → audit and release. Admission (the MCP method rule) happens before, for every method.
 //
 // The runner owns two guarantees so no stage has to remember them:
@@ -10,6 +10,7 @@ import { GatewayError } from './types.js';
 import type { Stage, ToolCall } from './call.js';
 import { ERR_INTERNAL, type Kit } from './kit.js';
 import { rateLimit } from './stages/rate-limit.js';
+import { pin } from './stages/pin.js';
 import { analyze } from './stages/analyze.js';
 import { rewrite } from './stages/rewrite.js';
 import { decide } from './stages/decide.js';
@@ -18,7 +19,7 @@ import { forward } from './stages/forward.js';
 import { mask } from './stages/mask.js';
 import { audit } from './stages/audit.js';
 
-export const TOOL_CALL_STAGES: readonly Stage[] = Object.freeze([rateLimit, analyze, rewrite, decide, approve, forward, mask, audit]);
+export const TOOL_CALL_STAGES: readonly Stage[] = Object.freeze([rateLimit, pin, analyze, rewrite, decide, approve, forward, mask, audit]);
 
 export async function runToolCall(kit: Kit, call: ToolCall): Promise<Record<string, unknown>> {
   for (const stage of TOOL_CALL_STAGES) {

@@ -21,8 +21,11 @@ export interface RequestContext {
   receivedAt: number;
 }
 
-/** Sends the (possibly rewritten) request upstream and returns the upstream result. */
-export type Forward = (params?: Record<string, unknown>) => Promise<Record<string, unknown>>;
+/**
+ * Sends the (possibly rewritten) request upstream and returns the upstream result. `method`
+ * sends another request on the same upstream session instead (tools/list, for pinning).
+ */
+export type Forward = (params?: Record<string, unknown>, method?: string) => Promise<Record<string, unknown>>;
 
 /** An error the transport returns to the client as a JSON-RPC error. */
 export class GatewayError extends Error {

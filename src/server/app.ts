@@ -27,7 +27,8 @@ import { credentialedFetch } from '../transport/upstream.js';
 import type { CatalogProvider } from '../sql/types.js';
 import { AuthError } from '../identity/types.js';
 import { AuditLog } from '../audit/log.js';
-import { claimStoreFor, createAuditSigner, startAnchors } from './audit-setup.js';
+import { claimStoreFor, createAuditSigner, pinStoreFor, startAnchors } from './audit-setup.js';
+import { ToolPins } from '../pins/service.js';
 import { JsonlSink } from '../sinks/jsonl.js';
 import type { AuditSink } from '../sinks/types.js';
 import { registerConsoleRoutes } from '../console/routes.js';
@@ -226,6 +227,23 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     cli: { command: cliCommand({ dataDir: config.dataDir }), demoApprover: demo ? DEMO_APPROVER : null },
   });
   deps.approvals = approvals.gate;
+  // Tool-definition pinning: pins shared like approval claims, changes accepted through the approval doors.
+  const pins = config.toolPins.enabled
+    ? new ToolPins({
+        store: await pinStoreFor(config, log),
+        upstream: config.upstream.name,
+        audit,
+        approvals,
+        approverRoles: config.toolPins.approverRoles,
+        required: config.toolPins.required,
+        expirySeconds: config.toolPins.expirySeconds,
+        refreshMs: config.toolPins.refreshSeconds * 1000,
+        instance: GATEWAY_INSTANCE,
+        log,
+      })
+    : null;
+  pins?.start();
+  deps.pins = pins;
 
   const app = Fastify({ logger: false, bodyLimit: config.transport.bodyLimitBytes, trustProxy: config.server.trustProxy, return503OnClosing: true, forceCloseConnections: true });
 
@@ -353,6 +371,7 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     await mcp.close();
     await metaClient?.close().catch(() => undefined);
     await writer?.close();
+    pins?.close();
     await approvals.close().catch((err) => log.error({ err: (err as Error).message }, 'approvals close failed'));
     await audit.append({ event_type: 'gateway_stop', policy_version: policyStore.current().version }).catch(() => undefined);
     try {

@@ -10,6 +10,8 @@ import type { Logger } from '../ops/logger.js';
 import type { GatewayConfig } from './config.js';
 import { fileClaimStore, type ClaimStore } from '../approvals/claims.js';
 import { claimsDirOf } from '../approvals/config.js';
+import { filePinStore, type PinStore } from '../pins/store.js';
+import { pinsDirOf } from '../pins/config.js';
 
 export async function createAuditSigner(config: GatewayConfig, demo: boolean): Promise<CheckpointSigner> {
   const a = config.audit;
@@ -65,4 +67,17 @@ export async function claimStoreFor(config: GatewayConfig, log: Logger): Promise
     log.warn('approvals.claims.gcs is not set: approval claims are local to this instance, so with several instances an approval could run twice (set it; the Terraform module does)');
   }
   return fileClaimStore(claimsDirOf(config.approvals, config.dataDir));
+}
+
+/** Tool pins: the shared bucket when configured (several instances), else files under the data directory. */
+export async function pinStoreFor(config: GatewayConfig, log: Logger): Promise<PinStore> {
+  const g = config.toolPins.gcs;
+  if (g) {
+    const { gcsPinStore } = await import('../gcp/pins-gcs.js');
+    return gcsPinStore({ bucket: g.bucket, prefix: g.prefix, apiEndpoint: g.apiEndpoint, projectId: config.gcp.project, timeoutMs: g.timeoutMs });
+  }
+  if (config.auditSink === 'pubsub') {
+    log.warn('toolPins.gcs is not set: tool pins are local to this instance, so instances may pin different first sights (set it; the Terraform module does)');
+  }
+  return filePinStore(pinsDirOf(config.toolPins, config.dataDir));
 }

@@ -7,6 +7,7 @@ import { MaskingConfigSchema } from '../masking/config.js';
 import { GcpConfigSchema } from '../gcp/config.js';
 import { TransportConfigSchema } from '../transport/config.js';
 import { ApprovalsConfigSchema } from '../approvals/config.js';
+import { ToolPinsConfigSchema } from '../pins/config.js';
 import { WebConfigSchema } from '../web/config.js';
 import { loadConfigWith } from '../config/load.js';
 import { dataDir, paths, rulesDir } from '../config/paths.js';
@@ -72,6 +73,7 @@ export const GatewayConfigSchema = z
     transport: TransportConfigSchema.omit({ path: true, upstream: true }).prefault({}),
     masking: MaskingConfigSchema.prefault({}),
     approvals: ApprovalsConfigSchema.prefault({}),
+    toolPins: ToolPinsConfigSchema,
     web: WebConfigSchema.prefault({}),
     gcp: GcpConfigSchema,
   })

@@ -205,7 +205,7 @@ export class McpSession {
             );
           },
     );
-    const forward: Forward = (params) => this.forward(ex, ctx, method, params, progressToken !== undefined);
+    const forward: Forward = (params, other) => this.forward(ex, ctx, other ?? method, params, other === undefined && progressToken !== undefined);
 
     (this.inflight ??= new Map()).set(key, ex);
     let text: string;

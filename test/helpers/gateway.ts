@@ -53,6 +53,8 @@ export interface StackOptions {
    * statements, both requiring the per-run token only this process holds.
    */
   demoUpstreams?: boolean;
+  /** Toolbox runs this tools file (Toolbox config) instead of `--prebuilt sqlite`. */
+  toolsFile?: string;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
@@ -60,7 +62,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
   const db = join(dataDir, 'bank.db');
   if (!existsSync(db)) copyFileSync(await bankDbTemplate(), db);
   const demo = opts.demoUpstreams ? await startDemoUpstreams({ database: db }) : null;
-  const toolbox = demo ? demo.reader : await startToolbox({ database: db });
+  const toolbox = demo ? demo.reader : await startToolbox({ database: db, toolsFile: opts.toolsFile });
   const log = createLogger(process.env.BQWARDEN_TEST_LOG ?? 'silent');
   const clients: Client[] = [];
   let port = 0;
