@@ -29,7 +29,7 @@ function fmt(n: number): string {
 
 export function layout(title: string, body: string, viewer: Viewer | null): string {
   const nav = viewer
-    ? `<nav><a href="${B}">Overview</a><a href="${B}/events">Events</a><a href="${B}/approvals">Approvals</a><a href="${B}/integrity">Chain integrity</a></nav>
+    ? `<nav><a href="${B}">Overview</a><a href="${B}/events">Events</a><a href="${B}/approvals">Approvals</a><a href="${B}/tools">Tool pins</a><a href="${B}/integrity">Chain integrity</a></nav>
 <form class="who" method="post" action="${AUTH_BASE}/logout"><input type="hidden" name="csrf" value="${esc(viewer.csrf)}"><span>${esc(viewer.who)}</span> <button type="submit">Sign out</button></form>`
     : '';
   return `<!doctype html>
@@ -287,6 +287,46 @@ export function approvalsPage(list: ApprovalSummary[], f: Filter, opts: FilterOp
   return layout('Approvals', `<h1>Approvals of privileged statements</h1>${filterForm(`${B}/approvals`, f, opts)}
 <p class="muted">Self-approved and text-differs must both read "no" on every row: the gateway refuses self-approval, and an approval binds the exact statement (sql_sha256).</p>
 <div class="card">${approvalRows(list, f)}</div>`, viewer);
+}
+
+/** A tool's current pin, as the pin store holds it. */
+export interface PinRow {
+  upstream: string;
+  tool: string;
+  seq: number;
+  sha256: string;
+  pinned_at: string;
+  how: string;
+  approval_id: string | null;
+  approved_by: string[];
+}
+
+/** Tool-definition pinning: the current pins, then every event of rule tool-pinning (newest first). */
+export function toolPinsPage(pins: PinRow[] | null, pinsError: string | null, events: { chain: string; seq: number; e: AuditEvent }[], viewer: Viewer): string {
+  const current = pins
+    ? pins.length
+      ? `<table id="pins"><tr><th>upstream</th><th>tool</th><th class="num">record</th><th>sha256</th><th>pinned at</th><th>how</th><th>approval</th></tr>${pins
+          .map(
+            (p) =>
+              `<tr><td>${esc(p.upstream)}</td><td>${esc(p.tool)}</td><td class="num">${p.seq}</td><td><code>${esc(p.sha256.slice(0, 16))}…</code></td><td>${esc(p.pinned_at)}</td><td>${esc(p.how)}</td><td>${p.approval_id ? `<a href="${B}/approvals?approval=${encodeURIComponent(p.approval_id)}">${esc(p.approval_id)}</a> by ${esc(p.approved_by.join(', '))}` : ''}</td></tr>`,
+          )
+          .join('')}</table>`
+      : '<p class="muted">No tool is pinned yet (pins are made on the first tools/list or tools/call).</p>'
+    : `<p class="bad">The pin store could not be read: ${esc(pinsError ?? 'not configured')}</p>`;
+  const rows = events.length
+    ? `<table id="pin-events"><tr><th>time</th><th>event</th><th>tool</th><th>actor</th><th>decision</th><th>outcome</th><th>reason</th></tr>${events
+        .map(
+          ({ chain, seq, e }) =>
+            `<tr><td><a href="${B}/events/${encodeURIComponent(chain)}/${seq}">${esc(e.event_time)}</a></td><td>${esc(e.event_type)}${e.error_code ? ` (${esc(e.error_code)})` : ''}</td><td>${esc(e.tool_name ?? '')}</td><td>${esc(e.actor_email ?? e.actor_subject ?? '')}</td><td>${badge(e.decision)}</td><td>${badge(e.outcome)}</td><td>${esc((e.decision_reason ?? '').slice(0, 400))}</td></tr>`,
+        )
+        .join('')}</table>`
+    : '<p class="muted">none recorded</p>';
+  return layout(
+    'Tool pins',
+    `<h1>Tool-definition pins</h1><p class="muted">Each upstream tool's name, description, input schema and annotations are pinned on first sight; a changed definition is withheld from tools/list and its calls are refused until an approver accepts it (rule tool-pinning).</p>
+<div class="card"><h2>Current pins</h2>${current}</div><div class="card"><h2>Pinning events</h2>${rows}</div>`,
+    viewer,
+  );
 }
 
 export interface IntegrityView {

@@ -33,7 +33,11 @@ export interface ConsoleDeps {
   index?: AuditIndex;
   /** Min ms between audit-directory refreshes (default 500). */
   refreshIntervalMs?: number;
+  /** The tool-pin store (current pins); without it the tool pins page shows events only. */
+  pins?: { list(): Promise<html.PinRow[]> } | null;
 }
+
+const PIN_EVENTS = 500;
 
 export interface ConsoleHandle {
   index: AuditIndex;
@@ -219,6 +223,29 @@ export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleD
       const f = filtersOr400(req, reply, viewer);
       if (!f) return reply;
       return send(reply, 200, html.approvalsPage(approvalsFor(index, matcher(index, f)), f, options(), viewer));
+    });
+
+    scope.get(`${B}/tools`, async (req, reply) => {
+      const viewer = await gate(req, reply, 'tool_pins', {});
+      if (!viewer) return reply;
+      let pins: html.PinRow[] | null = null;
+      let pinsError: string | null = null;
+      try {
+        pins = deps.pins ? (await deps.pins.list()).sort((a, b) => (a.upstream + a.tool < b.upstream + b.tool ? -1 : 1)) : null;
+      } catch (err) {
+        pinsError = (err as Error).message;
+      }
+      const order = index.ordered();
+      const picked: number[] = [];
+      for (let k = order.length - 1; k >= 0 && picked.length < PIN_EVENTS; k--) {
+        if (index.ruleSetParts[index.ruleSet.data[order[k]]].includes('tool-pinning')) picked.push(order[k]);
+      }
+      try {
+        const events = await index.readEvents(picked);
+        return send(reply, 200, html.toolPinsPage(pins, pinsError, events.map((e) => ({ chain: e.chain_id, seq: e.seq, e })), viewer));
+      } catch (err) {
+        return send(reply, 500, html.errorPage(500, `The pinning events could not be read back from the audit store: ${(err as Error).message}`, viewer));
+      }
     });
 
     scope.get(`${B}/integrity`, async (req, reply) => {

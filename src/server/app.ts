@@ -354,6 +354,7 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
       // What the integrity panel trusts: the keys pinned in config and the key this gateway signs
       // with (held in memory), as `verify` does; never whatever *.pub.pem lies in keys/.
       publicKeys: [...config.audit.trustedKeys.map((k) => (k.includes('-----BEGIN') ? k : readFileSync(k, 'utf8'))), signer.publicKeyPem],
+      pins,
     });
   }
 

@@ -183,6 +183,16 @@ test('tool pinning: poisoned, widened and mislabelled tools are withheld and ref
   assert.match(accepted[0].decision_reason ?? '', /accepted by bob@bank\.example .* pinned as record 2/);
   assert.ok(log.some((e) => e.event_type === 'approval_executed' && e.approval_id === flip && e.outcome === 'success'));
 
+  // The examiner console shows the pins and every pinning event.
+  const page = await fetch(`${stack.url}/console/tools`, { headers: { authorization: `Bearer ${await stack.token('erin@bank.example', ['examiner'])}` } });
+  assert.equal(page.status, 200);
+  const html = await page.text();
+  assert.match(html, new RegExp(`<td>execute_sql</td><td class="num">2</td>.*<td>approved</td>.*${flip}</a> by bob@bank\\.example`, 's'));
+  assert.match(html, /<td>list_tables<\/td><td class="num">1<\/td>.*<td>first_sight<\/td>/s);
+  for (const shown of ['mcp_request (tool_definition_changed)', 'approval_rejected', 'approval_granted', 'tool_pinned']) assert.ok(html.includes(shown), shown);
+  const byAnalystPage = await fetch(`${stack.url}/console/tools`, { headers: { authorization: `Bearer ${await stack.token('alice@bank.example', ['analyst'])}` } });
+  assert.equal(byAnalystPage.status, 403);
+
   // The accepted pin survives a restart; the original definition coming back is a change too.
   await stack.restart();
   c = await analyst();
