@@ -11,7 +11,12 @@ import type { RequestContext } from './types.js';
 
 /** The part of the loaded policy the pipeline uses (a snapshot per request). */
 export type PolicyView = Pick<Policy, 'version' | 'rolesFor' | 'methodAllowed' | 'visibleTools' | 'toolShape' | 'analyzeOptions' | 'rewrite' | 'decide' | 'keepLiterals' | 'auditPlan'> &
-  Partial<Pick<Policy, 'toolBrief'>>;
+  Partial<Pick<Policy, 'toolBrief' | 'dryRunFor' | 'byteBudget'>>;
+
+/** BigQuery's dry run of a statement (src/gcp/dry-run.ts), cached per project and text. */
+export interface DryRunView {
+  run(req: { sql: string; defaultProject: string | null; defaultDataset: string | null }): Promise<{ statementType: string; tables: string[]; totalBytesProcessed: number; cached: boolean }>;
+}
 
 export interface SqlView {
   analyze(sql: string, opts: AnalyzeOptions): Analysis;
@@ -88,6 +93,8 @@ export interface PipelineDeps {
   rateLimiter?: import('./rate-limit.js').RateLimiter;
   /** Tool-definition pinning (src/pins); absent = off. */
   pins?: ToolPinsView | null;
+  /** BigQuery dry runs for upstreams whose policy asks for them (upstreams[].dryRun). */
+  dryRun?: DryRunView | null;
 }
 
 /** What pinning says about one tool's current upstream definition. */

@@ -1,5 +1,5 @@
 // Runs a tools/call through the stages, in the one fixed order (the order is a security
-// property, not a plug-in point): rate-limit → pin → analyze → rewrite → decide → approve → forward →
+// property, not a plug-in point): rate-limit → pin → analyze → rewrite → decide → dry-run → approve → forward →
 // mask → audit and release. Admission (the MCP method rule) happens before, for every method.
 //
 // The runner owns two guarantees so no stage has to remember them:
@@ -14,12 +14,13 @@ import { pin } from './stages/pin.js';
 import { analyze } from './stages/analyze.js';
 import { rewrite } from './stages/rewrite.js';
 import { decide } from './stages/decide.js';
+import { dryRun } from './stages/dry-run.js';
 import { approve } from './stages/approve.js';
 import { forward } from './stages/forward.js';
 import { mask } from './stages/mask.js';
 import { audit } from './stages/audit.js';
 
-export const TOOL_CALL_STAGES: readonly Stage[] = Object.freeze([rateLimit, pin, analyze, rewrite, decide, approve, forward, mask, audit]);
+export const TOOL_CALL_STAGES: readonly Stage[] = Object.freeze([rateLimit, pin, analyze, rewrite, decide, dryRun, approve, forward, mask, audit]);
 
 export async function runToolCall(kit: Kit, call: ToolCall): Promise<Record<string, unknown>> {
   for (const stage of TOOL_CALL_STAGES) {

@@ -31,6 +31,13 @@ export interface Policy {
    */
   rewrite(input: ToolCallInput & { roles: string[] }): EnginePlanResult | null;
   keepLiterals(roles: string[]): boolean;
+  /** Where a BigQuery dry run resolves a SQL tool's statements, when its upstream asks for one (upstreams[].dryRun). */
+  dryRunFor(tool: string): { defaultProject: string | null; defaultDataset: string | null } | null;
+  /**
+   * Most bytes one statement may process for these roles: the largest budget among them, and
+   * no limit when one of them has none (roles grant; a budget limits only the role that sets it).
+   */
+  byteBudget(roles: string[]): number | null;
   /**
    * How the audit copy of a result is masked, whatever the caller may see: every output column
    * reached by any classified source is pseudonymised (direct) or nulled (derived), so a
@@ -150,6 +157,23 @@ class LoadedPolicy implements Policy {
   private upstreamMasking(u: UpstreamDef): Omit<EngineMaskingOptions, 'dialect'> {
     const keyset = u.pseudonymKeyset ? { kmsKeyUri: u.pseudonymKeyset.kmsKeyUri, wrappedKeysetBase64: u.pseudonymKeyset.wrappedKeyset } : null;
     return { defaultProject: u.defaultProject ?? null, defaultDataset: u.defaultDataset ?? null, keyset };
+  }
+
+  dryRunFor(tool: string): { defaultProject: string | null; defaultDataset: string | null } | null {
+    const s = this.c.shapes.get(tool);
+    if (!s || s.shape.kind !== 'sql' || s.upstream.dialect !== 'bigquery' || s.upstream.dryRun !== true) return null;
+    return { defaultProject: s.upstream.defaultProject, defaultDataset: s.upstream.defaultDataset };
+  }
+
+  byteBudget(roles: string[]): number | null {
+    if (roles.length === 0) return 0;
+    let most = 0;
+    for (const r of roles) {
+      const b = this.c.roles.get(r)?.maxBytesProcessed;
+      if (b === undefined) return null;
+      most = Math.max(most, b);
+    }
+    return most;
   }
 
   keepLiterals(roles: string[]): boolean {

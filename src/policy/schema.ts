@@ -110,6 +110,12 @@ export const UpstreamSchema = z
     defaultDataset: z.string().min(1).nullable().default(null),
     tools: z.record(z.string().min(1), ToolShapeSchema),
     /**
+     * BigQuery: dry-run every statement not seen before (with the gateway's identity) as a second
+     * opinion on its type and tables, and to check its bytes against the role's budget
+     * (roles[].maxBytesProcessed). docs/guardrails.md.
+     */
+    dryRun: z.boolean().optional(),
+    /**
      * BigQuery: a Cloud KMS-wrapped Tink keyset (DETERMINISTIC_AEAD_AES_SIV_CMAC_256) with which
      * the engine computes keyed pseudonyms itself. The wrapped keyset is not a key: it is useless
      * without decrypt rights on the KMS key. Without it, pseudonymised columns keep the narrow rule.
@@ -137,6 +143,8 @@ export const RoleSchema = z
     capabilities: z.array(z.string().regex(/^[a-z][a-z0-9_.-]*$/, 'capabilities are lower-case words')).default([]),
     /** Audit may keep SQL literals for this role (only when every held role says so). */
     keepLiterals: z.boolean().default(false),
+    /** Cost guard: most bytes one statement may process (BigQuery dry run) for this role; absent = no limit. */
+    maxBytesProcessed: z.number().int().positive().optional(),
   })
   .strict();
 

@@ -1,0 +1,39 @@
+// Stage: BigQuery's dry run as a second opinion on a statement policy let through (allow, mask,
+// or held for approval), on the SQL that will actually run (the masked rewrite when there is
+// one): its type and tables must agree with our analysis, and the bytes it would process must
+// fit the caller's budget (roles[].maxBytesProcessed). Only for upstreams whose policy asks for
+// it (upstreams[].dryRun); a dry run that fails denies the call (fail closed).
+import { refuse, type Stage } from '../call.js';
+import { dryRunDisagreement } from '../dry-run-check.js';
+
+export const dryRun: Stage = {
+  name: 'dry-run',
+  async run(kit, call) {
+    const runner = kit.deps.dryRun;
+    const { analysis, decision, policy } = call;
+    if (!analysis || call.sql === null || !decision || decision.action === 'deny') return;
+    const where = policy.dryRunFor?.(call.tool) ?? null;
+    if (!where) return;
+    const deny = (msg: string, rule: string, code: string) => {
+      kit.metrics.decisions.inc({ action: 'deny' });
+      return refuse(kit, call, msg, { decision: 'deny', rule_ids: [...(call.ev.rule_ids ?? []), rule], decision_reason: msg, error_code: code, error_message: null });
+    };
+    if (!runner) return deny(`policy asks for a BigQuery dry run of tool ${call.tool}'s statements, but this gateway has no dry-run client configured; denied (rule dry-run, fail closed)`, 'dry-run', 'dry_run_unavailable');
+    let r;
+    try {
+      r = await runner.run({ sql: call.executed ?? call.sql, ...where });
+    } catch (err) {
+      return deny(`BigQuery's dry run of this statement failed (${(err as Error).message.slice(0, 300)}), so it is not forwarded (rule dry-run, fail closed)`, 'dry-run', 'dry_run_failed');
+    }
+    const differs = dryRunDisagreement(analysis, r);
+    if (differs) return deny(`${differs.reason}; denied (rule dry-run)`, 'dry-run', differs.code);
+    const budget = policy.byteBudget?.(call.roles) ?? null;
+    if (budget !== null && r.totalBytesProcessed > budget) {
+      return deny(
+        `this statement would process ${r.totalBytesProcessed} bytes (BigQuery dry run), more than the ${budget} bytes your roles (${call.roles.join(', ')}) may process per statement; denied (rule byte-budget). Narrow it: select fewer columns, filter on the partitioning column, or ask for a larger budget.`,
+        'byte-budget',
+        'over_byte_budget',
+      );
+    }
+  },
+};
