@@ -183,6 +183,7 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
   if (identityConfig.devIssuer.enabled && identityConfig.scopesSupported.length === 0) identityConfig.scopesSupported = [DEMO_SCOPE];
   const authenticator = createAuthenticator(identityConfig, { mode: config.mode });
 
+  let dryRunner: Promise<import('../gcp/dry-run.js').DryRunner> | null = null;
   const deps: PipelineDeps = {
     audit,
     policy: (): PolicyView => policyStore.current(),
@@ -201,6 +202,9 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     upstreamName: config.upstream.name,
     maxPayloadBytes: config.pipeline.maxPayloadBytes,
     rateLimiter: createRateLimiter({ perMinute: config.pipeline.callsPerMinute, burst: config.pipeline.callBurst }),
+    // BigQuery dry runs (upstreams[].dryRun in policy), with the gateway's identity; the client
+    // is loaded on first use, so gateways whose policy asks for none never load it.
+    dryRun: { run: async (req) => (await (dryRunner ??= import('../gcp/dry-run.js').then((m) => m.createDryRunner({ projectId: config.gcp.project, apiEndpoint: config.gcp.bigquery.apiEndpoint, location: config.gcp.bigquery.location })))).run(req) },
   };
 
   // Approvals: state is rebuilt from the audit files before the first request is served.

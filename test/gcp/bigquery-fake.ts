@@ -3,7 +3,10 @@
 // and jobs.insert + jobs.get for the slow path. Row encoding follows the REST reference:
 // rows are {f:[{v}]}, INT64 as strings, TIMESTAMP as int64 microseconds (the client asks for
 // formatOptions.useInt64Timestamp), REPEATED as [{v}], RECORD as {f:[…]}. Results are paged
-// (small pages) so the client's pagination is exercised.
+// (small pages) so the client's pagination is exercised. Dry runs (jobs.insert with
+// configuration.dryRun) are answered as BigQuery answers them: no job id, state DONE, and
+// statistics.query with statementType, referencedTables and totalBytesProcessed (int64 as
+// strings); a statement the handler rejects gets BigQuery's 400 invalidQuery error body.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { OAuth2Client } from 'google-auth-library';
@@ -44,8 +47,27 @@ function decodeParam(p: { name: string; parameterType: { type: string }; paramet
   return [p.name, p.parameterValue.value ?? null];
 }
 
+/** What BigQuery's dry run says about a statement. */
+export interface FakeDryRun {
+  statementType: string;
+  /** project.dataset.table */
+  referencedTables: string[];
+  totalBytesProcessed: number;
+  ddlTargetTable?: string;
+}
+export type FakeDryRunAnswer = FakeDryRun | { invalid: string };
+
+function tableRef(fq: string) {
+  const [projectId, datasetId, tableId] = fq.split('.');
+  return { projectId, datasetId, tableId };
+}
+
 export class FakeBigQuery {
   readonly queries: FakeQuery[] = [];
+  /** Every dry run asked for, with the default dataset it carried. */
+  readonly dryRuns: (FakeQuery & { project: string; defaultDataset: { projectId?: string; datasetId?: string } | null })[] = [];
+  /** Answers dry runs; without it a dry run is a 400 (as if BigQuery refused it). */
+  dryRunHandler: ((q: FakeQuery) => FakeDryRunAnswer) | null = null;
   private server: Server | null = null;
   private jobs = new Map<string, { result: FakeResult }>();
   private nextJob = 1;
@@ -128,6 +150,7 @@ export class FakeBigQuery {
       if (!this.jobs.has(id)) return { status: 404, body: { error: { code: 404, message: `Not found: Job ${id}` } } };
       return { status: 200, body: this.page(id, project, Number(url.searchParams.get('pageToken') ?? 0)) };
     }
+    if (method === 'POST' && kind === 'jobs' && !id && body.configuration?.dryRun) return this.dryRun(project, body);
     if (method === 'POST' && kind === 'jobs' && !id) {
       const cfg = body.configuration?.query ?? {};
       const r = this.run(project, cfg.query, cfg.queryParameters);
@@ -138,6 +161,48 @@ export class FakeBigQuery {
       return { status: 200, body: { kind: 'bigquery#job', jobReference: { projectId: project, jobId: id, location: 'US' }, status: { state: 'DONE' } } };
     }
     return { status: 405, body: { error: { code: 405, message: `unsupported ${method} ${url.pathname}` } } };
+  }
+
+  private dryRun(project: string, body: any): { status: number; body: unknown } {
+    if (this.failNext && this.failNext.count > 0) {
+      this.failNext.count--;
+      const f = this.failNext;
+      return { status: f.status, body: { error: { code: f.status, message: f.message, errors: [{ reason: f.reason, message: f.message }] } } };
+    }
+    const cfg = body.configuration.query ?? {};
+    const q = { query: String(cfg.query), params: {} };
+    this.dryRuns.push({ ...q, project, defaultDataset: cfg.defaultDataset ?? null });
+    const a = this.dryRunHandler?.(q) ?? { invalid: 'no dry-run handler in this test' };
+    if ('invalid' in a) {
+      return { status: 400, body: { error: { code: 400, message: a.invalid, errors: [{ message: a.invalid, domain: 'global', reason: 'invalidQuery', location: 'q', locationType: 'parameter' }], status: 'INVALID_ARGUMENT' } } };
+    }
+    const bytes = String(a.totalBytesProcessed);
+    return {
+      status: 200,
+      body: {
+        kind: 'bigquery#job',
+        etag: 'fake',
+        selfLink: `/bigquery/v2/projects/${project}/jobs?location=US`,
+        user_email: 'gateway@test-project.iam.gserviceaccount.com',
+        configuration: { ...body.configuration, jobType: 'QUERY' },
+        jobReference: { projectId: project, location: 'US' },
+        statistics: {
+          creationTime: String(Date.now()),
+          totalBytesProcessed: bytes,
+          query: {
+            totalBytesProcessed: bytes,
+            totalBytesBilled: '0',
+            cacheHit: false,
+            statementType: a.statementType,
+            referencedTables: a.referencedTables.map(tableRef),
+            ...(a.ddlTargetTable ? { ddlTargetTable: tableRef(a.ddlTargetTable) } : {}),
+          },
+        },
+        status: { state: 'DONE' },
+        principal_subject: 'serviceAccount:gateway@test-project.iam.gserviceaccount.com',
+        jobCreationReason: { code: 'REQUESTED' },
+      },
+    };
   }
 
   async stop(): Promise<void> {
