@@ -157,3 +157,32 @@ visibility: [{ id: v, roles: [analyst], classifications: { pii.ssn: last4, pii.e
     assert.equal(answers[0], answers[1], `the rewritten query tells the table from its twin: ${sql}`);
   }
 });
+
+// BigQuery's dry run as the gateway runs it (src/gcp/dry-run.ts), against a public table: the
+// statement type and tables BigQuery reports must agree with our analysis, and a script of two
+// statements is a SCRIPT to both. Dry runs are free; the suite skips without credentials.
+test('live: BigQuery dry run agrees with our analysis on a public table and on a script', { timeout: 5 * 60_000 }, async (t) => {
+  if (skipReason) {
+    t.skip(skipReason);
+    return;
+  }
+  const { createDryRunner } = await import('../../src/gcp/dry-run.js');
+  const { analyze } = await import('../../src/sql/index.js');
+  const { dryRunDisagreement } = await import('../../src/pipeline/dry-run-check.js');
+  const runner = createDryRunner({ projectId: project, location: 'US' });
+  const sql = 'SELECT word, word_count FROM `bigquery-public-data.samples.shakespeare` WHERE corpus = "hamlet"';
+  const r = await runner.run({ sql, defaultProject: project!, defaultDataset: null });
+  assert.equal(r.statementType, 'SELECT');
+  assert.deepEqual(r.tables, ['bigquery-public-data.samples.shakespeare']);
+  assert.ok(r.totalBytesProcessed > 0, `bytes ${r.totalBytesProcessed}`);
+  assert.equal(r.cached, false);
+  assert.equal(dryRunDisagreement(analyze(sql, { dialect: 'bigquery', defaultProject: project! }), r), null);
+  assert.equal((await runner.run({ sql, defaultProject: project!, defaultDataset: null })).cached, true);
+
+  const script = 'DECLARE n INT64 DEFAULT 3; SELECT word FROM `bigquery-public-data.samples.shakespeare` LIMIT n';
+  const s = await runner.run({ sql: script, defaultProject: project!, defaultDataset: null });
+  assert.equal(s.statementType, 'SCRIPT');
+  const disagreement = dryRunDisagreement(analyze(script, { dialect: 'bigquery', defaultProject: project! }), s);
+  // BigQuery may or may not list a script's tables in a dry run; a type disagreement would be a bug.
+  assert.notEqual(disagreement?.code, 'dry_run_statement_mismatch', disagreement?.reason);
+});
