@@ -123,6 +123,8 @@ test('least privilege: no primitive roles, no public principals, runtime SA has 
     'google_service_account_iam_member:roles/iam.serviceAccountTokenCreator',
     'google_storage_bucket_iam_member:roles/storage.objectCreator',
     'google_storage_bucket_iam_member:roles/storage.objectCreator',
+    'google_storage_bucket_iam_member:roles/storage.objectCreator',
+    'google_storage_bucket_iam_member:roles/storage.objectViewer',
     'google_storage_bucket_iam_member:roles/storage.objectViewer',
   ]);
   // The runtime may mint tokens for the writer account only, and read the policy bucket only.
@@ -534,21 +536,23 @@ test('trust (issue 13): KMS signing key (sign-only for the runtime), anchor and 
   assert.equal(key.version_template[0].protection_level, '${var.audit_signing_protection_level}');
   assert.equal(mod.variable.audit_signing_protection_level[0].default, 'HSM');
   assert.equal(mod.variable.audit_signing_algorithm[0].default, 'EC_SIGN_P256_SHA256');
-  for (const b of ['anchors', 'approval_claims']) {
+  for (const b of ['anchors', 'approval_claims', 'tool_pins']) {
     const bucket = res('google_storage_bucket', b);
     assert.equal(bucket.retention_policy[0].is_locked, '${var.trust_retention_locked}');
     assert.equal(bucket.public_access_prevention, 'enforced');
   }
   assert.equal(mod.variable.trust_retention_locked[0].default, true);
   const runtimeOnTrustBuckets = allResources(mod).filter(
-    ([t, , r]) => t === 'google_storage_bucket_iam_member' && String(r.member).includes('google_service_account.runtime') && /anchors|approval_claims/.test(String(r.bucket)),
+    ([t, , r]) => t === 'google_storage_bucket_iam_member' && String(r.member).includes('google_service_account.runtime') && /anchors|approval_claims|tool_pins/.test(String(r.bucket)),
   );
   assert.deepEqual(runtimeOnTrustBuckets.map(([, , r]) => `${r.bucket}:${r.role}`).sort(), [
     '${google_storage_bucket.anchors.name}:roles/storage.objectCreator',
     '${google_storage_bucket.approval_claims.name}:roles/storage.objectCreator',
+    '${google_storage_bucket.tool_pins.name}:roles/storage.objectCreator',
+    '${google_storage_bucket.tool_pins.name}:roles/storage.objectViewer',
   ]);
   const env = JSON.stringify(mod.locals);
-  for (const k of ['BQWARDEN__audit__kms__keyVersion', 'BQWARDEN__audit__anchors__gcs__bucket', 'BQWARDEN__approvals__claims__gcs__bucket']) assert.ok(env.includes(k), k);
+  for (const k of ['BQWARDEN__audit__kms__keyVersion', 'BQWARDEN__audit__anchors__gcs__bucket', 'BQWARDEN__approvals__claims__gcs__bucket', 'BQWARDEN__toolPins__gcs__bucket']) assert.ok(env.includes(k), k);
   assert.match(JSON.stringify(files['run.tf'].locals), /derived_env[^}]*merge\([^)]*local\.trust_env\)/, 'the service env includes the trust settings');
-  for (const o of ['audit_signing_public_key_pem', 'audit_signing_key_version', 'anchor_bucket', 'approval_claims_bucket']) assert.ok(mod.output[o], o);
+  for (const o of ['audit_signing_public_key_pem', 'audit_signing_key_version', 'anchor_bucket', 'approval_claims_bucket', 'tool_pins_bucket']) assert.ok(mod.output[o], o);
 });

@@ -136,6 +136,26 @@ resource "google_storage_bucket" "approval_claims" {
   depends_on = [google_project_service.apis]
 }
 
+# Tool-definition pins (src/pins): each accepted definition of an upstream tool is a new object,
+# created once; kept as long as the anchors, since a pin is trusted for as long as it stands.
+resource "google_storage_bucket" "tool_pins" {
+  project                     = var.project_id
+  name                        = "${var.project_id}-${var.name_prefix}-tool-pins"
+  location                    = var.region
+  storage_class               = "STANDARD"
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = false
+  labels                      = local.labels
+
+  retention_policy {
+    retention_period = var.anchor_retention_days * 86400
+    is_locked        = var.trust_retention_locked
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
 resource "google_storage_bucket_iam_member" "runtime_anchor_creator" {
   bucket = google_storage_bucket.anchors.name
   role   = "roles/storage.objectCreator"
@@ -145,6 +165,19 @@ resource "google_storage_bucket_iam_member" "runtime_anchor_creator" {
 resource "google_storage_bucket_iam_member" "runtime_claim_creator" {
   bucket = google_storage_bucket.approval_claims.name
   role   = "roles/storage.objectCreator"
+  member = google_service_account.runtime.member
+}
+
+# Pins are created once and read back (current pin = highest record); never replaced or deleted.
+resource "google_storage_bucket_iam_member" "runtime_pin_creator" {
+  bucket = google_storage_bucket.tool_pins.name
+  role   = "roles/storage.objectCreator"
+  member = google_service_account.runtime.member
+}
+
+resource "google_storage_bucket_iam_member" "runtime_pin_viewer" {
+  bucket = google_storage_bucket.tool_pins.name
+  role   = "roles/storage.objectViewer"
   member = google_service_account.runtime.member
 }
 
@@ -163,6 +196,7 @@ locals {
     BQWARDEN__audit__kms__keyVersion         = data.google_kms_crypto_key_version.audit_checkpoints.id
     BQWARDEN__audit__anchors__gcs__bucket    = google_storage_bucket.anchors.name
     BQWARDEN__approvals__claims__gcs__bucket = google_storage_bucket.approval_claims.name
+    BQWARDEN__toolPins__gcs__bucket          = google_storage_bucket.tool_pins.name
   }
 }
 
@@ -184,4 +218,9 @@ output "anchor_bucket" {
 output "approval_claims_bucket" {
   description = "Bucket where each approval is claimed once across all gateway instances."
   value       = google_storage_bucket.approval_claims.name
+}
+
+output "tool_pins_bucket" {
+  description = "Bucket holding the pinned tool definitions every gateway instance shares."
+  value       = google_storage_bucket.tool_pins.name
 }
