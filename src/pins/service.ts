@@ -140,11 +140,12 @@ export class ToolPins implements ToolPinsView {
     };
     if (!(await this.deps.store.create(pin))) return (await this.pinOf(tool, true)) ?? pin; // another instance pinned it first
     this.pins.set(tool, { at: this.now(), pin });
+    // Written as the gateway's own act; the call that first saw the tool is named inside.
+    const seenBy = contextFields(ctx, roles);
     await this.deps.audit.append({
       event_type: 'tool_pinned',
-      ...contextFields(ctx, roles),
-      mcp_method: 'tools/pin',
-      ...this.pinFields(pin),
+      ...GATEWAY,
+      ...this.pinFields(pin, { session_id: seenBy.session_id ?? null, request_id: seenBy.request_id ?? null, actor: seenBy.actor_email ?? seenBy.actor_subject ?? null }),
       decision: 'allow',
       outcome: 'success',
       decision_reason: `first sight of tool ${tool} on upstream ${this.deps.upstream}: its definition is pinned (sha256 ${pin.sha256.slice(0, 12)}…); a later change withholds the tool until an approver accepts it`,
@@ -152,13 +153,16 @@ export class ToolPins implements ToolPinsView {
     return pin;
   }
 
-  private pinFields(pin: ToolPin): Partial<AuditEventInput> {
+  private pinFields(pin: ToolPin, seenIn: Record<string, string | null> | null = null): Partial<AuditEventInput> {
     return {
       tool_name: pin.tool,
       upstream: pin.upstream,
       rule_ids: [PIN_RULE],
       approval_id: pin.approval_id,
-      request_json: JSON.stringify({ tool_pin: { seq: pin.seq, sha256: pin.sha256, how: pin.how, store: this.deps.store.name }, definition: JSON.parse(pin.definition) as unknown }),
+      request_json: JSON.stringify({
+        tool_pin: { seq: pin.seq, sha256: pin.sha256, how: pin.how, store: this.deps.store.name, ...(seenIn ? { first_seen_in: seenIn } : {}) },
+        definition: JSON.parse(pin.definition) as unknown,
+      }),
     };
   }
 

@@ -4,13 +4,12 @@
 // as on Cloud Run) against the BigQuery REST fake.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FakeBigQuery, type FakeQuery } from './bigquery-fake.js';
-import { FakeMetadataServer } from '../fixtures/metadata-server.js';
+import type { FakeBigQuery, FakeQuery } from './bigquery-fake.js';
+import type { FakeMetadataServer } from '../fixtures/metadata-server.js';
+import { startBigQueryGateway, type BigQueryGateway } from './bigquery-gateway.js';
 import { readEvents } from '../../src/audit/reader.js';
-import { REPO, startStack, type TestStack } from '../helpers/gateway.js';
+import type { TestStack } from '../helpers/gateway.js';
 
 const SSN_TAG = 'projects/test-project/locations/us/taxonomies/7/policyTags/ssn';
 const fieldRows = (q: FakeQuery) => {
@@ -28,37 +27,15 @@ const fieldRows = (q: FakeQuery) => {
 
 let bq: FakeBigQuery;
 let metadata: FakeMetadataServer;
-let rules: string;
 let stack: TestStack;
-const savedHost = process.env.GCE_METADATA_HOST;
+let gw: BigQueryGateway;
 
 before(async () => {
-  metadata = new FakeMetadataServer();
-  await metadata.start();
-  process.env.GCE_METADATA_HOST = metadata.host;
-  bq = new FakeBigQuery(fieldRows);
-  await bq.start();
-  // The production example policy, pointed at the test project; no catalog/ directory at all.
-  rules = mkdtempSync(join(tmpdir(), 'bqw-catalog-rules-'));
-  writeFileSync(join(rules, 'policy.yaml'), readFileSync(join(REPO, 'rules', 'examples', 'bigquery-bank.yaml'), 'utf8').replaceAll('acme-bank-prod', 'test-project'));
-  stack = await startStack({
-    rulesDir: rules,
-    config: {
-      rules: { dir: rules, catalogDir: join(rules, 'catalog') },
-      upstream: { name: 'toolbox-bigquery' },
-      gcp: { project: 'test-project', bigquery: { catalog: true, apiEndpoint: bq.endpoint, location: 'US', catalogTtlMs: 0 } },
-    },
-  });
+  gw = await startBigQueryGateway({ handler: fieldRows });
+  ({ bq, metadata, stack } = gw);
 });
 
-after(async () => {
-  await stack?.stop();
-  await bq?.stop();
-  await metadata?.stop();
-  if (savedHost === undefined) delete process.env.GCE_METADATA_HOST;
-  else process.env.GCE_METADATA_HOST = savedHost;
-  rmSync(rules, { recursive: true, force: true });
-});
+after(() => gw?.stop());
 
 test('a policy-tagged column is classified from BigQuery and the pipeline role is refused it; untagged, it is not', async () => {
   const job = await stack.client('reporting-job@test-project.iam.gserviceaccount.com', []);
@@ -78,6 +55,6 @@ test('a policy-tagged column is classified from BigQuery and the pipeline role i
   assert.doesNotMatch(passed.content[0].text ?? '', /pipeline-no-pii/);
 
   const decisions: string[] = [];
-  for await (const { event } of readEvents(join(stack.dataDir, 'audit'))) if (event.tool_name === 'execute_sql') decisions.push(`${event.decision}:${(event.rule_ids ?? []).includes('pipeline-no-pii')}`);
+  for await (const { event } of readEvents(join(stack.dataDir, 'audit'))) if (event.event_type === 'mcp_request' && event.tool_name === 'execute_sql') decisions.push(`${event.decision}:${(event.rule_ids ?? []).includes('pipeline-no-pii')}`);
   assert.deepEqual(decisions, ['deny:true', 'allow:false']);
 });

@@ -7,14 +7,12 @@
 // statement seen before is not dry-run again.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FakeBigQuery, type FakeDryRunAnswer, type FakeQuery } from './bigquery-fake.js';
-import { FakeMetadataServer } from '../fixtures/metadata-server.js';
+import type { FakeBigQuery, FakeDryRunAnswer, FakeQuery } from './bigquery-fake.js';
+import { startBigQueryGateway, type BigQueryGateway } from './bigquery-gateway.js';
 import { readEvents } from '../../src/audit/reader.js';
 import type { AuditEvent } from '../../src/audit/event.js';
-import { REPO, startStack, type TestStack } from '../helpers/gateway.js';
+import type { TestStack } from '../helpers/gateway.js';
 
 const BUDGET = 1_000_000;
 
@@ -44,44 +42,22 @@ function dryRunAnswer(q: FakeQuery): FakeDryRunAnswer {
 }
 
 let bq: FakeBigQuery;
-let metadata: FakeMetadataServer;
-let rules: string;
 let stack: TestStack;
-const savedHost = process.env.GCE_METADATA_HOST;
+let gw: BigQueryGateway;
 
 before(async () => {
-  metadata = new FakeMetadataServer();
-  await metadata.start();
-  process.env.GCE_METADATA_HOST = metadata.host;
-  bq = new FakeBigQuery(catalogRows);
+  // The production example policy with the dry run on and a byte budget for the pipeline role.
+  const policy = (yaml: string) => {
+    const edited = yaml.replace('    defaultDataset: null\n', '    defaultDataset: null\n    dryRun: true\n').replace('    keepLiterals: true\n', `    keepLiterals: true\n    maxBytesProcessed: ${BUDGET}\n`);
+    assert.match(edited, /dryRun: true[\s\S]*maxBytesProcessed/);
+    return edited;
+  };
+  gw = await startBigQueryGateway({ handler: catalogRows, policy, catalogTtlMs: 60_000 });
+  ({ bq, stack } = gw);
   bq.dryRunHandler = dryRunAnswer;
-  await bq.start();
-  // The production example policy, on the test project, with the dry run on and a budget for the pipeline.
-  rules = mkdtempSync(join(tmpdir(), 'bqw-dryrun-rules-'));
-  const policy = readFileSync(join(REPO, 'rules', 'examples', 'bigquery-bank.yaml'), 'utf8')
-    .replaceAll('acme-bank-prod', 'test-project')
-    .replace('    defaultDataset: null\n', '    defaultDataset: null\n    dryRun: true\n')
-    .replace('    keepLiterals: true\n', `    keepLiterals: true\n    maxBytesProcessed: ${BUDGET}\n`);
-  assert.match(policy, /dryRun: true[\s\S]*maxBytesProcessed/);
-  writeFileSync(join(rules, 'policy.yaml'), policy);
-  stack = await startStack({
-    rulesDir: rules,
-    config: {
-      rules: { dir: rules, catalogDir: join(rules, 'catalog') },
-      upstream: { name: 'toolbox-bigquery' },
-      gcp: { project: 'test-project', bigquery: { catalog: true, apiEndpoint: bq.endpoint, location: 'US', catalogTtlMs: 60_000 } },
-    },
-  });
 });
 
-after(async () => {
-  await stack?.stop();
-  await bq?.stop();
-  await metadata?.stop();
-  if (savedHost === undefined) delete process.env.GCE_METADATA_HOST;
-  else process.env.GCE_METADATA_HOST = savedHost;
-  rmSync(rules, { recursive: true, force: true });
-});
+after(() => gw?.stop());
 
 type Result = { isError?: boolean; content: { text?: string }[] };
 const PIPELINE = 'reporting-job@test-project.iam.gserviceaccount.com';
@@ -94,7 +70,7 @@ const text = (r: Result) => r.content.map((c) => c.text ?? '').join('\n');
 
 async function lastEvent(sqlSha: (e: AuditEvent) => boolean): Promise<AuditEvent> {
   let found: AuditEvent | null = null;
-  for await (const { event } of readEvents(join(stack.dataDir, 'audit'))) if (event.tool_name === 'execute_sql' && sqlSha(event)) found = event;
+  for await (const { event } of readEvents(join(stack.dataDir, 'audit'))) if (event.event_type === 'mcp_request' && event.tool_name === 'execute_sql' && sqlSha(event)) found = event;
   assert.ok(found, 'the call was audited');
   return found;
 }

@@ -111,6 +111,7 @@ test('tool pinning: poisoned, widened and mislabelled tools are withheld and ref
   let pinned = (await events()).filter((e) => e.event_type === 'tool_pinned');
   assert.deepEqual(pinned.map((e) => e.tool_name).sort(), ['execute_sql', 'list_tables']);
   assert.ok(pinned.every((e) => e.rule_ids.includes('tool-pinning') && /first sight/.test(e.decision_reason ?? '')));
+  assert.ok(pinned.every((e) => e.actor_subject === 'bqwarden' && /"first_seen_in":\{[^}]*"actor":"alice@bank\.example"/.test(e.request_json ?? '')), 'the gateway pins; the call that first saw the tool is named');
 
   // Pins survive a restart: no second first sight.
   await stack.restart();
@@ -162,6 +163,13 @@ test('tool pinning: poisoned, widened and mislabelled tools are withheld and ref
   refused = await select(c);
   assert.match(text(refused), /\(annotations differ/);
   const flip = /apr-[a-z0-9]+/.exec(text(refused))![0];
+
+  // The approver reviews the exact new definition on the approvals page.
+  const review = await fetch(`${stack.url}/approvals/ui/${flip}`, { headers: { authorization: `Bearer ${await stack.token('bob@bank.example', ['approver'])}` } });
+  assert.equal(review.status, 200);
+  const reviewHtml = await review.text();
+  assert.match(reviewHtml, /tool_definition \(tool_definition_change\)/);
+  assert.match(reviewHtml, /&quot;readOnlyHint&quot;:true|"readOnlyHint":true/);
 
   // Same independence rules as statement approvals: not an approver, not a human.
   const byAnalyst = await api('alice@bank.example', ['analyst'], `/approvals/${flip}/approve`, { reason: 'fine' });
