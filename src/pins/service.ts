@@ -54,6 +54,8 @@ export class ToolPins implements ToolPinsView {
   private listed: { at: number; tools: Map<string, Seen> } | null = null;
   private readonly pins = new Map<string, { at: number; pin: ToolPin | null }>();
   private unsubscribe: (() => void) | null = null;
+  /** Approvals this instance claimed (create-once) and is still pinning. */
+  private readonly claimed = new Set<string>();
 
   constructor(readonly deps: ToolPinsDeps) {
     this.now = deps.now ?? Date.now;
@@ -184,7 +186,9 @@ export class ToolPins implements ToolPinsView {
         await this.accept(r);
         return r;
       }
-      if (!r || r.status === 'expired') r = await this.request(tool, seen, pin, fields);
+      if (r?.status === 'executed' && this.claimed.has(r.id)) await this.accept(r);
+      // Expired, or executed elsewhere without the pin following (an instance that failed mid-way): ask again.
+      else if (!r || r.status === 'expired' || (r.status === 'executed' && (await this.pinOf(tool, true))?.sha256 !== seen.sha)) r = await this.request(tool, seen, pin, fields);
       else if (r.status === 'pending' && (await a.service.exactText(r)) === null) await a.service.deps.statements.put(r.id, seen.sha, seen.text).catch(() => undefined);
       return r;
     });
@@ -248,12 +252,16 @@ export class ToolPins implements ToolPinsView {
     const a = this.deps.approvals;
     if (!a) return;
     await a.service.withLock(`pin-accept\u0000${rec.id}`, async () => {
-      if (rec.status !== 'approved' || (await a.service.expireIfDue(rec))) return;
+      // Ours to finish: claimed here, then interrupted (an audit write or the store failed).
+      const mine = this.claimed.has(rec.id);
+      if (!(rec.status === 'approved' || (mine && rec.status === 'executed'))) return;
+      if (rec.status === 'approved' && (await a.service.expireIfDue(rec))) return;
       const text = (await a.service.exactText(rec)) ?? (rec.sqlText !== null && sha256Hex(rec.sqlText) === rec.sqlSha256 ? rec.sqlText : null);
       if (text === null) throw new Error(`the approved definition of ${rec.id} is not available on this instance`);
-      if (!(await a.claims.claim(rec.id, { instance: this.deps.instance, session_id: null, request_id: null, at: iso(this.now()) }))) return;
+      if (!mine && !(await a.claims.claim(rec.id, { instance: this.deps.instance, session_id: null, request_id: null, at: iso(this.now()) }))) return;
+      this.claimed.add(rec.id);
       const by = rec.approvals.map((v) => v.actor.display);
-      await a.service.append({ event_type: 'approval_executed', ...GATEWAY, ...recordFields(rec), decision: 'approval_required', outcome: 'pending', decision_reason: `approved tool definition claimed by ${this.deps.instance}; pinning it` });
+      if (rec.status === 'approved') await a.service.append({ event_type: 'approval_executed', ...GATEWAY, ...recordFields(rec), decision: 'approval_required', outcome: 'pending', decision_reason: `approved tool definition claimed by ${this.deps.instance}; pinning it` });
       let current = await this.pinOf(rec.tool, true);
       let pin: ToolPin | null = null;
       for (let attempt = 0; attempt < 3 && current?.sha256 !== rec.sqlSha256; attempt++) {
@@ -291,6 +299,7 @@ export class ToolPins implements ToolPinsView {
         outcome: ok ? 'success' : 'failure',
         decision_reason: ok ? `tool ${rec.tool} now pinned to the approved definition (sha256 ${rec.sqlSha256.slice(0, 12)}…)` : `the pin of tool ${rec.tool} kept moving; the approved definition was not pinned`,
       });
+      this.claimed.delete(rec.id);
     });
   }
 
