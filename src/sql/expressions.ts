@@ -4,6 +4,7 @@ import type { Clause } from './types.js';
 import { Collector, Deps } from './scope.js';
 import { identName, nameParts } from './tables.js';
 import { resolveName } from './names.js';
+import { readModel } from './table-reads.js';
 import { kwName, nestedQuery, unparen, type AnyNode, type Walk } from './walk.js';
 
 // Functions whose bare-word arguments are date parts (DATE_TRUNC(d, MONTH)), not columns.
@@ -131,7 +132,8 @@ export function walkExpr(n: any, w: Walk, d: Deps): void {
       walkExpr(n.expr, w, d);
       return;
     case 'select_stmt':
-    case 'compound_select_stmt': {
+    case 'compound_select_stmt':
+    case 'pipe_stmt': {
       const rel = nestedQuery(n, w.scope, w.ctes, w.c);
       for (const cl of rel.cols) {
         d.addAll(cl.sources);
@@ -142,6 +144,9 @@ export function walkExpr(n: any, w: Walk, d: Deps): void {
     }
     case 'named_arg':
       walkExpr(n.value, w, d);
+      return;
+    case 'model_arg':
+      readModel(n, w);
       return;
     case 'alias':
       walkExpr(n.expr, w, d);

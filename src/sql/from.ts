@@ -48,7 +48,7 @@ function joinUsing(s: Scope, before: number, k: string, what: string, c: Collect
 /** NATURAL JOIN compares every column name the two sides share, so each is a join use. */
 function naturalJoin(s: Scope, before: number, c: Collector): void {
   const sides = [s.entries.slice(0, before), s.entries.slice(before)];
-  const unknown = sides.flat().filter((e) => e.rel.unknownTables.length || e.rel.opaque || e.rel.value);
+  const unknown = sides.flat().filter((e) => e.rel.unknownTables.length || e.rel.opaque || e.rel.value || e.rel.computed);
   if (unknown.length) {
     // Which columns are compared depends on columns nobody knows: fail closed.
     c.flag('unresolved_column', 'NATURAL JOIN over a source whose columns are unknown: cannot tell which columns it compares');
@@ -85,8 +85,14 @@ export function addTableExpr(n: AnyNode, s: Scope, w: Walk, alias?: AnyNode): vo
       else addTableExpr(e, s, w, alias);
       return;
     }
+    case 'pipe_input':
+      // The table a pipe operator reads (src/sql/pipe.ts): its entries as they are.
+      s.entries.push(...n.entries);
+      s.using.push(...n.using);
+      return;
     case 'select_stmt':
     case 'compound_select_stmt':
+    case 'pipe_stmt':
       named(engineNames(nestedQuery(n, w.scope, w.ctes, c), c), []);
       return;
     case 'lateral_derived_table': {

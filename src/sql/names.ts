@@ -32,6 +32,10 @@ function fromCol(cl: Col, path: string[]): Deps {
 
 function fromUnknown(rel: Relation, parts: string[], c: Collector, what: string): Deps {
   const d = new Deps();
+  if (rel.computed) {
+    d.addAll(rel.computed.sources);
+    return d;
+  }
   if (rel.value) {
     for (const s of rel.value.sources) d.add({ table: s.table, column: s.column, path: [...s.path, ...parts.map((p) => p.toLowerCase())] });
     d.unresolved = rel.value.unresolved;
@@ -58,6 +62,7 @@ function wholeRow(e: ScopeEntry, c: Collector, name: string): Deps {
     d.addAll(cl.sources);
     d.unresolved ||= cl.unresolved;
   }
+  if (e.rel.computed) d.addAll(e.rel.computed.sources);
   if (e.rel.unknownTables.length || e.rel.opaque) {
     d.unresolved = true;
     for (const t of e.rel.unknownTables) d.add(ref(t.fq, '*'));
@@ -72,7 +77,7 @@ function fromEntry(e: ScopeEntry, rest: string[], c: Collector, name: string): D
   const k = rest[0].toLowerCase();
   const cl = e.rel.cols.find((x) => x.key === k);
   if (cl) return fromCol(cl, rest.slice(1));
-  if (e.rel.unknownTables.length || e.rel.opaque) return fromUnknown(e.rel, rest, c, name);
+  if (e.rel.unknownTables.length || e.rel.opaque || e.rel.computed) return fromUnknown(e.rel, rest, c, name);
   const d = new Deps();
   d.unresolved = true;
   c.flag('unresolved_column', `${name}: no such column in ${e.names[0] ?? 'source'}`);
@@ -106,7 +111,7 @@ export function resolveIn(s: Scope, parts: string[], c: Collector, name: string)
     const e = s.entries.find((x) => x.names.includes(k0));
     if (e) return { deps: wholeRow(e, c, name), weak: false };
   }
-  const unknown = s.entries.filter((e) => e.rel.unknownTables.length || e.rel.opaque || (e.rel.value && e.names.length === 0));
+  const unknown = s.entries.filter((e) => e.rel.unknownTables.length || e.rel.opaque || e.rel.computed || (e.rel.value && e.names.length === 0));
   if (unknown.length === 0) return null;
   if (unknown.length === 1) return { deps: fromUnknown(unknown[0].rel, parts, c, name), weak: true };
   const d = new Deps();

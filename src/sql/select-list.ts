@@ -35,6 +35,11 @@ function expandEntry(e: ScopeEntry, s: Scope, c: Collector, label: string, skipU
   }
   const usingKeys = new Set(s.using.map((u) => u.key));
   for (const cl of e.rel.cols) if (!(skipUsing && usingKeys.has(cl.key))) out.push(cl);
+  if (e.rel.computed) {
+    // The engine adds columns only it can name (a model's outputs): `*` cannot list them.
+    out.push(col('*', e.rel.computed.sources, false, true));
+    c.flag('unresolved_star', `${label} over ${e.rel.computed.what}: its output columns depend on the model, which the catalog does not describe; name the columns`);
+  }
   if (e.rel.unknownTables.length || e.rel.opaque) {
     out.push(col('*', e.rel.unknownTables.map((t) => ref(t.fq, '*')), false, true));
     const what = e.rel.unknownTables.map((t) => t.fq).join(', ') || 'an opaque source';

@@ -8,6 +8,7 @@ import { addTableExpr } from './from.js';
 import { opaqueRel, readTable } from './table-reads.js';
 import { sqliteBareMinMax } from './sqlite-rules.js';
 import { withCtes } from './ctes.js';
+import { pipeRelation } from './pipe.js';
 import { innerComputedUse, outputName, starCols } from './select-list.js';
 import { isKey, kwName, setQueryRelation, text, unparen, type AnyNode, type Ctes, type Walk } from './walk.js';
 
@@ -18,6 +19,7 @@ import { isKey, kwName, setQueryRelation, text, unparen, type AnyNode, type Ctes
  */
 export function queryRelation(n: AnyNode, outer: Scope | null, ctes: Ctes, c: Collector, top = false): Relation {
   n = unparen(n);
+  if (n.type === 'pipe_stmt') return pipeRelation(n, outer, ctes, c, top);
   const w: Walk = { scope: outer, ctes, c };
   if (n.type === 'compound_select_stmt') {
     const l = queryRelation(n.left, outer, ctes, c, top);
@@ -94,22 +96,8 @@ export function queryRelation(n: AnyNode, outer: Scope | null, ctes: Ctes, c: Co
       continue;
     }
     if (item.type === 'except_columns' || item.type === 'replace_columns') {
-      let sc = starCols(item.expr, s, sw);
+      const sc = modifiedStar(item, s, sw, top);
       if (sc.some((x) => x.name === '*')) opaque = true;
-      if (item.type === 'except_columns') {
-        const drop = new Set((item.columns?.expr?.items ?? []).map((i: AnyNode) => identName(i, c.opts.dialect).toLowerCase()));
-        sc = sc.filter((x) => !drop.has(x.key));
-      } else {
-        for (const r of item.columns?.expr?.items ?? []) {
-          const name = identName(r.alias, c.opts.dialect);
-          const d = exprDeps(r.expr, sw);
-          innerComputedUse(r.expr, d, sw, top);
-          const i = sc.findIndex((x) => x.key === name.toLowerCase());
-          const nc = col(name, d.sources, d.direct, d.unresolved);
-          if (i >= 0) sc[i] = nc;
-          else sc.push(nc);
-        }
-      }
       cols.push(...sc);
       continue;
     }
@@ -156,6 +144,37 @@ export function queryRelation(n: AnyNode, outer: Scope | null, ctes: Ctes, c: Co
   orderAndLimit(find('order_by_clause'), find('limit_clause'), find('offset_clause'), { ...sw, aliases }, cols);
   for (const cl of cols) opaque ||= cl.unresolved && cl.name === '*';
   return { cols, unknownTables: unknown, opaque };
+}
+
+/**
+ * `* EXCEPT (…)` drops columns from the expansion; `* REPLACE (e AS x)` puts e's sources (and
+ * nothing of the old x) in x's place, so policy judges x by what it now holds:
+ * `* REPLACE (ssn AS full_name)` is ssn under another name. BigQuery allows both, EXCEPT first.
+ */
+function modifiedStar(item: AnyNode, s: Scope, w: Walk, top: boolean): Col[] {
+  const c = w.c;
+  if (item.type !== 'except_columns' && item.type !== 'replace_columns') return starCols(item, s, w);
+  const sc = modifiedStar(item.expr, s, w, top);
+  const items: AnyNode[] = item.columns?.expr?.items ?? [];
+  if (item.type === 'except_columns') {
+    const drop = new Set(items.map((i) => identName(i, c.opts.dialect).toLowerCase()));
+    return sc.filter((x) => !drop.has(x.key));
+  }
+  for (const r of items) {
+    if (r.type !== 'alias') {
+      c.flag('unsupported', `REPLACE item ${text(c, r).slice(0, 80)} has no AS name`);
+      continue;
+    }
+    const name = identName(r.alias, c.opts.dialect);
+    const d = exprDeps(r.expr, w);
+    innerComputedUse(r.expr, d, w, top);
+    const i = sc.findIndex((x) => x.key === name.toLowerCase());
+    const nc = col(name, d.sources, d.direct, d.unresolved);
+    if (i >= 0) sc[i] = nc;
+    else if (sc.some((x) => x.name === '*')) sc.push(nc); // may be among the unknown columns (already flagged)
+    else c.flag('unresolved_column', `${name}: REPLACE names no column of the * it modifies`);
+  }
+  return sc;
 }
 
 /** Uses of the grouping/sorting item in `clause`; returns what it derives from (direct or not). */

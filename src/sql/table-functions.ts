@@ -4,18 +4,63 @@ import type { TableRef } from './types.js';
 import { Deps, col, type Relation } from './scope.js';
 import { makeTableRef, mergeTable, nameParts } from './tables.js';
 import { walkExpr } from './expressions.js';
-import { opaqueRel, readTable } from './table-reads.js';
-import { kwName, ref, type AnyNode, type Walk } from './walk.js';
+import { opaqueRel, readModel, readTable } from './table-reads.js';
+import { kwName, nestedQuery, QUERY_TYPES, ref, unparen, type AnyNode, type Walk } from './walk.js';
 
 const SQLITE_JSON_TVF = new Set(['json_each', 'json_tree', 'jsonb_each', 'jsonb_tree']);
 const SQLITE_JSON_COLS = ['key', 'value', 'type', 'atom', 'id', 'parent', 'fullkey', 'path'];
+
+/** ML functions whose output is every input column plus columns the model computes from them. */
+const ML_PASS_THROUGH = new Set(['ml.predict']);
+
+/**
+ * ML.PREDICT(MODEL m, TABLE t | (query) [, options]): the rows are the input's, every input column
+ * passes through unchanged, and the model adds columns (predicted_<label>, probabilities …)
+ * computed from the input row, so each of those derives from every input column. The model is
+ * recorded among the tables read, so policy's table rules say who may use which model.
+ */
+function modelFunction(fc: AnyNode, w: Walk, what: string): Relation {
+  const c = w.c;
+  const [model, input, ...rest] = fc.args?.expr?.args?.items ?? [];
+  if (model?.type !== 'model_arg' || !input) {
+    c.flag('unsupported', `${what}: expected MODEL name and an input table or query`);
+    return opaqueRel();
+  }
+  readModel(model, w);
+  let rel: Relation;
+  const q = unparen(input);
+  const tableClause = q.type === 'select_stmt' && q.clauses?.length === 1 && q.clauses[0].type === 'table_clause' ? q.clauses[0] : null;
+  const tableParts = tableClause ? nameParts(tableClause.table, c.opts.dialect) : null;
+  if (tableClause && tableParts) {
+    const r = readTable(tableParts, w);
+    rel = r.rel;
+    if (tableClause.range && tableClause.table.range && !r.ref.view) c.sites.push({ fq: r.ref.fq, range: tableClause.range, nameRange: tableClause.table.range, alias: null, tableArg: true });
+  } else if (QUERY_TYPES.has(q.type)) {
+    rel = nestedQuery(q, w.scope, w.ctes, c);
+  } else {
+    c.flag('unsupported', `${what}: input of kind ${q.type}`);
+    return opaqueRel();
+  }
+  const options = new Deps();
+  walkExpr(rest, w, options);
+  for (const s of options.sources) c.use(s, 'other');
+  const inputs = new Deps();
+  for (const cl of rel.cols) inputs.addAll(cl.sources);
+  for (const t of rel.unknownTables) inputs.add(ref(t.fq, '*'));
+  return { ...rel, computed: { sources: inputs.sources, what } };
+}
 
 export function tableFunction(fc: AnyNode, w: Walk): Relation {
   const c = w.c;
   const parts = nameParts(fc.name, c.opts.dialect) ?? ['?'];
   const fname = parts[parts.length - 1].toLowerCase();
+  if (c.opts.dialect === 'bigquery' && ML_PASS_THROUGH.has(parts.join('.').toLowerCase())) return modelFunction(fc, w, parts.join('.').toUpperCase());
   const argDeps = new Deps();
   for (const a of fc.args?.expr?.args?.items ?? []) {
+    if (a.type === 'model_arg') {
+      readModel(a, w);
+      continue;
+    }
     // TABLE t arguments read t.
     if (a.type === 'table_arg' || (a.type === 'prefix_op_expr' && kwName(a.operator) === 'TABLE')) {
       const tp = nameParts(a.table ?? a.expr, c.opts.dialect);

@@ -3,7 +3,7 @@
 import { parse } from 'sql-parser-cst';
 import type { TableRef } from './types.js';
 import { Collector, col, type Col, type Relation } from './scope.js';
-import { makeTableRef, mergeTable } from './tables.js';
+import { makeTableRef, mergeTable, nameParts } from './tables.js';
 import { parserOptions } from './parse.js';
 import { nestedQuery, QUERY_TYPES, ref, type AnyNode, type Walk } from './walk.js';
 
@@ -65,6 +65,18 @@ export function readTable(parts: string[], w: Walk, write = false): { ref: Table
   const rel = catalogRelation(t, w, !write);
   mergeTable(write ? w.c.tablesWritten : w.c.tablesRead, t);
   return { ref: t, rel };
+}
+
+/** `MODEL m` (ML functions): recorded among the tables read, so table rules say who may use which model. */
+export function readModel(arg: AnyNode, w: Walk): void {
+  const parts = nameParts(arg.model, w.c.opts.dialect);
+  if (!parts) {
+    w.c.flag('unsupported', 'MODEL argument that is not a name');
+    return;
+  }
+  const { ref: t, incomplete } = makeTableRef(parts, w.c.opts);
+  if (incomplete) w.c.flag('unknown_table', `${t.fq}: no default project/dataset configured to qualify ${parts.join('.')}`);
+  mergeTable(w.c.tablesRead, t);
 }
 
 export function opaqueRel(): Relation {

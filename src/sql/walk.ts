@@ -23,7 +23,7 @@ export interface Walk {
   noSite?: boolean;
 }
 
-export const QUERY_TYPES = new Set(['select_stmt', 'compound_select_stmt']);
+export const QUERY_TYPES = new Set(['select_stmt', 'compound_select_stmt', 'pipe_stmt']);
 
 export const ref = (table: string, column: string, path: string[] = []): ColumnRef => ({ table, column: column.toLowerCase(), path: path.map((p) => p.toLowerCase()) });
 
