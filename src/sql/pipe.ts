@@ -9,12 +9,13 @@ import { Collector, col, type Col, type Relation, type Scope, type ScopeEntry } 
 import { identName } from './tables.js';
 import { useExpr } from './expressions.js';
 import { addTableExpr } from './from.js';
+import { pivot, unpivot } from './pivot.js';
 import { withCtes } from './ctes.js';
 import { starCols } from './select-list.js';
 import { nestedQuery, unparen, type AnyNode, type Ctes, type Walk } from './walk.js';
 
 /** Operators that keep every column as it is: a value computed before them is still an output. */
-const KEEPS_COLUMNS = new Set(['where_clause', 'order_by_clause', 'limit_clause', 'pipe_as_clause', 'pipe_rename_clause']);
+const KEEPS_COLUMNS = new Set(['where_clause', 'order_by_clause', 'limit_clause', 'pipe_as_clause', 'pipe_rename_clause', 'tablesample_expr']);
 
 interface Pipe {
   /** The current table, as nameless scope entries (and JOIN … USING columns). */
@@ -165,11 +166,31 @@ function apply(p: Pipe, op: AnyNode, top: boolean): void {
     }
     case 'pipe_aggregate_clause': {
       // Output: the grouping columns, then the aggregates (BigQuery's order), grouped as written.
+      // `GROUP AND ORDER BY` and an item's ASC/DESC also sort the output by that column.
+      const sorted = (x: AnyNode) => x.type === 'sort_specification';
+      const plain = (x: AnyNode) => (sorted(x) ? x.expr : x);
       const groups: AnyNode[] = (op.groupBy?.columns?.items ?? []).flat().filter(Boolean);
-      const columns = { type: 'list_expr', items: [...groups, ...(op.columns?.items ?? [])] };
+      const aggs: AnyNode[] = op.columns?.items ?? [];
+      // ROLLUP (…) and the like read as a call here; they add rows and columns not modelled.
+      if (groups.some((g) => ['rollup', 'cube', 'grouping_sets', 'group_by_rollup', 'group_by_cube', 'group_by_grouping_sets'].includes(String(plain(g).type === 'func_call' ? (plain(g).name?.name ?? '') : plain(g).type).toLowerCase())))
+        c.flag('unsupported', 'pipe AGGREGATE with ROLLUP, CUBE or GROUPING SETS: not modelled by the analyzer');
+      const items = [...groups, ...aggs];
+      const columns = { type: 'list_expr', items: items.map(plain) };
       const clauses: AnyNode[] = [{ type: 'select_clause', modifiers: [], columns }];
       if (op.groupBy) clauses.push(op.groupBy);
-      endRange(p, block(p, clauses, top));
+      const rel = block(p, clauses, top);
+      items.forEach((x, i) => {
+        if (sorted(x) || (i < groups.length && op.groupBy?.andOrderKw)) for (const s of rel.cols[i]?.sources ?? []) c.use(s, 'order_by');
+      });
+      endRange(p, rel);
+      return;
+    }
+    case 'tablesample_expr':
+      return;
+    case 'pivot_expr':
+    case 'unpivot_expr': {
+      const w = opWalk(p);
+      endRange(p, op.type === 'pivot_expr' ? pivot(op, w.scope!, w) : unpivot(op, w.scope!, w));
       return;
     }
     case 'pipe_join_clause': {
@@ -180,6 +201,13 @@ function apply(p: Pipe, op: AnyNode, top: boolean): void {
       return;
     }
     case 'pipe_set_operation_clause': {
+      if (op.byNameKw) {
+        // BY NAME pairs columns by name, not position: not modelled, so not guessed.
+        c.flag('unsupported', 'pipe set operation BY NAME: columns paired by name are not modelled by the analyzer');
+        for (const right of op.queries ?? []) nestedQuery(right, p.range, p.ctes, c);
+        endRange(p, { cols: [], unknownTables: [], opaque: true });
+        return;
+      }
       let q: AnyNode = { type: 'select_stmt', clauses: [{ type: 'select_clause', modifiers: [], columns: { type: 'list_expr', items: [{ type: 'all_columns' }] } }, { type: 'from_clause', expr: current(p) }] };
       for (const right of op.queries ?? []) q = { type: 'compound_select_stmt', left: q, operator: op.operator, right };
       const rel = nestedQuery(q, p.range, p.ctes, c, top);
@@ -187,7 +215,7 @@ function apply(p: Pipe, op: AnyNode, top: boolean): void {
       return;
     }
     default:
-      c.flag('unsupported', `pipe operator ${String(op.type).replace(/^pipe_|_clause$/g, '').toUpperCase()}: not modelled by the analyzer`);
+      c.flag('unsupported', `pipe operator ${String(op.type).replace(/^pipe_|_clause$|_expr$/g, '').toUpperCase()}: not modelled by the analyzer`);
       endRange(p, { cols: [], unknownTables: [], opaque: true });
   }
 }

@@ -115,6 +115,13 @@ test('pipe syntax attacks: AGGREGATE, EXTEND and predicates over a masked column
     assert.match(d.engine!.sql, /^FROM \(SELECT .* FROM d\.customers\) AS `customers` \|> /, sql);
     assert.match(d.engine!.sql, SSN_MASK, sql);
   }
+  // Rows sampled, pivoted or passed to a function the analyzer cannot see: masked or refused.
+  const sampled = decide('FROM d.customers |> TABLESAMPLE SYSTEM (10 PERCENT) |> SELECT ssn');
+  assert.match(sampled.engine!.sql, /^FROM \(SELECT .* FROM d\.customers\) AS `customers` \|> TABLESAMPLE/);
+  planned(sampled, 'ssn', 'last4', 'customers.ssn');
+  const called = decide('FROM d.customers |> CALL d.tvf(1)');
+  assert.equal(called.action, 'deny');
+  assert.match(called.message, /pipe operator CALL: not modelled/);
   // The masked table's name as a pipe range variable hides where the table is read: refused.
   const renamed = decide('FROM d.customers AS c |> AS customers |> SELECT customers.ssn');
   assert.equal(renamed.action, 'deny', renamed.message);

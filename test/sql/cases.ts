@@ -111,6 +111,14 @@ export const cases: Case[] = [
   { sql: 'FROM unknown_t |> WHERE x = 1', nocat: true, o: ['~*=unknown_t.*'], f: ['unresolved_star'] },
   { sql: 'FROM unknown_t |> SELECT x', nocat: true, o: ['x=unknown_t.x'] },
   { sql: 'FROM customers |> DROP nosuch', f: ['unresolved_column'] },
+  { sql: 'FROM accounts |> AGGREGATE COUNT(*) AS n GROUP AND ORDER BY customer_id', o: ['customer_id=accounts.customer_id', 'n='], u: ['group_by:accounts.customer_id', 'order_by:accounts.customer_id'] },
+  { sql: 'FROM accounts |> AGGREGATE SUM(balance) AS s DESC GROUP BY customer_id', o: ['customer_id=accounts.customer_id', 's=accounts.balance'], u: ['order_by:accounts.balance'], nu: ['order_by:accounts.customer_id'] },
+  { sql: '(SELECT customer_id, ssn FROM customers) AS t |> WHERE t.customer_id > 1 |> SELECT t.ssn', o: ['ssn=customers.ssn'], u: ['where:customers.customer_id'] },
+  { sql: 'FROM customers |> TABLESAMPLE SYSTEM (1 PERCENT) |> SELECT ssn', o: ['ssn=customers.ssn'] },
+  { sql: "FROM txns |> PIVOT(SUM(amount) FOR quarter IN ('Q1', 'Q2'))", o: ['txn_id=txns.txn_id', 'account_id=txns.account_id', 'ts=txns.ts', 'Q1=txns.amount|txns.quarter', 'Q2=txns.amount|txns.quarter'] },
+  { sql: 'FROM accounts |> CALL d.tvf(1)', f: ['unsupported', 'unresolved_star'] },
+  { sql: 'FROM accounts |> UNION ALL BY NAME (SELECT 1 AS account_id)', f: ['unsupported', 'unresolved_star'] },
+  { sql: 'FROM accounts |> AGGREGATE SUM(balance) AS s GROUP BY ROLLUP(customer_id, opened)', f: ['unsupported'] },
   // ── ML.PREDICT (sql-parser-cst patch): input columns pass through, the model's own columns
   //    derive from every input column, the model is a table read ──
   { sql: 'SELECT account_id, predicted_label FROM ML.PREDICT(MODEL d.m, TABLE accounts)', r: ['accounts', 'm'], o: ['account_id=accounts.account_id', 'predicted_label=accounts.account_id|accounts.balance|accounts.customer_id|accounts.opened'] },
@@ -236,8 +244,8 @@ export const cases: Case[] = [
   // ── parse failures fail closed ──
   { sql: 'SELEC ssn FROM customers', c: '', f: ['parse_error'] },
   // Pipe operators the patched grammar does not accept (docs/sql.md).
-  { sql: 'FROM accounts |> CALL d.tvf(1)', c: '', f: ['parse_error'] },
-  { sql: 'FROM accounts |> AGGREGATE COUNT(*) AS n GROUP AND ORDER BY customer_id', c: '', f: ['parse_error'] },
+  { sql: 'FROM accounts |> DISTINCT', c: '', f: ['parse_error'] },
+  { sql: 'FROM accounts |> WINDOW SUM(balance) OVER () AS s', c: '', f: ['parse_error'] },
   { sql: '', c: '', f: ['parse_error'] },
   { sql: '-- only a comment', c: '', f: ['parse_error'] },
   // ── SQLite (demo upstream) ──
