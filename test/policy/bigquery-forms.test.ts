@@ -9,28 +9,19 @@ import { compilePolicy } from '../../src/policy/engine.js';
 import { analyze } from '../../src/sql/analyze.js';
 import { StaticCatalog } from '../../src/policy/catalog.js';
 import type { Decision } from '../../src/policy/types.js';
-import { identity } from './helpers.js';
+import { bigqueryAnalystPolicy, identity } from './helpers.js';
 
 const policy = compilePolicy([
   {
     name: 'p.yaml',
-    text: `
-upstreams:
-  - id: bq
-    dialect: bigquery
-    defaultProject: p
-    defaultDataset: d
-    tools: { execute_sql: { kind: sql, sqlArgument: sql } }
-roles: [{ id: r-an, role: analyst, groups: [analyst] }]
-methods: [{ id: m, methods: ['*'], effect: allow }]
-tools: [{ id: t, tools: [execute_sql], effect: allow }]
+    text: bigqueryAnalystPolicy(`
 tables: [{ id: tb, tables: ['p.d.*'], access: read, effect: allow }]
 statements: [{ id: s, classes: [read], effect: allow }]
 classifications:
   - { id: c-ssn, classification: pii.ssn, names: [ssn] }
   - { id: c-email, classification: pii.email, names: [email] }
 visibility: [{ id: v, roles: [analyst], classifications: { pii.ssn: last4, pii.email: email_domain } }]
-`,
+`),
   },
 ]);
 const catalog = new StaticCatalog([

@@ -12,7 +12,7 @@ import { compilePolicy } from '../../src/policy/engine.js';
 import { analyze } from '../../src/sql/analyze.js';
 import type { CatalogTable } from '../../src/sql/types.js';
 import { startZetaOracle, ZETASQL_DIR, type ZetaOracle } from '../helpers/zetasql.js';
-import { identity } from './helpers.js';
+import { bigqueryAnalystPolicy, identity } from './helpers.js';
 
 const TABLES: CatalogTable[] = [
   {
@@ -35,17 +35,8 @@ const policy = compilePolicy(
   [
     {
       name: 'p.yaml',
-      text: `
-upstreams:
-  - id: bq
-    dialect: bigquery
-    defaultProject: p
-    defaultDataset: d
-    tools: { execute_sql: { kind: sql, sqlArgument: sql } }
-    pseudonymKeyset: { kmsKeyUri: 'gcp-kms://projects/p/locations/us/keyRings/r/cryptoKeys/k', wrappedKeyset: 'CiQAbcd+/w==' }
-roles: [{ id: r-an, role: analyst, groups: [analyst] }]
-methods: [{ id: m, methods: ['*'], effect: allow }]
-tools: [{ id: t, tools: [execute_sql], effect: allow }]
+      text: bigqueryAnalystPolicy(
+        `
 tables: [{ id: tb, tables: ['p.d.*'], access: read, effect: allow }]
 statements: [{ id: s, classes: [read], effect: allow }]
 classifications:
@@ -56,6 +47,8 @@ classifications:
   - { id: c-acct, classification: bank.account, names: [acct] }
 visibility: [{ id: v, roles: [analyst], classifications: { pii.ssn: last4, pii.email: email_domain, pii.dob: year_only, pii.phone: redact, bank.account: pseudonym } }]
 `,
+        `pseudonymKeyset: { kmsKeyUri: 'gcp-kms://projects/p/locations/us/keyRings/r/cryptoKeys/k', wrappedKeyset: 'CiQAbcd+/w==' }`,
+      ),
     },
   ],
   [{ name: 'catalog/c.yaml', text: catalogYaml }],
