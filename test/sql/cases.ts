@@ -119,6 +119,8 @@ export const cases: Case[] = [
   { sql: 'FROM accounts |> CALL d.tvf(1)', f: ['unsupported', 'unresolved_star'] },
   { sql: 'FROM accounts |> UNION ALL BY NAME (SELECT 1 AS account_id)', f: ['unsupported', 'unresolved_star'] },
   { sql: 'FROM accounts |> AGGREGATE SUM(balance) AS s GROUP BY ROLLUP(customer_id, opened)', f: ['unsupported'] },
+  // EXTRACT … AT TIME ZONE (sql-parser-cst patch): the zone is a source too.
+  { sql: 'SELECT EXTRACT(HOUR FROM ts AT TIME ZONE quarter) AS h, EXTRACT(DAY FROM ts AT TIME ZONE "UTC") AS d FROM txns', o: ['h=txns.quarter|txns.ts', 'd=txns.ts'] },
   // ── ML.PREDICT (sql-parser-cst patch): input columns pass through, the model's own columns
   //    derive from every input column, the model is a table read ──
   { sql: 'SELECT account_id, predicted_label FROM ML.PREDICT(MODEL d.m, TABLE accounts)', r: ['accounts', 'm'], o: ['account_id=accounts.account_id', 'predicted_label=accounts.account_id|accounts.balance|accounts.customer_id|accounts.opened'] },

@@ -10,7 +10,7 @@ import { analyze } from '../../src/sql/analyze.js';
 const corpus = join(fileURLToPath(import.meta.url), '..', '..', '..', '..', 'shared', 'corpus', 'bigquery');
 // Measured with sql-parser-cst 0.42.1 plus patches/ (docs/sql.md): every file the parser accepts
 // is analysed without error.
-const FLOORS: Record<string, number> = { spider2: 148, sqlfluff: 117 };
+const FLOORS: Record<string, number> = { spider2: 148, sqlfluff: 118 };
 
 for (const folder of Object.keys(FLOORS)) {
   const dir = join(corpus, folder);
