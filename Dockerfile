@@ -18,7 +18,11 @@ RUN npm run build
 FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm install --no-audit --no-fund --ignore-scripts --omit=dev --omit=optional && npm cache clean --force
+# patches/: fixes to published packages (the sql-parser-cst grammar, see docs/sql.md), applied as
+# `npm install` applies them (postinstall); --ignore-scripts skips that, so apply them here.
+COPY patches ./patches
+RUN npm install --no-audit --no-fund --ignore-scripts --omit=dev --omit=optional \
+ && npx --yes patch-package@8.0.1 --error-on-fail && npm cache clean --force
 
 FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production \

@@ -44,7 +44,7 @@ export function redactLiterals(sql: string, dialect: Dialect): string {
 const NO_SPACE_BEFORE = new Set([',', ')', ']', '.', ';']);
 const NO_SPACE_AFTER = new Set(['(', '[', '.']);
 // The lexer emits operators one character at a time; these read as one operator (`>=`, not `> =`).
-const OPERATORS = new Set(['>=', '<=', '<>', '!=', '==', '||', '->', '->>', '<<', '>>', '::', '=>']);
+const OPERATORS = new Set(['>=', '<=', '<>', '!=', '==', '||', '->', '->>', '<<', '>>', '::', '=>', '|>']);
 // Words after which `(` opens a list or subquery rather than a call's arguments: `IN (?)`, but `SUM(x)`.
 const SPACE_BEFORE_PAREN = new Set([
   'IN', 'EXISTS', 'VALUES', 'AS', 'FROM', 'JOIN', 'ON', 'USING', 'AND', 'OR', 'NOT', 'WHERE', 'SELECT', 'OVER', 'WITH', 'UNION',

@@ -138,6 +138,12 @@ function bigqueryStatement(sql: string, s: StatementAnalysis, masked: Map<string
     const m = masked.get(site.fq)!;
     tables.add(m.fq);
     const [a, b] = [site.range[0] - start, site.range[1] - start];
+    if (site.tableArg) {
+      // TABLE t → (SELECT … FROM t): a query argument in the same place, which such functions take.
+      const name = sql.slice(site.nameRange[0], site.nameRange[1]);
+      text = `${text.slice(0, a)}(SELECT ${m.select} FROM ${name})${text.slice(b)}`;
+      continue;
+    }
     const source = text.slice(a, b);
     const alias = site.alias === null ? ` AS ${quoteIdent(m.name, 'bigquery')}` : '';
     text = `${text.slice(0, a)}(SELECT ${m.select} FROM ${source})${alias}${text.slice(b)}`;

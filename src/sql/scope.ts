@@ -24,6 +24,9 @@ export interface Relation {
   opaque: boolean;
   /** A value table (UNNEST AS x): `x` is the element itself, `x.f` a field of it. */
   value?: { sources: ColumnRef[]; unresolved: boolean };
+  /** Columns besides `cols` whose names only the engine knows, each computed from these sources
+   * (a model's predictions in ML.PREDICT): a name not among `cols` resolves to them. */
+  computed?: { sources: ColumnRef[]; what: string };
 }
 
 export interface ScopeEntry {

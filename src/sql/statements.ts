@@ -20,7 +20,7 @@ const TRANSACTION = new Set(['start_transaction_stmt', 'commit_transaction_stmt'
 const DCL = new Set(['grant_privilege_stmt', 'revoke_privilege_stmt', 'grant_role_stmt', 'revoke_role_stmt', 'create_row_access_policy_stmt', 'drop_row_access_policy_stmt', 'create_policy_stmt', 'alter_policy_stmt', 'drop_policy_stmt', 'create_role_stmt', 'alter_role_stmt', 'drop_role_stmt', 'set_role_stmt', 'reset_role_stmt', 'alter_default_privileges_stmt']);
 
 function classOf(type: string): StatementClass {
-  if (type === 'select_stmt' || type === 'compound_select_stmt' || type === 'explain_stmt') return 'read';
+  if (type === 'select_stmt' || type === 'compound_select_stmt' || type === 'pipe_stmt' || type === 'explain_stmt') return 'read';
   if (['insert_stmt', 'update_stmt', 'delete_stmt', 'merge_stmt', 'truncate_stmt'].includes(type)) return 'write';
   if (DCL.has(type)) return 'dcl';
   if (type === 'export_data_stmt' || type === 'load_data_stmt') return 'data_movement';
@@ -54,7 +54,7 @@ function genericReads(n: any, w: Walk, clause: 'other' | 'select' = 'other'): vo
   if (!n || typeof n !== 'object') return;
   if (Array.isArray(n)) return n.forEach((x) => genericReads(x, w, clause));
   if (n.type === 'program') return;
-  if (n.type === 'select_stmt' || n.type === 'compound_select_stmt') {
+  if (n.type === 'select_stmt' || n.type === 'compound_select_stmt' || n.type === 'pipe_stmt') {
     const rel = queryRelation(n, null, w.ctes, w.c, true);
     for (const cl of rel.cols) for (const s of cl.sources) w.c.use(s, clause);
     return;
@@ -298,6 +298,7 @@ function analyzeStatement(stmt: AnyNode, opts: AnalyzeOptions, sql: string, inde
   switch (stmt.type) {
     case 'select_stmt':
     case 'compound_select_stmt':
+    case 'pipe_stmt':
       output = toOutput(queryRelation(stmt, null, new Map(), c, true));
       break;
     case 'insert_stmt':

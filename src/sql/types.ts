@@ -117,6 +117,8 @@ export interface TableSite {
   nameRange: [number, number];
   /** The alias the query gives it, null when none (the rewriter then supplies the table's own name). */
   alias: string | null;
+  /** `TABLE t` as a function argument (ML.PREDICT): replaced by a parenthesised projection, no alias. */
+  tableArg?: boolean;
 }
 
 export interface StatementAnalysis {

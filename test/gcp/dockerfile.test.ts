@@ -23,6 +23,9 @@ test('Dockerfile: multi-stage Node 24, non-root, no secrets, PORT, compiled entr
   assert.deepEqual(problems(text), []);
   assert.match(text, /npm run build/);
   assert.match(text, /--omit=dev/);
+  // The runtime dependencies are installed with --ignore-scripts, which skips postinstall: the
+  // stage must apply patches/ itself (sql-parser-cst's BigQuery grammar fixes, docs/sql.md).
+  assert.match(text, /COPY patches \.\/patches\nRUN npm install [^\n]*--omit=dev[^\n]*\\\n && npx --yes patch-package@[\d.]+ --error-on-fail/);
 });
 
 test('.dockerignore keeps local state and key material out of the build context', () => {

@@ -13,7 +13,7 @@ import { analyze } from '../../src/sql/analyze.js';
 import { StaticCatalog } from '../../src/policy/catalog.js';
 import type { Analysis, CatalogTable, SchemaCatalog } from '../../src/sql/types.js';
 import type { Decision } from '../../src/policy/types.js';
-import { identity } from './helpers.js';
+import { bigqueryAnalystPolicy, identity } from './helpers.js';
 
 const RULES = join(import.meta.dirname, '..', '..', 'rules');
 const demo = await loadPolicy(RULES);
@@ -93,16 +93,7 @@ test('a cleared role and a table with nothing masked run the SQL as sent', () =>
 
 // ── BigQuery ──
 
-const BQ_POLICY = `
-upstreams:
-  - id: bq
-    dialect: bigquery
-    defaultProject: p
-    defaultDataset: d
-    tools: { execute_sql: { kind: sql, sqlArgument: sql } }
-roles: [{ id: r-an, role: analyst, groups: [analyst] }]
-methods: [{ id: m, methods: ['*'], effect: allow }]
-tools: [{ id: t, tools: [execute_sql], effect: allow }]
+const BQ_POLICY = bigqueryAnalystPolicy(`
 tables: [{ id: tb, tables: ['**'], access: read, effect: allow }]
 statements: [{ id: s, classes: [read, write], effect: allow }]
 classifications:
@@ -110,7 +101,7 @@ classifications:
   - { id: c-email, classification: pii.email, names: [email] }
   - { id: c-key, classification: bank.key, names: [acct] }
 visibility: [{ id: v, roles: [analyst], classifications: { pii.ssn: last4, pii.email: email_domain, bank.key: pseudonym } }]
-`;
+`);
 const bq = compilePolicy([{ name: 'p.yaml', text: BQ_POLICY }]);
 
 function catalogFor(a: Analysis): StaticCatalog {

@@ -63,3 +63,22 @@ export function analysis(sql: string, ...stmts: StmtSpec[]): Analysis {
 export function identity(email: string, groups: string[] = []): Identity {
   return { subject: `sub-${email}`, email, issuer: 'https://issuer.test', groups, roles: [], actorType: 'human', authMethod: 'dev', expiresAt: null, name: null };
 }
+
+/**
+ * Policy YAML for one BigQuery upstream (`p.d` defaults, `execute_sql`) and an analyst role;
+ * `rules` adds tables, statements, classifications and visibility, `upstream` more upstream keys.
+ */
+export function bigqueryAnalystPolicy(rules: string, upstream = ''): string {
+  return `
+upstreams:
+  - id: bq
+    dialect: bigquery
+    defaultProject: p
+    defaultDataset: d
+    tools: { execute_sql: { kind: sql, sqlArgument: sql } }${upstream ? `\n    ${upstream.trim()}` : ''}
+roles: [{ id: r-an, role: analyst, groups: [analyst] }]
+methods: [{ id: m, methods: ['*'], effect: allow }]
+tools: [{ id: t, tools: [execute_sql], effect: allow }]
+${rules.trim()}
+`;
+}

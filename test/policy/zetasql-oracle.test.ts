@@ -12,7 +12,7 @@ import { compilePolicy } from '../../src/policy/engine.js';
 import { analyze } from '../../src/sql/analyze.js';
 import type { CatalogTable } from '../../src/sql/types.js';
 import { startZetaOracle, ZETASQL_DIR, type ZetaOracle } from '../helpers/zetasql.js';
-import { identity } from './helpers.js';
+import { bigqueryAnalystPolicy, identity } from './helpers.js';
 
 const TABLES: CatalogTable[] = [
   {
@@ -35,17 +35,8 @@ const policy = compilePolicy(
   [
     {
       name: 'p.yaml',
-      text: `
-upstreams:
-  - id: bq
-    dialect: bigquery
-    defaultProject: p
-    defaultDataset: d
-    tools: { execute_sql: { kind: sql, sqlArgument: sql } }
-    pseudonymKeyset: { kmsKeyUri: 'gcp-kms://projects/p/locations/us/keyRings/r/cryptoKeys/k', wrappedKeyset: 'CiQAbcd+/w==' }
-roles: [{ id: r-an, role: analyst, groups: [analyst] }]
-methods: [{ id: m, methods: ['*'], effect: allow }]
-tools: [{ id: t, tools: [execute_sql], effect: allow }]
+      text: bigqueryAnalystPolicy(
+        `
 tables: [{ id: tb, tables: ['p.d.*'], access: read, effect: allow }]
 statements: [{ id: s, classes: [read], effect: allow }]
 classifications:
@@ -56,6 +47,8 @@ classifications:
   - { id: c-acct, classification: bank.account, names: [acct] }
 visibility: [{ id: v, roles: [analyst], classifications: { pii.ssn: last4, pii.email: email_domain, pii.dob: year_only, pii.phone: redact, bank.account: pseudonym } }]
 `,
+        `pseudonymKeyset: { kmsKeyUri: 'gcp-kms://projects/p/locations/us/keyRings/r/cryptoKeys/k', wrappedKeyset: 'CiQAbcd+/w==' }`,
+      ),
     },
   ],
   [{ name: 'catalog/c.yaml', text: catalogYaml }],
@@ -114,8 +107,12 @@ const windowed = fc.tuple(fc.constantFrom(...NAMES.customers), fc.constantFrom('
 );
 const structs = fc.constantFrom(...NAMES.customers).map((cn) => `SELECT c.profile.city, c.profile.phone, c.profile FROM ${cn} c`);
 const except = fc.constantFrom(...NAMES.customers).map((cn) => `SELECT * EXCEPT (segment) FROM ${cn}`);
+// * EXCEPT … REPLACE (the sql-parser-cst patch): a masked column moved under another name or computed.
+const exceptReplace = fc.tuple(fc.constantFrom(...NAMES.customers), fc.constantFrom('ssn', 'UPPER(ssn)', 'CONCAT(email, segment)', 'CAST(dob AS STRING)'), fc.constantFrom('segment', 'email', 'ssn'), fc.boolean()).map(
+  ([cn, e, target, drop]) => `SELECT * ${drop && target !== 'ssn' ? 'EXCEPT (ssn) ' : ''}REPLACE (${e} AS ${target}) FROM ${cn} c`,
+);
 const travel = fc.constantFrom(...NAMES.customers).map((cn) => `SELECT ssn FROM ${cn} FOR SYSTEM_TIME AS OF TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 1 HOUR)`);
-const QUERY = fc.oneof({ weight: 5, arbitrary: simple }, { weight: 2, arbitrary: grouped }, { weight: 2, arbitrary: joined }, { weight: 2, arbitrary: subq }, { weight: 2, arbitrary: cte }, setop, windowed, structs, except, travel);
+const QUERY = fc.oneof({ weight: 5, arbitrary: simple }, { weight: 2, arbitrary: grouped }, { weight: 2, arbitrary: joined }, { weight: 2, arbitrary: subq }, { weight: 2, arbitrary: cte }, setop, windowed, structs, except, exceptReplace, travel);
 
 const ATTACKS = [
   'SELECT ssn FROM `p.d.customers` WHERE ssn = "123-45-6789"',
@@ -125,6 +122,8 @@ const ATTACKS = [
   'SELECT t.ssn FROM (SELECT * FROM p.d.customers) t',
   'SELECT ARRAY(SELECT ssn FROM d.customers LIMIT 3) AS a',
   'SELECT email FROM d.customers WHERE id IN (SELECT customer_id FROM d.accounts WHERE acct = "x")',
+  'SELECT * REPLACE (ssn AS email) FROM d.customers',
+  'SELECT * EXCEPT (ssn) REPLACE (ssn AS segment) FROM `p.d.customers`',
 ];
 
 const oracle: ZetaOracle | null = await startZetaOracle();

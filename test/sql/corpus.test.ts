@@ -8,8 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { analyze } from '../../src/sql/analyze.js';
 
 const corpus = join(fileURLToPath(import.meta.url), '..', '..', '..', '..', 'shared', 'corpus', 'bigquery');
-// Measured with sql-parser-cst 0.42.1: every file the parser accepts is analysed without error.
-const FLOORS: Record<string, number> = { spider2: 148, sqlfluff: 112 };
+// Measured with sql-parser-cst 0.42.1 plus patches/ (docs/sql.md): every file the parser accepts
+// is analysed without error.
+const FLOORS: Record<string, number> = { spider2: 148, sqlfluff: 118 };
 
 for (const folder of Object.keys(FLOORS)) {
   const dir = join(corpus, folder);

@@ -71,4 +71,6 @@ test('fingerprint reads as SQL: operators whole (>=, <>, ||), calls without a sp
   );
   // Whitespace never splits a fingerprint: `SUM (x)` and `SUM(x)` are one statement shape.
   assert.equal(fingerprint('SELECT SUM (x) FROM t', 'bigquery'), fingerprint('SELECT SUM(x) FROM t', 'bigquery'));
+  // BigQuery pipe syntax: `|>` is one operator.
+  assert.equal(fingerprint("FROM t\n|> where a = 'x'\n|> SELECT a", 'bigquery'), 'FROM t |> WHERE a = ? |> SELECT a');
 });

@@ -1,5 +1,5 @@
 // Values computed in inner select lists are recorded as `other` uses (see innerComputedUse in
-// src/sql/query.ts). The attack itself (SQLite failing only on a hit) is shown in
+// src/sql/select.ts). The attack itself (SQLite failing only on a hit) is shown in
 // test/policy/oracles.test.ts; the per-query expectations are in oracles.ts. Here: the
 // ordering that keeps policy's refusal message specific, and what stays out of the uses.
 import { test } from 'node:test';
