@@ -33,12 +33,6 @@ export function argsSha256(args: Record<string, unknown>, sqlArgument: string | 
   return sha256(JSON.stringify(canonical(rest)));
 }
 
-/** The argument that carries the statement: the one whose value is the SQL text. */
-export function sqlArgumentOf(args: Record<string, unknown>, sql: string): string | null {
-  for (const [k, v] of Object.entries(args)) if (v === sql) return k;
-  return null;
-}
-
 export function actorOf(identity: Identity, roles: string[] = identity.roles): ApprovalActor {
   return {
     subject: identity.subject,

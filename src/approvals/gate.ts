@@ -8,7 +8,7 @@ import type { Identity } from '../identity/types.js';
 import type { Dialect } from '../sql/types.js';
 import type { Logger } from '../ops/logger.js';
 import type { ApprovalsConfig } from './config.js';
-import { actorOf, argsSha256, sameRequester, sha256, sqlArgumentOf } from './binding.js';
+import { actorOf, argsSha256, sameRequester, sha256 } from './binding.js';
 import { isOpen } from './reduce.js';
 import { ApprovalError, SYSTEM_ACTOR, iso, recordFields, type ApprovalService } from './service.js';
 import { bindingKey } from './views.js';
@@ -78,7 +78,9 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
   }
 
   function sqlArgument(call: HeldCall): string | null {
-    return deps.policy().toolShape?.(call.tool)?.sqlArgument ?? sqlArgumentOf(call.args, call.sql);
+    // The upstream's kind says which argument carries the statement; a tool policy no longer
+    // describes binds every argument, the SQL's too (stricter, never looser).
+    return deps.policy().toolShape?.(call.tool)?.sqlArgument ?? null;
   }
 
   function waitSeconds(call: HeldCall): number {

@@ -111,7 +111,7 @@ export function evaluateCase(policy: Policy, c: Omit<PolicyCase, 'expect' | 'fil
   if (shape?.sqlArgument && c.sql !== undefined) args[shape.sqlArgument] = c.sql;
   let analysis: Analysis | null = null;
   const sql = shape?.sqlArgument ? args[shape.sqlArgument] : undefined;
-  const opts = policy.analyzeOptions(c.tool);
+  const opts = policy.analyzeOptions(c.tool, args);
   if (typeof sql === 'string' && opts) {
     if (!analyze) throw new Error('the SQL analyzer (src/sql/analyze.ts) is not available');
     analysis = analyze(sql, opts);

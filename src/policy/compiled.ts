@@ -6,6 +6,11 @@ import type { ApprovalRequirement, ToolShape } from './types.js';
 import type { MergedPolicy, Origin } from './load.js';
 import type { Dialect } from '../sql/types.js';
 import type { RoleDef, UpstreamDef, VisibilityValue } from './schema.js';
+import { dialectOf, kindOf, resolveUpstreams, type ResolvedTool } from '../upstreams/resolve.js';
+import type { KindName, UpstreamKind } from '../upstreams/types.js';
+
+/** An upstream with its kind and dialect settled (defaults applied). */
+export type ResolvedUpstreamDef = UpstreamDef & { dialect: Dialect; kind: KindName };
 import { durationSeconds } from './schema.js';
 import { anyMatch, columnMatcher, nameMatcher, tableMatcher } from './glob.js';
 import { findColumn } from './catalog.js';
@@ -64,7 +69,8 @@ export const DEFAULT_DENY = 'default-deny';
 
 export class CompiledPolicy {
   readonly roles = new Map<string, RoleDef>();
-  readonly shapes = new Map<string, { shape: ToolShape; upstream: UpstreamDef }>();
+  /** Tools by the name clients see, with their upstream (dialect resolved) and the kind's treatment. */
+  readonly shapes = new Map<string, { shape: ToolShape; upstream: ResolvedUpstreamDef; kind: UpstreamKind; spec: ResolvedTool['spec'] }>();
   readonly classifications: string[];
   /** Classifications whose computed values are nullified rather than denied (every definition opts in). */
   private readonly derivedNullify: Set<string>;
@@ -93,9 +99,12 @@ export class CompiledPolicy {
         this.byUser.set(key, [...(this.byUser.get(key) ?? []), r.role]);
       }
     }
-    for (const u of m.upstreams)
-      for (const [tool, t] of Object.entries(u.tools))
-        this.shapes.set(tool, { upstream: u, shape: { tool, kind: t.kind, sqlArgument: t.sqlArgument ?? null, dialect: t.kind === 'sql' ? u.dialect : null } });
+    const byId = new Map(m.upstreams.map((u) => [u.id, { ...u, dialect: dialectOf(u), kind: kindOf(u).name }]));
+    for (const [tool, r] of resolveUpstreams(m.upstreams).tools) {
+      const upstream = byId.get(r.upstreamId)!;
+      const shape: ToolShape = { tool, kind: r.spec.kind, sqlArgument: r.spec.sqlArgument, dialect: r.spec.kind === 'sql' ? upstream.dialect : null, upstream: r.upstreamId, upstreamTool: r.name };
+      this.shapes.set(tool, { upstream, kind: kindOf(upstream), spec: r.spec, shape });
+    }
     this.methods = m.methods.map((r) => ({ ...scope(r.id, r.roles), res: r.methods.map((p) => nameMatcher(p)), effect: r.effect }));
     this.tools = m.tools.map((r) => ({ ...scope(r.id, r.roles), res: r.tools.map((p) => nameMatcher(p)), effect: r.effect }));
     this.tables = m.tables.map((r) => ({

@@ -5,13 +5,15 @@ import { toolBrief, type ToolBrief } from './tool-brief.js';
 import type { ColumnMask, MaskPlan } from '../masking/types.js';
 import type { Decision, ToolCallInput, ToolShape } from './types.js';
 import { planEngineMasking, type EngineMaskingOptions, type EnginePlanResult } from './engine-masks.js';
-import type { UpstreamDef } from './schema.js';
+import type { CallTarget } from '../upstreams/types.js';
 import { CompiledPolicy, DEFAULT_DENY } from './compiled.js';
 import { decideSql, denyDecision, who } from './decide.js';
 import { StaticCatalog } from './catalog.js';
 import type { Origin } from './load.js';
 import { checkReferences, parseCatalogFiles, parsePolicyFiles, policyVersion, readPolicySources, type SourceFile } from './load.js';
 import { PolicyLoadError } from './errors.js';
+
+export type CallOptions = { ok: true; options: AnalyzeOptions; target: CallTarget } | { ok: false; ruleId: string; message: string };
 
 export interface Policy {
   /** sha256 over the loaded files (names + contents); goes into every audit event. */
@@ -22,7 +24,15 @@ export interface Policy {
   methodAllowed(roles: string[], method: string): { allowed: boolean; ruleId: string; message: string };
   visibleTools(roles: string[], toolNames: string[]): string[];
   toolShape(tool: string): ToolShape | null;
-  analyzeOptions(tool: string): AnalyzeOptions | null;
+  /**
+   * How to analyse a SQL tool's statement for this call: the upstream's dialect, and the project,
+   * dataset, location and dry run the call itself names (the managed endpoint's projectId),
+   * else the upstream's defaults. Null for a tool that carries no SQL; a refusal for arguments
+   * the upstream would read differently from us.
+   */
+  callOptions(tool: string, args: Record<string, unknown>): CallOptions | null;
+  /** callOptions for a call without target arguments (tests, `policy explain`); null when refused. */
+  analyzeOptions(tool: string, args?: Record<string, unknown>): AnalyzeOptions | null;
   decide(input: ToolCallInput & { roles: string[] }): Decision;
   /**
    * Plans masking in the engine for a SQL tool call: the SQL with a masking projection in front
@@ -85,7 +95,10 @@ class LoadedPolicy implements Policy {
   }
 
   visibleTools(roles: string[], toolNames: string[]): string[] {
-    return toolNames.filter((t) => this.c.shapes.has(t) && this.c.tool(roles, t).allowed);
+    return toolNames.filter((t) => {
+      const s = this.c.shapes.get(t);
+      return s !== undefined && !s.spec.denied && this.c.tool(roles, t).allowed;
+    });
   }
 
   toolShape(tool: string): ToolShape | null {
@@ -93,15 +106,26 @@ class LoadedPolicy implements Policy {
     return s ? { ...s.shape } : null;
   }
 
-  analyzeOptions(tool: string): AnalyzeOptions | null {
+  callOptions(tool: string, args: Record<string, unknown>): CallOptions | null {
     const s = this.c.shapes.get(tool);
     if (!s || s.shape.kind !== 'sql') return null;
+    const t = s.kind.target(s.shape.upstreamTool, args, s.upstream);
+    if (!t.ok) return { ok: false, ruleId: 'tool-arguments', message: t.message };
     return {
-      dialect: s.upstream.dialect,
-      defaultProject: s.upstream.defaultProject,
-      defaultDataset: s.upstream.defaultDataset,
-      ...(this.catalog ? { catalog: this.catalog } : {}),
+      ok: true,
+      target: t.target,
+      options: {
+        dialect: s.upstream.dialect,
+        defaultProject: t.target.project,
+        defaultDataset: t.target.dataset,
+        ...(this.catalog ? { catalog: this.catalog } : {}),
+      },
     };
+  }
+
+  analyzeOptions(tool: string, args: Record<string, unknown> = {}): AnalyzeOptions | null {
+    const o = this.callOptions(tool, args);
+    return o?.ok ? o.options : null;
   }
 
   decide(input: ToolCallInput & { roles: string[] }): Decision {
@@ -121,6 +145,7 @@ class LoadedPolicy implements Policy {
     }
     const s = this.c.shapes.get(tool);
     if (!s) return denyDecision('unknown-tool', `tool ${tool} is not described in policy (upstreams[].tools), so bqwarden cannot tell whether its arguments carry SQL; it stays denied until described (rule unknown-tool). Use a tool that tools/list shows you.`);
+    if (s.spec.denied) return denyDecision('upstream-tool-denied', `tool ${tool} is denied whatever the rules grant: ${s.spec.denied} (rule upstream-tool-denied). Use execute_sql with the SQL you want to run.`);
     const tv = this.c.tool(roles, tool);
     if (!tv.allowed) {
       const why = tv.ruleId === DEFAULT_DENY ? 'no tool rule grants it' : 'a rule denies it';
@@ -128,6 +153,13 @@ class LoadedPolicy implements Policy {
       return denyDecision(tv.ruleId, `${who(roles)} may not use tool ${tool}: ${why} (rule ${tv.ruleId}). ${mine.length ? `Tools you may use: ${mine.join(', ')}.` : 'Your roles may use no tool; ask an administrator for a role that may.'}`);
     }
     if (s.shape.kind !== 'sql') {
+      const described = s.spec.describes?.(input.args, s.upstream);
+      if (described) {
+        // A schema says what a table holds: the table rules decide who may read it.
+        const fq = [described.project ?? '?', described.dataset ?? '?', described.table].join('.');
+        const v = this.c.table(roles, fq, 'read', s.upstream.dialect);
+        if (!v.allowed) return denyDecision(v.ruleId, `${who(roles)} may not read table ${fq}, so ${tool} may not describe it (rule ${v.ruleId}).`);
+      }
       const cleared = this.c.clearedForAll(roles);
       return {
         action: 'allow',
@@ -139,24 +171,33 @@ class LoadedPolicy implements Policy {
       };
     }
     if (!input.analysis) return denyDecision('no-analysis', `tool ${tool} runs SQL but no analysis of it reached policy, so it is denied (rule no-analysis). Send the call again; if it keeps failing, report it to the gateway's operators.`);
-    return decideSql(this.c, input, tv.ruleId, s.shape.sqlArgument!, this.catalog, this.upstreamMasking(s.upstream));
+    const masking = this.upstreamMasking(tool, input.args);
+    if (!masking.ok) return denyDecision(masking.ruleId, masking.message);
+    return decideSql(this.c, input, tv.ruleId, s.shape.sqlArgument!, this.catalog, masking.options);
   }
 
   rewrite(input: ToolCallInput & { roles: string[] }): EnginePlanResult | null {
     const s = this.c.shapes.get(input.tool);
     const catalog = input.catalog ?? this.catalog;
     if (!s || s.shape.kind !== 'sql' || !input.analysis || !catalog || input.roles.length === 0 || this.c.clearedForAll(input.roles)) return null;
+    const masking = this.upstreamMasking(input.tool, input.args);
+    if (!masking.ok) return { ok: false, ruleId: masking.ruleId, message: masking.message };
     try {
-      return planEngineMasking(this.c, input.roles, input.analysis, catalog, !input.catalog || input.catalog === this.catalog, { ...this.upstreamMasking(s.upstream), dialect: input.analysis.dialect });
+      return planEngineMasking(this.c, input.roles, input.analysis, catalog, !input.catalog || input.catalog === this.catalog, { ...masking.options, dialect: input.analysis.dialect });
     } catch (err) {
       // A bug in the planner must never run the SQL unmasked.
       return { ok: false, ruleId: 'policy-error', message: `masking could not be planned, so the call is denied: ${(err as Error).message} (rule policy-error). Report this to the gateway's operators; retrying will not help.` };
     }
   }
 
-  private upstreamMasking(u: UpstreamDef): Omit<EngineMaskingOptions, 'dialect'> {
+  /** The engine-masking names resolve where the call's SQL runs (its own project first), as the analysis did. */
+  private upstreamMasking(tool: string, args: Record<string, unknown>): { ok: true; options: Omit<EngineMaskingOptions, 'dialect'> } | { ok: false; ruleId: string; message: string } {
+    const s = this.c.shapes.get(tool)!;
+    const o = this.callOptions(tool, args);
+    if (o && !o.ok) return o;
+    const u = s.upstream;
     const keyset = u.pseudonymKeyset ? { kmsKeyUri: u.pseudonymKeyset.kmsKeyUri, wrappedKeysetBase64: u.pseudonymKeyset.wrappedKeyset } : null;
-    return { defaultProject: u.defaultProject ?? null, defaultDataset: u.defaultDataset ?? null, keyset };
+    return { ok: true, options: { defaultProject: o ? (o.options.defaultProject ?? null) : (u.defaultProject ?? null), defaultDataset: o ? (o.options.defaultDataset ?? null) : (u.defaultDataset ?? null), keyset } };
   }
 
   dryRunFor(tool: string): { defaultProject: string | null; defaultDataset: string | null } | null {

@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import { PolicyLoadError, type PolicyProblem } from './errors.js';
 import { PolicyFileSchema, DefaultsSchema, type PolicyFile } from './schema.js';
 import { CatalogFileSchema, type CatalogFile } from './catalog.js';
+import { resolveUpstreams } from '../upstreams/resolve.js';
 import { closest, nameMatcher } from './glob.js';
 
 export interface SourceFile {
@@ -222,21 +223,17 @@ export function checkReferences(merged: MergedPolicy, where: Map<object, { pd: P
       at(item, [key, i], `unknown role ${name}`, guess ? `did you mean ${guess}?` : 'define it under roles: (role: …) or use "*" for every caller');
     });
   };
-  const tools = new Map<string, string>();
-  for (const u of merged.upstreams) {
-    for (const t of Object.keys(u.tools)) {
-      const prev = tools.get(t);
-      if (prev) at(u, ['tools', t], `tool ${t} is described by upstreams ${prev} and ${u.id}`, 'tool names must be unique across upstreams', true);
-      tools.set(t, u.id);
-    }
-  }
+  // Tools by the name clients see (namespaced where two upstreams share one), with the kind's checks.
+  const resolved = resolveUpstreams(merged.upstreams);
+  for (const p of resolved.problems) at(p.upstream, p.tool ? ['tools', p.tool] : ['kind'], p.message, p.hint, p.tool !== null);
+  const tools = resolved.tools;
   for (const r of [...merged.methods, ...merged.tables, ...merged.inference, ...merged.trust]) checkRoles(r);
   for (const r of merged.tools) {
     checkRoles(r);
     r.tools.forEach((t, i) => {
       if (t.includes('*') || tools.has(t)) return;
       const guess = closest(t, tools.keys());
-      at(r, ['tools', i], `tool ${t} is not described under upstreams[].tools`, guess ? `did you mean ${guess}?` : 'describe its shape (kind, sqlArgument) under an upstream first');
+      at(r, ['tools', i], `tool ${t} is not described under upstreams[].tools`, guess ? `did you mean ${guess}?` : 'describe it under an upstream first (a name two upstreams share is <upstream>__<tool>)');
     });
   }
   const classes = new Set(merged.classifications.map((c) => c.classification));

@@ -4,6 +4,8 @@
 // must not silently widen or narrow access.
 import { z } from 'zod';
 import { MASK_METHODS } from '../masking/types.js';
+import { KIND_NAMES } from '../upstreams/types.js';
+import { UpstreamCredentialConfigSchema } from '../identity/config.js';
 
 export const STATEMENT_CLASSES = [
   'read',
@@ -90,22 +92,36 @@ export const DefaultsSchema = z
 
 export const ToolShapeSchema = z
   .object({
-    kind: z.enum(['sql', 'metadata', 'other']),
-    /** Argument holding the SQL (kind sql only). */
+    /** sql | metadata | other; defaults to what the upstream's kind says of the tool. */
+    kind: z.enum(['sql', 'metadata', 'other']).optional(),
+    /** Argument holding the SQL (kind sql only); defaults to the kind's. */
     sqlArgument: z.string().min(1).optional(),
     description: z.string().optional(),
   })
   .strict()
   .superRefine((t, ctx) => {
-    if (t.kind === 'sql' && !t.sqlArgument) ctx.addIssue({ code: 'custom', message: 'a sql tool needs sqlArgument (the argument that carries the SQL)', path: ['sqlArgument'] });
-    if (t.kind !== 'sql' && t.sqlArgument) ctx.addIssue({ code: 'custom', message: `sqlArgument only applies to kind sql, not ${t.kind}`, path: ['sqlArgument'] });
+    if (t.kind !== undefined && t.kind !== 'sql' && t.sqlArgument) ctx.addIssue({ code: 'custom', message: `sqlArgument only applies to kind sql, not ${t.kind}`, path: ['sqlArgument'] });
   });
 
 export const UpstreamSchema = z
   .object({
     id: ruleId,
     description: z.string().optional(),
-    dialect: z.enum(['bigquery', 'sqlite', 'postgresql']),
+    /**
+     * What the upstream is (src/upstreams/<kind>): which tools it serves, which argument carries
+     * the SQL, what a call says about where it runs. Default: from the dialect (sqlite →
+     * toolbox-sqlite, bigquery → toolbox-bigquery, postgresql → toolbox-sql).
+     */
+    kind: z.enum(KIND_NAMES).optional(),
+    /** Default: the kind's engine dialect. */
+    dialect: z.enum(['bigquery', 'sqlite', 'postgresql']).optional(),
+    /**
+     * The upstream's MCP endpoint. The transport connects here; the gateway config's
+     * upstream.url stands in for the first upstream that names none (the demo, single-upstream setups).
+     */
+    url: z.string().url().optional(),
+    /** The gateway's credential for this upstream (default: identity.upstreamCredential). */
+    credential: UpstreamCredentialConfigSchema.optional(),
     defaultProject: z.string().min(1).nullable().default(null),
     defaultDataset: z.string().min(1).nullable().default(null),
     tools: z.record(z.string().min(1), ToolShapeSchema),
@@ -128,7 +144,10 @@ export const UpstreamSchema = z
       .strict()
       .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((u, ctx) => {
+    if (!u.kind && !u.dialect) ctx.addIssue({ code: 'custom', message: 'an upstream needs its kind (toolbox-sqlite, toolbox-bigquery, bigquery-managed, toolbox-sql) or a dialect', path: ['kind'] });
+  });
 
 export const RoleSchema = z
   .object({

@@ -34,6 +34,10 @@ export interface ToolShape {
   dialect: Dialect | null;
   /** Free-form category for non-SQL tools (metadata, …). */
   kind: 'sql' | 'metadata' | 'other';
+  /** The policy upstream (upstreams[].id) that serves the tool. */
+  upstream: string;
+  /** The tool's name at that upstream (differs from `tool` when namespaced). */
+  upstreamTool: string;
 }
 
 export interface ToolCallInput {

@@ -16,11 +16,18 @@ export const analyze: Stage = {
         kit.metrics.decisions.inc({ action: 'deny' });
         return refuse(kit, call, msg, { decision: 'deny', rule_ids: ['tool-shape'], decision_reason: msg, error_code: 'missing_sql', error_message: null });
       }
-      const opts = policy.analyzeOptions(tool);
-      if (!opts) {
+      // Where the statement runs is the call's to say (the managed endpoint's projectId, a dry
+      // run), read by the upstream's kind: the analysis resolves names where the engine will.
+      const where = policy.callOptions(tool, args);
+      if (!where) {
         const msg = `tool ${tool} carries SQL but policy names no dialect for it; denied (rule tool-shape). Ask the gateway's operators to give its upstream a dialect in policy.`;
         return refuse(kit, call, msg, { decision: 'deny', rule_ids: ['tool-shape'], decision_reason: msg, error_code: 'no_dialect', error_message: null });
       }
+      if (!where.ok) {
+        kit.metrics.decisions.inc({ action: 'deny' });
+        return refuse(kit, call, where.message, { decision: 'deny', rule_ids: [where.ruleId], decision_reason: where.message, error_code: 'policy_denied', error_message: null });
+      }
+      const opts = where.options;
       call.sql = raw;
       // Analyse against what the catalog knows now; only when the statement names tables the
       // catalog had to learn is the SQL analysed again (the parse is the expensive part).
