@@ -88,6 +88,8 @@ export interface PipelineDeps {
   metrics: Metrics;
   log: Logger;
   upstreamName: string;
+  /** Several upstreams behind the gateway: each call's event names the policy upstream that served its tool. */
+  upstreamPerTool?: boolean;
   maxPayloadBytes: number;
   /** Per-identity tools/call budget; absent = unlimited. */
   rateLimiter?: import('./rate-limit.js').RateLimiter;

@@ -5,7 +5,8 @@ import { toolBrief, type ToolBrief } from './tool-brief.js';
 import type { ColumnMask, MaskPlan } from '../masking/types.js';
 import type { Decision, ToolCallInput, ToolShape } from './types.js';
 import { planEngineMasking, type EngineMaskingOptions, type EnginePlanResult } from './engine-masks.js';
-import type { CallTarget } from '../upstreams/types.js';
+import type { CallTarget, KindName } from '../upstreams/types.js';
+import type { UpstreamCredentialConfig } from '../identity/config.js';
 import { CompiledPolicy, DEFAULT_DENY } from './compiled.js';
 import { decideSql, denyDecision, who } from './decide.js';
 import { StaticCatalog } from './catalog.js';
@@ -14,6 +15,24 @@ import { checkReferences, parseCatalogFiles, parsePolicyFiles, policyVersion, re
 import { PolicyLoadError } from './errors.js';
 
 export type CallOptions = { ok: true; options: AnalyzeOptions; target: CallTarget } | { ok: false; ruleId: string; message: string };
+
+export interface UpstreamSummary {
+  id: string;
+  kind: KindName;
+  dialect: Dialect;
+  defaultProject: string | null;
+  defaultDataset: string | null;
+  /** The endpoint and the gateway's credential for it, when policy names them (rules/upstreams.yaml). */
+  url: string | null;
+  credential: UpstreamCredentialConfig | null;
+  /** Names clients see. */
+  tools: string[];
+}
+
+export interface ToolRoutes {
+  route(publicName: string): { upstream: string; name: string } | null;
+  publicName(upstream: string, name: string): string | null;
+}
 
 export interface Policy {
   /** sha256 over the loaded files (names + contents); goes into every audit event. */
@@ -64,7 +83,9 @@ export interface Policy {
   /** What tools/list tells these roles about a tool (dialect, masking, approvals) and honest annotations; null if not theirs. */
   toolBrief(roles: string[], tool: string): ToolBrief | null;
   /** The upstreams policy describes: dialect, default project/dataset, tools (policy explain --upstream). */
-  upstreams(): { id: string; dialect: Dialect; defaultProject: string | null; defaultDataset: string | null; tools: string[] }[];
+  upstreams(): UpstreamSummary[];
+  /** Tool routing for the transport: which upstream serves a tool clients call by name, and back. */
+  toolRoutes(): ToolRoutes;
 }
 
 class LoadedPolicy implements Policy {
@@ -264,14 +285,30 @@ class LoadedPolicy implements Policy {
     return toolBrief(this.c, roles, tool);
   }
 
-  upstreams() {
-    const byId = new Map<string, { id: string; dialect: Dialect; defaultProject: string | null; defaultDataset: string | null; tools: string[] }>();
+  upstreams(): UpstreamSummary[] {
+    const byId = new Map<string, UpstreamSummary>();
     for (const [tool, s] of this.c.shapes) {
-      const u = byId.get(s.upstream.id) ?? { id: s.upstream.id, dialect: s.upstream.dialect, defaultProject: s.upstream.defaultProject ?? null, defaultDataset: s.upstream.defaultDataset ?? null, tools: [] };
-      u.tools.push(tool);
-      byId.set(u.id, u);
+      const u = s.upstream;
+      const sum = byId.get(u.id) ?? { id: u.id, kind: u.kind, dialect: u.dialect, defaultProject: u.defaultProject ?? null, defaultDataset: u.defaultDataset ?? null, url: u.url ?? null, credential: u.credential ?? null, tools: [] };
+      sum.tools.push(tool);
+      byId.set(u.id, sum);
     }
     return [...byId.values()];
+  }
+
+  private routes: ToolRoutes | null = null;
+  toolRoutes(): ToolRoutes {
+    if (this.routes) return this.routes;
+    const back = new Map<string, string>();
+    for (const [tool, s] of this.c.shapes) back.set(`${s.shape.upstream}\u0000${s.shape.upstreamTool}`, tool);
+    this.routes = {
+      route: (name) => {
+        const s = this.c.shapes.get(name);
+        return s ? { upstream: s.shape.upstream, name: s.shape.upstreamTool } : null;
+      },
+      publicName: (upstream, name) => back.get(`${upstream}\u0000${name}`) ?? null,
+    };
+    return this.routes;
   }
 }
 

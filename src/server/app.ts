@@ -39,7 +39,11 @@ import { readFileSync } from 'node:fs';
 import { DEMO_APPROVER, createApprovals, localAuditSource } from '../approvals/index.js';
 import { cliCommand } from '../config/invocation.js';
 import { PolicyStore } from '../policy/store.js';
-import { analyzeCached, redactLiterals, loadStaticCatalog, createUpstreamToolCatalogProvider } from '../sql/index.js';
+import type { UpstreamSummary } from '../policy/engine.js';
+import type { KindName } from '../upstreams/types.js';
+import { analyzeCached, redactLiterals, loadStaticCatalog } from '../sql/index.js';
+import { createUpstreamCatalogProvider } from '../upstreams/catalog.js';
+import { upstreamKind } from '../upstreams/registry.js';
 import { applyMasking, redactDetected } from '../masking/apply.js';
 import { resolveMaskingOptions } from '../masking/config.js';
 import { resolveHandles } from '../masking/handles.js';
@@ -88,6 +92,23 @@ async function createSink(config: GatewayConfig): Promise<AuditSink> {
     return createPubSubSink(config.gcp);
   }
   return JsonlSink.open({ dir: config.audit.dir ?? join(config.dataDir, 'audit'), maxFileBytes: config.audit.maxFileBytes });
+}
+
+/**
+ * Where each policy upstream is and which credential the gateway presents there. Without
+ * upstreams in policy, the gateway config's one upstream (named upstream.name).
+ */
+function upstreamEndpoints(ups: UpstreamSummary[], config: GatewayConfig, fallback: UpstreamCredential) {
+  if (ups.length === 0) return [{ id: config.upstream.name, kind: null, url: config.upstream.url, credential: fallback, defaultProject: null as string | null }];
+  const bare = ups.filter((u) => !u.url);
+  if (bare.length > 1) throw new Error(`upstreams ${bare.map((u) => u.id).join(', ')} name no url in policy (rules/upstreams.yaml); only one may use the gateway config's upstream.url`);
+  return ups.map((u) => ({
+    id: u.id,
+    kind: u.kind as KindName | null,
+    url: u.url ?? config.upstream.url,
+    credential: u.credential ? createUpstreamCredential(u.credential) : fallback,
+    defaultProject: u.defaultProject,
+  }));
 }
 
 export interface StartGatewayOptions {
@@ -140,14 +161,26 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
   const writer = config.upstream.writer
     ? createWriterUpstream({ url: config.upstream.writer.url, name: config.upstream.writer.name, timeoutMs: config.upstream.timeoutMs, credential: opts.writerCredential ?? createUpstreamCredential(config.upstream.writer.credential) })
     : null;
-  let metaClient: Client | null = null;
-  const callUpstreamTool = async (name: string, args: Record<string, unknown>) => {
-    if (!metaClient) {
-      const c = new Client({ name: 'bqwarden-catalog', version: GATEWAY_VERSION });
-      await c.connect(new StreamableHTTPClientTransport(new URL(config.upstream.url), { fetch: credentialedFetch(() => credential.headers()) }));
-      metaClient = c;
-    }
-    return (await metaClient.callTool({ name, arguments: args }, undefined, { timeout: config.upstream.timeoutMs })) as { content: { type: string; text?: string }[] };
+  // The upstreams policy describes (rules/upstreams.yaml) are the ones the transport connects
+  // to: one object. The gateway config's upstream.url (the demo's Toolbox, BQWARDEN_UPSTREAM_URL)
+  // stands in for the one upstream that names no url; each may name its own credential.
+  const endpoints = upstreamEndpoints(policyStore.current().upstreams(), config, credential);
+  const metaClients: Client[] = [];
+  /** The gateway's own calls to an upstream's metadata tools (catalog), off the data path. */
+  const metaCaller = (e: (typeof endpoints)[number]) => {
+    let c: Promise<Client> | null = null;
+    return async (name: string, args: Record<string, unknown>) => {
+      c ??= (async () => {
+        const client = new Client({ name: 'bqwarden-catalog', version: GATEWAY_VERSION });
+        await client.connect(new StreamableHTTPClientTransport(new URL(e.url), { fetch: credentialedFetch(() => e.credential.headers()) }));
+        metaClients.push(client);
+        return client;
+      })().catch((err) => {
+        c = null;
+        throw err;
+      });
+      return (await (await c).callTool({ name, arguments: args }, undefined, { timeout: config.upstream.timeoutMs })) as { content: { type: string; text?: string }[] };
+    };
   };
   // BigQuery's own catalog first: it carries the policy tags that classify columns.
   const catalogProviders: CatalogProvider[] = [];
@@ -156,7 +189,14 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     const { createBigQueryCatalogProvider } = await import('../gcp/catalog.js');
     catalogProviders.push(createBigQueryCatalogProvider({ projectId: config.gcp.project, location: config.gcp.bigquery.location, ttlMs: config.gcp.bigquery.catalogTtlMs, apiEndpoint: config.gcp.bigquery.apiEndpoint }));
   }
-  catalogProviders.push(createUpstreamToolCatalogProvider(callUpstreamTool, {}));
+  for (const e of endpoints) {
+    const source = e.kind ? upstreamKind(e.kind).catalog : null;
+    if (!source) continue;
+    // Several upstreams share one catalog view: an upstream whose names are its own (SQLite,
+    // named by its defaultProject) answers only for those.
+    const owns = endpoints.length > 1 && e.kind !== 'toolbox-bigquery' && e.kind !== 'bigquery-managed' ? (t: { project: string | null }) => t.project === e.defaultProject : undefined;
+    catalogProviders.push(createUpstreamCatalogProvider(metaCaller(e), source, { name: e.id, ...(owns ? { owns } : {}) }));
+  }
   // A policy without a catalog/ directory (e.g. one mounted from a bucket) has no static tables:
   // knowing less only makes the analyzer report unresolved columns, which policy refuses.
   const staticCatalog = () => (existsSync(config.rules.catalogDir) ? loadStaticCatalog(config.rules.catalogDir) : []);
@@ -200,6 +240,7 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     metrics,
     log,
     upstreamName: config.upstream.name,
+    upstreamPerTool: endpoints.length > 1,
     maxPayloadBytes: config.pipeline.maxPayloadBytes,
     rateLimiter: createRateLimiter({ perMinute: config.pipeline.callsPerMinute, burst: config.pipeline.callBurst }),
     // BigQuery dry runs (upstreams[].dryRun in policy), with the gateway's identity; the client
@@ -270,18 +311,21 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
   // Operations endpoints: unauthenticated by design (probes and scrapers), and they expose
   // no data — only liveness, readiness and counters.
   let upstreamHealthy = false;
-  const probeUpstream = async () => {
+  const probeOne = async (e: (typeof endpoints)[number]) => {
     try {
-      const res = await fetch(config.upstream.url, {
+      const res = await fetch(e.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(await credential.headers()) },
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(await e.credential.headers()) },
         body: JSON.stringify({ jsonrpc: '2.0', id: 'readyz', method: 'ping' }),
         signal: AbortSignal.timeout(2000),
       });
-      upstreamHealthy = res.status < 500;
+      return res.status < 500;
     } catch {
-      upstreamHealthy = false;
+      return false;
     }
+  };
+  const probeUpstream = async () => {
+    upstreamHealthy = (await Promise.all(endpoints.map(probeOne))).every(Boolean);
     return upstreamHealthy;
   };
   app.get('/healthz', async () => ({ status: 'ok', version: GATEWAY_VERSION }));
@@ -333,6 +377,10 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
   const sessionSecretFile = config.transport.sessionSecretFile ?? (demo ? demoSecretFile(config.dataDir, 'session.key', 32) : undefined);
   const mcp = await registerMcpGateway(app, {
     upstream: { url: config.upstream.url, headers: () => credential.headers(), timeoutMs: config.upstream.timeoutMs },
+    upstreams: {
+      endpoints: endpoints.map((e) => ({ id: e.id, url: e.url, headers: () => e.credential.headers(), timeoutMs: config.upstream.timeoutMs })),
+      routes: () => policyStore.current().toolRoutes(),
+    },
     interceptor: pipeline,
     authenticate: (req) => authenticator.authenticate(req.headers),
     wwwAuthenticate: (err) => wwwAuthenticateHeader(identityConfig, err instanceof AuthError ? err : null),
@@ -374,7 +422,7 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     const drained = app.close();
     await Promise.race([drained, new Promise((r) => setTimeout(r, config.server.drainTimeoutMs))]);
     await mcp.close();
-    await metaClient?.close().catch(() => undefined);
+    await Promise.all(metaClients.map((c) => c.close().catch(() => undefined)));
     await writer?.close();
     pins?.close();
     await approvals.close().catch((err) => log.error({ err: (err as Error).message }, 'approvals close failed'));

@@ -8,7 +8,6 @@ import { createStaticCatalog } from './catalog.js';
 
 export { redactLiterals, fingerprint } from './fingerprint.js';
 export { createStaticCatalog, loadStaticCatalog } from './catalog.js';
-export { createUpstreamToolCatalogProvider } from './upstream-catalog.js';
 export { analyzeCached, createAnalysisCache } from './cache.js';
 
 export function analyze(sql: string, opts: AnalyzeOptions): Analysis {

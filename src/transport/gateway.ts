@@ -29,10 +29,22 @@ import {
 import { classify, type Classified, type JsonObject } from './messages.js';
 import { McpSession, randomTraceId, type HttpRequestMeta } from './session.js';
 import { SessionIds, ownerOf, type SessionRecord } from './session-id.js';
-import { UpstreamClient, relayedClientCapabilities, type UpstreamSession } from './upstream.js';
+import { UpstreamClient, relayedClientCapabilities, type Upstream, type UpstreamSession } from './upstream.js';
+import { RoutedUpstream, type ToolRoutes } from './routed-upstream.js';
+
+export interface UpstreamEndpoint {
+  url: string;
+  headers: () => Promise<Record<string, string>>;
+  timeoutMs: number;
+}
 
 export interface McpGatewayOptions {
-  upstream: { url: string; headers: () => Promise<Record<string, string>>; timeoutMs: number };
+  upstream: UpstreamEndpoint;
+  /**
+   * Several upstreams behind the one endpoint, routed by tool (routed-upstream.ts); `upstream`
+   * is then unused. One entry (or none) keeps the single direct upstream.
+   */
+  upstreams?: { endpoints: (UpstreamEndpoint & { id: string })[]; routes: () => ToolRoutes };
   interceptor: McpInterceptor;
   /** Throws on failure; the error has `code` (string) and `message`; answered 401 with `wwwAuthenticate(err)`. */
   authenticate: (req: { headers: Record<string, string | string[] | undefined>; ip: string }) => Promise<Identity>;
@@ -127,7 +139,13 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
   const onError = (err: unknown, where: string) => opts.logger?.warn({ ...safeError(err), where }, 'mcp transport');
   const maxPerIdentity = opts.maxSessionsPerIdentity ?? 64;
   const maxAgeMs = opts.sessionMaxAgeMs ?? 24 * 60 * 60_000;
-  const upstream = new UpstreamClient(opts.upstream);
+  const upstream: Upstream =
+    opts.upstreams && opts.upstreams.endpoints.length > 1
+      ? new RoutedUpstream(
+          opts.upstreams.endpoints.map((e) => ({ id: e.id, client: new UpstreamClient(e) })),
+          opts.upstreams.routes,
+        )
+      : new UpstreamClient(opts.upstreams?.endpoints[0] ?? opts.upstream);
   const ids = new SessionIds(opts.sessionSecret ?? null);
   let closing = false;
 

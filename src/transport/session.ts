@@ -10,7 +10,7 @@ import { GatewayError, type Forward, type McpInterceptor, type RequestContext } 
 import { HttpRefusal, INTERNAL_ERROR, INVALID_PARAMS, SERVER_ERROR } from './jsonrpc.js';
 import { Downstream } from './downstream.js';
 import { idKey, isObject, paramsProblem, type Classified, type JsonObject, type NotificationMessage, type RequestId, type RequestMessage, type ResponseMessage } from './messages.js';
-import { isSessionLost, type UpstreamClient, type UpstreamSession, type UpstreamStream } from './upstream.js';
+import { isSessionLost, type Upstream, type UpstreamSession, type UpstreamStream } from './upstream.js';
 
 /** What the HTTP layer knows about the request that carried a message. */
 export interface HttpRequestMeta {
@@ -43,7 +43,7 @@ export interface SessionInit {
   clientName: string | null;
   clientVersion: string | null;
   protocolVersion: string;
-  upstream: UpstreamClient;
+  upstream: Upstream;
   upstreamSession: UpstreamSession;
   interceptor: McpInterceptor;
   onEnded: (session: McpSession) => void;
@@ -78,7 +78,7 @@ export class McpSession {
    * the session ends as expired unless a refreshed token arrives within the grace period.
    */
   authExpiresAt: number | null;
-  private readonly up: UpstreamClient;
+  private readonly up: Upstream;
   private readonly upSession: UpstreamSession;
   private readonly interceptor: McpInterceptor;
   /** Client requests in flight, in arrival order (created on first use: most sessions are idle). */

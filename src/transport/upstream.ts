@@ -299,6 +299,9 @@ export class UpstreamClient {
   }
 }
 
+/** What a client session needs of its upstream: one server (UpstreamClient) or several routed by tool (RoutedUpstream). */
+export type Upstream = Pick<UpstreamClient, 'id' | 'initialize' | 'request' | 'send' | 'stream' | 'terminate' | 'probe' | 'close'>;
+
 /** A non-2xx answer; a 404 on a request that carried our session id means the upstream forgot it. */
 function httpError(what: string, status: number, body: string, session: UpstreamSession | null): GatewayError {
   return new GatewayError(SERVER_ERROR, `Upstream MCP server answered ${what} with HTTP ${status}: ${firstLine(body)}`, {

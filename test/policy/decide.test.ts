@@ -236,7 +236,7 @@ test('keepLiterals only when every held role keeps them', () => {
 });
 
 test('tool shapes and analyze options come from the upstream description', () => {
-  assert.deepEqual(policy.toolShape('execute_sql'), { tool: 'execute_sql', kind: 'sql', sqlArgument: 'sql', dialect: 'sqlite' });
+  assert.deepEqual(policy.toolShape('execute_sql'), { tool: 'execute_sql', kind: 'sql', sqlArgument: 'sql', dialect: 'sqlite', upstream: 'demo-sqlite', upstreamTool: 'execute_sql' });
   assert.equal(policy.toolShape('nope'), null);
   const o = policy.analyzeOptions('execute_sql');
   assert.equal(o?.dialect, 'sqlite');

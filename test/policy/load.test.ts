@@ -77,8 +77,12 @@ test('tool rules must name described tools; sql tools need sqlArgument', () => {
   const e = refusal({ 'a.yaml': `${BASE}tools:\n  - id: t\n    roles: [analyst]\n    tools: [execute_sq]\n    effect: allow\n` });
   assert.match(e.problems[0].message, /tool execute_sq is not described/);
   assert.match(e.problems[0].hint ?? '', /did you mean execute_sql/);
-  const f = refusal({ 'a.yaml': BASE.replace('{ kind: sql, sqlArgument: sql }', '{ kind: sql }') });
+  // A tool the upstream's kind does not know must say which argument carries its SQL.
+  const f = refusal({ 'a.yaml': BASE.replace('execute_sql: { kind: sql, sqlArgument: sql }', 'run_query: { kind: sql }') });
   assert.match(f.problems[0].message, /needs sqlArgument/);
+  // A kind's own tool cannot be re-described: the SQL is where the upstream reads it.
+  const g = refusal({ 'a.yaml': BASE.replace('{ kind: sql, sqlArgument: sql }', '{ kind: sql, sqlArgument: query }') });
+  assert.match(g.problems[0].message, /carries its SQL in argument sql, not query/);
 });
 
 test('YAML syntax errors and invalid regexes give lines', () => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { analyze, analyzeWithProvider, createStaticCatalog, createUpstreamToolCatalogProvider, loadStaticCatalog, tablesOf, analyzeCached } from '../../src/sql/index.js';
+import { analyze, analyzeWithProvider, createStaticCatalog, loadStaticCatalog, tablesOf, analyzeCached } from '../../src/sql/index.js';
 
 test('loadStaticCatalog reads YAML and analyze expands views from it', () => {
   const dir = mkdtempSync(join(tmpdir(), 'bqw-cat-'));
@@ -54,52 +54,6 @@ test('missing defaults: unqualified names are flagged unknown_table with "?" par
 test('tablesOf lists read and written tables, not CTEs', () => {
   const t = tablesOf('WITH x AS (SELECT * FROM a) INSERT INTO b SELECT * FROM x', { dialect: 'bigquery', defaultProject: 'p', defaultDataset: 'd' });
   assert.deepEqual(t.map((x) => x.fq).sort(), ['p.d.a', 'p.d.b']);
-});
-
-test('upstream provider parses Toolbox sqlite list_tables and bigquery get_table_info, with TTL cache', async () => {
-  let calls = 0;
-  let clock = 0;
-  const sqlite = createUpstreamToolCatalogProvider(
-    async (name, args) => {
-      calls++;
-      assert.equal(name, 'list_tables');
-      assert.equal(args.output_format, 'detailed');
-      assert.equal(args.table_names, 'customers');
-      return { content: [{ type: 'text', text: JSON.stringify({ object_details: { object_name: 'customers', schema_name: 'main', object_type: 'table', columns: [{ column_name: 'SSN', data_type: 'TEXT' }] } }) }] };
-    },
-    { flavor: 'sqlite', ttlMs: 1000, now: () => clock },
-  );
-  const ref = { fq: 'demo.main.customers', project: 'demo', dataset: 'main', table: 'customers' };
-  assert.deepEqual((await sqlite.load([ref]))[0].columns, [{ name: 'ssn', type: 'TEXT' }]);
-  await sqlite.load([ref]);
-  assert.equal(calls, 1);
-  clock = 5000;
-  await sqlite.load([ref]);
-  assert.equal(calls, 2);
-
-  const bq = createUpstreamToolCatalogProvider(async (name, args) => {
-    assert.equal(name, 'get_table_info');
-    if (args.table !== 'customers') return { content: [{ type: 'text', text: 'error: not found' }] };
-    return { content: [{ type: 'text', text: JSON.stringify({ schema: { fields: [{ name: 'ssn', type: 'STRING', policyTags: { names: ['projects/x/locations/us/taxonomies/1/policyTags/2'] } }, { name: 'addr', type: 'RECORD', fields: [{ name: 'city', type: 'STRING' }] }] }, view: { query: 'SELECT 1' } }) }] };
-  }, { flavor: 'bigquery' });
-  const got = await bq.load([{ fq: 'p.d.customers', project: 'p', dataset: 'd', table: 'customers' }, { fq: 'p.d.nope', project: 'p', dataset: 'd', table: 'nope' }]);
-  assert.equal(got.length, 1);
-  assert.equal(got[0].columns[0].policyTags?.[0], 'projects/x/locations/us/taxonomies/1/policyTags/2');
-  assert.equal(got[0].columns[1].fields?.[0].name, 'city');
-  assert.equal(got[0].viewSql, 'SELECT 1');
-});
-
-test('upstream failure leaves tables unknown (fail closed) and is retried', async () => {
-  let n = 0;
-  const p = createUpstreamToolCatalogProvider(async () => {
-    n++;
-    throw new Error('upstream down');
-  }, { flavor: 'sqlite' });
-  const a = await analyzeWithProvider('SELECT * FROM customers', { dialect: 'sqlite', defaultProject: 'demo', defaultDataset: 'main' }, p);
-  assert.ok(a.opaque.some((f) => f.kind === 'unknown_table'));
-  assert.ok(a.opaque.some((f) => f.kind === 'unresolved_star'));
-  await p.load([{ fq: 'demo.main.customers', project: 'demo', dataset: 'main', table: 'customers' }]);
-  assert.equal(n, 2);
 });
 
 test('analyzeCached returns the same analysis for the same text and options', () => {

@@ -8,6 +8,7 @@ export const analyze: Stage = {
   async run(kit, call) {
     const { policy, roles, tool, args, ev } = call;
     call.shape = policy.toolShape(tool);
+    if (kit.deps.upstreamPerTool && call.shape) ev.upstream = call.shape.upstream;
     const sqlArgument = call.shape?.sqlArgument;
     if (sqlArgument) {
       const raw = args[sqlArgument];

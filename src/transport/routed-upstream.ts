@@ -1,0 +1,147 @@
+// Several upstream MCP servers behind one client session. Each client session holds one
+// upstream session per upstream; tools/list is the union of their tools under the names clients
+// see (namespaced where two share a name), tools/call goes to the upstream that serves the
+// tool under that upstream's own name, and everything else (ping, resources, prompts …) to the
+// first upstream. The routing table is policy's (which upstream serves which tool), read per
+// request so a policy reload applies; the transport only follows it.
+import { GatewayError } from '../pipeline/types.js';
+import { INVALID_PARAMS } from './jsonrpc.js';
+import { isObject, type JsonObject } from './messages.js';
+import type { RequestOptions, Upstream, UpstreamClient, UpstreamReply, UpstreamSession, UpstreamStream, UpstreamMessageHandler } from './upstream.js';
+
+export interface ToolRoutes {
+  /** The upstream and its own name for a tool clients call by `publicName`; null when no upstream serves it. */
+  route(publicName: string): { upstream: string; name: string } | null;
+  /** The name clients see for an upstream's tool; null when policy does not describe it. */
+  publicName(upstream: string, name: string): string | null;
+}
+
+export interface RoutedMember {
+  id: string;
+  client: UpstreamClient;
+}
+
+export class RoutedUpstream implements Upstream {
+  private nextId = 1;
+  /** Member sessions of each composite session (the composite is what the client session holds). */
+  private readonly members = new WeakMap<UpstreamSession, Map<string, UpstreamSession>>();
+  /** Which member sent a server→client request, so the client's answer goes back to it. */
+  private readonly asked = new WeakMap<UpstreamSession, Map<string, string>>();
+
+  constructor(
+    private readonly upstreams: RoutedMember[],
+    private readonly routes: () => ToolRoutes,
+  ) {
+    if (upstreams.length === 0) throw new Error('no upstream to route to');
+  }
+
+  id(): number {
+    return this.nextId++;
+  }
+
+  private get primary(): RoutedMember {
+    return this.upstreams[0];
+  }
+
+  private member(session: UpstreamSession, id: string): { m: RoutedMember; s: UpstreamSession } {
+    const m = this.upstreams.find((u) => u.id === id);
+    const s = this.members.get(session)?.get(id);
+    if (!m || !s) throw new GatewayError(INVALID_PARAMS, `upstream ${id} is not connected to this gateway (it was added to policy after start); restart the gateway to reach it`, { reason: 'upstream_not_connected' });
+    return { m, s };
+  }
+
+  async initialize(capabilities: JsonObject): Promise<{ session: UpstreamSession; result: JsonObject; sse: boolean }> {
+    const opened = await Promise.allSettled(this.upstreams.map((u) => u.client.initialize(capabilities)));
+    const failed = opened.find((o) => o.status === 'rejected');
+    if (failed) {
+      // One session per upstream or none: a client must not see half the tools.
+      await Promise.all(opened.map((o, i) => (o.status === 'fulfilled' ? this.upstreams[i].client.terminate(o.value.session) : undefined)));
+      throw (failed as PromiseRejectedResult).reason;
+    }
+    const ok = opened.map((o) => (o as PromiseFulfilledResult<{ session: UpstreamSession; result: JsonObject; sse: boolean }>).value);
+    const session: UpstreamSession = { ...ok[0].session };
+    this.members.set(session, new Map(ok.map((o, i) => [this.upstreams[i].id, o.session])));
+    this.asked.set(session, new Map());
+    return { session, result: ok[0].result, sse: ok[0].sse };
+  }
+
+  private relay(session: UpstreamSession, from: string, onMessage: UpstreamMessageHandler | undefined): UpstreamMessageHandler | undefined {
+    if (!onMessage) return undefined;
+    return (msg, raw) => {
+      if (typeof msg.method === 'string' && (typeof msg.id === 'string' || typeof msg.id === 'number')) this.asked.get(session)?.set(String(msg.id), from);
+      onMessage(msg, raw);
+    };
+  }
+
+  async request(session: UpstreamSession, id: number, method: string, body: string, o: RequestOptions = {}): Promise<UpstreamReply> {
+    if (method === 'tools/list') return this.listTools(session, id, body, o);
+    if (method === 'tools/call') {
+      const msg = JSON.parse(body) as JsonObject;
+      const params = isObject(msg.params) ? msg.params : {};
+      const name = typeof params.name === 'string' ? params.name : '';
+      const r = this.routes().route(name);
+      if (!r) throw new GatewayError(INVALID_PARAMS, `Unknown tool: ${name.slice(0, 100)}`, { reason: 'unknown_tool' });
+      const { m, s } = this.member(session, r.upstream);
+      const sent = r.name === name ? body : JSON.stringify({ ...msg, params: { ...params, name: r.name } });
+      return m.client.request(s, id, method, sent, { ...o, onMessage: this.relay(session, m.id, o.onMessage) });
+    }
+    const { m, s } = this.member(session, this.primary.id);
+    return m.client.request(s, id, method, body, { ...o, onMessage: this.relay(session, m.id, o.onMessage) });
+  }
+
+  /** Every upstream's tools under the names clients call them by; tools policy does not describe are left out. */
+  private async listTools(session: UpstreamSession, id: number, body: string, o: RequestOptions): Promise<UpstreamReply> {
+    const routes = this.routes();
+    const replies = await Promise.all(
+      this.upstreams.map(async (u) => {
+        const { s } = this.member(session, u.id);
+        return { u, reply: await u.client.request(s, id, 'tools/list', body, { ...o, onMessage: this.relay(session, u.id, o.onMessage) }) };
+      }),
+    );
+    const tools: JsonObject[] = [];
+    for (const { u, reply } of replies) {
+      for (const t of Array.isArray(reply.result.tools) ? reply.result.tools : []) {
+        if (!isObject(t) || typeof t.name !== 'string') continue;
+        const name = routes.publicName(u.id, t.name);
+        if (name !== null) tools.push({ ...t, name });
+      }
+    }
+    const { nextCursor: _pages, ...first } = replies[0].reply.result;
+    return { result: { ...first, tools }, sse: replies.some((r) => r.reply.sse), raw: null };
+  }
+
+  async send(session: UpstreamSession, body: string, what: string): Promise<void> {
+    const msg = JSON.parse(body) as JsonObject;
+    // An answer to a server→client request goes back to the upstream that asked.
+    if (typeof msg.method !== 'string' && msg.id !== undefined) {
+      const from = this.asked.get(session)?.get(String(msg.id)) ?? this.primary.id;
+      this.asked.get(session)?.delete(String(msg.id));
+      const { m, s } = this.member(session, from);
+      return m.client.send(s, body, what);
+    }
+    // Notifications (cancelled, roots/list_changed …) concern every upstream; an unknown
+    // requestId in notifications/cancelled is ignored by the receiver (spec).
+    await Promise.all(this.upstreams.map((u) => u.client.send(this.member(session, u.id).s, body, what)));
+  }
+
+  async stream(session: UpstreamSession, onMessage: UpstreamMessageHandler): Promise<UpstreamStream | null> {
+    const opened = await Promise.all(this.upstreams.map(async (u) => u.client.stream(this.member(session, u.id).s, this.relay(session, u.id, onMessage)!)));
+    const streams = opened.filter((s): s is UpstreamStream => s !== null);
+    if (streams.length === 0) return null;
+    const close = () => streams.forEach((s) => s.close());
+    return { closed: Promise.race(streams.map((s) => s.closed)).then(close), close };
+  }
+
+  async terminate(session: UpstreamSession): Promise<void> {
+    const members = this.members.get(session);
+    await Promise.all(this.upstreams.map((u) => (members?.get(u.id) ? u.client.terminate(members.get(u.id)!) : undefined)));
+  }
+
+  async probe(): Promise<boolean> {
+    return (await Promise.all(this.upstreams.map((u) => u.client.probe()))).every(Boolean);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.upstreams.map((u) => u.client.close()));
+  }
+}
