@@ -123,8 +123,9 @@ function narrowPolicy(edit: (name: string, text: string) => string = (_n, t) => 
     .map((name) => ({ name, text: edit(name, readFileSync(join(RULES, name), 'utf8')) }))
     .concat(extra);
   const up = files.find((f) => f.name === 'upstreams.yaml');
-  assert.ok(up && up.text.includes('dialect: sqlite'));
-  up.text = up.text.replace('dialect: sqlite', 'dialect: postgresql');
+  assert.ok(up && up.text.includes('kind: toolbox-sqlite'));
+  // Any other Toolbox source (the generic kind), speaking PostgreSQL.
+  up.text = up.text.replace('kind: toolbox-sqlite', 'kind: toolbox-sql\n    dialect: postgresql');
   const catalog = readdirSync(join(RULES, 'catalog')).map((n) => ({ name: `catalog/${n}`, text: readFileSync(join(RULES, 'catalog', n), 'utf8') }));
   return compilePolicy(files, catalog);
 }

@@ -24,6 +24,9 @@ tables:
           - { name: city, type: STRING }
 `;
 const bq: Policy = compilePolicy([{ name: 'bq.yaml', text: EXAMPLE }], [{ name: 'catalog/bq.yaml', text: CATALOG }]);
+const MANAGED = readFileSync(join(import.meta.dirname, '..', '..', 'rules', 'examples', 'bigquery-managed.yaml'), 'utf8');
+/** The example with Google's managed endpoint beside Toolbox. */
+const bqm: Policy = compilePolicy([{ name: 'bq.yaml', text: EXAMPLE }, { name: 'managed.yaml', text: MANAGED }], [{ name: 'catalog/bq.yaml', text: CATALOG }]);
 
 function bqa(...s: StmtSpec[]): Analysis {
   return { ...analysis('SELECT …', ...s), dialect: 'bigquery' };
@@ -35,7 +38,7 @@ function bqsql(sql: string, catalog?: SchemaCatalog): Analysis {
 }
 function decide(p: Policy, groups: string[], a: Analysis, tool = 'execute_sql', email = 'u@acme-bank.com') {
   const id = identity(email, groups);
-  return p.decide({ identity: id, roles: p.rolesFor(id), tool, args: { [tool === 'query' ? 'query' : 'sql']: a.sql }, analysis: a });
+  return p.decide({ identity: id, roles: p.rolesFor(id), tool, args: { [tool === 'execute_sql_readonly' ? 'query' : 'sql']: a.sql }, analysis: a });
 }
 const FRAUD = ['gcp-fraud-analysts@acme-bank.com'];
 const CUST = 'acme-bank-prod.core_banking.customers';
@@ -90,11 +93,12 @@ test('BigQuery allows match case-sensitively, denies case-insensitively', () => 
 });
 
 test("the managed BigQuery MCP server's query argument is the SQL argument", () => {
-  assert.equal(bq.toolShape('query')?.sqlArgument, 'query');
+  assert.equal(bqm.toolShape('execute_sql_readonly')?.sqlArgument, 'query');
+  assert.equal(bqm.toolShape('execute_sql_readonly')?.upstream, 'managed-bigquery');
   const a = bqsql(`SELECT customer_id FROM \`${CUST}\``);
-  assert.equal(decide(bq, FRAUD, a, 'query').action, 'allow');
+  assert.equal(decide(bqm, FRAUD, a, 'execute_sql_readonly').action, 'allow');
   const id = identity('u@acme-bank.com', FRAUD);
-  const wrong = bq.decide({ identity: id, roles: bq.rolesFor(id), tool: 'query', args: { query: 'SELECT tin_value FROM x' }, analysis: a });
+  const wrong = bqm.decide({ identity: id, roles: bqm.rolesFor(id), tool: 'execute_sql_readonly', args: { query: 'SELECT tin_value FROM x' }, analysis: a });
   assert.deepEqual(wrong.ruleIds, ['analysis-mismatch']);
 });
 
