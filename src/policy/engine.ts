@@ -14,7 +14,9 @@ import type { Origin } from './load.js';
 import { checkReferences, parseCatalogFiles, parsePolicyFiles, policyVersion, readPolicySources, type SourceFile } from './load.js';
 import { PolicyLoadError } from './errors.js';
 
-export type CallOptions = { ok: true; options: AnalyzeOptions; target: CallTarget } | { ok: false; ruleId: string; message: string };
+export type CallOptions =
+  | { ok: true; options: AnalyzeOptions; target: CallTarget; /** Arguments to add before forwarding (UpstreamKind.pin). */ pinned: Record<string, unknown> | null }
+  | { ok: false; ruleId: string; message: string };
 
 export interface UpstreamSummary {
   id: string;
@@ -135,6 +137,7 @@ class LoadedPolicy implements Policy {
     return {
       ok: true,
       target: t.target,
+      pinned: s.kind.pin?.(s.shape.upstreamTool, args, t.target) ?? null,
       options: {
         dialect: s.upstream.dialect,
         defaultProject: t.target.project,

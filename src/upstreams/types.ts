@@ -58,4 +58,9 @@ export interface UpstreamKind {
   /** Where the call's SQL runs: the call's own project/dataset/location/dry run, else the upstream's defaults. */
   target(tool: string, args: Record<string, unknown>, defaults: UpstreamDefaults): CallTargetResult;
   catalog: CatalogSource | null;
+  /**
+   * Arguments the gateway adds before forwarding, so the upstream runs the statement where it
+   * was analysed (the managed endpoint without projectId would pick a project of its own).
+   */
+  pin?(tool: string, args: Record<string, unknown>, target: CallTarget): Record<string, unknown> | null;
 }

@@ -29,6 +29,9 @@ export const analyze: Stage = {
         return refuse(kit, call, where.message, { decision: 'deny', rule_ids: [where.ruleId], decision_reason: where.message, error_code: 'policy_denied', error_message: null });
       }
       const opts = where.options;
+      // The upstream runs the statement where it was analysed: arguments the kind pins (a
+      // projectId the call left out) are part of the call from here on: forwarded, audited, bound.
+      if (where.pinned) call.args = { ...args, ...where.pinned };
       call.sql = raw;
       // Analyse against what the catalog knows now; only when the statement names tables the
       // catalog had to learn is the SQL analysed again (the parse is the expensive part).
@@ -40,7 +43,7 @@ export const analyze: Stage = {
       call.catalog = catalog;
       Object.assign(ev, kit.statementFields(raw, analysis, policy, roles, opts.dialect));
     }
-    const storedArgs = kit.clean(call.sql !== null && sqlArgument ? { ...args, [sqlArgument]: null } : args);
+    const storedArgs = kit.clean(call.sql !== null && sqlArgument ? { ...call.args, [sqlArgument]: null } : call.args);
     if (call.sql !== null && sqlArgument) storedArgs[sqlArgument] = ev.sql_text;
     ev.request_json = kit.payload({ name: tool, arguments: storedArgs, ...(call.params._meta ? { _meta: kit.clean(call.params._meta) } : {}) });
     const justification = typeof args.justification === 'string' ? args.justification : typeof call.meta?.justification === 'string' ? String(call.meta.justification) : null;

@@ -26,4 +26,5 @@ export const bigqueryManaged: UpstreamKind = {
   },
   target: (tool, args, d) => readTarget(tool, args, tool.startsWith('execute_sql') ? { project: 'projectId', dryRun: 'dryRun' } : { project: 'projectId' }, d),
   catalog: tableInfoCatalog({ project: 'projectId', dataset: 'datasetId', table: 'tableId' }),
+  pin: (tool, args, target) => (tool.startsWith('execute_sql') && args.projectId === undefined && target.project ? { projectId: target.project } : null),
 };
