@@ -121,7 +121,7 @@ export const UpstreamSchema = z
      */
     url: z.string().url().optional(),
     /** The gateway's credential for this upstream (default: identity.upstreamCredential). */
-    credential: UpstreamCredentialConfigSchema.optional(),
+    credential: UpstreamCredentialConfigSchema.unwrap().optional(),
     defaultProject: z.string().min(1).nullable().default(null),
     defaultDataset: z.string().min(1).nullable().default(null),
     tools: z.record(z.string().min(1), ToolShapeSchema),
