@@ -134,3 +134,11 @@ test('an unknown or un-namespaced colliding name is refused, never routed by gue
   assert.equal(r.isError, true);
   assert.match(textOf(r), /unknown-tool/);
 });
+
+test('one upstream down: /readyz says so and a new session is refused (never half the tools)', async () => {
+  assert.equal((await fetch(`${stack.url}/readyz`)).status, 200);
+  await hr.stop();
+  const rz = await fetch(`${stack.url}/readyz`);
+  assert.equal(rz.status, 503);
+  await assert.rejects(stack.client('bob@bank.example', ['analyst']), /upstream|502/i);
+});
