@@ -4,26 +4,19 @@
 // catalog entries (no rows); the three that read data and answer with values computed by
 // BigQuery ML or Gemini are denied, because those values cannot be traced to source columns
 // and so cannot be masked (docs/upstreams.md).
-import { readTarget, stringArg } from '../arguments.js';
+import { readTarget } from '../arguments.js';
+import { bigqueryMetadataTools } from '../bigquery-metadata.js';
 import type { ToolSpec, UpstreamKind } from '../types.js';
-import { tableInfoCatalog } from './catalog.js';
+import { tableInfoCatalog } from '../bigquery-table-info.js';
 
 const untraceable = (what: string) =>
   `${what}; bqwarden cannot trace those values to the source columns, so it cannot mask them or apply the table rules to what it reads`;
 
+const NAMES = { project: 'project', dataset: 'dataset', table: 'table' };
+
 export const TOOLBOX_BIGQUERY_TOOLS: Record<string, ToolSpec> = {
   execute_sql: { kind: 'sql', sqlArgument: 'sql' },
-  list_dataset_ids: { kind: 'metadata', description: 'dataset ids of a project; no rows' },
-  list_table_ids: { kind: 'metadata', description: 'table ids of a dataset; no rows' },
-  get_dataset_info: { kind: 'metadata', description: 'dataset metadata; no rows' },
-  get_table_info: {
-    kind: 'metadata',
-    description: 'table schema and metadata; no rows',
-    describes: (args, d) => {
-      const table = stringArg(args, 'table');
-      return table ? { project: stringArg(args, 'project') ?? d.defaultProject, dataset: stringArg(args, 'dataset'), table } : null;
-    },
-  },
+  ...bigqueryMetadataTools(NAMES),
   search_catalog: { kind: 'metadata', description: 'Dataplex catalog entries (names, descriptions); no rows' },
   forecast: { kind: 'other', denied: untraceable('forecast runs AI.FORECAST over a table or query given as text and answers with forecast values and ids of the rows it read') },
   analyze_contribution: {
@@ -39,5 +32,5 @@ export const toolboxBigquery: UpstreamKind = {
   tools: TOOLBOX_BIGQUERY_TOOLS,
   // The project is the Toolbox source's: a call cannot move it.
   target: (tool, args, d) => readTarget(tool, args, tool === 'execute_sql' ? { dryRun: 'dry_run' } : {}, d),
-  catalog: tableInfoCatalog({ project: 'project', dataset: 'dataset', table: 'table' }),
+  catalog: tableInfoCatalog(NAMES),
 };

@@ -1,8 +1,8 @@
 // Table schemas (with policy tags and view SQL) through a BigQuery get_table_info tool, which
 // answers the tables.get resource. Toolbox and the managed endpoint name its arguments apart.
-import type { CatalogColumn, CatalogTable } from '../../sql/types.js';
-import { jsonItems } from '../catalog-text.js';
-import type { CatalogSource } from '../types.js';
+import type { CatalogColumn, CatalogTable } from '../sql/types.js';
+import { jsonItems } from './catalog-text.js';
+import type { CatalogSource } from './types.js';
 
 interface BqField {
   name: string;
