@@ -1,7 +1,8 @@
 // Applies a MaskPlan to an upstream MCP tool result before anything reaches the client.
 //
 // Shapes handled: MCP Toolbox (one JSON row object per text item), a JSON array of rows in one
-// text item, arrays of arrays (positional), BigQuery REST `{schema, rows:[{f:[{v}]}]}`,
+// text item, arrays of arrays (positional), BigQuery REST `{schema, rows:[{f:[{v}]}]}` (its
+// wrapping and the upstreams' status lines are read by src/upstreams/result-shapes.ts),
 // `structuredContent` (rows, or a wrapper object holding rows), markdown/CSV/TSV text tables,
 // free text (errors, status lines), embedded resources with text. Anything we cannot map to
 // columns while the query can return sensitive data is masked with the plan's fallback or
@@ -12,6 +13,7 @@ import { DETECTORS, hintsFromKey, replaceHits, scanNumber, scanText, type Detect
 import { JsonSyntaxError, RawNumber, mayHoldRaw, parseJson, stringifyJson, type Json } from './json.js';
 import { maskValue, pseudonymToken, setOwn, strictest } from './methods.js';
 import { parseTextTable } from './text-tables.js';
+import { NO_ROWS_TEXT, STATUS_TEXT, isRestRows, restColumnNames, rewrapRestValue, unwrapRestValue } from '../upstreams/result-shapes.js';
 
 export type CallToolResultLike = Record<string, unknown>;
 
@@ -19,17 +21,6 @@ export interface MaskingOutcome {
   result: Record<string, unknown>;
   report: MaskReport;
 }
-
-/**
- * Upstream text that carries no table data: MCP Toolbox status lines, and engine errors that
- * only echo SQL identifiers or tokens the caller wrote. Kept (through the detectors) even when
- * other unmapped text is withheld; errors that can echo values ("Bad int64 value: …") are not here.
- */
-const BENIGN_TEXT = [
-  /^The query returned 0 rows\.?$/,
-  /^Query executed successfully and returned no content\.?$/,
-  /^error processing request: unable to execute query: SQL logic error: (?:no such (?:table|column|function): [\w.$]+|ambiguous column name: [\w.$]+|near "[^"\n]{0,64}": syntax error|incomplete input) \(1\)$/,
-];
 
 export const WITHHELD_TEXT =
   '[bqwarden: upstream text withheld: the query can return sensitive columns and this text could not be mapped to them]';
@@ -228,9 +219,7 @@ class Masker {
         this.rows = (this.rows ?? 0) + 1;
         return this.objectRow(o, mode);
       }
-      if (Array.isArray(o.rows) && o.rows.length > 0 && o.rows.every((r) => isPlainObject(r) && Array.isArray((r as Row).f))) {
-        return this.restResult(o);
-      }
+      if (isRestRows(o)) return this.restResult(o);
       const out: Row = {};
       for (const [k, x] of Object.entries(o)) {
         const key = this.detectKey(k);
@@ -276,9 +265,7 @@ class Masker {
 
   /** BigQuery REST shape: rows[i].f[j].v is column j of schema.fields. */
   private restResult(o: Row): Json {
-    const schema = isPlainObject(o.schema) ? (o.schema as Row) : null;
-    const fields = schema && Array.isArray(schema.fields) ? schema.fields : null;
-    const names = fields ? fields.map((f) => (isPlainObject(f) && typeof (f as Row).name === 'string' ? ((f as Row).name as string) : '')) : null;
+    const names = restColumnNames(o);
     const colMasks = this.headerMasks(names, (o.rows as Json[]).map((r) => ((r as Row).f as Json[]).length), 'rows');
     const out: Row = {};
     for (const [k, x] of Object.entries(o)) {
@@ -307,20 +294,8 @@ class Masker {
    */
   private restCell(cell: Json, masks: ColumnMask[] | undefined, mode: Mode, column: string, keyHint: string | null): Json {
     if (!isPlainObject(cell) || !('v' in cell)) return this.cell(cell, masks, mode, column, keyHint);
-    const unwrap = (x: Json): Json => {
-      if (isPlainObject(x) && Array.isArray((x as Row).f)) return ((x as Row).f as Json[]).map((c) => (isPlainObject(c) && 'v' in c ? unwrap((c as Row).v) : c));
-      if (Array.isArray(x)) return x.map((c) => (isPlainObject(c) && 'v' in c ? unwrap((c as Row).v) : c));
-      return x;
-    };
-    const rewrap = (orig: Json, masked: Json): Json => {
-      if (isPlainObject(orig) && Array.isArray((orig as Row).f) && Array.isArray(masked)) {
-        return { f: ((orig as Row).f as Json[]).map((c, i) => ({ v: rewrap(isPlainObject(c) ? ((c as Row).v ?? null) : c, masked[i] ?? null) })) };
-      }
-      if (Array.isArray(orig) && Array.isArray(masked)) return masked.map((m, i) => ({ v: rewrap(isPlainObject(orig[i]) ? ((orig[i] as Row).v ?? null) : orig[i], m) }));
-      return masked;
-    };
     const v = (cell as Row).v;
-    return { v: rewrap(v, this.cell(unwrap(v), masks, mode, column, keyHint)) };
+    return { v: rewrapRestValue(v, this.cell(unwrapRestValue(v) as Json, masks, mode, column, keyHint)) as Json };
   }
 
   // ------------------------------------------------------------------ rows
@@ -441,8 +416,8 @@ class Masker {
 
   /** Free text or a text table. */
   text(s: string): string {
-    if (BENIGN_TEXT.some((re) => re.test(s.trim()))) {
-      if (/^The query returned 0 rows/.test(s.trim())) this.rows = this.rows ?? 0;
+    if (STATUS_TEXT.some((re) => re.test(s.trim()))) {
+      if (NO_ROWS_TEXT.test(s.trim())) this.rows = this.rows ?? 0;
       return this.detectString(s, null);
     }
     if (this.sensitive) {
