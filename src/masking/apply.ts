@@ -1,4 +1,7 @@
-// Applies a MaskPlan to an upstream MCP tool result before anything reaches the client.
+// Applies a MaskPlan to an upstream MCP tool result before anything reaches the client: the
+// result envelope and its content items, rows by name or position, and the per-cell decision
+// (plan, fallback, clear). Detectors run in detect-pass.ts; upstream result shapes are read by
+// src/upstreams/result-shapes.ts.
 //
 // Shapes handled: MCP Toolbox (one JSON row object per text item), a JSON array of rows in one
 // text item, arrays of arrays (positional), BigQuery REST `{schema, rows:[{f:[{v}]}]}` (its
@@ -9,7 +12,7 @@
 // withheld — never passed through on a guess.
 import type { ColumnMask, MaskMethod, MaskPlan, MaskReport } from './types.js';
 import type { MaskingOptions } from './config.js';
-import { DETECTORS, hintsFromKey, replaceHits, scanNumber, scanText, type DetectorName } from './detectors.js';
+import { DetectorPass } from './detect-pass.js';
 import { JsonSyntaxError, RawNumber, mayHoldRaw, parseJson, stringifyJson, type Json } from './json.js';
 import { maskValue, pseudonymToken, setOwn, strictest } from './methods.js';
 import { parseTextTable } from './text-tables.js';
@@ -82,16 +85,14 @@ class Masker {
   private readonly sensitive: boolean;
   private readonly fallbackMethod: MaskMethod | null;
   private readonly fallbackRule: { classification: string; ruleId: string } | null;
-  private readonly detect: boolean;
+  private readonly detectors: DetectorPass;
   /** Output names policy shows in clear by classification: detectors do not second-guess them. */
   private readonly clearNames: Set<string>;
 
-  private readonly hits = new Map<DetectorName, number>();
   private readonly notes = new Set<string>();
   private readonly fallbackColumns = new Set<string>();
   private rows: number | null = null;
   private readonly memo = new Map<string, Json>();
-  private readonly detected = new Map<string, { out: string; hits: DetectorName[] }>();
 
   constructor(
     private readonly plan: MaskPlan,
@@ -111,7 +112,7 @@ class Masker {
       (f) => f.method === this.fallbackMethod,
     );
     this.fallbackRule = src ? { classification: src.classification, ruleId: src.ruleId } : null;
-    this.detect = plan.detectors && DETECTORS.some((d) => opts.detectors[d]);
+    this.detectors = new DetectorPass(opts, plan.detectors);
     // Only a name that one output column carries: a duplicate key could hold another column's value.
     const counts = new Map<string, number>();
     for (const c of plan.outputColumns ?? []) counts.set(c.name.toLowerCase(), (counts.get(c.name.toLowerCase()) ?? 0) + 1);
@@ -124,7 +125,7 @@ class Masker {
       if (k === 'content') out.content = this.content(v);
       else if (k === 'structuredContent') out.structuredContent = v === null || v === undefined ? v : this.container(fromUnknown(v), 0, 'structuredContent');
       else if (k === 'isError') out.isError = v === true;
-      else if (k === '_meta') out._meta = this.detectValue(fromUnknown(v), null);
+      else if (k === '_meta') out._meta = this.detectors.value(fromUnknown(v), null);
       else this.notes.add(`unknown result field '${k}' removed`);
     }
     return { result: out, report: this.report() };
@@ -155,7 +156,7 @@ class Masker {
         case 'resource':
           return { ...p.rest, type: 'resource', resource: { ...p.resource, text: this.textOrJson(p.resource.text as string) } };
         case 'link':
-          return this.detectValue(p.item, null);
+          return this.detectors.value(p.item, null);
         case 'withheld':
           this.notes.add(`${p.type} content item withheld`);
           return { type: 'text', text: WITHHELD_ITEM(p.type) };
@@ -178,7 +179,7 @@ class Masker {
       const r = item.resource as Record<string, unknown>;
       if (typeof r.text === 'string' && r.blob === undefined) {
         const resource: Record<string, unknown> = {};
-        for (const k of ['uri', 'mimeType', 'name', 'title']) if (typeof r[k] === 'string') resource[k] = this.detectString(r[k] as string, null);
+        for (const k of ['uri', 'mimeType', 'name', 'title']) if (typeof r[k] === 'string') resource[k] = this.detectors.string(r[k] as string, null);
         resource.text = r.text;
         return { kind: 'resource', resource, rest };
       }
@@ -192,7 +193,7 @@ class Masker {
   private itemExtras(item: Record<string, unknown>): Record<string, unknown> {
     if (item.annotations === undefined && item._meta === undefined) return NO_EXTRAS;
     const rest: Record<string, unknown> = {};
-    for (const k of ['annotations', '_meta']) if (item[k] !== undefined) rest[k] = this.detectValue(fromUnknown(item[k]), null);
+    for (const k of ['annotations', '_meta']) if (item[k] !== undefined) rest[k] = this.detectors.value(fromUnknown(item[k]), null);
     return rest;
   }
 
@@ -222,18 +223,18 @@ class Masker {
       if (isRestRows(o)) return this.restResult(o);
       const out: Row = {};
       for (const [k, x] of Object.entries(o)) {
-        const key = this.detectKey(k);
+        const key = this.detectors.key(k);
         if (Array.isArray(x) || isPlainObject(x)) setOwn(out, key, this.container(x, depth + 1, `${where}.${k}`));
         // A wrapper's own text fields are not columns we can map: under a sensitive plan they
         // follow the unmapped-text rule (a mis-named row could otherwise pass as a "wrapper").
         else if (typeof x === 'string' && this.sensitive) setOwn(out, key, this.text(x));
-        else setOwn(out, key, this.detectValue(x, k));
+        else setOwn(out, key, this.detectors.value(x, k));
       }
       return out;
     }
     if (typeof v === 'string') return this.text(v);
     // A bare scalar where rows were expected: one value of unknown origin.
-    if (v === null || !this.sensitive) return this.detectValue(v, null);
+    if (v === null || !this.sensitive) return this.detectors.value(v, null);
     this.notes.add(`${where}: a bare value could not be mapped to a column: masked with the fallback`);
     return this.fallbackValue(v, '(value)');
   }
@@ -260,7 +261,7 @@ class Masker {
       this.notes.add(`${where}: array of values without column names: masked with the fallback`);
       return arr.map((x) => this.fallbackValue(x, '(value)'));
     }
-    return arr.map((x) => (Array.isArray(x) || isPlainObject(x) ? this.container(x, 1, where) : this.detectValue(x, null)));
+    return arr.map((x) => (Array.isArray(x) || isPlainObject(x) ? this.container(x, 1, where) : this.detectors.value(x, null)));
   }
 
   /** BigQuery REST shape: rows[i].f[j].v is column j of schema.fields. */
@@ -277,13 +278,13 @@ class Masker {
           (x as Row[]).map((r) => {
             const row: Row = {};
             for (const [rk, rv] of Object.entries(r)) {
-              if (rk !== 'f') setOwn(row, rk, this.detectValue(rv, null));
+              if (rk !== 'f') setOwn(row, rk, this.detectors.value(rv, null));
               else setOwn(row, 'f', (rv as Json[]).map((cell, j) => this.restCell(cell, colMasks.masks[j], colMasks.mode, names?.[j] || `#${j}`, names?.[j] ?? null)));
             }
             return row;
           }),
         );
-      } else setOwn(out, k, this.detectValue(x, k));
+      } else setOwn(out, k, this.detectors.value(x, k));
     }
     return out;
   }
@@ -373,7 +374,7 @@ class Masker {
 
   private objectRow(row: Row, mode: Mode): Row {
     const out: Row = {};
-    for (const [k, v] of Object.entries(row)) setOwn(out, this.detectKey(k), this.cell(v, this.byName.get(k.toLowerCase()), mode, k, k));
+    for (const [k, v] of Object.entries(row)) setOwn(out, this.detectors.key(k), this.cell(v, this.byName.get(k.toLowerCase()), mode, k, k));
     return out;
   }
 
@@ -385,7 +386,7 @@ class Masker {
       methods.push(this.fallbackMethod);
     }
     const method = strictest(methods);
-    if (!method) return mode === 'plan' && keyHint !== null && this.clearNames.has(keyHint.toLowerCase()) ? v : this.detectValue(v, keyHint);
+    if (!method) return mode === 'plan' && keyHint !== null && this.clearNames.has(keyHint.toLowerCase()) ? v : this.detectors.value(v, keyHint);
     // FPE is not idempotent: a value the engine (or a row handle) already masked stays as it is.
     if (method === 'pseudonym_fpe' && mode === 'plan' && masks?.every((m) => m.engine)) return v;
     if ((method === 'pseudonym' || method === 'pseudonym_fpe') && (typeof v === 'string' || typeof v === 'number')) {
@@ -399,7 +400,7 @@ class Masker {
   }
 
   private fallbackValue(v: Json, column: string): Json {
-    if (!this.fallbackMethod) return this.detectValue(v, null);
+    if (!this.fallbackMethod) return this.detectors.value(v, null);
     this.fallbackColumns.add(column);
     return maskValue(this.fallbackMethod, v, this.opts.key, this.maskedKey);
   }
@@ -411,14 +412,14 @@ class Masker {
   }
 
   detectOnly(v: Json): Json {
-    return this.detectValue(v, null);
+    return this.detectors.value(v, null);
   }
 
   /** Free text or a text table. */
   text(s: string): string {
     if (STATUS_TEXT.some((re) => re.test(s.trim()))) {
       if (NO_ROWS_TEXT.test(s.trim())) this.rows = this.rows ?? 0;
-      return this.detectString(s, null);
+      return this.detectors.string(s, null);
     }
     if (this.sensitive) {
       const table = parseTextTable(s);
@@ -437,44 +438,10 @@ class Masker {
         return WITHHELD_TEXT;
       }
     }
-    return this.detectString(s, null);
+    return this.detectors.string(s, null);
   }
 
-  // ------------------------------------------------------------------ detectors
-
-  private detectValue(v: Json, keyHint: string | null): Json {
-    if (v === null || typeof v === 'boolean') return v;
-    if (typeof v === 'string') return this.detectString(v, keyHint);
-    if (typeof v === 'number' || v instanceof RawNumber) {
-      if (!this.detect) return v;
-      const raw = v instanceof RawNumber ? v.raw : Number.isInteger(v) && Math.abs(v) >= 1e8 ? String(v) : null;
-      if (raw === null) return v;
-      const d = scanNumber(raw, this.opts.detectors, hintsFromKey(keyHint));
-      if (!d) return v;
-      this.count(d);
-      return this.replacement(d, raw);
-    }
-    if (Array.isArray(v)) return v.map((x) => this.detectValue(x, keyHint));
-    const out: Row = {};
-    for (const [k, x] of Object.entries(v)) setOwn(out, this.detectKey(k), this.detectValue(x, k));
-    return out;
-  }
-
-  private detectString(s: string, keyHint: string | null): string {
-    if (!this.detect) return s;
-    // Values repeat down a column (statuses, merchants, dates): scan each distinct one once.
-    const memoKey = `${keyHint ?? ''}\u0000${s}`;
-    const seen = this.detected.get(memoKey);
-    if (seen) {
-      for (const d of seen.hits) this.count(d);
-      return seen.out;
-    }
-    const hits = scanText(s, this.opts.detectors, hintsFromKey(keyHint));
-    const out = hits.length === 0 ? s : replaceHits(s, hits, (h, m) => this.replacement(h.detector, m));
-    for (const h of hits) this.count(h.detector);
-    if (s.length <= 256 && this.detected.size < 50_000) this.detected.set(memoKey, { out, hits: hits.map((h) => h.detector) });
-    return out;
-  }
+  // ------------------------------------------------------------------ masked keys
 
   /**
    * Keys inside a masked value are tokenised: a JSON value's keys can be data
@@ -483,18 +450,6 @@ class Masker {
    * navigable and consistent across rows.
    */
   private readonly maskedKey = (k: string): string => pseudonymToken(this.opts.key, k);
-
-  private detectKey(k: string): string {
-    return this.detectString(k, null);
-  }
-
-  private replacement(d: DetectorName, matched: string): string {
-    return this.opts.detectorAction === 'pseudonym' ? pseudonymToken(this.opts.key, matched) : `[REDACTED:${d}]`;
-  }
-
-  private count(d: DetectorName): void {
-    this.hits.set(d, (this.hits.get(d) ?? 0) + 1);
-  }
 
   // ------------------------------------------------------------------ report
 
@@ -521,7 +476,7 @@ class Masker {
     }
     return {
       maskedColumns,
-      detectorHits: DETECTORS.filter((d) => this.hits.has(d)).map((d) => ({ detector: d, count: this.hits.get(d)! })),
+      detectorHits: this.detectors.report(),
       rows: this.rows,
       notes: [...this.notes],
     };
