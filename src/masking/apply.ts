@@ -13,6 +13,7 @@
 import type { ColumnMask, MaskMethod, MaskPlan, MaskReport } from './types.js';
 import type { MaskingOptions } from './config.js';
 import { DetectorPass } from './detect-pass.js';
+import { maskReport } from './report.js';
 import { JsonSyntaxError, RawNumber, mayHoldRaw, parseJson, stringifyJson, type Json } from './json.js';
 import { maskValue, pseudonymToken, setOwn, strictest } from './methods.js';
 import { parseTextTable } from './text-tables.js';
@@ -454,32 +455,15 @@ class Masker {
   // ------------------------------------------------------------------ report
 
   private report(): MaskReport {
-    const maskedColumns: MaskReport['maskedColumns'] = [];
-    const seen = new Set<number>();
-    for (const c of this.plan.columns) {
-      if (seen.has(c.outputIndex)) continue;
-      seen.add(c.outputIndex);
-      // Columns sharing a name were masked with the strictest among them: report what was applied.
-      const applied = strictest((this.byName.get(c.outputName.toLowerCase()) ?? [c]).map((m) => m.method)) ?? c.method;
-      maskedColumns.push({
-        column: c.outputName,
-        source: c.sources.length ? c.sources.join(',') : null,
-        classification: c.classification,
-        method: applied,
-        rule_id: c.ruleId,
-      });
-    }
-    if (this.fallbackMethod && this.fallbackRule) {
-      for (const col of this.fallbackColumns) {
-        maskedColumns.push({ column: col, source: null, classification: this.fallbackRule.classification, method: this.fallbackMethod, rule_id: this.fallbackRule.ruleId });
-      }
-    }
-    return {
-      maskedColumns,
+    return maskReport({
+      plan: this.plan,
+      byName: this.byName,
+      fallback: this.fallbackMethod && this.fallbackRule ? { method: this.fallbackMethod, ...this.fallbackRule } : null,
+      fallbackColumns: this.fallbackColumns,
       detectorHits: this.detectors.report(),
       rows: this.rows,
-      notes: [...this.notes],
-    };
+      notes: this.notes,
+    });
   }
 }
 
