@@ -90,7 +90,9 @@ export function toolBrief(c: CompiledPolicy, roles: string[], tool: string): Too
   const dialect = s.upstream.dialect;
   const where = [s.upstream.defaultProject, s.upstream.defaultDataset].filter(Boolean).join('.');
   const parts: string[] = [
-    `bqwarden (for your ${who}): write ${DIALECT_TEXT[dialect] ?? dialect} SQL${where ? `; unqualified table names resolve to ${where}` : ''}.`,
+    `bqwarden (for your ${who}): write ${DIALECT_TEXT[dialect] ?? dialect} SQL${
+      s.kind.projectArgument ? `; unqualified table names resolve in the project you pass as ${s.kind.projectArgument}${where ? `, else ${where}` : ''}` : where ? `; unqualified table names resolve to ${where}` : ''
+    }.`,
   ];
 
   const masked: string[] = [];

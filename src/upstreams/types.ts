@@ -58,6 +58,8 @@ export interface UpstreamKind {
   /** Where the call's SQL runs: the call's own project/dataset/location/dry run, else the upstream's defaults. */
   target(tool: string, args: Record<string, unknown>, defaults: UpstreamDefaults): CallTargetResult;
   catalog: CatalogSource | null;
+  /** The argument in which a call names the project its SQL runs in (told to agents in tools/list). */
+  projectArgument?: string;
   /**
    * Arguments the gateway adds before forwarding, so the upstream runs the statement where it
    * was analysed (the managed endpoint without projectId would pick a project of its own).

@@ -19,5 +19,6 @@ export const bigqueryManaged: UpstreamKind = {
   },
   target: (tool, args, d) => readTarget(tool, args, tool.startsWith('execute_sql') ? { project: 'projectId', dryRun: 'dryRun' } : { project: 'projectId' }, d),
   catalog: tableInfoCatalog(NAMES),
+  projectArgument: 'projectId',
   pin: (tool, args, target) => (tool.startsWith('execute_sql') && args.projectId === undefined && target.project ? { projectId: target.project } : null),
 };
