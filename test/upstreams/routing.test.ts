@@ -5,7 +5,7 @@
 // (customers) is readable on one and refused on the other.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -18,6 +18,7 @@ import { auditEvents, waitForEvent } from '../security/helpers.js';
 let stack: TestStack;
 let hr: ToolboxProcess;
 let analyst: Client;
+let rulesDir = '';
 
 async function writeHrDb(file: string): Promise<void> {
   const require = createRequire(import.meta.url);
@@ -69,7 +70,7 @@ before(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'bqwarden-routing-'));
   await writeHrDb(join(dir, 'hr.db'));
   hr = await startToolbox({ database: join(dir, 'hr.db') });
-  const rulesDir = join(dir, 'rules');
+  rulesDir = join(dir, 'rules');
   mkdirSync(rulesDir);
   writeFileSync(join(rulesDir, 'policy.yaml'), rules(hr.url));
   stack = await startStack({ rulesDir, config: { rules: { dir: rulesDir, catalogDir: join(REPO, 'rules', 'catalog') } } });
@@ -133,6 +134,23 @@ test('an unknown or un-namespaced colliding name is refused, never routed by gue
   const r = await analyst.callTool({ name: 'execute_sql', arguments: { sql: 'SELECT 1' } });
   assert.equal(r.isError, true);
   assert.match(textOf(r), /unknown-tool/);
+});
+
+test('routing follows a policy reload: once hr no longer serves execute_sql, the name is no longer shared and stays bare', async () => {
+  const file = join(rulesDir, 'policy.yaml');
+  const original = readFileSync(file, 'utf8');
+  try {
+    writeFileSync(file, original.replace('tools: { execute_sql: {} }', 'tools: {}').replace('tools: [demo__execute_sql, hr__execute_sql, list_tables]', 'tools: [execute_sql, list_tables]'));
+    await stack.gateway.reloadPolicy();
+    assert.deepEqual((await analyst.listTools()).tools.map((t) => t.name).sort(), ['execute_sql', 'list_tables']);
+    const r = await analyst.callTool({ name: 'execute_sql', arguments: { sql: 'SELECT count(*) AS n FROM accounts' } });
+    assert.notEqual(r.isError, true, textOf(r));
+    assert.ok(Number(rowsOf(r)[0].n) > 10);
+  } finally {
+    writeFileSync(file, original);
+    await stack.gateway.reloadPolicy();
+  }
+  assert.deepEqual((await analyst.listTools()).tools.map((t) => t.name).sort(), ['demo__execute_sql', 'hr__execute_sql', 'list_tables']);
 });
 
 test('one upstream down: /readyz says so and a new session is refused (never half the tools)', async () => {
