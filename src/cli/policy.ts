@@ -155,9 +155,10 @@ export function register(program: Command): void {
       }
       const { evaluateCase, loadAnalyzer } = await import('../policy/cases.js');
       const base = await loadAnalyzer();
-      // The SQL is read the way its upstream reads it, unless told otherwise (--dialect).
+      // The SQL is read the way its upstream reads this call (the project an --args projectId
+      // names, else the upstream's defaults), or as --upstream / --dialect say.
       const analyze: typeof base = base
-        ? (sql, opts) => base(sql, { ...opts, ...(upstream ? { defaultProject: upstream.defaultProject, defaultDataset: upstream.defaultDataset, dialect: upstream.dialect } : {}), ...(o.dialect ? { dialect: o.dialect as Dialect } : {}) })
+        ? (sql, opts) => base(sql, { ...opts, ...(o.upstream && upstream ? { defaultProject: upstream.defaultProject, defaultDataset: upstream.defaultDataset, dialect: upstream.dialect } : {}), ...(o.dialect ? { dialect: o.dialect as Dialect } : {}) })
         : null;
       let out: CaseOutcome;
       try {

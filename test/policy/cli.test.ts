@@ -87,3 +87,20 @@ test('policy explain reads the SQL as its upstream does, or as --dialect says; -
   assert.match(bad.stderr, /no upstream nope in the policy; upstreams: demo-sqlite/);
   assert.equal((await cli('explain', '--dir', RULES, '--dialect', 'oracle', '--sql', 'SELECT 1')).code, 2);
 });
+
+test("policy explain resolves names in the project a managed-endpoint call names (--args projectId)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bqw-cli-managed-'));
+  try {
+    cpSync(join(RULES, 'examples', 'bigquery-bank.yaml'), join(dir, 'bank.yaml'));
+    cpSync(join(RULES, 'examples', 'bigquery-managed.yaml'), join(dir, 'managed.yaml'));
+    const explain = (args: object) =>
+      cli('explain', '--dir', dir, '--user', 'u@acme-bank.com', '--groups', 'gcp-fraud-analysts@acme-bank.com', '--tool', 'execute_sql_readonly', '--args', JSON.stringify(args), '--json');
+    const home = JSON.parse((await explain({ query: 'SELECT 1 FROM core_banking.accounts' })).stdout);
+    assert.equal(home.decision.action, 'allow', JSON.stringify(home.decision));
+    const away = JSON.parse((await explain({ projectId: 'acme-bank-dev', query: 'SELECT 1 FROM core_banking.accounts' })).stdout);
+    assert.equal(away.decision.action, 'deny');
+    assert.match(away.decision.message, /acme-bank-dev\.core_banking\.accounts/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
