@@ -63,7 +63,7 @@ export interface Policy {
   rewrite(input: ToolCallInput & { roles: string[] }): EnginePlanResult | null;
   keepLiterals(roles: string[]): boolean;
   /** Where a BigQuery dry run resolves a SQL tool's statements, when its upstream asks for one (upstreams[].dryRun). */
-  dryRunFor(tool: string): { defaultProject: string | null; defaultDataset: string | null } | null;
+  dryRunFor(tool: string, args?: Record<string, unknown>): { defaultProject: string | null; defaultDataset: string | null } | null;
   /**
    * Most bytes one statement may process for these roles: the largest budget among them, and
    * no limit when one of them has none (roles grant; a budget limits only the role that sets it).
@@ -224,9 +224,12 @@ class LoadedPolicy implements Policy {
     return { ok: true, options: { defaultProject: o ? (o.options.defaultProject ?? null) : (u.defaultProject ?? null), defaultDataset: o ? (o.options.defaultDataset ?? null) : (u.defaultDataset ?? null), keyset } };
   }
 
-  dryRunFor(tool: string): { defaultProject: string | null; defaultDataset: string | null } | null {
+  dryRunFor(tool: string, args: Record<string, unknown> = {}): { defaultProject: string | null; defaultDataset: string | null } | null {
     const s = this.c.shapes.get(tool);
     if (!s || s.shape.kind !== 'sql' || s.upstream.dialect !== 'bigquery' || s.upstream.dryRun !== true) return null;
+    // Where the call runs (the managed endpoint's projectId), as the analysis resolved it.
+    const o = this.callOptions(tool, args);
+    if (o?.ok) return { defaultProject: o.options.defaultProject ?? null, defaultDataset: o.options.defaultDataset ?? null };
     return { defaultProject: s.upstream.defaultProject, defaultDataset: s.upstream.defaultDataset };
   }
 

@@ -57,7 +57,7 @@ test('attack: projectId names the project BigQuery resolves core.customers in; p
   assert.match(textOf(r), /acme-prod\.core\.customers/);
   assert.match(textOf(r), /prod-customers-closed/);
   assert.equal(executed().length, 0, 'nothing reached the upstream');
-  const ev = await waitForEvent(stack.dataDir, (e) => e.tool_name === 'execute_sql' && e.decision === 'deny');
+  const ev = await waitForEvent(stack.dataDir, (e) => e.event_type === 'mcp_request' && e.tool_name === 'execute_sql' && e.decision === 'deny');
   assert.ok(ev?.target_tables?.includes('acme-prod.core.customers'), JSON.stringify(ev?.target_tables));
 });
 

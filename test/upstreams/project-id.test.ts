@@ -136,3 +136,9 @@ test('metadata tools: a schema is shown only for a table the role may read', () 
   assert.equal(d.action, 'deny');
   assert.deepEqual(d.ruleIds, ['prod-customers-closed']);
 });
+
+test("BigQuery's dry run (second opinion) resolves names in the call's project too", () => {
+  const p = compilePolicy([{ name: 'p.yaml', text: POLICY.replace('    defaultProject: acme-sandbox\n    tools: { execute_sql: {}, get_table_info: {} }', '    defaultProject: acme-sandbox\n    dryRun: true\n    tools: { execute_sql: {}, get_table_info: {} }') }], [{ name: 'catalog/c.yaml', text: CATALOG }]);
+  assert.equal(p.dryRunFor('execute_sql', { projectId: 'acme-prod', query: 'SELECT 1' })?.defaultProject, 'acme-prod');
+  assert.equal(p.dryRunFor('execute_sql', { query: 'SELECT 1' })?.defaultProject, 'acme-sandbox');
+});

@@ -12,7 +12,7 @@ export const dryRun: Stage = {
     const runner = kit.deps.dryRun;
     const { analysis, decision, policy } = call;
     if (!analysis || call.sql === null || !decision || decision.action === 'deny') return;
-    const where = policy.dryRunFor?.(call.tool) ?? null;
+    const where = policy.dryRunFor?.(call.tool, call.args) ?? null;
     if (!where) return;
     const deny = (msg: string, rule: string, code: string) => {
       kit.metrics.decisions.inc({ action: 'deny' });
