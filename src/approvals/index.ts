@@ -114,7 +114,7 @@ export async function createApprovals(deps: ApprovalsDeps): Promise<Approvals> {
     claims,
     urls,
     async routes(app, { authenticate, web }) {
-      const routeDeps = { service, policy: deps.policy, authenticate, authFailure: web.authFailure, reviewUrl: urls.review };
+      const routeDeps = { service, policy: deps.policy, authenticate, authFailure: web.authFailure, client: web.client, reviewUrl: urls.review };
       await registerApprovalApi(app, routeDeps);
       await registerApprovalUi(app, { ...routeDeps, web, sessionSeconds: config.uiSessionSeconds });
     },

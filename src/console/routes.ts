@@ -78,12 +78,8 @@ export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleD
   }
 
   function requestFields(req: FastifyRequest, identity: Identity | null, roles: string[]): Partial<AuditEventInput> {
-    const ua = req.headers['user-agent'];
-    return {
-      ...actorFields(identity, roles),
-      source_ip: req.ip ?? null,
-      user_agent: typeof ua === 'string' ? ua : null,
-    };
+    const c = web.client(req);
+    return { ...actorFields(identity, roles), source_ip: c.sourceIp, user_agent: c.userAgent };
   }
 
   /** Who may see this page: signs in, checks the capability, records the access. Sends the refusal itself. */

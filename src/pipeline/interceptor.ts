@@ -47,7 +47,12 @@ export const PIN_META_KEY = 'bqwarden/tool_pin';
 /** Client→server notifications defined by MCP (2025-06-18, 2025-11-25). */
 const CLIENT_NOTIFICATIONS = new Set(['notifications/initialized', 'notifications/cancelled', 'notifications/progress', 'notifications/roots/list_changed', 'notifications/tasks/status']);
 
-export function createPipeline(deps: PipelineDeps): McpInterceptor {
+export interface Pipeline extends McpInterceptor {
+  /** The content detectors every client-controlled text goes through before it is stored (one copy, for the pages too). */
+  scanClientText(text: string): string;
+}
+
+export function createPipeline(deps: PipelineDeps): Pipeline {
   const kit = createKit(deps);
   const { metrics, clean, methodLabel, audit, base, elapsed } = kit;
 
@@ -175,5 +180,7 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
         policy_version: deps.policy().version,
       });
     },
+
+    scanClientText: (text: string) => clean(text),
   };
 }

@@ -21,6 +21,8 @@ export interface WebDeps {
   authenticate(headers: IncomingHttpHeaders): Promise<Identity>;
   /** The gateway's audited failure path (the pipeline's onHttpFailure: client text is scanned before it is stored). */
   recordFailure(failure: HttpFailure): Promise<void>;
+  /** The pipeline's content detectors for client-controlled text (an SSN typed into a User-Agent is not stored). */
+  scanClientText(text: string): string;
   /** OpenID Connect sign-in; null when people sign in only through IAP (or not at all). */
   signIn: Omit<SignInSettings, 'redirectUri' | 'postLogoutRedirectUri'> | null;
   sessionSeconds: number;
@@ -39,6 +41,13 @@ export interface PageScope {
   refuse(req: FastifyRequest, reply: FastifyReply, status: 401 | 403, message: string): FastifyReply | Promise<FastifyReply>;
 }
 
+/** Who sent a request, as the audit may store it. */
+export interface RequestClient {
+  sourceIp: string | null;
+  /** Scanned: the client chose this text. */
+  userAgent: string | null;
+}
+
 export type Viewer = { session: WebSession } | { failure: Error } | null;
 
 export interface Web {
@@ -54,6 +63,8 @@ export interface Web {
   csrf(reply: FastifyReply, binding: string): string;
   /** Where a browser without a session goes to sign in (null: sign-in is not configured). */
   signInUrl(next: string): string | null;
+  /** Source IP and scanned User-Agent of a request, for the events the pages write themselves. */
+  client(req: FastifyRequest): RequestClient;
   /** The one audited path for every refused credential on the browser pages and their APIs. */
   authFailure(req: FastifyRequest, err: Error, surface: string): Promise<void>;
   /** /auth/login, /auth/callback, /auth/logout, /auth/signed-out. */
@@ -119,6 +130,11 @@ export function createWeb(deps: WebDeps): Web {
 
   const web: Web = {
     sessionCookie,
+
+    client(req) {
+      const ua = req.headers['user-agent'];
+      return { sourceIp: req.ip ?? null, userAgent: typeof ua === 'string' ? deps.scanClientText(ua) : null };
+    },
 
     async install(scope, page) {
       await installWebScope(scope, {

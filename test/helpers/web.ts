@@ -32,6 +32,9 @@ export function testWeb(
     recordFailure: async (f) => {
       await audit.append({ event_type: 'auth_failure', ...httpFailureFields(f) });
     },
+    // Bare-app page tests exercise the pages; the scanning itself is tested end to end
+    // through the real pipeline (test/web/auth-failure.test.ts).
+    scanClientText: (t) => t,
     signIn: null,
     sessionSeconds: 3600,
     pages: TEST_PAGES,

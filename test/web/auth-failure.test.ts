@@ -83,3 +83,26 @@ test('the identity provider\'s error text on the sign-in callback is scanned bef
   assert.match(String(e.error_message), /access_denied/);
   assert.ok(!auditText().includes(SSN));
 });
+
+test('signed-in viewers: the console and the approvals API store the User-Agent scanned too', async () => {
+  // The attack: an authenticated person types an SSN into their User-Agent and looks at pages
+  // that write their own events (console_access, approval views).
+  const examiner = await stack.token('erin@bank.example', ['examiner']);
+  const page = await fetch(`${stack.url}/console`, { headers: { authorization: `Bearer ${examiner}`, 'user-agent': HOSTILE } });
+  assert.equal(page.status, 200);
+  const view = auditEvents(stack.dataDir).filter((e) => e.event_type === 'console_access').at(-1);
+  assert.ok(view, 'the console view is audited');
+  assert.ok(view.user_agent && !String(view.user_agent).includes(SSN), 'console_access: the User-Agent is scanned');
+
+  const eve = await stack.client('eve@bank.example', ['engineer']);
+  const held = JSON.stringify(await eve.callTool({ name: 'execute_sql', arguments: { sql: 'DELETE FROM transactions WHERE txn_id = 7' } }));
+  const id = /apr-[a-z0-9]+/.exec(held)?.[0];
+  assert.ok(id, `the DELETE is held for approval: ${held.slice(0, 200)}`);
+  const approver = await stack.token('bob@bank.example', ['approver']);
+  const detail = await fetch(`${stack.url}/approvals/${id}`, { headers: { authorization: `Bearer ${approver}`, 'user-agent': HOSTILE } });
+  assert.equal(detail.status, 200);
+  const seen = auditEvents(stack.dataDir).filter((e) => e.approval_id === id && String(e.mcp_method).startsWith('approvals/api'));
+  assert.ok(seen.length > 0, 'the approver\'s view is audited');
+  for (const e of seen) assert.ok(e.user_agent && !String(e.user_agent).includes(SSN), `${e.event_type}: the User-Agent is scanned`);
+  assert.ok(!auditText().includes(SSN), 'no SSN from a User-Agent at rest');
+});
