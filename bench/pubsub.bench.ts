@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { FakePubSubServer } from '../test/fixtures/pubsub-server.js';
 import { PubSubAuditSink } from '../src/sinks/pubsub.js';
 import { JsonlSink } from '../src/sinks/jsonl.js';
-import type { AuditSink } from '../src/sinks/types.js';
+import type { AuditSink } from '../src/audit/sink.js';
 import { fakeChain } from '../test/gcp/events.js';
 
 process.env.METADATA_SERVER_DETECTION = 'none';

@@ -11,6 +11,7 @@
 // Every field is always present (null or [] when empty) so the canonical serialisation,
 // and therefore the hash, never depends on which optional keys a writer happened to set.
 import { z } from 'zod';
+import { ACTOR_TYPES, AUTH_METHODS } from '../identity/types.js';
 
 /**
  * 2 added `intent_id` (write-ahead intents) and `sql_executed` / `sql_executed_sha256` (the SQL as
@@ -49,11 +50,6 @@ export type DecisionKind = (typeof DECISIONS)[number];
 export const OUTCOMES = ['success', 'failure', 'denied', 'pending', 'error'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
-export const ACTOR_TYPES = ['human', 'ci', 'agent', 'service', 'anonymous'] as const;
-export type ActorType = (typeof ACTOR_TYPES)[number];
-
-export const AUTH_METHODS = ['oidc', 'google_id_token', 'iap', 'dev', 'none'] as const;
-export type AuthMethod = (typeof AUTH_METHODS)[number];
 
 // Timestamps are ISO-8601 UTC with millisecond precision, e.g. 2026-11-22T02:42:56.123Z.
 const timestamp = z

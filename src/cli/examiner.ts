@@ -144,7 +144,7 @@ export function dashboardUrlCommand(program: Command): Command {
           return;
         }
         if (!opts.project || !opts.dataset) throw new Error('give --project and --dataset (the views dataset), or --table');
-        const { examinerDashboardUrl } = await import('../report/dashboard-url.js');
+        const { examinerDashboardUrl } = await import('../gcp/dashboard-url.js');
         process.stdout.write(examinerDashboardUrl({ projectId: opts.project, datasetId: opts.dataset, templateReportId, reportName: opts.name }) + '\n');
       } catch (err) {
         process.stderr.write(`dashboard-url: ${(err as Error).message}\n`);

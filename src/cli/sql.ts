@@ -63,7 +63,7 @@ export function register(program: Command): void {
         process.exitCode = 2;
         return;
       }
-      const { analyze, createStaticCatalog, loadStaticCatalog } = await import('../sql/analyze.js');
+      const { analyze, createStaticCatalog, loadStaticCatalog } = await import('../sql/index.js');
       let catalog: SchemaCatalog | undefined;
       if (o.catalog) {
         try {

@@ -10,7 +10,8 @@
 // build), unreadable lines are counted and listed, and the integrity panel runs the real
 // verifier (hash chain, signatures) over the files.
 import { open } from 'node:fs/promises';
-import { ACTOR_TYPES, DECISIONS, EVENT_TYPES, OUTCOMES, type AuditEvent } from '../audit/event.js';
+import { DECISIONS, EVENT_TYPES, OUTCOMES, type AuditEvent } from '../audit/event.js';
+import { ACTOR_TYPES } from '../identity/types.js';
 import { listAuditFiles } from '../audit/files.js';
 import { parseEventLine } from '../audit/reader.js';
 import { approvalStep, denialKeys, isApprovalWorkflow, isDenial } from '../audit/denials.js';

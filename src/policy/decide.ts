@@ -8,7 +8,8 @@ import type { ApprovalRequirement, Decision, ToolCallInput } from './types.js';
 import { type CompiledPolicy, DEFAULT_DENY, type Visibility } from './compiled.js';
 import { isMask, rank, stricter } from './visibility.js';
 import type { VisibilityValue } from './schema.js';
-import { engineColumn, planEngineMasking, type EngineColumnMask, type EngineMasking, type EngineMaskingOptions } from './engine-masks.js';
+import { engineColumn, planEngineMasking, type EngineMaskingOptions } from './engine-masks.js';
+import type { EngineColumnMask, EngineMasking } from './types.js';
 import { whatYouMayRun } from './tool-brief.js';
 
 const PRIVILEGED = new Set(['write', 'ddl', 'dcl', 'data_movement', 'dynamic_sql']);

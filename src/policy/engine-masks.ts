@@ -9,36 +9,10 @@ import { rewriteForMasking, quoteIdent, spans, type MaskedTable, type Span } fro
 import { engineForm, type BigQueryKeyset, type EngineForm } from '../masking/in-engine.js';
 import type { HandlePlan, HandleTable, MaskMethod } from '../masking/types.js';
 import type { CompiledPolicy } from './compiled.js';
+import type { EngineColumnMask, EngineMasking, EnginePlanResult } from './types.js';
 import { DEFAULT_DENY } from './compiled.js';
 import { stricter } from './visibility.js';
 import type { VisibilityValue } from './schema.js';
-
-export interface EngineColumnMask {
-  /** `fq.column` */
-  key: string;
-  table: string;
-  column: string;
-  classification: string;
-  method: MaskMethod;
-  ruleId: string;
-  /** expr: computed in the engine; handle: a row handle the gateway resolves; narrow: clear in the engine (policy narrows its use). */
-  form: EngineForm['kind'];
-  /** A STRUCT rebuilt field by field: its value as a whole is computed from masked fields. */
-  struct?: boolean;
-}
-
-export interface EngineMasking {
-  /** The SQL to forward: the caller's SQL with masking projections in place. */
-  sql: string;
-  changed: boolean;
-  /** Every column of a rewritten table that the engine sees masked (or omits, for deny). */
-  columns: Map<string, EngineColumnMask>;
-  /** Columns omitted from the projection because the caller may not see them at all. */
-  omitted: Set<string>;
-  /** Tables rewritten (fq). */
-  tables: string[];
-  handles: HandlePlan | null;
-}
 
 export interface EngineMaskingOptions {
   dialect: Dialect;
@@ -63,8 +37,6 @@ export function engineColumn(m: EngineMasking | null | undefined, dialect: Diale
   }
   return m.columns.get(base);
 }
-
-export type EnginePlanResult = { ok: true; masking: EngineMasking } | { ok: false; ruleId: string; message: string };
 
 /** Tables the statement could reach: what the analyzer resolved, and (SQLite) every name a token spells. */
 function candidateTables(analysis: Analysis, catalog: SchemaCatalog, opts: EngineMaskingOptions, toks: Span[]): CatalogTable[] {

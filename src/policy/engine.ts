@@ -4,7 +4,8 @@ import type { Analysis, AnalyzeOptions, Dialect, SchemaCatalog } from '../sql/ty
 import { toolBrief, type ToolBrief } from './tool-brief.js';
 import type { ColumnMask, MaskPlan } from '../masking/types.js';
 import type { Decision, ToolCallInput, ToolShape } from './types.js';
-import { planEngineMasking, type EngineMaskingOptions, type EnginePlanResult } from './engine-masks.js';
+import { planEngineMasking, type EngineMaskingOptions } from './engine-masks.js';
+import type { EnginePlanResult } from './types.js';
 import type { CallTarget, KindName } from '../upstreams/types.js';
 import type { UpstreamCredentialConfig } from '../identity/config.js';
 import { CompiledPolicy, DEFAULT_DENY } from './compiled.js';

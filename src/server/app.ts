@@ -27,7 +27,7 @@ import { AuditLog } from '../audit/log.js';
 import { claimStoreFor, createAuditSigner, pinStoreFor, startAnchors } from './audit-setup.js';
 import { ToolPins } from '../pins/service.js';
 import { JsonlSink } from '../sinks/jsonl.js';
-import type { AuditSink } from '../sinks/types.js';
+import type { AuditSink } from '../audit/sink.js';
 import { registerConsoleRoutes } from '../console/routes.js';
 import { createWeb } from '../web/index.js';
 import { demoSignIn, DEMO_SCOPE } from '../web/demo-client.js';

@@ -12,7 +12,7 @@ import { open, mkdir, readFile, writeFile, rename, stat, type FileHandle } from 
 import { join } from 'node:path';
 import { invalidField, type AuditEvent } from '../audit/event.js';
 import { canonicalLine } from '../audit/canonical-cache.js';
-import type { AuditSink, ChainHead } from './types.js';
+import type { AuditSink, ChainHead } from '../audit/sink.js';
 
 export class SpoolError extends Error {
   constructor(

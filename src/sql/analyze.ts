@@ -6,10 +6,6 @@ import { analyzeProgram } from './statements.js';
 import { fingerprint, sha256 } from './fingerprint.js';
 import { createStaticCatalog } from './catalog.js';
 
-export { redactLiterals, fingerprint } from './fingerprint.js';
-export { createStaticCatalog, loadStaticCatalog } from './catalog.js';
-export { analyzeCached, createAnalysisCache } from './cache.js';
-
 export function analyze(sql: string, opts: AnalyzeOptions): Analysis {
   const base = { dialect: opts.dialect, sql, sha256: sha256(sql), fingerprint: fingerprint(sql, opts.dialect) };
   const parsed = parseSql(sql, opts.dialect);

@@ -9,7 +9,7 @@ import { loadOrCreateSigner, loadPublicKeysFromDir, SigningKeyError, PRIVATE_KEY
 import { ZERO_HASH, type AuditEvent } from '../../src/audit/event.js';
 import { hashValidEvent } from '../../src/audit/hash.js';
 import { verifyDir, formatReport } from '../../src/audit/verify.js';
-import type { AuditSink, ChainHead } from '../../src/sinks/types.js';
+import type { AuditSink, ChainHead } from '../../src/audit/sink.js';
 import { openLog, request, tempData, chainFiles, readLinesOf } from './helpers.js';
 
 /** In-memory sink that can be told to fail, and records each write's size. */

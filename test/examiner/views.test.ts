@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseSql } from '../../src/sql/parse.js';
-import { DASHBOARD_VIEWS, examinerDashboardUrl } from '../../src/report/dashboard-url.js';
+import { DASHBOARD_VIEWS, examinerDashboardUrl } from '../../src/gcp/dashboard-url.js';
 
 const DIR = resolve(import.meta.dirname, '..', '..', 'dashboards', 'views');
 const files = readdirSync(DIR).filter((f) => f.endsWith('.sql')).sort();

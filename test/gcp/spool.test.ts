@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SpoolSink, SpoolError } from '../../src/sinks/spool.js';
 import { createPubSubSink } from '../../src/sinks/pubsub.js';
-import type { AuditSink, ChainHead } from '../../src/sinks/types.js';
+import type { AuditSink, ChainHead } from '../../src/audit/sink.js';
 import type { AuditEvent } from '../../src/audit/event.js';
 import { FakePubSubServer } from '../fixtures/pubsub-server.js';
 import { status } from '@grpc/grpc-js';

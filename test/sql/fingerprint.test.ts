@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { analyze, redactLiterals, fingerprint } from '../../src/sql/analyze.js';
+import { analyze } from '../../src/sql/analyze.js';
+import { redactLiterals, fingerprint } from '../../src/sql/fingerprint.js';
 import { tokenize } from '../../src/sql/lexer.js';
 
 const SSN = '123-45-6789';

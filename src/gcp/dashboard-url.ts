@@ -2,8 +2,8 @@
 // and rebinds each of its data sources to this deployment's views dataset. The template's data
 // sources carry aliases equal to the view names (dashboards/looker-studio.md says how to set
 // them), plus `audit` for the deduplicated events view, which the GCP module's builder
-// (src/gcp/looker.ts) and the Terraform output already bind; this only adds the per-view ones.
-import { lookerStudioUrl } from '../gcp/looker.js';
+// (looker.ts) and the Terraform output already bind; this only adds the per-view ones.
+import { lookerStudioUrl } from './looker.js';
 
 /** dashboards/views/*.sql, one data source each (a test keeps this list in step with the files). */
 export const DASHBOARD_VIEWS = [
