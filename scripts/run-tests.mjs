@@ -2,7 +2,9 @@
 // Runs every test/**/*.test.ts with node's own test runner (through tsx), so CI and a
 // developer see node:test's summary. Extra args are passed as file filters:
 //   npm test -- sql audit      (only files whose path contains "sql" or "audit")
-import { spawn } from 'node:child_process';
+// The whole run (no filters) starts with the lint gate (scripts/lint.mjs); a failure there
+// fails the run. LINT=0 skips it.
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
@@ -26,6 +28,13 @@ const files = walk('test')
 if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
+}
+if (filters.length === 0 && process.env.LINT !== '0') {
+  const lint = spawnSync(process.execPath, ['scripts/lint.mjs'], { stdio: 'inherit' });
+  if (lint.status !== 0) {
+    console.error('npm test: the lint gate failed (scripts/lint.mjs); the suite did not run');
+    process.exit(1);
+  }
 }
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 const child = spawn(

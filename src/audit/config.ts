@@ -60,4 +60,3 @@ export const AuditConfigSchema = z
       .prefault({}),
   })
   .prefault({});
-export type AuditConfig = z.infer<typeof AuditConfigSchema>;

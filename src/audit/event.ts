@@ -42,13 +42,10 @@ export const EVENT_TYPES = [
   'gateway_start',
   'gateway_stop',
 ] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
 
 export const DECISIONS = ['allow', 'mask', 'deny', 'approval_required', 'none'] as const;
-export type DecisionKind = (typeof DECISIONS)[number];
 
 export const OUTCOMES = ['success', 'failure', 'denied', 'pending', 'error'] as const;
-export type Outcome = (typeof OUTCOMES)[number];
 
 
 // Timestamps are ISO-8601 UTC with millisecond precision, e.g. 2026-11-22T02:42:56.123Z.

@@ -255,7 +255,6 @@ export function overview(ix: AuditIndex, f: Filter): Overview {
   const ds = ix.denialSet.data;
   const steps = ix.approvalStep.data;
   const rows = ix.rows.data;
-  const DENY = DECISIONS.indexOf('deny');
   const MASK = DECISIONS.indexOf('mask');
   const APPROVAL = DECISIONS.indexOf('approval_required');
   const AUTH_FAIL = EVENT_TYPES.indexOf('auth_failure');

@@ -252,8 +252,3 @@ function devIssuerEntry(url: string): IssuerConfig {
     defaultActorType: 'human',
   };
 }
-
-/** MCP authorization: an invalid or missing token is a 401 (a 403 is for valid tokens lacking scope). */
-export function httpStatusFor(_err: AuthError): 401 {
-  return 401;
-}

@@ -30,7 +30,6 @@ export const MaskingConfigSchema = z.object({
    */
   unmappedText: z.enum(['withhold', 'detectors']).default('withhold'),
 });
-export type MaskingConfig = z.infer<typeof MaskingConfigSchema>;
 
 export interface MaskingOptions {
   key: PseudonymKey;

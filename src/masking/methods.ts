@@ -34,10 +34,6 @@ export function strictest(methods: Iterable<MaskMethod>): MaskMethod | null {
   return best;
 }
 
-export function isMaskMethod(x: unknown): x is MaskMethod {
-  return typeof x === 'string' && (MASK_METHODS as readonly string[]).includes(x);
-}
-
 /** Called on object keys inside a masked value (JSON columns can carry data in their keys). */
 export type KeyFilter = (key: string) => string;
 

@@ -13,7 +13,6 @@ import { runToolCall } from './runner.js';
 import { admit } from './stages/admit.js';
 import type { ToolCall } from './call.js';
 
-export { ERR_FORBIDDEN, ERR_AUDIT_UNAVAILABLE, ERR_UPSTREAM, ERR_INTERNAL, toolError } from './kit.js';
 
 function explainTool<T extends { description?: string; annotations?: Record<string, unknown> }>(tool: T, brief: { description: string; annotations: Record<string, unknown> } | null): T {
   if (!brief) return tool;

@@ -26,10 +26,6 @@ const KNOWN_METHODS = new Set([
   'auth_failure', 'http_error', 'session/end', 'mcp_notification',
 ]);
 
-export function toolError(text: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { content: [{ type: 'text', text }], isError: true, ...extra };
-}
-
 export type Kit = ReturnType<typeof createKit>;
 
 export function createKit(deps: PipelineDeps) {

@@ -15,7 +15,7 @@ const SAYS: Record<MaskMethod, string> = {
   pseudonym_fpe: 'format-preserving pseudonym, not the real value',
 };
 
-export const MASKING_META_KEY = 'bqwarden/masking';
+const MASKING_META_KEY = 'bqwarden/masking';
 
 export function maskingNotice(result: Record<string, unknown>, plan: MaskPlan, report: MaskReport): Record<string, unknown> {
   const columns: Record<string, string> = {};
@@ -39,7 +39,7 @@ export function maskingNotice(result: Record<string, unknown>, plan: MaskPlan, r
   return { ...result, content, _meta: meta };
 }
 
-export const STORED_COPY_META_KEY = 'bqwarden/stored_copy';
+const STORED_COPY_META_KEY = 'bqwarden/stored_copy';
 
 /**
  * Labels the audit copy of a result: it is masked for storage whatever the caller was cleared

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { Analysis, CatalogColumn, CatalogTable, Dialect, SchemaCatalog } from '../sql/types.js';
 import { makeTableRef } from '../sql/tables.js';
 import { rewriteForMasking, quoteIdent, spans, type MaskedTable, type Span } from '../sql/rewrite.js';
-import { engineForm, type BigQueryKeyset, type EngineForm } from '../masking/in-engine.js';
+import { engineForm, type BigQueryKeyset } from '../masking/in-engine.js';
 import type { HandlePlan, HandleTable, MaskMethod } from '../masking/types.js';
 import type { CompiledPolicy } from './compiled.js';
 import type { EngineColumnMask, EngineMasking, EnginePlanResult } from './types.js';

@@ -6,7 +6,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document } from 'yaml';
 import type { z } from 'zod';
-import { PolicyLoadError, type PolicyProblem } from './errors.js';
+import type { PolicyProblem } from './errors.js';
 import { PolicyFileSchema, DefaultsSchema, type PolicyFile } from './schema.js';
 import { CatalogFileSchema, type CatalogFile } from './catalog.js';
 import { resolveUpstreams } from '../upstreams/resolve.js';
@@ -307,8 +307,4 @@ export function parseCatalogFiles(files: SourceFile[]): { catalog: CatalogFile['
     tables.push(...res.data.tables);
   }
   return { catalog: tables, problems };
-}
-
-export function loadError(problems: PolicyProblem[]): PolicyLoadError {
-  return new PolicyLoadError(problems);
 }

@@ -49,25 +49,6 @@ export const PREDICATE_CLAUSES = [
   'other',
 ] as const;
 
-export const CLAUSES = [
-  'select',
-  'where',
-  'join',
-  'group_by',
-  'having',
-  'qualify',
-  'order_by',
-  'window',
-  'dml_set',
-  'dml_where',
-  'merge_on',
-  'insert_values',
-  'limit',
-  'set_op',
-  'distinct',
-  'other',
-] as const;
-
 const ruleId = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'rule ids are letters, digits and . _ : - (no spaces)');
@@ -299,14 +280,6 @@ export const PolicyFileSchema = z
 export type PolicyFile = z.infer<typeof PolicyFileSchema>;
 export type UpstreamDef = z.infer<typeof UpstreamSchema>;
 export type RoleDef = z.infer<typeof RoleSchema>;
-export type MethodRule = z.infer<typeof MethodRuleSchema>;
-export type ToolRule = z.infer<typeof ToolRuleSchema>;
-export type TableRule = z.infer<typeof TableRuleSchema>;
-export type ClassificationDef = z.infer<typeof ClassificationSchema>;
-export type VisibilityRule = z.infer<typeof VisibilityRuleSchema>;
-export type InferenceRule = z.infer<typeof InferenceRuleSchema>;
-export type StatementRule = z.infer<typeof StatementRuleSchema>;
-export type TrustRule = z.infer<typeof TrustRuleSchema>;
 
 export function durationSeconds(d: number | string): number {
   if (typeof d === 'number') return d;

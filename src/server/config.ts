@@ -70,7 +70,7 @@ export const GatewayConfigSchema = z
       .strict()
       .prefault({}),
     identity: IdentityConfigSchema.prefault({}),
-    transport: TransportConfigSchema.omit({ path: true, upstream: true }).prefault({}),
+    transport: TransportConfigSchema.prefault({}),
     masking: MaskingConfigSchema.prefault({}),
     approvals: ApprovalsConfigSchema.prefault({}),
     toolPins: ToolPinsConfigSchema,

@@ -1,18 +1,9 @@
-// Configuration section for the MCP gateway transport. The lead composes it into the gateway
-// config (file + env overrides); defaults suit a single Cloud Run instance in front of Toolbox.
+// Configuration section for the MCP gateway transport, composed into the gateway config
+// (src/server/config.ts). The upstream itself (URL, timeout, credential) is the gateway
+// config's one `upstream` section; defaults suit a single Cloud Run instance in front of Toolbox.
 import { z } from 'zod';
 
 export const TransportConfigSchema = z.object({
-  /** Path the MCP endpoint is served on (POST, GET and DELETE). */
-  path: z.string().startsWith('/').default('/mcp'),
-  upstream: z
-    .object({
-      /** The upstream MCP server's Streamable HTTP endpoint (Toolbox serves /mcp). */
-      url: z.string().url().default('http://127.0.0.1:5000/mcp'),
-      /** Per-request bound for upstream calls; an upstream slower than this is cancelled. */
-      timeoutMs: z.number().int().positive().default(120_000),
-    })
-    .prefault({}),
   /**
    * Browser origins allowed to call the gateway (exact match, e.g. "https://console.example.com").
    * Requests without an Origin header (agents, CLIs) are allowed; requests with any other
@@ -37,4 +28,3 @@ export const TransportConfigSchema = z.object({
   sessionMaxAgeMs: z.number().int().positive().default(24 * 60 * 60_000),
 });
 
-export type TransportConfig = z.infer<typeof TransportConfigSchema>;

@@ -27,7 +27,6 @@ export const WebSignInSchema = z
     identityToken: z.enum(['access_token', 'id_token']).default('access_token'),
   })
   .strict();
-export type WebSignIn = z.infer<typeof WebSignInSchema>;
 
 export const WebConfigSchema = z
   .object({
@@ -37,4 +36,3 @@ export const WebConfigSchema = z
     sessionSeconds: z.number().int().min(60).max(24 * 3600).default(8 * 3600),
   })
   .strict();
-export type WebConfig = z.infer<typeof WebConfigSchema>;

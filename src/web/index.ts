@@ -13,7 +13,6 @@ import { createSignIn, SignInError, type SignIn, type SignInSettings } from './s
 import { AUTH_BASE, AUTH_STYLE, authPage, pageLinks } from './pages.js';
 
 export type { WebSession } from './sessions.js';
-export { WebConfigSchema, type WebConfig } from './config.js';
 
 export interface WebDeps {
   /** Public base URL as browsers reach it (no trailing slash). */

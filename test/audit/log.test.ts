@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync, readFileSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { AuditLog, AuditInputError, AuditUnavailableError } from '../../src/audit/log.js';
+import { AuditInputError, AuditUnavailableError } from '../../src/audit/log.js';
 import { loadOrCreateSigner, loadPublicKeysFromDir, SigningKeyError, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE } from '../../src/audit/checkpoint.js';
 import { ZERO_HASH, type AuditEvent } from '../../src/audit/event.js';
 import { hashValidEvent } from '../../src/audit/hash.js';

@@ -3,9 +3,9 @@
 // Chromium an examiner signs in, filters, and drills from a tile to an event to the replay.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, rmSync, readFileSync, appendFileSync, readdirSync } from 'node:fs';
+import { rmSync, readFileSync, appendFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify from 'fastify';
 import { startWebApp, testWeb, type WebApp } from '../helpers/web.js';
 import { chromiumMissing, demoSignIn, launchChromium } from '../helpers/browser.js';
 import { registerConsoleRoutes, type ConsoleHandle } from '../../src/console/routes.js';
@@ -15,12 +15,10 @@ import { readEvents } from '../../src/audit/reader.js';
 import type { AuditEvent } from '../../src/audit/event.js';
 import { fakeAuthenticate, rolesFromGroups, seedAuditStore, SSN_COL, type Seeded } from './seed.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const day = (offset: number) => new Date(Date.now() - offset * 86_400_000).toISOString().slice(0, 10);
 const DAYS: [string, string, string] = [day(3), day(2), day(1)];
 
 let seed: Seeded;
-let app: FastifyInstance;
 let handle: ConsoleHandle;
 let base: string;
 
@@ -36,7 +34,6 @@ before(async () => {
     },
     { audit: seed.log, wrapAuthenticate: (real) => (h) => (/^Bearer tok-/.test(String(h.authorization)) ? fakeAuthenticate(h as Record<string, unknown>) : real(h)) },
   );
-  app = webApp.app;
   base = webApp.base;
 });
 

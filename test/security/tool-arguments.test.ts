@@ -10,7 +10,7 @@ import { generateBank } from '../../src/demo/dataset.js';
 import { findLeaks } from '../helpers/leaks.js';
 import { rowsOf } from '../helpers/gateway.js';
 import { startRecordedStack, type RecordedStack } from './stack.js';
-import { auditEvents, call, raw, rawSession, responseOf } from './helpers.js';
+import { auditEvents, raw, rawSession, responseOf } from './helpers.js';
 
 const BANK = generateBank();
 const SSN = BANK.customers[4].ssn;
