@@ -1,7 +1,7 @@
 // The layering as rules, checked by `npm test` (scripts/lint.mjs). One direction of imports:
 //   entry (server, cli) → surfaces (transport, web, console, report) → pipeline
 //   → concerns (identity, policy, sql, masking, approvals, audit, upstreams, gcp, demo)
-//   → base (ops, config); sinks are adapters of audit's AuditSink port, wired only by the entry.
+//   → base (ops, config, common); sinks are adapters of audit's AuditSink port, wired only by the entry.
 // docs/architecture.md explains each layer and where a new kind goes.
 const CONCERNS = '^src/(identity|policy|sql|masking|approvals|audit|upstreams|gcp|demo)/';
 const SURFACES = '^src/(transport|web|console|report)/';
@@ -50,7 +50,7 @@ module.exports = {
       severity: 'error',
       comment: 'A sink persists audit records: it reads audit record format, GCP clients and base modules only.',
       from: { path: '^src/sinks/' },
-      to: { path: '^src/', pathNot: '^src/(sinks|audit|gcp|ops|config)/' },
+      to: { path: '^src/', pathNot: '^src/(sinks|audit|gcp|ops|config|common)/' },
     },
     {
       name: 'base-is-leaf',

@@ -16,7 +16,7 @@ const steps = [
   ['knip', [bin('knip'), '--no-progress']],
 ];
 
-let failed = [];
+const failed = [];
 for (const [name, [cmd, ...args]] of steps) {
   process.stdout.write(`lint: ${name}\n`);
   const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });

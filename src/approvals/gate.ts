@@ -15,6 +15,7 @@ import { bindingKey } from './views.js';
 import type { Notifier } from './notify.js';
 import type { ApprovalRecord } from './types.js';
 import type { ClaimStore } from './claims.js';
+import { sqlTextForAudit } from '../audit/sql-text.js';
 
 /** JSON-RPC codes the pipeline uses for its own refusals (kept in step with interceptor.ts). */
 const ERR_AUDIT_UNAVAILABLE = -32004;
@@ -67,14 +68,9 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
   /** The statement as the audit stores it: the same rule as the pipeline (literals only where policy keeps them). */
   function auditSqlText(call: HeldCall): string {
     const policy = deps.policy();
-    if (policy.keepLiterals?.(call.roles) === true) return call.sql;
     const dialect = policy.analyzeOptions?.(call.tool)?.dialect ?? call.analysis.dialect;
-    try {
-      if (deps.sql) return deps.sql.redactLiterals(call.sql, dialect);
-    } catch {
-      // fall through: never store what we could not redact
-    }
-    return `-- SQL withheld (${call.sql.length} chars); the exact text is bound by sql_sha256`;
+    const sql = deps.sql;
+    return sqlTextForAudit(call.sql, policy.keepLiterals?.(call.roles) === true, sql ? (s) => sql.redactLiterals(s, dialect) : null);
   }
 
   function sqlArgument(call: HeldCall): string | null {

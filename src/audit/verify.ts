@@ -8,7 +8,8 @@
 // recovery cut off and kept). The report is shared with `verify --bigquery`.
 import type { KeyObject } from 'node:crypto';
 import { ZERO_HASH, type AuditEvent } from './event.js';
-import { hashValidEvent, sha256Hex } from './hash.js';
+import { hashValidEvent } from './hash.js';
+import { sha256Hex } from '../common/digest.js';
 import { eventMembersWithoutHash, joinWithHash } from './canonical.js';
 import { publicKeyMap, verifyCheckpointSignature, type TrustedKey } from './checkpoint.js';
 import type { Anchor } from './anchors.js';

@@ -1,6 +1,7 @@
 // Masking methods, applied to one value. Where BigQuery dynamic data masking has the same rule
 // we follow its documented semantics (docs/masking.md has the table side by side).
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { sha256Hex } from '../common/digest.js';
 import { MASK_METHODS, type MaskMethod } from './types.js';
 import { RawNumber, type Json } from './json.js';
 import { fpe } from './fpe.js';
@@ -129,10 +130,6 @@ function alreadyMasked(method: MaskMethod, v: string): boolean {
 function scalarText(v: string | number | boolean | RawNumber): string {
   if (v instanceof RawNumber) return v.raw;
   return String(v);
-}
-
-export function sha256Hex(s: string): string {
-  return createHash('sha256').update(s, 'utf8').digest('hex');
 }
 
 /** `tok_` + 26 base32 characters (128 bits) of HMAC-SHA256 under the token subkey. */

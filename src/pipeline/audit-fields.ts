@@ -1,6 +1,7 @@
 // Maps request context and decisions onto audit event fields, in one place, so every event
 // the pipeline writes names its actor, session and client the same way.
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../common/digest.js';
+import { sortKeys } from '../common/sorted-json.js';
 import type { AuditEventInput } from '../audit/event.js';
 import { actorFields } from '../audit/actor.js';
 import type { HttpFailure, RequestContext } from './types.js';
@@ -47,19 +48,7 @@ export function payloadJson(value: unknown, maxBytes: number): string | null {
   return JSON.stringify({
     truncated: true,
     original_bytes: Buffer.byteLength(text),
-    sha256: createHash('sha256').update(text).digest('hex'),
+    sha256: sha256Hex(text),
     head: text.slice(0, Math.max(0, maxBytes - 200)),
   });
-}
-
-function sortKeys(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(sortKeys);
-  if (v && typeof v === 'object') {
-    return Object.fromEntries(
-      Object.keys(v as object)
-        .sort()
-        .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
-    );
-  }
-  return v;
 }

@@ -10,6 +10,7 @@ import { GatewayError, type Forward, type RequestContext } from './types.js';
 import type { PipelineDeps, PolicyView } from './deps.js';
 import { contextFields, payloadJson } from './audit-fields.js';
 import { ERR_AUDIT_UNAVAILABLE } from './intent.js';
+import { sqlTextForAudit } from '../audit/sql-text.js';
 
 /** JSON-RPC error codes the gateway uses for its own refusals (server-defined range). */
 export const ERR_FORBIDDEN = -32003;
@@ -107,12 +108,7 @@ export function createKit(deps: PipelineDeps) {
 
   /** SQL text as audit may keep it: literals replaced unless every role keeps them, or only a hash. */
   function sqlForAudit(sql: string, policy: PolicyView, roles: string[], dialect: Dialect): string {
-    try {
-      return policy.keepLiterals(roles) ? sql : deps.sql.redactLiterals(sql, dialect);
-    } catch {
-      // Unparseable SQL: keep only its hash and length rather than risk literals at rest.
-      return `-- unparsed SQL withheld (${sql.length} chars)`;
-    }
+    return sqlTextForAudit(sql, policy.keepLiterals(roles), (s) => deps.sql.redactLiterals(s, dialect));
   }
 
   function statementFields(sql: string, analysis: Analysis, policy: PolicyView, roles: string[], dialect: Dialect): Partial<AuditEventInput> {

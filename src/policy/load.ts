@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document } from 'yaml';
 import type { z } from 'zod';
 import type { PolicyProblem } from './errors.js';
-import { PolicyFileSchema, DefaultsSchema, type PolicyFile } from './schema.js';
+import { PolicyFileSchema, DefaultsSchema, POLICY_SECTIONS, type PolicyFile, type PolicySection } from './schema.js';
 import { CatalogFileSchema, type CatalogFile } from './catalog.js';
 import { resolveUpstreams } from '../upstreams/resolve.js';
 import { closest, nameMatcher } from './glob.js';
@@ -140,16 +140,7 @@ export function parsePolicyFiles(files: SourceFile[]): { merged: MergedPolicy; p
   const where = new Map<object, { pd: ParsedDoc; path: (string | number)[] }>();
   const merged: MergedPolicy = {
     defaults: DefaultsSchema.parse({}),
-    upstreams: [],
-    roles: [],
-    methods: [],
-    tools: [],
-    tables: [],
-    classifications: [],
-    visibility: [],
-    inference: [],
-    statements: [],
-    trust: [],
+    ...(Object.fromEntries(POLICY_SECTIONS.map((k) => [k, []])) as unknown as { [K in PolicySection]: PolicyFile[K] }),
     origins: new Map(),
   };
   const defaultsFrom = new Map<string, string>();
@@ -185,7 +176,7 @@ export function parsePolicyFiles(files: SourceFile[]): { merged: MergedPolicy; p
         (merged.defaults as Record<string, unknown>)[k] = v;
       }
     }
-    for (const key of ['upstreams', 'roles', 'methods', 'tools', 'tables', 'classifications', 'visibility', 'inference', 'statements', 'trust'] as const) {
+    for (const key of POLICY_SECTIONS) {
       const list = data[key] as { id: string }[];
       list.forEach((item, i) => {
         const path = [key, i];

@@ -278,6 +278,10 @@ export const PolicyFileSchema = z
   .strict();
 
 export type PolicyFile = z.infer<typeof PolicyFileSchema>;
+
+/** The list sections of a policy file (files concatenate them; every item has a rule id), read off the schema itself. */
+export type PolicySection = Exclude<keyof PolicyFile, 'format' | 'description' | 'defaults'>;
+export const POLICY_SECTIONS = Object.keys(PolicyFileSchema.shape).filter((k) => !['format', 'description', 'defaults'].includes(k)) as PolicySection[];
 export type UpstreamDef = z.infer<typeof UpstreamSchema>;
 export type RoleDef = z.infer<typeof RoleSchema>;
 

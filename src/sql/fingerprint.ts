@@ -1,13 +1,9 @@
 // Statement fingerprints (for approvals and audit grouping) and literal redaction (what the
 // audit log stores instead of raw SQL, so an SSN in a WHERE clause never reaches disk).
-import { createHash } from 'node:crypto';
 import { bigqueryKeywords, sqliteKeywords, postgresqlKeywords } from 'sql-parser-cst';
 import { tokenize, type Token } from './lexer.js';
 import type { Dialect } from './types.js';
 
-export function sha256(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
-}
 
 // Non-reserved words that are keywords in practice; upper-cased so `select * from t order by x
 // desc` and `SELECT * FROM t ORDER BY x DESC` share a fingerprint.

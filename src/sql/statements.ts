@@ -6,7 +6,8 @@ import type { AnalyzeOptions, OutputColumn, StatementAnalysis, StatementClass } 
 import { Collector, Deps, type Relation, type Scope } from './scope.js';
 import { addTableExpr, queryRelation, readTable, useExpr, walkExpr, withCtes, type Walk } from './query.js';
 import { identName, nameParts } from './tables.js';
-import { fingerprint, sha256 } from './fingerprint.js';
+import { fingerprint } from './fingerprint.js';
+import { sha256Hex as sha256 } from '../common/digest.js';
 
 type AnyNode = { type: string; [k: string]: any };
 

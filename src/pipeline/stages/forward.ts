@@ -8,7 +8,7 @@ import type { Kit } from '../kit.js';
 import { ERR_INTERNAL } from '../kit.js';
 import { needsIntent, writeIntent } from '../intent.js';
 import type { HandlePlan } from '../../masking/types.js';
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../../common/digest.js';
 import { countingSql, takeRowCount } from '../approval-notice.js';
 
 export const forward: Stage = {
@@ -24,7 +24,7 @@ export const forward: Stage = {
     const counting = call.approved && call.analysis && call.sql !== null && shape?.sqlArgument ? countingSql(call.executed ?? call.sql, call.analysis) : null;
     if (counting !== null && call.analysis) {
       ev.sql_executed = kit.sqlForAudit(counting, call.policy, call.roles, call.analysis.dialect);
-      ev.sql_executed_sha256 = createHash('sha256').update(counting, 'utf8').digest('hex');
+      ev.sql_executed_sha256 = sha256Hex(counting);
     }
     const sent = counting ?? call.executed;
     // call.args differs from the client's arguments when the upstream's kind pinned one (analyze).
