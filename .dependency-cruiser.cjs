@@ -55,9 +55,9 @@ module.exports = {
     {
       name: 'base-is-leaf',
       severity: 'error',
-      comment: 'ops and config are used by everyone and use no one.',
-      from: { path: '^src/(ops|config)/' },
-      to: { path: '^src/', pathNot: '^src/(ops|config)/' },
+      comment: 'ops, config and common are used by everyone and use no one.',
+      from: { path: '^src/(ops|config|common)/' },
+      to: { path: '^src/', pathNot: '^src/(ops|config|common)/' },
     },
     { name: 'no-test-code-in-src', severity: 'error', from: { path: '^src/' }, to: { path: '^(test|bench)/' } },
     {
