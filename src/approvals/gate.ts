@@ -2,7 +2,7 @@
 // anything itself: it either hands back an approval this exact call may consume (and records
 // the consumption first), or the tool result that tells the agent what is pending.
 import type { ApprovalGate, GateResult, HeldCall } from '../pipeline/deps.js';
-import { GatewayError } from '../pipeline/types.js';
+import { ERR_AUDIT_UNAVAILABLE, INTERNAL_ERROR, GatewayError } from '../common/errors.js';
 import { contextFields } from '../pipeline/audit-fields.js';
 import type { Identity } from '../identity/types.js';
 import type { Dialect } from '../sql/types.js';
@@ -17,9 +17,6 @@ import type { ApprovalRecord } from './types.js';
 import type { ClaimStore } from './claims.js';
 import { sqlTextForAudit } from '../audit/sql-text.js';
 
-/** JSON-RPC codes the pipeline uses for its own refusals (kept in step with interceptor.ts). */
-const ERR_AUDIT_UNAVAILABLE = -32004;
-const ERR_INTERNAL = -32603;
 
 export const WAIT_META_KEY = 'bqwarden/wait_for_approval';
 export const APPROVAL_META_KEY = 'bqwarden/approval';
@@ -208,7 +205,7 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
       try {
         if (!won) won = await deps.claims.claim(rec.id, { instance: deps.instance, session_id: call.ctx.sessionId, request_id: call.ctx.requestId, at: iso(service.now()) });
       } catch (err) {
-        throw new GatewayError(ERR_INTERNAL, `the approval claim store ${deps.claims.name} could not be reached, so the approved statement is not executed (fail closed): ${(err as Error).message}`, {
+        throw new GatewayError(INTERNAL_ERROR, `the approval claim store ${deps.claims.name} could not be reached, so the approved statement is not executed (fail closed): ${(err as Error).message}`, {
           reason: 'approval_claims_unavailable',
         });
       }
@@ -250,7 +247,7 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
       await service.deps.statements.put(id, sha, call.sql);
     } catch (err) {
       deps.log.error({ err: (err as Error).message, approval_id: id }, 'could not keep the exact statement for review');
-      throw new GatewayError(ERR_INTERNAL, `the statement could not be held for approval (statement store failed), so it is denied: ${(err as Error).message}`, {
+      throw new GatewayError(INTERNAL_ERROR, `the statement could not be held for approval (statement store failed), so it is denied: ${(err as Error).message}`, {
         reason: 'approval_store_unavailable',
       });
     }
@@ -290,7 +287,7 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
         auditError(err);
       });
     const rec = service.get(id);
-    if (!rec || rec.requestEventId !== ev.event_id) throw new GatewayError(ERR_INTERNAL, `approval request ${id} was written but could not be read back; denied`, { reason: 'approval_state' });
+    if (!rec || rec.requestEventId !== ev.event_id) throw new GatewayError(INTERNAL_ERROR, `approval request ${id} was written but could not be read back; denied`, { reason: 'approval_state' });
     deps.notifier.notify(rec);
     return rec;
   }
@@ -346,11 +343,11 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
     async check(call) {
       const sha = sha256(call.sql);
       if (call.analysis.sha256 && call.analysis.sha256 !== sha) {
-        throw new GatewayError(ERR_INTERNAL, 'the analysed statement is not the statement in the call (sha256 differs); denied', { reason: 'approval_binding' });
+        throw new GatewayError(INTERNAL_ERROR, 'the analysed statement is not the statement in the call (sha256 differs); denied', { reason: 'approval_binding' });
       }
       const req = call.decision.approval;
       if (!req || req.required < 1 || req.approverRoles.length === 0) {
-        throw new GatewayError(ERR_INTERNAL, `policy rule ${call.decision.ruleIds.join(', ')} asks for approval but names no approver roles or count; denied`, {
+        throw new GatewayError(INTERNAL_ERROR, `policy rule ${call.decision.ruleIds.join(', ')} asks for approval but names no approver roles or count; denied`, {
           reason: 'approval_misconfigured',
         });
       }

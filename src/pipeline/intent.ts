@@ -9,9 +9,8 @@
 // response is released, and a read changes nothing if its record is then lost with the response.
 import type { AuditEventInput } from '../audit/event.js';
 import type { Analysis } from '../sql/types.js';
-import { GatewayError } from './types.js';
+import { ERR_AUDIT_UNAVAILABLE, GatewayError } from '../common/errors.js';
 
-export const ERR_AUDIT_UNAVAILABLE = -32004;
 
 export interface IntentAudit {
   append(input: AuditEventInput): Promise<unknown>;

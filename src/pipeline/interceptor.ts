@@ -8,7 +8,7 @@ import { GatewayError, type HttpFailure, type McpInterceptor, type RequestContex
 import type { PinVerdict, PipelineDeps, ToolPinsView } from './deps.js';
 import { httpFailureFields } from './audit-fields.js';
 import { needsIntent, writeIntent } from './intent.js';
-import { createKit, ERR_FORBIDDEN, ERR_INTERNAL } from './kit.js';
+import { createKit, ERR_FORBIDDEN, INTERNAL_ERROR } from './kit.js';
 import { runToolCall } from './runner.js';
 import { admit } from './stages/admit.js';
 import type { ToolCall } from './call.js';
@@ -102,7 +102,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         try {
           masked = deps.scrub(result);
         } catch (err) {
-          throw new GatewayError(ERR_INTERNAL, `response could not be scanned, so it is withheld: ${(err as Error).message}`, { reason: 'masking_failed' });
+          throw new GatewayError(INTERNAL_ERROR, `response could not be scanned, so it is withheld: ${(err as Error).message}`, { reason: 'masking_failed' });
         }
         await audit({ ...ev, ...kit.maskFields(masked.report, masked.result), rows_returned: null, duration_ms: elapsed(ctx) });
         metrics.requests.inc({ method: label, decision: ev.decision ?? 'allow' });

@@ -9,14 +9,10 @@ import type { MaskPlan, MaskReport } from '../masking/types.js';
 import { GatewayError, type Forward, type RequestContext } from './types.js';
 import type { PipelineDeps, PolicyView } from './deps.js';
 import { contextFields, payloadJson } from './audit-fields.js';
-import { ERR_AUDIT_UNAVAILABLE } from './intent.js';
 import { sqlTextForAudit } from '../audit/sql-text.js';
 
-/** JSON-RPC error codes the gateway uses for its own refusals (server-defined range). */
-export const ERR_FORBIDDEN = -32003;
-export { ERR_AUDIT_UNAVAILABLE };
-export const ERR_UPSTREAM = -32005;
-export const ERR_INTERNAL = -32603;
+import { ERR_AUDIT_UNAVAILABLE, INTERNAL_ERROR, ERR_UPSTREAM } from '../common/errors.js';
+export { ERR_FORBIDDEN, INTERNAL_ERROR } from '../common/errors.js';
 
 const KNOWN_METHODS = new Set([
   'initialize', 'ping', 'tools/list', 'tools/call', 'resources/list', 'resources/templates/list', 'resources/read',
@@ -102,7 +98,7 @@ export function createKit(deps: PipelineDeps) {
     try {
       return deps.mask(result, plan);
     } catch (err) {
-      throw new GatewayError(ERR_INTERNAL, `response could not be masked, so it is withheld: ${(err as Error).message}`, { reason: 'masking_failed' });
+      throw new GatewayError(INTERNAL_ERROR, `response could not be masked, so it is withheld: ${(err as Error).message}`, { reason: 'masking_failed' });
     }
   }
 

@@ -8,7 +8,7 @@
 //   - nothing is released before the call's final event is durable.
 import { GatewayError } from './types.js';
 import type { Stage, ToolCall } from './call.js';
-import { ERR_INTERNAL, type Kit } from './kit.js';
+import { INTERNAL_ERROR, type Kit } from './kit.js';
 import { rateLimit } from './stages/rate-limit.js';
 import { pin } from './stages/pin.js';
 import { analyze } from './stages/analyze.js';
@@ -42,15 +42,15 @@ export async function runToolCall(kit: Kit, call: ToolCall): Promise<Record<stri
       }
       if (err instanceof GatewayError) throw err;
       kit.deps.log.error({ err: (err as Error).message, stage: stage.name }, 'pipeline stage failed; call refused');
-      throw new GatewayError(ERR_INTERNAL, `the gateway could not complete stage ${stage.name}, so the call is refused`, { reason: 'internal_error' });
+      throw new GatewayError(INTERNAL_ERROR, `the gateway could not complete stage ${stage.name}, so the call is refused`, { reason: 'internal_error' });
     } finally {
       end();
     }
     if (outcome && 'stop' in outcome) {
-      if (!call.audited) throw new GatewayError(ERR_INTERNAL, `stage ${stage.name} ended the call without its audit event; refused`, { reason: 'internal_error' });
+      if (!call.audited) throw new GatewayError(INTERNAL_ERROR, `stage ${stage.name} ended the call without its audit event; refused`, { reason: 'internal_error' });
       return outcome.stop;
     }
   }
-  if (!call.audited || !call.released) throw new GatewayError(ERR_INTERNAL, 'the call reached the end of the pipeline without a durable audit event; nothing is released', { reason: 'internal_error' });
+  if (!call.audited || !call.released) throw new GatewayError(INTERNAL_ERROR, 'the call reached the end of the pipeline without a durable audit event; nothing is released', { reason: 'internal_error' });
   return call.released;
 }

@@ -27,17 +27,7 @@ export interface RequestContext {
  */
 export type Forward = (params?: Record<string, unknown>, method?: string) => Promise<Record<string, unknown>>;
 
-/** An error the transport returns to the client as a JSON-RPC error. */
-export class GatewayError extends Error {
-  constructor(
-    readonly code: number,
-    message: string,
-    readonly data?: Record<string, unknown>,
-  ) {
-    super(message);
-    this.name = 'GatewayError';
-  }
-}
+export { GatewayError } from '../common/errors.js';
 
 export interface HttpFailure {
   /** e.g. malformed_json, wrong_content_type, body_too_large, batch_not_allowed, unknown_session, bad_origin, auth_failed, upstream_unavailable */
