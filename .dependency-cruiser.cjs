@@ -27,9 +27,16 @@ module.exports = {
     {
       name: 'concerns-below-pipeline',
       severity: 'error',
-      comment: 'Concerns are called by the pipeline, never the reverse. Exception: the approval gate implements the pipeline ApprovalGate port (approvals/gate.ts, approvals/index.ts).',
+      comment: 'Concerns are called by the pipeline, never the reverse.',
       from: { path: CONCERNS, pathNot: '^src/approvals/(gate|index)\\.ts$' },
       to: { path: '^src/(pipeline|transport)/' },
+    },
+    {
+      name: 'approval-gate-implements-port',
+      severity: 'error',
+      comment: 'The approval gate implements the pipeline ApprovalGate port: it may import the port types, nothing that runs.',
+      from: { path: '^src/approvals/(gate|index)\\.ts$' },
+      to: { path: '^src/(pipeline|transport)/', dependencyTypesNot: ['type-only'] },
     },
     {
       name: 'concerns-below-surfaces',

@@ -3,7 +3,7 @@
 // the consumption first), or the tool result that tells the agent what is pending.
 import type { ApprovalGate, GateResult, HeldCall } from '../pipeline/deps.js';
 import { ERR_AUDIT_UNAVAILABLE, INTERNAL_ERROR, GatewayError } from '../common/errors.js';
-import { contextFields } from '../pipeline/audit-fields.js';
+import { contextFields } from '../audit/actor.js';
 import type { Identity } from '../identity/types.js';
 import type { Dialect } from '../sql/types.js';
 import type { Logger } from '../ops/logger.js';

@@ -4,21 +4,7 @@ import { sha256Hex } from '../common/digest.js';
 import { sortKeys } from '../common/sorted-json.js';
 import type { AuditEventInput } from '../audit/event.js';
 import { actorFields } from '../audit/actor.js';
-import type { HttpFailure, RequestContext } from './types.js';
-
-export function contextFields(ctx: RequestContext, roles: string[]): Partial<AuditEventInput> {
-  return {
-    ...actorFields(ctx.identity, roles),
-    session_id: ctx.sessionId,
-    request_id: ctx.requestId,
-    trace_id: ctx.traceId,
-    source_ip: ctx.sourceIp,
-    user_agent: ctx.userAgent,
-    client_name: ctx.clientName,
-    client_version: ctx.clientVersion,
-    protocol_version: ctx.protocolVersion,
-  };
-}
+import type { HttpFailure } from './types.js';
 
 export function httpFailureFields(f: HttpFailure): Partial<AuditEventInput> {
   // The transport reports every refused token as auth_failed with the identity layer's

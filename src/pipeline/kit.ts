@@ -8,7 +8,8 @@ import type { Decision } from '../policy/types.js';
 import type { MaskPlan, MaskReport } from '../masking/types.js';
 import { GatewayError, type Forward, type RequestContext } from './types.js';
 import type { PipelineDeps, PolicyView } from './deps.js';
-import { contextFields, payloadJson } from './audit-fields.js';
+import { payloadJson } from './audit-fields.js';
+import { contextFields } from '../audit/actor.js';
 import { sqlTextForAudit } from '../audit/sql-text.js';
 
 import { ERR_AUDIT_UNAVAILABLE, INTERNAL_ERROR, ERR_UPSTREAM } from '../common/errors.js';
