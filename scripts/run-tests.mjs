@@ -37,8 +37,10 @@ if (filters.length === 0 && process.env.LINT !== '0') {
   }
 }
 // Line coverage of src/ on every whole run; below the floor the run fails. The floor is the
-// figure measured when it was introduced (2026-12-05), rounded down: raise it, never lower it.
-const COVERAGE_FLOOR_LINES = Number(process.env.COVERAGE_FLOOR_LINES ?? 0);
+// figure measured when it was introduced (2026-12-05: 94.01% of the lines of the src/ files
+// the suite loads), rounded down a point for runs where a browser or oracle test skips.
+// Raise it, never lower it.
+const COVERAGE_FLOOR_LINES = Number(process.env.COVERAGE_FLOOR_LINES ?? 93);
 const coverage =
   filters.length === 0 || process.env.COVERAGE === '1'
     ? [
