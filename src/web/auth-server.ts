@@ -20,7 +20,7 @@ import { createDemoStore } from './auth-server-store.js';
 import { AUTH_BASE, authPage } from './pages.js';
 import { DEMO_SCOPE, DEMO_WEB_CLIENT_ID } from './demo-client.js';
 
-export { DEMO_SCOPE, DEMO_WEB_CLIENT_ID, demoSignIn } from './demo-client.js';
+export { demoSignIn } from './demo-client.js';
 
 /** The groups the login page offers (the demo policy's role names). */
 export const DEMO_GROUPS = ['analyst', 'pii-reader', 'engineer', 'approver', 'examiner', 'ci'] as const;
