@@ -1,9 +1,11 @@
 // The layering as rules, checked by `npm test` (scripts/lint.mjs). One direction of imports:
 //   entry (server, cli) → surfaces (transport, web, console, report) → pipeline
-//   → concerns (identity, policy, sql, masking, approvals, audit, upstreams, gcp, demo)
+//   → concerns (identity, policy, sql, masking, approvals, audit, upstreams, gcp, demo, pins)
 //   → base (ops, config, common); sinks are adapters of audit's AuditSink port, wired only by the entry.
 // docs/architecture.md explains each layer and where a new kind goes.
-const CONCERNS = '^src/(identity|policy|sql|masking|approvals|audit|upstreams|gcp|demo)/';
+const CONCERNS = '^src/(identity|policy|sql|masking|approvals|audit|upstreams|gcp|demo|pins)/';
+/** Concern files that implement a pipeline port (ApprovalGate, ToolPinsView): they may import its types, nothing that runs. */
+const PORT_IMPLEMENTATIONS = '^src/(approvals/(gate|index)|pins/service)\\.ts$';
 const SURFACES = '^src/(transport|web|console|report)/';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
@@ -28,14 +30,14 @@ module.exports = {
       name: 'concerns-below-pipeline',
       severity: 'error',
       comment: 'Concerns are called by the pipeline, never the reverse.',
-      from: { path: CONCERNS, pathNot: '^src/approvals/(gate|index)\\.ts$' },
+      from: { path: CONCERNS, pathNot: PORT_IMPLEMENTATIONS },
       to: { path: '^src/(pipeline|transport)/' },
     },
     {
-      name: 'approval-gate-implements-port',
+      name: 'ports-are-types',
       severity: 'error',
-      comment: 'The approval gate implements the pipeline ApprovalGate port: it may import the port types, nothing that runs.',
-      from: { path: '^src/approvals/(gate|index)\\.ts$' },
+      comment: 'The approval gate and the tool pins implement pipeline ports: they may import the port types, nothing that runs.',
+      from: { path: PORT_IMPLEMENTATIONS },
       to: { path: '^src/(pipeline|transport)/', dependencyTypesNot: ['type-only'] },
     },
     {

@@ -20,6 +20,7 @@ export function actorFields(identity: Identity | null, roles: string[] = identit
 export interface CallerContext {
   identity: Identity;
   sessionId: string | null;
+  /** The client's JSON-RPC id, as a string; null for notifications. */
   requestId: string | null;
   traceId: string;
   sourceIp: string | null;

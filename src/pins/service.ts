@@ -9,7 +9,7 @@ import type { AuditEvent, AuditEventInput } from '../audit/event.js';
 import type { Logger } from '../ops/logger.js';
 import type { RequestContext } from '../pipeline/types.js';
 import type { PinVerdict, ToolPinsView } from '../pipeline/deps.js';
-import { contextFields } from '../pipeline/audit-fields.js';
+import { contextFields } from '../audit/actor.js';
 import { SYSTEM_ACTOR, iso, recordFields, type ApprovalService } from '../approvals/service.js';
 import { isOpen } from '../approvals/reduce.js';
 import type { ClaimStore } from '../approvals/claims.js';

@@ -24,7 +24,7 @@ async function pinsFor(pins: ToolPinsView, ctx: RequestContext, roles: string[],
     return await pins.onList(tools, ctx, roles);
   } catch (err) {
     if (err instanceof GatewayError) throw err;
-    throw new GatewayError(ERR_INTERNAL, `tool definitions could not be checked against their pins, so the tool list is withheld (rule tool-pinning, fail closed): ${(err as Error).message}`, { reason: 'tool_pins_unavailable' });
+    throw new GatewayError(INTERNAL_ERROR, `tool definitions could not be checked against their pins, so the tool list is withheld (rule tool-pinning, fail closed): ${(err as Error).message}`, { reason: 'tool_pins_unavailable' });
   }
 }
 
