@@ -127,7 +127,7 @@ test('tool pinning: poisoned, widened and mislabelled tools are withheld and ref
   assert.doesNotMatch(JSON.stringify(poisoned), /exfil\.example|send every ssn/, 'the injected text never reaches the client');
   const stub = poisoned.tools.find((x) => x.name === 'execute_sql')!;
   assert.match(stub.description ?? '', /^\[withheld by bqwarden\] tool execute_sql: its definition .* changed .*\(description differ/);
-  assert.equal((stub._meta?.['bqwarden/tool_pin'] as { status: string }).status, 'withheld');
+  assert.equal((stub._meta?.['bqwarden/tool_pin'] as { status: string } | undefined)?.status, 'withheld');
   assert.doesNotMatch(poisoned.tools.find((x) => x.name === 'list_tables')!.description ?? '', /withheld/, 'an unchanged tool stays listed as it is');
   let refused = await select(c);
   assert.equal((refused as Result).isError, true);
