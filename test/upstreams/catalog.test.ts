@@ -2,7 +2,8 @@
 // metadata tool, with the arguments that upstream names; answers are cached, failures retried.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { analyzeWithProvider } from '../../src/sql/index.js';
+import { analyzeAgainstCatalog } from '../../src/sql/index.js';
+import { createCatalogView } from '../../src/server/catalog.js';
 import { createUpstreamCatalogProvider } from '../../src/upstreams/catalog.js';
 import { toolboxSqlite } from '../../src/upstreams/toolbox-sqlite/index.js';
 import { toolboxBigquery } from '../../src/upstreams/toolbox-bigquery/index.js';
@@ -48,7 +49,8 @@ test('upstream failure leaves tables unknown (fail closed) and is retried', asyn
     n++;
     throw new Error('upstream down');
   }, toolboxSqlite.catalog!);
-  const a = await analyzeWithProvider('SELECT * FROM customers', { dialect: 'sqlite', defaultProject: 'demo', defaultDataset: 'main' }, p);
+  const view = createCatalogView({ staticTables: [], providers: [p] });
+  const { analysis: a } = await analyzeAgainstCatalog('SELECT * FROM customers', { dialect: 'sqlite', defaultProject: 'demo', defaultDataset: 'main' }, view);
   assert.ok(a.opaque.some((f) => f.kind === 'unknown_table'));
   assert.ok(a.opaque.some((f) => f.kind === 'unresolved_star'));
   await p.load([{ fq: 'demo.main.customers', project: 'demo', dataset: 'main', table: 'customers' }]);
