@@ -25,7 +25,9 @@ class Reporter extends Transform {
       const t = this.totals;
       if (t) {
         const pct = (n) => `${n.toFixed(2)}%`;
-        this.push(`coverage (src/, files the suite loads): lines ${pct(t.coveredLinePercent)} (${t.coveredLineCount}/${t.totalLineCount}), branches ${pct(t.coveredBranchPercent)}, functions ${pct(t.coveredFunctionPercent)}\n`);
+        this.push(
+          `coverage (src/, files the suite loads): lines ${pct(t.coveredLinePercent)} (${t.coveredLineCount}/${t.totalLineCount}), branches ${pct(t.coveredBranchPercent)}, functions ${pct(t.coveredFunctionPercent)}\n`,
+        );
       }
       done();
     });

@@ -17,7 +17,6 @@ import type { ApprovalRecord } from './types.js';
 import type { ClaimStore } from './claims.js';
 import { sqlTextForAudit } from '../audit/sql-text.js';
 
-
 export const WAIT_META_KEY = 'bqwarden/wait_for_approval';
 export const APPROVAL_META_KEY = 'bqwarden/approval';
 
@@ -178,9 +177,11 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
   function previousNote(prev: ApprovalRecord | undefined): string | null {
     if (!prev) return null;
     const s = service.status(prev);
-    if (s === 'rejected') return `Your previous request ${prev.id} for this statement was rejected by ${prev.rejection?.actor.display ?? 'a reviewer'}: ${prev.rejection?.reason ?? '(no reason)'}. This is a new request, with your new justification.`;
+    if (s === 'rejected')
+      return `Your previous request ${prev.id} for this statement was rejected by ${prev.rejection?.actor.display ?? 'a reviewer'}: ${prev.rejection?.reason ?? '(no reason)'}. This is a new request, with your new justification.`;
     if (s === 'expired') return `Your previous request ${prev.id} for this statement expired at ${prev.expiresAt}.`;
-    if (s === 'executed') return `Your previous approval ${prev.id} for this statement already ran it once (each approval runs the statement once). This is a new request, with your new justification.`;
+    if (s === 'executed')
+      return `Your previous approval ${prev.id} for this statement already ran it once (each approval runs the statement once). This is a new request, with your new justification.`;
     return null;
   }
 
@@ -205,9 +206,13 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
       try {
         if (!won) won = await deps.claims.claim(rec.id, { instance: deps.instance, session_id: call.ctx.sessionId, request_id: call.ctx.requestId, at: iso(service.now()) });
       } catch (err) {
-        throw new GatewayError(INTERNAL_ERROR, `the approval claim store ${deps.claims.name} could not be reached, so the approved statement is not executed (fail closed): ${(err as Error).message}`, {
-          reason: 'approval_claims_unavailable',
-        });
+        throw new GatewayError(
+          INTERNAL_ERROR,
+          `the approval claim store ${deps.claims.name} could not be reached, so the approved statement is not executed (fail closed): ${(err as Error).message}`,
+          {
+            reason: 'approval_claims_unavailable',
+          },
+        );
       }
       if (!won) return usedElsewhere(rec);
       held.add(rec.id);
@@ -314,7 +319,16 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
       timers.push(setTimeout(finish, seconds * 1000));
       const untilExpiry = Date.parse(rec.expiresAt) - service.now();
       if (untilExpiry < seconds * 1000) {
-        timers.push(setTimeout(() => void service.expireIfDue(rec).catch(() => undefined).finally(finish), Math.max(0, untilExpiry)));
+        timers.push(
+          setTimeout(
+            () =>
+              void service
+                .expireIfDue(rec)
+                .catch(() => undefined)
+                .finally(finish),
+            Math.max(0, untilExpiry),
+          ),
+        );
       }
       timers.push(
         setInterval(() => {

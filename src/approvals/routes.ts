@@ -99,7 +99,11 @@ export async function registerApprovalApi(app: FastifyInstance, deps: RouteDeps)
       return { identity, roles: deps.policy().rolesFor(identity) };
     } catch (err) {
       await deps.authFailure(req, err as Error, 'approvals/api');
-      reply.code(401).header('www-authenticate', 'Bearer').header('cache-control', 'no-store').send({ error: 'unauthenticated', message: `a valid bearer token is required: ${(err as Error).message}` });
+      reply
+        .code(401)
+        .header('www-authenticate', 'Bearer')
+        .header('cache-control', 'no-store')
+        .send({ error: 'unauthenticated', message: `a valid bearer token is required: ${(err as Error).message}` });
       return null;
     }
   }
@@ -127,21 +131,17 @@ export async function registerApprovalApi(app: FastifyInstance, deps: RouteDeps)
   });
 
   for (const action of ['approve', 'reject'] as const) {
-    app.post<{ Params: { id: string }; Body: { reason: string; sql_sha256?: string } }>(
-      `/approvals/:id/${action}`,
-      { schema: { params: ID_PARAM, body: DECISION_BODY } },
-      async (req, reply) => {
-        const me = await who(req, reply);
-        if (!me) return reply;
-        reply.header('cache-control', 'no-store');
-        try {
-          const r = reviewerOf(deps.client(req), me.identity, me.roles, 'api');
-          const rec = await (action === 'approve' ? service.approve(req.params.id, r, req.body.reason, req.body.sql_sha256) : service.reject(req.params.id, r, req.body.reason, req.body.sql_sha256));
-          return { approval: approvalView(rec, service.status(rec), deps.reviewUrl(rec.id), service.now()) };
-        } catch (err) {
-          return sendError(reply, err);
-        }
-      },
-    );
+    app.post<{ Params: { id: string }; Body: { reason: string; sql_sha256?: string } }>(`/approvals/:id/${action}`, { schema: { params: ID_PARAM, body: DECISION_BODY } }, async (req, reply) => {
+      const me = await who(req, reply);
+      if (!me) return reply;
+      reply.header('cache-control', 'no-store');
+      try {
+        const r = reviewerOf(deps.client(req), me.identity, me.roles, 'api');
+        const rec = await (action === 'approve' ? service.approve(req.params.id, r, req.body.reason, req.body.sql_sha256) : service.reject(req.params.id, r, req.body.reason, req.body.sql_sha256));
+        return { approval: approvalView(rec, service.status(rec), deps.reviewUrl(rec.id), service.now()) };
+      } catch (err) {
+        return sendError(reply, err);
+      }
+    });
   }
 }

@@ -47,11 +47,8 @@ export const DECISIONS = ['allow', 'mask', 'deny', 'approval_required', 'none'] 
 
 export const OUTCOMES = ['success', 'failure', 'denied', 'pending', 'error'] as const;
 
-
 // Timestamps are ISO-8601 UTC with millisecond precision, e.g. 2026-11-22T02:42:56.123Z.
-const timestamp = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/, 'UTC timestamp with milliseconds');
+const timestamp = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/, 'UTC timestamp with milliseconds');
 const str = z.string().nullable();
 const int = z.number().int().nullable();
 const strList = z.array(z.string());
@@ -160,10 +157,7 @@ export const AuditEventSchema = z.object({
 export type AuditEvent = z.infer<typeof AuditEventSchema>;
 
 /** What callers supply; the audit writer fills ids, time, chain fields and defaults. */
-export type AuditEventInput = Partial<
-  Omit<AuditEvent, 'event_id' | 'chain_id' | 'seq' | 'prev_hash' | 'hash' | 'schema_version'>
-> &
-  Pick<AuditEvent, 'event_type'>;
+export type AuditEventInput = Partial<Omit<AuditEvent, 'event_id' | 'chain_id' | 'seq' | 'prev_hash' | 'hash' | 'schema_version'>> & Pick<AuditEvent, 'event_type'>;
 
 export const ZERO_HASH = '0'.repeat(64);
 
@@ -289,8 +283,7 @@ export const FIELD_CHECKS: Record<keyof AuditEvent, FieldCheck> = {
   decision_reason: strOrNull,
   policy_version: strOrNull,
   masked_columns: (v) =>
-    Array.isArray(v) &&
-    v.every((m) => isObj(m) && isStr(m.column) && strOrNull(m.source) && isStr(m.classification) && isStr(m.method) && strOrNull(m.rule_id) && Object.keys(m).length === 5),
+    Array.isArray(v) && v.every((m) => isObj(m) && isStr(m.column) && strOrNull(m.source) && isStr(m.classification) && isStr(m.method) && strOrNull(m.rule_id) && Object.keys(m).length === 5),
   detector_hits: (v) => Array.isArray(v) && v.every((h) => isObj(h) && isStr(h.detector) && Number.isSafeInteger(h.count) && Object.keys(h).length === 2),
   outcome: oneOf(OUTCOMES),
   error_code: strOrNull,

@@ -34,7 +34,10 @@ function verifyReportCommand(program: Command): void {
       const { readFileSync } = await import('node:fs');
       const { verifyManifest } = await import('../report/manifest.js');
       try {
-        const r = await verifyManifest(resolve(manifest), (opts.key ?? []).map((f) => readFileSync(f, 'utf8')));
+        const r = await verifyManifest(
+          resolve(manifest),
+          (opts.key ?? []).map((f) => readFileSync(f, 'utf8')),
+        );
         process.stdout.write(`${r.lines.join('\n')}\n${r.ok ? 'evidence pack OK' : 'evidence pack NOT OK'}\n`);
         process.exitCode = r.ok ? 0 : 1;
       } catch (err) {

@@ -308,7 +308,21 @@ export class AuditIndex {
     const id = e.approval_id!;
     let a = this.approvalsById.get(id);
     if (!a) {
-      a = { approvalId: id, requester: null, requestedAt: null, requestedSha256: null, required: null, justification: null, tables: [], kinds: [], sqlText: null, grants: [], closing: null, executions: [], events: [] };
+      a = {
+        approvalId: id,
+        requester: null,
+        requestedAt: null,
+        requestedSha256: null,
+        required: null,
+        justification: null,
+        tables: [],
+        kinds: [],
+        sqlText: null,
+        grants: [],
+        closing: null,
+        executions: [],
+        events: [],
+      };
       this.approvalsById.set(id, a);
     }
     a.events.push(i);

@@ -238,7 +238,16 @@ export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleD
       }
       try {
         const events = await index.readEvents(picked);
-        return send(reply, 200, html.toolPinsPage(pins, pinsError, events.map((e) => ({ chain: e.chain_id, seq: e.seq, e })), viewer));
+        return send(
+          reply,
+          200,
+          html.toolPinsPage(
+            pins,
+            pinsError,
+            events.map((e) => ({ chain: e.chain_id, seq: e.seq, e })),
+            viewer,
+          ),
+        );
       } catch (err) {
         return send(reply, 500, html.errorPage(500, `The pinning events could not be read back from the audit store: ${(err as Error).message}`, viewer));
       }

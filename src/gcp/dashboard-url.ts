@@ -36,7 +36,14 @@ export function examinerDashboardUrl(o: DashboardUrlOptions): string {
   for (const [k, v] of Object.entries({ project: o.projectId, dataset: o.datasetId, 'report id': o.templateReportId })) {
     if (!v || !ID.test(v)) throw new Error(`dashboard-url: ${k} ${JSON.stringify(v)} is not a valid identifier`);
   }
-  const base = lookerStudioUrl({ templateReportId: o.templateReportId, reportName: o.reportName ?? 'bqwarden examiner dashboard', projectId: o.projectId, datasetId: o.datasetId, tableId: EVENTS_VIEW, alias: 'audit' });
+  const base = lookerStudioUrl({
+    templateReportId: o.templateReportId,
+    reportName: o.reportName ?? 'bqwarden examiner dashboard',
+    projectId: o.projectId,
+    datasetId: o.datasetId,
+    tableId: EVENTS_VIEW,
+    alias: 'audit',
+  });
   const q = new URLSearchParams();
   for (const view of DASHBOARD_VIEWS) {
     q.set(`ds.${view}.connector`, 'bigQuery');

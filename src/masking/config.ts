@@ -4,10 +4,7 @@ import { z } from 'zod';
 import { DETECTORS, type DetectorName } from './detectors.js';
 import { decodeKey, type PseudonymKey } from './keys.js';
 
-const detectorToggles = Object.fromEntries(DETECTORS.map((d) => [d, z.boolean().default(true)])) as Record<
-  DetectorName,
-  z.ZodDefault<z.ZodBoolean>
->;
+const detectorToggles = Object.fromEntries(DETECTORS.map((d) => [d, z.boolean().default(true)])) as Record<DetectorName, z.ZodDefault<z.ZodBoolean>>;
 
 export const MaskingConfigSchema = z.object({
   pseudonym: z

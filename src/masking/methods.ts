@@ -14,17 +14,7 @@ import type { PseudonymKey } from './keys.js';
  * every candidate and read the value back. The last four characters discriminate more than the
  * first four (an SSN's serial, a card's own digits, against an area number or issuer prefix).
  */
-export const STRICTNESS: readonly MaskMethod[] = [
-  'nullify',
-  'redact',
-  'pseudonym',
-  'pseudonym_fpe',
-  'year_only',
-  'email_domain',
-  'first4',
-  'last4',
-  'sha256',
-];
+export const STRICTNESS: readonly MaskMethod[] = ['nullify', 'redact', 'pseudonym', 'pseudonym_fpe', 'year_only', 'email_domain', 'first4', 'last4', 'sha256'];
 
 // Keep the order complete: a method added to the contract without a rank must fail loudly.
 for (const m of MASK_METHODS) if (!STRICTNESS.includes(m)) throw new Error(`masking: no strictness rank for method ${m}`);

@@ -13,7 +13,6 @@ import { runToolCall } from './runner.js';
 import { admit } from './stages/admit.js';
 import type { ToolCall } from './call.js';
 
-
 function explainTool<T extends { description?: string; annotations?: Record<string, unknown> }>(tool: T, brief: { description: string; annotations: Record<string, unknown> } | null): T {
   if (!brief) return tool;
   return { ...tool, description: tool.description ? `${tool.description}\n\n${brief.description}` : brief.description, annotations: { ...(tool.annotations ?? {}), ...brief.annotations } };
@@ -24,7 +23,9 @@ async function pinsFor(pins: ToolPinsView, ctx: RequestContext, roles: string[],
     return await pins.onList(tools, ctx, roles);
   } catch (err) {
     if (err instanceof GatewayError) throw err;
-    throw new GatewayError(INTERNAL_ERROR, `tool definitions could not be checked against their pins, so the tool list is withheld (rule tool-pinning, fail closed): ${(err as Error).message}`, { reason: 'tool_pins_unavailable' });
+    throw new GatewayError(INTERNAL_ERROR, `tool definitions could not be checked against their pins, so the tool list is withheld (rule tool-pinning, fail closed): ${(err as Error).message}`, {
+      reason: 'tool_pins_unavailable',
+    });
   }
 }
 
@@ -68,11 +69,33 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
           const args = (p.arguments && typeof p.arguments === 'object' ? p.arguments : {}) as Record<string, unknown>;
           const tool = typeof p.name === 'string' ? p.name : '';
           const call: ToolCall = {
-            ctx, policy, roles, identity: { ...ctx.identity, roles }, params: p, forward, tool, args,
+            ctx,
+            policy,
+            roles,
+            identity: { ...ctx.identity, roles },
+            params: p,
+            forward,
+            tool,
+            args,
             meta: p._meta && typeof p._meta === 'object' ? (p._meta as Record<string, unknown>) : undefined,
             ev: { ...base(ctx, policy, roles, 'tools/call'), tool_name: tool || null },
-            shape: null, sql: null, analysis: null, catalog: null, rewrite: null, decision: null, executed: null,
-            held: null, approvalId: null, approved: null, upstream: null, rowsAffected: null, clientPlan: null, report: null, auditCopy: null, released: null, audited: false,
+            shape: null,
+            sql: null,
+            analysis: null,
+            catalog: null,
+            rewrite: null,
+            decision: null,
+            executed: null,
+            held: null,
+            approvalId: null,
+            approved: null,
+            upstream: null,
+            rowsAffected: null,
+            clientPlan: null,
+            report: null,
+            auditCopy: null,
+            released: null,
+            audited: false,
           };
           const result = await runToolCall(kit, call);
           metrics.requests.inc({ method: label, decision: result.isError ? 'deny_or_error' : 'allow' });
@@ -87,7 +110,12 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
           // A tool whose definition changed since it was pinned is listed as withheld, without
           // the upstream's new text (which may be the poison).
           if (deps.pins) tools = withheldChanged(tools, await pinsFor(deps.pins, ctx, roles, tools));
-          const visible = new Set(policy.visibleTools(roles, tools.map((t) => t.name)));
+          const visible = new Set(
+            policy.visibleTools(
+              roles,
+              tools.map((t) => t.name),
+            ),
+          );
           // Each tool says, for this caller, what the gateway will do: dialect, masking, approvals;
           // and the upstream's hints are replaced by ones that hold for this caller.
           const withheld = tools.filter((t) => visible.has(t.name) && PIN_META_KEY in ((t as { _meta?: object })._meta ?? {})).map((t) => t.name);

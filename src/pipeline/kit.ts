@@ -16,12 +16,37 @@ import { ERR_AUDIT_UNAVAILABLE, INTERNAL_ERROR, ERR_UPSTREAM } from '../common/e
 export { ERR_FORBIDDEN, INTERNAL_ERROR } from '../common/errors.js';
 
 const KNOWN_METHODS = new Set([
-  'initialize', 'ping', 'tools/list', 'tools/call', 'resources/list', 'resources/templates/list', 'resources/read',
-  'resources/subscribe', 'resources/unsubscribe', 'prompts/list', 'prompts/get', 'completion/complete', 'logging/setLevel',
-  'tasks/get', 'tasks/list', 'tasks/cancel', 'tasks/result', 'notifications/cancelled', 'notifications/initialized', 'notifications/progress',
-  'notifications/roots/list_changed', 'notifications/tasks/status', 'session_start', 'session_end',
-  'sampling/createMessage', 'elicitation/create', 'roots/list',
-  'auth_failure', 'http_error', 'session/end', 'mcp_notification',
+  'initialize',
+  'ping',
+  'tools/list',
+  'tools/call',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'prompts/list',
+  'prompts/get',
+  'completion/complete',
+  'logging/setLevel',
+  'tasks/get',
+  'tasks/list',
+  'tasks/cancel',
+  'tasks/result',
+  'notifications/cancelled',
+  'notifications/initialized',
+  'notifications/progress',
+  'notifications/roots/list_changed',
+  'notifications/tasks/status',
+  'session_start',
+  'session_end',
+  'sampling/createMessage',
+  'elicitation/create',
+  'roots/list',
+  'auth_failure',
+  'http_error',
+  'session/end',
+  'mcp_notification',
 ]);
 
 export type Kit = ReturnType<typeof createKit>;
@@ -143,5 +168,20 @@ export function createKit(deps: PipelineDeps) {
     };
   }
 
-  return { deps, metrics, clean, methodLabel, audit, base, elapsed, forward, mask, sqlForAudit, statementFields, decisionFields, maskFields, payload: (v: unknown) => payloadJson(v, deps.maxPayloadBytes) };
+  return {
+    deps,
+    metrics,
+    clean,
+    methodLabel,
+    audit,
+    base,
+    elapsed,
+    forward,
+    mask,
+    sqlForAudit,
+    statementFields,
+    decisionFields,
+    maskFields,
+    payload: (v: unknown) => payloadJson(v, deps.maxPayloadBytes),
+  };
 }

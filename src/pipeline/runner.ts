@@ -33,7 +33,14 @@ export async function runToolCall(kit: Kit, call: ToolCall): Promise<Record<stri
         call.audited = true;
         const message = err instanceof GatewayError ? err.message : `internal error in stage ${stage.name}, so the call is refused (fail closed): ${(err as Error).message}`;
         try {
-          await kit.audit({ ...call.ev, decision: call.ev.decision ?? 'deny', outcome: 'error', error_code: err instanceof GatewayError ? String(err.data?.reason ?? 'gateway_error') : 'internal_error', error_message: message, duration_ms: kit.elapsed(call.ctx) });
+          await kit.audit({
+            ...call.ev,
+            decision: call.ev.decision ?? 'deny',
+            outcome: 'error',
+            error_code: err instanceof GatewayError ? String(err.data?.reason ?? 'gateway_error') : 'internal_error',
+            error_message: message,
+            duration_ms: kit.elapsed(call.ctx),
+          });
         } catch (auditErr) {
           // The call is refused either way. When the refusal itself cannot be recorded, the caller
           // still hears the first cause (e.g. "not sent upstream"), which says whether anything ran.
@@ -51,6 +58,7 @@ export async function runToolCall(kit: Kit, call: ToolCall): Promise<Record<stri
       return outcome.stop;
     }
   }
-  if (!call.audited || !call.released) throw new GatewayError(INTERNAL_ERROR, 'the call reached the end of the pipeline without a durable audit event; nothing is released', { reason: 'internal_error' });
+  if (!call.audited || !call.released)
+    throw new GatewayError(INTERNAL_ERROR, 'the call reached the end of the pipeline without a durable audit event; nothing is released', { reason: 'internal_error' });
   return call.released;
 }

@@ -66,7 +66,7 @@ function columnVisibility(p: CompiledPolicy, readers: string[], fq: string, colu
   let pick: { classification: string; ruleId: string } | null = null;
   for (const h of hits) {
     const v = p.visibilityFor(readers, h.classification);
-    if (pick === null || stricter(value, v.value) === v.value && value !== v.value) {
+    if (pick === null || (stricter(value, v.value) === v.value && value !== v.value)) {
       value = v.value;
       pick = { classification: h.classification, ruleId: v.ruleId ?? DEFAULT_DENY };
     }
@@ -225,17 +225,27 @@ export function planEngineMasking(p: CompiledPolicy, roles: string[], analysis: 
   handles.nonce = nonce ?? '';
   if (masked.length === 0) return { ok: true, masking: empty };
   const r = rewriteForMasking(analysis, masked, toks);
-  if (!r.ok) return { ok: false, ruleId: 'mask-rewrite', message: `${r.reason}, so the query is refused rather than run unmasked (rule mask-rewrite). Read masked tables by their plain name in FROM or JOIN.` };
+  if (!r.ok)
+    return { ok: false, ruleId: 'mask-rewrite', message: `${r.reason}, so the query is refused rather than run unmasked (rule mask-rewrite). Read masked tables by their plain name in FROM or JOIN.` };
   // Every masked table the analyzer saw read must have been placed; a view over one cannot be.
   const rewritten = new Set(r.tables.map((x) => tableKey(dialect, x)));
   const maskedFq = new Set(masked.map((m) => tableKey(dialect, m.fq)));
   for (const s of analysis.statements) {
     const reads = s.tablesRead.filter((x) => maskedFq.has(tableKey(dialect, x.fq)));
     if (reads.length && s.tablesRead.some((x) => x.view))
-      return { ok: false, ruleId: 'mask-rewrite', message: `statement ${s.index + 1} reads a view, and the view reads a table this role sees masked; bqwarden can mask a table only where the query names it (rule mask-rewrite). Read the table directly instead of through the view.` };
+      return {
+        ok: false,
+        ruleId: 'mask-rewrite',
+        message: `statement ${s.index + 1} reads a view, and the view reads a table this role sees masked; bqwarden can mask a table only where the query names it (rule mask-rewrite). Read the table directly instead of through the view.`,
+      };
     for (const x of reads) {
       const placed = dialect === 'sqlite' ? rewritten.has(tableKey(dialect, x.fq)) : s.tableSites.some((site) => site.fq === x.fq);
-      if (!placed) return { ok: false, ruleId: 'mask-rewrite', message: `${x.fq} is read in a place bqwarden cannot put its masking projection (a table function argument, a view, CREATE … LIKE) (rule mask-rewrite). Read it in FROM instead.` };
+      if (!placed)
+        return {
+          ok: false,
+          ruleId: 'mask-rewrite',
+          message: `${x.fq} is read in a place bqwarden cannot put its masking projection (a table function argument, a view, CREATE … LIKE) (rule mask-rewrite). Read it in FROM instead.`,
+        };
     }
   }
   return { ok: true, masking: { sql: r.sql, changed: r.changed, columns, omitted, tables: r.tables, handles: handles.tables.length ? handles : null } };

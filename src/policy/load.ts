@@ -184,7 +184,13 @@ export function parsePolicyFiles(files: SourceFile[]): { merged: MergedPolicy; p
         const prev = merged.origins.get(item.id);
         const line = lineOf(pd, [...path, 'id']);
         if (prev) {
-          problems.push({ file: f.name, line, path: `${key}[${i}].id`, message: `rule id ${item.id} is already used at ${prev.file}:${prev.line ?? '?'}`, hint: 'every rule needs its own id: audit events name rules by id' });
+          problems.push({
+            file: f.name,
+            line,
+            path: `${key}[${i}].id`,
+            message: `rule id ${item.id} is already used at ${prev.file}:${prev.line ?? '?'}`,
+            hint: 'every rule needs its own id: audit events name rules by id',
+          });
           return;
         }
         merged.origins.set(item.id, { file: f.name, line });
@@ -224,14 +230,20 @@ export function checkReferences(merged: MergedPolicy, where: Map<object, { pd: P
     r.tools.forEach((t, i) => {
       if (t.includes('*') || tools.has(t)) return;
       const guess = closest(t, tools.keys());
-      at(r, ['tools', i], `tool ${t} is not described under upstreams[].tools`, guess ? `did you mean ${guess}?` : 'describe it under an upstream first (a name two upstreams share is <upstream>__<tool>)');
+      at(
+        r,
+        ['tools', i],
+        `tool ${t} is not described under upstreams[].tools`,
+        guess ? `did you mean ${guess}?` : 'describe it under an upstream first (a name two upstreams share is <upstream>__<tool>)',
+      );
     });
   }
   const classes = new Set(merged.classifications.map((c) => c.classification));
   const checkClass = (item: object, path: (string | number)[], pattern: string, keyOnly: boolean) => {
     if (pattern.includes('*')) {
       const re = nameMatcher(pattern);
-      if (![...classes].some((c) => re.test(c)) && pattern !== '*') at(item, path, `pattern ${pattern} matches no classification`, `known classifications: ${[...classes].join(', ') || '(none)'}`, keyOnly);
+      if (![...classes].some((c) => re.test(c)) && pattern !== '*')
+        at(item, path, `pattern ${pattern} matches no classification`, `known classifications: ${[...classes].join(', ') || '(none)'}`, keyOnly);
       return;
     }
     if (classes.has(pattern)) return;
@@ -270,7 +282,13 @@ function readYaml(f: SourceFile, problems: PolicyProblem[]): { pd: ParsedDoc; ra
   const pd: ParsedDoc = { file: f.name, doc, lines };
   if (doc.errors.length) {
     for (const e of doc.errors)
-      problems.push({ file: f.name, line: e.linePos?.[0]?.line ?? lines.linePos(e.pos[0]).line, path: '', message: `YAML: ${e.message.split('\n')[0]}`, hint: e.code === 'DUPLICATE_KEY' ? 'a key appears twice in the same mapping' : 'check indentation and quoting' });
+      problems.push({
+        file: f.name,
+        line: e.linePos?.[0]?.line ?? lines.linePos(e.pos[0]).line,
+        path: '',
+        message: `YAML: ${e.message.split('\n')[0]}`,
+        hint: e.code === 'DUPLICATE_KEY' ? 'a key appears twice in the same mapping' : 'check indentation and quoting',
+      });
     return null;
   }
   try {
@@ -292,7 +310,13 @@ export function parseCatalogFiles(files: SourceFile[]): { catalog: CatalogFile['
     const res = CatalogFileSchema.safeParse(raw);
     if (!res.success) {
       for (const issue of res.error.issues)
-        problems.push({ file: f.name, line: lineOf(pd, issue.path as (string | number)[]), path: pathText(issue.path), message: issue.message, hint: 'catalog files list tables: [{ fq, columns: [{ name, type, policyTags? }] }]' });
+        problems.push({
+          file: f.name,
+          line: lineOf(pd, issue.path as (string | number)[]),
+          path: pathText(issue.path),
+          message: issue.message,
+          hint: 'catalog files list tables: [{ fq, columns: [{ name, type, policyTags? }] }]',
+        });
       continue;
     }
     tables.push(...res.data.tables);

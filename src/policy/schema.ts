@@ -7,18 +7,7 @@ import { MASK_METHODS } from '../masking/types.js';
 import { KIND_NAMES } from '../upstreams/types.js';
 import { UpstreamCredentialConfigSchema } from '../identity/config.js';
 
-export const STATEMENT_CLASSES = [
-  'read',
-  'write',
-  'ddl',
-  'dcl',
-  'data_movement',
-  'dynamic_sql',
-  'call',
-  'scripting',
-  'transaction',
-  'unknown',
-] as const;
+export const STATEMENT_CLASSES = ['read', 'write', 'ddl', 'dcl', 'data_movement', 'dynamic_sql', 'call', 'scripting', 'transaction', 'unknown'] as const;
 
 export const OPAQUE_KINDS = [
   'parse_error',
@@ -49,9 +38,7 @@ export const PREDICATE_CLAUSES = [
   'other',
 ] as const;
 
-const ruleId = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'rule ids are letters, digits and . _ : - (no spaces)');
+const ruleId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'rule ids are letters, digits and . _ : - (no spaces)');
 const roleName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'role names are letters, digits and . _ -');
 /** Role names, or "*" for every caller (including one that holds no role). */
 const roleRefs = z.array(z.string().min(1)).min(1).default(['*']);
@@ -148,13 +135,9 @@ export const RoleSchema = z
   })
   .strict();
 
-export const MethodRuleSchema = z
-  .object({ id: ruleId, description: z.string().optional(), roles: roleRefs, methods: patterns, effect })
-  .strict();
+export const MethodRuleSchema = z.object({ id: ruleId, description: z.string().optional(), roles: roleRefs, methods: patterns, effect }).strict();
 
-export const ToolRuleSchema = z
-  .object({ id: ruleId, description: z.string().optional(), roles: roleRefs, tools: patterns, effect })
-  .strict();
+export const ToolRuleSchema = z.object({ id: ruleId, description: z.string().optional(), roles: roleRefs, tools: patterns, effect }).strict();
 
 export const TableRuleSchema = z
   .object({
@@ -216,7 +199,10 @@ export const InferenceRuleSchema = z
     description: z.string().optional(),
     roles: roleRefs,
     classifications: patterns,
-    clauses: z.array(z.enum(PREDICATE_CLAUSES)).min(1).default([...PREDICATE_CLAUSES]),
+    clauses: z
+      .array(z.enum(PREDICATE_CLAUSES))
+      .min(1)
+      .default([...PREDICATE_CLAUSES]),
     effect,
   })
   .strict();

@@ -152,11 +152,15 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
   };
   const unwatch = policyStore.watch(onPolicyChange);
 
-
   // Upstream: the gateway's own credential, never the client's.
   const credential = opts.upstreamCredential ?? createUpstreamCredential(config.identity.upstreamCredential);
   const writer = config.upstream.writer
-    ? createWriterUpstream({ url: config.upstream.writer.url, name: config.upstream.writer.name, timeoutMs: config.upstream.timeoutMs, credential: opts.writerCredential ?? createUpstreamCredential(config.upstream.writer.credential) })
+    ? createWriterUpstream({
+        url: config.upstream.writer.url,
+        name: config.upstream.writer.name,
+        timeoutMs: config.upstream.timeoutMs,
+        credential: opts.writerCredential ?? createUpstreamCredential(config.upstream.writer.credential),
+      })
     : null;
   // The upstreams policy describes (rules/upstreams.yaml) are the ones the transport connects
   // to: one object. The gateway config's upstream.url (the demo's Toolbox, BQWARDEN_UPSTREAM_URL)
@@ -174,7 +178,9 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
   if (config.gcp.bigquery.catalog) {
     if (!config.gcp.project) throw new Error('gcp.bigquery.catalog needs gcp.project (the project that runs the INFORMATION_SCHEMA queries)');
     const { createBigQueryCatalogProvider } = await import('../gcp/catalog.js');
-    catalogProviders.push(createBigQueryCatalogProvider({ projectId: config.gcp.project, location: config.gcp.bigquery.location, ttlMs: config.gcp.bigquery.catalogTtlMs, apiEndpoint: config.gcp.bigquery.apiEndpoint }));
+    catalogProviders.push(
+      createBigQueryCatalogProvider({ projectId: config.gcp.project, location: config.gcp.bigquery.location, ttlMs: config.gcp.bigquery.catalogTtlMs, apiEndpoint: config.gcp.bigquery.apiEndpoint }),
+    );
   }
   for (const e of endpoints) {
     const source = e.kind ? upstreamKind(e.kind).catalog : null;
@@ -232,7 +238,14 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     rateLimiter: createRateLimiter({ perMinute: config.pipeline.callsPerMinute, burst: config.pipeline.callBurst }),
     // BigQuery dry runs (upstreams[].dryRun in policy), with the gateway's identity; the client
     // is loaded on first use, so gateways whose policy asks for none never load it.
-    dryRun: { run: async (req) => (await (dryRunner ??= import('../gcp/dry-run.js').then((m) => m.createDryRunner({ projectId: config.gcp.project, apiEndpoint: config.gcp.bigquery.apiEndpoint, location: config.gcp.bigquery.location })))).run(req) },
+    dryRun: {
+      run: async (req) =>
+        (
+          await (dryRunner ??= import('../gcp/dry-run.js').then((m) =>
+            m.createDryRunner({ projectId: config.gcp.project, apiEndpoint: config.gcp.bigquery.apiEndpoint, location: config.gcp.bigquery.location }),
+          ))
+        ).run(req),
+    },
   };
 
   // Approvals: state is rebuilt from the audit files before the first request is served.

@@ -58,8 +58,15 @@ export interface PubSubSinkOptions {
  * gateway_stop + a signed checkpoint when it shuts down.
  */
 export function instanceChainId(now = new Date(), host = process.env.K_REVISION ?? hostname()): string {
-  const where = host.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 80) || 'gateway';
-  const when = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  const where =
+    host
+      .replace(/[^A-Za-z0-9._-]/g, '-')
+      .replace(/^[^A-Za-z0-9]+/, '')
+      .slice(0, 80) || 'gateway';
+  const when = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
   return `${where}.${when}.${randomBytes(4).toString('hex')}`;
 }
 

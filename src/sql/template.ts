@@ -67,7 +67,6 @@ export function sqlTemplate(sql: string, dialect: Dialect): SqlTemplate | null {
   return { key, starts, ends };
 }
 
-
 /**
  * The analysis of `sql` (whose template is `to`), made from the analysis of another SQL text of
  * the same template (`from`). Null when an offset does not fall on a token boundary: the caller

@@ -14,7 +14,11 @@ export const TransportConfigSchema = z.object({
   bodyLimitBytes: z.number().int().positive().default(1_048_576),
   /** A session with no traffic for this long is closed (upstream session too). Kept below
    *  MCP Toolbox's own 10-minute idle session timeout so the gateway ends sessions first. */
-  sessionIdleTimeoutMs: z.number().int().positive().default(9 * 60_000),
+  sessionIdleTimeoutMs: z
+    .number()
+    .int()
+    .positive()
+    .default(9 * 60_000),
   /** Open sessions one identity may hold; each one holds an upstream session too. */
   maxSessionsPerIdentity: z.number().int().positive().default(64),
   /**
@@ -25,6 +29,9 @@ export const TransportConfigSchema = z.object({
    */
   sessionSecretFile: z.string().min(1).optional(),
   /** A session id older than this is refused everywhere (the client initializes again). */
-  sessionMaxAgeMs: z.number().int().positive().default(24 * 60 * 60_000),
+  sessionMaxAgeMs: z
+    .number()
+    .int()
+    .positive()
+    .default(24 * 60 * 60_000),
 });
-

@@ -33,6 +33,11 @@ export const WebConfigSchema = z
     /** OpenID Connect sign-in; unset in the demo means the embedded authorization server. */
     signIn: WebSignInSchema.optional(),
     /** Longest a browser session lasts; never past the expiry of the token it was made from. */
-    sessionSeconds: z.number().int().min(60).max(24 * 3600).default(8 * 3600),
+    sessionSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(24 * 3600)
+      .default(8 * 3600),
   })
   .strict();

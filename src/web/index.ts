@@ -83,9 +83,7 @@ export function createWeb(deps: WebDeps): Web {
   const sessions = new SessionStore(deps.sessionSeconds, now);
   const sessionCookie = cookieName('bqw_session', secure);
   const flowCookie = cookieName('bqw_signin', secure);
-  const signIn: SignIn | null = deps.signIn
-    ? createSignIn({ ...deps.signIn, redirectUri: `${base}${AUTH_BASE}/callback`, postLogoutRedirectUri: `${base}${AUTH_BASE}/signed-out` }, now)
-    : null;
+  const signIn: SignIn | null = deps.signIn ? createSignIn({ ...deps.signIn, redirectUri: `${base}${AUTH_BASE}/callback`, postLogoutRedirectUri: `${base}${AUTH_BASE}/signed-out` }, now) : null;
 
   /** Only our own pages may be a post-sign-in destination (no open redirect). */
   const safeNext = (next: unknown): string => {
@@ -175,7 +173,10 @@ export function createWeb(deps: WebDeps): Web {
     async routes(app) {
       await app.register(async (scope) => {
         const refuse = (_req: FastifyRequest, reply: FastifyReply, status: number, message: string) =>
-          reply.code(status).type('text/html; charset=utf-8').send(authPage(status === 401 ? 'Signed out' : 'Refused', pageLinks(deps.pages), message));
+          reply
+            .code(status)
+            .type('text/html; charset=utf-8')
+            .send(authPage(status === 401 ? 'Signed out' : 'Refused', pageLinks(deps.pages), message));
         await web.install(scope, { refuse });
 
         scope.get(`${AUTH_BASE}/style.css`, async (_req, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'max-age=300').send(AUTH_STYLE));
@@ -197,7 +198,10 @@ export function createWeb(deps: WebDeps): Web {
           try {
             started = await signIn.start(next);
           } catch (err) {
-            return reply.code(502).type('text/html; charset=utf-8').send(authPage('Sign-in is unavailable', pageLinks(deps.pages), (err as Error).message));
+            return reply
+              .code(502)
+              .type('text/html; charset=utf-8')
+              .send(authPage('Sign-in is unavailable', pageLinks(deps.pages), (err as Error).message));
           }
           reply.setCookie(flowCookie, started.flow, { path: '/', httpOnly: true, sameSite: 'lax', secure, maxAge: 600 });
           return reply.code(303).header('location', started.url).send();
@@ -215,7 +219,10 @@ export function createWeb(deps: WebDeps): Web {
           } catch (err) {
             await authFailure(req, err as Error, 'web/sign-in');
             const status = err instanceof SignInError && err.code === 'idp_unavailable' ? 502 : 401;
-            return reply.code(status).type('text/html; charset=utf-8').send(authPage('Sign-in refused', pageLinks(deps.pages), `Sign-in refused: ${(err as Error).message}`));
+            return reply
+              .code(status)
+              .type('text/html; charset=utf-8')
+              .send(authPage('Sign-in refused', pageLinks(deps.pages), `Sign-in refused: ${(err as Error).message}`));
           }
           const old = sessionOf(req);
           if (old) sessions.end(old.id);
@@ -228,7 +235,10 @@ export function createWeb(deps: WebDeps): Web {
           if (s) sessions.end(s.id);
           reply.clearCookie(sessionCookie, { path: '/', httpOnly: true, sameSite: 'lax', secure });
           const idp = signIn ? await signIn.logoutUrl(s?.idToken ?? null) : null;
-          return reply.code(303).header('location', idp ?? `${AUTH_BASE}/signed-out`).send();
+          return reply
+            .code(303)
+            .header('location', idp ?? `${AUTH_BASE}/signed-out`)
+            .send();
         });
 
         scope.get(`${AUTH_BASE}/signed-out`, async (_req, reply) =>

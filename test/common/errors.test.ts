@@ -24,7 +24,10 @@ test('no JSON-RPC error code is written outside src/common/errors.ts', () => {
       .split('\n')
       .forEach((line, i) => {
         // Code, not prose: a comment may name a code ("→ -32600").
-        const code = line.replace(/\/\/.*$/, '').replace(/^\s*\*.*$/, '').replace(/\/\*.*?\*\//g, '');
+        const code = line
+          .replace(/\/\/.*$/, '')
+          .replace(/^\s*\*.*$/, '')
+          .replace(/\/\*.*?\*\//g, '');
         if (/(?<![\w.])-32[0-9]{3}\b/.test(code)) offenders.push(`${rel}:${i + 1}: ${line.trim()}`);
       });
   }

@@ -21,11 +21,7 @@ export const TEST_PAGES = [
   { path: '/approvals/ui', label: 'approvals page' },
 ];
 
-export function testWeb(
-  authenticate: (headers: IncomingHttpHeaders) => Promise<Identity>,
-  audit: { append(input: AuditEventInput): Promise<unknown> },
-  over: Partial<WebDeps> = {},
-): Web {
+export function testWeb(authenticate: (headers: IncomingHttpHeaders) => Promise<Identity>, audit: { append(input: AuditEventInput): Promise<unknown> }, over: Partial<WebDeps> = {}): Web {
   return createWeb({
     publicUrl: 'http://127.0.0.1:8080',
     authenticate,

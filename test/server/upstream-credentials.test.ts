@@ -50,7 +50,11 @@ async function startRotatingFront(target: string): Promise<typeof front> {
   return {
     url: `http://127.0.0.1:${port}${t.pathname}`,
     refused: () => refused,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 

@@ -28,7 +28,8 @@ export const forward: Stage = {
     }
     const sent = counting ?? call.executed;
     // call.args differs from the client's arguments when the upstream's kind pinned one (analyze).
-    const forwarded = sent !== null && shape?.sqlArgument ? { ...params, arguments: { ...args, [shape.sqlArgument]: sent } } : args !== params.arguments && shape ? { ...params, arguments: args } : params;
+    const forwarded =
+      sent !== null && shape?.sqlArgument ? { ...params, arguments: { ...args, [shape.sqlArgument]: sent } } : args !== params.arguments && shape ? { ...params, arguments: args } : params;
     try {
       if (needsIntent(kit.deps.audit, 'tools/call', call.analysis, shape?.kind)) ev.intent_id = await writeIntent(kit.deps.audit, ev);
       let result = await kit.forward(ctx, ev, send, forwarded);
