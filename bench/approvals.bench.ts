@@ -36,7 +36,10 @@ try {
   // ~1% approval traffic: one request + one grant per 200 ordinary events.
   for (let i = 0; i < N; i += 200) {
     const batch: Promise<unknown>[] = [];
-    for (let j = 0; j < 198; j++) batch.push(audit.append({ event_type: 'mcp_request', mcp_method: 'tools/call', tool_name: 'execute_sql', sql_text: `SELECT * FROM accounts WHERE id = ?`, request_json: JSON.stringify({ i, j }) }));
+    for (let j = 0; j < 198; j++)
+      batch.push(
+        audit.append({ event_type: 'mcp_request', mcp_method: 'tools/call', tool_name: 'execute_sql', sql_text: `SELECT * FROM accounts WHERE id = ?`, request_json: JSON.stringify({ i, j }) }),
+      );
     await Promise.all(batch);
     const r = await approvals.gate.check(held('eve@bank.example', `DELETE FROM transactions WHERE txn_id = ${i}`));
     await approvals.service.approve(r.approvalId, reviewer('bob@bank.example'), 'bench');

@@ -110,7 +110,21 @@ rmSync(group.data, { recursive: true, force: true });
 // --- building the event (CPU only) ------------------------------------------------------------
 function buildWithZod(i: AuditEventInput): AuditEvent {
   // What AuditLog.build did before: spread over the empty event, then a full zod parse (a copy).
-  const candidate = { ...emptyEvent(), gateway_version: 'bench', gateway_instance: 'bench', ...i, event_id: randomUUID(), event_time: new Date().toISOString(), schema_version: AUDIT_SCHEMA_VERSION, chain_id: 'c', seq: 0, prev_hash: ZERO_HASH, hash: ZERO_HASH, signature: null, signing_key_id: null };
+  const candidate = {
+    ...emptyEvent(),
+    gateway_version: 'bench',
+    gateway_instance: 'bench',
+    ...i,
+    event_id: randomUUID(),
+    event_time: new Date().toISOString(),
+    schema_version: AUDIT_SCHEMA_VERSION,
+    chain_id: 'c',
+    seq: 0,
+    prev_hash: ZERO_HASH,
+    hash: ZERO_HASH,
+    signature: null,
+    signing_key_id: null,
+  };
   const r = AuditEventSchema.safeParse(candidate);
   if (!r.success) throw new Error('invalid');
   return r.data;
@@ -122,7 +136,17 @@ function buildWithTable(i: AuditEventInput): AuditEvent {
   e.gateway_instance = 'bench';
   const src = i as Record<string, unknown>;
   for (const k of EVENT_FIELDS) if (src[k] !== undefined) e[k] = src[k];
-  Object.assign(e, { event_id: randomUUID(), event_time: new Date().toISOString(), schema_version: AUDIT_SCHEMA_VERSION, chain_id: 'c', seq: 0, prev_hash: ZERO_HASH, hash: ZERO_HASH, signature: null, signing_key_id: null });
+  Object.assign(e, {
+    event_id: randomUUID(),
+    event_time: new Date().toISOString(),
+    schema_version: AUDIT_SCHEMA_VERSION,
+    chain_id: 'c',
+    seq: 0,
+    prev_hash: ZERO_HASH,
+    hash: ZERO_HASH,
+    signature: null,
+    signing_key_id: null,
+  });
   if (invalidField(e)) throw new Error('invalid');
   return e as AuditEvent;
 }
@@ -162,6 +186,8 @@ console.log('write-ahead: one caller, sequential calls (the latency a single age
 const readCall = await run('plain read: one durable event', 512, 300, { callers: 1 });
 const writeCall = await run('write: intent, then outcome (two)', 512, 300, { callers: 1, perCall: 2 });
 // One caller: the mean time per call is 1/rate (p50 of a few hundred fsyncs is noisy on a shared disk).
-console.log(`  mean audit time per call: read ${(1000 / readCall.rate).toFixed(2)} ms, write ${(1000 / writeCall.rate).toFixed(2)} ms: the intent adds ${(1000 / writeCall.rate - 1000 / readCall.rate).toFixed(2)} ms (${(readCall.rate / writeCall.rate).toFixed(1)}x)`);
+console.log(
+  `  mean audit time per call: read ${(1000 / readCall.rate).toFixed(2)} ms, write ${(1000 / writeCall.rate).toFixed(2)} ms: the intent adds ${(1000 / writeCall.rate - 1000 / readCall.rate).toFixed(2)} ms (${(readCall.rate / writeCall.rate).toFixed(1)}x)`,
+);
 rmSync(readCall.data, { recursive: true, force: true });
 rmSync(writeCall.data, { recursive: true, force: true });

@@ -76,7 +76,9 @@ async function main(): Promise<void> {
   await ix.refresh();
   const build = ms(t0);
   const mem = process.memoryUsage();
-  console.log(`index build: ${(build / 1000).toFixed(2)} s for ${ix.count.toLocaleString('en-US')} events (${Math.round(ix.count / (build / 1000)).toLocaleString('en-US')} events/s); heap ${Math.round(mem.heapUsed / 2 ** 20)} MB, rss ${Math.round(mem.rss / 2 ** 20)} MB`);
+  console.log(
+    `index build: ${(build / 1000).toFixed(2)} s for ${ix.count.toLocaleString('en-US')} events (${Math.round(ix.count / (build / 1000)).toLocaleString('en-US')} events/s); heap ${Math.round(mem.heapUsed / 2 ** 20)} MB, rss ${Math.round(mem.rss / 2 ** 20)} MB`,
+  );
 
   for (let k = 0; k < 1000; k++) {
     const e = event(N + k);

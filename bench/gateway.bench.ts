@@ -111,7 +111,10 @@ try {
   await settle();
   results.rssAfterCloseMb = rssMb(gateway.pid);
   rss.reset();
-  if (K) console.log(`gateway RSS: idle ${(results.rssIdleMb as number).toFixed(0)} MB, ${K} sessions ${(results.rssSessionsMb as number).toFixed(0)} MB, after one call each ${(results.rssAfterCallsMb as number).toFixed(0)} MB, after closing ${(results.rssAfterCloseMb as number).toFixed(0)} MB`);
+  if (K)
+    console.log(
+      `gateway RSS: idle ${(results.rssIdleMb as number).toFixed(0)} MB, ${K} sessions ${(results.rssSessionsMb as number).toFixed(0)} MB, after one call each ${(results.rssAfterCallsMb as number).toFixed(0)} MB, after closing ${(results.rssAfterCloseMb as number).toFixed(0)} MB`,
+    );
 
   // Correctness first: the analyst gets masked data through the gateway and clear data directly.
   const SSN = /\b\d{3}-\d{2}-\d{4}\b/;
@@ -178,14 +181,24 @@ try {
     ['8 concurrent', 8, n(16)],
     ['32 concurrent', 32, n(32)],
   ]);
-  await run('varied literals', variedLiteral, ['direct', 'gateway'], [
-    ['sequential', 1, n(200)],
-    ['8 concurrent', 8, n(400)],
-  ]);
-  await run('distinct queries', distinctQuery, ['direct', 'gateway'], [
-    ['sequential', 1, n(200)],
-    ['8 concurrent', 8, n(400)],
-  ]);
+  await run(
+    'varied literals',
+    variedLiteral,
+    ['direct', 'gateway'],
+    [
+      ['sequential', 1, n(200)],
+      ['8 concurrent', 8, n(400)],
+    ],
+  );
+  await run(
+    'distinct queries',
+    distinctQuery,
+    ['direct', 'gateway'],
+    [
+      ['sequential', 1, n(200)],
+      ['8 concurrent', 8, n(400)],
+    ],
+  );
   results.rows = rows;
   results.rssPeakUnderLoadMb = rss.peak();
   console.log(`gateway RSS peak during the runs: ${(results.rssPeakUnderLoadMb as number).toFixed(0)} MB`);
@@ -199,7 +212,14 @@ try {
     mkdirSync(data2, { recursive: true });
     const file = join(work, 'gateway.cpuprofile');
     const profiled = await startChild(join(here, 'lib', 'gateway-main.mjs'), [data2, toolbox.url], { env: { ...childEnv, BQWARDEN_BENCH_PROFILE: file } });
-    const token2 = await mintDevToken({ dataDir: data2, issuer: `${profiled.url}/dev-issuer`, audience: `${profiled.url}/mcp`, user: 'bench-analyst@bank.example', groups: ['analyst'], ttlSeconds: 3600 });
+    const token2 = await mintDevToken({
+      dataDir: data2,
+      issuer: `${profiled.url}/dev-issuer`,
+      audience: `${profiled.url}/mcp`,
+      user: 'bench-analyst@bank.example',
+      groups: ['analyst'],
+      ttlSeconds: 3600,
+    });
     const target = new McpTarget(`${profiled.url}/mcp`, token2);
     const ss = await Promise.all(Array.from({ length: 8 }, () => target.session()));
     await drive(ss, n(200), TOOL, () => ({ sql: SELECT_100 })); // warm-up, not profiled

@@ -56,9 +56,39 @@ const baseline = (r: { content: { text: string }[] }) => () => {
 };
 
 const cases: [string, MaskPlan][] = [
-  ['3 masked (pseudonym, last4, email_domain), detectors on ', mkPlan([[1, 'pseudonym'], [2, 'last4'], [3, 'email_domain']], true)],
-  ['3 masked (pseudonym, last4, email_domain), detectors off', mkPlan([[1, 'pseudonym'], [2, 'last4'], [3, 'email_domain']], false)],
-  ['3 masked (pseudonym_fpe acct, last4, email), detectors on', mkPlan([[4, 'pseudonym_fpe'], [2, 'last4'], [3, 'email_domain']], true)],
+  [
+    '3 masked (pseudonym, last4, email_domain), detectors on ',
+    mkPlan(
+      [
+        [1, 'pseudonym'],
+        [2, 'last4'],
+        [3, 'email_domain'],
+      ],
+      true,
+    ),
+  ],
+  [
+    '3 masked (pseudonym, last4, email_domain), detectors off',
+    mkPlan(
+      [
+        [1, 'pseudonym'],
+        [2, 'last4'],
+        [3, 'email_domain'],
+      ],
+      false,
+    ),
+  ],
+  [
+    '3 masked (pseudonym_fpe acct, last4, email), detectors on',
+    mkPlan(
+      [
+        [4, 'pseudonym_fpe'],
+        [2, 'last4'],
+        [3, 'email_domain'],
+      ],
+      true,
+    ),
+  ],
 ];
 
 console.log('masking stage latency (median) vs baseline JSON parse+serialise of the same result');

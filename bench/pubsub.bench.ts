@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { FakePubSubServer } from '../test/fixtures/pubsub-server.js';
 import { PubSubAuditSink } from '../src/sinks/pubsub.js';
 import { JsonlSink } from '../src/sinks/jsonl.js';
-import type { AuditSink } from '../src/sinks/types.js';
+import type { AuditSink } from '../src/audit/sink.js';
 import { fakeChain } from '../test/gcp/events.js';
 
 process.env.METADATA_SERVER_DETECTION = 'none';
@@ -58,7 +58,8 @@ try {
   const pubsub = new PubSubAuditSink({ topic: 'audit', project: 'bench', endpoint: server.endpoint });
   const ps = await measure(pubsub);
   await pubsub.close();
-  const row = (n: string, r: typeof base) => `${n.padEnd(22)} p50 ${r.p50.toFixed(2).padStart(7)} ms  p99 ${r.p99.toFixed(2).padStart(7)} ms  ${r.eps.toFixed(0).padStart(7)} events/s (${CONCURRENCY} writers)`;
+  const row = (n: string, r: typeof base) =>
+    `${n.padEnd(22)} p50 ${r.p50.toFixed(2).padStart(7)} ms  p99 ${r.p99.toFixed(2).padStart(7)} ms  ${r.eps.toFixed(0).padStart(7)} events/s (${CONCURRENCY} writers)`;
   console.log(`events per run: ${N}`);
   console.log(row('jsonl (baseline)', base));
   console.log(row('pubsub (local fake)', ps));

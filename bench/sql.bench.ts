@@ -15,7 +15,11 @@ if (!existsSync(corpus)) {
   console.log(`sql bench: corpus not found at ${corpus}; skipped`);
   process.exit(0);
 }
-const load = (folder: string) => readdirSync(join(corpus, folder)).filter((f) => f.endsWith('.sql')).sort().map((f) => readFileSync(join(corpus, folder, f), 'utf8'));
+const load = (folder: string) =>
+  readdirSync(join(corpus, folder))
+    .filter((f) => f.endsWith('.sql'))
+    .sort()
+    .map((f) => readFileSync(join(corpus, folder, f), 'utf8'));
 const folders = { spider2: load('spider2'), sqlfluff: load('sqlfluff') };
 
 // 1. Parser choice.
@@ -42,11 +46,12 @@ const queries = folders.spider2;
 const opts = { dialect: 'bigquery' as const, defaultProject: 'proj', defaultDataset: 'ds' };
 function timeEach(fn: (sql: string) => unknown, rounds: number): number[] {
   const t: number[] = [];
-  for (let r = 0; r < rounds; r++) for (const sql of queries) {
-    const s = process.hrtime.bigint();
-    fn(sql);
-    t.push(Number(process.hrtime.bigint() - s) / 1e6);
-  }
+  for (let r = 0; r < rounds; r++)
+    for (const sql of queries) {
+      const s = process.hrtime.bigint();
+      fn(sql);
+      t.push(Number(process.hrtime.bigint() - s) / 1e6);
+    }
   return t;
 }
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
@@ -59,7 +64,9 @@ const cache = createAnalysisCache(1000);
 for (const s of queries) cache.get(s, opts);
 const cachedT = timeEach((s) => cache.get(s, opts), rounds);
 const row = (name: string, t: number[]) =>
-  console.log(`  ${name.padEnd(16)} ${(t.length / (sum(t) / 1000)).toFixed(0).padStart(8)}/s   p50 ${pct(t, 50).toFixed(3)} ms   p99 ${pct(t, 99).toFixed(3)} ms   ×parse ${(sum(t) / sum(parseT)).toFixed(2)}`);
+  console.log(
+    `  ${name.padEnd(16)} ${(t.length / (sum(t) / 1000)).toFixed(0).padStart(8)}/s   p50 ${pct(t, 50).toFixed(3)} ms   p99 ${pct(t, 99).toFixed(3)} ms   ×parse ${(sum(t) / sum(parseT)).toFixed(2)}`,
+  );
 console.log(`throughput over ${queries.length} Spider2 queries × ${rounds} rounds (one core)`);
 row('parse only', parseT);
 row('analyze (cold)', coldT);

@@ -53,10 +53,7 @@ export class McpTarget {
   }
 
   async session(name = 'bench'): Promise<LoadSession> {
-    const init = await this.post(
-      null,
-      JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: PROTOCOL, capabilities: {}, clientInfo: { name, version: '1' } } }),
-    );
+    const init = await this.post(null, JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: PROTOCOL, capabilities: {}, clientInfo: { name, version: '1' } } }));
     if (init.status !== 200) throw new Error(`initialize at ${this.url}: HTTP ${init.status} ${init.text.slice(0, 300)}`);
     const sid = init.sessionId;
     const n = await this.post(sid, '{"jsonrpc":"2.0","method":"notifications/initialized"}');

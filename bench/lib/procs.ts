@@ -16,7 +16,7 @@ export interface Child {
 
 /** Starts `node [nodeArgs] script args` and waits for the JSON line ({url, pid}) it prints when ready. */
 export async function startChild(script: string, args: string[], opts: { nodeArgs?: string[]; tsx?: boolean; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Child> {
-  const nodeArgs = [...(opts.tsx ?? script.endsWith('.ts') ? ['--import', 'tsx'] : []), ...(opts.nodeArgs ?? [])];
+  const nodeArgs = [...((opts.tsx ?? script.endsWith('.ts')) ? ['--import', 'tsx'] : []), ...(opts.nodeArgs ?? [])];
   const child = spawn(process.execPath, [...nodeArgs, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
   let log = '';
   child.stderr!.on('data', (d) => (log = (log + d).slice(-4000)));

@@ -81,11 +81,20 @@ export function gatewaySection(g: GatewayResults): string {
   out.push('');
   out.push('- **direct**: MCP Toolbox itself — the baseline;');
   out.push('- **proxy**: a bare Node `http` pass-through proxy (`bench/lib/proxy-main.mjs`) — the floor for any Node hop;');
-  out.push('- **transport**: the gateway\'s MCP endpoint with a pass-through interceptor and a constant bearer check (`bench/lib/transport-main.mjs`) — what `src/transport` costs;');
-  out.push('- **gateway**: the whole gateway in demo mode (`bench/lib/gateway-main.mjs`): dev-issuer JWT verified per request, SQL analysis, policy, masking, audit written and fsync\'d before release; the caller holds the `analyst` role.');
+  out.push("- **transport**: the gateway's MCP endpoint with a pass-through interceptor and a constant bearer check (`bench/lib/transport-main.mjs`) — what `src/transport` costs;");
+  out.push(
+    "- **gateway**: the whole gateway in demo mode (`bench/lib/gateway-main.mjs`): dev-issuer JWT verified per request, SQL analysis, policy, masking, audit written and fsync'd before release; the caller holds the `analyst` role.",
+  );
   out.push('');
-  out.push('The paths take turns in six rounds per measurement (rotating which goes first), so load from other work on the shared machine falls on all of them alike. Throughput is calls per second of the time each path was driven.', '');
-  if (g.runtime) out.push(`The gateway and transport processes run ${g.runtime === 'compiled (dist/)' ? 'the compiled JavaScript (`npm run build`, as the Docker image does)' : 'the TypeScript sources through tsx'}.`, '');
+  out.push(
+    'The paths take turns in six rounds per measurement (rotating which goes first), so load from other work on the shared machine falls on all of them alike. Throughput is calls per second of the time each path was driven.',
+    '',
+  );
+  if (g.runtime)
+    out.push(
+      `The gateway and transport processes run ${g.runtime === 'compiled (dist/)' ? 'the compiled JavaScript (`npm run build`, as the Docker image does)' : 'the TypeScript sources through tsx'}.`,
+      '',
+    );
   out.push(`Goals (issue 14): gateway ≤ +1.0 ms p50 and ≤ +5 ms p99 over direct, throughput ≥ 0.80 × direct.${g.scale !== 1 ? ` Run with BENCH_SCALE=${g.scale} (fewer calls).` : ''}`);
   for (const w of workloads) {
     out.push('', `### ${w}`, '');
@@ -119,7 +128,7 @@ export function gatewaySection(g: GatewayResults): string {
     out.push('', 'Goal: ≤ 200 MB at 1,000 sessions. The 10-minute soak with 1,000 sessions is `bench/soak.ts` (not part of this run).');
   }
   if (g.cpu) {
-    out.push('', '### Where the gateway\'s CPU goes', '');
+    out.push('', "### Where the gateway's CPU goes", '');
     out.push(
       `A separate gateway process, warmed up, then profiled (V8 CPU profiler) over ${int(g.cpu.calls)} calls of the 100-row masked SELECT on ${g.cpu.sessions} sessions: ${f2(g.cpu.busyMs / g.cpu.calls)} ms of CPU per call (profiler overhead included; busy ${int(g.cpu.busyMs)} of ${int(g.cpu.wallMs)} ms). Each sample is charged to the project module nearest the top of its stack, so JSON parsing inside masking counts as masking and an fsync in the audit writer as audit (\`bench/lib/cpuprofile.ts\`).`,
       '',
@@ -132,11 +141,19 @@ export function gatewaySection(g: GatewayResults): string {
     out.push('| stage | result | goal |', '| --- | ---: | --- |');
     if (g.analysis) {
       out.push(`| SQL analysis, distinct short queries (cold: parse + analyze) | ${int(g.analysis.cold)} /s | ≥ 2,000 /s ${goal(g.analysis.cold >= 2000)} |`);
-      out.push(`| SQL analysis, same shape, new literal each call (\`analyzeCached\`: served by its template cache, the literal-normalised fingerprint) | ${int(g.analysis.fingerprint)} /s | ≥ 50,000 /s ${goal(g.analysis.fingerprint >= 50_000)} |`);
+      out.push(
+        `| SQL analysis, same shape, new literal each call (\`analyzeCached\`: served by its template cache, the literal-normalised fingerprint) | ${int(g.analysis.fingerprint)} /s | ≥ 50,000 /s ${goal(g.analysis.fingerprint >= 50_000)} |`,
+      );
       out.push(`| SQL analysis, repeated text (\`analyzeCached\`, text cache hit) | ${int(g.analysis.textCached)} /s | ≥ 50,000 /s ${goal(g.analysis.textCached >= 50_000)} |`);
     }
-    if (g.masking) out.push(`| masking (\`bench/masking.bench.ts\`), ${int(g.masking.rows)} rows × ${g.masking.columns} columns, ${g.masking.masked} masked, detectors on; baseline: JSON parse + serialise of the same rows ${int(g.masking.baselineCellsPerSec)} cells/s | ${int(g.masking.cellsPerSec)} cells/s | ≥ 1,000,000 cells/s ${goal(g.masking.cellsPerSec >= 1_000_000)} |`);
-    if (g.audit) out.push(`| audit events made durable (\`bench/audit.bench.ts\`: JSONL, fdatasync, group commit, ${g.audit.callers} concurrent callers); baseline: one fsync per event ${int(g.audit.baselineEventsPerSec)} events/s | ${int(g.audit.eventsPerSec)} events/s | |`);
+    if (g.masking)
+      out.push(
+        `| masking (\`bench/masking.bench.ts\`), ${int(g.masking.rows)} rows × ${g.masking.columns} columns, ${g.masking.masked} masked, detectors on; baseline: JSON parse + serialise of the same rows ${int(g.masking.baselineCellsPerSec)} cells/s | ${int(g.masking.cellsPerSec)} cells/s | ≥ 1,000,000 cells/s ${goal(g.masking.cellsPerSec >= 1_000_000)} |`,
+      );
+    if (g.audit)
+      out.push(
+        `| audit events made durable (\`bench/audit.bench.ts\`: JSONL, fdatasync, group commit, ${g.audit.callers} concurrent callers); baseline: one fsync per event ${int(g.audit.baselineEventsPerSec)} events/s | ${int(g.audit.eventsPerSec)} events/s | |`,
+      );
   }
   return out.join('\n');
 }
@@ -144,7 +161,7 @@ export function gatewaySection(g: GatewayResults): string {
 export function render(info: RunInfo, gateway: GatewayResults | null, benches: BenchOutput[]): string {
   const out = ['# Benchmarks', '', machineSection(info), ''];
   if (gateway) out.push(gatewaySection(gateway), '');
-  out.push('## Every benchmark\'s own output', '');
+  out.push("## Every benchmark's own output", '');
   out.push('| bench | result | seconds |', '| --- | --- | ---: |');
   for (const b of benches) out.push(`| \`bench/${b.file}\` | ${b.ok ? 'ok' : 'FAILED'} | ${b.seconds.toFixed(0)} |`);
   for (const b of benches) {

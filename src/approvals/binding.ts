@@ -1,24 +1,12 @@
 // What ties an approval to one call: the requester, the tool, the exact statement text and the
 // call's other arguments. Separation of duties is decided on the same notion of "same person".
-import { createHash } from 'node:crypto';
 import type { Identity } from '../identity/types.js';
 import type { ApprovalActor } from './types.js';
 
-export function sha256(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
-}
+import { sha256Hex } from '../common/digest.js';
+import { sortKeys } from '../common/sorted-json.js';
 
-function canonical(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(canonical);
-  if (v && typeof v === 'object') {
-    return Object.fromEntries(
-      Object.keys(v as object)
-        .sort()
-        .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
-    );
-  }
-  return v;
-}
+export { sha256Hex as sha256 };
 
 /**
  * Hash of the arguments other than the SQL itself and the free-text justification: a dry-run
@@ -30,7 +18,7 @@ export function argsSha256(args: Record<string, unknown>, sqlArgument: string | 
     if (k === sqlArgument || k === 'justification') continue;
     rest[k] = v;
   }
-  return sha256(JSON.stringify(canonical(rest)));
+  return sha256Hex(JSON.stringify(sortKeys(rest)));
 }
 
 export function actorOf(identity: Identity, roles: string[] = identity.roles): ApprovalActor {

@@ -18,11 +18,19 @@ const webhookUrl = z
 export const ApprovalsConfigSchema = z
   .object({
     /** Expiry used when the policy rule gives none. */
-    defaultExpirySeconds: z.number().int().min(30).max(7 * 24 * 3600).default(3600),
+    defaultExpirySeconds: z
+      .number()
+      .int()
+      .min(30)
+      .max(7 * 24 * 3600)
+      .default(3600),
     /** Where the exact statement text awaiting review is kept (0600 files); default <data>/approvals. */
     statementsDir: z.string().min(1).nullable().default(null),
     /** Only these actor types may approve (an agent or CI job approving is not independent review). */
-    approverActorTypes: z.array(z.enum(['human', 'ci', 'agent', 'service'])).min(1).default(['human']),
+    approverActorTypes: z
+      .array(z.enum(['human', 'ci', 'agent', 'service']))
+      .min(1)
+      .default(['human']),
     /** How often open requests past their expiry are closed with an approval_expired event. */
     sweepSeconds: z.number().int().min(1).max(3600).default(30),
     /** How many closed requests GET /approvals lists besides the open ones. */
@@ -30,7 +38,12 @@ export const ApprovalsConfigSchema = z
     /** Longest a reason may be; reasons are stored in the audit log. */
     maxReasonChars: z.number().int().min(10).max(10_000).default(1000),
     /** Web UI sessions last no longer than this (and never beyond the token's own expiry). */
-    uiSessionSeconds: z.number().int().min(60).max(24 * 3600).default(8 * 3600),
+    uiSessionSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(24 * 3600)
+      .default(8 * 3600),
     wait: z
       .object({
         /** Hold every approval-requiring call open (clients can also ask per call via _meta). */

@@ -2,8 +2,8 @@
 // anything itself: it either hands back an approval this exact call may consume (and records
 // the consumption first), or the tool result that tells the agent what is pending.
 import type { ApprovalGate, GateResult, HeldCall } from '../pipeline/deps.js';
-import { GatewayError } from '../pipeline/types.js';
-import { contextFields } from '../pipeline/audit-fields.js';
+import { ERR_AUDIT_UNAVAILABLE, INTERNAL_ERROR, GatewayError } from '../common/errors.js';
+import { contextFields } from '../audit/actor.js';
 import type { Identity } from '../identity/types.js';
 import type { Dialect } from '../sql/types.js';
 import type { Logger } from '../ops/logger.js';
@@ -15,10 +15,7 @@ import { bindingKey } from './views.js';
 import type { Notifier } from './notify.js';
 import type { ApprovalRecord } from './types.js';
 import type { ClaimStore } from './claims.js';
-
-/** JSON-RPC codes the pipeline uses for its own refusals (kept in step with interceptor.ts). */
-const ERR_AUDIT_UNAVAILABLE = -32004;
-const ERR_INTERNAL = -32603;
+import { sqlTextForAudit } from '../audit/sql-text.js';
 
 export const WAIT_META_KEY = 'bqwarden/wait_for_approval';
 export const APPROVAL_META_KEY = 'bqwarden/approval';
@@ -67,14 +64,9 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
   /** The statement as the audit stores it: the same rule as the pipeline (literals only where policy keeps them). */
   function auditSqlText(call: HeldCall): string {
     const policy = deps.policy();
-    if (policy.keepLiterals?.(call.roles) === true) return call.sql;
     const dialect = policy.analyzeOptions?.(call.tool)?.dialect ?? call.analysis.dialect;
-    try {
-      if (deps.sql) return deps.sql.redactLiterals(call.sql, dialect);
-    } catch {
-      // fall through: never store what we could not redact
-    }
-    return `-- SQL withheld (${call.sql.length} chars); the exact text is bound by sql_sha256`;
+    const sql = deps.sql;
+    return sqlTextForAudit(call.sql, policy.keepLiterals?.(call.roles) === true, sql ? (s) => sql.redactLiterals(s, dialect) : null);
   }
 
   function sqlArgument(call: HeldCall): string | null {
@@ -185,9 +177,11 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
   function previousNote(prev: ApprovalRecord | undefined): string | null {
     if (!prev) return null;
     const s = service.status(prev);
-    if (s === 'rejected') return `Your previous request ${prev.id} for this statement was rejected by ${prev.rejection?.actor.display ?? 'a reviewer'}: ${prev.rejection?.reason ?? '(no reason)'}. This is a new request, with your new justification.`;
+    if (s === 'rejected')
+      return `Your previous request ${prev.id} for this statement was rejected by ${prev.rejection?.actor.display ?? 'a reviewer'}: ${prev.rejection?.reason ?? '(no reason)'}. This is a new request, with your new justification.`;
     if (s === 'expired') return `Your previous request ${prev.id} for this statement expired at ${prev.expiresAt}.`;
-    if (s === 'executed') return `Your previous approval ${prev.id} for this statement already ran it once (each approval runs the statement once). This is a new request, with your new justification.`;
+    if (s === 'executed')
+      return `Your previous approval ${prev.id} for this statement already ran it once (each approval runs the statement once). This is a new request, with your new justification.`;
     return null;
   }
 
@@ -212,9 +206,13 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
       try {
         if (!won) won = await deps.claims.claim(rec.id, { instance: deps.instance, session_id: call.ctx.sessionId, request_id: call.ctx.requestId, at: iso(service.now()) });
       } catch (err) {
-        throw new GatewayError(ERR_INTERNAL, `the approval claim store ${deps.claims.name} could not be reached, so the approved statement is not executed (fail closed): ${(err as Error).message}`, {
-          reason: 'approval_claims_unavailable',
-        });
+        throw new GatewayError(
+          INTERNAL_ERROR,
+          `the approval claim store ${deps.claims.name} could not be reached, so the approved statement is not executed (fail closed): ${(err as Error).message}`,
+          {
+            reason: 'approval_claims_unavailable',
+          },
+        );
       }
       if (!won) return usedElsewhere(rec);
       held.add(rec.id);
@@ -254,7 +252,7 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
       await service.deps.statements.put(id, sha, call.sql);
     } catch (err) {
       deps.log.error({ err: (err as Error).message, approval_id: id }, 'could not keep the exact statement for review');
-      throw new GatewayError(ERR_INTERNAL, `the statement could not be held for approval (statement store failed), so it is denied: ${(err as Error).message}`, {
+      throw new GatewayError(INTERNAL_ERROR, `the statement could not be held for approval (statement store failed), so it is denied: ${(err as Error).message}`, {
         reason: 'approval_store_unavailable',
       });
     }
@@ -294,7 +292,7 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
         auditError(err);
       });
     const rec = service.get(id);
-    if (!rec || rec.requestEventId !== ev.event_id) throw new GatewayError(ERR_INTERNAL, `approval request ${id} was written but could not be read back; denied`, { reason: 'approval_state' });
+    if (!rec || rec.requestEventId !== ev.event_id) throw new GatewayError(INTERNAL_ERROR, `approval request ${id} was written but could not be read back; denied`, { reason: 'approval_state' });
     deps.notifier.notify(rec);
     return rec;
   }
@@ -321,7 +319,16 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
       timers.push(setTimeout(finish, seconds * 1000));
       const untilExpiry = Date.parse(rec.expiresAt) - service.now();
       if (untilExpiry < seconds * 1000) {
-        timers.push(setTimeout(() => void service.expireIfDue(rec).catch(() => undefined).finally(finish), Math.max(0, untilExpiry)));
+        timers.push(
+          setTimeout(
+            () =>
+              void service
+                .expireIfDue(rec)
+                .catch(() => undefined)
+                .finally(finish),
+            Math.max(0, untilExpiry),
+          ),
+        );
       }
       timers.push(
         setInterval(() => {
@@ -350,11 +357,11 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
     async check(call) {
       const sha = sha256(call.sql);
       if (call.analysis.sha256 && call.analysis.sha256 !== sha) {
-        throw new GatewayError(ERR_INTERNAL, 'the analysed statement is not the statement in the call (sha256 differs); denied', { reason: 'approval_binding' });
+        throw new GatewayError(INTERNAL_ERROR, 'the analysed statement is not the statement in the call (sha256 differs); denied', { reason: 'approval_binding' });
       }
       const req = call.decision.approval;
       if (!req || req.required < 1 || req.approverRoles.length === 0) {
-        throw new GatewayError(ERR_INTERNAL, `policy rule ${call.decision.ruleIds.join(', ')} asks for approval but names no approver roles or count; denied`, {
+        throw new GatewayError(INTERNAL_ERROR, `policy rule ${call.decision.ruleIds.join(', ')} asks for approval but names no approver roles or count; denied`, {
           reason: 'approval_misconfigured',
         });
       }

@@ -18,14 +18,14 @@ import { fileStatementStore } from './statements.js';
 import { shellWord } from '../config/invocation.js';
 import type { ApprovalEventSource, StatementStore } from './types.js';
 
-export { ApprovalsConfigSchema, type ApprovalsConfig } from './config.js';
-export { reduceApprovals, applyApprovalEvent, emptyApprovalState, statusAt } from './reduce.js';
+export { type ApprovalsConfig } from './config.js';
+export { reduceApprovals } from './reduce.js';
 export { localAuditSource, memoryApprovalSource } from './source.js';
 export { fileStatementStore, memoryStatementStore } from './statements.js';
-export { fileClaimStore, memoryClaimStore, type ClaimStore } from './claims.js';
+export { type ClaimStore } from './claims.js';
 export { ApprovalService, ApprovalError } from './service.js';
-export { WAIT_META_KEY, APPROVAL_META_KEY, type ApprovalPolicyView } from './gate.js';
-export type { ApprovalEventSource, ApprovalRecord, ApprovalState, StatementStore } from './types.js';
+export { type ApprovalPolicyView } from './gate.js';
+export type { ApprovalEventSource, StatementStore } from './types.js';
 
 export interface ApprovalsDeps {
   audit: { append(input: AuditEventInput): Promise<AuditEvent> };
@@ -114,7 +114,7 @@ export async function createApprovals(deps: ApprovalsDeps): Promise<Approvals> {
     claims,
     urls,
     async routes(app, { authenticate, web }) {
-      const routeDeps = { service, policy: deps.policy, authenticate, authFailure: web.authFailure, reviewUrl: urls.review };
+      const routeDeps = { service, policy: deps.policy, authenticate, authFailure: web.authFailure, client: web.client, reviewUrl: urls.review };
       await registerApprovalApi(app, routeDeps);
       await registerApprovalUi(app, { ...routeDeps, web, sessionSeconds: config.uiSessionSeconds });
     },

@@ -8,6 +8,7 @@ import { actorOf, sameActor } from './binding.js';
 import { ApprovalError, reviewerFields, type ApprovalService, type Reviewer } from './service.js';
 import { approvalView, bindingKey, type ApprovalDetailView } from './views.js';
 import type { ApprovalRecord } from './types.js';
+import type { RequestClient } from '../web/index.js';
 
 export type Authenticate = (headers: IncomingHttpHeaders) => Promise<Identity>;
 
@@ -17,12 +18,13 @@ export interface RouteDeps {
   authenticate: Authenticate;
   /** The gateway's one audited path for refused credentials (the web module's). */
   authFailure: (req: FastifyRequest, err: Error, surface: string) => Promise<void>;
+  /** Source IP and scanned User-Agent (the web module's). */
+  client: (req: FastifyRequest) => RequestClient;
   reviewUrl: (id: string) => string;
 }
 
-export function reviewerOf(req: FastifyRequest, identity: Identity, roles: string[], door: string): Reviewer {
-  const ua = req.headers['user-agent'];
-  return { identity, roles, sourceIp: req.ip ?? null, userAgent: typeof ua === 'string' ? ua : null, door };
+export function reviewerOf(client: RequestClient, identity: Identity, roles: string[], door: string): Reviewer {
+  return { identity, roles, sourceIp: client.sourceIp, userAgent: client.userAgent, door };
 }
 
 /** What this viewer may do with the request now; the reason when not. */
@@ -97,7 +99,11 @@ export async function registerApprovalApi(app: FastifyInstance, deps: RouteDeps)
       return { identity, roles: deps.policy().rolesFor(identity) };
     } catch (err) {
       await deps.authFailure(req, err as Error, 'approvals/api');
-      reply.code(401).header('www-authenticate', 'Bearer').header('cache-control', 'no-store').send({ error: 'unauthenticated', message: `a valid bearer token is required: ${(err as Error).message}` });
+      reply
+        .code(401)
+        .header('www-authenticate', 'Bearer')
+        .header('cache-control', 'no-store')
+        .send({ error: 'unauthenticated', message: `a valid bearer token is required: ${(err as Error).message}` });
       return null;
     }
   }
@@ -117,7 +123,7 @@ export async function registerApprovalApi(app: FastifyInstance, deps: RouteDeps)
     if (!rec || !service.canView(rec, me.identity, me.roles)) return reply.code(404).send({ error: 'not_found', message: `no approval request ${req.params.id} that you may see` });
     await service.expireIfDue(rec).catch(() => undefined);
     try {
-      await auditView(service, rec, reviewerOf(req, me.identity, me.roles, 'api'));
+      await auditView(service, rec, reviewerOf(deps.client(req), me.identity, me.roles, 'api'));
     } catch (err) {
       return reply.code(503).send({ error: 'audit_unavailable', message: `viewing the statement could not be recorded, so it is not shown: ${(err as Error).message}` });
     }
@@ -125,21 +131,17 @@ export async function registerApprovalApi(app: FastifyInstance, deps: RouteDeps)
   });
 
   for (const action of ['approve', 'reject'] as const) {
-    app.post<{ Params: { id: string }; Body: { reason: string; sql_sha256?: string } }>(
-      `/approvals/:id/${action}`,
-      { schema: { params: ID_PARAM, body: DECISION_BODY } },
-      async (req, reply) => {
-        const me = await who(req, reply);
-        if (!me) return reply;
-        reply.header('cache-control', 'no-store');
-        try {
-          const r = reviewerOf(req, me.identity, me.roles, 'api');
-          const rec = await (action === 'approve' ? service.approve(req.params.id, r, req.body.reason, req.body.sql_sha256) : service.reject(req.params.id, r, req.body.reason, req.body.sql_sha256));
-          return { approval: approvalView(rec, service.status(rec), deps.reviewUrl(rec.id), service.now()) };
-        } catch (err) {
-          return sendError(reply, err);
-        }
-      },
-    );
+    app.post<{ Params: { id: string }; Body: { reason: string; sql_sha256?: string } }>(`/approvals/:id/${action}`, { schema: { params: ID_PARAM, body: DECISION_BODY } }, async (req, reply) => {
+      const me = await who(req, reply);
+      if (!me) return reply;
+      reply.header('cache-control', 'no-store');
+      try {
+        const r = reviewerOf(deps.client(req), me.identity, me.roles, 'api');
+        const rec = await (action === 'approve' ? service.approve(req.params.id, r, req.body.reason, req.body.sql_sha256) : service.reject(req.params.id, r, req.body.reason, req.body.sql_sha256));
+        return { approval: approvalView(rec, service.status(rec), deps.reviewUrl(rec.id), service.now()) };
+      } catch (err) {
+        return sendError(reply, err);
+      }
+    });
   }
 }

@@ -330,10 +330,16 @@ export class ApprovalService {
           throw new ApprovalError('self_approval', `${reviewer.display} asked for ${id} and cannot approve it (separation of duties: the requester never approves their own request)`);
         }
         if (!(this.deps.config.approverActorTypes as string[]).includes(r.identity.actorType)) {
-          throw new ApprovalError('actor_type_not_allowed', `approvals must come from ${this.deps.config.approverActorTypes.join(' or ')} actors; ${reviewer.display} authenticated as ${r.identity.actorType}`);
+          throw new ApprovalError(
+            'actor_type_not_allowed',
+            `approvals must come from ${this.deps.config.approverActorTypes.join(' or ')} actors; ${reviewer.display} authenticated as ${r.identity.actorType}`,
+          );
         }
         if (!r.roles.some((x) => rec.approverRoles.includes(x))) {
-          throw new ApprovalError('not_an_approver', `${id} needs an approver with role ${rec.approverRoles.join(' or ') || '(none configured)'}; ${reviewer.display} holds ${r.roles.join(', ') || 'no roles'} (rule ${rec.ruleIds.join(', ')})`);
+          throw new ApprovalError(
+            'not_an_approver',
+            `${id} needs an approver with role ${rec.approverRoles.join(' or ') || '(none configured)'}; ${reviewer.display} holds ${r.roles.join(', ') || 'no roles'} (rule ${rec.ruleIds.join(', ')})`,
+          );
         }
         if (rec.approvals.some((v) => sameActor(v.actor, reviewer))) {
           throw new ApprovalError('already_voted', `${reviewer.display} already approved ${id}; it needs ${rec.required} distinct approvers`);

@@ -71,7 +71,7 @@ export async function registerApprovalUi(app: FastifyInstance, deps: UiDeps): Pr
       if (!rec || !service.canView(rec, s.identity, roles)) return page(reply, 404, errorPage(404, `No approval request ${req.params.id} that you may see.`, who(s), csrf));
       await service.expireIfDue(rec).catch(() => undefined);
       try {
-        await auditView(service, rec, reviewerOf(req, s.identity, roles, 'ui'));
+        await auditView(service, rec, reviewerOf(web.client(req), s.identity, roles, 'ui'));
       } catch (err) {
         return page(reply, 503, errorPage(503, `Viewing the statement could not be recorded, so it is not shown: ${(err as Error).message}`, who(s), csrf));
       }
@@ -90,7 +90,7 @@ export async function registerApprovalUi(app: FastifyInstance, deps: UiDeps): Pr
         const sha = typeof req.body?.sql_sha256 === 'string' ? req.body.sql_sha256 : null;
         if (!sha) return page(reply, 400, errorPage(400, 'The form did not say which statement you reviewed (sql_sha256); reload the request and try again.', who(s), csrf));
         try {
-          const r = reviewerOf(req, s.identity, roles, 'ui');
+          const r = reviewerOf(web.client(req), s.identity, roles, 'ui');
           const reason = typeof req.body.reason === 'string' ? req.body.reason : '';
           if (action === 'approve') await service.approve(id, r, reason, sha);
           else await service.reject(id, r, reason, sha);

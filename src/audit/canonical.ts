@@ -48,7 +48,9 @@ interface Layout {
 }
 
 function layout(exclude: string[]): Layout {
-  const all = Object.keys(AuditEventSchema.shape).filter((k) => !exclude.includes(k)).sort();
+  const all = Object.keys(AuditEventSchema.shape)
+    .filter((k) => !exclude.includes(k))
+    .sort();
   const keys = all.filter((k) => k !== 'hash');
   return { keys, prefix: keys.map((k) => JSON.stringify(k) + ':'), hashIndex: all.indexOf('hash') };
 }

@@ -67,8 +67,7 @@ export function signerFromPrivateKey(privateKey: KeyObject): LocalSigner {
     publicKey,
     publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
     description: 'local Ed25519 key',
-    sign: (chainId: string, seq: number, prevHash: string): string =>
-      sign(null, Buffer.from(checkpointMessage(chainId, seq, prevHash), 'utf8'), privateKey).toString('base64'),
+    sign: (chainId: string, seq: number, prevHash: string): string => sign(null, Buffer.from(checkpointMessage(chainId, seq, prevHash), 'utf8'), privateKey).toString('base64'),
   };
 }
 
@@ -167,7 +166,10 @@ export function loadPublicKeysFromDir(dir: string): string[] {
   } catch {
     return [];
   }
-  return names.filter((n) => n.endsWith('.pub.pem')).sort().map((n) => readFileSync(join(dir, n), 'utf8'));
+  return names
+    .filter((n) => n.endsWith('.pub.pem'))
+    .sort()
+    .map((n) => readFileSync(join(dir, n), 'utf8'));
 }
 
 export function verifyCheckpointSignature(key: KeyObject, chainId: string, seq: number, prevHash: string, signatureB64: string): boolean {

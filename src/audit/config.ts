@@ -45,7 +45,11 @@ export const AuditConfigSchema = z
     trustedKeys: z.array(z.string().min(1)).default([]),
     anchors: AnchorsConfigSchema,
     /** Rotate the JSONL file when it reaches this size (a new UTC day always starts a new file). */
-    maxFileBytes: z.number().int().min(4096).default(64 * 1024 * 1024),
+    maxFileBytes: z
+      .number()
+      .int()
+      .min(4096)
+      .default(64 * 1024 * 1024),
     /** Largest group commit (events per write+fsync). */
     maxBatch: z.number().int().min(1).default(512),
     /** Group commit window, ms: how long an idle log's first append waits for others (bench/audit.bench.ts). */
@@ -60,4 +64,3 @@ export const AuditConfigSchema = z
       .prefault({}),
   })
   .prefault({});
-export type AuditConfig = z.infer<typeof AuditConfigSchema>;

@@ -11,6 +11,7 @@
 // Every field is always present (null or [] when empty) so the canonical serialisation,
 // and therefore the hash, never depends on which optional keys a writer happened to set.
 import { z } from 'zod';
+import { ACTOR_TYPES, AUTH_METHODS } from '../identity/types.js';
 
 /**
  * 2 added `intent_id` (write-ahead intents) and `sql_executed` / `sql_executed_sha256` (the SQL as
@@ -41,24 +42,13 @@ export const EVENT_TYPES = [
   'gateway_start',
   'gateway_stop',
 ] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
 
 export const DECISIONS = ['allow', 'mask', 'deny', 'approval_required', 'none'] as const;
-export type DecisionKind = (typeof DECISIONS)[number];
 
 export const OUTCOMES = ['success', 'failure', 'denied', 'pending', 'error'] as const;
-export type Outcome = (typeof OUTCOMES)[number];
-
-export const ACTOR_TYPES = ['human', 'ci', 'agent', 'service', 'anonymous'] as const;
-export type ActorType = (typeof ACTOR_TYPES)[number];
-
-export const AUTH_METHODS = ['oidc', 'google_id_token', 'iap', 'dev', 'none'] as const;
-export type AuthMethod = (typeof AUTH_METHODS)[number];
 
 // Timestamps are ISO-8601 UTC with millisecond precision, e.g. 2026-11-22T02:42:56.123Z.
-const timestamp = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/, 'UTC timestamp with milliseconds');
+const timestamp = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/, 'UTC timestamp with milliseconds');
 const str = z.string().nullable();
 const int = z.number().int().nullable();
 const strList = z.array(z.string());
@@ -167,10 +157,7 @@ export const AuditEventSchema = z.object({
 export type AuditEvent = z.infer<typeof AuditEventSchema>;
 
 /** What callers supply; the audit writer fills ids, time, chain fields and defaults. */
-export type AuditEventInput = Partial<
-  Omit<AuditEvent, 'event_id' | 'chain_id' | 'seq' | 'prev_hash' | 'hash' | 'schema_version'>
-> &
-  Pick<AuditEvent, 'event_type'>;
+export type AuditEventInput = Partial<Omit<AuditEvent, 'event_id' | 'chain_id' | 'seq' | 'prev_hash' | 'hash' | 'schema_version'>> & Pick<AuditEvent, 'event_type'>;
 
 export const ZERO_HASH = '0'.repeat(64);
 
@@ -296,8 +283,7 @@ export const FIELD_CHECKS: Record<keyof AuditEvent, FieldCheck> = {
   decision_reason: strOrNull,
   policy_version: strOrNull,
   masked_columns: (v) =>
-    Array.isArray(v) &&
-    v.every((m) => isObj(m) && isStr(m.column) && strOrNull(m.source) && isStr(m.classification) && isStr(m.method) && strOrNull(m.rule_id) && Object.keys(m).length === 5),
+    Array.isArray(v) && v.every((m) => isObj(m) && isStr(m.column) && strOrNull(m.source) && isStr(m.classification) && isStr(m.method) && strOrNull(m.rule_id) && Object.keys(m).length === 5),
   detector_hits: (v) => Array.isArray(v) && v.every((h) => isObj(h) && isStr(h.detector) && Number.isSafeInteger(h.count) && Object.keys(h).length === 2),
   outcome: oneOf(OUTCOMES),
   error_code: strOrNull,

@@ -1,11 +1,7 @@
 // The hash of an event: hex SHA-256 over the canonical serialisation of every field but `hash`.
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../common/digest.js';
 import { AuditEventSchema, type AuditEvent } from './event.js';
 import { canonicalEventParts, eventMembersWithoutHash, joinWithHash } from './canonical.js';
-
-export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
-}
 
 /** Hash of an event that has already passed AuditEventSchema (hot path of the writer and verifier). */
 export function hashValidEvent(event: AuditEvent): string {

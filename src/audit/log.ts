@@ -16,7 +16,7 @@
 // complete lines stay in the chain; a torn line is quarantined by the sink).
 import { randomUUID } from 'node:crypto';
 import { AUDIT_SCHEMA_VERSION, EVENT_FIELDS, ZERO_HASH, emptyEvent, invalidField, type AuditEvent, type AuditEventInput } from './event.js';
-import type { AuditSink, ChainHead } from '../sinks/types.js';
+import type { AuditSink, ChainHead } from './sink.js';
 import type { CheckpointSigner } from './checkpoint.js';
 import { sealEvent } from './hash.js';
 import { rememberCanonical } from './canonical-cache.js';

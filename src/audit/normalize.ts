@@ -129,9 +129,7 @@ export function normalizeEvent(raw: unknown): AuditEvent {
     out[f] = v === null || v === undefined ? [] : v;
   }
   if (Array.isArray(out.detector_hits)) {
-    out.detector_hits = (out.detector_hits as unknown[]).map((h, i) =>
-      h && typeof h === 'object' ? { ...h, count: toInt(`detector_hits[${i}].count`, (h as Record<string, unknown>).count) } : h,
-    );
+    out.detector_hits = (out.detector_hits as unknown[]).map((h, i) => (h && typeof h === 'object' ? { ...h, count: toInt(`detector_hits[${i}].count`, (h as Record<string, unknown>).count) } : h));
   }
   const parsed = AuditEventSchema.safeParse(out);
   if (!parsed.success) {

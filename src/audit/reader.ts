@@ -111,11 +111,7 @@ export function parseEventLine(text: string, validate = true): { event: AuditEve
   return { event: res.data };
 }
 
-export async function* readEvents(
-  auditDir: string,
-  filter: ReadFilter = {},
-  opts: ReadOptions = {},
-): AsyncGenerator<{ event: AuditEvent; file: string; line: number }> {
+export async function* readEvents(auditDir: string, filter: ReadFilter = {}, opts: ReadOptions = {}): AsyncGenerator<{ event: AuditEvent; file: string; line: number }> {
   const sessionNeedle = filter.sessionId !== undefined ? `"session_id":${JSON.stringify(filter.sessionId)}` : null;
   const fromIso = filter.from?.toISOString();
   const toIso = filter.to?.toISOString();

@@ -16,7 +16,15 @@ export async function replaySession(auditDir: string, sessionId: string, onInval
   const out: ReplayEntry[] = [];
   for await (const r of readEvents(auditDir, { sessionId }, { onInvalid })) out.push(r);
   out.sort((a, b) =>
-    a.event.event_time < b.event.event_time ? -1 : a.event.event_time > b.event.event_time ? 1 : a.event.chain_id === b.event.chain_id ? a.event.seq - b.event.seq : a.event.chain_id < b.event.chain_id ? -1 : 1,
+    a.event.event_time < b.event.event_time
+      ? -1
+      : a.event.event_time > b.event.event_time
+        ? 1
+        : a.event.chain_id === b.event.chain_id
+          ? a.event.seq - b.event.seq
+          : a.event.chain_id < b.event.chain_id
+            ? -1
+            : 1,
   );
   return out;
 }
@@ -73,7 +81,8 @@ export const STORED_COPY_LABEL = 'Response — stored copy (audit at rest: maske
  */
 export function deliveryOf(e: Pick<AuditEvent, 'response_json' | 'masked_columns'>): { rows: DeliveryRow[]; recorded: boolean } {
   const r = parseJson(e.response_json) as { _meta?: Record<string, unknown> } | null;
-  const note = r && typeof r === 'object' ? (r._meta?.['bqwarden/stored_copy'] as { columns?: Record<string, { classification?: string | null; released?: string; stored?: string }> } | undefined) : undefined;
+  const note =
+    r && typeof r === 'object' ? (r._meta?.['bqwarden/stored_copy'] as { columns?: Record<string, { classification?: string | null; released?: string; stored?: string }> } | undefined) : undefined;
   if (note?.columns && typeof note.columns === 'object') {
     const rows = Object.entries(note.columns).map(([column, c]) => ({
       column,
@@ -146,7 +155,11 @@ export async function listSessions(auditDir: string, onInvalid?: (i: ReadIssue) 
   for await (const { event: e } of readEvents(auditDir, {}, { onInvalid })) {
     if (!e.session_id) continue;
     let s = byId.get(e.session_id);
-    if (!s) byId.set(e.session_id, (s = { sessionId: e.session_id, actor: e.actor_email ?? e.actor_subject ?? 'anonymous', first: e.event_time, last: e.event_time, events: 0, toolCalls: 0, denied: 0, approvals: 0 }));
+    if (!s)
+      byId.set(
+        e.session_id,
+        (s = { sessionId: e.session_id, actor: e.actor_email ?? e.actor_subject ?? 'anonymous', first: e.event_time, last: e.event_time, events: 0, toolCalls: 0, denied: 0, approvals: 0 }),
+      );
     s.events++;
     if (e.event_time < s.first) s.first = e.event_time;
     if (e.event_time > s.last) s.last = e.event_time;

@@ -8,7 +8,8 @@
 // recovery cut off and kept). The report is shared with `verify --bigquery`.
 import type { KeyObject } from 'node:crypto';
 import { ZERO_HASH, type AuditEvent } from './event.js';
-import { hashValidEvent, sha256Hex } from './hash.js';
+import { hashValidEvent } from './hash.js';
+import { sha256Hex } from '../common/digest.js';
 import { eventMembersWithoutHash, joinWithHash } from './canonical.js';
 import { publicKeyMap, verifyCheckpointSignature, type TrustedKey } from './checkpoint.js';
 import type { Anchor } from './anchors.js';
@@ -207,13 +208,27 @@ export function createVerifier(opts: VerifierOptions): Verifier {
     if (!bySeq) anchored.set(a.chain_id, (bySeq = new Map()));
     const other = bySeq.get(a.seq);
     if (other && other.hash !== a.hash) {
-      breaks.push({ kind: 'anchor_conflict', severity: 'break', chain: a.chain_id, seq: a.seq, ref: opts.anchors!.store, message: `two anchors for seq ${a.seq} disagree (${other.hash.slice(0, 12)}… written ${other.anchored_at}, ${a.hash.slice(0, 12)}… written ${a.anchored_at})` });
+      breaks.push({
+        kind: 'anchor_conflict',
+        severity: 'break',
+        chain: a.chain_id,
+        seq: a.seq,
+        ref: opts.anchors!.store,
+        message: `two anchors for seq ${a.seq} disagree (${other.hash.slice(0, 12)}… written ${other.anchored_at}, ${a.hash.slice(0, 12)}… written ${a.anchored_at})`,
+      });
       continue;
     }
     bySeq.set(a.seq, a);
   }
   for (const k of keyList) {
-    if (!k.pinned) notices.push({ kind: 'unpinned_key', severity: 'notice', chain: null, seq: null, message: `key ${k.key_id} comes from ${k.source}, not from a pin: whoever can write that file can re-sign the whole chain. Pin the key (--key, audit.trustedKeys) and check the anchors` });
+    if (!k.pinned)
+      notices.push({
+        kind: 'unpinned_key',
+        severity: 'notice',
+        chain: null,
+        seq: null,
+        message: `key ${k.key_id} comes from ${k.source}, not from a pin: whoever can write that file can re-sign the whole chain. Pin the key (--key, audit.trustedKeys) and check the anchors`,
+      });
   }
   for (const bad of opts.anchors?.invalid ?? []) {
     breaks.push({ kind: 'anchor_invalid', severity: 'break', chain: null, seq: null, ref: bad.ref, message: `anchor record cannot be read: ${bad.reason}` });
@@ -240,7 +255,14 @@ export function createVerifier(opts: VerifierOptions): Verifier {
       st.lastSignedSeq = e.seq;
     }
     if (e.signing_key_id && st.lastKeyId && e.signing_key_id !== st.lastKeyId) {
-      note('key_change', st.id, e.seq, `checkpoints switch from key ${st.lastKeyId} (${sourceOf(st.lastKeyId)}) to key ${e.signing_key_id} (${sourceOf(e.signing_key_id)}) at seq ${e.seq}: confirm the rotation was planned`, loc, e.event_id);
+      note(
+        'key_change',
+        st.id,
+        e.seq,
+        `checkpoints switch from key ${st.lastKeyId} (${sourceOf(st.lastKeyId)}) to key ${e.signing_key_id} (${sourceOf(e.signing_key_id)}) at seq ${e.seq}: confirm the rotation was planned`,
+        loc,
+        e.event_id,
+      );
     }
     if (e.signing_key_id) st.lastKeyId = e.signing_key_id;
   }
@@ -256,11 +278,25 @@ export function createVerifier(opts: VerifierOptions): Verifier {
     if (a) {
       anchorChecked.add(a);
       if (a.hash !== e.hash) {
-        brk('anchor_mismatch', e.chain_id, e.seq, `the anchor written ${a.anchored_at} holds hash ${a.hash.slice(0, 16)}… for seq ${e.seq}, the log holds ${e.hash.slice(0, 16)}…: the event (and the chain after it) was rewritten after it was anchored`, loc, e.event_id);
+        brk(
+          'anchor_mismatch',
+          e.chain_id,
+          e.seq,
+          `the anchor written ${a.anchored_at} holds hash ${a.hash.slice(0, 16)}… for seq ${e.seq}, the log holds ${e.hash.slice(0, 16)}…: the event (and the chain after it) was rewritten after it was anchored`,
+          loc,
+          e.event_id,
+        );
       }
     }
     if (st && e.event_time < st.lastTime) {
-      note('time_regression', st.id, e.seq, `event_time ${e.event_time} is earlier than the previous event's ${st.lastTime} (clock set back or skewed); the chain orders by seq, which is intact here`, loc, e.event_id);
+      note(
+        'time_regression',
+        st.id,
+        e.seq,
+        `event_time ${e.event_time} is earlier than the previous event's ${st.lastTime} (clock set back or skewed); the chain orders by seq, which is intact here`,
+        loc,
+        e.event_id,
+      );
     }
     if (st && e.event_time > st.lastTime) st.lastTime = e.event_time;
   }
@@ -327,7 +363,14 @@ export function createVerifier(opts: VerifierOptions): Verifier {
     }
     if (e.seq < st.firstSeq || e.seq < st.lastSeq) {
       const filled = fillGap(st, e.seq);
-      brk('reordered', st.id, e.seq, filled ? `seq ${e.seq} appears after seq ${st.lastSeq}: events are out of order` : `seq ${e.seq} appears after seq ${st.lastSeq} and outside the chain`, loc, e.event_id);
+      brk(
+        'reordered',
+        st.id,
+        e.seq,
+        filled ? `seq ${e.seq} appears after seq ${st.lastSeq}: events are out of order` : `seq ${e.seq} appears after seq ${st.lastSeq} and outside the chain`,
+        loc,
+        e.event_id,
+      );
       st.hashes.set(e.seq, e.hash);
       if (e.event_type === 'checkpoint') checkCheckpoint(st, e, loc);
       track(undefined, e, loc);
@@ -392,7 +435,16 @@ export function createVerifier(opts: VerifierOptions): Verifier {
     if (events === 0 && breaks.length === 0) note('empty', null, null, 'no audit events found');
     summaries.sort((a, b) => (a.chain_id < b.chain_id ? -1 : 1));
     const anchors = opts.anchors ? { store: opts.anchors.store, count: opts.anchors.anchors.length, checked: anchorChecked.size } : null;
-    return { ok: breaks.length === 0, events, chains: summaries, breaks, notices, keys: keyList.map(({ key_id, source }) => ({ key_id, source })), intents: { written: intentsWritten, open: openIntents.size }, anchors };
+    return {
+      ok: breaks.length === 0,
+      events,
+      chains: summaries,
+      breaks,
+      notices,
+      keys: keyList.map(({ key_id, source }) => ({ key_id, source })),
+      intents: { written: intentsWritten, open: openIntents.size },
+      anchors,
+    };
   }
 
   function finishAnchors(): void {
@@ -403,10 +455,18 @@ export function createVerifier(opts: VerifierOptions): Verifier {
         if (anchorChecked.has(a)) continue;
         if (!st) {
           if (opts.partial) continue; // the window may simply not include this chain
-          brk('anchor_missing', chain, a.seq, `chain ${chain} was anchored up to seq ${a.seq} (${a.anchored_at}, instance ${a.instance}) but is not in the log: it was deleted`, { ref: opts.anchors.store });
+          brk('anchor_missing', chain, a.seq, `chain ${chain} was anchored up to seq ${a.seq} (${a.anchored_at}, instance ${a.instance}) but is not in the log: it was deleted`, {
+            ref: opts.anchors.store,
+          });
         } else if (a.seq > st.lastSeq) {
           if (opts.partial) continue; // beyond the window's end
-          brk('anchor_missing', chain, a.seq, `the chain ends at seq ${st.lastSeq} but seq ${a.seq} was anchored at ${a.anchored_at}: events ${st.lastSeq + 1}..${a.seq} were cut (tail removed or newest file deleted)`, st.lastLoc);
+          brk(
+            'anchor_missing',
+            chain,
+            a.seq,
+            `the chain ends at seq ${st.lastSeq} but seq ${a.seq} was anchored at ${a.anchored_at}: events ${st.lastSeq + 1}..${a.seq} were cut (tail removed or newest file deleted)`,
+            st.lastLoc,
+          );
         } else if (a.seq >= st.firstSeq) {
           brk('anchor_missing', chain, a.seq, `seq ${a.seq} was anchored at ${a.anchored_at} but is not in the log (deleted)`, { ref: opts.anchors.store });
         }
@@ -420,7 +480,13 @@ export function createVerifier(opts: VerifierOptions): Verifier {
       }
       const last = Math.max(...bySeq.keys());
       if (last < st.lastSeq) {
-        note('unanchored_tail', st.id, st.lastSeq, `${st.lastSeq - last} event(s) after the last anchor (seq ${last}) are not yet anchored: a cut of these would not show (the gateway anchors every second)`, st.lastLoc);
+        note(
+          'unanchored_tail',
+          st.id,
+          st.lastSeq,
+          `${st.lastSeq - last} event(s) after the last anchor (seq ${last}) are not yet anchored: a cut of these would not show (the gateway anchors every second)`,
+          st.lastLoc,
+        );
       }
     }
   }
@@ -459,7 +525,8 @@ export async function verifyDir(auditDir: string, opts: VerifyDirOptions): Promi
       const e = parsed.event;
       if (l.torn) v.pushInvalid(loc, 'last line has no newline: the file was cut', 'torn_line', e.chain_id, e.seq);
       const members = eventMembersWithoutHash(e);
-      if (joinWithHash(members, e.hash) !== l.text) v.pushInvalid(loc, 'line is not the canonical serialisation of its event (fields added, removed or reformatted)', 'not_canonical', e.chain_id, e.seq);
+      if (joinWithHash(members, e.hash) !== l.text)
+        v.pushInvalid(loc, 'line is not the canonical serialisation of its event (fields added, removed or reformatted)', 'not_canonical', e.chain_id, e.seq);
       v.push(e, loc, sha256Hex('{' + members.join(',') + '}'));
     }
   }
@@ -485,8 +552,7 @@ export function formatReport(report: VerifyReport, opts: { title?: string } = {}
   for (const k of report.keys) lines.push(`key    ${k.key_id}: ${k.source}`);
   if (report.anchors) lines.push(`anchors ${report.anchors.store}: ${report.anchors.count} anchor(s), ${report.anchors.checked} matched against the log`);
   if (report.intents.written) lines.push(`intents ${report.intents.written} write-ahead intent(s), ${report.intents.open} without outcome`);
-  const line = (f: Finding) =>
-    `${f.severity === 'break' ? 'BREAK ' : 'NOTICE'} ${f.kind.padEnd(21)} chain=${f.chain ?? '-'} seq=${f.seq ?? '-'}${where(f) ? ` at ${where(f)}` : ''}: ${f.message}`;
+  const line = (f: Finding) => `${f.severity === 'break' ? 'BREAK ' : 'NOTICE'} ${f.kind.padEnd(21)} chain=${f.chain ?? '-'} seq=${f.seq ?? '-'}${where(f) ? ` at ${where(f)}` : ''}: ${f.message}`;
   for (const f of report.breaks) lines.push(line(f));
   for (const f of report.notices) lines.push(line(f));
   return lines.join('\n');

@@ -32,7 +32,13 @@ interface GlobalOpts {
 class CliError extends Error {}
 
 function groupList(raw: string, previous: string[] = []): string[] {
-  return [...previous, ...raw.split(',').map((g) => g.trim()).filter(Boolean)];
+  return [
+    ...previous,
+    ...raw
+      .split(',')
+      .map((g) => g.trim())
+      .filter(Boolean),
+  ];
 }
 
 function baseUrl(opts: GlobalOpts, env: NodeJS.ProcessEnv): string {
@@ -53,7 +59,9 @@ async function tokenFor(opts: GlobalOpts, url: string, env: NodeJS.ProcessEnv): 
     const { mintDevToken } = await import('../identity/dev-issuer.js');
     return mintDevToken({ dataDir: dataDir(), issuer: `${url}/dev-issuer`, audience: `${url}/mcp`, user: opts.user, groups: opts.groups, mode: 'demo' });
   }
-  throw new CliError(`no credentials: pass --token, or set BQWARDEN_TOKEN; in the demo, sign in as an approver: ${commandPrefix({ ...opts, user: 'bob@bank.example', groups: ['approver'] }, env)} list`);
+  throw new CliError(
+    `no credentials: pass --token, or set BQWARDEN_TOKEN; in the demo, sign in as an approver: ${commandPrefix({ ...opts, user: 'bob@bank.example', groups: ['approver'] }, env)} list`,
+  );
 }
 
 async function call<T>(io: CliIo, opts: GlobalOpts, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
@@ -88,7 +96,9 @@ function oneLine(text: string | null, max: number): string {
 
 function line(a: ApprovalView): string {
   const what = `${(a.statement_kinds.length ? a.statement_kinds : a.statement_types).join(',').toUpperCase()} ${a.tables.join(',')}`;
-  return [a.id, a.status.padEnd(8), `${a.approvals.length}/${a.approvals_required}`, a.requester, what, `requested ${a.requested_at} (${ageText(a.age_seconds)} ago)`, `expires ${a.expires_at}`].join('  ');
+  return [a.id, a.status.padEnd(8), `${a.approvals.length}/${a.approvals_required}`, a.requester, what, `requested ${a.requested_at} (${ageText(a.age_seconds)} ago)`, `expires ${a.expires_at}`].join(
+    '  ',
+  );
 }
 
 /** The list: one block per request (SQL in its audit form, justification), duplicates of one call together. */
@@ -138,9 +148,7 @@ function details(a: ApprovalDetailView, prefix: string, tokenNote: string): stri
     a.exact_sql !== null ? 'Exact statement:' : 'Statement (audit form, literals redacted; exact text not held by this gateway):',
     a.exact_sql ?? a.sql_text ?? '',
     '',
-    a.can_approve
-      ? `You may approve${tokenNote}:\n  ${prefix} approve ${a.id}`
-      : `You cannot approve: ${a.why_not ?? 'not available'}`,
+    a.can_approve ? `You may approve${tokenNote}:\n  ${prefix} approve ${a.id}` : `You cannot approve: ${a.why_not ?? 'not available'}`,
     ...(a.can_reject ? [`You may reject${tokenNote}:\n  ${prefix} reject ${a.id}`] : []),
   ];
   return rows.join('\n');
@@ -211,7 +219,13 @@ export function registerWith(program: Command, io: CliIo): void {
           if (!o.yes) {
             if (!reason) reason = (await io.ask(`Reason for ${action === 'approve' ? 'approving' : 'rejecting'} ${id} (recorded in the audit log): `)).trim();
             if (!reason) throw new CliError('no reason given; nothing was decided');
-            const answer = (await io.ask(`${action === 'approve' ? 'Approve' : 'Reject'} ${id} (${shown.approval.statement_kinds.join(', ').toUpperCase()} on ${shown.approval.tables.join(', ') || '(no table)'}, sha256 ${shown.approval.sql_sha256.slice(0, 12)}…)? Type yes to confirm: `)).trim().toLowerCase();
+            const answer = (
+              await io.ask(
+                `${action === 'approve' ? 'Approve' : 'Reject'} ${id} (${shown.approval.statement_kinds.join(', ').toUpperCase()} on ${shown.approval.tables.join(', ') || '(no table)'}, sha256 ${shown.approval.sql_sha256.slice(0, 12)}…)? Type yes to confirm: `,
+              )
+            )
+              .trim()
+              .toLowerCase();
             if (answer !== 'yes' && answer !== 'y') {
               io.err(`not ${action === 'approve' ? 'approved' : 'rejected'}: nothing was decided\n`);
               process.exitCode = 1;

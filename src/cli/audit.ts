@@ -65,7 +65,7 @@ export function verifyCommand(program: Command): Command {
     .option('--key <pem-file>', 'pinned public key PEM to verify checkpoints with (repeatable; e.g. the Terraform output audit_signing_public_key_pem)', collect)
     .option('--config <file>', 'gateway config: its audit.trustedKeys are the pins, its audit.anchors the anchor store, its audit.dir the directory')
     .option('--keys-dir <dir>', 'where the demo key file is when nothing is pinned (default: keys/ beside the audit directory, else <data>/keys)')
-    .option('--anchors <dir|gs://bucket/prefix>', 'anchor store to compare the chain with (default: the config\'s, else anchors/ beside the audit directory)')
+    .option('--anchors <dir|gs://bucket/prefix>', "anchor store to compare the chain with (default: the config's, else anchors/ beside the audit directory)")
     .option('--no-anchors', 'do not compare with anchors')
     .option('--gcs-endpoint <url>', 'with gs:// anchors: JSON API endpoint override (test server)')
     .option('--require-sealed', 'every chain must end with gateway_stop + a signed checkpoint (archived logs)')
@@ -75,7 +75,14 @@ export function verifyCommand(program: Command): Command {
     const { verifyDir, formatReport } = await import('../audit/verify.js');
     const { resolveTrust } = await import('./trust.js');
     try {
-      const trust = await resolveTrust({ auditDir: resolve(opts.dir ?? paths.audit()), key: opts.key, keysDir: opts.keysDir, config: opts.config, anchors: opts.anchors, gcsEndpoint: opts.gcsEndpoint });
+      const trust = await resolveTrust({
+        auditDir: resolve(opts.dir ?? paths.audit()),
+        key: opts.key,
+        keysDir: opts.keysDir,
+        config: opts.config,
+        anchors: opts.anchors,
+        gcsEndpoint: opts.gcsEndpoint,
+      });
       const dir = resolve(opts.dir ?? trust.auditDir ?? paths.audit());
       const ctx: VerifySourceContext = { publicKeys: trust.publicKeys, requireSealed: Boolean(opts.requireSealed), anchors: trust.anchors };
       let report: VerifyReport | null = null;

@@ -59,10 +59,11 @@ export function register(program: Command): void {
       // call, a writable one for approved statements only.
       upstreams = await startDemoUpstreams({ database: db, onLog: (line) => log.debug({ toolbox: line }, 'toolbox') });
       log.info({ read: upstreams.reader.url, write: upstreams.writer.url }, 'MCP Toolbox (sqlite) ready: read-only and approved-writes upstreams');
-      gateway = await startGateway(
-        loadGatewayConfig({ file: opts.config, overrides: { mode: 'demo', upstream: upstreams.upstream, identity: { devIssuer: { enabled: true } } } }),
-        { log, upstreamCredential: upstreams.credentials.upstream, writerCredential: upstreams.credentials.writer },
-      );
+      gateway = await startGateway(loadGatewayConfig({ file: opts.config, overrides: { mode: 'demo', upstream: upstreams.upstream, identity: { devIssuer: { enabled: true } } } }), {
+        log,
+        upstreamCredential: upstreams.credentials.upstream,
+        writerCredential: upstreams.credentials.writer,
+      });
       const { cliCommand } = await import('../config/invocation.js');
       printWelcome(gateway, config.dataDir, cliCommand({ dataDir: config.dataDir }));
     });
@@ -72,11 +73,7 @@ export function register(program: Command): void {
     .description('Run the gateway in front of a configured upstream MCP server (production)')
     .option('--config <file>', 'gateway config file (YAML)')
     .action(async (opts: { config?: string }) => {
-      const [{ loadGatewayConfig, publicBaseUrl }, { startGateway }, { createLogger }] = await Promise.all([
-        import('../server/config.js'),
-        import('../server/app.js'),
-        import('../ops/logger.js'),
-      ]);
+      const [{ loadGatewayConfig, publicBaseUrl }, { startGateway }, { createLogger }] = await Promise.all([import('../server/config.js'), import('../server/app.js'), import('../ops/logger.js')]);
       const log = createLogger();
       const config = loadGatewayConfig({ file: opts.config });
       let gateway: GatewayHandle | null = null;

@@ -34,7 +34,10 @@ function verifyReportCommand(program: Command): void {
       const { readFileSync } = await import('node:fs');
       const { verifyManifest } = await import('../report/manifest.js');
       try {
-        const r = await verifyManifest(resolve(manifest), (opts.key ?? []).map((f) => readFileSync(f, 'utf8')));
+        const r = await verifyManifest(
+          resolve(manifest),
+          (opts.key ?? []).map((f) => readFileSync(f, 'utf8')),
+        );
         process.stdout.write(`${r.lines.join('\n')}\n${r.ok ? 'evidence pack OK' : 'evidence pack NOT OK'}\n`);
         process.exitCode = r.ok ? 0 : 1;
       } catch (err) {
@@ -144,7 +147,7 @@ export function dashboardUrlCommand(program: Command): Command {
           return;
         }
         if (!opts.project || !opts.dataset) throw new Error('give --project and --dataset (the views dataset), or --table');
-        const { examinerDashboardUrl } = await import('../report/dashboard-url.js');
+        const { examinerDashboardUrl } = await import('../gcp/dashboard-url.js');
         process.stdout.write(examinerDashboardUrl({ projectId: opts.project, datasetId: opts.dataset, templateReportId, reportName: opts.name }) + '\n');
       } catch (err) {
         process.stderr.write(`dashboard-url: ${(err as Error).message}\n`);

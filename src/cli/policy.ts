@@ -22,7 +22,13 @@ async function load(dir: string): Promise<Policy | null> {
 }
 
 function list(v: string, prev: string[] = []): string[] {
-  return [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+  return [
+    ...prev,
+    ...v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  ];
 }
 
 function where(policy: Policy, id: string): string {
@@ -32,10 +38,7 @@ function where(policy: Policy, id: string): string {
 
 export function formatExplanation(policy: Policy, o: CaseOutcome & { upstream?: string | null }): string {
   const d = o.decision;
-  const lines = [
-    `policy version: ${policy.version}`,
-    `roles:          ${o.roles.length ? o.roles.join(', ') : '(none)'}`,
-  ];
+  const lines = [`policy version: ${policy.version}`, `roles:          ${o.roles.length ? o.roles.join(', ') : '(none)'}`];
   if (o.analysis) {
     lines.push(`dialect:        ${o.analysis.dialect}${o.upstream ? ` (upstream ${o.upstream})` : ''}`);
     const classes = [...new Set(o.analysis.statements.map((s) => `${s.class}/${s.kind}`))];
@@ -63,7 +66,10 @@ export function formatExplanation(policy: Policy, o: CaseOutcome & { upstream?: 
   }
   if (d.engine) {
     lines.push('masked in the engine (every clause sees these values masked):');
-    for (const c of d.engine.columns.values()) lines.push(`  - ${c.key}: ${c.method}${c.form === 'handle' ? ' (row handle, resolved by the gateway after the query)' : c.form === 'narrow' ? ' (cannot be computed in the engine: direct output only)' : ''}`);
+    for (const c of d.engine.columns.values())
+      lines.push(
+        `  - ${c.key}: ${c.method}${c.form === 'handle' ? ' (row handle, resolved by the gateway after the query)' : c.form === 'narrow' ? ' (cannot be computed in the engine: direct output only)' : ''}`,
+      );
     for (const k of d.engine.omitted) lines.push(`  - ${k}: not readable (left out of the projection)`);
     lines.push('executed SQL (what the gateway forwards):');
     lines.push(...d.engine.sql.split('\n').map((l) => `  ${l}`));
@@ -114,67 +120,88 @@ export function register(program: Command): void {
     .option('--sql <sql>', 'SQL for a SQL tool')
     .option('--args <json>', 'tool arguments as JSON (non-SQL tools)')
     .option('--dialect <dialect>', 'analyse the SQL as bigquery | sqlite | postgresql (default: the dialect of the upstream that serves the tool)')
-    .option('--upstream <id>', "the upstream (policy upstreams[].id) whose dialect and default project/dataset apply (default: the one that serves the tool)")
+    .option('--upstream <id>', 'the upstream (policy upstreams[].id) whose dialect and default project/dataset apply (default: the one that serves the tool)')
     .option('--method <method>', 'explain an MCP method (e.g. resources/list, tools/list) instead of a tool call')
     .option('--capability <name>', 'explain a non-MCP capability (console, approve …)')
     .option('--json', 'print the decision as JSON')
-    .action(async (o: { dir: string; user: string; subject?: string; groups: string[]; tool: string; sql?: string; args?: string; method?: string; capability?: string; json?: boolean; dialect?: string; upstream?: string }) => {
-      if (o.dialect && !['bigquery', 'sqlite', 'postgresql'].includes(o.dialect)) {
-        process.stderr.write(`unknown dialect ${o.dialect}: use bigquery, sqlite or postgresql\n`);
-        process.exitCode = 2;
-        return;
-      }
-      const p = await load(o.dir);
-      if (!p) return;
-      const ups = p.upstreams();
-      const upstream = o.upstream ? ups.find((u) => u.id === o.upstream) : ups.find((u) => u.tools.includes(o.tool));
-      if (o.upstream && !upstream) {
-        process.stderr.write(`no upstream ${o.upstream} in the policy; upstreams: ${ups.map((u) => u.id).join(', ') || '(none)'}\n`);
-        process.exitCode = 2;
-        return;
-      }
-      if (o.upstream && upstream && !upstream.tools.includes(o.tool)) {
-        process.stderr.write(`upstream ${upstream.id} has no tool ${o.tool}; its tools: ${upstream.tools.join(', ')}\n`);
-        process.exitCode = 2;
-        return;
-      }
-      let args: Record<string, unknown> | undefined;
-      if (o.args) {
-        try {
-          args = JSON.parse(o.args) as Record<string, unknown>;
-        } catch (err) {
-          process.stderr.write(`--args is not valid JSON: ${(err as Error).message}\n`);
+    .action(
+      async (o: {
+        dir: string;
+        user: string;
+        subject?: string;
+        groups: string[];
+        tool: string;
+        sql?: string;
+        args?: string;
+        method?: string;
+        capability?: string;
+        json?: boolean;
+        dialect?: string;
+        upstream?: string;
+      }) => {
+        if (o.dialect && !['bigquery', 'sqlite', 'postgresql'].includes(o.dialect)) {
+          process.stderr.write(`unknown dialect ${o.dialect}: use bigquery, sqlite or postgresql\n`);
           process.exitCode = 2;
           return;
         }
-      }
-      if (!o.method && !o.capability && o.sql === undefined && !args) {
-        process.stderr.write('give --sql (or --args, --method, --capability)\n');
-        process.exitCode = 2;
-        return;
-      }
-      const { evaluateCase, loadAnalyzer } = await import('../policy/cases.js');
-      const base = await loadAnalyzer();
-      // The SQL is read the way its upstream reads this call (the project an --args projectId
-      // names, else the upstream's defaults), or as --upstream / --dialect say.
-      const analyze: typeof base = base
-        ? (sql, opts) => base(sql, { ...opts, ...(o.upstream && upstream ? { defaultProject: upstream.defaultProject, defaultDataset: upstream.defaultDataset, dialect: upstream.dialect } : {}), ...(o.dialect ? { dialect: o.dialect as Dialect } : {}) })
-        : null;
-      let out: CaseOutcome;
-      try {
-        out = evaluateCase(p, { user: o.user, subject: o.subject, groups: o.groups, tool: o.tool, sql: o.sql, args, method: o.method, capability: o.capability }, analyze);
-      } catch (err) {
-        process.stderr.write(`${(err as Error).message}\n`);
-        process.exitCode = 1;
-        return;
-      }
-      const dialect = out.analysis?.dialect ?? null;
-      process.stdout.write(
-        o.json
-          ? JSON.stringify({ roles: out.roles, dialect, upstream: upstream?.id ?? null, decision: decisionJson(out.decision), visibleTools: out.visibleTools, policyVersion: p.version }, null, 2) + '\n'
-          : formatExplanation(p, { ...out, upstream: upstream?.id ?? null }) + '\n',
-      );
-    });
+        const p = await load(o.dir);
+        if (!p) return;
+        const ups = p.upstreams();
+        const upstream = o.upstream ? ups.find((u) => u.id === o.upstream) : ups.find((u) => u.tools.includes(o.tool));
+        if (o.upstream && !upstream) {
+          process.stderr.write(`no upstream ${o.upstream} in the policy; upstreams: ${ups.map((u) => u.id).join(', ') || '(none)'}\n`);
+          process.exitCode = 2;
+          return;
+        }
+        if (o.upstream && upstream && !upstream.tools.includes(o.tool)) {
+          process.stderr.write(`upstream ${upstream.id} has no tool ${o.tool}; its tools: ${upstream.tools.join(', ')}\n`);
+          process.exitCode = 2;
+          return;
+        }
+        let args: Record<string, unknown> | undefined;
+        if (o.args) {
+          try {
+            args = JSON.parse(o.args) as Record<string, unknown>;
+          } catch (err) {
+            process.stderr.write(`--args is not valid JSON: ${(err as Error).message}\n`);
+            process.exitCode = 2;
+            return;
+          }
+        }
+        if (!o.method && !o.capability && o.sql === undefined && !args) {
+          process.stderr.write('give --sql (or --args, --method, --capability)\n');
+          process.exitCode = 2;
+          return;
+        }
+        const { evaluateCase, loadAnalyzer } = await import('../policy/cases.js');
+        const base = await loadAnalyzer();
+        // The SQL is read the way its upstream reads this call (the project an --args projectId
+        // names, else the upstream's defaults), or as --upstream / --dialect say.
+        const analyze: typeof base = base
+          ? (sql, opts) =>
+              base(sql, {
+                ...opts,
+                ...(o.upstream && upstream ? { defaultProject: upstream.defaultProject, defaultDataset: upstream.defaultDataset, dialect: upstream.dialect } : {}),
+                ...(o.dialect ? { dialect: o.dialect as Dialect } : {}),
+              })
+          : null;
+        let out: CaseOutcome;
+        try {
+          out = evaluateCase(p, { user: o.user, subject: o.subject, groups: o.groups, tool: o.tool, sql: o.sql, args, method: o.method, capability: o.capability }, analyze);
+        } catch (err) {
+          process.stderr.write(`${(err as Error).message}\n`);
+          process.exitCode = 1;
+          return;
+        }
+        const dialect = out.analysis?.dialect ?? null;
+        process.stdout.write(
+          o.json
+            ? JSON.stringify({ roles: out.roles, dialect, upstream: upstream?.id ?? null, decision: decisionJson(out.decision), visibleTools: out.visibleTools, policyVersion: p.version }, null, 2) +
+                '\n'
+            : formatExplanation(p, { ...out, upstream: upstream?.id ?? null }) + '\n',
+        );
+      },
+    );
 
   policy
     .command('test')
@@ -214,7 +241,9 @@ export function register(program: Command): void {
         }
         if (fails.length) {
           failed++;
-          process.stdout.write(`FAIL ${c.file}:${c.line ?? '?'} ${c.name}\n${fails.map((f) => `     ${f}\n`).join('')}${out ? `     decision: ${out.decision.action} [${out.decision.ruleIds.join(', ')}] ${out.decision.message}\n` : ''}`);
+          process.stdout.write(
+            `FAIL ${c.file}:${c.line ?? '?'} ${c.name}\n${fails.map((f) => `     ${f}\n`).join('')}${out ? `     decision: ${out.decision.action} [${out.decision.ruleIds.join(', ')}] ${out.decision.message}\n` : ''}`,
+          );
         } else if (o.verbose) process.stdout.write(`ok   ${c.name}\n`);
       }
       process.stdout.write(`${cases.length - failed}/${cases.length} policy cases passed (policy ${p.version.slice(0, 12)})\n`);

@@ -12,9 +12,7 @@ import { register as gcp } from './gcp.js';
 import { register as examiner } from './examiner.js';
 
 export function buildProgram(): Command {
-  const program = new Command('bqwarden')
-    .description('Query firewall and compliance pipeline between MCP agents and BigQuery')
-    .showHelpAfterError();
+  const program = new Command('bqwarden').description('Query firewall and compliance pipeline between MCP agents and BigQuery').showHelpAfterError();
   for (const reg of [demo, token, audit, sql, policy, approvals, gcp, examiner]) reg(program);
   return program;
 }

@@ -6,11 +6,7 @@ const col = (c: ColumnRef) => [c.table, c.column, ...c.path].join('.');
 
 /** What a person asks of an analysis, in a screenful: classes, tables, lineage, clauses, what could not be seen. */
 export function formatAnalysis(a: Analysis): string {
-  const lines = [
-    `dialect:     ${a.dialect}${a.ok ? '' : '  (did NOT parse: bqwarden denies it)'}`,
-    `fingerprint: ${a.fingerprint}`,
-    `sha256:      ${a.sha256}`,
-  ];
+  const lines = [`dialect:     ${a.dialect}${a.ok ? '' : '  (did NOT parse: bqwarden denies it)'}`, `fingerprint: ${a.fingerprint}`, `sha256:      ${a.sha256}`];
   for (const f of a.opaque) lines.push(`opaque:      ${f.kind}${f.detail ? ` — ${f.detail}` : ''}`);
   for (const s of a.statements) {
     lines.push('', `statement ${s.index + 1}: ${s.class} (${s.kind})${s.destructive ? ', destructive' : ''}`);
@@ -63,7 +59,7 @@ export function register(program: Command): void {
         process.exitCode = 2;
         return;
       }
-      const { analyze, createStaticCatalog, loadStaticCatalog } = await import('../sql/analyze.js');
+      const { analyze, createStaticCatalog, loadStaticCatalog } = await import('../sql/index.js');
       let catalog: SchemaCatalog | undefined;
       if (o.catalog) {
         try {

@@ -20,7 +20,13 @@ function actorType(raw: string): AssignableActorType {
 }
 
 function groupList(raw: string, previous: string[] = []): string[] {
-  return [...previous, ...raw.split(',').map((g) => g.trim()).filter(Boolean)];
+  return [
+    ...previous,
+    ...raw
+      .split(',')
+      .map((g) => g.trim())
+      .filter(Boolean),
+  ];
 }
 
 export function register(program: Command): void {

@@ -63,10 +63,7 @@ export function formatZodError(err: z.ZodError, source: string): string {
   return `invalid configuration (${source}):\n${lines.join('\n')}`;
 }
 
-export function loadConfigWith<S extends z.ZodTypeAny>(
-  schema: S,
-  opts: { file?: string | null; env?: NodeJS.ProcessEnv; overrides?: Json; aliases?: Record<string, string[]> } = {},
-): z.infer<S> {
+export function loadConfigWith<S extends z.ZodTypeAny>(schema: S, opts: { file?: string | null; env?: NodeJS.ProcessEnv; overrides?: Json; aliases?: Record<string, string[]> } = {}): z.infer<S> {
   const env = opts.env ?? process.env;
   let fromFile: Json = {};
   const file = opts.file ?? env.BQWARDEN_CONFIG ?? null;

@@ -10,7 +10,8 @@
 // build), unreadable lines are counted and listed, and the integrity panel runs the real
 // verifier (hash chain, signatures) over the files.
 import { open } from 'node:fs/promises';
-import { ACTOR_TYPES, DECISIONS, EVENT_TYPES, OUTCOMES, type AuditEvent } from '../audit/event.js';
+import { DECISIONS, EVENT_TYPES, OUTCOMES, type AuditEvent } from '../audit/event.js';
+import { ACTOR_TYPES } from '../identity/types.js';
 import { listAuditFiles } from '../audit/files.js';
 import { parseEventLine } from '../audit/reader.js';
 import { approvalStep, denialKeys, isApprovalWorkflow, isDenial } from '../audit/denials.js';
@@ -307,7 +308,21 @@ export class AuditIndex {
     const id = e.approval_id!;
     let a = this.approvalsById.get(id);
     if (!a) {
-      a = { approvalId: id, requester: null, requestedAt: null, requestedSha256: null, required: null, justification: null, tables: [], kinds: [], sqlText: null, grants: [], closing: null, executions: [], events: [] };
+      a = {
+        approvalId: id,
+        requester: null,
+        requestedAt: null,
+        requestedSha256: null,
+        required: null,
+        justification: null,
+        tables: [],
+        kinds: [],
+        sqlText: null,
+        grants: [],
+        closing: null,
+        executions: [],
+        events: [],
+      };
       this.approvalsById.set(id, a);
     }
     a.events.push(i);

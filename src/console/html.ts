@@ -65,7 +65,11 @@ export interface FilterOptions {
 
 function filterForm(action: string, f: Filter, opts: FilterOptions): string {
   const dateVal = (ms: number | undefined) => (ms === undefined ? '' : new Date(ms).toISOString().slice(0, 10));
-  const dl = (id: string, values: string[]) => `<datalist id="${id}">${values.slice(0, 500).map((v) => `<option value="${esc(v)}">`).join('')}</datalist>`;
+  const dl = (id: string, values: string[]) =>
+    `<datalist id="${id}">${values
+      .slice(0, 500)
+      .map((v) => `<option value="${esc(v)}">`)
+      .join('')}</datalist>`;
   const decisions = ['', 'allow', 'mask', 'deny', 'approval_required', 'none'];
   const hidden = (['rule', 'session', 'approval', 'column', 'classification', 'visibility', 'type'] as const)
     .filter((k) => f[k] !== undefined)
@@ -182,7 +186,9 @@ export function eventsPage(rows: EventRow[], total: number, page: number, pageSi
   const list = rows.length
     ? `<table id="events"><tr><th>time (UTC)</th><th>event</th><th>user</th><th>decision</th><th>outcome</th><th>table</th><th>rules</th><th>session</th></tr>${rows
         .map(
-          (r) => `<tr data-event="${esc(r.chain)}/${r.seq}"><td><a href="${B}/events/${esc(encodeURIComponent(r.chain))}/${r.seq}">${esc(r.time)}</a></td><td>${esc(r.type)}${r.privileged ? ' ' + badge('privileged', 'approval_required') : ''}</td>
+          (
+            r,
+          ) => `<tr data-event="${esc(r.chain)}/${r.seq}"><td><a href="${B}/events/${esc(encodeURIComponent(r.chain))}/${r.seq}">${esc(r.time)}</a></td><td>${esc(r.type)}${r.privileged ? ' ' + badge('privileged', 'approval_required') : ''}</td>
 <td>${esc(r.actor)}</td><td>${r.decision === 'none' ? '' : badge(r.decision)}</td><td>${esc(r.outcome)}</td><td>${esc(r.table)}</td><td>${esc(r.rules.join(', '))}</td>
 <td>${r.session ? `<a class="session" href="${B}/sessions/${esc(encodeURIComponent(r.session))}">replay</a>` : ''}</td></tr>`,
         )
@@ -234,7 +240,10 @@ ${row('MCP method', e.mcp_method)}${row('tool', e.tool_name)}${row('tables', e.t
 ${row('decision', e.decision === 'none' ? null : e.decision)}${row('rules', e.rule_ids)}${row('reason', e.decision_reason)}${row('privileged', e.privileged ? 'yes' : null)}${row('justification', e.justification)}
 ${row('outcome', e.outcome)}${row('error', [e.error_code, e.error_message].filter(Boolean).join(': '))}${row('HTTP status', e.http_status)}${row('rows / bytes', e.rows_returned === null ? null : `${e.rows_returned} rows, ${e.bytes_returned ?? 0} bytes, ${e.duration_ms ?? '?'} ms`)}
 ${row('approval', e.approval_id)}${row('requester', e.approval_requester)}${row('approvers', e.approval_approvers)}${row('sql sha256', e.sql_sha256)}
-${row('policy version', e.policy_version)}${row('detector hits', e.detector_hits.filter((h) => h.count > 0).map((h) => `${h.detector}×${h.count}`))}
+${row('policy version', e.policy_version)}${row(
+  'detector hits',
+  e.detector_hits.filter((h) => h.count > 0).map((h) => `${h.detector}×${h.count}`),
+)}
 ${row('chain / seq', `${e.chain_id} #${e.seq}`)}${row('hash', e.hash)}${row('signing key', e.signing_key_id)}
 </dl>
 ${e.sql_text ? `<h3>SQL (as stored: literals removed unless policy keeps them)</h3><pre class="sql">${esc(e.sql_text)}</pre>` : ''}
@@ -270,7 +279,8 @@ ${storedResponse(e, true)}</div>`,
   const appr = approvals.length
     ? `<div class="card"><h2>Approvals involved</h2><table><tr><th>time</th><th>event</th><th>approval</th><th>by</th><th>outcome</th><th>reason</th></tr>${approvals
         .map(
-          (a) => `<tr><td>${esc(a.event_time)}</td><td>${esc(a.event_type)}</td><td>${esc(a.approval_id)}</td><td>${esc(a.actor_email ?? a.actor_subject)}</td><td>${esc(a.outcome)}</td><td>${esc(a.decision_reason)}</td></tr>`,
+          (a) =>
+            `<tr><td>${esc(a.event_time)}</td><td>${esc(a.event_type)}</td><td>${esc(a.approval_id)}</td><td>${esc(a.actor_email ?? a.actor_subject)}</td><td>${esc(a.outcome)}</td><td>${esc(a.decision_reason)}</td></tr>`,
         )
         .join('')}</table></div>`
     : '';
@@ -284,9 +294,13 @@ ${appr}<div class="replay" id="replay">${items}</div>`,
 }
 
 export function approvalsPage(list: ApprovalSummary[], f: Filter, opts: FilterOptions, viewer: Viewer): string {
-  return layout('Approvals', `<h1>Approvals of privileged statements</h1>${filterForm(`${B}/approvals`, f, opts)}
+  return layout(
+    'Approvals',
+    `<h1>Approvals of privileged statements</h1>${filterForm(`${B}/approvals`, f, opts)}
 <p class="muted">Self-approved and text-differs must both read "no" on every row: the gateway refuses self-approval, and an approval binds the exact statement (sql_sha256).</p>
-<div class="card">${approvalRows(list, f)}</div>`, viewer);
+<div class="card">${approvalRows(list, f)}</div>`,
+    viewer,
+  );
 }
 
 /** A tool's current pin, as the pin store holds it. */
@@ -346,7 +360,10 @@ export function integrityPage(v: IntegrityView, viewer: Viewer): string {
   const summary = r
     ? `<p id="verdict">${r.ok ? '<strong class="ok">Chain intact</strong>' : '<strong class="bad">Chain BROKEN</strong>'} — verified at ${esc(v.at)}: ${fmt(r.events)} event(s), ${r.chains.length} chain(s), ${r.breaks.length} break(s), ${r.notices.length} notice(s).</p>
 <table><tr><th>chain</th><th class="num">events</th><th class="num">seq</th><th class="num">checkpoints</th><th class="num">last signed seq</th><th>sealed</th></tr>${r.chains
-        .map((c) => `<tr><td>${esc(c.chain_id)}</td><td class="num">${fmt(c.events)}</td><td class="num">${c.first_seq}–${c.last_seq}</td><td class="num">${c.checkpoints}</td><td class="num">${c.last_signed_seq}</td><td>${c.sealed ? 'yes' : 'no (running or cut)'}</td></tr>`)
+        .map(
+          (c) =>
+            `<tr><td>${esc(c.chain_id)}</td><td class="num">${fmt(c.events)}</td><td class="num">${c.first_seq}–${c.last_seq}</td><td class="num">${c.checkpoints}</td><td class="num">${c.last_signed_seq}</td><td>${c.sealed ? 'yes' : 'no (running or cut)'}</td></tr>`,
+        )
         .join('')}</table><pre id="verify-report">${esc(formatReport(r))}</pre>`
     : `<p>${v.error ? `<strong class="bad">The verifier could not run: ${esc(v.error)}</strong>` : 'The verifier has not run in this console session.'}</p>`;
   const invalid = v.invalidCount
@@ -354,7 +371,10 @@ export function integrityPage(v: IntegrityView, viewer: Viewer): string {
     : '<p class="ok">Every line of the audit store was read as an event.</p>';
   const policies = v.policies.length
     ? `<table><tr><th>policy version (sha256 of the rule files)</th><th>first seen</th><th>last seen</th><th class="num">loads</th><th class="num">refused loads</th><th class="num">events</th></tr>${v.policies
-        .map((p) => `<tr><td><code>${esc(p.version)}</code></td><td>${esc(p.firstSeen)}</td><td>${esc(p.lastSeen)}</td><td class="num">${p.loads}</td><td class="num">${p.failedLoads}</td><td class="num">${fmt(p.events)}</td></tr>`)
+        .map(
+          (p) =>
+            `<tr><td><code>${esc(p.version)}</code></td><td>${esc(p.firstSeen)}</td><td>${esc(p.lastSeen)}</td><td class="num">${p.loads}</td><td class="num">${p.failedLoads}</td><td class="num">${fmt(p.events)}</td></tr>`,
+        )
         .join('')}</table>`
     : '<p class="muted">none recorded</p>';
   return layout(

@@ -38,7 +38,10 @@ type Ctor<T extends TypedArray> = { new (n: number): T };
 /** An append-only typed array that doubles when full. */
 export class Column<T extends TypedArray> {
   data: T;
-  constructor(private readonly ctor: Ctor<T>, initial = 1024) {
+  constructor(
+    private readonly ctor: Ctor<T>,
+    initial = 1024,
+  ) {
     this.data = new ctor(initial);
   }
   set(i: number, v: number): void {

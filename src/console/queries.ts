@@ -255,17 +255,32 @@ export function overview(ix: AuditIndex, f: Filter): Overview {
   const ds = ix.denialSet.data;
   const steps = ix.approvalStep.data;
   const rows = ix.rows.data;
-  const DENY = DECISIONS.indexOf('deny');
   const MASK = DECISIONS.indexOf('mask');
   const APPROVAL = DECISIONS.indexOf('approval_required');
   const AUTH_FAIL = EVENT_TYPES.indexOf('auth_failure');
   const CHECKPOINT = EVENT_TYPES.indexOf('checkpoint');
 
   const o: Overview = {
-    total: 0, toolCalls: 0, denied: 0, masked: 0, privileged: 0, approvalRequired: 0, detectorHits: 0, authFailures: 0, rows: 0,
+    total: 0,
+    toolCalls: 0,
+    denied: 0,
+    masked: 0,
+    privileged: 0,
+    approvalRequired: 0,
+    detectorHits: 0,
+    authFailures: 0,
+    rows: 0,
     series: { bucketMs: DAY, t: [], calls: [], denied: [], masked: [] },
-    topActors: [], topTables: [], decisions: [], denialsByRule: [], approvalEvents: [], eventTypes: [], columnAccess: [], approvals: [],
-    firstEvent: null, lastEvent: null,
+    topActors: [],
+    topTables: [],
+    decisions: [],
+    denialsByRule: [],
+    approvalEvents: [],
+    eventTypes: [],
+    columnAccess: [],
+    approvals: [],
+    firstEvent: null,
+    lastEvent: null,
   };
   const actorCounts = new Map<number, number>();
   const tableCounts = new Map<number, number>();

@@ -78,12 +78,8 @@ export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleD
   }
 
   function requestFields(req: FastifyRequest, identity: Identity | null, roles: string[]): Partial<AuditEventInput> {
-    const ua = req.headers['user-agent'];
-    return {
-      ...actorFields(identity, roles),
-      source_ip: req.ip ?? null,
-      user_agent: typeof ua === 'string' ? ua : null,
-    };
+    const c = web.client(req);
+    return { ...actorFields(identity, roles), source_ip: c.sourceIp, user_agent: c.userAgent };
   }
 
   /** Who may see this page: signs in, checks the capability, records the access. Sends the refusal itself. */
@@ -242,7 +238,16 @@ export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleD
       }
       try {
         const events = await index.readEvents(picked);
-        return send(reply, 200, html.toolPinsPage(pins, pinsError, events.map((e) => ({ chain: e.chain_id, seq: e.seq, e })), viewer));
+        return send(
+          reply,
+          200,
+          html.toolPinsPage(
+            pins,
+            pinsError,
+            events.map((e) => ({ chain: e.chain_id, seq: e.seq, e })),
+            viewer,
+          ),
+        );
       } catch (err) {
         return send(reply, 500, html.errorPage(500, `The pinning events could not be read back from the audit store: ${(err as Error).message}`, viewer));
       }

@@ -59,17 +59,101 @@ export function prng(seed: number): () => number {
   };
 }
 
-const FIRST = ['James', 'Mary', 'Robert', 'Patricia', 'John', 'Jennifer', 'Michael', 'Linda', 'David', 'Elizabeth', 'William', 'Barbara', 'Richard', 'Susan', 'Joseph', 'Jessica', 'Thomas', 'Sarah', 'Carlos', 'Karen', 'Daniel', 'Lisa', 'Wei', 'Nancy', 'Aisha', 'Priya', 'Mateo', 'Sofia', 'Omar', 'Chloe', 'Hiroshi', 'Fatima'];
-const LAST = ['Smith', 'Johnson', 'Williams', 'Brown', 'Jones', 'Garcia', 'Miller', 'Davis', 'Rodriguez', 'Martinez', 'Hernandez', 'Lopez', 'Gonzalez', 'Wilson', 'Anderson', 'Thomas', 'Taylor', 'Moore', 'Jackson', 'Martin', 'Lee', 'Perez', 'Thompson', 'White', 'Nguyen', 'Patel', 'Kim', 'Okafor', 'Schmidt', 'Rossi'];
+const FIRST = [
+  'James',
+  'Mary',
+  'Robert',
+  'Patricia',
+  'John',
+  'Jennifer',
+  'Michael',
+  'Linda',
+  'David',
+  'Elizabeth',
+  'William',
+  'Barbara',
+  'Richard',
+  'Susan',
+  'Joseph',
+  'Jessica',
+  'Thomas',
+  'Sarah',
+  'Carlos',
+  'Karen',
+  'Daniel',
+  'Lisa',
+  'Wei',
+  'Nancy',
+  'Aisha',
+  'Priya',
+  'Mateo',
+  'Sofia',
+  'Omar',
+  'Chloe',
+  'Hiroshi',
+  'Fatima',
+];
+const LAST = [
+  'Smith',
+  'Johnson',
+  'Williams',
+  'Brown',
+  'Jones',
+  'Garcia',
+  'Miller',
+  'Davis',
+  'Rodriguez',
+  'Martinez',
+  'Hernandez',
+  'Lopez',
+  'Gonzalez',
+  'Wilson',
+  'Anderson',
+  'Thomas',
+  'Taylor',
+  'Moore',
+  'Jackson',
+  'Martin',
+  'Lee',
+  'Perez',
+  'Thompson',
+  'White',
+  'Nguyen',
+  'Patel',
+  'Kim',
+  'Okafor',
+  'Schmidt',
+  'Rossi',
+];
 const STREETS = ['Main St', 'Oak Ave', 'Maple Dr', 'Cedar Ln', 'Park Blvd', 'Elm St', 'Washington Ave', 'Lake Rd', 'Hill St', 'River Rd', 'Pine Ct', 'Sunset Blvd'];
 const CITIES: [string, string, string][] = [
-  ['Charlotte', 'NC', '282'], ['Columbus', 'OH', '432'], ['Austin', 'TX', '787'], ['Denver', 'CO', '802'],
-  ['Phoenix', 'AZ', '850'], ['Atlanta', 'GA', '303'], ['Boston', 'MA', '021'], ['Seattle', 'WA', '981'],
-  ['Chicago', 'IL', '606'], ['Miami', 'FL', '331'], ['Portland', 'OR', '972'], ['Richmond', 'VA', '232'],
+  ['Charlotte', 'NC', '282'],
+  ['Columbus', 'OH', '432'],
+  ['Austin', 'TX', '787'],
+  ['Denver', 'CO', '802'],
+  ['Phoenix', 'AZ', '850'],
+  ['Atlanta', 'GA', '303'],
+  ['Boston', 'MA', '021'],
+  ['Seattle', 'WA', '981'],
+  ['Chicago', 'IL', '606'],
+  ['Miami', 'FL', '331'],
+  ['Portland', 'OR', '972'],
+  ['Richmond', 'VA', '232'],
 ];
 const AREA = ['704', '614', '512', '303', '602', '404', '617', '206', '312', '305', '503', '804'];
 const DOMAINS = ['example.com', 'mail.example.org', 'inbox.example.net', 'bankmail.example'];
-const MERCHANTS = ['Acme Grocery', 'Blue Bottle Coffee', 'City Transit', 'Northwind Books', 'Contoso Fuel', 'Fabrikam Pharmacy', 'Globex Electronics', 'Initech Software', 'Umbrella Insurance', 'Hooli Cloud'];
+const MERCHANTS = [
+  'Acme Grocery',
+  'Blue Bottle Coffee',
+  'City Transit',
+  'Northwind Books',
+  'Contoso Fuel',
+  'Fabrikam Pharmacy',
+  'Globex Electronics',
+  'Initech Software',
+  'Umbrella Insurance',
+  'Hooli Cloud',
+];
 // Real ABA prefixes 01–12 (Federal Reserve districts) and 21–32 (thrifts).
 const ABA_PREFIX = ['01', '02', '03', '04', '05', '06', '07', '08', '09', '10', '11', '12', '21', '22', '26', '31', '32'];
 

@@ -91,7 +91,19 @@ export async function startToolbox(opts: StartToolboxOptions): Promise<ToolboxPr
   const bin = toolboxBinary();
   const url = `http://127.0.0.1:${port}/mcp`;
   if (opts.toolsFile && opts.auth) throw new Error('startToolbox: toolsFile and auth are not combined');
-  const args = [...(opts.toolsFile ? ['--config', opts.toolsFile] : ['--prebuilt', 'sqlite']), '--address', '127.0.0.1', '--port', String(port), '--disable-version-check', '--disable-reload', '--allowed-hosts', `127.0.0.1:${port}`, '--allowed-hosts', `localhost:${port}`];
+  const args = [
+    ...(opts.toolsFile ? ['--config', opts.toolsFile] : ['--prebuilt', 'sqlite']),
+    '--address',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--disable-version-check',
+    '--disable-reload',
+    '--allowed-hosts',
+    `127.0.0.1:${port}`,
+    '--allowed-hosts',
+    `localhost:${port}`,
+  ];
   let configDir: string | null = null;
   let credential: UpstreamCredential = { kind: 'none', headers: async () => ({}) };
   if (opts.auth) {

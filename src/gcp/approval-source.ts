@@ -71,7 +71,9 @@ export interface BigQueryApprovalSource extends ApprovalEventSource {
 
 export function buildApprovalQuery(table: string): string {
   const t = parseTableId(table);
-  const cols = eventTableFields().map((f) => quoteIdent(f.name)).join(', ');
+  const cols = eventTableFields()
+    .map((f) => quoteIdent(f.name))
+    .join(', ');
   // event_time is the partitioning column: this filter is what prunes partitions and what
   // require_partition_filter demands; event_type is a clustering column of the raw table.
   return [
@@ -137,7 +139,9 @@ export function createBigQueryApprovalSource(o: BigQueryApprovalSourceOptions): 
         throw new ApprovalSourceError(`approval state cannot be ${what}: ${o.table} row ${i + 1} (event_id ${String(row.event_id)}) is not an audit event: ${(err as Error).message}`);
       }
       if (hashValidEvent(e) !== e.hash) {
-        throw new ApprovalSourceError(`approval state cannot be ${what}: ${o.table} event ${e.event_id} (${e.event_type}, chain ${e.chain_id} seq ${e.seq}) does not match its hash: the row was edited after the gateway wrote it`);
+        throw new ApprovalSourceError(
+          `approval state cannot be ${what}: ${o.table} event ${e.event_id} (${e.event_type}, chain ${e.chain_id} seq ${e.seq}) does not match its hash: the row was edited after the gateway wrote it`,
+        );
       }
       const seen = known.get(e.event_id)?.hash ?? fresh.get(e.event_id)?.hash;
       if (seen !== undefined && seen !== e.hash) {
@@ -238,7 +242,9 @@ export function createBigQueryApprovalSource(o: BigQueryApprovalSourceOptions): 
 export function approvalSourceFromConfig(gcp: GcpConfig, opts: { onError?: (err: Error) => void; bigquery?: BigQuery } = {}): BigQueryApprovalSource {
   const table = gcp.approvals.table ?? gcp.bigquery.auditTable;
   if (!table) {
-    throw new Error('auditSink is pubsub but neither gcp.approvals.table nor gcp.bigquery.auditTable is set: approval state lives in the BigQuery audit table (set BQWARDEN__gcp__approvals__table to the approval_events view)');
+    throw new Error(
+      'auditSink is pubsub but neither gcp.approvals.table nor gcp.bigquery.auditTable is set: approval state lives in the BigQuery audit table (set BQWARDEN__gcp__approvals__table to the approval_events view)',
+    );
   }
   return createBigQueryApprovalSource({
     table,

@@ -8,7 +8,12 @@ export const PubSubBatchingSchema = z
     // until the event is acknowledged), so batches are flushed almost immediately.
     maxMessages: z.number().int().min(1).max(1000).default(10),
     maxMilliseconds: z.number().int().min(0).max(1000).default(5),
-    maxBytes: z.number().int().min(1024).max(9 * 1024 * 1024).default(1024 * 1024),
+    maxBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(9 * 1024 * 1024)
+      .default(1024 * 1024),
   })
   .prefault({});
 
@@ -35,7 +40,11 @@ export const SpoolConfigSchema = z
     enabled: z.boolean().default(false),
     dir: z.string().default('data/spool'),
     /** Refuse new writes (fail closed) beyond this many bytes of undrained spool. */
-    maxBytes: z.number().int().min(1024).default(256 * 1024 * 1024),
+    maxBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(256 * 1024 * 1024),
     drainIntervalMs: z.number().int().min(10).default(500),
   })
   .prefault({});
@@ -63,7 +72,11 @@ export const GcpConfigSchema = z
          * (src/gcp/catalog.ts), so policy classifies columns by their BigQuery policy tags.
          */
         catalog: z.boolean().default(false),
-        catalogTtlMs: z.number().int().min(0).default(5 * 60_000),
+        catalogTtlMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(5 * 60_000),
       })
       .prefault({}),
     approvals: z
@@ -79,7 +92,11 @@ export const GcpConfigSchema = z
         /** How often events other instances wrote are picked up; 0 = at start only. */
         pollIntervalMs: z.number().int().min(0).default(5_000),
         /** Each poll re-reads this far back, for rows that reach BigQuery late. */
-        overlapMs: z.number().int().min(0).default(15 * 60_000),
+        overlapMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(15 * 60_000),
       })
       .prefault({}),
   })

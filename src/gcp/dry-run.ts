@@ -52,7 +52,9 @@ export function createDryRunner(o: DryRunnerOptions): DryRunner {
 
   return {
     async run(req) {
-      const key = createHash('sha256').update(`${req.defaultProject ?? ''}\u0000${req.defaultDataset ?? ''}\u0000${req.sql}`, 'utf8').digest('hex');
+      const key = createHash('sha256')
+        .update(`${req.defaultProject ?? ''}\u0000${req.defaultDataset ?? ''}\u0000${req.sql}`, 'utf8')
+        .digest('hex');
       const hit = cache.get(key);
       if (hit && now() - hit.at < ttl) {
         cache.delete(key);

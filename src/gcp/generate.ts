@@ -5,7 +5,7 @@ import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { auditTableSchemaJson, auditTopicProto } from './audit-schema.js';
-import { DASHBOARD_VIEWS, EVENTS_VIEW } from '../report/dashboard-url.js';
+import { DASHBOARD_VIEWS, EVENTS_VIEW } from './dashboard-url.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const GENERATED_DIR = join(REPO_ROOT, 'terraform', 'modules', 'bqwarden', 'generated');

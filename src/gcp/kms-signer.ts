@@ -26,9 +26,7 @@ const SUPPORTED = new Set(['EC_SIGN_P256_SHA256', 'EC_SIGN_ED25519']);
 
 /** Reads the key version's public key and algorithm once, then signs checkpoints through KMS. */
 export async function createKmsSigner(o: KmsSignerOptions): Promise<CheckpointSigner> {
-  const client =
-    o.client ??
-    new KeyManagementServiceClient(o.apiEndpoint ? { apiEndpoint: o.apiEndpoint, port: o.port, sslCreds: grpc.credentials.createInsecure() } : {});
+  const client = o.client ?? new KeyManagementServiceClient(o.apiEndpoint ? { apiEndpoint: o.apiEndpoint, port: o.port, sslCreds: grpc.credentials.createInsecure() } : {});
   const timeout = o.timeoutMs ?? 2000;
   let pk;
   try {

@@ -10,7 +10,10 @@ export function gcsPinStore(o: GcsOptions): PinStore {
   const timeout = o.timeoutMs ?? 5000;
   async function latestUnder(p: string): Promise<ToolPin | null> {
     const [files] = await bucket.getFiles({ prefix: p, autoPaginate: true });
-    const names = files.map((f) => f.name).filter((n) => /\/\d{8}\.json$/.test(n)).sort();
+    const names = files
+      .map((f) => f.name)
+      .filter((n) => /\/\d{8}\.json$/.test(n))
+      .sort();
     const last = names[names.length - 1];
     return last ? parsePin(await readText(bucket, last), `gs://${o.bucket}/${last}`) : null;
   }

@@ -49,7 +49,9 @@ const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 export function buildVerifyQuery(table: string, withChain: boolean): string {
   const t = parseTableId(table);
-  const cols = eventTableFields().map((f) => quoteIdent(f.name)).join(', ');
+  const cols = eventTableFields()
+    .map((f) => quoteIdent(f.name))
+    .join(', ');
   // The range filter on event_time is also what require_partition_filter demands.
   return [
     `SELECT ${cols}`,
@@ -147,12 +149,7 @@ function laterEventsOf(r: Record<string, unknown>): LaterEvents {
  * None is a break: a crash is an operational event, and what it may hide (events cut from the
  * unsigned tail) is spelled out.
  */
-export function explainOpenChains(
-  report: VerifyReport,
-  seen: Map<string, ChainSeen>,
-  after: Map<string, LaterEvents> | null,
-  o: { to: string; nowMs: number; runningWindowMs: number },
-): void {
+export function explainOpenChains(report: VerifyReport, seen: Map<string, ChainSeen>, after: Map<string, LaterEvents> | null, o: { to: string; nowMs: number; runningWindowMs: number }): void {
   for (const c of report.chains) {
     if (c.sealed) continue;
     const info = seen.get(c.chain_id);
@@ -172,7 +169,9 @@ export function explainOpenChains(
       message =
         `chain of ${who} never sealed: it ${started} and stops at seq ${c.last_seq}${info ? ` at ${info.lastTime}` : ''} without gateway_stop + final signed checkpoint, ` +
         `so the instance ended without a clean shutdown (crash, out of memory, killed before the seal was published). ` +
-        (unsigned > 0 ? `It is ${signed}; the ${unsigned} event(s) after that are hash-linked but unsigned, so events cut from its end would not show.` : `Every event is covered by a signed checkpoint.`);
+        (unsigned > 0
+          ? `It is ${signed}; the ${unsigned} event(s) after that are hash-linked but unsigned, so events cut from its end would not show.`
+          : `Every event is covered by a signed checkpoint.`);
     }
     message = `${message}${message.endsWith('.') ? '' : '.'} ${PER_INSTANCE}`;
     const idx = report.notices.findIndex((f) => f.kind === 'open_tail' && f.chain === c.chain_id);

@@ -6,8 +6,7 @@
 // The token is only ever read, never kept or forwarded: the transport strips the client's
 // Authorization header before anything goes upstream (MCP forbids token passthrough).
 import { createLocalJWKSet, decodeJwt, type JWTPayload } from 'jose';
-import { AuthError, type Identity } from './types.js';
-import type { AuthMethod } from '../audit/event.js';
+import { AuthError, type AuthMethod, type Identity } from './types.js';
 import {
   devIssuerUrl,
   GOOGLE_ID_TOKEN_ISSUERS,
@@ -252,9 +251,4 @@ function devIssuerEntry(url: string): IssuerConfig {
     actorTypes: [],
     defaultActorType: 'human',
   };
-}
-
-/** MCP authorization: an invalid or missing token is a 401 (a 403 is for valid tokens lacking scope). */
-export function httpStatusFor(_err: AuthError): 401 {
-  return 401;
 }

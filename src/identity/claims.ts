@@ -1,8 +1,7 @@
 // Turning verified token claims into the fields of an Identity: groups from a configurable
 // (possibly nested) claim, an email only when it is not marked unverified, and the actor type
 // from ordered rules. Runs only on claims whose signature has already been verified.
-import type { ActorType } from '../audit/event.js';
-import { AuthError } from './types.js';
+import { AuthError, type ActorType } from './types.js';
 import type { ActorTypeRule, AssignableActorType } from './config.js';
 
 export type Claims = Record<string, unknown>;

@@ -29,9 +29,7 @@ export function isSecureOrLoopback(url: string): boolean {
 }
 
 const secureUrl = (what: string) =>
-  z
-    .string({ error: `${what} must be a URL string` })
-    .refine((v) => isSecureOrLoopback(v), { message: `${what} must be an https URL (plain http is only allowed for 127.0.0.1/localhost)` });
+  z.string({ error: `${what} must be a URL string` }).refine((v) => isSecureOrLoopback(v), { message: `${what} must be an https URL (plain http is only allowed for 127.0.0.1/localhost)` });
 
 export const ACTOR_TYPES_ASSIGNABLE = ['human', 'ci', 'agent', 'service'] as const;
 export type AssignableActorType = (typeof ACTOR_TYPES_ASSIGNABLE)[number];
@@ -68,7 +66,10 @@ export const IssuerConfigSchema = z
     jwksUri: secureUrl('jwksUri').optional(),
     /** Accepted `aud` values; defaults to [resource]. */
     audiences: z.array(z.string().min(1)).min(1).optional(),
-    algorithms: z.array(z.enum(ALLOWED_ALGORITHMS)).min(1).default([...DEFAULT_ALGORITHMS]),
+    algorithms: z
+      .array(z.enum(ALLOWED_ALGORITHMS))
+      .min(1)
+      .default([...DEFAULT_ALGORITHMS]),
     /** Claim name, or a dotted path (realm_access.roles). A claim whose literal name contains dots wins over the path reading. */
     groupsClaim: z.string().min(1).default('groups'),
     emailClaim: z.string().min(1).default('email'),
@@ -126,9 +127,19 @@ export const DevIssuerConfigSchema = z
     /** Defaults to BQWARDEN_DATA (else data/ in the checkout). */
     dataDir: z.string().min(1).optional(),
     /** Lifetime of the access tokens its authorization server issues to MCP clients and the pages. */
-    accessTokenTtlSeconds: z.number().int().min(1).max(24 * 3600).default(3600),
+    accessTokenTtlSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 3600)
+      .default(3600),
     /** Lifetime of its refresh tokens (rotated on every use). */
-    refreshTokenTtlSeconds: z.number().int().min(60).max(90 * 24 * 3600).default(14 * 24 * 3600),
+    refreshTokenTtlSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(90 * 24 * 3600)
+      .default(14 * 24 * 3600),
   })
   .strict();
 

@@ -36,12 +36,7 @@ export interface GoogleTokenVerifier {
   verify(token: string): Promise<Claims>;
 }
 
-export function createGoogleIdTokenVerifier(opts: {
-  audiences: string[];
-  certsUrl: string;
-  hostedDomains?: string[];
-  clockToleranceSeconds: number;
-}): GoogleTokenVerifier {
+export function createGoogleIdTokenVerifier(opts: { audiences: string[]; certsUrl: string; hostedDomains?: string[]; clockToleranceSeconds: number }): GoogleTokenVerifier {
   const what = 'Google ID token';
   const client = new OAuth2Client({
     endpoints: { oauth2FederatedSignonPemCertsUrl: opts.certsUrl },
@@ -71,13 +66,7 @@ export function createGoogleIdTokenVerifier(opts: {
  * cache, so we keep them for a few minutes and refetch early when an unknown kid shows up
  * (key rotation), at most once per cooldown.
  */
-export function createIapVerifier(opts: {
-  audience: string;
-  publicKeyUrl: string;
-  clockToleranceSeconds: number;
-  cacheSeconds?: number;
-  cooldownSeconds?: number;
-}): GoogleTokenVerifier {
+export function createIapVerifier(opts: { audience: string; publicKeyUrl: string; clockToleranceSeconds: number; cacheSeconds?: number; cooldownSeconds?: number }): GoogleTokenVerifier {
   const what = 'IAP assertion';
   const client = new OAuth2Client({ endpoints: { oauth2IapPublicKeyUrl: opts.publicKeyUrl } });
   const cacheMs = (opts.cacheSeconds ?? 600) * 1000;

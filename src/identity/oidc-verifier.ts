@@ -82,12 +82,7 @@ export interface JwtVerifier {
   verify(token: string): Promise<JWTPayload>;
 }
 
-export function createJwtVerifier(
-  issuer: IssuerConfig,
-  defaultAudiences: string[],
-  t: VerifyTuning,
-  keys: JWTVerifyGetKey = remoteKeys(issuer, t),
-): JwtVerifier {
+export function createJwtVerifier(issuer: IssuerConfig, defaultAudiences: string[], t: VerifyTuning, keys: JWTVerifyGetKey = remoteKeys(issuer, t)): JwtVerifier {
   const audience = issuer.audiences ?? defaultAudiences;
   const requiredClaims = [...new Set(['sub', 'exp', 'iss', 'aud', ...issuer.requiredClaims])];
   return {

@@ -43,7 +43,10 @@ export function protectedResourceMetadata(config: IdentityConfig | IdentityConfi
 
 /** RFC 6750 §3: quoted-string values may not hold `"` or `\`, and must be printable ASCII. */
 function quoted(value: string): string {
-  return value.replace(/[^\x20-\x7e]/g, ' ').replace(/["\\]/g, "'").slice(0, 300);
+  return value
+    .replace(/[^\x20-\x7e]/g, ' ')
+    .replace(/["\\]/g, "'")
+    .slice(0, 300);
 }
 
 /**

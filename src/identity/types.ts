@@ -1,4 +1,8 @@
-import type { ActorType, AuthMethod } from '../audit/event.js';
+export const ACTOR_TYPES = ['human', 'ci', 'agent', 'service', 'anonymous'] as const;
+export type ActorType = (typeof ACTOR_TYPES)[number];
+
+export const AUTH_METHODS = ['oidc', 'google_id_token', 'iap', 'dev', 'none'] as const;
+export type AuthMethod = (typeof AUTH_METHODS)[number];
 
 /** A verified caller. Produced only by the identity layer after a token verified. */
 export interface Identity {

@@ -26,8 +26,7 @@ export interface MaskingOutcome {
   report: MaskReport;
 }
 
-export const WITHHELD_TEXT =
-  '[bqwarden: upstream text withheld: the query can return sensitive columns and this text could not be mapped to them]';
+export const WITHHELD_TEXT = '[bqwarden: upstream text withheld: the query can return sensitive columns and this text could not be mapped to them]';
 export const WITHHELD_ITEM = (type: string) => `[bqwarden: ${type} content withheld: it cannot be inspected for sensitive data]`;
 
 const MAX_DEPTH = 6;
@@ -109,9 +108,7 @@ class Masker {
     this.sensitive = plan.columns.length > 0 || plan.fallback.length > 0;
     // The fallback must be at least as strict as anything the plan masks by name.
     this.fallbackMethod = strictest([...plan.fallback.map((f) => f.method), ...plan.columns.map((c) => c.method)]);
-    const src = [...plan.fallback, ...plan.columns.map((c) => ({ classification: c.classification, method: c.method, ruleId: c.ruleId }))].find(
-      (f) => f.method === this.fallbackMethod,
-    );
+    const src = [...plan.fallback, ...plan.columns.map((c) => ({ classification: c.classification, method: c.method, ruleId: c.ruleId }))].find((f) => f.method === this.fallbackMethod);
     this.fallbackRule = src ? { classification: src.classification, ruleId: src.ruleId } : null;
     this.detectors = new DetectorPass(opts, plan.detectors);
     // Only a name that one output column carries: a duplicate key could hold another column's value.
@@ -144,7 +141,10 @@ class Masker {
     if (v.length === 0) this.rows = this.rows ?? 0;
     const parsed = v.map((item) => this.parseItem(item));
     const rowItems = parsed.filter((p): p is ParsedRow => p.kind === 'row');
-    const rowMode: Mode = this.objectRowsMismatch(rowItems.map((p) => p.row), 'content rows');
+    const rowMode: Mode = this.objectRowsMismatch(
+      rowItems.map((p) => p.row),
+      'content rows',
+    );
     if (rowItems.length > 0) this.rows = (this.rows ?? 0) + rowItems.length;
     return parsed.map((p) => {
       switch (p.kind) {
@@ -268,7 +268,11 @@ class Masker {
   /** BigQuery REST shape: rows[i].f[j].v is column j of schema.fields. */
   private restResult(o: Row): Json {
     const names = restColumnNames(o);
-    const colMasks = this.headerMasks(names, (o.rows as Json[]).map((r) => ((r as Row).f as Json[]).length), 'rows');
+    const colMasks = this.headerMasks(
+      names,
+      (o.rows as Json[]).map((r) => ((r as Row).f as Json[]).length),
+      'rows',
+    );
     const out: Row = {};
     for (const [k, x] of Object.entries(o)) {
       if (k === 'rows') {
@@ -280,7 +284,12 @@ class Masker {
             const row: Row = {};
             for (const [rk, rv] of Object.entries(r)) {
               if (rk !== 'f') setOwn(row, rk, this.detectors.value(rv, null));
-              else setOwn(row, 'f', (rv as Json[]).map((cell, j) => this.restCell(cell, colMasks.masks[j], colMasks.mode, names?.[j] || `#${j}`, names?.[j] ?? null)));
+              else
+                setOwn(
+                  row,
+                  'f',
+                  (rv as Json[]).map((cell, j) => this.restCell(cell, colMasks.masks[j], colMasks.mode, names?.[j] || `#${j}`, names?.[j] ?? null)),
+                );
             }
             return row;
           }),
@@ -335,12 +344,18 @@ class Masker {
       if (this.expectedNames) for (const k of keys) if (!this.expectedNames.has(k.toLowerCase()) && !this.byName.has(k.toLowerCase())) unknown.add(k);
     }
     if (missing.size > 0) {
-      const list = [...missing].slice(0, 5).map((k) => `'${k}'`).join(', ');
+      const list = [...missing]
+        .slice(0, 5)
+        .map((k) => `'${k}'`)
+        .join(', ');
       this.notes.add(`${where}: masked column(s) ${list} missing from the result: result masked with the fallback`);
       return 'fallback';
     }
     if (unknown.size === 0) return 'plan';
-    const list = [...unknown].slice(0, 5).map((k) => `'${k}'`).join(', ');
+    const list = [...unknown]
+      .slice(0, 5)
+      .map((k) => `'${k}'`)
+      .join(', ');
     this.notes.add(`${where}: column(s) ${list} not in the analysed output: result masked with the fallback`);
     return 'fallback';
   }
@@ -348,9 +363,7 @@ class Masker {
   private positionalMismatch(rows: Json[][], where: string): Mode {
     for (const r of rows) {
       if (this.expectedCount !== null ? r.length !== this.expectedCount : r.length <= this.maxIndex) {
-        this.notes.add(
-          `${where}: row has ${r.length} values, analysis expected ${this.expectedCount ?? `more than ${this.maxIndex}`}: result masked with the fallback`,
-        );
+        this.notes.add(`${where}: row has ${r.length} values, analysis expected ${this.expectedCount ?? `more than ${this.maxIndex}`}: result masked with the fallback`);
         return 'fallback';
       }
     }
@@ -360,7 +373,10 @@ class Masker {
   /** Column masks by position for a header of names (text tables, REST schema). */
   private headerMasks(names: string[] | null, widths: number[], where: string): { masks: (ColumnMask[] | undefined)[]; mode: Mode } {
     if (!names) {
-      const mode = this.positionalMismatch(widths.map((w) => new Array<Json>(w).fill(null)), where);
+      const mode = this.positionalMismatch(
+        widths.map((w) => new Array<Json>(w).fill(null)),
+        where,
+      );
       return { masks: Array.from({ length: Math.max(0, ...widths) }, (_, i) => this.byIndex.get(i)), mode };
     }
     const asRow: Row = {};
@@ -427,12 +443,14 @@ class Masker {
       // A header we do not recognise may not be a header at all (an error message with commas
       // and newlines parses as CSV): its "names" could be data, so it is not a table to us.
       if (table && table.header.every((h) => this.byName.has(h.toLowerCase()) || this.expectedNames?.has(h.toLowerCase()))) {
-        const { masks, mode } = this.headerMasks(table.header, table.rows.map((r) => r.length), 'text table');
+        const { masks, mode } = this.headerMasks(
+          table.header,
+          table.rows.map((r) => r.length),
+          'text table',
+        );
         this.rows = (this.rows ?? 0) + table.rows.length;
         // Printed tables spell NULL as NULL: it stays NULL under every method.
-        return table.render(
-          table.rows.map((r) => r.map((c, j) => cellText(this.cell(c === 'NULL' ? null : c, masks[j], mode, table.header[j], table.header[j])))),
-        );
+        return table.render(table.rows.map((r) => r.map((c, j) => cellText(this.cell(c === 'NULL' ? null : c, masks[j], mode, table.header[j], table.header[j])))));
       }
       if (this.opts.unmappedText === 'withhold') {
         this.notes.add('text that could not be mapped to columns was withheld');

@@ -4,10 +4,7 @@ import { z } from 'zod';
 import { DETECTORS, type DetectorName } from './detectors.js';
 import { decodeKey, type PseudonymKey } from './keys.js';
 
-const detectorToggles = Object.fromEntries(DETECTORS.map((d) => [d, z.boolean().default(true)])) as Record<
-  DetectorName,
-  z.ZodDefault<z.ZodBoolean>
->;
+const detectorToggles = Object.fromEntries(DETECTORS.map((d) => [d, z.boolean().default(true)])) as Record<DetectorName, z.ZodDefault<z.ZodBoolean>>;
 
 export const MaskingConfigSchema = z.object({
   pseudonym: z
@@ -30,7 +27,6 @@ export const MaskingConfigSchema = z.object({
    */
   unmappedText: z.enum(['withhold', 'detectors']).default('withhold'),
 });
-export type MaskingConfig = z.infer<typeof MaskingConfigSchema>;
 
 export interface MaskingOptions {
   key: PseudonymKey;

@@ -71,7 +71,10 @@ export async function resolveHandles(result: Record<string, unknown>, plan: Hand
         const row = parseJson(text) as Record<string, Json>;
         const r = String(row.r);
         if (seen.has(r)) ambiguous.add(r);
-        seen.set(r, table.columns.map((_, ci) => row[`c${ci}`]));
+        seen.set(
+          r,
+          table.columns.map((_, ci) => row[`c${ci}`]),
+        );
       }
     }
     for (const r of rows) {

@@ -58,7 +58,13 @@ function write(v: Json): string {
   if (v instanceof RawNumber) return v.raw;
   if (Array.isArray(v)) return '[' + v.map(write).join(',') + ']';
   if (v !== null && typeof v === 'object') {
-    return '{' + Object.entries(v).map(([k, x]) => JSON.stringify(k) + ':' + write(x)).join(',') + '}';
+    return (
+      '{' +
+      Object.entries(v)
+        .map(([k, x]) => JSON.stringify(k) + ':' + write(x))
+        .join(',') +
+      '}'
+    );
   }
   return JSON.stringify(v);
 }
@@ -95,9 +101,9 @@ class LosslessParser {
     if (c === '{') return this.object();
     if (c === '[') return this.array();
     if (c === '"') return this.string();
-    if (c === 't' && this.s.startsWith('true', this.i)) return (this.i += 4), true;
-    if (c === 'f' && this.s.startsWith('false', this.i)) return (this.i += 5), false;
-    if (c === 'n' && this.s.startsWith('null', this.i)) return (this.i += 4), null;
+    if (c === 't' && this.s.startsWith('true', this.i)) return ((this.i += 4), true);
+    if (c === 'f' && this.s.startsWith('false', this.i)) return ((this.i += 5), false);
+    if (c === 'n' && this.s.startsWith('null', this.i)) return ((this.i += 4), null);
     NUMBER.lastIndex = this.i;
     const m = NUMBER.exec(this.s);
     if (!m) this.fail('unexpected token');
@@ -110,7 +116,7 @@ class LosslessParser {
     this.i++;
     const out: { [k: string]: Json } = {};
     this.ws();
-    if (this.s[this.i] === '}') return this.i++, out;
+    if (this.s[this.i] === '}') return (this.i++, out);
     for (;;) {
       this.ws();
       if (this.s[this.i] !== '"') this.fail('expected string key');
@@ -131,7 +137,7 @@ class LosslessParser {
     this.i++;
     const out: Json[] = [];
     this.ws();
-    if (this.s[this.i] === ']') return this.i++, out;
+    if (this.s[this.i] === ']') return (this.i++, out);
     for (;;) {
       out.push(this.value());
       this.ws();

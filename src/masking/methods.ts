@@ -1,6 +1,7 @@
 // Masking methods, applied to one value. Where BigQuery dynamic data masking has the same rule
 // we follow its documented semantics (docs/masking.md has the table side by side).
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { sha256Hex } from '../common/digest.js';
 import { MASK_METHODS, type MaskMethod } from './types.js';
 import { RawNumber, type Json } from './json.js';
 import { fpe } from './fpe.js';
@@ -13,17 +14,7 @@ import type { PseudonymKey } from './keys.js';
  * every candidate and read the value back. The last four characters discriminate more than the
  * first four (an SSN's serial, a card's own digits, against an area number or issuer prefix).
  */
-export const STRICTNESS: readonly MaskMethod[] = [
-  'nullify',
-  'redact',
-  'pseudonym',
-  'pseudonym_fpe',
-  'year_only',
-  'email_domain',
-  'first4',
-  'last4',
-  'sha256',
-];
+export const STRICTNESS: readonly MaskMethod[] = ['nullify', 'redact', 'pseudonym', 'pseudonym_fpe', 'year_only', 'email_domain', 'first4', 'last4', 'sha256'];
 
 // Keep the order complete: a method added to the contract without a rank must fail loudly.
 for (const m of MASK_METHODS) if (!STRICTNESS.includes(m)) throw new Error(`masking: no strictness rank for method ${m}`);
@@ -32,10 +23,6 @@ export function strictest(methods: Iterable<MaskMethod>): MaskMethod | null {
   let best: MaskMethod | null = null;
   for (const m of methods) if (best === null || STRICTNESS.indexOf(m) < STRICTNESS.indexOf(best)) best = m;
   return best;
-}
-
-export function isMaskMethod(x: unknown): x is MaskMethod {
-  return typeof x === 'string' && (MASK_METHODS as readonly string[]).includes(x);
 }
 
 /** Called on object keys inside a masked value (JSON columns can carry data in their keys). */
@@ -133,10 +120,6 @@ function alreadyMasked(method: MaskMethod, v: string): boolean {
 function scalarText(v: string | number | boolean | RawNumber): string {
   if (v instanceof RawNumber) return v.raw;
   return String(v);
-}
-
-export function sha256Hex(s: string): string {
-  return createHash('sha256').update(s, 'utf8').digest('hex');
 }
 
 /** `tok_` + 26 base32 characters (128 bits) of HMAC-SHA256 under the token subkey. */

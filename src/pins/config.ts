@@ -13,7 +13,12 @@ export const ToolPinsConfigSchema = z
     /** Distinct approvers needed. */
     required: z.number().int().min(1).max(10).default(1),
     /** How long a request to accept a changed definition stays open; a new one opens on the next sight after it expires. */
-    expirySeconds: z.number().int().min(30).max(7 * 24 * 3600).default(24 * 3600),
+    expirySeconds: z
+      .number()
+      .int()
+      .min(30)
+      .max(7 * 24 * 3600)
+      .default(24 * 3600),
     /**
      * How old the gateway's view of the upstream's tools/list may be when a tools/call is
      * checked (every tools/list a client makes refreshes it too); 0 asks the upstream every call.

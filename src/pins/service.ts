@@ -9,7 +9,7 @@ import type { AuditEvent, AuditEventInput } from '../audit/event.js';
 import type { Logger } from '../ops/logger.js';
 import type { RequestContext } from '../pipeline/types.js';
 import type { PinVerdict, ToolPinsView } from '../pipeline/deps.js';
-import { contextFields } from '../pipeline/audit-fields.js';
+import { contextFields } from '../audit/actor.js';
 import { SYSTEM_ACTOR, iso, recordFields, type ApprovalService } from '../approvals/service.js';
 import { isOpen } from '../approvals/reduce.js';
 import type { ClaimStore } from '../approvals/claims.js';
@@ -178,7 +178,15 @@ export class ToolPins implements ToolPinsView {
     const fields = changedFields(pin.definition, seen.text);
     const head = `tool ${tool}: its definition on upstream ${this.deps.upstream} changed since it was pinned at ${pin.pinned_at} (${fields.join(', ') || 'definition'} differ; sha256 ${pin.sha256.slice(0, 12)}… → ${seen.sha.slice(0, 12)}…), so the tool is withheld and its calls are refused until an approver accepts the new definition (rule ${PIN_RULE})`;
     const a = this.deps.approvals;
-    if (!a) return { status: 'changed', sha256: seen.sha, pinned: pin.sha256, changed: fields, approvalId: null, message: `${head}. This gateway has no approval doors, so an operator must restore the pinned definition upstream.` };
+    if (!a)
+      return {
+        status: 'changed',
+        sha256: seen.sha,
+        pinned: pin.sha256,
+        changed: fields,
+        approvalId: null,
+        message: `${head}. This gateway has no approval doors, so an operator must restore the pinned definition upstream.`,
+      };
     const rec = await a.service.withLock(`pin\u0000${tool}\u0000${seen.sha}`, async () => {
       let r = this.requestFor(tool, seen.sha);
       if (r && isOpen(r.status) && (await a.service.expireIfDue(r))) r = undefined;
@@ -198,7 +206,9 @@ export class ToolPins implements ToolPinsView {
     }
     const lines = [head + '.'];
     if (rec.status === 'rejected') {
-      lines.push(`The new definition was rejected by ${rec.rejection?.actor.display ?? 'a reviewer'} (${rec.rejection?.reason ?? 'no reason'}) in ${rec.id}; the tool stays refused until the upstream's definition is restored or changes again.`);
+      lines.push(
+        `The new definition was rejected by ${rec.rejection?.actor.display ?? 'a reviewer'} (${rec.rejection?.reason ?? 'no reason'}) in ${rec.id}; the tool stays refused until the upstream's definition is restored or changes again.`,
+      );
     } else {
       lines.push(
         `Approval ${rec.id} is ${rec.status} (${rec.approvals.length} of ${rec.required} from role ${rec.approverRoles.join(' or ')}); it expires at ${rec.expiresAt}.`,
@@ -261,7 +271,15 @@ export class ToolPins implements ToolPinsView {
       if (!mine && !(await a.claims.claim(rec.id, { instance: this.deps.instance, session_id: null, request_id: null, at: iso(this.now()) }))) return;
       this.claimed.add(rec.id);
       const by = rec.approvals.map((v) => v.actor.display);
-      if (rec.status === 'approved') await a.service.append({ event_type: 'approval_executed', ...GATEWAY, ...recordFields(rec), decision: 'approval_required', outcome: 'pending', decision_reason: `approved tool definition claimed by ${this.deps.instance}; pinning it` });
+      if (rec.status === 'approved')
+        await a.service.append({
+          event_type: 'approval_executed',
+          ...GATEWAY,
+          ...recordFields(rec),
+          decision: 'approval_required',
+          outcome: 'pending',
+          decision_reason: `approved tool definition claimed by ${this.deps.instance}; pinning it`,
+        });
       let current = await this.pinOf(rec.tool, true);
       let pin: ToolPin | null = null;
       for (let attempt = 0; attempt < 3 && current?.sha256 !== rec.sqlSha256; attempt++) {
@@ -297,7 +315,9 @@ export class ToolPins implements ToolPinsView {
         ...recordFields(rec),
         decision: 'approval_required',
         outcome: ok ? 'success' : 'failure',
-        decision_reason: ok ? `tool ${rec.tool} now pinned to the approved definition (sha256 ${rec.sqlSha256.slice(0, 12)}…)` : `the pin of tool ${rec.tool} kept moving; the approved definition was not pinned`,
+        decision_reason: ok
+          ? `tool ${rec.tool} now pinned to the approved definition (sha256 ${rec.sqlSha256.slice(0, 12)}…)`
+          : `the pin of tool ${rec.tool} kept moving; the approved definition was not pinned`,
       });
       this.claimed.delete(rec.id);
     });

@@ -114,7 +114,10 @@ export function memoryPinStore(): PinStore {
       const k = pinKey(pin.upstream, pin.tool);
       const all = byKey.get(k) ?? [];
       if (all.some((p) => p.seq === pin.seq)) return false;
-      byKey.set(k, [...all, pin].sort((a, b) => a.seq - b.seq));
+      byKey.set(
+        k,
+        [...all, pin].sort((a, b) => a.seq - b.seq),
+      );
       return true;
     },
     async list() {

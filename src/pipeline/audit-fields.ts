@@ -1,23 +1,10 @@
 // Maps request context and decisions onto audit event fields, in one place, so every event
 // the pipeline writes names its actor, session and client the same way.
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../common/digest.js';
+import { sortKeys } from '../common/sorted-json.js';
 import type { AuditEventInput } from '../audit/event.js';
 import { actorFields } from '../audit/actor.js';
-import type { HttpFailure, RequestContext } from './types.js';
-
-export function contextFields(ctx: RequestContext, roles: string[]): Partial<AuditEventInput> {
-  return {
-    ...actorFields(ctx.identity, roles),
-    session_id: ctx.sessionId,
-    request_id: ctx.requestId,
-    trace_id: ctx.traceId,
-    source_ip: ctx.sourceIp,
-    user_agent: ctx.userAgent,
-    client_name: ctx.clientName,
-    client_version: ctx.clientVersion,
-    protocol_version: ctx.protocolVersion,
-  };
-}
+import type { HttpFailure } from './types.js';
 
 export function httpFailureFields(f: HttpFailure): Partial<AuditEventInput> {
   // The transport reports every refused token as auth_failed with the identity layer's
@@ -47,19 +34,7 @@ export function payloadJson(value: unknown, maxBytes: number): string | null {
   return JSON.stringify({
     truncated: true,
     original_bytes: Buffer.byteLength(text),
-    sha256: createHash('sha256').update(text).digest('hex'),
+    sha256: sha256Hex(text),
     head: text.slice(0, Math.max(0, maxBytes - 200)),
   });
-}
-
-function sortKeys(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(sortKeys);
-  if (v && typeof v === 'object') {
-    return Object.fromEntries(
-      Object.keys(v as object)
-        .sort()
-        .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
-    );
-  }
-  return v;
 }

@@ -3,7 +3,7 @@
 import type { AuditEventInput } from '../audit/event.js';
 import type { Analysis, SchemaCatalog } from '../sql/types.js';
 import type { Decision, ToolShape } from '../policy/types.js';
-import type { EnginePlanResult } from '../policy/engine-masks.js';
+import type { EnginePlanResult } from '../policy/types.js';
 import type { MaskPlan, MaskReport } from '../masking/types.js';
 import type { Identity } from '../identity/types.js';
 import type { Forward, RequestContext } from './types.js';

@@ -10,7 +10,10 @@ import type { Logger } from '../ops/logger.js';
 import type { RequestContext } from './types.js';
 
 /** The part of the loaded policy the pipeline uses (a snapshot per request). */
-export type PolicyView = Pick<Policy, 'version' | 'rolesFor' | 'methodAllowed' | 'visibleTools' | 'toolShape' | 'callOptions' | 'analyzeOptions' | 'rewrite' | 'decide' | 'keepLiterals' | 'auditPlan'> &
+export type PolicyView = Pick<
+  Policy,
+  'version' | 'rolesFor' | 'methodAllowed' | 'visibleTools' | 'toolShape' | 'callOptions' | 'analyzeOptions' | 'rewrite' | 'decide' | 'keepLiterals' | 'auditPlan'
+> &
   Partial<Pick<Policy, 'toolBrief' | 'dryRunFor' | 'byteBudget'>>;
 
 /** BigQuery's dry run of a statement (src/gcp/dry-run.ts), cached per project and text. */

@@ -49,7 +49,10 @@ export function dryRunDisagreement(analysis: Analysis, r: { statementType: strin
   if (s) return { code: 'dry_run_statement_mismatch', reason: s };
   const missing = tablesMissing(analysis, r.tables);
   if (missing.length) {
-    return { code: 'dry_run_table_mismatch', reason: `BigQuery's dry run references ${missing.join(', ')}, which our analysis did not find (it found ${[...new Set(analysis.statements.flatMap((x) => [...x.tablesRead, ...x.tablesWritten].map((t) => t.fq)))].join(', ') || 'no table'}), so policy never judged ${missing.length === 1 ? 'it' : 'them'}` };
+    return {
+      code: 'dry_run_table_mismatch',
+      reason: `BigQuery's dry run references ${missing.join(', ')}, which our analysis did not find (it found ${[...new Set(analysis.statements.flatMap((x) => [...x.tablesRead, ...x.tablesWritten].map((t) => t.fq)))].join(', ') || 'no table'}), so policy never judged ${missing.length === 1 ? 'it' : 'them'}`,
+    };
   }
   return null;
 }

@@ -9,9 +9,7 @@
 // response is released, and a read changes nothing if its record is then lost with the response.
 import type { AuditEventInput } from '../audit/event.js';
 import type { Analysis } from '../sql/types.js';
-import { GatewayError } from './types.js';
-
-export const ERR_AUDIT_UNAVAILABLE = -32004;
+import { ERR_AUDIT_UNAVAILABLE, GatewayError } from '../common/errors.js';
 
 export interface IntentAudit {
   append(input: AuditEventInput): Promise<unknown>;
@@ -55,13 +53,12 @@ export async function writeIntent(audit: IntentAudit, ev: AuditEventInput): Prom
   try {
     written = await audit.append(intent);
   } catch (err) {
-    throw new GatewayError(
-      ERR_AUDIT_UNAVAILABLE,
-      `write-ahead audit record could not be written, so the call was not sent upstream (fail closed): ${(err as Error).message}`,
-      { reason: 'audit_unavailable' },
-    );
+    throw new GatewayError(ERR_AUDIT_UNAVAILABLE, `write-ahead audit record could not be written, so the call was not sent upstream (fail closed): ${(err as Error).message}`, {
+      reason: 'audit_unavailable',
+    });
   }
   const id = (written as { event_id?: unknown } | null)?.event_id;
-  if (typeof id !== 'string') throw new GatewayError(ERR_AUDIT_UNAVAILABLE, 'write-ahead audit record was written but its id is unknown; the call was not sent upstream', { reason: 'audit_unavailable' });
+  if (typeof id !== 'string')
+    throw new GatewayError(ERR_AUDIT_UNAVAILABLE, 'write-ahead audit record was written but its id is unknown; the call was not sent upstream', { reason: 'audit_unavailable' });
   return id;
 }

@@ -8,12 +8,10 @@ import { GatewayError, type HttpFailure, type McpInterceptor, type RequestContex
 import type { PinVerdict, PipelineDeps, ToolPinsView } from './deps.js';
 import { httpFailureFields } from './audit-fields.js';
 import { needsIntent, writeIntent } from './intent.js';
-import { createKit, ERR_FORBIDDEN, ERR_INTERNAL } from './kit.js';
+import { createKit, ERR_FORBIDDEN, INTERNAL_ERROR } from './kit.js';
 import { runToolCall } from './runner.js';
 import { admit } from './stages/admit.js';
 import type { ToolCall } from './call.js';
-
-export { ERR_FORBIDDEN, ERR_AUDIT_UNAVAILABLE, ERR_UPSTREAM, ERR_INTERNAL, toolError } from './kit.js';
 
 function explainTool<T extends { description?: string; annotations?: Record<string, unknown> }>(tool: T, brief: { description: string; annotations: Record<string, unknown> } | null): T {
   if (!brief) return tool;
@@ -25,7 +23,9 @@ async function pinsFor(pins: ToolPinsView, ctx: RequestContext, roles: string[],
     return await pins.onList(tools, ctx, roles);
   } catch (err) {
     if (err instanceof GatewayError) throw err;
-    throw new GatewayError(ERR_INTERNAL, `tool definitions could not be checked against their pins, so the tool list is withheld (rule tool-pinning, fail closed): ${(err as Error).message}`, { reason: 'tool_pins_unavailable' });
+    throw new GatewayError(INTERNAL_ERROR, `tool definitions could not be checked against their pins, so the tool list is withheld (rule tool-pinning, fail closed): ${(err as Error).message}`, {
+      reason: 'tool_pins_unavailable',
+    });
   }
 }
 
@@ -47,7 +47,12 @@ export const PIN_META_KEY = 'bqwarden/tool_pin';
 /** Client→server notifications defined by MCP (2025-06-18, 2025-11-25). */
 const CLIENT_NOTIFICATIONS = new Set(['notifications/initialized', 'notifications/cancelled', 'notifications/progress', 'notifications/roots/list_changed', 'notifications/tasks/status']);
 
-export function createPipeline(deps: PipelineDeps): McpInterceptor {
+export interface Pipeline extends McpInterceptor {
+  /** The content detectors every client-controlled text goes through before it is stored (one copy, for the pages too). */
+  scanClientText(text: string): string;
+}
+
+export function createPipeline(deps: PipelineDeps): Pipeline {
   const kit = createKit(deps);
   const { metrics, clean, methodLabel, audit, base, elapsed } = kit;
 
@@ -64,11 +69,33 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
           const args = (p.arguments && typeof p.arguments === 'object' ? p.arguments : {}) as Record<string, unknown>;
           const tool = typeof p.name === 'string' ? p.name : '';
           const call: ToolCall = {
-            ctx, policy, roles, identity: { ...ctx.identity, roles }, params: p, forward, tool, args,
+            ctx,
+            policy,
+            roles,
+            identity: { ...ctx.identity, roles },
+            params: p,
+            forward,
+            tool,
+            args,
             meta: p._meta && typeof p._meta === 'object' ? (p._meta as Record<string, unknown>) : undefined,
             ev: { ...base(ctx, policy, roles, 'tools/call'), tool_name: tool || null },
-            shape: null, sql: null, analysis: null, catalog: null, rewrite: null, decision: null, executed: null,
-            held: null, approvalId: null, approved: null, upstream: null, rowsAffected: null, clientPlan: null, report: null, auditCopy: null, released: null, audited: false,
+            shape: null,
+            sql: null,
+            analysis: null,
+            catalog: null,
+            rewrite: null,
+            decision: null,
+            executed: null,
+            held: null,
+            approvalId: null,
+            approved: null,
+            upstream: null,
+            rowsAffected: null,
+            clientPlan: null,
+            report: null,
+            auditCopy: null,
+            released: null,
+            audited: false,
           };
           const result = await runToolCall(kit, call);
           metrics.requests.inc({ method: label, decision: result.isError ? 'deny_or_error' : 'allow' });
@@ -83,7 +110,12 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
           // A tool whose definition changed since it was pinned is listed as withheld, without
           // the upstream's new text (which may be the poison).
           if (deps.pins) tools = withheldChanged(tools, await pinsFor(deps.pins, ctx, roles, tools));
-          const visible = new Set(policy.visibleTools(roles, tools.map((t) => t.name)));
+          const visible = new Set(
+            policy.visibleTools(
+              roles,
+              tools.map((t) => t.name),
+            ),
+          );
           // Each tool says, for this caller, what the gateway will do: dialect, masking, approvals;
           // and the upstream's hints are replaced by ones that hold for this caller.
           const withheld = tools.filter((t) => visible.has(t.name) && PIN_META_KEY in ((t as { _meta?: object })._meta ?? {})).map((t) => t.name);
@@ -98,7 +130,7 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
         try {
           masked = deps.scrub(result);
         } catch (err) {
-          throw new GatewayError(ERR_INTERNAL, `response could not be scanned, so it is withheld: ${(err as Error).message}`, { reason: 'masking_failed' });
+          throw new GatewayError(INTERNAL_ERROR, `response could not be scanned, so it is withheld: ${(err as Error).message}`, { reason: 'masking_failed' });
         }
         await audit({ ...ev, ...kit.maskFields(masked.report, masked.result), rows_returned: null, duration_ms: elapsed(ctx) });
         metrics.requests.inc({ method: label, decision: ev.decision ?? 'allow' });
@@ -175,5 +207,7 @@ export function createPipeline(deps: PipelineDeps): McpInterceptor {
         policy_version: deps.policy().version,
       });
     },
+
+    scanClientText: (text: string) => clean(text),
   };
 }

@@ -8,27 +8,46 @@ import type { Decision } from '../policy/types.js';
 import type { MaskPlan, MaskReport } from '../masking/types.js';
 import { GatewayError, type Forward, type RequestContext } from './types.js';
 import type { PipelineDeps, PolicyView } from './deps.js';
-import { contextFields, payloadJson } from './audit-fields.js';
-import { ERR_AUDIT_UNAVAILABLE } from './intent.js';
+import { payloadJson } from './audit-fields.js';
+import { contextFields } from '../audit/actor.js';
+import { sqlTextForAudit } from '../audit/sql-text.js';
 
-/** JSON-RPC error codes the gateway uses for its own refusals (server-defined range). */
-export const ERR_FORBIDDEN = -32003;
-export { ERR_AUDIT_UNAVAILABLE };
-export const ERR_UPSTREAM = -32005;
-export const ERR_INTERNAL = -32603;
+import { ERR_AUDIT_UNAVAILABLE, INTERNAL_ERROR, ERR_UPSTREAM } from '../common/errors.js';
+export { ERR_FORBIDDEN, INTERNAL_ERROR } from '../common/errors.js';
 
 const KNOWN_METHODS = new Set([
-  'initialize', 'ping', 'tools/list', 'tools/call', 'resources/list', 'resources/templates/list', 'resources/read',
-  'resources/subscribe', 'resources/unsubscribe', 'prompts/list', 'prompts/get', 'completion/complete', 'logging/setLevel',
-  'tasks/get', 'tasks/list', 'tasks/cancel', 'tasks/result', 'notifications/cancelled', 'notifications/initialized', 'notifications/progress',
-  'notifications/roots/list_changed', 'notifications/tasks/status', 'session_start', 'session_end',
-  'sampling/createMessage', 'elicitation/create', 'roots/list',
-  'auth_failure', 'http_error', 'session/end', 'mcp_notification',
+  'initialize',
+  'ping',
+  'tools/list',
+  'tools/call',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'prompts/list',
+  'prompts/get',
+  'completion/complete',
+  'logging/setLevel',
+  'tasks/get',
+  'tasks/list',
+  'tasks/cancel',
+  'tasks/result',
+  'notifications/cancelled',
+  'notifications/initialized',
+  'notifications/progress',
+  'notifications/roots/list_changed',
+  'notifications/tasks/status',
+  'session_start',
+  'session_end',
+  'sampling/createMessage',
+  'elicitation/create',
+  'roots/list',
+  'auth_failure',
+  'http_error',
+  'session/end',
+  'mcp_notification',
 ]);
-
-export function toolError(text: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { content: [{ type: 'text', text }], isError: true, ...extra };
-}
 
 export type Kit = ReturnType<typeof createKit>;
 
@@ -105,18 +124,13 @@ export function createKit(deps: PipelineDeps) {
     try {
       return deps.mask(result, plan);
     } catch (err) {
-      throw new GatewayError(ERR_INTERNAL, `response could not be masked, so it is withheld: ${(err as Error).message}`, { reason: 'masking_failed' });
+      throw new GatewayError(INTERNAL_ERROR, `response could not be masked, so it is withheld: ${(err as Error).message}`, { reason: 'masking_failed' });
     }
   }
 
   /** SQL text as audit may keep it: literals replaced unless every role keeps them, or only a hash. */
   function sqlForAudit(sql: string, policy: PolicyView, roles: string[], dialect: Dialect): string {
-    try {
-      return policy.keepLiterals(roles) ? sql : deps.sql.redactLiterals(sql, dialect);
-    } catch {
-      // Unparseable SQL: keep only its hash and length rather than risk literals at rest.
-      return `-- unparsed SQL withheld (${sql.length} chars)`;
-    }
+    return sqlTextForAudit(sql, policy.keepLiterals(roles), (s) => deps.sql.redactLiterals(s, dialect));
   }
 
   function statementFields(sql: string, analysis: Analysis, policy: PolicyView, roles: string[], dialect: Dialect): Partial<AuditEventInput> {
@@ -154,5 +168,20 @@ export function createKit(deps: PipelineDeps) {
     };
   }
 
-  return { deps, metrics, clean, methodLabel, audit, base, elapsed, forward, mask, sqlForAudit, statementFields, decisionFields, maskFields, payload: (v: unknown) => payloadJson(v, deps.maxPayloadBytes) };
+  return {
+    deps,
+    metrics,
+    clean,
+    methodLabel,
+    audit,
+    base,
+    elapsed,
+    forward,
+    mask,
+    sqlForAudit,
+    statementFields,
+    decisionFields,
+    maskFields,
+    payload: (v: unknown) => payloadJson(v, deps.maxPayloadBytes),
+  };
 }

@@ -15,7 +15,7 @@ const SAYS: Record<MaskMethod, string> = {
   pseudonym_fpe: 'format-preserving pseudonym, not the real value',
 };
 
-export const MASKING_META_KEY = 'bqwarden/masking';
+const MASKING_META_KEY = 'bqwarden/masking';
 
 export function maskingNotice(result: Record<string, unknown>, plan: MaskPlan, report: MaskReport): Record<string, unknown> {
   const columns: Record<string, string> = {};
@@ -30,16 +30,14 @@ export function maskingNotice(result: Record<string, unknown>, plan: MaskPlan, r
   if (detectors.length) parts.push(`values that looked like ${detectors.join(', ')} were redacted`);
   const line =
     `bqwarden: masked by policy — ${parts.join('; ')}. ` +
-    (Object.keys(derived).length || plan.columns.some((c) => c.engine)
-      ? 'Masking happens in the database before the query runs, so filters, joins and aggregates also see the masked values. '
-      : '') +
+    (Object.keys(derived).length || plan.columns.some((c) => c.engine) ? 'Masking happens in the database before the query runs, so filters, joins and aggregates also see the masked values. ' : '') +
     'Do not report masked values as real data.';
   const meta = { ...((result._meta as Record<string, unknown> | undefined) ?? {}), [MASKING_META_KEY]: { columns, derived, detectors } };
   const content = Array.isArray(result.content) ? [...result.content, { type: 'text', text: line }] : result.content;
   return { ...result, content, _meta: meta };
 }
 
-export const STORED_COPY_META_KEY = 'bqwarden/stored_copy';
+const STORED_COPY_META_KEY = 'bqwarden/stored_copy';
 
 /**
  * Labels the audit copy of a result: it is masked for storage whatever the caller was cleared
@@ -47,13 +45,7 @@ export const STORED_COPY_META_KEY = 'bqwarden/stored_copy';
  * (clear, masked, tokenised) and what the stored copy holds. Carried in the stored payload's
  * own _meta, so the copy describes itself wherever it is read (console, replay, BigQuery).
  */
-export function storedCopyNote(
-  stored: Record<string, unknown>,
-  released: MaskReport,
-  storage: MaskReport,
-  plan: MaskPlan,
-  columns: { index: number; name: string }[] | null,
-): Record<string, unknown> {
+export function storedCopyNote(stored: Record<string, unknown>, released: MaskReport, storage: MaskReport, plan: MaskPlan, columns: { index: number; name: string }[] | null): Record<string, unknown> {
   const out: Record<string, { classification: string | null; released: string; stored: string }> = {};
   const names = columns?.map((c) => c.name) ?? [...new Set([...released.maskedColumns, ...storage.maskedColumns].map((m) => m.column))];
   const derived = new Set((plan.derived ?? []).map((d) => d.outputName));

@@ -8,7 +8,7 @@
 //   - nothing is released before the call's final event is durable.
 import { GatewayError } from './types.js';
 import type { Stage, ToolCall } from './call.js';
-import { ERR_INTERNAL, type Kit } from './kit.js';
+import { INTERNAL_ERROR, type Kit } from './kit.js';
 import { rateLimit } from './stages/rate-limit.js';
 import { pin } from './stages/pin.js';
 import { analyze } from './stages/analyze.js';
@@ -33,7 +33,14 @@ export async function runToolCall(kit: Kit, call: ToolCall): Promise<Record<stri
         call.audited = true;
         const message = err instanceof GatewayError ? err.message : `internal error in stage ${stage.name}, so the call is refused (fail closed): ${(err as Error).message}`;
         try {
-          await kit.audit({ ...call.ev, decision: call.ev.decision ?? 'deny', outcome: 'error', error_code: err instanceof GatewayError ? String(err.data?.reason ?? 'gateway_error') : 'internal_error', error_message: message, duration_ms: kit.elapsed(call.ctx) });
+          await kit.audit({
+            ...call.ev,
+            decision: call.ev.decision ?? 'deny',
+            outcome: 'error',
+            error_code: err instanceof GatewayError ? String(err.data?.reason ?? 'gateway_error') : 'internal_error',
+            error_message: message,
+            duration_ms: kit.elapsed(call.ctx),
+          });
         } catch (auditErr) {
           // The call is refused either way. When the refusal itself cannot be recorded, the caller
           // still hears the first cause (e.g. "not sent upstream"), which says whether anything ran.
@@ -42,15 +49,16 @@ export async function runToolCall(kit: Kit, call: ToolCall): Promise<Record<stri
       }
       if (err instanceof GatewayError) throw err;
       kit.deps.log.error({ err: (err as Error).message, stage: stage.name }, 'pipeline stage failed; call refused');
-      throw new GatewayError(ERR_INTERNAL, `the gateway could not complete stage ${stage.name}, so the call is refused`, { reason: 'internal_error' });
+      throw new GatewayError(INTERNAL_ERROR, `the gateway could not complete stage ${stage.name}, so the call is refused`, { reason: 'internal_error' });
     } finally {
       end();
     }
     if (outcome && 'stop' in outcome) {
-      if (!call.audited) throw new GatewayError(ERR_INTERNAL, `stage ${stage.name} ended the call without its audit event; refused`, { reason: 'internal_error' });
+      if (!call.audited) throw new GatewayError(INTERNAL_ERROR, `stage ${stage.name} ended the call without its audit event; refused`, { reason: 'internal_error' });
       return outcome.stop;
     }
   }
-  if (!call.audited || !call.released) throw new GatewayError(ERR_INTERNAL, 'the call reached the end of the pipeline without a durable audit event; nothing is released', { reason: 'internal_error' });
+  if (!call.audited || !call.released)
+    throw new GatewayError(INTERNAL_ERROR, 'the call reached the end of the pipeline without a durable audit event; nothing is released', { reason: 'internal_error' });
   return call.released;
 }

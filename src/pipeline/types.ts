@@ -2,18 +2,10 @@
 // The transport owns protocol mechanics (sessions, SSE, ids, upstream connection); the
 // pipeline owns decisions and audit. Imports go one way: transport -> pipeline.
 import type { Identity } from '../identity/types.js';
+import type { CallerContext } from '../audit/actor.js';
 
-export interface RequestContext {
-  identity: Identity;
-  sessionId: string | null;
-  /** The client's JSON-RPC id, as a string; null for notifications. */
-  requestId: string | null;
-  traceId: string;
-  sourceIp: string | null;
-  userAgent: string | null;
-  clientName: string | null;
-  clientVersion: string | null;
-  protocolVersion: string | null;
+/** Who is calling and through which session and client (audit/actor.ts's CallerContext), plus the call's own controls. */
+export interface RequestContext extends CallerContext {
   /** Aborted when the client cancels or disconnects. */
   signal: AbortSignal;
   /** Sends notifications/progress to the client when it asked for progress (progressToken); no-op otherwise. */
@@ -27,17 +19,7 @@ export interface RequestContext {
  */
 export type Forward = (params?: Record<string, unknown>, method?: string) => Promise<Record<string, unknown>>;
 
-/** An error the transport returns to the client as a JSON-RPC error. */
-export class GatewayError extends Error {
-  constructor(
-    readonly code: number,
-    message: string,
-    readonly data?: Record<string, unknown>,
-  ) {
-    super(message);
-    this.name = 'GatewayError';
-  }
-}
+export { GatewayError } from '../common/errors.js';
 
 export interface HttpFailure {
   /** e.g. malformed_json, wrong_content_type, body_too_large, batch_not_allowed, unknown_session, bad_origin, auth_failed, upstream_unavailable */

@@ -18,7 +18,10 @@ const ExpectSchema = z
     /** Output column → method. Columns not listed must not be masked; {} = nothing masked. */
     masked: z.record(z.string(), z.enum(MASK_METHODS)).optional(),
     message: z.string().optional(),
-    approval: z.object({ approvers: z.array(z.string()).optional(), count: z.number().int().optional(), expiresInSeconds: z.number().int().optional() }).strict().optional(),
+    approval: z
+      .object({ approvers: z.array(z.string()).optional(), count: z.number().int().optional(), expiresInSeconds: z.number().int().optional() })
+      .strict()
+      .optional(),
     privileged: z.boolean().optional(),
     roles: z.array(z.string()).optional(),
     /** tools/list: exactly the tools the caller sees. */
@@ -95,7 +98,14 @@ export interface CaseOutcome {
 export function evaluateCase(policy: Policy, c: Omit<PolicyCase, 'expect' | 'file' | 'line' | 'name'>, analyze: Analyzer | null): CaseOutcome {
   const identity = caseIdentity(c);
   const roles = policy.rolesFor(identity);
-  const simple = (allowed: boolean, ruleId: string, message: string): Decision => ({ action: allowed ? 'allow' : 'deny', ruleIds: [ruleId], message, maskPlan: null, approval: null, privileged: false });
+  const simple = (allowed: boolean, ruleId: string, message: string): Decision => ({
+    action: allowed ? 'allow' : 'deny',
+    ruleIds: [ruleId],
+    message,
+    maskPlan: null,
+    approval: null,
+    privileged: false,
+  });
   if (c.capability) {
     const ok = policy.can(roles, c.capability);
     return { roles, analysis: null, decision: simple(ok, ok ? 'capability' : 'default-deny', `${roles.join(', ') || 'no role'} ${ok ? 'has' : 'lacks'} capability ${c.capability}`) };
@@ -149,8 +159,10 @@ export function checkCase(c: PolicyCase, o: CaseOutcome): string[] {
     if (!d.approval) fails.push('approval: expected an approval requirement, got none');
     else {
       if (e.approval.count !== undefined && d.approval.required !== e.approval.count) fails.push(`approval.count: expected ${e.approval.count}, got ${d.approval.required}`);
-      if (e.approval.approvers && [...e.approval.approvers].sort().join() !== [...d.approval.approverRoles].sort().join()) fails.push(`approval.approvers: expected [${e.approval.approvers}], got [${d.approval.approverRoles}]`);
-      if (e.approval.expiresInSeconds !== undefined && d.approval.expiresInSeconds !== e.approval.expiresInSeconds) fails.push(`approval.expiresInSeconds: expected ${e.approval.expiresInSeconds}, got ${d.approval.expiresInSeconds}`);
+      if (e.approval.approvers && [...e.approval.approvers].sort().join() !== [...d.approval.approverRoles].sort().join())
+        fails.push(`approval.approvers: expected [${e.approval.approvers}], got [${d.approval.approverRoles}]`);
+      if (e.approval.expiresInSeconds !== undefined && d.approval.expiresInSeconds !== e.approval.expiresInSeconds)
+        fails.push(`approval.expiresInSeconds: expected ${e.approval.expiresInSeconds}, got ${d.approval.expiresInSeconds}`);
     }
   }
   if (e.privileged !== undefined && d.privileged !== e.privileged) fails.push(`privileged: expected ${e.privileged}, got ${d.privileged}`);

@@ -20,12 +20,14 @@ export const CatalogFileSchema = z.object({
   description: z.string().optional(),
   tables: z
     .array(
-      z.object({
-        fq: z.string().min(1),
-        columns: z.array(ColumnSchema),
-        viewSql: z.string().optional(),
-        description: z.string().optional(),
-      }).transform(({ description: _d, ...t }) => t as CatalogTable),
+      z
+        .object({
+          fq: z.string().min(1),
+          columns: z.array(ColumnSchema),
+          viewSql: z.string().optional(),
+          description: z.string().optional(),
+        })
+        .transform(({ description: _d, ...t }) => t as CatalogTable),
     )
     .default([]),
 });

@@ -84,7 +84,13 @@ export class CompiledPolicy {
   private readonly classRules: { id: string; classification: string; columns: RegExp[]; names: RegExp[]; regex: RegExp[]; tags: RegExp[] }[];
   private readonly visibility: (Scoped & { entries: { re: RegExp; value: VisibilityValue }[] })[];
   private readonly inference: (Scoped & { res: RegExp[]; clauses: Set<string>; effect: 'allow' | 'deny' })[];
-  private readonly statements: (Scoped & { classes: Set<string>; kinds: RegExp[] | null; destructive: boolean | undefined; effect: 'allow' | 'deny' | 'approval'; approval: ApprovalRequirement | null })[];
+  private readonly statements: (Scoped & {
+    classes: Set<string>;
+    kinds: RegExp[] | null;
+    destructive: boolean | undefined;
+    effect: 'allow' | 'deny' | 'approval';
+    approval: ApprovalRequirement | null;
+  })[];
   private readonly trust: (Scoped & { kinds: Set<string> })[];
   private readonly memo = new Map<string, unknown>();
 
@@ -188,14 +194,23 @@ export class CompiledPolicy {
     const key = `m\0${roles.join(',')}\0${method}`;
     return (
       (this.memo.get(key) as Verdict | undefined) ??
-      this.remember(key, this.union(this.methods, roles, (r) => anyMatch(r.res, method), this.defaults.methods, this.defaults.methods === 'deny' ? DEFAULT_DENY : 'default-allow-methods'))
+      this.remember(
+        key,
+        this.union(this.methods, roles, (r) => anyMatch(r.res, method), this.defaults.methods, this.defaults.methods === 'deny' ? DEFAULT_DENY : 'default-allow-methods'),
+      )
     );
   }
 
   tool(roles: string[], tool: string): Verdict {
     if (roles.length === 0) return { allowed: false, ruleId: DEFAULT_DENY, role: null };
     const key = `t\0${roles.join(',')}\0${tool}`;
-    return (this.memo.get(key) as Verdict | undefined) ?? this.remember(key, this.union(this.tools, roles, (r) => anyMatch(r.res, tool), 'deny', DEFAULT_DENY));
+    return (
+      (this.memo.get(key) as Verdict | undefined) ??
+      this.remember(
+        key,
+        this.union(this.tools, roles, (r) => anyMatch(r.res, tool), 'deny', DEFAULT_DENY),
+      )
+    );
   }
 
   /**
@@ -213,11 +228,7 @@ export class CompiledPolicy {
         roles,
         (r) =>
           (r.access === 'any' || r.access === mode) &&
-          (r.effect === 'deny'
-            ? anyMatch(r.ci, fq)
-            : informationSchema
-              ? anyMatch(dialect === 'bigquery' ? r.isCs : r.isCi, fq)
-              : anyMatch(dialect === 'bigquery' ? r.cs : r.ci, fq)),
+          (r.effect === 'deny' ? anyMatch(r.ci, fq) : informationSchema ? anyMatch(dialect === 'bigquery' ? r.isCs : r.isCi, fq) : anyMatch(dialect === 'bigquery' ? r.cs : r.ci, fq)),
         'deny',
         DEFAULT_DENY,
       ),
@@ -228,7 +239,13 @@ export class CompiledPolicy {
   readersOf(roles: string[], fq: string, dialect: Dialect): string[] {
     const key = `rd\0${roles.join(',')}\0${fq}\0${dialect}`;
     const is = /(^|\.)information_schema\./i.test(fq);
-    return (this.memo.get(key) as string[] | undefined) ?? this.remember(key, roles.filter((r) => this.table([r], fq, 'read', dialect, is).allowed));
+    return (
+      (this.memo.get(key) as string[] | undefined) ??
+      this.remember(
+        key,
+        roles.filter((r) => this.table([r], fq, 'read', dialect, is).allowed),
+      )
+    );
   }
 
   /**
@@ -243,8 +260,7 @@ export class CompiledPolicy {
         if (!applies(r, p) || !r.classes.has(s.class)) continue;
         if (r.kinds && !anyMatch(r.kinds, s.kind)) continue;
         if (r.destructive !== undefined && r.destructive !== s.destructive) continue;
-        const cand: StatementVerdict =
-          r.effect === 'approval' ? { effect: 'approval', ruleId: r.id, role: p || null, approval: r.approval! } : { effect: r.effect, ruleId: r.id, role: p || null };
+        const cand: StatementVerdict = r.effect === 'approval' ? { effect: 'approval', ruleId: r.id, role: p || null, approval: r.approval! } : { effect: r.effect, ruleId: r.id, role: p || null };
         if (!v || severity(cand) > severity(v)) v = cand;
       }
       v ??= { effect: 'deny', ruleId: DEFAULT_DENY, role: p || null };
@@ -273,7 +289,7 @@ export class CompiledPolicy {
         if (!applies(v, role)) continue;
         for (const e of v.entries) {
           if (!e.re.test(classification)) continue;
-          if (!out || stricter(out.value, e.value) === e.value && out.value !== e.value) out = { value: e.value, ruleId: v.id, role: role || null };
+          if (!out || (stricter(out.value, e.value) === e.value && out.value !== e.value)) out = { value: e.value, ruleId: v.id, role: role || null };
         }
       }
       return out ?? { value: 'deny', ruleId: null, role: role || null };
@@ -304,7 +320,13 @@ export class CompiledPolicy {
     if (roles.length === 0) return false;
     const key = `c\0${roles.join(',')}`;
     const hit = this.memo.get(key) as boolean | undefined;
-    return hit ?? this.remember(key, this.classifications.every((c) => this.visibilityFor(roles, c).value === 'clear'));
+    return (
+      hit ??
+      this.remember(
+        key,
+        this.classifications.every((c) => this.visibilityFor(roles, c).value === 'clear'),
+      )
+    );
   }
 
   inferenceAllowed(roles: string[], classification: string, clause: string): { allowed: boolean; ruleId: string } {

@@ -8,7 +8,8 @@ import type { ApprovalRequirement, Decision, ToolCallInput } from './types.js';
 import { type CompiledPolicy, DEFAULT_DENY, type Visibility } from './compiled.js';
 import { isMask, rank, stricter } from './visibility.js';
 import type { VisibilityValue } from './schema.js';
-import { engineColumn, planEngineMasking, type EngineColumnMask, type EngineMasking, type EngineMaskingOptions } from './engine-masks.js';
+import { engineColumn, planEngineMasking, type EngineMaskingOptions } from './engine-masks.js';
+import type { EngineColumnMask, EngineMasking } from './types.js';
 import { whatYouMayRun } from './tool-brief.js';
 
 const PRIVILEGED = new Set(['write', 'ddl', 'dcl', 'data_movement', 'dynamic_sql']);
@@ -207,7 +208,8 @@ function checkUses(ctx: Ctx, s: StatementAnalysis): void {
     // Every clause of a read sees the masked value of such a column: nothing to infer from.
     if (inEngine(ctx, s, u.column)) continue;
     for (const r of reach(ctx, u.column)) {
-      if (r.vis.value === 'deny') refuse(ctx, [visRule(r)], `${deniedText(ctx, r)}; it may not appear in ${CLAUSE_TEXT[u.clause] ?? u.clause} either. Leave ${r.source.split('.').pop()} out of the query.`);
+      if (r.vis.value === 'deny')
+        refuse(ctx, [visRule(r)], `${deniedText(ctx, r)}; it may not appear in ${CLAUSE_TEXT[u.clause] ?? u.clause} either. Leave ${r.source.split('.').pop()} out of the query.`);
       if (r.vis.value === 'clear') continue;
       if (isPredicate(u.clause)) {
         // Only roles that may read the table may lend their inference exceptions to it.
@@ -250,7 +252,8 @@ export const DERIVED_MASKED = 'derived-masked';
 /** Why this column is judged by the narrow rules at all (most reads are masked in the engine). */
 function narrowWhy(ctx: Ctx, s: StatementAnalysis | null): string {
   if (s && s.class !== 'read') return 'A write works on the real table, so the value cannot be masked inside the database here.';
-  if (ctx.analysis.dialect !== 'sqlite' && ctx.analysis.dialect !== 'bigquery') return `bqwarden does not mask inside ${ctx.analysis.dialect} queries, so computations on it would see the clear value.`;
+  if (ctx.analysis.dialect !== 'sqlite' && ctx.analysis.dialect !== 'bigquery')
+    return `bqwarden does not mask inside ${ctx.analysis.dialect} queries, so computations on it would see the clear value.`;
   return 'The database cannot compute this masking method itself (e.g. a keyed pseudonym without a configured keyset), so computations on it would see the clear value.';
 }
 
@@ -312,7 +315,11 @@ function planOutputs(
           continue;
         }
         if (s.class !== 'read')
-          refuse(ctx, [visRule(r), 'copy-masked'], `${r.source} is classified ${r.classification} and ${who(ctx.roles)} sees it masked (${r.vis.value}); a ${s.class} statement would copy the clear value, so it is denied (rule ${visRule(r)}, copy-masked). Copy only columns you see in clear, or ask for a role that sees ${r.classification} in clear.`);
+          refuse(
+            ctx,
+            [visRule(r), 'copy-masked'],
+            `${r.source} is classified ${r.classification} and ${who(ctx.roles)} sees it masked (${r.vis.value}); a ${s.class} statement would copy the clear value, so it is denied (rule ${visRule(r)}, copy-masked). Copy only columns you see in clear, or ask for a role that sees ${r.classification} in clear.`,
+          );
         sources.add(r.source);
         ctx.ruleIds.add(visRule(r));
         const method = r.vis.value;
@@ -358,7 +365,11 @@ function combineApprovals(ctx: Ctx, list: ApprovalRequirement[]): ApprovalRequir
   const strictest = list.reduce((a, b) => (b.required > a.required ? b : a));
   const approvers = list.reduce<string[]>((acc, r) => acc.filter((x) => r.approverRoles.includes(x)), [...list[0].approverRoles]);
   if (approvers.length === 0)
-    refuse(ctx, [...new Set(list.map((r) => r.ruleId)), 'approval-conflict'], `the statements in this script need approvals from different roles (${[...new Set(list.map((r) => r.approverRoles.join('/')))].join(' vs ')}) (rule approval-conflict). Send them as separate calls.`);
+    refuse(
+      ctx,
+      [...new Set(list.map((r) => r.ruleId)), 'approval-conflict'],
+      `the statements in this script need approvals from different roles (${[...new Set(list.map((r) => r.approverRoles.join('/')))].join(' vs ')}) (rule approval-conflict). Send them as separate calls.`,
+    );
   return { approverRoles: approvers, required: strictest.required, expiresInSeconds: Math.min(...list.map((r) => r.expiresInSeconds)), ruleId: strictest.ruleId };
 }
 
@@ -384,7 +395,11 @@ export function decideSql(
   try {
     const sent = input.args[sqlArgument];
     if (typeof sent === 'string' && sent !== analysis.sql)
-      refuse(ctx, ['analysis-mismatch'], `the analysis handed to policy is not of the SQL in argument ${sqlArgument}; denied (rule analysis-mismatch). Send the call again; if it keeps failing, report it to the gateway's operators.`);
+      refuse(
+        ctx,
+        ['analysis-mismatch'],
+        `the analysis handed to policy is not of the SQL in argument ${sqlArgument}; denied (rule analysis-mismatch). Send the call again; if it keeps failing, report it to the gateway's operators.`,
+      );
     // Tables first: "you may not read X" is more useful than "X is unknown to the catalog".
     for (const s of analysis.statements) checkTables(ctx, s);
     checkOpaque(ctx, [...analysis.opaque, ...analysis.statements.flatMap((s) => s.opaque)]);
@@ -419,7 +434,11 @@ export function decideSql(
       planOutputs(ctx, s, columns, fallback, derived, clearColumns);
       if (s.output) results++;
       if (results > 1 && (columns.length > 0 || before > 0))
-        refuse(ctx, ['multi-result'], 'the script returns more than one result set and some columns must be masked; bqwarden cannot tell which result the response carries (rule multi-result). Send one query per call.');
+        refuse(
+          ctx,
+          ['multi-result'],
+          'the script returns more than one result set and some columns must be masked; bqwarden cannot tell which result the response carries (rule multi-result). Send one query per call.',
+        );
     }
     const cleared = ctx.p.clearedForAll(ctx.roles);
     const plan: MaskPlan = { columns, fallback: [...fallback.values()], detectors: !cleared, ...(derived.length ? { derived } : {}), ...(clearColumns.length && !cleared ? { clearColumns } : {}) };
@@ -458,7 +477,14 @@ export function decideSql(
       });
     }
     if (columns.length || derived.length || engineUsed.size) {
-      return withEngine({ action: 'mask', ruleIds: [...ctx.ruleIds], message: `allowed for ${who(ctx.roles)}${on} with masking${masked ? `: ${masked}` : ''}${inEngineText}`, maskPlan: plan, approval: null, privileged: ctx.privileged });
+      return withEngine({
+        action: 'mask',
+        ruleIds: [...ctx.ruleIds],
+        message: `allowed for ${who(ctx.roles)}${on} with masking${masked ? `: ${masked}` : ''}${inEngineText}`,
+        maskPlan: plan,
+        approval: null,
+        privileged: ctx.privileged,
+      });
     }
     return withEngine({
       action: 'allow',

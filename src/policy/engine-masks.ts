@@ -6,39 +6,13 @@ import { createHash } from 'node:crypto';
 import type { Analysis, CatalogColumn, CatalogTable, Dialect, SchemaCatalog } from '../sql/types.js';
 import { makeTableRef } from '../sql/tables.js';
 import { rewriteForMasking, quoteIdent, spans, type MaskedTable, type Span } from '../sql/rewrite.js';
-import { engineForm, type BigQueryKeyset, type EngineForm } from '../masking/in-engine.js';
+import { engineForm, type BigQueryKeyset } from '../masking/in-engine.js';
 import type { HandlePlan, HandleTable, MaskMethod } from '../masking/types.js';
 import type { CompiledPolicy } from './compiled.js';
+import type { EngineColumnMask, EngineMasking, EnginePlanResult } from './types.js';
 import { DEFAULT_DENY } from './compiled.js';
 import { stricter } from './visibility.js';
 import type { VisibilityValue } from './schema.js';
-
-export interface EngineColumnMask {
-  /** `fq.column` */
-  key: string;
-  table: string;
-  column: string;
-  classification: string;
-  method: MaskMethod;
-  ruleId: string;
-  /** expr: computed in the engine; handle: a row handle the gateway resolves; narrow: clear in the engine (policy narrows its use). */
-  form: EngineForm['kind'];
-  /** A STRUCT rebuilt field by field: its value as a whole is computed from masked fields. */
-  struct?: boolean;
-}
-
-export interface EngineMasking {
-  /** The SQL to forward: the caller's SQL with masking projections in place. */
-  sql: string;
-  changed: boolean;
-  /** Every column of a rewritten table that the engine sees masked (or omits, for deny). */
-  columns: Map<string, EngineColumnMask>;
-  /** Columns omitted from the projection because the caller may not see them at all. */
-  omitted: Set<string>;
-  /** Tables rewritten (fq). */
-  tables: string[];
-  handles: HandlePlan | null;
-}
 
 export interface EngineMaskingOptions {
   dialect: Dialect;
@@ -63,8 +37,6 @@ export function engineColumn(m: EngineMasking | null | undefined, dialect: Diale
   }
   return m.columns.get(base);
 }
-
-export type EnginePlanResult = { ok: true; masking: EngineMasking } | { ok: false; ruleId: string; message: string };
 
 /** Tables the statement could reach: what the analyzer resolved, and (SQLite) every name a token spells. */
 function candidateTables(analysis: Analysis, catalog: SchemaCatalog, opts: EngineMaskingOptions, toks: Span[]): CatalogTable[] {
@@ -94,7 +66,7 @@ function columnVisibility(p: CompiledPolicy, readers: string[], fq: string, colu
   let pick: { classification: string; ruleId: string } | null = null;
   for (const h of hits) {
     const v = p.visibilityFor(readers, h.classification);
-    if (pick === null || stricter(value, v.value) === v.value && value !== v.value) {
+    if (pick === null || (stricter(value, v.value) === v.value && value !== v.value)) {
       value = v.value;
       pick = { classification: h.classification, ruleId: v.ruleId ?? DEFAULT_DENY };
     }
@@ -253,17 +225,27 @@ export function planEngineMasking(p: CompiledPolicy, roles: string[], analysis: 
   handles.nonce = nonce ?? '';
   if (masked.length === 0) return { ok: true, masking: empty };
   const r = rewriteForMasking(analysis, masked, toks);
-  if (!r.ok) return { ok: false, ruleId: 'mask-rewrite', message: `${r.reason}, so the query is refused rather than run unmasked (rule mask-rewrite). Read masked tables by their plain name in FROM or JOIN.` };
+  if (!r.ok)
+    return { ok: false, ruleId: 'mask-rewrite', message: `${r.reason}, so the query is refused rather than run unmasked (rule mask-rewrite). Read masked tables by their plain name in FROM or JOIN.` };
   // Every masked table the analyzer saw read must have been placed; a view over one cannot be.
   const rewritten = new Set(r.tables.map((x) => tableKey(dialect, x)));
   const maskedFq = new Set(masked.map((m) => tableKey(dialect, m.fq)));
   for (const s of analysis.statements) {
     const reads = s.tablesRead.filter((x) => maskedFq.has(tableKey(dialect, x.fq)));
     if (reads.length && s.tablesRead.some((x) => x.view))
-      return { ok: false, ruleId: 'mask-rewrite', message: `statement ${s.index + 1} reads a view, and the view reads a table this role sees masked; bqwarden can mask a table only where the query names it (rule mask-rewrite). Read the table directly instead of through the view.` };
+      return {
+        ok: false,
+        ruleId: 'mask-rewrite',
+        message: `statement ${s.index + 1} reads a view, and the view reads a table this role sees masked; bqwarden can mask a table only where the query names it (rule mask-rewrite). Read the table directly instead of through the view.`,
+      };
     for (const x of reads) {
       const placed = dialect === 'sqlite' ? rewritten.has(tableKey(dialect, x.fq)) : s.tableSites.some((site) => site.fq === x.fq);
-      if (!placed) return { ok: false, ruleId: 'mask-rewrite', message: `${x.fq} is read in a place bqwarden cannot put its masking projection (a table function argument, a view, CREATE … LIKE) (rule mask-rewrite). Read it in FROM instead.` };
+      if (!placed)
+        return {
+          ok: false,
+          ruleId: 'mask-rewrite',
+          message: `${x.fq} is read in a place bqwarden cannot put its masking projection (a table function argument, a view, CREATE … LIKE) (rule mask-rewrite). Read it in FROM instead.`,
+        };
     }
   }
   return { ok: true, masking: { sql: r.sql, changed: r.changed, columns, omitted, tables: r.tables, handles: handles.tables.length ? handles : null } };

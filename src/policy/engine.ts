@@ -4,7 +4,8 @@ import type { Analysis, AnalyzeOptions, Dialect, SchemaCatalog } from '../sql/ty
 import { toolBrief, type ToolBrief } from './tool-brief.js';
 import type { ColumnMask, MaskPlan } from '../masking/types.js';
 import type { Decision, ToolCallInput, ToolShape } from './types.js';
-import { planEngineMasking, type EngineMaskingOptions, type EnginePlanResult } from './engine-masks.js';
+import { planEngineMasking, type EngineMaskingOptions } from './engine-masks.js';
+import type { EnginePlanResult } from './types.js';
 import type { CallTarget, KindName } from '../upstreams/types.js';
 import type { UpstreamCredentialConfig } from '../identity/config.js';
 import { CompiledPolicy, DEFAULT_DENY } from './compiled.js';
@@ -15,7 +16,7 @@ import { checkReferences, parseCatalogFiles, parsePolicyFiles, policyVersion, re
 import { PolicyLoadError } from './errors.js';
 
 export type CallOptions =
-  | { ok: true; options: AnalyzeOptions; target: CallTarget; /** Arguments to add before forwarding (UpstreamKind.pin). */ pinned: Record<string, unknown> | null }
+  | { ok: true; options: AnalyzeOptions; target: CallTarget /** Arguments to add before forwarding (UpstreamKind.pin). */; pinned: Record<string, unknown> | null }
   | { ok: false; ruleId: string; message: string };
 
 export interface UpstreamSummary {
@@ -113,7 +114,11 @@ class LoadedPolicy implements Policy {
       : v.ruleId === DEFAULT_DENY
         ? `MCP method ${method} is not allowed for ${subject}: no method rule lists it and the default is deny (rule ${DEFAULT_DENY})`
         : `MCP method ${method} is denied for ${subject} (rule ${v.ruleId})`;
-    const next = v.allowed ? '' : this.c.method(roles, 'tools/call').allowed ? ' This gateway serves tools: call tools/list, then tools/call.' : ' Ask an administrator for a role that may use this gateway.';
+    const next = v.allowed
+      ? ''
+      : this.c.method(roles, 'tools/call').allowed
+        ? ' This gateway serves tools: call tools/list, then tools/call.'
+        : ' Ask an administrator for a role that may use this gateway.';
     return { allowed: v.allowed, ruleId: v.ruleId, message: `${message}${next}` };
   }
 
@@ -157,7 +162,10 @@ class LoadedPolicy implements Policy {
       return this.decideUnsafe(input);
     } catch (err) {
       // A bug here must never become an allow.
-      return denyDecision('policy-error', `policy evaluation failed, so the call is denied: ${(err as Error).message} (rule policy-error). Report this to the gateway's operators; retrying will not help.`);
+      return denyDecision(
+        'policy-error',
+        `policy evaluation failed, so the call is denied: ${(err as Error).message} (rule policy-error). Report this to the gateway's operators; retrying will not help.`,
+      );
     }
   }
 
@@ -165,16 +173,27 @@ class LoadedPolicy implements Policy {
     const { roles, tool } = input;
     if (roles.length === 0) {
       const id = input.identity.email ?? input.identity.subject;
-      return denyDecision('no-role', `${id} holds no role: no role binding matches the user or the groups [${input.identity.groups.join(', ')}] (rule no-role). Ask an administrator to bind a role to you or to one of your groups.`);
+      return denyDecision(
+        'no-role',
+        `${id} holds no role: no role binding matches the user or the groups [${input.identity.groups.join(', ')}] (rule no-role). Ask an administrator to bind a role to you or to one of your groups.`,
+      );
     }
     const s = this.c.shapes.get(tool);
-    if (!s) return denyDecision('unknown-tool', `tool ${tool} is not described in policy (upstreams[].tools), so bqwarden cannot tell whether its arguments carry SQL; it stays denied until described (rule unknown-tool). Use a tool that tools/list shows you.`);
-    if (s.spec.denied) return denyDecision('upstream-tool-denied', `tool ${tool} is denied whatever the rules grant: ${s.spec.denied} (rule upstream-tool-denied). Use execute_sql with the SQL you want to run.`);
+    if (!s)
+      return denyDecision(
+        'unknown-tool',
+        `tool ${tool} is not described in policy (upstreams[].tools), so bqwarden cannot tell whether its arguments carry SQL; it stays denied until described (rule unknown-tool). Use a tool that tools/list shows you.`,
+      );
+    if (s.spec.denied)
+      return denyDecision('upstream-tool-denied', `tool ${tool} is denied whatever the rules grant: ${s.spec.denied} (rule upstream-tool-denied). Use execute_sql with the SQL you want to run.`);
     const tv = this.c.tool(roles, tool);
     if (!tv.allowed) {
       const why = tv.ruleId === DEFAULT_DENY ? 'no tool rule grants it' : 'a rule denies it';
       const mine = this.visibleTools(roles, [...this.c.shapes.keys()]);
-      return denyDecision(tv.ruleId, `${who(roles)} may not use tool ${tool}: ${why} (rule ${tv.ruleId}). ${mine.length ? `Tools you may use: ${mine.join(', ')}.` : 'Your roles may use no tool; ask an administrator for a role that may.'}`);
+      return denyDecision(
+        tv.ruleId,
+        `${who(roles)} may not use tool ${tool}: ${why} (rule ${tv.ruleId}). ${mine.length ? `Tools you may use: ${mine.join(', ')}.` : 'Your roles may use no tool; ask an administrator for a role that may.'}`,
+      );
     }
     if (s.shape.kind !== 'sql') {
       const described = s.spec.describes?.(input.args, s.upstream);
@@ -194,7 +213,11 @@ class LoadedPolicy implements Policy {
         privileged: false,
       };
     }
-    if (!input.analysis) return denyDecision('no-analysis', `tool ${tool} runs SQL but no analysis of it reached policy, so it is denied (rule no-analysis). Send the call again; if it keeps failing, report it to the gateway's operators.`);
+    if (!input.analysis)
+      return denyDecision(
+        'no-analysis',
+        `tool ${tool} runs SQL but no analysis of it reached policy, so it is denied (rule no-analysis). Send the call again; if it keeps failing, report it to the gateway's operators.`,
+      );
     const masking = this.upstreamMasking(tool, input.args);
     if (!masking.ok) return denyDecision(masking.ruleId, masking.message);
     return decideSql(this.c, input, tv.ruleId, s.shape.sqlArgument!, this.catalog, masking.options);
@@ -210,7 +233,11 @@ class LoadedPolicy implements Policy {
       return planEngineMasking(this.c, input.roles, input.analysis, catalog, !input.catalog || input.catalog === this.catalog, { ...masking.options, dialect: input.analysis.dialect });
     } catch (err) {
       // A bug in the planner must never run the SQL unmasked.
-      return { ok: false, ruleId: 'policy-error', message: `masking could not be planned, so the call is denied: ${(err as Error).message} (rule policy-error). Report this to the gateway's operators; retrying will not help.` };
+      return {
+        ok: false,
+        ruleId: 'policy-error',
+        message: `masking could not be planned, so the call is denied: ${(err as Error).message} (rule policy-error). Report this to the gateway's operators; retrying will not help.`,
+      };
     }
   }
 
@@ -221,7 +248,10 @@ class LoadedPolicy implements Policy {
     if (o && !o.ok) return o;
     const u = s.upstream;
     const keyset = u.pseudonymKeyset ? { kmsKeyUri: u.pseudonymKeyset.kmsKeyUri, wrappedKeysetBase64: u.pseudonymKeyset.wrappedKeyset } : null;
-    return { ok: true, options: { defaultProject: o ? (o.options.defaultProject ?? null) : (u.defaultProject ?? null), defaultDataset: o ? (o.options.defaultDataset ?? null) : (u.defaultDataset ?? null), keyset } };
+    return {
+      ok: true,
+      options: { defaultProject: o ? (o.options.defaultProject ?? null) : (u.defaultProject ?? null), defaultDataset: o ? (o.options.defaultDataset ?? null) : (u.defaultDataset ?? null), keyset },
+    };
   }
 
   dryRunFor(tool: string, args: Record<string, unknown> = {}): { defaultProject: string | null; defaultDataset: string | null } | null {
@@ -295,7 +325,16 @@ class LoadedPolicy implements Policy {
     const byId = new Map<string, UpstreamSummary>();
     for (const [tool, s] of this.c.shapes) {
       const u = s.upstream;
-      const sum = byId.get(u.id) ?? { id: u.id, kind: u.kind, dialect: u.dialect, defaultProject: u.defaultProject ?? null, defaultDataset: u.defaultDataset ?? null, url: u.url ?? null, credential: u.credential ?? null, tools: [] };
+      const sum = byId.get(u.id) ?? {
+        id: u.id,
+        kind: u.kind,
+        dialect: u.dialect,
+        defaultProject: u.defaultProject ?? null,
+        defaultDataset: u.defaultDataset ?? null,
+        url: u.url ?? null,
+        credential: u.credential ?? null,
+        tools: [],
+      };
       sum.tools.push(tool);
       byId.set(u.id, sum);
     }

@@ -1,7 +1,7 @@
 // Wildcards used across policy files. Compiled once at load time to RegExps so a decision
 // never parses patterns on the request path.
 
-function escape(s: string): string {
+function escapeRegExp(s: string): string {
   return s.replace(/[|\\{}()[\]^$+?.]/g, '\\$&');
 }
 
@@ -19,7 +19,7 @@ function dottedBody(pattern: string): string {
         out += '.*';
         i++;
       } else out += '[^.]*';
-    } else out += escape(ch);
+    } else out += escapeRegExp(ch);
   }
   return out;
 }
@@ -35,7 +35,7 @@ export function columnMatcher(pattern: string): RegExp {
 
 /** Free-form names (tools, methods, classifications, kinds, policy tags): `*` matches anything. */
 export function nameMatcher(pattern: string, caseInsensitive = false): RegExp {
-  const body = pattern.split('*').map(escape).join('.*');
+  const body = pattern.split('*').map(escapeRegExp).join('.*');
   return new RegExp(`^${body}$`, caseInsensitive ? 'i' : '');
 }
 

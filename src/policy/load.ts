@@ -6,8 +6,8 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document } from 'yaml';
 import type { z } from 'zod';
-import { PolicyLoadError, type PolicyProblem } from './errors.js';
-import { PolicyFileSchema, DefaultsSchema, type PolicyFile } from './schema.js';
+import type { PolicyProblem } from './errors.js';
+import { PolicyFileSchema, DefaultsSchema, POLICY_SECTIONS, type PolicyFile, type PolicySection } from './schema.js';
 import { CatalogFileSchema, type CatalogFile } from './catalog.js';
 import { resolveUpstreams } from '../upstreams/resolve.js';
 import { closest, nameMatcher } from './glob.js';
@@ -140,16 +140,7 @@ export function parsePolicyFiles(files: SourceFile[]): { merged: MergedPolicy; p
   const where = new Map<object, { pd: ParsedDoc; path: (string | number)[] }>();
   const merged: MergedPolicy = {
     defaults: DefaultsSchema.parse({}),
-    upstreams: [],
-    roles: [],
-    methods: [],
-    tools: [],
-    tables: [],
-    classifications: [],
-    visibility: [],
-    inference: [],
-    statements: [],
-    trust: [],
+    ...(Object.fromEntries(POLICY_SECTIONS.map((k) => [k, []])) as unknown as { [K in PolicySection]: PolicyFile[K] }),
     origins: new Map(),
   };
   const defaultsFrom = new Map<string, string>();
@@ -185,7 +176,7 @@ export function parsePolicyFiles(files: SourceFile[]): { merged: MergedPolicy; p
         (merged.defaults as Record<string, unknown>)[k] = v;
       }
     }
-    for (const key of ['upstreams', 'roles', 'methods', 'tools', 'tables', 'classifications', 'visibility', 'inference', 'statements', 'trust'] as const) {
+    for (const key of POLICY_SECTIONS) {
       const list = data[key] as { id: string }[];
       list.forEach((item, i) => {
         const path = [key, i];
@@ -193,7 +184,13 @@ export function parsePolicyFiles(files: SourceFile[]): { merged: MergedPolicy; p
         const prev = merged.origins.get(item.id);
         const line = lineOf(pd, [...path, 'id']);
         if (prev) {
-          problems.push({ file: f.name, line, path: `${key}[${i}].id`, message: `rule id ${item.id} is already used at ${prev.file}:${prev.line ?? '?'}`, hint: 'every rule needs its own id: audit events name rules by id' });
+          problems.push({
+            file: f.name,
+            line,
+            path: `${key}[${i}].id`,
+            message: `rule id ${item.id} is already used at ${prev.file}:${prev.line ?? '?'}`,
+            hint: 'every rule needs its own id: audit events name rules by id',
+          });
           return;
         }
         merged.origins.set(item.id, { file: f.name, line });
@@ -233,14 +230,20 @@ export function checkReferences(merged: MergedPolicy, where: Map<object, { pd: P
     r.tools.forEach((t, i) => {
       if (t.includes('*') || tools.has(t)) return;
       const guess = closest(t, tools.keys());
-      at(r, ['tools', i], `tool ${t} is not described under upstreams[].tools`, guess ? `did you mean ${guess}?` : 'describe it under an upstream first (a name two upstreams share is <upstream>__<tool>)');
+      at(
+        r,
+        ['tools', i],
+        `tool ${t} is not described under upstreams[].tools`,
+        guess ? `did you mean ${guess}?` : 'describe it under an upstream first (a name two upstreams share is <upstream>__<tool>)',
+      );
     });
   }
   const classes = new Set(merged.classifications.map((c) => c.classification));
   const checkClass = (item: object, path: (string | number)[], pattern: string, keyOnly: boolean) => {
     if (pattern.includes('*')) {
       const re = nameMatcher(pattern);
-      if (![...classes].some((c) => re.test(c)) && pattern !== '*') at(item, path, `pattern ${pattern} matches no classification`, `known classifications: ${[...classes].join(', ') || '(none)'}`, keyOnly);
+      if (![...classes].some((c) => re.test(c)) && pattern !== '*')
+        at(item, path, `pattern ${pattern} matches no classification`, `known classifications: ${[...classes].join(', ') || '(none)'}`, keyOnly);
       return;
     }
     if (classes.has(pattern)) return;
@@ -279,7 +282,13 @@ function readYaml(f: SourceFile, problems: PolicyProblem[]): { pd: ParsedDoc; ra
   const pd: ParsedDoc = { file: f.name, doc, lines };
   if (doc.errors.length) {
     for (const e of doc.errors)
-      problems.push({ file: f.name, line: e.linePos?.[0]?.line ?? lines.linePos(e.pos[0]).line, path: '', message: `YAML: ${e.message.split('\n')[0]}`, hint: e.code === 'DUPLICATE_KEY' ? 'a key appears twice in the same mapping' : 'check indentation and quoting' });
+      problems.push({
+        file: f.name,
+        line: e.linePos?.[0]?.line ?? lines.linePos(e.pos[0]).line,
+        path: '',
+        message: `YAML: ${e.message.split('\n')[0]}`,
+        hint: e.code === 'DUPLICATE_KEY' ? 'a key appears twice in the same mapping' : 'check indentation and quoting',
+      });
     return null;
   }
   try {
@@ -301,14 +310,16 @@ export function parseCatalogFiles(files: SourceFile[]): { catalog: CatalogFile['
     const res = CatalogFileSchema.safeParse(raw);
     if (!res.success) {
       for (const issue of res.error.issues)
-        problems.push({ file: f.name, line: lineOf(pd, issue.path as (string | number)[]), path: pathText(issue.path), message: issue.message, hint: 'catalog files list tables: [{ fq, columns: [{ name, type, policyTags? }] }]' });
+        problems.push({
+          file: f.name,
+          line: lineOf(pd, issue.path as (string | number)[]),
+          path: pathText(issue.path),
+          message: issue.message,
+          hint: 'catalog files list tables: [{ fq, columns: [{ name, type, policyTags? }] }]',
+        });
       continue;
     }
     tables.push(...res.data.tables);
   }
   return { catalog: tables, problems };
-}
-
-export function loadError(problems: PolicyProblem[]): PolicyLoadError {
-  return new PolicyLoadError(problems);
 }

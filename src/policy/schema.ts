@@ -7,18 +7,7 @@ import { MASK_METHODS } from '../masking/types.js';
 import { KIND_NAMES } from '../upstreams/types.js';
 import { UpstreamCredentialConfigSchema } from '../identity/config.js';
 
-export const STATEMENT_CLASSES = [
-  'read',
-  'write',
-  'ddl',
-  'dcl',
-  'data_movement',
-  'dynamic_sql',
-  'call',
-  'scripting',
-  'transaction',
-  'unknown',
-] as const;
+export const STATEMENT_CLASSES = ['read', 'write', 'ddl', 'dcl', 'data_movement', 'dynamic_sql', 'call', 'scripting', 'transaction', 'unknown'] as const;
 
 export const OPAQUE_KINDS = [
   'parse_error',
@@ -49,28 +38,7 @@ export const PREDICATE_CLAUSES = [
   'other',
 ] as const;
 
-export const CLAUSES = [
-  'select',
-  'where',
-  'join',
-  'group_by',
-  'having',
-  'qualify',
-  'order_by',
-  'window',
-  'dml_set',
-  'dml_where',
-  'merge_on',
-  'insert_values',
-  'limit',
-  'set_op',
-  'distinct',
-  'other',
-] as const;
-
-const ruleId = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'rule ids are letters, digits and . _ : - (no spaces)');
+const ruleId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'rule ids are letters, digits and . _ : - (no spaces)');
 const roleName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'role names are letters, digits and . _ -');
 /** Role names, or "*" for every caller (including one that holds no role). */
 const roleRefs = z.array(z.string().min(1)).min(1).default(['*']);
@@ -167,13 +135,9 @@ export const RoleSchema = z
   })
   .strict();
 
-export const MethodRuleSchema = z
-  .object({ id: ruleId, description: z.string().optional(), roles: roleRefs, methods: patterns, effect })
-  .strict();
+export const MethodRuleSchema = z.object({ id: ruleId, description: z.string().optional(), roles: roleRefs, methods: patterns, effect }).strict();
 
-export const ToolRuleSchema = z
-  .object({ id: ruleId, description: z.string().optional(), roles: roleRefs, tools: patterns, effect })
-  .strict();
+export const ToolRuleSchema = z.object({ id: ruleId, description: z.string().optional(), roles: roleRefs, tools: patterns, effect }).strict();
 
 export const TableRuleSchema = z
   .object({
@@ -235,7 +199,10 @@ export const InferenceRuleSchema = z
     description: z.string().optional(),
     roles: roleRefs,
     classifications: patterns,
-    clauses: z.array(z.enum(PREDICATE_CLAUSES)).min(1).default([...PREDICATE_CLAUSES]),
+    clauses: z
+      .array(z.enum(PREDICATE_CLAUSES))
+      .min(1)
+      .default([...PREDICATE_CLAUSES]),
     effect,
   })
   .strict();
@@ -297,16 +264,12 @@ export const PolicyFileSchema = z
   .strict();
 
 export type PolicyFile = z.infer<typeof PolicyFileSchema>;
+
+/** The list sections of a policy file (files concatenate them; every item has a rule id), read off the schema itself. */
+export type PolicySection = Exclude<keyof PolicyFile, 'format' | 'description' | 'defaults'>;
+export const POLICY_SECTIONS = Object.keys(PolicyFileSchema.shape).filter((k) => !['format', 'description', 'defaults'].includes(k)) as PolicySection[];
 export type UpstreamDef = z.infer<typeof UpstreamSchema>;
 export type RoleDef = z.infer<typeof RoleSchema>;
-export type MethodRule = z.infer<typeof MethodRuleSchema>;
-export type ToolRule = z.infer<typeof ToolRuleSchema>;
-export type TableRule = z.infer<typeof TableRuleSchema>;
-export type ClassificationDef = z.infer<typeof ClassificationSchema>;
-export type VisibilityRule = z.infer<typeof VisibilityRuleSchema>;
-export type InferenceRule = z.infer<typeof InferenceRuleSchema>;
-export type StatementRule = z.infer<typeof StatementRuleSchema>;
-export type TrustRule = z.infer<typeof TrustRuleSchema>;
 
 export function durationSeconds(d: number | string): number {
   if (typeof d === 'number') return d;

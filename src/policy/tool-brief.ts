@@ -70,10 +70,7 @@ export function statementOptions(c: CompiledPolicy, roles: string[]): { direct: 
 /** "You may run SELECT directly; INSERT … after 1 approval from approver." — the alternative a refusal offers. */
 export function whatYouMayRun(c: CompiledPolicy, roles: string[]): string {
   const o = statementOptions(c, roles);
-  const parts = [
-    ...(o.direct.length ? [`${list(o.direct)} directly`] : []),
-    ...[...o.approval].map(([k, v]) => `${list(v)} after ${k}`),
-  ];
+  const parts = [...(o.direct.length ? [`${list(o.direct)} directly`] : []), ...[...o.approval].map(([k, v]) => `${list(v)} after ${k}`)];
   return parts.length ? `You may run ${parts.join('; ')}.` : 'Your roles may run no statement through this tool; ask an administrator for a role that may.';
 }
 
@@ -91,7 +88,11 @@ export function toolBrief(c: CompiledPolicy, roles: string[], tool: string): Too
   const where = [s.upstream.defaultProject, s.upstream.defaultDataset].filter(Boolean).join('.');
   const parts: string[] = [
     `bqwarden (for your ${who}): write ${DIALECT_TEXT[dialect] ?? dialect} SQL${
-      s.kind.projectArgument ? `; unqualified table names resolve in the project you pass as ${s.kind.projectArgument}${where ? `, else ${where}` : ''}` : where ? `; unqualified table names resolve to ${where}` : ''
+      s.kind.projectArgument
+        ? `; unqualified table names resolve in the project you pass as ${s.kind.projectArgument}${where ? `, else ${where}` : ''}`
+        : where
+          ? `; unqualified table names resolve to ${where}`
+          : ''
     }.`,
   ];
 

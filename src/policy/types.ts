@@ -2,8 +2,37 @@
 // matched and a message a person and an agent can act on.
 import type { Identity } from '../identity/types.js';
 import type { Analysis, Dialect, SchemaCatalog } from '../sql/types.js';
-import type { MaskPlan } from '../masking/types.js';
-import type { EngineMasking, EnginePlanResult } from './engine-masks.js';
+import type { EngineForm } from '../masking/in-engine.js';
+import type { HandlePlan, MaskMethod, MaskPlan } from '../masking/types.js';
+
+export interface EngineColumnMask {
+  /** `fq.column` */
+  key: string;
+  table: string;
+  column: string;
+  classification: string;
+  method: MaskMethod;
+  ruleId: string;
+  /** expr: computed in the engine; handle: a row handle the gateway resolves; narrow: clear in the engine (policy narrows its use). */
+  form: EngineForm['kind'];
+  /** A STRUCT rebuilt field by field: its value as a whole is computed from masked fields. */
+  struct?: boolean;
+}
+
+export interface EngineMasking {
+  /** The SQL to forward: the caller's SQL with masking projections in place. */
+  sql: string;
+  changed: boolean;
+  /** Every column of a rewritten table that the engine sees masked (or omits, for deny). */
+  columns: Map<string, EngineColumnMask>;
+  /** Columns omitted from the projection because the caller may not see them at all. */
+  omitted: Set<string>;
+  /** Tables rewritten (fq). */
+  tables: string[];
+  handles: HandlePlan | null;
+}
+
+export type EnginePlanResult = { ok: true; masking: EngineMasking } | { ok: false; ruleId: string; message: string };
 
 export type Action = 'allow' | 'mask' | 'deny' | 'approval_required';
 

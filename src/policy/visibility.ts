@@ -5,11 +5,10 @@ import { STRICTNESS } from '../masking/methods.js';
 import type { VisibilityValue } from './schema.js';
 
 /** Higher = reveals less: clear, then the masking methods in the masker's own order, then deny. */
-const RANK: Record<VisibilityValue, number> = Object.fromEntries([
-  ['clear', 0],
-  ...[...STRICTNESS].reverse().map((m, i) => [m, i + 1] as const),
-  ['deny', STRICTNESS.length + 1],
-]) as Record<VisibilityValue, number>;
+const RANK: Record<VisibilityValue, number> = Object.fromEntries([['clear', 0], ...[...STRICTNESS].reverse().map((m, i) => [m, i + 1] as const), ['deny', STRICTNESS.length + 1]]) as Record<
+  VisibilityValue,
+  number
+>;
 
 export function rank(v: VisibilityValue): number {
   return RANK[v];

@@ -187,7 +187,10 @@ export class EvidenceCollector {
   private columns(e: AuditEvent, who: string): void {
     const maskedSrc = new Set<string>();
     for (const m of e.masked_columns) {
-      for (const s of String(m.source ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {
+      for (const s of String(m.source ?? '')
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean)) {
         maskedSrc.add(s);
         this.colClass.set(s, m.classification);
       }
@@ -326,12 +329,29 @@ export function findExceptions(e: Omit<Evidence, 'exceptions'>, keys: { pinned: 
   const v = e.verification;
   for (const a of e.approvals) {
     const what = `${a.statement.toUpperCase() || 'statement'} on ${a.tables.join(', ') || '(no table)'}, requested by ${a.requester ?? '?'} at ${a.requestedAt ?? '?'}`;
-    if (a.status === 'pending') out.push({ kind: 'approval pending', severity: 'open item', subject: a.approvalId, detail: `${what}; ${a.approvers.length} of ${a.required ?? 1} approval(s); expires ${a.expiresAt ?? '?'}.` });
-    if (a.status === 'approved') out.push({ kind: 'approved, not executed', severity: 'open item', subject: a.approvalId, detail: `${what}; approved by ${a.approvers.join(', ')} at ${a.approvedAt}; may still run until ${a.expiresAt ?? '?'}.` });
+    if (a.status === 'pending')
+      out.push({ kind: 'approval pending', severity: 'open item', subject: a.approvalId, detail: `${what}; ${a.approvers.length} of ${a.required ?? 1} approval(s); expires ${a.expiresAt ?? '?'}.` });
+    if (a.status === 'approved')
+      out.push({
+        kind: 'approved, not executed',
+        severity: 'open item',
+        subject: a.approvalId,
+        detail: `${what}; approved by ${a.approvers.join(', ')} at ${a.approvedAt}; may still run until ${a.expiresAt ?? '?'}.`,
+      });
     if (a.status === 'stale')
-      out.push({ kind: 'approval stale', severity: 'exception', subject: a.approvalId, detail: `${what}; ${a.approvers.length ? `approved by ${a.approvers.join(', ')}, ` : ''}past its expiry (${a.expiresAt}) with no expiry, rejection or execution recorded (the gateway may have stopped).` });
+      out.push({
+        kind: 'approval stale',
+        severity: 'exception',
+        subject: a.approvalId,
+        detail: `${what}; ${a.approvers.length ? `approved by ${a.approvers.join(', ')}, ` : ''}past its expiry (${a.expiresAt}) with no expiry, rejection or execution recorded (the gateway may have stopped).`,
+      });
     if ((a.status === 'expired' || a.status === 'rejected') && a.approvers.length >= (a.required ?? 1))
-      out.push({ kind: 'approved, never executed', severity: 'open item', subject: a.approvalId, detail: `${what}; approved by ${a.approvers.join(', ')} but ${a.status}${a.closedBy ? ` (${a.closedBy}${a.closeReason ? `: ${short(a.closeReason)}` : ''})` : ''}.` });
+      out.push({
+        kind: 'approved, never executed',
+        severity: 'open item',
+        subject: a.approvalId,
+        detail: `${what}; approved by ${a.approvers.join(', ')} but ${a.status}${a.closedBy ? ` (${a.closedBy}${a.closeReason ? `: ${short(a.closeReason)}` : ''})` : ''}.`,
+      });
     if (a.status === 'failed') out.push({ kind: 'approved execution failed', severity: 'exception', subject: a.approvalId, detail: `${what}; ran at ${a.executedAt} and failed.` });
     if (a.selfApproved) out.push({ kind: 'self-approval', severity: 'exception', subject: a.approvalId, detail: `${what}; approved by its own requester.` });
     if (a.textDiffers) out.push({ kind: 'executed text differs', severity: 'exception', subject: a.approvalId, detail: `${what}; the executed statement's hash differs from the approved one.` });
@@ -351,16 +371,40 @@ export function findExceptions(e: Omit<Evidence, 'exceptions'>, keys: { pinned: 
       });
   }
   const known = new Set(e.verificationKeys.map((k) => k.split(' ')[0]));
-  for (const k of e.signingKeysSeen) if (!known.has(k)) out.push({ kind: 'checkpoint key not given', severity: 'exception', subject: k, detail: 'Checkpoints in the period were signed with this key, which was not among the verification keys.' });
-  if (!e.verificationKeys.length) out.push({ kind: 'no verification key', severity: 'exception', subject: 'signatures', detail: 'No verification key was given: checkpoint signatures were not checked.' });
+  for (const k of e.signingKeysSeen)
+    if (!known.has(k))
+      out.push({ kind: 'checkpoint key not given', severity: 'exception', subject: k, detail: 'Checkpoints in the period were signed with this key, which was not among the verification keys.' });
+  if (!e.verificationKeys.length)
+    out.push({ kind: 'no verification key', severity: 'exception', subject: 'signatures', detail: 'No verification key was given: checkpoint signatures were not checked.' });
   else if (!keys.pinned)
-    out.push({ kind: 'verification key not pinned', severity: 'open item', subject: 'signatures', detail: 'The verification key was read from the key directory beside the audit log, not pinned by the examiner (--key): it proves the chain is intact, not who signed it.' });
-  for (const p of e.refusedPolicyLoads) out.push({ kind: 'policy load refused', severity: 'exception', subject: p.version ? p.version.slice(0, 16) : 'policy', detail: `At ${p.at}: ${short(p.error, 200) || 'refused'}; the previous policy stayed in force.` });
+    out.push({
+      kind: 'verification key not pinned',
+      severity: 'open item',
+      subject: 'signatures',
+      detail: 'The verification key was read from the key directory beside the audit log, not pinned by the examiner (--key): it proves the chain is intact, not who signed it.',
+    });
+  for (const p of e.refusedPolicyLoads)
+    out.push({
+      kind: 'policy load refused',
+      severity: 'exception',
+      subject: p.version ? p.version.slice(0, 16) : 'policy',
+      detail: `At ${p.at}: ${short(p.error, 200) || 'refused'}; the previous policy stayed in force.`,
+    });
   // The verifier counts open intents over the whole store; those of the period are listed below.
   const storeOpen = v?.intents?.open ?? 0;
   if (storeOpen > e.intentsWithoutOutcome.length)
-    out.push({ kind: 'intent without outcome', severity: 'exception', subject: 'audit store', detail: `${storeOpen} write-ahead intent(s) in the store have no recorded outcome; ${e.intentsWithoutOutcome.length} of them in this period (listed).` });
+    out.push({
+      kind: 'intent without outcome',
+      severity: 'exception',
+      subject: 'audit store',
+      detail: `${storeOpen} write-ahead intent(s) in the store have no recorded outcome; ${e.intentsWithoutOutcome.length} of them in this period (listed).`,
+    });
   for (const i of e.intentsWithoutOutcome)
-    out.push({ kind: 'intent without outcome', severity: 'exception', subject: i.intentId, detail: `At ${i.at}${i.actor ? ` by ${i.actor}` : ''}${i.tool ? ` (${i.tool})` : ''}: recorded before it was sent upstream, but no outcome was recorded.` });
+    out.push({
+      kind: 'intent without outcome',
+      severity: 'exception',
+      subject: i.intentId,
+      detail: `At ${i.at}${i.actor ? ` by ${i.actor}` : ''}${i.tool ? ` (${i.tool})` : ''}: recorded before it was sent upstream, but no outcome was recorded.`,
+    });
   return out;
 }

@@ -138,15 +138,21 @@ export async function generateReport(o: ReportOptions): Promise<ReportResult> {
   }
   const { scope, report } = o.bigquery ? await fromBigQuery(o, collector, say) : await fromLocal(o, collector, say);
   // The report says where each key came from (pinned, or the demo's unpinned key file).
-  const finished = collector.finish(report, scope, report.keys.map((k) => `${k.key_id} — ${k.source}`));
+  const finished = collector.finish(
+    report,
+    scope,
+    report.keys.map((k) => `${k.key_id} — ${k.source}`),
+  );
   // Keys a caller handed over as text or objects count as pinned; the demo's key file does not.
   const pinned = o.publicKeys.length > 0 && o.publicKeys.every((k) => typeof k !== 'object' || !('pem' in k) || k.pinned !== false);
   const evidence: Evidence = { ...finished, exceptions: findExceptions(finished, { pinned }) };
   await mkdir(o.out, { recursive: true });
   const base = join(o.out, `evidence-${o.from}-${o.to}`);
-  const signedBy = o.signKey ? await signingKeyId(o.signKey).catch((err: Error) => {
-    throw new ReportError(err.message);
-  }) : null;
+  const signedBy = o.signKey
+    ? await signingKeyId(o.signKey).catch((err: Error) => {
+        throw new ReportError(err.message);
+      })
+    : null;
   const html = renderEvidenceHtml(evidence, { retentionDays: o.retentionDays ?? null, preparer: o.preparer ?? null, manifestName: `${basename(base)}.manifest.json`, signedBy });
   await writeFile(`${base}.html`, html, { mode: 0o640 });
   say(`wrote ${base}.html`);

@@ -40,7 +40,10 @@ export interface ReportMeta {
 export const REFERENCES = [
   ['FFIEC', 'FFIEC IT Examination Handbook, Information Security booklet (2016): II.C.7 user access and segregation of duties; II.C.22 log management.'],
   ['NIST', 'NIST SP 800-53 Rev. 5, Security and Privacy Controls: AC-2, AC-3, AC-5, AC-6, AU-3, AU-6, AU-8, AU-9, AU-10, AU-11, CM-3, IA-2, SC-28.'],
-  ['PCI DSS', 'PCI DSS v4.0.1 (June 2024): Requirement 3.4–3.5 (PAN masked and unreadable), 7.2 (access by need to know), 8.2 (unique IDs), 10.2–10.6 (audit logs: content, protection, review, retention, time).'],
+  [
+    'PCI DSS',
+    'PCI DSS v4.0.1 (June 2024): Requirement 3.4–3.5 (PAN masked and unreadable), 7.2 (access by need to know), 8.2 (unique IDs), 10.2–10.6 (audit logs: content, protection, review, retention, time).',
+  ],
 ] as const;
 
 function exceptionsOf(e: Evidence, kinds: string[]): EvidenceException[] {
@@ -62,28 +65,67 @@ function controls(e: Evidence, meta: ReportMeta): string {
   const clear = e.classifiedAccess.reduce((n, r) => n + r.clear, 0);
   const open = e.approvals.filter((a) => a.status === 'pending' || a.status === 'approved').length;
   const rows: [string, string, string, string][] = [
-    ['Every access tied to an individual; no shared accounts', 'FFIEC II.C.7(b); NIST AC-2, IA-2, AU-3; PCI DSS 8.2.1, 10.2.2',
+    [
+      'Every access tied to an individual; no shared accounts',
+      'FFIEC II.C.7(b); NIST AC-2, IA-2, AU-3; PCI DSS 8.2.1, 10.2.2',
       `${fmt(e.requestsWithIdentity)} of ${fmt(e.requests)} MCP requests carry a verified identity; ${fmt(e.distinctActors)} distinct identities (${e.actors.human} human, ${e.actors.ci} CI, ${e.actors.agent} agent, ${e.actors.service} service); ${fmt(e.authFailures)} refused sign-ins.`,
-      e.requestsWithIdentity === e.requests ? 'met' : 'EXCEPTION'],
-    ['Least privilege, default deny', 'FFIEC II.C.7(b); NIST AC-3, AC-6; PCI DSS 7.2',
-      `${fmt(e.denied)} request(s) denied (policy, authentication or input) under ${e.deniedByRule.length} rule(s) or cause(s); ${e.policies.length} policy version(s) in force; ${e.refusedPolicyLoads.length} refused policy load(s).`, result(e, ['policy load refused'])],
-    ['Additional approval; segregation of duties', 'FFIEC II.C.7(c); NIST AC-5, CM-3',
+      e.requestsWithIdentity === e.requests ? 'met' : 'EXCEPTION',
+    ],
+    [
+      'Least privilege, default deny',
+      'FFIEC II.C.7(b); NIST AC-3, AC-6; PCI DSS 7.2',
+      `${fmt(e.denied)} request(s) denied (policy, authentication or input) under ${e.deniedByRule.length} rule(s) or cause(s); ${e.policies.length} policy version(s) in force; ${e.refusedPolicyLoads.length} refused policy load(s).`,
+      result(e, ['policy load refused']),
+    ],
+    [
+      'Additional approval; segregation of duties',
+      'FFIEC II.C.7(c); NIST AC-5, CM-3',
       `${e.approvals.length} approval request(s): ${e.approvals.filter((a) => a.status === 'executed').length} executed, ${open} open, ${e.approvals.filter((a) => a.status === 'stale').length} stale, ${e.approvals.filter((a) => a.status === 'rejected').length} rejected, ${e.approvals.filter((a) => a.status === 'expired').length} expired; self-approved: ${selfApproved}; executed text differing from the approved text: ${textDiffers}.`,
-      result(e, ['approval pending', 'approved, not executed', 'approval stale', 'approved, never executed', 'approved execution failed', 'self-approval', 'executed text differs'])],
+      result(e, ['approval pending', 'approved, not executed', 'approval stale', 'approved, never executed', 'approved execution failed', 'self-approval', 'executed text differs']),
+    ],
     ['Privileged activity monitored', 'FFIEC II.C.7(c); NIST AC-6(9), AU-6; PCI DSS 10.2.1.2', `${fmt(e.privileged)} privileged statement(s) flagged and listed with their approvals.`, 'met'],
-    ['Sensitive data protected (masking, tokenization)', 'FFIEC II.C.22; NIST SC-28, AU-9; PCI DSS 3.4.1, 3.5.1', `${fmt(e.masked)} response(s) masked by column rules, ${fmt(e.detectorHits)} with content-detector hits; ${fmt(clear)} release(s) of a classified column in clear, each to a role policy allows (section 7). Stored copies are tokenised whatever the caller saw.`, 'met'],
-    ['Record content: what, when, where, source, outcome, who', 'NIST AU-3; PCI DSS 10.2.2', `${fmt(e.events)} events of ${Object.keys(e.byType).length} types, each with actor, time, source, outcome and target fields (schema-enforced).`, 'met'],
+    [
+      'Sensitive data protected (masking, tokenization)',
+      'FFIEC II.C.22; NIST SC-28, AU-9; PCI DSS 3.4.1, 3.5.1',
+      `${fmt(e.masked)} response(s) masked by column rules, ${fmt(e.detectorHits)} with content-detector hits; ${fmt(clear)} release(s) of a classified column in clear, each to a role policy allows (section 7). Stored copies are tokenised whatever the caller saw.`,
+      'met',
+    ],
+    [
+      'Record content: what, when, where, source, outcome, who',
+      'NIST AU-3; PCI DSS 10.2.2',
+      `${fmt(e.events)} events of ${Object.keys(e.byType).length} types, each with actor, time, source, outcome and target fields (schema-enforced).`,
+      'met',
+    ],
     ['UTC timestamps', 'NIST AU-8; PCI DSS 10.6.1', 'event_time is UTC with milliseconds, set by the gateway (schema-enforced).', 'met'],
-    ['Audit data protected from modification and deletion', 'FFIEC II.C.22; NIST AU-9; PCI DSS 10.3.2, 10.3.4',
-      v ? `Verifier: ${v.ok ? 'intact' : `${v.breaks.length} break(s)`}; ${fmt(v.events)} events, ${v.chains.length} chain(s), ${v.chains.reduce((n, c) => n + c.checkpoints, 0)} signed checkpoint(s); ${exceptionsOf(e, ['unsigned tail']).length} chain(s) with an unsigned tail.` : 'not verified',
-      result(e, ['unsigned tail', 'chain not verified', 'intent without outcome', ...e.exceptions.filter((x) => x.kind.startsWith('chain ')).map((x) => x.kind)], !v?.ok)],
-    ['Non-repudiation', 'NIST AU-10', `Checkpoints signed with key(s) ${e.signingKeysSeen.join(', ') || '(none seen)'}; verified with ${e.verificationKeys.join('; ') || 'no key'} (section 4).`,
-      result(e, ['no verification key', 'checkpoint key not given', 'verification key not pinned'], !(v?.ok && e.verificationKeys.length))],
-    ['Recorded before execution', 'NIST AU-9, AU-12; FFIEC II.C.22',
-      v ? `${fmt(v.intents.written)} write-ahead intent(s) durable before their call was sent upstream; ${fmt(v.intents.open)} without an outcome (crash or sink failure after execution; section 1).${v.anchors ? ` Chain compared with ${fmt(v.anchors.count)} anchor(s) in ${v.anchors.store}.` : ' No anchor store compared.'}` : 'not verified',
-      result(e, ['intent without outcome'], !v)],
+    [
+      'Audit data protected from modification and deletion',
+      'FFIEC II.C.22; NIST AU-9; PCI DSS 10.3.2, 10.3.4',
+      v
+        ? `Verifier: ${v.ok ? 'intact' : `${v.breaks.length} break(s)`}; ${fmt(v.events)} events, ${v.chains.length} chain(s), ${v.chains.reduce((n, c) => n + c.checkpoints, 0)} signed checkpoint(s); ${exceptionsOf(e, ['unsigned tail']).length} chain(s) with an unsigned tail.`
+        : 'not verified',
+      result(e, ['unsigned tail', 'chain not verified', 'intent without outcome', ...e.exceptions.filter((x) => x.kind.startsWith('chain ')).map((x) => x.kind)], !v?.ok),
+    ],
+    [
+      'Non-repudiation',
+      'NIST AU-10',
+      `Checkpoints signed with key(s) ${e.signingKeysSeen.join(', ') || '(none seen)'}; verified with ${e.verificationKeys.join('; ') || 'no key'} (section 4).`,
+      result(e, ['no verification key', 'checkpoint key not given', 'verification key not pinned'], !(v?.ok && e.verificationKeys.length)),
+    ],
+    [
+      'Recorded before execution',
+      'NIST AU-9, AU-12; FFIEC II.C.22',
+      v
+        ? `${fmt(v.intents.written)} write-ahead intent(s) durable before their call was sent upstream; ${fmt(v.intents.open)} without an outcome (crash or sink failure after execution; section 1).${v.anchors ? ` Chain compared with ${fmt(v.anchors.count)} anchor(s) in ${v.anchors.store}.` : ' No anchor store compared.'}`
+        : 'not verified',
+      result(e, ['intent without outcome'], !v),
+    ],
     ['Access to audit data restricted and logged', 'FFIEC II.C.22; PCI DSS 10.2.1.3, 10.3.1', `${fmt(e.consoleAccess)} console/report access event(s), ${fmt(e.consoleRefused)} refused.`, 'met'],
-    ['Retention', 'NIST AU-11; PCI DSS 10.5.1', meta.retentionDays ? `Configured retention: ${meta.retentionDays} days.` : 'Not stated for this report (pass --retention-days).', meta.retentionDays ? (meta.retentionDays >= 365 ? 'met' : 'EXCEPTION') : 'not stated'],
+    [
+      'Retention',
+      'NIST AU-11; PCI DSS 10.5.1',
+      meta.retentionDays ? `Configured retention: ${meta.retentionDays} days.` : 'Not stated for this report (pass --retention-days).',
+      meta.retentionDays ? (meta.retentionDays >= 365 ? 'met' : 'EXCEPTION') : 'not stated',
+    ],
   ];
   return `<table id="controls"><colgroup><col style="width:22%"><col style="width:20%"><col style="width:43%"><col style="width:15%"></colgroup><tr><th>expectation</th><th>source</th><th>figures for the period</th><th>result</th></tr>${rows
     .map((r) => `<tr><td>${esc(r[0])}</td><td>${esc(r[1])}</td><td>${esc(r[2])}</td><td class="${r[3] === 'met' ? 'ok' : r[3].startsWith('met') ? 'warn' : 'bad'}">${esc(r[3])}</td></tr>`)
@@ -105,7 +147,8 @@ function keyProvenance(e: Evidence, meta: ReportMeta): string {
     const [id, ...rest] = k.split(' — ');
     return `<tr><td><code>${esc(id)}</code></td><td>${esc(rest.join(' — ') || 'given to the report (source not stated)')}</td><td>${seen.has(id) ? 'yes' : 'no'}</td></tr>`;
   });
-  for (const k of e.signingKeysSeen) if (!e.verificationKeys.some((v) => v.startsWith(k))) rows.push(`<tr><td><code>${esc(k)}</code></td><td class="bad">not given for verification</td><td>yes</td></tr>`);
+  for (const k of e.signingKeysSeen)
+    if (!e.verificationKeys.some((v) => v.startsWith(k))) rows.push(`<tr><td><code>${esc(k)}</code></td><td class="bad">not given for verification</td><td>yes</td></tr>`);
   return `<table id="keys"><colgroup><col style="width:30%"><col style="width:52%"><col style="width:18%"></colgroup><tr><th>key (fingerprint)</th><th>where it came from</th><th>signed checkpoints here</th></tr>${rows.join('') || '<tr><td colspan="3" class="bad">none given</td></tr>'}</table>
 <p>This pack: ${meta.signedBy ? `its SHA-256 and an Ed25519 signature by key <code>${esc(meta.signedBy)}</code> are in <code>${esc(meta.manifestName ?? 'the manifest')}</code> beside it` : '<span class="bad">UNSIGNED</span> (no signing key was available); its SHA-256 is in the manifest beside it'}.</p>`;
 }
@@ -116,16 +159,23 @@ export function renderEvidenceHtml(e: Evidence, meta: ReportMeta = {}): string {
   const approvals = e.approvals.length
     ? `<table id="approvals" class="small"><colgroup><col style="width:17%"><col style="width:22%"><col style="width:19%"><col style="width:24%"><col style="width:18%"></colgroup><tr><th>approval, status</th><th>requested by, at</th><th>statement, tables</th><th>approved by; rejected or expired by, and why</th><th>justification</th></tr>${e.approvals
         .map(
-          (a) => `<tr><td><code>${esc(a.approvalId)}</code><br><span class="${a.status === 'executed' ? 'ok' : a.status === 'stale' || a.status === 'failed' ? 'bad' : 'warn'}">${esc(a.status)}</span>${a.selfApproved ? '<br><span class="bad">SELF-APPROVED</span>' : ''}${a.textDiffers ? '<br><span class="bad">TEXT DIFFERS</span>' : ''}</td>
+          (
+            a,
+          ) => `<tr><td><code>${esc(a.approvalId)}</code><br><span class="${a.status === 'executed' ? 'ok' : a.status === 'stale' || a.status === 'failed' ? 'bad' : 'warn'}">${esc(a.status)}</span>${a.selfApproved ? '<br><span class="bad">SELF-APPROVED</span>' : ''}${a.textDiffers ? '<br><span class="bad">TEXT DIFFERS</span>' : ''}</td>
 <td>${esc(a.requester)}<br>${esc(a.requestedAt)}</td><td>${esc(a.statement.toUpperCase())}<br>${esc(a.tables.join(', '))}</td>
 <td>approved (${a.approvers.length}/${a.required ?? 1}): ${esc(a.approvers.join(', ') || '—')}${a.approvedAt ? ` at ${esc(a.approvedAt)}` : ''}${a.closedBy ? `<br>${esc(a.status)} by ${esc(a.closedBy)}${a.closeReason ? `: ${esc(a.closeReason)}` : ''}` : ''}</td><td>${esc(a.justification ?? '—')}</td></tr>`,
         )
-        .join('')}</table><p class="muted">Self-approved: ${e.approvals.filter((a) => a.selfApproved).length}; executed text differing from the approved text: ${e.approvals.filter((a) => a.textDiffers).length}. Statuses as of ${esc(e.asOf)}.</p>`
+        .join(
+          '',
+        )}</table><p class="muted">Self-approved: ${e.approvals.filter((a) => a.selfApproved).length}; executed text differing from the approved text: ${e.approvals.filter((a) => a.textDiffers).length}. Statuses as of ${esc(e.asOf)}.</p>`
     : '<p class="muted">No approval requests in the period.</p>';
   const denials = `${
     e.deniedByRule.length
       ? `<table id="denials"><tr><th>rule (or, when no rule refused it, what did)</th><th class="num">denials</th></tr>${e.deniedByRule.map((d) => `<tr><td>${esc(d.rule)}</td><td class="num">${fmt(d.n)}</td></tr>`).join('')}</table>
-<table><tr><th>identity</th><th class="num">denials</th></tr>${e.deniedByActor.slice(0, 25).map((d) => `<tr><td>${esc(d.actor)}</td><td class="num">${fmt(d.n)}</td></tr>`).join('')}</table>`
+<table><tr><th>identity</th><th class="num">denials</th></tr>${e.deniedByActor
+          .slice(0, 25)
+          .map((d) => `<tr><td>${esc(d.actor)}</td><td class="num">${fmt(d.n)}</td></tr>`)
+          .join('')}</table>`
       : '<p class="muted">No denials in the period.</p>'
   }${
     e.approvalSteps.length
@@ -140,13 +190,19 @@ export function renderEvidenceHtml(e: Evidence, meta: ReportMeta = {}): string {
     : '<p class="muted">No classified column was released in the period.</p>';
   const policies = e.policies.length
     ? `<table><colgroup><col style="width:38%"><col style="width:17%"><col style="width:17%"><col style="width:8%"><col style="width:10%"><col style="width:10%"></colgroup><tr><th>policy version (SHA-256 of the rule files)</th><th>first seen</th><th>last seen</th><th class="num">loads</th><th class="num">refused loads</th><th class="num">requests decided</th></tr>${e.policies
-        .map((p) => `<tr><td><code>${esc(p.version)}</code></td><td>${esc(p.firstSeen)}</td><td>${esc(p.lastSeen)}</td><td class="num">${p.loads}</td><td class="num">${p.refused}</td><td class="num">${fmt(p.requests)}</td></tr>`)
+        .map(
+          (p) =>
+            `<tr><td><code>${esc(p.version)}</code></td><td>${esc(p.firstSeen)}</td><td>${esc(p.lastSeen)}</td><td class="num">${p.loads}</td><td class="num">${p.refused}</td><td class="num">${fmt(p.requests)}</td></tr>`,
+        )
         .join('')}</table>`
     : '<p class="muted">No policy version recorded in the period.</p>';
   const chains = v
     ? `<p>Result: ${v.ok ? '<span class="ok">INTACT</span>' : '<span class="bad">BROKEN</span>'} (${esc(e.verificationScope)}).</p>
 <table><colgroup><col style="width:34%"><col style="width:12%"><col style="width:16%"><col style="width:13%"><col style="width:14%"><col style="width:11%"></colgroup><tr><th>chain</th><th class="num">events</th><th class="num">seq range</th><th class="num">checkpoints</th><th class="num">last signed seq</th><th>sealed</th></tr>${v.chains
-        .map((c) => `<tr><td><code>${esc(c.chain_id)}</code></td><td class="num">${fmt(c.events)}</td><td class="num">${c.first_seq}–${c.last_seq}</td><td class="num">${c.checkpoints}</td><td class="num">${c.last_signed_seq}</td><td>${yesNo(c.sealed)}</td></tr>`)
+        .map(
+          (c) =>
+            `<tr><td><code>${esc(c.chain_id)}</code></td><td class="num">${fmt(c.events)}</td><td class="num">${c.first_seq}–${c.last_seq}</td><td class="num">${c.checkpoints}</td><td class="num">${c.last_signed_seq}</td><td>${yesNo(c.sealed)}</td></tr>`,
+        )
         .join('')}</table><pre>${esc(formatReport(v))}</pre>`
     : '<p class="bad">The chain was not verified.</p>';
   const types = Object.entries(e.byType)

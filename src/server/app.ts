@@ -6,8 +6,6 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { GatewayConfig } from './config.js';
 import { publicBaseUrl } from './config.js';
 import { GATEWAY_INSTANCE, GATEWAY_VERSION } from './version.js';
@@ -22,15 +20,14 @@ import { createAuthenticator, protectedResourceMetadata, protectedResourceMetada
 import { devIssuerUrl } from '../identity/config.js';
 import { freePort } from '../demo/toolbox.js';
 import { createUpstreamCredential, type UpstreamCredential } from '../identity/upstream-credential.js';
-import { createWriterUpstream } from './writer-upstream.js';
-import { credentialedFetch } from '../transport/upstream.js';
+import { createUpstreamToolClient, createWriterUpstream, type UpstreamToolClient } from './upstream-tool-client.js';
 import type { CatalogProvider } from '../sql/types.js';
 import { AuthError } from '../identity/types.js';
 import { AuditLog } from '../audit/log.js';
 import { claimStoreFor, createAuditSigner, pinStoreFor, startAnchors } from './audit-setup.js';
 import { ToolPins } from '../pins/service.js';
 import { JsonlSink } from '../sinks/jsonl.js';
-import type { AuditSink } from '../sinks/types.js';
+import type { AuditSink } from '../audit/sink.js';
 import { registerConsoleRoutes } from '../console/routes.js';
 import { createWeb } from '../web/index.js';
 import { demoSignIn, DEMO_SCOPE } from '../web/demo-client.js';
@@ -155,39 +152,35 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
   };
   const unwatch = policyStore.watch(onPolicyChange);
 
-
   // Upstream: the gateway's own credential, never the client's.
   const credential = opts.upstreamCredential ?? createUpstreamCredential(config.identity.upstreamCredential);
   const writer = config.upstream.writer
-    ? createWriterUpstream({ url: config.upstream.writer.url, name: config.upstream.writer.name, timeoutMs: config.upstream.timeoutMs, credential: opts.writerCredential ?? createUpstreamCredential(config.upstream.writer.credential) })
+    ? createWriterUpstream({
+        url: config.upstream.writer.url,
+        name: config.upstream.writer.name,
+        timeoutMs: config.upstream.timeoutMs,
+        credential: opts.writerCredential ?? createUpstreamCredential(config.upstream.writer.credential),
+      })
     : null;
   // The upstreams policy describes (rules/upstreams.yaml) are the ones the transport connects
   // to: one object. The gateway config's upstream.url (the demo's Toolbox, BQWARDEN_UPSTREAM_URL)
   // stands in for the one upstream that names no url; each may name its own credential.
   const endpoints = upstreamEndpoints(policyStore.current().upstreams(), config, credential);
-  const metaClients: Client[] = [];
-  /** The gateway's own calls to an upstream's metadata tools (catalog), off the data path. */
+  const metaClients: UpstreamToolClient[] = [];
+  /** The gateway's own calls to an upstream's metadata tools (catalog), off the data path: fresh credentials per request, reconnect after a failure. */
   const metaCaller = (e: (typeof endpoints)[number]) => {
-    let c: Promise<Client> | null = null;
-    return async (name: string, args: Record<string, unknown>) => {
-      c ??= (async () => {
-        const client = new Client({ name: 'bqwarden-catalog', version: GATEWAY_VERSION });
-        await client.connect(new StreamableHTTPClientTransport(new URL(e.url), { fetch: credentialedFetch(() => e.credential.headers()) }));
-        metaClients.push(client);
-        return client;
-      })().catch((err) => {
-        c = null;
-        throw err;
-      });
-      return (await (await c).callTool({ name, arguments: args }, undefined, { timeout: config.upstream.timeoutMs })) as { content: { type: string; text?: string }[] };
-    };
+    const client = createUpstreamToolClient({ url: e.url, clientName: 'bqwarden-catalog', timeoutMs: config.upstream.timeoutMs, credential: e.credential });
+    metaClients.push(client);
+    return async (name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args })) as { content: { type: string; text?: string }[] };
   };
   // BigQuery's own catalog first: it carries the policy tags that classify columns.
   const catalogProviders: CatalogProvider[] = [];
   if (config.gcp.bigquery.catalog) {
     if (!config.gcp.project) throw new Error('gcp.bigquery.catalog needs gcp.project (the project that runs the INFORMATION_SCHEMA queries)');
     const { createBigQueryCatalogProvider } = await import('../gcp/catalog.js');
-    catalogProviders.push(createBigQueryCatalogProvider({ projectId: config.gcp.project, location: config.gcp.bigquery.location, ttlMs: config.gcp.bigquery.catalogTtlMs, apiEndpoint: config.gcp.bigquery.apiEndpoint }));
+    catalogProviders.push(
+      createBigQueryCatalogProvider({ projectId: config.gcp.project, location: config.gcp.bigquery.location, ttlMs: config.gcp.bigquery.catalogTtlMs, apiEndpoint: config.gcp.bigquery.apiEndpoint }),
+    );
   }
   for (const e of endpoints) {
     const source = e.kind ? upstreamKind(e.kind).catalog : null;
@@ -245,7 +238,14 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     rateLimiter: createRateLimiter({ perMinute: config.pipeline.callsPerMinute, burst: config.pipeline.callBurst }),
     // BigQuery dry runs (upstreams[].dryRun in policy), with the gateway's identity; the client
     // is loaded on first use, so gateways whose policy asks for none never load it.
-    dryRun: { run: async (req) => (await (dryRunner ??= import('../gcp/dry-run.js').then((m) => m.createDryRunner({ projectId: config.gcp.project, apiEndpoint: config.gcp.bigquery.apiEndpoint, location: config.gcp.bigquery.location })))).run(req) },
+    dryRun: {
+      run: async (req) =>
+        (
+          await (dryRunner ??= import('../gcp/dry-run.js').then((m) =>
+            m.createDryRunner({ projectId: config.gcp.project, apiEndpoint: config.gcp.bigquery.apiEndpoint, location: config.gcp.bigquery.location }),
+          ))
+        ).run(req),
+    },
   };
 
   // Approvals: state is rebuilt from the audit files before the first request is served.
@@ -310,27 +310,10 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
 
   // Operations endpoints: unauthenticated by design (probes and scrapers), and they expose
   // no data — only liveness, readiness and counters.
-  let upstreamHealthy = false;
-  const probeOne = async (e: (typeof endpoints)[number]) => {
-    try {
-      const res = await fetch(e.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(await e.credential.headers()) },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 'readyz', method: 'ping' }),
-        signal: AbortSignal.timeout(2000),
-      });
-      return res.status < 500;
-    } catch {
-      return false;
-    }
-  };
-  const probeUpstream = async () => {
-    upstreamHealthy = (await Promise.all(endpoints.map(probeOne))).every(Boolean);
-    return upstreamHealthy;
-  };
   app.get('/healthz', async () => ({ status: 'ok', version: GATEWAY_VERSION }));
   app.get('/readyz', async (_req, reply) => {
-    const checks = { audit: audit.isReady(), upstream: await probeUpstream(), policy: true };
+    // The data path's own probe: reachable AND our credential accepted (a 401/403 is unready).
+    const checks = { audit: audit.isReady(), upstream: await mcp.upstreamReady(), policy: true };
     const ready = checks.audit && checks.upstream && !closing;
     reply.code(ready ? 200 : 503);
     return { status: ready ? 'ready' : 'unready', checks };
@@ -351,6 +334,7 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     publicUrl: base,
     authenticate: (h) => authenticator.authenticate(h),
     recordFailure: (f) => pipeline.onHttpFailure(f),
+    scanClientText: (t) => pipeline.scanClientText(t),
     signIn: signInSettings(config, identityConfig.resource, demoIssuer, port, demoWebSecret),
     sessionSeconds: config.web.sessionSeconds,
     pages: [
@@ -422,7 +406,7 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     const drained = app.close();
     await Promise.race([drained, new Promise((r) => setTimeout(r, config.server.drainTimeoutMs))]);
     await mcp.close();
-    await Promise.all(metaClients.map((c) => c.close().catch(() => undefined)));
+    await Promise.all(metaClients.map((c) => c.close()));
     await writer?.close();
     pins?.close();
     await approvals.close().catch((err) => log.error({ err: (err as Error).message }, 'approvals close failed'));

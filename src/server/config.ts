@@ -36,7 +36,7 @@ export const GatewayConfigSchema = z
         name: z.string().default('toolbox'),
         timeoutMs: z.number().int().min(100).default(60_000),
         /**
-         * The write path (src/server/writer-upstream.ts): approved statements, and only those,
+         * The write path (src/server/upstream-tool-client.ts): approved statements, and only those,
          * run here, with the writer's own credential. Without it they run on the read upstream.
          */
         writer: z
@@ -70,7 +70,7 @@ export const GatewayConfigSchema = z
       .strict()
       .prefault({}),
     identity: IdentityConfigSchema.prefault({}),
-    transport: TransportConfigSchema.omit({ path: true, upstream: true }).prefault({}),
+    transport: TransportConfigSchema.prefault({}),
     masking: MaskingConfigSchema.prefault({}),
     approvals: ApprovalsConfigSchema.prefault({}),
     toolPins: ToolPinsConfigSchema,

@@ -16,7 +16,7 @@ import { AuditEventSchema } from '../audit/event.js';
 import { canonicalLine } from '../audit/canonical-cache.js';
 import { hashValidEvent } from '../audit/hash.js';
 import { CHAIN_ID_PATTERN, dayDir, fileName, listAuditFiles, type ChainFile } from '../audit/files.js';
-import type { AuditSink, ChainHead } from './types.js';
+import type { AuditSink, ChainHead } from '../audit/sink.js';
 
 export class JsonlSinkError extends Error {
   constructor(message: string) {

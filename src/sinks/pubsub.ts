@@ -1,7 +1,7 @@
 // Audit sink that publishes every event to a Pub/Sub topic, from where a BigQuery subscription
 // loads the audit table and a Cloud Storage subscription feeds the write-once archive.
 //
-// Durability contract (src/sinks/types.ts): write() resolves only once Pub/Sub acknowledged
+// Durability contract (src/audit/sink.ts): write() resolves only once Pub/Sub acknowledged
 // every event of the call. Ordering: the ordering key is the chain id, and writes of one chain
 // go out as a group commit (one flush in flight per chain; writes that arrive meanwhile join
 // the next flush), so a retry can never overtake a later event. Failure: after the client's
@@ -13,7 +13,7 @@ import { PubSub, type Topic, type ClientConfig } from '@google-cloud/pubsub';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { invalidField, type AuditEvent } from '../audit/event.js';
 import { canonicalLine } from '../audit/canonical-cache.js';
-import type { AuditSink, ChainHead } from './types.js';
+import type { AuditSink, ChainHead } from '../audit/sink.js';
 import type { PubSubBatching, PubSubRetry, SpoolConfig } from '../gcp/config.js';
 import { SpoolSink } from './spool.js';
 
@@ -58,8 +58,15 @@ export interface PubSubSinkOptions {
  * gateway_stop + a signed checkpoint when it shuts down.
  */
 export function instanceChainId(now = new Date(), host = process.env.K_REVISION ?? hostname()): string {
-  const where = host.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 80) || 'gateway';
-  const when = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  const where =
+    host
+      .replace(/[^A-Za-z0-9._-]/g, '-')
+      .replace(/^[^A-Za-z0-9]+/, '')
+      .slice(0, 80) || 'gateway';
+  const when = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
   return `${where}.${when}.${randomBytes(4).toString('hex')}`;
 }
 

@@ -12,7 +12,7 @@ import { open, mkdir, readFile, writeFile, rename, stat, type FileHandle } from 
 import { join } from 'node:path';
 import { invalidField, type AuditEvent } from '../audit/event.js';
 import { canonicalLine } from '../audit/canonical-cache.js';
-import type { AuditSink, ChainHead } from './types.js';
+import type { AuditSink, ChainHead } from '../audit/sink.js';
 
 export class SpoolError extends Error {
   constructor(
@@ -162,7 +162,11 @@ export class SpoolSink implements AuditSink {
         lastNl = buf.lastIndexOf(0x0a);
         if (lastNl < 0) return;
       }
-      const lines = buf.subarray(0, lastNl + 1).toString('utf8').split('\n').filter(Boolean);
+      const lines = buf
+        .subarray(0, lastNl + 1)
+        .toString('utf8')
+        .split('\n')
+        .filter(Boolean);
       const chunk = lines.slice(0, this.batch);
       const bytes = Buffer.byteLength(chunk.join('\n') + '\n');
       try {
@@ -189,14 +193,16 @@ export class SpoolSink implements AuditSink {
 
   /** Once everything is forwarded, start the file over so it does not grow forever. */
   private async compact(): Promise<void> {
-    await (this.appendChain = this.appendChain.then(async () => {
-      if (this.offset !== this.size || this.size === 0) return;
-      await this.fh!.truncate(0);
-      await this.fh!.datasync();
-      this.size = 0;
-      this.offset = 0;
-      await this.saveOffset();
-    }).catch(() => undefined));
+    await (this.appendChain = this.appendChain
+      .then(async () => {
+        if (this.offset !== this.size || this.size === 0) return;
+        await this.fh!.truncate(0);
+        await this.fh!.datasync();
+        this.size = 0;
+        this.offset = 0;
+        await this.saveOffset();
+      })
+      .catch(() => undefined));
   }
 
   async close(): Promise<void> {

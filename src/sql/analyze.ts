@@ -1,14 +1,10 @@
 // Entry point: SQL text in, facts for policy/masking/audit out. Pure (no I/O) and never throws:
 // anything it cannot parse or understand comes back as an opaque flag so callers fail closed.
-import type { Analysis, AnalyzeOptions, CatalogProvider, CatalogTable, OpaqueFlag, SchemaCatalog, TableRef } from './types.js';
+import type { Analysis, AnalyzeOptions, OpaqueFlag, SchemaCatalog, TableRef } from './types.js';
 import { parseSql } from './parse.js';
 import { analyzeProgram } from './statements.js';
-import { fingerprint, sha256 } from './fingerprint.js';
-import { createStaticCatalog } from './catalog.js';
-
-export { redactLiterals, fingerprint } from './fingerprint.js';
-export { createStaticCatalog, loadStaticCatalog } from './catalog.js';
-export { analyzeCached, createAnalysisCache } from './cache.js';
+import { fingerprint } from './fingerprint.js';
+import { sha256Hex as sha256 } from '../common/digest.js';
 
 export function analyze(sql: string, opts: AnalyzeOptions): Analysis {
   const base = { dialect: opts.dialect, sql, sha256: sha256(sql), fingerprint: fingerprint(sql, opts.dialect) };
@@ -38,17 +34,31 @@ export function tablesOf(sql: string, opts: AnalyzeOptions): TableRef[] {
   return [...out.values()];
 }
 
-/** tablesOf → provider.load → analyze, repeated while view definitions reveal more tables. */
-export async function analyzeWithProvider(sql: string, opts: AnalyzeOptions, provider: CatalogProvider): Promise<Analysis> {
-  const known = new Map<string, CatalogTable>();
-  const asked = new Set<string>();
-  let catalog: SchemaCatalog = createStaticCatalog([]);
-  let pending = tablesOf(sql, { ...opts, catalog: undefined });
-  for (let round = 0; round < 4 && pending.length; round++) {
-    for (const t of pending) asked.add(t.fq);
-    for (const t of await provider.load(pending)) known.set(t.fq, t);
-    catalog = createStaticCatalog([...known.values()]);
-    pending = tablesOf(sql, { ...opts, catalog }).filter((t) => !asked.has(t.fq));
+/** A catalog that learns tables on demand (the gateway's CatalogView); the object stays the same while nothing new is learned. */
+export interface LearningCatalog {
+  current(): SchemaCatalog;
+  forTables(tables: TableRef[]): Promise<SchemaCatalog>;
+}
+
+/**
+ * The one analysis-with-catalog: analyse against what the catalog knows, let it learn the
+ * tables the statement names, and analyse again only when it learned something — repeated
+ * (bounded) while view definitions reveal more tables. `analyzeFn` is the analyzer to use
+ * (the pipeline passes its cached one).
+ */
+export async function analyzeAgainstCatalog(
+  sql: string,
+  opts: AnalyzeOptions,
+  view: LearningCatalog,
+  analyzeFn: (sql: string, opts: AnalyzeOptions) => Analysis = analyze,
+): Promise<{ analysis: Analysis; catalog: SchemaCatalog }> {
+  let catalog = view.current();
+  let analysis = analyzeFn(sql, { ...opts, catalog });
+  for (let round = 0; round < 4; round++) {
+    const next = await view.forTables(analysis.statements.flatMap((s) => [...s.tablesRead, ...s.tablesWritten]));
+    if (next === catalog) break;
+    catalog = next;
+    analysis = analyzeFn(sql, { ...opts, catalog });
   }
-  return analyze(sql, { ...opts, catalog });
+  return { analysis, catalog };
 }

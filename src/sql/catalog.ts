@@ -40,7 +40,9 @@ function toColumn(c: YamlColumn): CatalogColumn {
  * a catalog that silently drops a table would make its columns unknown. */
 export function loadStaticCatalog(dir: string): CatalogTable[] {
   const out: CatalogTable[] = [];
-  for (const name of readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort()) {
+  for (const name of readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()) {
     const file = join(dir, name);
     const parsed = fileSchema.safeParse(parseYaml(readFileSync(file, 'utf8')));
     if (!parsed.success) {

@@ -129,7 +129,11 @@ export function addTableExpr(n: AnyNode, s: Scope, w: Walk, alias?: AnyNode): vo
     case 'unnest_expr': {
       const d = exprDeps(n.expr, inner);
       for (const src of d.sources) c.use(src, 'other');
-      addEntry(s, { cols: aliasName ? [col(aliasName, d.sources, d.direct, d.unresolved)] : [], unknownTables: [], opaque: false, value: { sources: d.sources, unresolved: d.unresolved } }, aliasName ? [aliasName] : []);
+      addEntry(
+        s,
+        { cols: aliasName ? [col(aliasName, d.sources, d.direct, d.unresolved)] : [], unknownTables: [], opaque: false, value: { sources: d.sources, unresolved: d.unresolved } },
+        aliasName ? [aliasName] : [],
+      );
       return;
     }
     case 'pivot_expr':
@@ -161,7 +165,11 @@ export function addTableExpr(n: AnyNode, s: Scope, w: Walk, alias?: AnyNode): vo
       // FROM t, t.arr AS a: a path into a column of an earlier item is an implicit UNNEST.
       if (parts.length >= 2 && (s.entries.some((e) => e.names.includes(parts[0].toLowerCase())) || s.entries.some((e) => e.rel.cols.some((cl) => cl.key === parts[0].toLowerCase())))) {
         const d = exprDeps(n, inner);
-        addEntry(s, { cols: aliasName ? [col(aliasName, d.sources, d.direct, d.unresolved)] : [], unknownTables: [], opaque: false, value: { sources: d.sources, unresolved: d.unresolved } }, aliasName ? [aliasName] : []);
+        addEntry(
+          s,
+          { cols: aliasName ? [col(aliasName, d.sources, d.direct, d.unresolved)] : [], unknownTables: [], opaque: false, value: { sources: d.sources, unresolved: d.unresolved } },
+          aliasName ? [aliasName] : [],
+        );
         return;
       }
       if (parts.length === 1 && w.ctes.has(parts[0].toLowerCase())) {

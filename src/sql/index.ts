@@ -1,4 +1,5 @@
 // Public surface of the SQL analysis module.
-export { analyze, tablesOf, analyzeWithProvider, redactLiterals, fingerprint, createStaticCatalog, loadStaticCatalog, analyzeCached, createAnalysisCache } from './analyze.js';
-export { sqlConfigSchema, type SqlConfig } from './config.js';
-export type { AnalysisCache } from './cache.js';
+export { analyze, tablesOf, analyzeAgainstCatalog } from './analyze.js';
+export { redactLiterals } from './fingerprint.js';
+export { createStaticCatalog, loadStaticCatalog } from './catalog.js';
+export { analyzeCached } from './cache.js';

@@ -48,7 +48,8 @@ export function readQuoted(sql: string, i: number, quote: string, backslashEscap
     const c = sql[j];
     if (backslashEscapes && c === '\\') j += 2;
     else if (c === quote) {
-      if (sql[j + 1] === quote && !backslashEscapes) j += 2; // SQL-standard doubled quote
+      if (sql[j + 1] === quote && !backslashEscapes)
+        j += 2; // SQL-standard doubled quote
       else return j + 1;
     } else j++;
   }

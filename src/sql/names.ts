@@ -5,7 +5,19 @@ import { ref, type Walk } from './walk.js';
 
 // Names that are not columns when nothing in scope defines them.
 const PSEUDO = {
-  bigquery: new Set(['_table_suffix', '_partitiontime', '_partitiondate', '_file_name', '_change_type', '_change_timestamp', '_change_sequence_number', 'current_date', 'current_time', 'current_timestamp', 'current_datetime']),
+  bigquery: new Set([
+    '_table_suffix',
+    '_partitiontime',
+    '_partitiondate',
+    '_file_name',
+    '_change_type',
+    '_change_timestamp',
+    '_change_sequence_number',
+    'current_date',
+    'current_time',
+    'current_timestamp',
+    'current_datetime',
+  ]),
   sqlite: new Set(['rowid', 'oid', '_rowid_', 'current_date', 'current_time', 'current_timestamp']),
   postgresql: new Set(['current_date', 'current_time', 'current_timestamp', 'current_user', 'session_user', 'localtime', 'localtimestamp', 'ctid', 'oid', 'xmin', 'xmax']),
 };

@@ -86,7 +86,10 @@ function start(n: AnyNode, outer: Scope | null, ctes: Ctes, c: Collector, top: b
   const from = clauses.find((x) => x.type === 'from_clause');
   if (from && clauses.every((x) => x.type === 'from_clause' || x.type === 'with_clause')) {
     // `[WITH …] FROM …` opens the pipe with the FROM item's range variables in scope.
-    const wctes = withCtes(clauses.find((x) => x.type === 'with_clause'), { scope: outer, ctes, c });
+    const wctes = withCtes(
+      clauses.find((x) => x.type === 'with_clause'),
+      { scope: outer, ctes, c },
+    );
     const range: Scope = { entries: [], parent: outer, using: [] };
     addTableExpr(from.expr, range, { scope: range, ctes: wctes, c });
     const cur: Scope = { entries: range.entries.map((e) => ({ names: [], rel: e.rel })), using: range.using, parent: null };
@@ -172,7 +175,13 @@ function apply(p: Pipe, op: AnyNode, top: boolean): void {
       const groups: AnyNode[] = (op.groupBy?.columns?.items ?? []).flat().filter(Boolean);
       const aggs: AnyNode[] = op.columns?.items ?? [];
       // ROLLUP (…) and the like read as a call here; they add rows and columns not modelled.
-      if (groups.some((g) => ['rollup', 'cube', 'grouping_sets', 'group_by_rollup', 'group_by_cube', 'group_by_grouping_sets'].includes(String(plain(g).type === 'func_call' ? (plain(g).name?.name ?? '') : plain(g).type).toLowerCase())))
+      if (
+        groups.some((g) =>
+          ['rollup', 'cube', 'grouping_sets', 'group_by_rollup', 'group_by_cube', 'group_by_grouping_sets'].includes(
+            String(plain(g).type === 'func_call' ? (plain(g).name?.name ?? '') : plain(g).type).toLowerCase(),
+          ),
+        )
+      )
         c.flag('unsupported', 'pipe AGGREGATE with ROLLUP, CUBE or GROUPING SETS: not modelled by the analyzer');
       const items = [...groups, ...aggs];
       const columns = { type: 'list_expr', items: items.map(plain) };
@@ -208,14 +217,25 @@ function apply(p: Pipe, op: AnyNode, top: boolean): void {
         endRange(p, { cols: [], unknownTables: [], opaque: true });
         return;
       }
-      let q: AnyNode = { type: 'select_stmt', clauses: [{ type: 'select_clause', modifiers: [], columns: { type: 'list_expr', items: [{ type: 'all_columns' }] } }, { type: 'from_clause', expr: current(p) }] };
+      let q: AnyNode = {
+        type: 'select_stmt',
+        clauses: [
+          { type: 'select_clause', modifiers: [], columns: { type: 'list_expr', items: [{ type: 'all_columns' }] } },
+          { type: 'from_clause', expr: current(p) },
+        ],
+      };
       for (const right of op.queries ?? []) q = { type: 'compound_select_stmt', left: q, operator: op.operator, right };
       const rel = nestedQuery(q, p.range, p.ctes, c, top);
       endRange(p, rel);
       return;
     }
     default:
-      c.flag('unsupported', `pipe operator ${String(op.type).replace(/^pipe_|_clause$|_expr$/g, '').toUpperCase()}: not modelled by the analyzer`);
+      c.flag(
+        'unsupported',
+        `pipe operator ${String(op.type)
+          .replace(/^pipe_|_clause$|_expr$/g, '')
+          .toUpperCase()}: not modelled by the analyzer`,
+      );
       endRange(p, { cols: [], unknownTables: [], opaque: true });
   }
 }

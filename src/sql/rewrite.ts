@@ -33,7 +33,13 @@ const quoteIdent = (name: string, dialect: Dialect) => (dialect === 'bigquery' ?
 function identOf(t: Token, dialect: Dialect): string | null {
   let name: string | null = null;
   if (t.kind === 'word') name = t.text;
-  else if (t.kind === 'quoted_ident') name = t.text.startsWith('[') ? t.text.slice(1, -1) : t.text.slice(1, -1).split(t.text[0] + t.text[0]).join(t.text[0]);
+  else if (t.kind === 'quoted_ident')
+    name = t.text.startsWith('[')
+      ? t.text.slice(1, -1)
+      : t.text
+          .slice(1, -1)
+          .split(t.text[0] + t.text[0])
+          .join(t.text[0]);
   // SQLite reads "x" as an identifier when it can; treat it as one.
   else if (t.kind === 'string' && dialect === 'sqlite' && t.text.startsWith('"')) name = t.text.slice(1, -1).replace(/""/g, '"');
   if (name === null) return null;
@@ -86,8 +92,7 @@ function sqliteStatement(sql: string, s: StatementAnalysis, masked: Map<string, 
     const m = id !== null ? masked.get(id) : undefined;
     if (!m) continue;
     const prev = toks[i - 1]?.t;
-    if (prev?.kind === 'punct' && prev.text === '.')
-      return { reason: `a schema-qualified name for table ${m.name} reaches the table past its masking; write ${m.name} without a schema` };
+    if (prev?.kind === 'punct' && prev.text === '.') return { reason: `a schema-qualified name for table ${m.name} reaches the table past its masking; write ${m.name} without a schema` };
     named.set(m.name, m);
   }
   if (named.size === 0) return { text, tables: [] };
@@ -130,7 +135,10 @@ function bigqueryStatement(sql: string, s: StatementAnalysis, masked: Map<string
     if (!m) continue;
     if (sites.some((x) => x.nameRange[0] <= at && at + t.text.length <= x.nameRange[1])) continue;
     const qualifier = parts!.length === 1 && toks[i + 1]?.t.text === '.' && toks[i - 1]?.t.text !== '.';
-    if (!qualifier) return { reason: `the name ${m.name} occurs where bqwarden cannot tell whether it reads the table ${m.fq}, which this role sees masked (an alias, CTE or column named like it, or a table reference the analyzer did not place); rename it` };
+    if (!qualifier)
+      return {
+        reason: `the name ${m.name} occurs where bqwarden cannot tell whether it reads the table ${m.fq}, which this role sees masked (an alias, CTE or column named like it, or a table reference the analyzer did not place); rename it`,
+      };
   }
   let text = sql.slice(start, end);
   const tables = new Set<string>();

@@ -41,7 +41,14 @@ function expandEntry(e: ScopeEntry, s: Scope, c: Collector, label: string, skipU
     c.flag('unresolved_star', `${label} over ${e.rel.computed.what}: its output columns depend on the model, which the catalog does not describe; name the columns`);
   }
   if (e.rel.unknownTables.length || e.rel.opaque) {
-    out.push(col('*', e.rel.unknownTables.map((t) => ref(t.fq, '*')), false, true));
+    out.push(
+      col(
+        '*',
+        e.rel.unknownTables.map((t) => ref(t.fq, '*')),
+        false,
+        true,
+      ),
+    );
     const what = e.rel.unknownTables.map((t) => t.fq).join(', ') || 'an opaque source';
     c.flag('unresolved_star', `${label} over ${what}: columns unknown to the catalog`);
   }

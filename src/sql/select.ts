@@ -171,7 +171,8 @@ function modifiedStar(item: AnyNode, s: Scope, w: Walk, top: boolean): Col[] {
     const i = sc.findIndex((x) => x.key === name.toLowerCase());
     const nc = col(name, d.sources, d.direct, d.unresolved);
     if (i >= 0) sc[i] = nc;
-    else if (sc.some((x) => x.name === '*')) sc.push(nc); // may be among the unknown columns (already flagged)
+    else if (sc.some((x) => x.name === '*'))
+      sc.push(nc); // may be among the unknown columns (already flagged)
     else c.flag('unresolved_column', `${name}: REPLACE names no column of the * it modifies`);
   }
   return sc;

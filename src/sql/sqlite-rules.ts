@@ -7,7 +7,26 @@ import { funcName, useExpr, walkExpr } from './expressions.js';
 import { QUERY_TYPES, type AnyNode, type Walk } from './walk.js';
 
 // SQLite aggregates (for bare columns next to min()/max(), which take that row's values).
-const SQLITE_AGGREGATES = new Set(['avg', 'count', 'group_concat', 'string_agg', 'max', 'min', 'sum', 'total', 'json_group_array', 'json_group_object', 'jsonb_group_array', 'jsonb_group_object', 'median', 'percentile', 'percentile_cont', 'percentile_disc', 'stddev', 'variance']);
+const SQLITE_AGGREGATES = new Set([
+  'avg',
+  'count',
+  'group_concat',
+  'string_agg',
+  'max',
+  'min',
+  'sum',
+  'total',
+  'json_group_array',
+  'json_group_object',
+  'jsonb_group_array',
+  'jsonb_group_object',
+  'median',
+  'percentile',
+  'percentile_cont',
+  'percentile_disc',
+  'stddev',
+  'variance',
+]);
 
 /**
  * The column names SQLite gives a subquery or CTE (sqlite3ColumnsFromExprList): an alias TRUE or

@@ -6,18 +6,58 @@ import type { AnalyzeOptions, OutputColumn, StatementAnalysis, StatementClass } 
 import { Collector, Deps, type Relation, type Scope } from './scope.js';
 import { addTableExpr, queryRelation, readTable, useExpr, walkExpr, withCtes, type Walk } from './query.js';
 import { identName, nameParts } from './tables.js';
-import { fingerprint, sha256 } from './fingerprint.js';
+import { fingerprint } from './fingerprint.js';
+import { sha256Hex as sha256 } from '../common/digest.js';
 
 type AnyNode = { type: string; [k: string]: any };
 
 const SCRIPTING = new Set([
-  'declare_stmt', 'set_stmt', 'assignment_stmt', 'if_stmt', 'loop_stmt', 'while_stmt', 'while_loop_stmt', 'repeat_stmt',
-  'for_stmt', 'for_loop_stmt', 'foreach_stmt', 'block_stmt', 'case_stmt', 'labeled_stmt', 'break_stmt', 'continue_stmt',
-  'return_stmt', 'return_next_stmt', 'return_query_stmt', 'raise_stmt', 'assert_stmt', 'null_stmt', 'declare_alias_stmt',
-  'set_parameter_stmt', 'reset_parameter_stmt', 'show_parameter_stmt', 'set_time_zone_parameter_stmt',
+  'declare_stmt',
+  'set_stmt',
+  'assignment_stmt',
+  'if_stmt',
+  'loop_stmt',
+  'while_stmt',
+  'while_loop_stmt',
+  'repeat_stmt',
+  'for_stmt',
+  'for_loop_stmt',
+  'foreach_stmt',
+  'block_stmt',
+  'case_stmt',
+  'labeled_stmt',
+  'break_stmt',
+  'continue_stmt',
+  'return_stmt',
+  'return_next_stmt',
+  'return_query_stmt',
+  'raise_stmt',
+  'assert_stmt',
+  'null_stmt',
+  'declare_alias_stmt',
+  'set_parameter_stmt',
+  'reset_parameter_stmt',
+  'show_parameter_stmt',
+  'set_time_zone_parameter_stmt',
 ]);
 const TRANSACTION = new Set(['start_transaction_stmt', 'commit_transaction_stmt', 'rollback_transaction_stmt', 'savepoint_stmt', 'release_savepoint_stmt']);
-const DCL = new Set(['grant_privilege_stmt', 'revoke_privilege_stmt', 'grant_role_stmt', 'revoke_role_stmt', 'create_row_access_policy_stmt', 'drop_row_access_policy_stmt', 'create_policy_stmt', 'alter_policy_stmt', 'drop_policy_stmt', 'create_role_stmt', 'alter_role_stmt', 'drop_role_stmt', 'set_role_stmt', 'reset_role_stmt', 'alter_default_privileges_stmt']);
+const DCL = new Set([
+  'grant_privilege_stmt',
+  'revoke_privilege_stmt',
+  'grant_role_stmt',
+  'revoke_role_stmt',
+  'create_row_access_policy_stmt',
+  'drop_row_access_policy_stmt',
+  'create_policy_stmt',
+  'alter_policy_stmt',
+  'drop_policy_stmt',
+  'create_role_stmt',
+  'alter_role_stmt',
+  'drop_role_stmt',
+  'set_role_stmt',
+  'reset_role_stmt',
+  'alter_default_privileges_stmt',
+]);
 
 function classOf(type: string): StatementClass {
   if (type === 'select_stmt' || type === 'compound_select_stmt' || type === 'pipe_stmt' || type === 'explain_stmt') return 'read';
@@ -153,10 +193,11 @@ function dml(stmt: AnyNode, w0: Walk): OutputColumn[] | null {
       case 'merge_when_clause': {
         useExpr(cl.condition, w, 'merge_on');
         const a = cl.action;
-        if (a?.type === 'merge_action_update') for (const x of a.set?.assignments?.items ?? []) {
-          useExpr(x.column, w, 'dml_set');
-          useExpr(x.expr, w, 'dml_set');
-        }
+        if (a?.type === 'merge_action_update')
+          for (const x of a.set?.assignments?.items ?? []) {
+            useExpr(x.column, w, 'dml_set');
+            useExpr(x.expr, w, 'dml_set');
+          }
         else if (a?.type === 'merge_action_insert') {
           for (const x of a.clauses ?? []) useExpr(x, w, 'insert_values');
         }

@@ -11,7 +11,7 @@
 // Everything the analysis holds as offsets (statements, table sites, the place for a WITH list,
 // output names that are an expression's own text) is carried over token by token; an analysis
 // whose names SQLite invented from expression text (x:1, columnN) is never reused.
-import { createHash } from 'node:crypto';
+import { sha256Hex as sha256 } from '../common/digest.js';
 import type { Analysis, Dialect, StatementAnalysis } from './types.js';
 import { tokenize, type Token } from './lexer.js';
 
@@ -66,8 +66,6 @@ export function sqlTemplate(sql: string, dialect: Dialect): SqlTemplate | null {
   }
   return { key, starts, ends };
 }
-
-const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 
 /**
  * The analysis of `sql` (whose template is `to`), made from the analysis of another SQL text of

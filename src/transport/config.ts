@@ -1,18 +1,9 @@
-// Configuration section for the MCP gateway transport. The lead composes it into the gateway
-// config (file + env overrides); defaults suit a single Cloud Run instance in front of Toolbox.
+// Configuration section for the MCP gateway transport, composed into the gateway config
+// (src/server/config.ts). The upstream itself (URL, timeout, credential) is the gateway
+// config's one `upstream` section; defaults suit a single Cloud Run instance in front of Toolbox.
 import { z } from 'zod';
 
 export const TransportConfigSchema = z.object({
-  /** Path the MCP endpoint is served on (POST, GET and DELETE). */
-  path: z.string().startsWith('/').default('/mcp'),
-  upstream: z
-    .object({
-      /** The upstream MCP server's Streamable HTTP endpoint (Toolbox serves /mcp). */
-      url: z.string().url().default('http://127.0.0.1:5000/mcp'),
-      /** Per-request bound for upstream calls; an upstream slower than this is cancelled. */
-      timeoutMs: z.number().int().positive().default(120_000),
-    })
-    .prefault({}),
   /**
    * Browser origins allowed to call the gateway (exact match, e.g. "https://console.example.com").
    * Requests without an Origin header (agents, CLIs) are allowed; requests with any other
@@ -23,7 +14,11 @@ export const TransportConfigSchema = z.object({
   bodyLimitBytes: z.number().int().positive().default(1_048_576),
   /** A session with no traffic for this long is closed (upstream session too). Kept below
    *  MCP Toolbox's own 10-minute idle session timeout so the gateway ends sessions first. */
-  sessionIdleTimeoutMs: z.number().int().positive().default(9 * 60_000),
+  sessionIdleTimeoutMs: z
+    .number()
+    .int()
+    .positive()
+    .default(9 * 60_000),
   /** Open sessions one identity may hold; each one holds an upstream session too. */
   maxSessionsPerIdentity: z.number().int().positive().default(64),
   /**
@@ -34,7 +29,9 @@ export const TransportConfigSchema = z.object({
    */
   sessionSecretFile: z.string().min(1).optional(),
   /** A session id older than this is refused everywhere (the client initializes again). */
-  sessionMaxAgeMs: z.number().int().positive().default(24 * 60 * 60_000),
+  sessionMaxAgeMs: z
+    .number()
+    .int()
+    .positive()
+    .default(24 * 60 * 60_000),
 });
-
-export type TransportConfig = z.infer<typeof TransportConfigSchema>;

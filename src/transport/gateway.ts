@@ -169,7 +169,11 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
     if (raw.headersSent || raw.destroyed) return;
     const body = JSON.stringify(errorBody(id, r.rpcCode, r.message));
     if (reply.sent) raw.writeHead(r.httpStatus, { 'content-type': 'application/json', ...r.headers }).end(body);
-    else reply.code(r.httpStatus).headers({ 'content-type': 'application/json', ...r.headers }).send(body);
+    else
+      reply
+        .code(r.httpStatus)
+        .headers({ 'content-type': 'application/json', ...r.headers })
+        .send(body);
   }
 
   function take(key: string): void {
@@ -185,7 +189,12 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
     const key = identityKey(identity);
     const n = held.get(key) ?? 0;
     if (n >= maxPerIdentity) {
-      throw new HttpRefusal(429, SERVER_ERROR, 'too_many_sessions', `Too Many Requests: this identity already holds ${n} open sessions (limit ${maxPerIdentity}); end one with DELETE or let it expire`);
+      throw new HttpRefusal(
+        429,
+        SERVER_ERROR,
+        'too_many_sessions',
+        `Too Many Requests: this identity already holds ${n} open sessions (limit ${maxPerIdentity}); end one with DELETE or let it expire`,
+      );
     }
     take(key);
     return key;
@@ -245,12 +254,7 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
     } catch (err) {
       await upstream.terminate(up.session);
       const e = err as { code?: unknown; message?: string };
-      throw new HttpRefusal(
-        503,
-        typeof e.code === 'number' ? e.code : INTERNAL_ERROR,
-        'session_start_failed',
-        `Session could not be started: ${String(e.message ?? err).slice(0, 300)}`,
-      );
+      throw new HttpRefusal(503, typeof e.code === 'number' ? e.code : INTERNAL_ERROR, 'session_start_failed', `Session could not be started: ${String(e.message ?? err).slice(0, 300)}`);
     }
     if (closing) {
       await session.end('shutdown');

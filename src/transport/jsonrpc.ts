@@ -3,15 +3,8 @@
 // in one shape and reported to the pipeline (onHttpFailure) for audit.
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 
-export const PARSE_ERROR = -32700;
-export const INVALID_REQUEST = -32600;
-export const METHOD_NOT_FOUND = -32601;
-export const INVALID_PARAMS = -32602;
-export const INTERNAL_ERROR = -32603;
-/** Implementation-defined server errors (the SDK uses the same two). */
-export const SERVER_ERROR = -32000;
-export const SESSION_NOT_FOUND = -32001;
-export const REQUEST_TIMEOUT = -32001;
+import { PARSE_ERROR, SERVER_ERROR } from '../common/errors.js';
+export { INVALID_REQUEST, INVALID_PARAMS, INTERNAL_ERROR, SERVER_ERROR, SESSION_NOT_FOUND, REQUEST_TIMEOUT } from '../common/errors.js';
 
 export type JsonRpcId = string | number | null;
 

@@ -46,7 +46,10 @@ export class RoutedUpstream implements Upstream {
   private member(session: UpstreamSession, id: string): { m: RoutedMember; s: UpstreamSession } {
     const m = this.upstreams.find((u) => u.id === id);
     const s = this.members.get(session)?.get(id);
-    if (!m || !s) throw new GatewayError(INVALID_PARAMS, `upstream ${id} is not connected to this gateway (it was added to policy after start); restart the gateway to reach it`, { reason: 'upstream_not_connected' });
+    if (!m || !s)
+      throw new GatewayError(INVALID_PARAMS, `upstream ${id} is not connected to this gateway (it was added to policy after start); restart the gateway to reach it`, {
+        reason: 'upstream_not_connected',
+      });
     return { m, s };
   }
 

@@ -76,5 +76,8 @@ export class SseReader {
 /** One SSE "message" event carrying a JSON-RPC message (the text is written untouched). */
 export function sseMessage(json: string): string {
   if (json.indexOf('\n') === -1 && json.indexOf('\r') === -1) return `event: message\ndata: ${json}\n\n`;
-  return `event: message\n${json.split(/\r\n|\r|\n/).map((l) => `data: ${l}`).join('\n')}\n\n`;
+  return `event: message\n${json
+    .split(/\r\n|\r|\n/)
+    .map((l) => `data: ${l}`)
+    .join('\n')}\n\n`;
 }

@@ -149,9 +149,13 @@ export class UpstreamClient {
     const r = reply.result;
     const version = r.protocolVersion;
     if (typeof version !== 'string' || !SUPPORTED_PROTOCOL_VERSIONS.includes(version) || !isObject(r.capabilities) || !isObject(r.serverInfo)) {
-      throw new GatewayError(SERVER_ERROR, `Upstream MCP server sent an invalid response to initialize: ${typeof version === 'string' ? `unsupported protocol version ${JSON.stringify(version.slice(0, 40))}` : 'not an initialize result'}`, {
-        reason: 'upstream_invalid_response',
-      });
+      throw new GatewayError(
+        SERVER_ERROR,
+        `Upstream MCP server sent an invalid response to initialize: ${typeof version === 'string' ? `unsupported protocol version ${JSON.stringify(version.slice(0, 40))}` : 'not an initialize result'}`,
+        {
+          reason: 'upstream_invalid_response',
+        },
+      );
     }
     const sid = headers['mcp-session-id'];
     const session: UpstreamSession = { sessionId: typeof sid === 'string' && sid !== '' ? sid : null, protocolVersion: version };
@@ -240,11 +244,9 @@ export class UpstreamClient {
     // GET stream right after initialize, and each would cost an upstream round trip.
     if (Date.now() < this.noStreamUntil) return null;
     const ac = new AbortController();
-    const res = await this.streams
-      .request({ path: this.path, method: 'GET', headers: await this.headers(session, 'text/event-stream', false), signal: ac.signal })
-      .catch((err) => {
-        throw new GatewayError(SERVER_ERROR, `Upstream MCP server unavailable for its event stream: ${describe(err)}`, { reason: 'upstream_unavailable' });
-      });
+    const res = await this.streams.request({ path: this.path, method: 'GET', headers: await this.headers(session, 'text/event-stream', false), signal: ac.signal }).catch((err) => {
+      throw new GatewayError(SERVER_ERROR, `Upstream MCP server unavailable for its event stream: ${describe(err)}`, { reason: 'upstream_unavailable' });
+    });
     const ct = String(res.headers['content-type'] ?? '');
     if (res.statusCode !== 200 || !ct.startsWith('text/event-stream')) {
       const text = await readCapped(res.body, 300);

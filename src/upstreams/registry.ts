@@ -19,5 +19,4 @@ export function kindForDialect(dialect: Dialect): KindName {
   return dialect === 'sqlite' ? 'toolbox-sqlite' : dialect === 'bigquery' ? 'toolbox-bigquery' : 'toolbox-sql';
 }
 
-export { KIND_NAMES } from './types.js';
-export type { KindName, UpstreamKind, ToolSpec, CallTarget, CatalogSource, CallTool } from './types.js';
+export type { KindName, UpstreamKind } from './types.js';

@@ -57,19 +57,37 @@ export function resolveUpstreams(upstreams: UpstreamInput[]): { tools: Map<strin
     ids.add(u.id);
     const kind = kindOf(u);
     const dialect = dialectOf(u);
-    if (!kind.dialects.includes(dialect)) problems.push({ upstream: u, tool: null, message: `upstream ${u.id}: kind ${kind.name} speaks ${kind.dialects.join(', ')}, not ${dialect}`, hint: `drop dialect or use one of ${kind.dialects.join(', ')}` });
+    if (!kind.dialects.includes(dialect))
+      problems.push({
+        upstream: u,
+        tool: null,
+        message: `upstream ${u.id}: kind ${kind.name} speaks ${kind.dialects.join(', ')}, not ${dialect}`,
+        hint: `drop dialect or use one of ${kind.dialects.join(', ')}`,
+      });
     for (const [name, given] of Object.entries(u.tools)) {
       const known = kind.tools[name];
       const k = given.kind ?? known?.kind;
       const sqlArgument = given.sqlArgument ?? (k === 'sql' ? (known?.sqlArgument ?? null) : null);
       if (!k) {
-        problems.push({ upstream: u, tool: name, message: `tool ${name} is not a tool kind ${kind.name} knows`, hint: `describe it (kind: sql with sqlArgument, metadata or other) or use one of ${Object.keys(kind.tools).join(', ') || '(none: describe every tool)'}` });
+        problems.push({
+          upstream: u,
+          tool: name,
+          message: `tool ${name} is not a tool kind ${kind.name} knows`,
+          hint: `describe it (kind: sql with sqlArgument, metadata or other) or use one of ${Object.keys(kind.tools).join(', ') || '(none: describe every tool)'}`,
+        });
         continue;
       }
-      if (known && given.kind && given.kind !== known.kind) problems.push({ upstream: u, tool: name, message: `tool ${name} of kind ${kind.name} is a ${known.kind} tool, not ${given.kind}`, hint: `drop kind: ${given.kind}` });
+      if (known && given.kind && given.kind !== known.kind)
+        problems.push({ upstream: u, tool: name, message: `tool ${name} of kind ${kind.name} is a ${known.kind} tool, not ${given.kind}`, hint: `drop kind: ${given.kind}` });
       if (known?.sqlArgument && given.sqlArgument && given.sqlArgument !== known.sqlArgument)
-        problems.push({ upstream: u, tool: name, message: `tool ${name} of kind ${kind.name} carries its SQL in argument ${known.sqlArgument}, not ${given.sqlArgument}`, hint: `drop sqlArgument or write ${known.sqlArgument}` });
-      if (k === 'sql' && !sqlArgument) problems.push({ upstream: u, tool: name, message: 'a sql tool needs sqlArgument (the argument that carries the SQL)', hint: 'name the argument that carries the SQL' });
+        problems.push({
+          upstream: u,
+          tool: name,
+          message: `tool ${name} of kind ${kind.name} carries its SQL in argument ${known.sqlArgument}, not ${given.sqlArgument}`,
+          hint: `drop sqlArgument or write ${known.sqlArgument}`,
+        });
+      if (k === 'sql' && !sqlArgument)
+        problems.push({ upstream: u, tool: name, message: 'a sql tool needs sqlArgument (the argument that carries the SQL)', hint: 'name the argument that carries the SQL' });
       const publicName = (count.get(name) ?? 0) > 1 ? namespaced(u.id, name) : name;
       if (tools.has(publicName)) problems.push({ upstream: u, tool: name, message: `tool name ${publicName} is used twice`, hint: 'rename an upstream id so namespaced tool names differ' });
       tools.set(publicName, {

@@ -20,7 +20,7 @@ import { createDemoStore } from './auth-server-store.js';
 import { AUTH_BASE, authPage } from './pages.js';
 import { DEMO_SCOPE, DEMO_WEB_CLIENT_ID } from './demo-client.js';
 
-export { DEMO_SCOPE, DEMO_WEB_CLIENT_ID, demoSignIn } from './demo-client.js';
+export { demoSignIn } from './demo-client.js';
 
 /** The groups the login page offers (the demo policy's role names). */
 export const DEMO_GROUPS = ['analyst', 'pii-reader', 'engineer', 'approver', 'examiner', 'ci'] as const;
@@ -60,7 +60,13 @@ function parseLogin(body: Record<string, unknown>): { profile: Profile; accountI
   if (!USER.test(user)) return { error: 'Enter a user such as alice@bank.example (letters, digits and . _ % + @ - only).' };
   const raw = body.groups;
   const chosen = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).map(String);
-  const extra = typeof body.extraGroups === 'string' ? body.extraGroups.split(',').map((g) => g.trim()).filter(Boolean) : [];
+  const extra =
+    typeof body.extraGroups === 'string'
+      ? body.extraGroups
+          .split(',')
+          .map((g) => g.trim())
+          .filter(Boolean)
+      : [];
   const groups = [...new Set([...chosen, ...extra])];
   if (groups.some((g) => !/^[A-Za-z0-9._:-]{1,64}$/.test(g))) return { error: 'Group names may hold letters, digits and . _ : - only.' };
   const actorType = (typeof body.actorType === 'string' ? body.actorType : 'human') as AssignableActorType;
@@ -170,7 +176,10 @@ export async function registerDemoAuthServer(app: FastifyInstance, opts: DemoAut
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => {
-          ctx.body = authPage('Sign out of the demo authorization server?', `${form}<p><button type="submit" form="op.logoutForm" value="yes" name="logout" id="logout-yes">Yes, sign me out</button> <button type="submit" form="op.logoutForm" id="logout-no">No, stay signed in</button></p>`);
+          ctx.body = authPage(
+            'Sign out of the demo authorization server?',
+            `${form}<p><button type="submit" form="op.logoutForm" value="yes" name="logout" id="logout-yes">Yes, sign me out</button> <button type="submit" form="op.logoutForm" id="logout-no">No, stay signed in</button></p>`,
+          );
         },
         postLogoutSuccessSource: async (ctx) => {
           ctx.body = authPage('Signed out', '<p>You are signed out of the demo authorization server.</p>');
@@ -234,7 +243,10 @@ export async function registerDemoAuthServer(app: FastifyInstance, opts: DemoAut
   // The login page (one page for login and consent: a demo user is whoever they say).
   await app.register(async (scope) => {
     const refuse = (_req: FastifyRequest, reply: FastifyReply, status: number, message: string) =>
-      reply.code(status).type('text/html; charset=utf-8').send(authPage('Sign-in refused', '<p>Start again from the application.</p>', message));
+      reply
+        .code(status)
+        .type('text/html; charset=utf-8')
+        .send(authPage('Sign-in refused', '<p>Start again from the application.</p>', message));
     if (opts.web) await opts.web.install(scope, { refuse, formBinding: (req) => (req.params as { uid?: string }).uid ?? null });
 
     scope.get(`${prefix}/style.css`, async (_req, reply) => reply.redirect(`${AUTH_BASE}/style.css`, 301));
@@ -249,14 +261,19 @@ export async function registerDemoAuthServer(app: FastifyInstance, opts: DemoAut
 
     const show = async (req: FastifyRequest<{ Params: { uid: string } }>, reply: FastifyReply, status: number, error: string | null, user = '') => {
       const d = await details(req, reply);
-      if (!d || d.uid !== req.params.uid) return reply.code(400).type('text/html; charset=utf-8').send(authPage('Sign-in expired', '<p>This sign-in has expired or was started in another browser. Start again from the application.</p>'));
+      if (!d || d.uid !== req.params.uid)
+        return reply
+          .code(400)
+          .type('text/html; charset=utf-8')
+          .send(authPage('Sign-in expired', '<p>This sign-in has expired or was started in another browser. Start again from the application.</p>'));
       const client = await provider.Client.find(String(d.params.client_id));
       const redirect = URL.parse(String(d.params.redirect_uri ?? ''));
       const csrf = opts.web ? opts.web.csrf(reply, d.uid) : '';
       // Browsers apply form-action to the redirects that follow a form post too: the sign-in
       // ends at the client's redirect URI (validated by the provider), so that origin is allowed.
       const csp = reply.getHeader('content-security-policy');
-      if (typeof csp === 'string' && redirect && /^https?:$/.test(redirect.protocol)) reply.header('content-security-policy', csp.replace("form-action 'self'", `form-action 'self' ${redirect.origin}`));
+      if (typeof csp === 'string' && redirect && /^https?:$/.test(redirect.protocol))
+        reply.header('content-security-policy', csp.replace("form-action 'self'", `form-action 'self' ${redirect.origin}`));
       return reply
         .code(status)
         .type('text/html; charset=utf-8')
@@ -287,7 +304,9 @@ export async function registerDemoAuthServer(app: FastifyInstance, opts: DemoAut
       if ('error' in parsed) return show(req, reply, 400, parsed.error, typeof body.user === 'string' ? body.user : '');
       const clientId = String(d.params.client_id);
       const grant = new provider.Grant({ accountId: parsed.accountId, clientId });
-      const requested = String(d.params.scope ?? '').split(' ').filter(Boolean);
+      const requested = String(d.params.scope ?? '')
+        .split(' ')
+        .filter(Boolean);
       const oidcScopes = requested.filter((s) => (configuration.scopes as string[]).includes(s));
       if (oidcScopes.length) grant.addOIDCScope(oidcScopes.join(' '));
       grant.addResourceScope(opts.resource, DEMO_SCOPE);

@@ -27,14 +27,17 @@ export const WebSignInSchema = z
     identityToken: z.enum(['access_token', 'id_token']).default('access_token'),
   })
   .strict();
-export type WebSignIn = z.infer<typeof WebSignInSchema>;
 
 export const WebConfigSchema = z
   .object({
     /** OpenID Connect sign-in; unset in the demo means the embedded authorization server. */
     signIn: WebSignInSchema.optional(),
     /** Longest a browser session lasts; never past the expiry of the token it was made from. */
-    sessionSeconds: z.number().int().min(60).max(24 * 3600).default(8 * 3600),
+    sessionSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(24 * 3600)
+      .default(8 * 3600),
   })
   .strict();
-export type WebConfig = z.infer<typeof WebConfigSchema>;

@@ -21,6 +21,13 @@ export function demoSignIn(opts: { issuer: string; resource: string; secret: str
     const url = input instanceof Request ? input.url : String(input);
     return fetch(url.startsWith(publicOrigin) ? opts.loopback + url.slice(publicOrigin.length) : url, init);
   }) as typeof fetch;
-  return { issuer: opts.issuer, clientId: DEMO_WEB_CLIENT_ID, clientSecret: opts.secret, scopes: ['openid', 'email', 'profile', DEMO_SCOPE], resource: opts.resource, identityToken: 'access_token', fetch: viaLoopback };
+  return {
+    issuer: opts.issuer,
+    clientId: DEMO_WEB_CLIENT_ID,
+    clientSecret: opts.secret,
+    scopes: ['openid', 'email', 'profile', DEMO_SCOPE],
+    resource: opts.resource,
+    identityToken: 'access_token',
+    fetch: viaLoopback,
+  };
 }
-

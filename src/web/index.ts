@@ -13,7 +13,6 @@ import { createSignIn, SignInError, type SignIn, type SignInSettings } from './s
 import { AUTH_BASE, AUTH_STYLE, authPage, pageLinks } from './pages.js';
 
 export type { WebSession } from './sessions.js';
-export { WebConfigSchema, type WebConfig } from './config.js';
 
 export interface WebDeps {
   /** Public base URL as browsers reach it (no trailing slash). */
@@ -21,6 +20,8 @@ export interface WebDeps {
   authenticate(headers: IncomingHttpHeaders): Promise<Identity>;
   /** The gateway's audited failure path (the pipeline's onHttpFailure: client text is scanned before it is stored). */
   recordFailure(failure: HttpFailure): Promise<void>;
+  /** The pipeline's content detectors for client-controlled text (an SSN typed into a User-Agent is not stored). */
+  scanClientText(text: string): string;
   /** OpenID Connect sign-in; null when people sign in only through IAP (or not at all). */
   signIn: Omit<SignInSettings, 'redirectUri' | 'postLogoutRedirectUri'> | null;
   sessionSeconds: number;
@@ -39,6 +40,13 @@ export interface PageScope {
   refuse(req: FastifyRequest, reply: FastifyReply, status: 401 | 403, message: string): FastifyReply | Promise<FastifyReply>;
 }
 
+/** Who sent a request, as the audit may store it. */
+export interface RequestClient {
+  sourceIp: string | null;
+  /** Scanned: the client chose this text. */
+  userAgent: string | null;
+}
+
 export type Viewer = { session: WebSession } | { failure: Error } | null;
 
 export interface Web {
@@ -54,6 +62,8 @@ export interface Web {
   csrf(reply: FastifyReply, binding: string): string;
   /** Where a browser without a session goes to sign in (null: sign-in is not configured). */
   signInUrl(next: string): string | null;
+  /** Source IP and scanned User-Agent of a request, for the events the pages write themselves. */
+  client(req: FastifyRequest): RequestClient;
   /** The one audited path for every refused credential on the browser pages and their APIs. */
   authFailure(req: FastifyRequest, err: Error, surface: string): Promise<void>;
   /** /auth/login, /auth/callback, /auth/logout, /auth/signed-out. */
@@ -73,9 +83,7 @@ export function createWeb(deps: WebDeps): Web {
   const sessions = new SessionStore(deps.sessionSeconds, now);
   const sessionCookie = cookieName('bqw_session', secure);
   const flowCookie = cookieName('bqw_signin', secure);
-  const signIn: SignIn | null = deps.signIn
-    ? createSignIn({ ...deps.signIn, redirectUri: `${base}${AUTH_BASE}/callback`, postLogoutRedirectUri: `${base}${AUTH_BASE}/signed-out` }, now)
-    : null;
+  const signIn: SignIn | null = deps.signIn ? createSignIn({ ...deps.signIn, redirectUri: `${base}${AUTH_BASE}/callback`, postLogoutRedirectUri: `${base}${AUTH_BASE}/signed-out` }, now) : null;
 
   /** Only our own pages may be a post-sign-in destination (no open redirect). */
   const safeNext = (next: unknown): string => {
@@ -120,6 +128,11 @@ export function createWeb(deps: WebDeps): Web {
   const web: Web = {
     sessionCookie,
 
+    client(req) {
+      const ua = req.headers['user-agent'];
+      return { sourceIp: req.ip ?? null, userAgent: typeof ua === 'string' ? deps.scanClientText(ua) : null };
+    },
+
     async install(scope, page) {
       await installWebScope(scope, {
         origin,
@@ -160,7 +173,10 @@ export function createWeb(deps: WebDeps): Web {
     async routes(app) {
       await app.register(async (scope) => {
         const refuse = (_req: FastifyRequest, reply: FastifyReply, status: number, message: string) =>
-          reply.code(status).type('text/html; charset=utf-8').send(authPage(status === 401 ? 'Signed out' : 'Refused', pageLinks(deps.pages), message));
+          reply
+            .code(status)
+            .type('text/html; charset=utf-8')
+            .send(authPage(status === 401 ? 'Signed out' : 'Refused', pageLinks(deps.pages), message));
         await web.install(scope, { refuse });
 
         scope.get(`${AUTH_BASE}/style.css`, async (_req, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'max-age=300').send(AUTH_STYLE));
@@ -182,7 +198,10 @@ export function createWeb(deps: WebDeps): Web {
           try {
             started = await signIn.start(next);
           } catch (err) {
-            return reply.code(502).type('text/html; charset=utf-8').send(authPage('Sign-in is unavailable', pageLinks(deps.pages), (err as Error).message));
+            return reply
+              .code(502)
+              .type('text/html; charset=utf-8')
+              .send(authPage('Sign-in is unavailable', pageLinks(deps.pages), (err as Error).message));
           }
           reply.setCookie(flowCookie, started.flow, { path: '/', httpOnly: true, sameSite: 'lax', secure, maxAge: 600 });
           return reply.code(303).header('location', started.url).send();
@@ -200,7 +219,10 @@ export function createWeb(deps: WebDeps): Web {
           } catch (err) {
             await authFailure(req, err as Error, 'web/sign-in');
             const status = err instanceof SignInError && err.code === 'idp_unavailable' ? 502 : 401;
-            return reply.code(status).type('text/html; charset=utf-8').send(authPage('Sign-in refused', pageLinks(deps.pages), `Sign-in refused: ${(err as Error).message}`));
+            return reply
+              .code(status)
+              .type('text/html; charset=utf-8')
+              .send(authPage('Sign-in refused', pageLinks(deps.pages), `Sign-in refused: ${(err as Error).message}`));
           }
           const old = sessionOf(req);
           if (old) sessions.end(old.id);
@@ -213,7 +235,10 @@ export function createWeb(deps: WebDeps): Web {
           if (s) sessions.end(s.id);
           reply.clearCookie(sessionCookie, { path: '/', httpOnly: true, sameSite: 'lax', secure });
           const idp = signIn ? await signIn.logoutUrl(s?.idToken ?? null) : null;
-          return reply.code(303).header('location', idp ?? `${AUTH_BASE}/signed-out`).send();
+          return reply
+            .code(303)
+            .header('location', idp ?? `${AUTH_BASE}/signed-out`)
+            .send();
         });
 
         scope.get(`${AUTH_BASE}/signed-out`, async (_req, reply) =>

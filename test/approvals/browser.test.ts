@@ -38,12 +38,16 @@ test('a reviewer approves through the web page in a real browser', { timeout: 30
   // A rejected request and the requester's second try with a new justification: one call, two
   // requests, which the list must show together (a stale duplicate never looks new).
   const upd = "UPDATE accounts SET status = 'frozen' WHERE account_id = 'A-1002'";
-  const firstTry = await eve.callTool({ name: 'execute_sql', arguments: { sql: upd, justification: 'fraud case 17' } }) as Result;
+  const firstTry = (await eve.callTool({ name: 'execute_sql', arguments: { sql: upd, justification: 'fraud case 17' } })) as Result;
   const rejectedId = /apr-[a-z0-9]+/.exec(text(firstTry))![0];
   const bobToken = await stack.token('bob@bank.example', ['approver']);
-  const rej = await fetch(`${stack.url}/approvals/${rejectedId}/reject`, { method: 'POST', headers: { authorization: `Bearer ${bobToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'which case?' }) });
+  const rej = await fetch(`${stack.url}/approvals/${rejectedId}/reject`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${bobToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ reason: 'which case?' }),
+  });
   assert.equal(rej.status, 200);
-  const secondTry = await eve.callTool({ name: 'execute_sql', arguments: { sql: upd, justification: 'fraud case 17, confirmed by the case officer' } }) as Result;
+  const secondTry = (await eve.callTool({ name: 'execute_sql', arguments: { sql: upd, justification: 'fraud case 17, confirmed by the case officer' } })) as Result;
   const retryId = /apr-[a-z0-9]+/.exec(text(secondTry))![0];
   assert.notEqual(retryId, rejectedId);
 
@@ -89,7 +93,10 @@ test('a reviewer approves through the web page in a real browser', { timeout: 30
   const res = await fetch(`${stack.url}/approvals/${id}`, { headers: { authorization: `Bearer ${await stack.token('bob@bank.example', ['approver'])}` } });
   const state = (await res.json()) as { approval: { status: string; approvals: { by: string; reason: string }[] } };
   assert.equal(state.approval.status, 'approved');
-  assert.deepEqual(state.approval.approvals.map((a) => [a.by, a.reason]), [['bob@bank.example', 'verified duplicate transaction']]);
+  assert.deepEqual(
+    state.approval.approvals.map((a) => [a.by, a.reason]),
+    [['bob@bank.example', 'verified duplicate transaction']],
+  );
 
   const run = await call();
   assert.notEqual(run.isError, true, text(run));

@@ -62,7 +62,10 @@ test('list, show, approve and reject through the CLI; errors are explained and e
 
   const list = await cli(url, ['--token', 'tok-bob', 'list']);
   assert.equal(list.code, 0);
-  assert.match(list.out, new RegExp(`${r.approvalId}\\s+pending\\s+0/1\\s+eve@bank\\.example\\s+DELETE main\\.accounts\\s+requested 2026-03-02T10:00:00\\.000Z \\(\\d+ (s|min|h|days?)( \\d+ min)? ago\\)`));
+  assert.match(
+    list.out,
+    new RegExp(`${r.approvalId}\\s+pending\\s+0/1\\s+eve@bank\\.example\\s+DELETE main\\.accounts\\s+requested 2026-03-02T10:00:00\\.000Z \\(\\d+ (s|min|h|days?)( \\d+ min)? ago\\)`),
+  );
   assert.match(list.out, /sql: DELETE FROM accounts WHERE account_id = \?\n\s+justification: CHG-7/, 'SQL in its audit form (literals redacted) and the justification');
   assert.ok(!list.out.includes('A-5005'), 'no literal in the list');
 

@@ -35,7 +35,10 @@ const text = (r: Result) => (r.content ?? []).map((c) => c.text ?? '').join('\n'
 const approvalId = (r: Result) => /apr-[a-z0-9]+/.exec(text(r))?.[0] ?? null;
 
 async function sql(client: Client, statement: string, meta?: Record<string, unknown>, onprogress?: () => void): Promise<Result> {
-  return (await client.callTool({ name: 'execute_sql', arguments: { sql: statement }, ...(meta ? { _meta: meta } : {}) }, undefined, { timeout: 60_000, ...(onprogress ? { onprogress } : {}) })) as Result;
+  return (await client.callTool({ name: 'execute_sql', arguments: { sql: statement }, ...(meta ? { _meta: meta } : {}) }, undefined, {
+    timeout: 60_000,
+    ...(onprogress ? { onprogress } : {}),
+  })) as Result;
 }
 
 async function api(stack: TestStack, user: string, groups: string[], method: 'GET' | 'POST', path: string, body?: unknown) {
@@ -180,7 +183,7 @@ test('approvals end to end through the demo stack', { timeout: 600_000 }, async 
     const del = 'DELETE FROM transactions WHERE txn_id = 1';
     const req = events.find((e) => e.event_type === 'approval_requested' && e.sql_sha256 === sha256(del))!;
     assert.equal(req.actor_email, 'eve@bank.example');
-    assert.ok(!req.sql_text!.includes("txn_id = 1"), `literals redacted in the audit: ${req.sql_text}`);
+    assert.ok(!req.sql_text!.includes('txn_id = 1'), `literals redacted in the audit: ${req.sql_text}`);
     const id = req.approval_id!;
     const trail = events.filter((e) => e.approval_id === id);
     const granted = trail.find((e) => e.event_type === 'approval_granted')!;

@@ -110,12 +110,46 @@ export function analysis(sql: string, kind = 'delete', cls: 'write' | 'ddl' = 'w
     sql,
     sha256: sha256(sql),
     fingerprint: `fp:${kind}`,
-    statements: [{ range: null, queryAt: null, tableSites: [], index: 0, kind, class: cls, destructive: cls === 'ddl', text: sql, sha256: sha256(sql), fingerprint: `fp:${kind}`, tablesRead: [], tablesWritten: [ref], output: null, uses: [], opaque: [] }],
+    statements: [
+      {
+        range: null,
+        queryAt: null,
+        tableSites: [],
+        index: 0,
+        kind,
+        class: cls,
+        destructive: cls === 'ddl',
+        text: sql,
+        sha256: sha256(sql),
+        fingerprint: `fp:${kind}`,
+        tablesRead: [],
+        tablesWritten: [ref],
+        output: null,
+        uses: [],
+        opaque: [],
+      },
+    ],
     opaque: [],
   };
 }
 
-export function held(user: string, sql: string, opts: { required?: number; roles?: string[]; expires?: number; args?: Record<string, unknown>; meta?: Record<string, unknown>; signal?: AbortSignal; progress?: (p: number, t?: number, m?: string) => void; justification?: string; kind?: string; cls?: 'write' | 'ddl'; id?: Identity } = {}): HeldCall {
+export function held(
+  user: string,
+  sql: string,
+  opts: {
+    required?: number;
+    roles?: string[];
+    expires?: number;
+    args?: Record<string, unknown>;
+    meta?: Record<string, unknown>;
+    signal?: AbortSignal;
+    progress?: (p: number, t?: number, m?: string) => void;
+    justification?: string;
+    kind?: string;
+    cls?: 'write' | 'ddl';
+    id?: Identity;
+  } = {},
+): HeldCall {
   const id = opts.id ?? identity(user);
   return {
     ctx: ctx(id, { signal: opts.signal, progress: opts.progress }),

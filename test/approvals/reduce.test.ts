@@ -74,7 +74,10 @@ test('the fold refuses self-approval, duplicate approvers, non-approvers and lat
   const s = reduceApprovals(audit.events);
   const r = s.byId.get('apr-bbbbbb')!;
   assert.equal(r.status, 'pending');
-  assert.deepEqual(r.approvals.map((v) => v.actor.display), ['bob@bank.example']);
+  assert.deepEqual(
+    r.approvals.map((v) => v.actor.display),
+    ['bob@bank.example'],
+  );
   assert.equal(s.anomalies.length, 4);
   assert.match(s.anomalies.map((a) => a.reason).join('\n'), /self-approval[\s\S]*same approver[\s\S]*without an approver role[\s\S]*after the request expired/);
 });

@@ -66,7 +66,10 @@ test('restart between approval and execution keeps the approval; state comes fro
   g = await boot(data);
   const rebuilt = g.approvals.service.get(first.approvalId)!;
   assert.equal(rebuilt.status, 'approved');
-  assert.deepEqual(rebuilt.approvals.map((v) => v.actor.display), ['bob@bank.example']);
+  assert.deepEqual(
+    rebuilt.approvals.map((v) => v.actor.display),
+    ['bob@bank.example'],
+  );
   assert.equal(g.approvals.service.get(dropMe.approvalId)!.status, 'rejected');
   assert.deepEqual(readdirSync(dir).sort(), [`${first.approvalId}.json`], 'closed requests keep no exact text');
   assert.equal(await g.approvals.service.exactText(rebuilt), DELETE);

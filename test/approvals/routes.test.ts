@@ -51,7 +51,10 @@ test('API: auth, listing by visibility, detail with exact SQL, approve/reject wi
   assert.ok(audit.ofType('auth_failure').length >= 2, 'refused logins audited');
 
   const bobList = (await fastify.inject({ method: 'GET', url: '/approvals', headers: bearer('tok-bob') })).json();
-  assert.deepEqual(bobList.approvals.map((a: { id: string }) => a.id), [r.approvalId]);
+  assert.deepEqual(
+    bobList.approvals.map((a: { id: string }) => a.id),
+    [r.approvalId],
+  );
   assert.equal(bobList.approvals[0].sql_text, 'DELETE FROM accounts WHERE account_id = ?');
   assert.equal(bobList.approvals[0].exact_sql, undefined, 'exact text only in the detail view');
   const daveList = (await fastify.inject({ method: 'GET', url: '/approvals', headers: bearer('tok-dave') })).json();
@@ -165,7 +168,12 @@ test('web page: the requester sees no approve button and a posted self-approval 
   assert.ok(!page.body.includes('id="approve"'));
   assert.match(page.body, /separation of duties/);
   const csrf = /name="csrf" value="([^"]+)"/.exec(page.body)![1];
-  const post = await fastify.inject({ method: 'POST', url: `/approvals/ui/${r.approvalId}/approve`, headers: { ...FORM, cookie, origin: ORIGIN }, payload: form({ reason: 'mine', sql_sha256: service.get(r.approvalId)!.sqlSha256, csrf }) });
+  const post = await fastify.inject({
+    method: 'POST',
+    url: `/approvals/ui/${r.approvalId}/approve`,
+    headers: { ...FORM, cookie, origin: ORIGIN },
+    payload: form({ reason: 'mine', sql_sha256: service.get(r.approvalId)!.sqlSha256, csrf }),
+  });
   assert.equal(post.statusCode, 403);
   assert.match(post.body, /separation of duties/);
   assert.equal(service.get(r.approvalId)!.status, 'pending');

@@ -6,7 +6,6 @@ import { readFileSync } from 'node:fs';
 import { runCli } from '../helpers/cli.js';
 import { chainFiles, openLog, readLinesOf, request, tempData, writeChain, writeLinesOf } from './helpers.js';
 
-
 function cli(args: string[], data: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return runCli(args, { env: { BQWARDEN_DATA: data } });
 }

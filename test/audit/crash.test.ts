@@ -14,7 +14,10 @@ import { chainFiles, tempData } from './helpers.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const worker = join(here, 'fixtures', 'append-worker.ts');
 
-function startWorker(data: string, args: string[]): { child: ChildProcess; acks: number[]; stderr: () => string; lines: (pred: (l: string) => boolean) => Promise<void>; exit: Promise<number | null> } {
+function startWorker(
+  data: string,
+  args: string[],
+): { child: ChildProcess; acks: number[]; stderr: () => string; lines: (pred: (l: string) => boolean) => Promise<void>; exit: Promise<number | null> } {
   const child = spawn(process.execPath, ['--import', 'tsx', worker, data, ...args], { cwd: join(here, '..', '..'), stdio: ['ignore', 'pipe', 'pipe'] });
   const acks: number[] = [];
   let err = '';
@@ -36,10 +39,11 @@ function startWorker(data: string, args: string[]): { child: ChildProcess; acks:
     child,
     acks,
     stderr: () => err,
-    lines: (pred) => new Promise<void>((resolve, reject) => {
-      waiters.push({ pred, resolve });
-      void exit.then((c) => reject(new Error(`worker exited (${c}) early: ${err}`)));
-    }),
+    lines: (pred) =>
+      new Promise<void>((resolve, reject) => {
+        waiters.push({ pred, resolve });
+        void exit.then((c) => reject(new Error(`worker exited (${c}) early: ${err}`)));
+      }),
     exit,
   };
 }
@@ -71,11 +75,18 @@ test('SIGKILL mid-load: acknowledged events survive, torn tail repaired and repo
     const report = await verifyDir(t.audit, { publicKeys: loadPublicKeysFromDir(t.keys), requireSealed: true });
     assert.equal(report.ok, true, formatReport(report));
     assert.equal(report.chains.length, 1, 'one chain across the restart');
-    assert.ok(report.notices.some((n) => n.kind === 'repaired_torn_line'), 'the repair is reported');
+    assert.ok(
+      report.notices.some((n) => n.kind === 'repaired_torn_line'),
+      'the repair is reported',
+    );
 
     const seqs: number[] = [];
     for await (const { event } of readEvents(t.audit)) seqs.push(event.seq);
-    assert.deepEqual(seqs, seqs.map((_, i) => i), 'contiguous seqs from 0');
+    assert.deepEqual(
+      seqs,
+      seqs.map((_, i) => i),
+      'contiguous seqs from 0',
+    );
     const present = new Set(seqs);
     for (const s of [...acked, ...second.acks]) assert.ok(present.has(s), `acknowledged seq ${s} is in the log`);
     assert.ok(Math.min(...second.acks) > Math.max(...acked), 'the restarted writer continues after the last durable event');

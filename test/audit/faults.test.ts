@@ -52,8 +52,7 @@ test('upstream killed mid-call: the write had its intent first, the client gets 
     const eve: Client = await stack.client('eve@bank.example', ['engineer']);
     const auditDir = join(stack.dataDir, 'audit');
     // A write that keeps SQLite busy for seconds, so the kill lands while Toolbox runs it.
-    const slow =
-      "UPDATE accounts SET status = status WHERE account_id IN (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000000) SELECT CAST(x AS TEXT) FROM c)";
+    const slow = 'UPDATE accounts SET status = status WHERE account_id IN (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000000) SELECT CAST(x AS TEXT) FROM c)';
     const call = eve.callTool({ name: 'execute_sql', arguments: { sql: slow } }, undefined, { timeout: 120_000 }).then(
       (r) => ({ result: r as ToolResult, error: null as Error | null }),
       (err: Error) => ({ result: null, error: err }),
@@ -82,7 +81,9 @@ test('upstream killed mid-call: the write had its intent first, the client gets 
   }
 });
 
-test('Pub/Sub UNAVAILABLE for 30 s: calls are refused with the audit error and never forwarded; afterwards they flow, and every acknowledged event is in the topic, in one verifiable chain', { timeout: 180_000 }, async () => {
+test('Pub/Sub UNAVAILABLE for 30 s: calls are refused with the audit error and never forwarded; afterwards they flow, and every acknowledged event is in the topic, in one verifiable chain', {
+  timeout: 180_000,
+}, async () => {
   let down = false;
   const pubsub = new FakePubSubServer({ onPublish: () => (down ? { kind: 'fail', code: status.UNAVAILABLE, message: 'injected: the service is unavailable' } : { kind: 'ok' }) });
   await pubsub.start();
@@ -125,7 +126,10 @@ test('Pub/Sub UNAVAILABLE for 30 s: calls are refused with the audit error and n
     refused++;
     const forwardedAtOutage = forwarded;
     while (Date.now() - start < 30_000) {
-      await assert.rejects(pipeline.onRequest(refused % 2 ? analyst : engineer, 'tools/call', sqlCall(refused % 2 ? read : write), upstream), (e: unknown) => refusal(e) && /not sent upstream/.test((e as Error).message));
+      await assert.rejects(
+        pipeline.onRequest(refused % 2 ? analyst : engineer, 'tools/call', sqlCall(refused % 2 ? read : write), upstream),
+        (e: unknown) => refusal(e) && /not sent upstream/.test((e as Error).message),
+      );
       refused++;
       await new Promise((r) => setTimeout(r, 1000));
     }
@@ -143,7 +147,11 @@ test('Pub/Sub UNAVAILABLE for 30 s: calls are refused with the audit error and n
       const e = normalizeEvent(JSON.parse(m.data.toString('utf8')));
       stored.set(e.event_id, e);
     }
-    assert.deepEqual(acknowledged.filter((e) => !stored.has(e.event_id)).map((e) => e.seq), [], 'nothing acknowledged is lost');
+    assert.deepEqual(
+      acknowledged.filter((e) => !stored.has(e.event_id)).map((e) => e.seq),
+      [],
+      'nothing acknowledged is lost',
+    );
     const v = createVerifier({ publicKeys: [signer.publicKeyPem], requireSealed: true });
     for (const e of [...stored.values()].sort((a, b) => a.seq - b.seq)) v.push(e);
     const r = v.finish();
@@ -172,7 +180,7 @@ test('disk full on the audit directory: a write is refused with the audit error 
   const filler = join(auditDir, 'filler.bin');
   try {
     const eve = await stack.client('eve@bank.example', ['engineer']);
-    const status = async () => String(Object.values(rowsOf(await eve.callTool({ name: 'execute_sql', arguments: { sql: "SELECT status FROM accounts WHERE account_id = 1" } }))[0] ?? {})[0]);
+    const status = async () => String(Object.values(rowsOf(await eve.callTool({ name: 'execute_sql', arguments: { sql: 'SELECT status FROM accounts WHERE account_id = 1' } }))[0] ?? {})[0]);
     const before = await status();
     const fd = openSync(filler, 'w');
     try {
@@ -186,7 +194,11 @@ test('disk full on the audit directory: a write is refused with the audit error 
     // land after the filler hits ENOSPC. Reads (audited, executing nothing) use up that slack
     // until the log itself refuses; only then is the disk full for the audit log too.
     let logFull = false;
-    for (let i = 0; i < 200 && !logFull; i++) logFull = await status().then(() => false, () => true);
+    for (let i = 0; i < 200 && !logFull; i++)
+      logFull = await status().then(
+        () => false,
+        () => true,
+      );
     assert.ok(logFull, 'the audit log reached the full disk');
     const update = "UPDATE accounts SET status = 'frozen-by-test' WHERE account_id = 1";
     const refused = await eve.callTool({ name: 'execute_sql', arguments: { sql: update } }).then(

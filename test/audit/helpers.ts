@@ -32,11 +32,7 @@ export function request(i: number, extra: Partial<AuditEventInput> = {}): AuditE
   };
 }
 
-export async function openLog(
-  audit: string,
-  keys: string,
-  opts: Partial<AuditLogOptions> = {},
-): Promise<{ log: AuditLog; sink: JsonlSink; signer: CheckpointSigner }> {
+export async function openLog(audit: string, keys: string, opts: Partial<AuditLogOptions> = {}): Promise<{ log: AuditLog; sink: JsonlSink; signer: CheckpointSigner }> {
   const signer = opts.signer ?? loadOrCreateSigner({ keysDir: keys });
   const sink = (opts.sink as JsonlSink | undefined) ?? (await JsonlSink.open({ dir: audit }));
   const log = await AuditLog.open({ gatewayVersion: 'test', instance: 'test-1', checkpointEvery: { events: 5, ms: 600_000 }, ...opts, sink, signer });

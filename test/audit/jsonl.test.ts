@@ -40,7 +40,10 @@ test('files are partitioned by UTC day and rotated by size; every line is canoni
     assert.ok(late, 'late event went into the newest (2026-03-02) partition');
     const seqs: number[] = [];
     for await (const { event } of readEvents(t.audit)) seqs.push(event.seq);
-    assert.deepEqual(seqs, seqs.map((_, i) => i));
+    assert.deepEqual(
+      seqs,
+      seqs.map((_, i) => i),
+    );
     const r = await verifyDir(t.audit, { publicKeys: loadPublicKeysFromDir(t.keys), requireSealed: true });
     assert.equal(r.ok, true, formatReport(r));
   } finally {

@@ -4,12 +4,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync, readFileSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { AuditLog, AuditInputError, AuditUnavailableError } from '../../src/audit/log.js';
+import { AuditInputError, AuditUnavailableError } from '../../src/audit/log.js';
 import { loadOrCreateSigner, loadPublicKeysFromDir, SigningKeyError, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE } from '../../src/audit/checkpoint.js';
 import { ZERO_HASH, type AuditEvent } from '../../src/audit/event.js';
 import { hashValidEvent } from '../../src/audit/hash.js';
 import { verifyDir, formatReport } from '../../src/audit/verify.js';
-import type { AuditSink, ChainHead } from '../../src/sinks/types.js';
+import type { AuditSink, ChainHead } from '../../src/audit/sink.js';
 import { openLog, request, tempData, chainFiles, readLinesOf } from './helpers.js';
 
 /** In-memory sink that can be told to fail, and records each write's size. */
@@ -56,8 +56,16 @@ test('concurrent appends are chained in call order and share fsyncs (group commi
   try {
     const { log } = await openLog(t.audit, t.keys, { sink, checkpointEvery: { events: 1_000_000, ms: 600_000 } });
     const results = await Promise.all(Array.from({ length: 200 }, (_, i) => log.append(request(i, { request_id: String(i) }))));
-    assert.deepEqual(results.map((e) => e.request_id), results.map((_, i) => String(i)), 'resolved events in call order');
-    assert.deepEqual(results.map((e) => e.seq), results.map((_, i) => i), 'seq follows call order');
+    assert.deepEqual(
+      results.map((e) => e.request_id),
+      results.map((_, i) => String(i)),
+      'resolved events in call order',
+    );
+    assert.deepEqual(
+      results.map((e) => e.seq),
+      results.map((_, i) => i),
+      'seq follows call order',
+    );
     assert.ok(sink.writes.length < 20, `200 appends took ${sink.writes.length} writes`);
     assertChain(sink.events);
     await log.close();
@@ -106,7 +114,11 @@ test('a failed write rejects its whole group, leaves no hole, and the log heals 
     assert.equal(log.isReady(), false, 'not ready until it re-learns the head');
     const later = await Promise.all([6, 7].map((i) => log.append(request(i))));
     assert.equal(log.isReady(), true);
-    assert.deepEqual(later.map((e) => e.seq), [4, 5], 'continues after the partially written event');
+    assert.deepEqual(
+      later.map((e) => e.seq),
+      [4, 5],
+      'continues after the partially written event',
+    );
     assertChain(sink.events);
     await log.close();
   } finally {
@@ -183,7 +195,10 @@ test('close after a caller-written gateway_stop does not write a second one', as
     await log.append(request(0));
     await log.append({ event_type: 'gateway_stop' });
     await log.close();
-    assert.deepEqual(sink.events.map((e) => e.event_type), ['mcp_request', 'gateway_stop', 'checkpoint']);
+    assert.deepEqual(
+      sink.events.map((e) => e.event_type),
+      ['mcp_request', 'gateway_stop', 'checkpoint'],
+    );
   } finally {
     t.cleanup();
   }
@@ -230,7 +245,10 @@ test('signing keys: private key 0600, public PEM exported, reused on restart, ne
     writeFileSync(join(mounted, 'key.pem'), readFileSync(join(t.keys, PRIVATE_KEY_FILE)));
     assert.equal(loadOrCreateSigner({ keysDir: join(t.data, 'unused'), signingKeyFile: join(mounted, 'key.pem'), allowGenerate: false }).keyId, s1.keyId);
     writeFileSync(join(mounted, 'bad.pem'), 'not a key');
-    assert.throws(() => loadOrCreateSigner({ keysDir: t.keys, signingKeyFile: join(mounted, 'bad.pem') }), (e: Error) => /not a PEM private key/.test(e.message) && !e.message.includes('not a key'));
+    assert.throws(
+      () => loadOrCreateSigner({ keysDir: t.keys, signingKeyFile: join(mounted, 'bad.pem') }),
+      (e: Error) => /not a PEM private key/.test(e.message) && !e.message.includes('not a key'),
+    );
   } finally {
     t.cleanup();
   }

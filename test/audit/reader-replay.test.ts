@@ -23,7 +23,10 @@ test('readEvents filters by session and time window, in chain order', async () =
   try {
     const all: number[] = [];
     for await (const { event } of readEvents(t.audit)) all.push(event.seq);
-    assert.deepEqual(all, all.map((_, i) => i));
+    assert.deepEqual(
+      all,
+      all.map((_, i) => i),
+    );
     const s1: string[] = [];
     for await (const { event, file, line } of readEvents(t.audit, { sessionId: 'sess-1' })) {
       assert.equal(event.session_id, 'sess-1');
@@ -74,7 +77,10 @@ test('replay prints a session in order: actor, method/tool, SQL, decision, maske
   const t = await seeded();
   try {
     const entries = await replaySession(t.audit, 'sess-2');
-    assert.deepEqual(entries.map((e) => e.event.request_id), ['2', '5', '8', '11']);
+    assert.deepEqual(
+      entries.map((e) => e.event.request_id),
+      ['2', '5', '8', '11'],
+    );
     const text = formatReplay('sess-2', entries);
     assert.match(text, /^session sess-2: 4 event\(s\)/);
     assert.match(text, /mcp_request tools\/call execute_sql by user0@bank.example -> success/);
@@ -83,7 +89,10 @@ test('replay prints a session in order: actor, method/tool, SQL, decision, maske
     assert.match(text, /masked: ssn \(ssn, last4\)/);
     assert.match(text, /rows: 1/);
     // Written without a per-column record: what masked_columns says the caller received, then the stored copy, named as such.
-    assert.match(text, /the caller received: ssn masked \(last4\) \(stored masked for storage \(not recorded per column\)\)\n\s+response — stored copy \(audit at rest: masked for storage whatever the caller saw\):\n\s+row 2: XXX-XX-1002/);
+    assert.match(
+      text,
+      /the caller received: ssn masked \(last4\) \(stored masked for storage \(not recorded per column\)\)\n\s+response — stored copy \(audit at rest: masked for storage whatever the caller saw\):\n\s+row 2: XXX-XX-1002/,
+    );
     assert.ok(text.indexOf('row 2:') < text.indexOf('row 5:') && text.indexOf('row 5:') < text.indexOf('row 11:'));
     assert.equal(formatReplay('nope', await replaySession(t.audit, 'nope')), 'session nope: no audit events found');
   } finally {

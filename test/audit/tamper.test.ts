@@ -161,7 +161,10 @@ test('rewritten middle, re-signed with a dropped-in key: trusted before, refused
 
     // Defence 1: verify trusts the pinned key, or only the demo key file, never a directory listing.
     const trust = await resolveTrust({ auditDir: t.audit, anchors: false });
-    assert.deepEqual(trust.publicKeys.map((k) => k.pinned), [false]);
+    assert.deepEqual(
+      trust.publicKeys.map((k) => k.pinned),
+      [false],
+    );
     const r = await verifyDir(t.audit, { publicKeys: trust.publicKeys });
     assert.ok(kinds(r).includes('unknown_key'), JSON.stringify(r.breaks));
     assert.ok(notices(r).includes('unpinned_key'));
@@ -183,7 +186,7 @@ test('rewritten middle, re-signed with a dropped-in key: trusted before, refused
   }
 });
 
-test('a planned key rotation verifies with both keys pinned and is reported as a key change with each key\'s source', async () => {
+test("a planned key rotation verifies with both keys pinned and is reported as a key change with each key's source", async () => {
   const t = tempData();
   try {
     const a = loadOrCreateSigner({ keysDir: t.keys });
@@ -193,7 +196,13 @@ test('a planned key rotation verifies with both keys pinned and is reported as a
       for (let i = 0; i < 3; i++) await log.append(request(i));
       await log.close();
     }
-    const r = await verifyDir(t.audit, { publicKeys: [{ pem: a.publicKeyPem, source: 'config (old key)' }, { pem: b.publicKeyPem, source: 'Terraform output (new key)' }], requireSealed: true });
+    const r = await verifyDir(t.audit, {
+      publicKeys: [
+        { pem: a.publicKeyPem, source: 'config (old key)' },
+        { pem: b.publicKeyPem, source: 'Terraform output (new key)' },
+      ],
+      requireSealed: true,
+    });
     assert.equal(r.ok, true, JSON.stringify(r.breaks));
     const change = r.notices.find((n) => n.kind === 'key_change')!;
     assert.ok(change, JSON.stringify(r.notices));

@@ -81,7 +81,10 @@ test('rebuilt chain after an edit (every hash recomputed): checkpoint signature 
     writeLinesOf(file, out);
     const r = await verifyDir(t.audit, { publicKeys: keys });
     assert.ok(kinds(r).length > 0);
-    assert.ok(kinds(r).every((k) => k === 'bad_signature'), kinds(r).join());
+    assert.ok(
+      kinds(r).every((k) => k === 'bad_signature'),
+      kinds(r).join(),
+    );
   } finally {
     t.cleanup();
   }

@@ -77,16 +77,19 @@ export const ATTACKS: [string, string][] = [
   ['IN subquery oracle', "SELECT customer_id FROM customers WHERE customer_id IN (SELECT customer_id FROM customers WHERE ssn > '5') LIMIT 5"],
   ['EXISTS oracle', `SELECT EXISTS (SELECT 1 FROM customers WHERE ssn = '${ONE_SSN}') AS e`],
   ['comment noise', 'SELECT /* hi */ ssn /* there */ FROM customers -- x\n LIMIT 5'],
-  ['recursive CTE char walk', "WITH RECURSIVE r(n, c) AS (SELECT 1, substr((SELECT ssn FROM customers LIMIT 1), 1, 1) UNION ALL SELECT n + 1, substr((SELECT ssn FROM customers LIMIT 1), n + 1, 1) FROM r WHERE n < 11) SELECT group_concat(c, '') AS s FROM r"],
+  [
+    'recursive CTE char walk',
+    "WITH RECURSIVE r(n, c) AS (SELECT 1, substr((SELECT ssn FROM customers LIMIT 1), 1, 1) UNION ALL SELECT n + 1, substr((SELECT ssn FROM customers LIMIT 1), n + 1, 1) FROM r WHERE n < 11) SELECT group_concat(c, '') AS s FROM r",
+  ],
   ['join select list', 'SELECT c.ssn, a.account_number FROM customers c JOIN accounts a ON a.customer_id = c.customer_id LIMIT 5'],
   ['boolean from masked', 'SELECT ssn IS NULL AS b, email FROM customers LIMIT 5'],
-  ['CTE shadowing real table', "WITH accounts AS (SELECT ssn AS account_number FROM customers) SELECT account_number FROM accounts LIMIT 5"],
+  ['CTE shadowing real table', 'WITH accounts AS (SELECT ssn AS account_number FROM customers) SELECT account_number FROM accounts LIMIT 5'],
   ['INSERT (read-only role)', "INSERT INTO customers (customer_id, full_name, ssn) VALUES (99999, 'x', '000-00-0000')"],
   ['CTAS exfiltration', 'CREATE TABLE leak AS SELECT ssn FROM customers'],
   ['ATTACH', "ATTACH DATABASE '/tmp/x.db' AS x"],
   ['PRAGMA', 'PRAGMA table_info(customers)'],
   ['sqlite_master', 'SELECT sql FROM sqlite_master'],
-  ['value oracle via LIMIT expression', "SELECT customer_id FROM customers LIMIT (SELECT length(ssn) FROM customers LIMIT 1)"],
+  ['value oracle via LIMIT expression', 'SELECT customer_id FROM customers LIMIT (SELECT length(ssn) FROM customers LIMIT 1)'],
   ['VALUES smuggle', 'SELECT * FROM (SELECT ssn FROM customers UNION ALL VALUES (1)) LIMIT 5'],
   ['email via json_extract', "SELECT json_extract(json_object('e', email), '$.e') AS e FROM customers LIMIT 5"],
 ];
@@ -119,4 +122,3 @@ export const ORACLES: [string, (guess: string) => string, string, string][] = [
   ['email domain guess via LIKE', (g) => `SELECT count(*) AS n FROM customers WHERE email LIKE '${g}'`, BANK.customers[0].email, 'nobody@nowhere.example'],
   ['bare column beside max()', (g) => `SELECT customer_id, max(ssn = '${g}') AS m FROM customers`, ONE_SSN, FAKE_SSN],
 ];
-

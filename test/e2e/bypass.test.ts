@@ -32,7 +32,10 @@ test('the leak detector itself finds clear values (so the suite can fail)', asyn
   const reader = await stack.client('pat@bank.example', ['pii-reader']);
   const result = await reader.callTool({ name: 'execute_sql', arguments: { sql: 'SELECT ssn, email FROM customers WHERE customer_id = 1' } });
   const leaks = findLeaks(result);
-  assert.ok(leaks.some((l) => l.kind === 'ssn' && l.value === ONE_SSN), `expected the clear SSN in the pii-reader's result: ${JSON.stringify(result)}`);
+  assert.ok(
+    leaks.some((l) => l.kind === 'ssn' && l.value === ONE_SSN),
+    `expected the clear SSN in the pii-reader's result: ${JSON.stringify(result)}`,
+  );
 });
 
 for (const [name, sql] of ATTACKS) {
@@ -70,7 +73,12 @@ for (const [name, sqlFor, real, fake] of ORACLES) {
 test('pii-reader sees clear, correct values', async () => {
   const bank = BANK;
   const reader = await stack.client('pat@bank.example', ['pii-reader']);
-  const result = await reader.callTool({ name: 'execute_sql', arguments: { sql: 'SELECT c.customer_id, c.ssn, c.email, c.date_of_birth, a.account_number FROM customers c JOIN accounts a ON a.customer_id = c.customer_id WHERE c.customer_id <= 3 ORDER BY a.account_id' } });
+  const result = await reader.callTool({
+    name: 'execute_sql',
+    arguments: {
+      sql: 'SELECT c.customer_id, c.ssn, c.email, c.date_of_birth, a.account_number FROM customers c JOIN accounts a ON a.customer_id = c.customer_id WHERE c.customer_id <= 3 ORDER BY a.account_id',
+    },
+  });
   assert.notEqual(result.isError, true, JSON.stringify(result));
   const rows = rowsOf(result);
   assert.ok(rows.length >= 3);
@@ -79,6 +87,9 @@ test('pii-reader sees clear, correct values', async () => {
     assert.equal(r.ssn, c.ssn);
     assert.equal(r.email, c.email);
     assert.equal(r.date_of_birth, c.date_of_birth);
-    assert.ok(bank.accounts.some((a) => a.customer_id === c.customer_id && a.account_number === r.account_number), `account number ${r.account_number} is the clear one`);
+    assert.ok(
+      bank.accounts.some((a) => a.customer_id === c.customer_id && a.account_number === r.account_number),
+      `account number ${r.account_number} is the clear one`,
+    );
   }
 });

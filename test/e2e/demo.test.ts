@@ -29,10 +29,16 @@ async function events(): Promise<AuditEvent[]> {
 test('SDK client lists tools and runs SELECT through the gateway with a minted token', async () => {
   const client = await stack.client('priya@bank.example', ['pii-reader']);
   const tools = await client.listTools();
-  assert.ok(tools.tools.some((t) => t.name === 'execute_sql'), JSON.stringify(tools));
+  assert.ok(
+    tools.tools.some((t) => t.name === 'execute_sql'),
+    JSON.stringify(tools),
+  );
   const result = await client.callTool({ name: 'execute_sql', arguments: { sql: 'SELECT customer_id, city FROM customers ORDER BY customer_id LIMIT 3' } });
   assert.notEqual(result.isError, true, JSON.stringify(result));
-  assert.deepEqual(rowsOf(result).map((r) => r.customer_id), [1, 2, 3]);
+  assert.deepEqual(
+    rowsOf(result).map((r) => r.customer_id),
+    [1, 2, 3],
+  );
 });
 
 test('no token: 401 with WWW-Authenticate pointing at the protected resource metadata', async () => {
@@ -60,7 +66,10 @@ test('a token for another audience is refused, and the refusal is audited with i
   });
   assert.equal(res.status, 401);
   const failures = (await events()).filter((e) => e.event_type === 'auth_failure');
-  assert.ok(failures.some((e) => e.error_code === 'wrong_audience'), JSON.stringify(failures.map((e) => [e.error_code, e.error_message])));
+  assert.ok(
+    failures.some((e) => e.error_code === 'wrong_audience'),
+    JSON.stringify(failures.map((e) => [e.error_code, e.error_message])),
+  );
 });
 
 test('every request is audited with identity, SQL hash and decision; verify passes; replay shows the session', async () => {

@@ -103,7 +103,8 @@ test('no document or printed text sends anyone to the npm registry for bqwarden'
           .split('\n')
           .forEach((l, i) => {
             // The one sentence that warns against it is allowed.
-            if (/npx (-y |--yes |--no-install |--no )?bqwarden\b/.test(l) && !/never run `npx bqwarden`|`npx bqwarden` is never printed/.test(l)) offenders.push(`${p.slice(REPO.length + 1)}:${i + 1}: ${l.trim()}`);
+            if (/npx (-y |--yes |--no-install |--no )?bqwarden\b/.test(l) && !/never run `npx bqwarden`|`npx bqwarden` is never printed/.test(l))
+              offenders.push(`${p.slice(REPO.length + 1)}:${i + 1}: ${l.trim()}`);
           });
       }
     }
@@ -148,13 +149,20 @@ test('every command the demo prints, and the README quick start, works pasted in
   assert.match(minted.out.trim(), /^ey[\w-]+\.[\w-]+\.[\w-]+$/, `${tokenLine}\n${minted.out}\n${minted.err}`);
   const alice = await mcp(`${base}/mcp`, minted.out.trim());
   t.after(() => alice.close());
-  assert.match(text((await alice.callTool({ name: 'execute_sql', arguments: { sql: 'SELECT ssn FROM customers LIMIT 1' } })) as Result), /XXXXX\d{4}/, 'the printed token command mints a token the gateway accepts');
+  assert.match(
+    text((await alice.callTool({ name: 'execute_sql', arguments: { sql: 'SELECT ssn FROM customers LIMIT 1' } })) as Result),
+    /XXXXX\d{4}/,
+    'the printed token command mints a token the gateway accepts',
+  );
   for (const l of lines.filter((x) => x !== tokenLine)) {
     const r = await paste(l, clean, env);
     assert.equal(r.code, 0, `${l}\n${r.out}\n${r.err}`);
   }
   const sessions = await paste(lines.find((l) => l.endsWith(' replay'))!, clean, env);
-  const replayLine = sessions.out.split('\n').map((l) => l.trim()).find((l) => l.startsWith(cli) && / replay \S+$/.test(l));
+  const replayLine = sessions.out
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => l.startsWith(cli) && / replay \S+$/.test(l));
   assert.ok(replayLine, sessions.out);
   const replayed = await paste(replayLine, clean, env);
   assert.equal(replayed.code, 0, replayed.err);
@@ -169,7 +177,10 @@ test('every command the demo prints, and the README quick start, works pasted in
   assert.equal(held.isError, true);
   const id = /apr-[a-z0-9]+/.exec(text(held))![0];
   const holdLines = commandLines(text(held), cli);
-  assert.deepEqual(holdLines.map((l) => l.split(' ').slice(-2).join(' ')), [`show ${id}`, `approve ${id}`, `reject ${id}`]);
+  assert.deepEqual(
+    holdLines.map((l) => l.split(' ').slice(-2).join(' ')),
+    [`show ${id}`, `approve ${id}`, `reject ${id}`],
+  );
   const show = await paste(holdLines[0], clean, env);
   assert.equal(show.code, 0, show.err);
   assert.ok(show.out.includes(del), 'show prints the exact statement');
@@ -180,7 +191,10 @@ test('every command the demo prints, and the README quick start, works pasted in
   // The approve line `show` offers, at a terminal: it asks for a reason and a yes.
   const offered = commandLines(show.out.split('You may approve:')[1] ?? '', cli)[0];
   assert.ok(offered, show.out);
-  const approved = await pasteAtTerminal(offered, clean, env, [[/Reason for approving/, 'checked the duplicate with ops'], [/Type yes to confirm/, 'yes']]);
+  const approved = await pasteAtTerminal(offered, clean, env, [
+    [/Reason for approving/, 'checked the duplicate with ops'],
+    [/Type yes to confirm/, 'yes'],
+  ]);
   assert.equal(approved.code, 0, approved.out);
   assert.match(approved.out, new RegExp(`approved: ${id}`));
 
@@ -205,7 +219,10 @@ test('every command the demo prints, and the README quick start, works pasted in
   const prefix = join(work, 'prefix');
   const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
   const quick = readme.slice(readme.indexOf('## Try the demo'), readme.indexOf('## Documentation'));
-  const shellLines = [...quick.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => m[1].split('\n')).map((l) => l.trim()).filter(Boolean);
+  const shellLines = [...quick.matchAll(/```sh\n([\s\S]*?)```/g)]
+    .flatMap((m) => m[1].split('\n'))
+    .map((l) => l.trim())
+    .filter(Boolean);
   assert.ok(shellLines.includes('npm link                                    # or: npm install -g .'), shellLines.join('\n'));
   const linkEnv = { ...freshEnv([join(prefix, 'bin')]), npm_config_prefix: prefix };
   for (const line of shellLines) {

@@ -45,7 +45,12 @@ test('quick start: npm start, then the printed mcp-remote snippet signs in throu
   const config = join(dir, 'short-tokens.yaml');
   writeFileSync(config, `identity:\n  clockToleranceSeconds: 0\n  devIssuer:\n    accessTokenTtlSeconds: ${TTL}\n`);
   const port = await freePort();
-  const demo = spawn('npm', ['start'], { cwd: REPO, env: { ...process.env, PORT: String(port), BQWARDEN_DATA: join(dir, 'data'), BQWARDEN_CONFIG: config }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const demo = spawn('npm', ['start'], {
+    cwd: REPO,
+    env: { ...process.env, PORT: String(port), BQWARDEN_DATA: join(dir, 'data'), BQWARDEN_CONFIG: config },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   const stopDemo = () => {
     try {
       process.kill(-demo.pid!, 'SIGTERM');

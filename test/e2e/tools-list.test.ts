@@ -18,7 +18,11 @@ test('tools/list explains each tool to the caller’s roles, with annotations th
   assert.ok(sql, tools.map((x) => x.name).join(','));
   assert.equal(sql.annotations?.destructiveHint, false, 'a read-only analyst is not told the tool is destructive');
   assert.equal(sql.annotations?.readOnlyHint, true);
-  assert.match(sql.description!, /^Use this tool to execute SQL\.\n\nbqwarden \(for your role analyst\): write SQLite SQL; unqualified table names resolve to demo\.main\./, 'the upstream text first, then the gateway’s');
+  assert.match(
+    sql.description!,
+    /^Use this tool to execute SQL\.\n\nbqwarden \(for your role analyst\): write SQLite SQL; unqualified table names resolve to demo\.main\./,
+    'the upstream text first, then the gateway’s',
+  );
   assert.match(sql.description!, /pii\.ssn → last 4 characters only/);
   assert.match(sql.description!, /Masking happens in the database before your query runs/);
   assert.match(sql.description!, /Runs directly: SELECT\. Refused: INSERT, UPDATE, DELETE/);
@@ -32,7 +36,10 @@ test('tools/list explains each tool to the caller’s roles, with annotations th
   assert.equal(eng.annotations?.destructiveHint, true, 'an engineer can change data (after approval)');
   assert.equal(eng.annotations?.readOnlyHint, false);
   assert.match(eng.description!, /pii\.ssn → keyed token/);
-  assert.match(eng.description!, /Held for approval by another person .*: INSERT, UPDATE, DELETE, MERGE and CREATE \(1 approval from approver\); TRUNCATE and DROP \/ ALTER \/ CREATE OR REPLACE \(2 approvals from approver\)\./);
+  assert.match(
+    eng.description!,
+    /Held for approval by another person .*: INSERT, UPDATE, DELETE, MERGE and CREATE \(1 approval from approver\); TRUNCATE and DROP \/ ALTER \/ CREATE OR REPLACE \(2 approvals from approver\)\./,
+  );
 
   const reader = await stack.client('pat@bank.example', ['pii-reader']);
   const clear = (await reader.listTools()).tools.find((x) => x.name === 'execute_sql')!;

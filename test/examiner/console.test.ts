@@ -3,9 +3,9 @@
 // Chromium an examiner signs in, filters, and drills from a tile to an event to the replay.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, rmSync, readFileSync, appendFileSync, readdirSync } from 'node:fs';
+import { rmSync, readFileSync, appendFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify from 'fastify';
 import { startWebApp, testWeb, type WebApp } from '../helpers/web.js';
 import { chromiumMissing, demoSignIn, launchChromium } from '../helpers/browser.js';
 import { registerConsoleRoutes, type ConsoleHandle } from '../../src/console/routes.js';
@@ -15,12 +15,10 @@ import { readEvents } from '../../src/audit/reader.js';
 import type { AuditEvent } from '../../src/audit/event.js';
 import { fakeAuthenticate, rolesFromGroups, seedAuditStore, SSN_COL, type Seeded } from './seed.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const day = (offset: number) => new Date(Date.now() - offset * 86_400_000).toISOString().slice(0, 10);
 const DAYS: [string, string, string] = [day(3), day(2), day(1)];
 
 let seed: Seeded;
-let app: FastifyInstance;
 let handle: ConsoleHandle;
 let base: string;
 
@@ -36,7 +34,6 @@ before(async () => {
     },
     { audit: seed.log, wrapAuthenticate: (real) => (h) => (/^Bearer tok-/.test(String(h.authorization)) ? fakeAuthenticate(h as Record<string, unknown>) : real(h)) },
   );
-  app = webApp.app;
   base = webApp.base;
 });
 
@@ -83,7 +80,10 @@ test('index: denials by rule, time window and approvals with separation-of-dutie
   assert.equal(d3.denied, 0, 'the DROP was on day 1, outside the window');
   const a = ix.approvalsById.get(seed.approvalId)!;
   assert.equal(a.requester, 'eve@bank.example');
-  assert.deepEqual(a.grants.map((g) => g.approver), ['bob@bank.example']);
+  assert.deepEqual(
+    a.grants.map((g) => g.approver),
+    ['bob@bank.example'],
+  );
   const flags = approvalFlags(a);
   assert.deepEqual(flags, { selfApproved: false, textDiffers: false, latencySeconds: 270, status: 'executed' });
   // A refusal no rule made is filed under what refused it; the approval workflow is counted
@@ -97,12 +97,48 @@ test('index: denials by rule, time window and approvals with separation-of-dutie
 
 test('http: the overview, approvals and event pages say who rejected and why, and label the stored copy per column', async () => {
   const rejected = 'apr-rejected0001';
-  await seed.log.append({ event_type: 'approval_requested', actor_email: 'eve@bank.example', actor_subject: 'sub-eve', approval_id: rejected, tool_name: 'execute_sql', sql_sha256: '9'.repeat(64), approval_expires_at: '2099-01-01T00:00:00.000Z', approval_requester: 'eve@bank.example', statement_kinds: ['delete'], target_tables: ['bank.main.accounts'], decision: 'approval_required', outcome: 'pending' });
-  await seed.log.append({ event_type: 'approval_rejected', actor_email: 'carol@bank.example', actor_subject: 'sub-carol', approval_id: rejected, decision: 'deny', outcome: 'denied', decision_reason: 'wrong account' });
+  await seed.log.append({
+    event_type: 'approval_requested',
+    actor_email: 'eve@bank.example',
+    actor_subject: 'sub-eve',
+    approval_id: rejected,
+    tool_name: 'execute_sql',
+    sql_sha256: '9'.repeat(64),
+    approval_expires_at: '2099-01-01T00:00:00.000Z',
+    approval_requester: 'eve@bank.example',
+    statement_kinds: ['delete'],
+    target_tables: ['bank.main.accounts'],
+    decision: 'approval_required',
+    outcome: 'pending',
+  });
+  await seed.log.append({
+    event_type: 'approval_rejected',
+    actor_email: 'carol@bank.example',
+    actor_subject: 'sub-carol',
+    approval_id: rejected,
+    decision: 'deny',
+    outcome: 'denied',
+    decision_reason: 'wrong account',
+  });
   // A pii-reader's read: the caller saw the SSN in clear, the stored copy holds a token.
   await seed.log.append({
-    event_type: 'mcp_request', actor_email: 'petra@bank.example', actor_subject: 'sub-petra', session_id: 'sess-pii-0002', mcp_method: 'tools/call', tool_name: 'execute_sql', decision: 'allow', outcome: 'success',
-    response_json: JSON.stringify({ _meta: { 'bqwarden/stored_copy': { columns: { name: { classification: null, released: 'clear', stored: 'clear' }, ssn: { classification: 'pii.ssn', released: 'clear', stored: 'pseudonym' } }, detectors: { released: [], stored: [] } } }, content: [{ type: 'text', text: '{"name":"Ann","ssn":"tok_3f9a"}' }] }),
+    event_type: 'mcp_request',
+    actor_email: 'petra@bank.example',
+    actor_subject: 'sub-petra',
+    session_id: 'sess-pii-0002',
+    mcp_method: 'tools/call',
+    tool_name: 'execute_sql',
+    decision: 'allow',
+    outcome: 'success',
+    response_json: JSON.stringify({
+      _meta: {
+        'bqwarden/stored_copy': {
+          columns: { name: { classification: null, released: 'clear', stored: 'clear' }, ssn: { classification: 'pii.ssn', released: 'clear', stored: 'pseudonym' } },
+          detectors: { released: [], stored: [] },
+        },
+      },
+      content: [{ type: 'text', text: '{"name":"Ann","ssn":"tok_3f9a"}' }],
+    }),
   });
   const auth = { authorization: 'Bearer tok-erin@bank.example-examiner' };
   const appr = await (await fetch(`${base}/console/approvals`, { headers: auth })).text();
@@ -139,9 +175,17 @@ test('index: reads only what was appended, and never a half-written line', async
   assert.equal(ix.count, n + 1);
   assert.equal(ix.actors.find('late@bank.example') > 0, true);
   // A line being written (no newline yet) is left for the next refresh, not indexed as garbage.
-  const files = readdirSync(seed.auditDir).filter((d) => d.startsWith('dt=')).sort();
+  const files = readdirSync(seed.auditDir)
+    .filter((d) => d.startsWith('dt='))
+    .sort();
   const lastDir = join(seed.auditDir, files[files.length - 1]);
-  const lastFile = join(lastDir, readdirSync(lastDir).filter((f) => f.endsWith('.jsonl')).sort().pop()!);
+  const lastFile = join(
+    lastDir,
+    readdirSync(lastDir)
+      .filter((f) => f.endsWith('.jsonl'))
+      .sort()
+      .pop()!,
+  );
   const copy = new AuditIndex(seed.auditDir);
   appendFileSync(lastFile, '{"event_id":"half');
   await copy.refresh();
@@ -208,7 +252,15 @@ test('http: a page whose access cannot be audited is not shown (fail closed)', a
 });
 
 test('http: audit data in pages is escaped (stored XSS attempt in a SQL text)', async () => {
-  await seed.log.append({ event_type: 'mcp_request', actor_email: 'mallory@bank.example', session_id: 'sess-xss', mcp_method: 'tools/call', sql_text: '<script>alert(1)</script>', decision: 'deny', outcome: 'denied' });
+  await seed.log.append({
+    event_type: 'mcp_request',
+    actor_email: 'mallory@bank.example',
+    session_id: 'sess-xss',
+    mcp_method: 'tools/call',
+    sql_text: '<script>alert(1)</script>',
+    decision: 'deny',
+    outcome: 'denied',
+  });
   const r = await fetch(`${base}/console/sessions/sess-xss`, { headers: { authorization: 'Bearer tok-erin@bank.example-examiner' } });
   const body = await r.text();
   assert.equal(r.status, 200);

@@ -29,18 +29,63 @@ const TODAY = new Date().toISOString().slice(0, 10);
 let seed: Seeded;
 let out: string;
 
-const eng = { actor_subject: 'sub-eve', actor_email: 'eve@bank.example', actor_issuer: 'http://127.0.0.1/dev', actor_groups: ['engineer'], actor_roles: ['engineer'], actor_type: 'human' as const, auth_method: 'dev' as const };
-const appr = (email: string) => ({ actor_subject: `sub-${email}`, actor_email: email, actor_issuer: 'http://127.0.0.1/dev', actor_groups: ['approver'], actor_roles: ['approver'], actor_type: 'human' as const, auth_method: 'dev' as const });
+const eng = {
+  actor_subject: 'sub-eve',
+  actor_email: 'eve@bank.example',
+  actor_issuer: 'http://127.0.0.1/dev',
+  actor_groups: ['engineer'],
+  actor_roles: ['engineer'],
+  actor_type: 'human' as const,
+  auth_method: 'dev' as const,
+};
+const appr = (email: string) => ({
+  actor_subject: `sub-${email}`,
+  actor_email: email,
+  actor_issuer: 'http://127.0.0.1/dev',
+  actor_groups: ['approver'],
+  actor_roles: ['approver'],
+  actor_type: 'human' as const,
+  auth_method: 'dev' as const,
+});
 const t = (time: string) => `${DAYS[2]}T${time}.000Z`;
 
 before(async () => {
   seed = await seedAuditStore(DAYS);
   const request = (id: string, kind: string, cls: string, table: string, required: number, expires: string, time: string, justification: string) => ({
-    event_type: 'approval_requested' as const, ...eng, session_id: 'sess-eng-0002', mcp_method: 'tools/call', tool_name: 'execute_sql', target_table: table, target_tables: [table],
-    statement_types: [cls], statement_kinds: [kind], sql_text: `${kind.toUpperCase()} …`, sql_sha256: id.slice(-1).repeat(64), privileged: true, decision: 'approval_required' as const,
-    rule_ids: ['engineer-changes-need-approval'], outcome: 'pending' as const, approval_id: id, approval_requester: 'eve@bank.example', approvals_required: required, approval_expires_at: expires, justification, event_time: t(time),
+    event_type: 'approval_requested' as const,
+    ...eng,
+    session_id: 'sess-eng-0002',
+    mcp_method: 'tools/call',
+    tool_name: 'execute_sql',
+    target_table: table,
+    target_tables: [table],
+    statement_types: [cls],
+    statement_kinds: [kind],
+    sql_text: `${kind.toUpperCase()} …`,
+    sql_sha256: id.slice(-1).repeat(64),
+    privileged: true,
+    decision: 'approval_required' as const,
+    rule_ids: ['engineer-changes-need-approval'],
+    outcome: 'pending' as const,
+    approval_id: id,
+    approval_requester: 'eve@bank.example',
+    approvals_required: required,
+    approval_expires_at: expires,
+    justification,
+    event_time: t(time),
   });
-  const grant = (id: string, email: string, time: string) => ({ event_type: 'approval_granted' as const, ...appr(email), approval_id: id, approval_requester: 'eve@bank.example', approval_approvers: [email], privileged: true, decision: 'allow' as const, outcome: 'success' as const, decision_reason: 'checked', event_time: t(time) });
+  const grant = (id: string, email: string, time: string) => ({
+    event_type: 'approval_granted' as const,
+    ...appr(email),
+    approval_id: id,
+    approval_requester: 'eve@bank.example',
+    approval_approvers: [email],
+    privileged: true,
+    decision: 'allow' as const,
+    outcome: 'success' as const,
+    decision_reason: 'checked',
+    event_time: t(time),
+  });
   for (const e of [
     // A DROP still waiting for its second approver.
     request('apr-pendingdrop1', 'drop_table', 'ddl', `bank.main.${'very_long_table_name_'.repeat(4)}archive`, 2, '2099-01-01T00:00:00.000Z', '10:00:00', LONG),
@@ -50,9 +95,26 @@ before(async () => {
     grant('apr-staleupdate2', 'bob@bank.example', '10:12:00'),
     // A DELETE rejected, with the reviewer's reason.
     request('apr-rejectedrow3', 'delete', 'write', 'bank.main.transactions', 1, t('12:00:00'), '10:20:00', 'duplicate row'),
-    { event_type: 'approval_rejected' as const, ...appr('carol@bank.example'), approval_id: 'apr-rejectedrow3', approval_requester: 'eve@bank.example', privileged: true, decision: 'deny' as const, outcome: 'denied' as const, decision_reason: 'wrong account: A-1002 is the customer’s only account', event_time: t('10:25:00') },
-    { event_type: 'policy_loaded' as const, policy_version: 'c'.repeat(64), outcome: 'failure' as const, error_message: 'access.yaml:3 (roles[0]): unknown role analsyt — hint: did you mean analyst?', event_time: t('10:30:00') },
-  ]) await seed.log.append(e);
+    {
+      event_type: 'approval_rejected' as const,
+      ...appr('carol@bank.example'),
+      approval_id: 'apr-rejectedrow3',
+      approval_requester: 'eve@bank.example',
+      privileged: true,
+      decision: 'deny' as const,
+      outcome: 'denied' as const,
+      decision_reason: 'wrong account: A-1002 is the customer’s only account',
+      event_time: t('10:25:00'),
+    },
+    {
+      event_type: 'policy_loaded' as const,
+      policy_version: 'c'.repeat(64),
+      outcome: 'failure' as const,
+      error_message: 'access.yaml:3 (roles[0]): unknown role analsyt — hint: did you mean analyst?',
+      event_time: t('10:30:00'),
+    },
+  ])
+    await seed.log.append(e);
   // The log stays open: the events after its last checkpoint are an unsigned tail.
   out = mkdtempSync(join(tmpdir(), 'bqw-pack-'));
 });
@@ -79,7 +141,9 @@ function readPgm(file: string): { width: number; height: number; px: Buffer } {
 async function inkInMargins(pdf: string, dir: string): Promise<string[]> {
   const prefix = join(dir, `pg-${Date.now()}`);
   await run('pdftoppm', ['-gray', '-r', '72', pdf, prefix]);
-  const pages = readdirSync(dir).filter((f) => f.startsWith(prefix.split('/').pop()!) && f.endsWith('.pgm')).sort();
+  const pages = readdirSync(dir)
+    .filter((f) => f.startsWith(prefix.split('/').pop()!) && f.endsWith('.pgm'))
+    .sort();
   assert.ok(pages.length > 0, 'pages rendered');
   const bad: string[] = [];
   for (const p of pages) {
@@ -104,7 +168,10 @@ test('the margin checker catches a table that runs off the page (attack first)',
     const wide = `<!doctype html><html><head><style>@page{size:A4;margin:16mm 14mm}body{margin:0 5mm 0 0;font:10pt sans-serif}td{white-space:nowrap;border:1px solid #000}</style></head><body><table><tr>${Array.from({ length: 9 }, (_, i) => `<td>column ${i} ${'wide'.repeat(6)}</td>`).join('')}</tr></table></body></html>`;
     await htmlToPdf(wide, join(dir, 'wide.pdf'));
     assert.ok((await inkInMargins(join(dir, 'wide.pdf'), dir)).length > 0, 'a cut-off table is detected');
-    await htmlToPdf('<!doctype html><html><head><style>@page{size:A4;margin:16mm 14mm}body{margin:0 5mm 0 0}table{width:100%;border:1px solid #000}</style></head><body><table><tr><td>a table as wide as the text area fits</td></tr></table></body></html>', join(dir, 'ok.pdf'));
+    await htmlToPdf(
+      '<!doctype html><html><head><style>@page{size:A4;margin:16mm 14mm}body{margin:0 5mm 0 0}table{width:100%;border:1px solid #000}</style></head><body><table><tr><td>a table as wide as the text area fits</td></tr></table></body></html>',
+      join(dir, 'ok.pdf'),
+    );
     assert.deepEqual(await inkInMargins(join(dir, 'ok.pdf'), dir), []);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -114,7 +181,9 @@ test('the margin checker catches a table that runs off the page (attack first)',
 test('the pack lists its exceptions, key provenance, sign-off and current references; is signed; and no column is cut off', async (t) => {
   if (!havePdfTools) return t.skip('needs chromium and poppler-utils (pdftotext, pdftoppm)');
   const pub = join(seed.keysDir, 'audit-signing.pub.pem');
-  const r = await runCli(['report', '--from', DAYS[0], '--to', TODAY, '--dir', seed.auditDir, '--out', out, '--key', pub, '--retention-days', '400', '--preparer', 'Dana Reyes, IT audit'], { cwd: REPO });
+  const r = await runCli(['report', '--from', DAYS[0], '--to', TODAY, '--dir', seed.auditDir, '--out', out, '--key', pub, '--retention-days', '400', '--preparer', 'Dana Reyes, IT audit'], {
+    cwd: REPO,
+  });
   assert.equal(r.code, 0, r.stderr);
   const [htmlPath, pdfPath, manifestPath] = r.stdout.trim().split('\n');
   assert.match(r.stderr, /\d+ exception\(s\), \d+ open item\(s\) listed in section 1/);
@@ -124,7 +193,12 @@ test('the pack lists its exceptions, key provenance, sign-off and current refere
 
   // 1. Exceptions: what was pending, stale, rejected-after-nothing, refused, unsigned.
   const section = html.slice(html.indexOf('<table id="exceptions">'), html.indexOf('</table>', html.indexOf('<table id="exceptions">')));
-  for (const [kind, subject] of [['approval pending', 'apr-pendingdrop1'], ['approval stale', 'apr-staleupdate2'], ['policy load refused', 'cccccccccccccccc'], ['unsigned tail', '']]) {
+  for (const [kind, subject] of [
+    ['approval pending', 'apr-pendingdrop1'],
+    ['approval stale', 'apr-staleupdate2'],
+    ['policy load refused', 'cccccccccccccccc'],
+    ['unsigned tail', ''],
+  ]) {
     assert.match(section, new RegExp(`<td>${kind}</td><td class="(bad|warn)">[a-z ]+</td><td><code>${subject}`), `exception ${kind} ${subject}`);
   }
   assert.match(section, /1 of 2 approval\(s\)/);
@@ -149,9 +223,22 @@ test('the pack lists its exceptions, key provenance, sign-off and current refere
 
   // The pack's own SHA-256 and signature.
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
-  assert.deepEqual(manifest.files.map((f: { name: string }) => f.name), [htmlPath.split('/').pop(), pdfPath.split('/').pop()]);
+  assert.deepEqual(
+    manifest.files.map((f: { name: string }) => f.name),
+    [htmlPath.split('/').pop(), pdfPath.split('/').pop()],
+  );
   const sums = readFileSync(manifestPath.replace(/\.manifest\.json$/, '.sha256'), 'utf8');
-  const { stdout: checked } = await run('sha256sum', ['-c', manifestPath.replace(/\.manifest\.json$/, '.sha256').split('/').pop()!], { cwd: out });
+  const { stdout: checked } = await run(
+    'sha256sum',
+    [
+      '-c',
+      manifestPath
+        .replace(/\.manifest\.json$/, '.sha256')
+        .split('/')
+        .pop()!,
+    ],
+    { cwd: out },
+  );
   assert.match(checked, /\.html: OK\n.*\.pdf: OK/s, sums);
   assert.equal(manifest.signature.algorithm, 'Ed25519');
   assert.match(html, new RegExp(`Ed25519 signature \\(key <code>${manifest.signature.key_id}</code>\\)`));
@@ -178,12 +265,34 @@ test('the pack lists its exceptions, key provenance, sign-off and current refere
 
 test('intents without outcome are exceptions (write-ahead intents of schema v2)', () => {
   const c = new EvidenceCollector('2026-02-02', '2026-02-04', 'test');
-  const base = { chain_id: 'c', actor_email: 'eve@bank.example', actor_subject: 'eve', actor_type: 'human', auth_method: 'dev', rule_ids: [], target_tables: [], target_columns: [], statement_kinds: [], statement_types: [], masked_columns: [], detector_hits: [], approval_approvers: [], decision: 'none', privileged: false, tool_name: 'execute_sql', policy_version: null, approval_id: null } as unknown as AuditEvent;
+  const base = {
+    chain_id: 'c',
+    actor_email: 'eve@bank.example',
+    actor_subject: 'eve',
+    actor_type: 'human',
+    auth_method: 'dev',
+    rule_ids: [],
+    target_tables: [],
+    target_columns: [],
+    statement_kinds: [],
+    statement_types: [],
+    masked_columns: [],
+    detector_hits: [],
+    approval_approvers: [],
+    decision: 'none',
+    privileged: false,
+    tool_name: 'execute_sql',
+    policy_version: null,
+    approval_id: null,
+  } as unknown as AuditEvent;
   c.push({ ...base, seq: 1, event_type: 'mcp_intent', intent_id: 'int-done', event_time: '2026-02-03T10:00:00.000Z' } as unknown as AuditEvent);
   c.push({ ...base, seq: 2, event_type: 'mcp_request', intent_id: 'int-done', event_time: '2026-02-03T10:00:01.000Z' } as unknown as AuditEvent);
   c.push({ ...base, seq: 3, event_type: 'mcp_intent', intent_id: 'int-lost', event_time: '2026-02-03T10:01:00.000Z' } as unknown as AuditEvent);
   const e = c.finish(null, 'test', []);
-  assert.deepEqual(e.intentsWithoutOutcome.map((i) => i.intentId), ['int-lost']);
+  assert.deepEqual(
+    e.intentsWithoutOutcome.map((i) => i.intentId),
+    ['int-lost'],
+  );
   const x = findExceptions(e, { pinned: true }).find((f) => f.kind === 'intent without outcome');
   assert.equal(x?.subject, 'int-lost');
   assert.equal(x?.severity, 'exception');

@@ -50,12 +50,25 @@ test('evidence figures from the local store', async () => {
   assert.equal(e.denied, 2, 'the DROP and the failed sign-in');
   assert.deepEqual(e.deniedByRule.map((d) => d.rule).sort(), ['auth_failure: expired', 'deny-ddl-analyst'], 'a refusal no rule made is filed under what refused it, never "(no rule id)"');
   assert.equal(e.approvals.length, 1);
-  assert.deepEqual({ req: e.approvals[0].requester, by: e.approvals[0].approvers, self: e.approvals[0].selfApproved, differs: e.approvals[0].textDiffers, status: e.approvals[0].status }, {
-    req: 'eve@bank.example', by: ['bob@bank.example'], self: false, differs: false, status: 'executed',
-  });
-  assert.deepEqual(e.policies.map((p) => p.version.slice(0, 4)), ['aaaa', 'bbbb']);
+  assert.deepEqual(
+    { req: e.approvals[0].requester, by: e.approvals[0].approvers, self: e.approvals[0].selfApproved, differs: e.approvals[0].textDiffers, status: e.approvals[0].status },
+    {
+      req: 'eve@bank.example',
+      by: ['bob@bank.example'],
+      self: false,
+      differs: false,
+      status: 'executed',
+    },
+  );
+  assert.deepEqual(
+    e.policies.map((p) => p.version.slice(0, 4)),
+    ['aaaa', 'bbbb'],
+  );
   const ssn = e.classifiedAccess.filter((a) => a.classification === 'ssn');
-  assert.deepEqual(ssn.map((a) => [a.actor, a.clear, a.masked]).sort(), [['alice@bank.example', 0, 1], ['petra@bank.example', 1, 0]]);
+  assert.deepEqual(ssn.map((a) => [a.actor, a.clear, a.masked]).sort(), [
+    ['alice@bank.example', 0, 1],
+    ['petra@bank.example', 1, 0],
+  ]);
   // A narrower period leaves the other days out.
   const one = await generateReport({ from: DAYS[1], to: DAYS[1], out, auditDir: seed.auditDir, publicKeys: seed.publicKeys, pdf: false });
   assert.equal(one.evidence.approvals.length, 0);
@@ -72,7 +85,23 @@ test('CLI: HTML + PDF with every section; pages render to PNG', async (t) => {
   assert.ok(existsSync(htmlPath) && existsSync(pdfPath));
   assert.match(res.stderr, /events in the period/, 'progress on stderr');
   const { stdout: text } = await run('pdftotext', ['-layout', pdfPath, '-']);
-  for (const section of ['Control mapping', 'Policy versions in force', 'Chain verification and signatures', 'Approvals of privileged statements', 'Denials', 'Classified column access', 'INTACT', 'AU-9', '10.2.2', 'II.C.7(c)', 'eve@bank.example', 'bob@bank.example', 'deny-ddl-analyst', 'ed25519:', 'Configured retention: 1826 days']) {
+  for (const section of [
+    'Control mapping',
+    'Policy versions in force',
+    'Chain verification and signatures',
+    'Approvals of privileged statements',
+    'Denials',
+    'Classified column access',
+    'INTACT',
+    'AU-9',
+    '10.2.2',
+    'II.C.7(c)',
+    'eve@bank.example',
+    'bob@bank.example',
+    'deny-ddl-analyst',
+    'ed25519:',
+    'Configured retention: 1826 days',
+  ]) {
     assert.ok(text.includes(section), `PDF mentions ${section}`);
   }
   const png = join(out, 'page');

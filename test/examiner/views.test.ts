@@ -7,10 +7,12 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseSql } from '../../src/sql/parse.js';
-import { DASHBOARD_VIEWS, examinerDashboardUrl } from '../../src/report/dashboard-url.js';
+import { DASHBOARD_VIEWS, examinerDashboardUrl } from '../../src/gcp/dashboard-url.js';
 
 const DIR = resolve(import.meta.dirname, '..', '..', 'dashboards', 'views');
-const files = readdirSync(DIR).filter((f) => f.endsWith('.sql')).sort();
+const files = readdirSync(DIR)
+  .filter((f) => f.endsWith('.sql'))
+  .sort();
 const BASE = '`${project}.${dataset}.${table}`';
 
 /** What templatefile() does with the module's view_vars. */
@@ -23,7 +25,10 @@ function stripComments(sql: string): string {
 }
 
 test('there are views for every examiner question', () => {
-  assert.deepEqual(files.map((f) => f.replace(/\.sql$/, '')), [...DASHBOARD_VIEWS].sort());
+  assert.deepEqual(
+    files.map((f) => f.replace(/\.sql$/, '')),
+    [...DASHBOARD_VIEWS].sort(),
+  );
 });
 
 for (const f of files) {

@@ -37,7 +37,14 @@ let rewrite: (rows: Record<string, unknown>[]) => Record<string, unknown>[] = (r
 /** The table as the BigQuery subscription would have loaded it from the topic so far. */
 function tableRows(): Record<string, unknown>[] {
   return rewrite(
-    pubsub.messages.map((m) => ({ ...JSON.parse(m.data.toString('utf8')), subscription_name: 'projects/test-project/subscriptions/bq', message_id: m.messageId, publish_time: m.publishTime.toISOString(), data: null, attributes: JSON.stringify(m.attributes) })),
+    pubsub.messages.map((m) => ({
+      ...JSON.parse(m.data.toString('utf8')),
+      subscription_name: 'projects/test-project/subscriptions/bq',
+      message_id: m.messageId,
+      publish_time: m.publishTime.toISOString(),
+      data: null,
+      attributes: JSON.stringify(m.attributes),
+    })),
   );
 }
 
@@ -112,7 +119,10 @@ test('an approval granted through instance B is seen by instance A, runs once th
   assert.ok((await a.source.refresh({ force: true })) >= 1);
   const onA = a.approvals.service.get(id)!;
   assert.equal(onA.status, 'approved', 'A folded the grant B wrote');
-  assert.deepEqual(onA.approvals.map((v) => v.actor.display), ['bob@bank.example']);
+  assert.deepEqual(
+    onA.approvals.map((v) => v.actor.display),
+    ['bob@bank.example'],
+  );
 
   const call = held('eve@bank.example', DELETE);
   const run = await a.approvals.gate.check(call);
@@ -155,7 +165,11 @@ test('load: partition-filtered on the lookback window, approval events only, dup
     const q = bq.queries.at(-1)!;
     assert.equal(Date.parse(String(q.params.since)), clock - 8 * 86_400_000, 'default lookback: 8 days');
     assert.deepEqual((q.params.event_types as string[]).sort(), ['approval_executed', 'approval_expired', 'approval_granted', 'approval_rejected', 'approval_requested']);
-    assert.deepEqual(events.map((e) => e.event_type), ['approval_requested', 'approval_granted'], 'one copy of each, no gateway_start/checkpoints');
+    assert.deepEqual(
+      events.map((e) => e.event_type),
+      ['approval_requested', 'approval_granted'],
+      'one copy of each, no gateway_start/checkpoints',
+    );
     assert.equal(new Set(events.map((e) => e.event_id)).size, 2);
     // A subscriber gets only what it has not seen, even though each poll re-reads the overlap.
     const got: AuditEvent[] = [];

@@ -155,7 +155,10 @@ export class FakeBigQuery {
       const cfg = body.configuration?.query ?? {};
       const r = this.run(project, cfg.query, cfg.queryParameters);
       if (typeof r !== 'string') return r;
-      return { status: 200, body: { kind: 'bigquery#job', id: `${project}:US.${r}`, jobReference: { projectId: project, jobId: r, location: 'US' }, status: { state: 'DONE' }, configuration: body.configuration } };
+      return {
+        status: 200,
+        body: { kind: 'bigquery#job', id: `${project}:US.${r}`, jobReference: { projectId: project, jobId: r, location: 'US' }, status: { state: 'DONE' }, configuration: body.configuration },
+      };
     }
     if (method === 'GET' && kind === 'jobs' && id) {
       return { status: 200, body: { kind: 'bigquery#job', jobReference: { projectId: project, jobId: id, location: 'US' }, status: { state: 'DONE' } } };
@@ -174,7 +177,12 @@ export class FakeBigQuery {
     this.dryRuns.push({ ...q, project, defaultDataset: cfg.defaultDataset ?? null });
     const a = this.dryRunHandler?.(q) ?? { invalid: 'no dry-run handler in this test' };
     if ('invalid' in a) {
-      return { status: 400, body: { error: { code: 400, message: a.invalid, errors: [{ message: a.invalid, domain: 'global', reason: 'invalidQuery', location: 'q', locationType: 'parameter' }], status: 'INVALID_ARGUMENT' } } };
+      return {
+        status: 400,
+        body: {
+          error: { code: 400, message: a.invalid, errors: [{ message: a.invalid, domain: 'global', reason: 'invalidQuery', location: 'q', locationType: 'parameter' }], status: 'INVALID_ARGUMENT' },
+        },
+      };
     }
     const bytes = String(a.totalBytesProcessed);
     return {

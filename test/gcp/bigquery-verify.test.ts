@@ -51,7 +51,14 @@ before(async () => {
   publicKeys = loadPublicKeysFromDir(keysDir);
   const log = await AuditLog.open({ sink, signer, gatewayVersion: 'test', instance: 'i-1', chainId: 'chain-1' });
   for (let i = 0; i < 20; i++) {
-    await log.append({ event_type: 'mcp_request', actor_email: `analyst${i % 3}@bank.example`, decision: 'allow', mcp_method: 'tools/call', rows_returned: i, masked_columns: i % 2 ? [{ column: 'ssn', source: 'p.d.c.ssn', classification: 'pii', method: 'redact', rule_id: null }] : [] });
+    await log.append({
+      event_type: 'mcp_request',
+      actor_email: `analyst${i % 3}@bank.example`,
+      decision: 'allow',
+      mcp_method: 'tools/call',
+      rows_returned: i,
+      masked_columns: i % 2 ? [{ column: 'ssn', source: 'p.d.c.ssn', classification: 'pii', method: 'redact', rule_id: null }] : [],
+    });
   }
   await log.close();
   await pubsub.stop();
@@ -99,7 +106,10 @@ test('at-least-once duplicates are reported as notices, not breaks', async () =>
   try {
     const report = await verify();
     assert.equal(report.ok, true, formatReport(report));
-    assert.ok(report.notices.some((n) => n.kind === 'duplicate'), formatReport(report));
+    assert.ok(
+      report.notices.some((n) => n.kind === 'duplicate'),
+      formatReport(report),
+    );
   } finally {
     rows = saved;
   }
@@ -111,10 +121,16 @@ test('tampering in BigQuery is detected: an edited row, a deleted row', async ()
     rows = saved.map((r, i) => (i === 4 ? { ...r, actor_email: 'someone-else@bank.example' } : r));
     let report = await verify();
     assert.equal(report.ok, false);
-    assert.ok(report.breaks.some((b) => b.kind === 'hash_mismatch' && b.seq === 4), formatReport(report));
+    assert.ok(
+      report.breaks.some((b) => b.kind === 'hash_mismatch' && b.seq === 4),
+      formatReport(report),
+    );
     rows = saved.filter((_, i) => i !== 7);
     report = await verify();
-    assert.ok(report.breaks.some((b) => b.kind === 'seq_gap' || b.kind === 'broken_link'), formatReport(report));
+    assert.ok(
+      report.breaks.some((b) => b.kind === 'seq_gap' || b.kind === 'broken_link'),
+      formatReport(report),
+    );
   } finally {
     rows = saved;
   }
@@ -143,10 +159,26 @@ test('catalog provider: COLUMN_FIELD_PATHS (dataset-qualified: dataViewer on the
     const names = q.params.names as string[];
     const all = [
       { table_catalog: 'test-project', table_schema: 'bank', table_name: 'customers', column_name: 'id', field_path: 'id', data_type: 'INT64', policy_tags: [] },
-      { table_catalog: 'test-project', table_schema: 'bank', table_name: 'customers', column_name: 'ssn', field_path: 'ssn', data_type: 'STRING', policy_tags: ['projects/p/locations/us/taxonomies/1/policyTags/ssn'] },
+      {
+        table_catalog: 'test-project',
+        table_schema: 'bank',
+        table_name: 'customers',
+        column_name: 'ssn',
+        field_path: 'ssn',
+        data_type: 'STRING',
+        policy_tags: ['projects/p/locations/us/taxonomies/1/policyTags/ssn'],
+      },
       { table_catalog: 'test-project', table_schema: 'bank', table_name: 'customers', column_name: 'address', field_path: 'address', data_type: 'STRUCT<city STRING, zip STRING>', policy_tags: [] },
       { table_catalog: 'test-project', table_schema: 'bank', table_name: 'customers', column_name: 'address', field_path: 'address.city', data_type: 'STRING', policy_tags: [] },
-      { table_catalog: 'test-project', table_schema: 'bank', table_name: 'customers', column_name: 'address', field_path: 'address.zip', data_type: 'STRING', policy_tags: ['projects/p/locations/us/taxonomies/1/policyTags/zip'] },
+      {
+        table_catalog: 'test-project',
+        table_schema: 'bank',
+        table_name: 'customers',
+        column_name: 'address',
+        field_path: 'address.zip',
+        data_type: 'STRING',
+        policy_tags: ['projects/p/locations/us/taxonomies/1/policyTags/zip'],
+      },
     ].filter((r) => names.includes(r.table_name));
     return {
       schema: [
@@ -168,9 +200,18 @@ test('catalog provider: COLUMN_FIELD_PATHS (dataset-qualified: dataViewer on the
     const ref = (dataset: string, table: string) => ({ fq: `test-project.${dataset}.${table}`, project: 'test-project', dataset, table });
     const [t] = await provider.load([ref('bank', 'customers'), ref('bank', 'missing')]);
     assert.equal(t.fq, 'test-project.bank.customers');
-    assert.deepEqual(t.columns.map((c) => c.name), ['id', 'ssn', 'address']);
+    assert.deepEqual(
+      t.columns.map((c) => c.name),
+      ['id', 'ssn', 'address'],
+    );
     assert.deepEqual(t.columns[1].policyTags, ['projects/p/locations/us/taxonomies/1/policyTags/ssn']);
-    assert.deepEqual(t.columns[2].fields?.map((f) => [f.name, f.policyTags ?? []]), [['city', []], ['zip', ['projects/p/locations/us/taxonomies/1/policyTags/zip']]]);
+    assert.deepEqual(
+      t.columns[2].fields?.map((f) => [f.name, f.policyTags ?? []]),
+      [
+        ['city', []],
+        ['zip', ['projects/p/locations/us/taxonomies/1/policyTags/zip']],
+      ],
+    );
     assert.equal(cat.queries.length, 1);
     assert.equal((await provider.load([ref('bank', 'missing')])).length, 0, 'unknown tables are absent, and that answer is cached');
     await provider.load([ref('bank', 'customers')]);

@@ -39,7 +39,8 @@ after(() => gw?.stop());
 
 test('a policy-tagged column is classified from BigQuery and the pipeline role is refused it; untagged, it is not', async () => {
   const job = await stack.client('reporting-job@test-project.iam.gserviceaccount.com', []);
-  const call = async (table: string) => (await job.callTool({ name: 'execute_sql', arguments: { sql: `SELECT payout_id, tax_ref FROM \`test-project.reporting.${table}\`` } })) as { isError?: boolean; content: { text?: string }[] };
+  const call = async (table: string) =>
+    (await job.callTool({ name: 'execute_sql', arguments: { sql: `SELECT payout_id, tax_ref FROM \`test-project.reporting.${table}\`` } })) as { isError?: boolean; content: { text?: string }[] };
 
   const refused = await call('payouts');
   assert.equal(refused.isError, true);
@@ -55,6 +56,7 @@ test('a policy-tagged column is classified from BigQuery and the pipeline role i
   assert.doesNotMatch(passed.content[0].text ?? '', /pipeline-no-pii/);
 
   const decisions: string[] = [];
-  for await (const { event } of readEvents(join(stack.dataDir, 'audit'))) if (event.event_type === 'mcp_request' && event.tool_name === 'execute_sql') decisions.push(`${event.decision}:${(event.rule_ids ?? []).includes('pipeline-no-pii')}`);
+  for await (const { event } of readEvents(join(stack.dataDir, 'audit')))
+    if (event.event_type === 'mcp_request' && event.tool_name === 'execute_sql') decisions.push(`${event.decision}:${(event.rule_ids ?? []).includes('pipeline-no-pii')}`);
   assert.deepEqual(decisions, ['deny:true', 'allow:false']);
 });

@@ -50,7 +50,15 @@ function runQuery(q: FakeQuery) {
         { name: 'last_seq', type: 'INT64' as const, mode: 'NULLABLE' as const },
         { name: 'last_time', type: 'TIMESTAMP' as const, mode: 'NULLABLE' as const },
       ],
-      rows: [...by].map(([chain_id, rs]) => ({ chain_id, n: rs.length, last_seq: Math.max(...rs.map((r) => Number(r.seq))), last_time: rs.map((r) => String(r.event_time)).sort().at(-1) })),
+      rows: [...by].map(([chain_id, rs]) => ({
+        chain_id,
+        n: rs.length,
+        last_seq: Math.max(...rs.map((r) => Number(r.seq))),
+        last_time: rs
+          .map((r) => String(r.event_time))
+          .sort()
+          .at(-1),
+      })),
     };
   }
   const out = rows
@@ -63,7 +71,14 @@ function runQuery(q: FakeQuery) {
 async function gateway(host: string, startIso: string, checkpointEvents = 1000) {
   let clock = ms(startIso);
   const sink = new PubSubAuditSink({ topic: 'audit', project: 'test-project', endpoint: pubsub.endpoint, chainId: instanceChainId(new Date(clock), host) });
-  const log = await AuditLog.open({ sink, signer: loadOrCreateSigner({ keysDir }), gatewayVersion: 'test', instance: `${host}-1-abcdef`, checkpointEvery: { events: checkpointEvents, ms: 3_600_000 }, now: () => clock });
+  const log = await AuditLog.open({
+    sink,
+    signer: loadOrCreateSigner({ keysDir }),
+    gatewayVersion: 'test',
+    instance: `${host}-1-abcdef`,
+    checkpointEvery: { events: checkpointEvents, ms: 3_600_000 },
+    now: () => clock,
+  });
   await log.append({ event_type: 'gateway_start', gateway_instance: `${host}-1-abcdef` });
   return {
     log,
@@ -110,7 +125,14 @@ before(async () => {
   await c.crash();
   chains.spanning = c.log.chainId;
 
-  rows = pubsub.messages.map((m) => ({ ...JSON.parse(m.data.toString('utf8')), subscription_name: 's', message_id: m.messageId, publish_time: m.publishTime.toISOString(), data: null, attributes: '{}' }));
+  rows = pubsub.messages.map((m) => ({
+    ...JSON.parse(m.data.toString('utf8')),
+    subscription_name: 's',
+    message_id: m.messageId,
+    publish_time: m.publishTime.toISOString(),
+    data: null,
+    attributes: '{}',
+  }));
   bq = new FakeBigQuery(runQuery);
   await bq.start();
   client = new BigQuery(bq.clientOptions());
@@ -155,7 +177,10 @@ test('verify --bigquery checks each chain on its own: clean one sealed, crashed 
   const text = formatReport(r);
   assert.equal(r.ok, true, text);
   assert.equal(r.chains.length, 3);
-  assert.deepEqual(r.chains.filter((c) => c.sealed).map((c) => c.chain_id), [chains.clean]);
+  assert.deepEqual(
+    r.chains.filter((c) => c.sealed).map((c) => c.chain_id),
+    [chains.clean],
+  );
   assert.deepEqual(noticeFor(r, chains.clean), []);
 
   const [crashed] = noticeFor(r, chains.crashed);
@@ -188,7 +213,10 @@ test('per-instance chains still catch tampering: a deleted middle event breaks; 
     rows = saved.filter((r) => !(r.chain_id === chains.clean && r.seq === 2));
     let r = await verify('2026-01-10', '2026-01-10');
     assert.equal(r.ok, false);
-    assert.ok(r.breaks.some((b) => b.chain === chains.clean && (b.kind === 'seq_gap' || b.kind === 'broken_link')), formatReport(r));
+    assert.ok(
+      r.breaks.some((b) => b.chain === chains.clean && (b.kind === 'seq_gap' || b.kind === 'broken_link')),
+      formatReport(r),
+    );
     // Cutting gateway_stop + the final checkpoint is indistinguishable from a crash in the table
     // alone; the notice names it, and the write-once archive holds the seal (docs/gcp.md).
     const last = Math.max(...saved.filter((x) => x.chain_id === chains.clean).map((x) => Number(x.seq)));

@@ -1,5 +1,5 @@
 // The Terraform output examiner_dashboard_url must be the same link `bqwarden dashboard-url`
-// prints (src/report/dashboard-url.ts) for the same inputs. Two ways of checking, both against
+// prints (src/gcp/dashboard-url.ts) for the same inputs. Two ways of checking, both against
 // the checked-in module: with a terraform binary the dashboard-url module is evaluated for real;
 // always, its parameter templates are read from the parsed HCL and rebuilt here with a small
 // evaluator that knows only the few forms the module may use (anything else fails the test).
@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from '@cdktf/hcl2json';
-import { examinerDashboardUrl, DASHBOARD_VIEWS, EVENTS_VIEW } from '../../src/report/dashboard-url.js';
+import { examinerDashboardUrl, DASHBOARD_VIEWS, EVENTS_VIEW } from '../../src/gcp/dashboard-url.js';
 
 const moduleDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'terraform', 'modules', 'bqwarden');
 const urlModuleDir = join(moduleDir, 'dashboard-url');

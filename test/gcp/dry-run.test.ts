@@ -48,7 +48,9 @@ let gw: BigQueryGateway;
 before(async () => {
   // The production example policy with the dry run on and a byte budget for the pipeline role.
   const policy = (yaml: string) => {
-    const edited = yaml.replace('    defaultDataset: null\n', '    defaultDataset: null\n    dryRun: true\n').replace('    keepLiterals: true\n', `    keepLiterals: true\n    maxBytesProcessed: ${BUDGET}\n`);
+    const edited = yaml
+      .replace('    defaultDataset: null\n', '    defaultDataset: null\n    dryRun: true\n')
+      .replace('    keepLiterals: true\n', `    keepLiterals: true\n    maxBytesProcessed: ${BUDGET}\n`);
     assert.match(edited, /dryRun: true[\s\S]*maxBytesProcessed/);
     return edited;
   };
@@ -97,17 +99,23 @@ test('attack: BigQuery references a table our analysis did not find: denied, nam
   assert.equal((await lastEvent((e) => (e.sql_text ?? '').includes('/*bq:hr*/'))).error_code, 'dry_run_table_mismatch');
 });
 
-test('cost guard: a statement over the role\'s byte budget is denied with the bytes and the budget', async () => {
+test("cost guard: a statement over the role's byte budget is denied with the bytes and the budget", async () => {
   const r = await call(PIPELINE, [], 'SELECT id FROM `test-project.reporting.refunds` /*bq:big*/');
   assert.equal(r.isError, true);
-  assert.match(text(r), new RegExp(`would process 5000000000 bytes \\(BigQuery dry run\\), more than the ${BUDGET} bytes your roles \\(pipeline\\) may process per statement; denied \\(rule byte-budget\\)`));
+  assert.match(
+    text(r),
+    new RegExp(`would process 5000000000 bytes \\(BigQuery dry run\\), more than the ${BUDGET} bytes your roles \\(pipeline\\) may process per statement; denied \\(rule byte-budget\\)`),
+  );
   const e = await lastEvent((ev) => (ev.sql_text ?? '').includes('/*bq:big*/'));
   assert.equal(e.error_code, 'over_byte_budget');
   assert.ok(e.rule_ids.includes('byte-budget'));
   // A role with no budget is not held to one (roles grant; the budget is the pipeline's).
   const analyst = await call('fiona@test-project.example', ['gcp-data-eng@acme-bank.com'], 'SELECT id FROM `test-project.core_banking.accounts` /*bq:big*/');
   assert.doesNotMatch(text(analyst), /byte-budget|dry-run/);
-  assert.ok(bq.dryRuns.some((d) => d.query.includes('core_banking') && d.query.includes('accounts')), 'its statement was dry-run all the same');
+  assert.ok(
+    bq.dryRuns.some((d) => d.query.includes('core_banking') && d.query.includes('accounts')),
+    'its statement was dry-run all the same',
+  );
 });
 
 test('fail closed: a dry run BigQuery refuses, or that cannot reach BigQuery, denies the call', async () => {

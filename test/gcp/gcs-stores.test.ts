@@ -37,7 +37,10 @@ test('anchors in the locked bucket: a cut tail is a break, and the anchors thems
     assert.equal(listed.anchors.length, 1);
     assert.equal(s.name, 'gs://bank-audit-anchors/anchors/');
     const r = await verifyDir(t.audit, { publicKeys: loadPublicKeysFromDir(t.keys), anchors: { store: s.name, ...listed } });
-    assert.deepEqual(r.breaks.map((b) => b.kind), ['anchor_missing']);
+    assert.deepEqual(
+      r.breaks.map((b) => b.kind),
+      ['anchor_missing'],
+    );
 
     // The attacker holds the gateway's identity (objectCreator): no delete, and a create-only put cannot replace.
     const bucket = new Storage({ apiEndpoint: gcs.endpoint, projectId: 'bank-prod' }).bucket('bank-audit-anchors');

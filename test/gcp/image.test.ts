@@ -89,7 +89,11 @@ async function terraformEnv(port: number): Promise<Record<string, string>> {
     ...Object.fromEntries(gw.env.map((e) => [e.name, values[e.name]])),
     // What local.derived_env adds (identity, writer, catalog), in the shapes run.tf builds.
     BQWARDEN__identity__google__idTokens: JSON.stringify({ audiences: [publicUrl, '32555940559.apps.googleusercontent.com'] }),
-    BQWARDEN__upstream__writer: JSON.stringify({ url: 'http://127.0.0.1:5001/mcp', name: 'toolbox-bigquery-writer', credential: { type: 'google_impersonated', targetPrincipal: 'bqwarden-writer@test-project.iam.gserviceaccount.com' } }),
+    BQWARDEN__upstream__writer: JSON.stringify({
+      url: 'http://127.0.0.1:5001/mcp',
+      name: 'toolbox-bigquery-writer',
+      credential: { type: 'google_impersonated', targetPrincipal: 'bqwarden-writer@test-project.iam.gserviceaccount.com' },
+    }),
     BQWARDEN__gcp__bigquery__catalog: 'true',
     // Local stand-ins for the Google endpoints.
     BQWARDEN__gcp__pubsubEndpoint: pubsub.endpoint,
@@ -104,8 +108,22 @@ function mountSecrets(mode: number): void {
   for (const [dir, file, content] of [
     ['audit-signing-key', 'key.pem', generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()],
     // 64 characters of [A-Za-z0-9], like the random_password Terraform generates.
-    ['pseudonymise-key', 'key', randomBytes(48).toString('base64').replace(/[^A-Za-z0-9]/g, 'A').slice(0, 64)],
-    ['session-key', 'key', randomBytes(48).toString('base64').replace(/[^A-Za-z0-9]/g, 'A').slice(0, 64)],
+    [
+      'pseudonymise-key',
+      'key',
+      randomBytes(48)
+        .toString('base64')
+        .replace(/[^A-Za-z0-9]/g, 'A')
+        .slice(0, 64),
+    ],
+    [
+      'session-key',
+      'key',
+      randomBytes(48)
+        .toString('base64')
+        .replace(/[^A-Za-z0-9]/g, 'A')
+        .slice(0, 64),
+    ],
   ] as const) {
     mkdirSync(join(secrets, dir), { recursive: true, mode: 0o755 });
     writeFileSync(join(secrets, dir, file), content, { mode });
@@ -190,7 +208,8 @@ test('the image holds compiled JS and runtime dependencies only, plus its defaul
 });
 
 test('`bqwarden serve` on the image layout, as Cloud Run starts it, answers /readyz; SIGTERM seals the chain', async (t) => {
-  if (Number(process.versions.node.split('.')[0]) < NODE_LTS_MAJOR) t.diagnostic(`the image runs Node ${NODE_LTS_MAJOR}; this run uses ${process.version} (CI runs the suite on Node ${NODE_LTS_MAJOR})`);
+  if (Number(process.versions.node.split('.')[0]) < NODE_LTS_MAJOR)
+    t.diagnostic(`the image runs Node ${NODE_LTS_MAJOR}; this run uses ${process.version} (CI runs the suite on Node ${NODE_LTS_MAJOR})`);
   if (!asRoot) t.diagnostic('not root: serve runs as the current user, not as an unprivileged one');
   mountSecrets(0o444);
   const port = await freePort();
@@ -205,7 +224,10 @@ test('`bqwarden serve` on the image layout, as Cloud Run starts it, answers /rea
   const prm = (await (await fetch(`http://127.0.0.1:${port}/.well-known/oauth-protected-resource/mcp`)).json()) as { resource: string };
   assert.equal(prm.resource, `http://127.0.0.1:${port}/mcp`);
   assert.ok(metadata.tokenRequests >= 1, 'BigQuery (approval state) used the identity from the metadata server');
-  assert.ok(bq.queries.some((q) => /approval_events/.test(q.query)), 'approval state was rebuilt from the approval_events view');
+  assert.ok(
+    bq.queries.some((q) => /approval_events/.test(q.query)),
+    'approval state was rebuilt from the approval_events view',
+  );
 
   serve.child.kill('SIGTERM');
   assert.equal(await serve.exited, 0, serve.output());

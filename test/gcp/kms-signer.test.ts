@@ -94,7 +94,11 @@ test('KMS unavailable: events stay durable and unsigned for maxUnsignedMs, then 
     assert.equal(r.ok, true, JSON.stringify(r.breaks));
     const present = new Set<number>();
     for await (const { event } of (await import('../../src/audit/reader.js')).readEvents(t.audit)) present.add(event.seq);
-    assert.deepEqual(acknowledged.filter((s) => !present.has(s)), [], 'nothing acknowledged is lost');
+    assert.deepEqual(
+      acknowledged.filter((s) => !present.has(s)),
+      [],
+      'nothing acknowledged is lost',
+    );
   } finally {
     kms.unavailable = false;
     rules.cleanup();

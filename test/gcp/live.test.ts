@@ -39,9 +39,18 @@ test('live: publish -> BigQuery subscription -> verify', { timeout: 15 * 60_000 
   const datasetId = `bqwarden_live_${suffix}`;
   const topicName = `bqwarden-live-${suffix}`;
   t.after(async () => {
-    await pubsub.subscription(`${topicName}-bq`).delete().catch(() => undefined);
-    await pubsub.topic(topicName).delete().catch(() => undefined);
-    await bq.dataset(datasetId).delete({ force: true }).catch(() => undefined);
+    await pubsub
+      .subscription(`${topicName}-bq`)
+      .delete()
+      .catch(() => undefined);
+    await pubsub
+      .topic(topicName)
+      .delete()
+      .catch(() => undefined);
+    await bq
+      .dataset(datasetId)
+      .delete({ force: true })
+      .catch(() => undefined);
     await pubsub.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -92,14 +101,21 @@ test('live: queries rewritten for a masked role answer the same on a table and o
   const real = `bqwarden_live_${suffix}_real`;
   const twin = `bqwarden_live_${suffix}_twin`;
   t.after(async () => {
-    for (const ds of [real, twin]) await bq.dataset(ds).delete({ force: true }).catch(() => undefined);
+    for (const ds of [real, twin])
+      await bq
+        .dataset(ds)
+        .delete({ force: true })
+        .catch(() => undefined);
   });
   const rows = [
     [1, '123-45-6789', 'ann.lee@bank.example', 'retail'],
     [2, '987-65-4321', 'bob.ray@mail.example', 'private'],
     [3, '555-12-0001', 'cy.doe@bank.example', 'retail'],
   ] as const;
-  for (const [ds, hide] of [[real, false], [twin, true]] as const) {
+  for (const [ds, hide] of [
+    [real, false],
+    [twin, true],
+  ] as const) {
     await bq.createDataset(ds, { location: 'US' });
     const values = rows
       .map(([id, ssn, email, seg]) => {
@@ -127,7 +143,12 @@ visibility: [{ id: v, roles: [analyst], classifications: { pii.ssn: last4, pii.e
 `,
         },
       ],
-      [{ name: 'catalog/c.yaml', text: `tables:\n  - fq: ${project}.${ds}.customers\n    columns: [{ name: customer_id, type: INT64 }, { name: ssn, type: STRING }, { name: email, type: STRING }, { name: segment, type: STRING }]\n` }],
+      [
+        {
+          name: 'catalog/c.yaml',
+          text: `tables:\n  - fq: ${project}.${ds}.customers\n    columns: [{ name: customer_id, type: INT64 }, { name: ssn, type: STRING }, { name: email, type: STRING }, { name: segment, type: STRING }]\n`,
+        },
+      ],
     );
   const QUERIES = [
     'SELECT customer_id, ssn, email FROM customers ORDER BY customer_id',

@@ -72,7 +72,11 @@ function assertOrderedNoLoss(expected: AuditEvent[]): void {
         firstSeqs.push(ev.seq);
       }
     }
-    assert.deepEqual(firstSeqs, evs.map((e) => e.seq), `chain ${key}: every event stored once in seq order`);
+    assert.deepEqual(
+      firstSeqs,
+      evs.map((e) => e.seq),
+      `chain ${key}: every event stored once in seq order`,
+    );
   }
 }
 
@@ -80,11 +84,7 @@ test('publishes every event as schema-valid JSON with the chain as ordering key'
   const s = sink();
   const a = fakeChain('chain-a', 12);
   const b = fakeChain('chain-b', 7);
-  await Promise.all([
-    ...[0, 4, 8].map((i) => checkedWrite(s, a.slice(i, i + 4))),
-    checkedWrite(s, b.slice(0, 3)),
-    checkedWrite(s, [...b.slice(3)]),
-  ]);
+  await Promise.all([...[0, 4, 8].map((i) => checkedWrite(s, a.slice(i, i + 4))), checkedWrite(s, b.slice(0, 3)), checkedWrite(s, [...b.slice(3)])]);
   assert.equal(server.messages.length, 19);
   assertOrderedNoLoss([...a, ...b]);
   const m = server.messages[0];

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SpoolSink, SpoolError } from '../../src/sinks/spool.js';
 import { createPubSubSink } from '../../src/sinks/pubsub.js';
-import type { AuditSink, ChainHead } from '../../src/sinks/types.js';
+import type { AuditSink, ChainHead } from '../../src/audit/sink.js';
 import type { AuditEvent } from '../../src/audit/event.js';
 import { FakePubSubServer } from '../fixtures/pubsub-server.js';
 import { status } from '@grpc/grpc-js';
@@ -52,7 +52,10 @@ test('writes are acknowledged once spooled, even while downstream is down, then 
   assert.deepEqual(await spool.recoverHead('c'), { chain_id: 'c', seq: 9, hash: evs[9].hash });
   inner.failing = false;
   await spool.drain();
-  assert.deepEqual(inner.received.map((e) => e.seq), evs.map((e) => e.seq));
+  assert.deepEqual(
+    inner.received.map((e) => e.seq),
+    evs.map((e) => e.seq),
+  );
   assert.equal(await spool.fileBytes(), 0, 'a fully drained spool is compacted');
   await spool.close();
 });
@@ -87,7 +90,10 @@ test('undrained events survive a restart; a torn last line is dropped', async (t
   const second = new SpoolSink(inner, { dir, drainIntervalMs: 1000 });
   assert.deepEqual(await second.recoverHead('r'), { chain_id: 'r', seq: 3, hash: evs[3].hash });
   await second.drain();
-  assert.deepEqual(inner.received.map((e) => e.event_id), evs.map((e) => e.event_id));
+  assert.deepEqual(
+    inner.received.map((e) => e.event_id),
+    evs.map((e) => e.event_id),
+  );
   await second.close();
 });
 
@@ -110,6 +116,9 @@ test('spool in front of the real Pub/Sub client: outage absorbed, then delivered
   assert.equal(server.messages.length, 0);
   down = false;
   for (let i = 0; i < 200 && server.messages.length < 5; i++) await new Promise((r) => setTimeout(r, 25));
-  assert.deepEqual(server.messages.map((m) => Number(m.attributes.seq)), [0, 1, 2, 3, 4]);
+  assert.deepEqual(
+    server.messages.map((m) => Number(m.attributes.seq)),
+    [0, 1, 2, 3, 4],
+  );
   await sink.close();
 });

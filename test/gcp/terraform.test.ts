@@ -22,7 +22,9 @@ let files: Record<string, Obj>;
 async function parseDir(dir: string): Promise<{ merged: Obj; files: Record<string, Obj> }> {
   const merged: Obj = {};
   const perFile: Record<string, Obj> = {};
-  for (const f of readdirSync(dir).filter((n) => n.endsWith('.tf')).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((n) => n.endsWith('.tf'))
+    .sort()) {
     const json = await parse(f, readFileSync(join(dir, f), 'utf8'));
     perFile[f] = json;
     for (const [block, body] of Object.entries(json)) {
@@ -95,7 +97,10 @@ test('versions.tf pins terraform and every provider with lower and upper bounds'
 });
 
 test('every variable (module and example) has a description', () => {
-  for (const [where, m] of [['module', mod], ['example', example]] as const) {
+  for (const [where, m] of [
+    ['module', mod],
+    ['example', example],
+  ] as const) {
     for (const [name, v] of Object.entries(m.variable ?? {})) {
       assert.ok((v as Obj[])[0].description?.length > 10, `${where} variable ${name} has a description`);
     }
@@ -348,7 +353,10 @@ test('provider schema checker catches unknown arguments, misplaced blocks, missi
     'google_secret_manager_secret_version.z: required argument secret is missing',
     'google_storage_bucket.w.dynamic "versioning_typo": unknown block',
   ]) {
-    assert.ok(found.some((f) => f.startsWith(want)), `expected ${want} in ${JSON.stringify(found, null, 1)}`);
+    assert.ok(
+      found.some((f) => f.startsWith(want)),
+      `expected ${want} in ${JSON.stringify(found, null, 1)}`,
+    );
   }
 });
 
@@ -370,7 +378,11 @@ test('ephemeral resources: only the three key generators, from random and tls, w
   assert.ok(eph.random_password.pseudonymise[0].length >= 44, 'at least 32 bytes once base64-decoded');
   const uses = JSON.stringify(mod.resource).match(/ephemeral\.[a-z_]+\.[a-z_]+\[0\]\.[a-z_0-9]+/g) ?? [];
   assert.ok(eph.random_password.session[0].length >= 32, 'the session key is read as raw bytes: at least 32');
-  assert.deepEqual(uses.sort(), ['ephemeral.random_password.pseudonymise[0].result', 'ephemeral.random_password.session[0].result', 'ephemeral.tls_private_key.audit_signing[0].private_key_pem_pkcs8']);
+  assert.deepEqual(uses.sort(), [
+    'ephemeral.random_password.pseudonymise[0].result',
+    'ephemeral.random_password.session[0].result',
+    'ephemeral.tls_private_key.audit_signing[0].private_key_pem_pkcs8',
+  ]);
   for (const [, , r] of allResources(mod)) {
     for (const [k, v] of Object.entries(r)) if (JSON.stringify(v).includes('ephemeral.')) assert.match(k, /_wo$/, `${k} takes an ephemeral value, so it must be write-only`);
   }
@@ -378,7 +390,11 @@ test('ephemeral resources: only the three key generators, from random and tls, w
 });
 
 test('first apply: secret versions exist before the service, are mounted by version, and readable by the image user', () => {
-  for (const [name, secret] of [['audit_signing_key', 'audit-signing-key'], ['pseudonymise_key', 'pseudonymise-key'], ['session_key', 'session-key']]) {
+  for (const [name, secret] of [
+    ['audit_signing_key', 'audit-signing-key'],
+    ['pseudonymise_key', 'pseudonymise-key'],
+    ['session_key', 'session-key'],
+  ]) {
     const v = res('google_secret_manager_secret_version', name);
     assert.equal(v.count, '${var.manage_secret_versions ? 1 : 0}');
     assert.match(v.secret, new RegExp(`google_secret_manager_secret\\.gateway\\["${secret}"\\]\\.id`));
@@ -386,11 +402,19 @@ test('first apply: secret versions exist before the service, are mounted by vers
   }
   assert.equal(mod.variable.manage_secret_versions[0].default, true);
   const svc = res('google_cloud_run_v2_service', 'gateway');
-  for (const dep of ['google_secret_manager_secret_version.audit_signing_key', 'google_secret_manager_secret_version.pseudonymise_key', 'google_secret_manager_secret_version.session_key', 'google_secret_manager_secret_iam_member.runtime_secret_access']) {
+  for (const dep of [
+    'google_secret_manager_secret_version.audit_signing_key',
+    'google_secret_manager_secret_version.pseudonymise_key',
+    'google_secret_manager_secret_version.session_key',
+    'google_secret_manager_secret_iam_member.runtime_secret_access',
+  ]) {
     assert.ok(svc.depends_on.includes(`\${${dep}}`), `service depends on ${dep}`);
   }
   const items = (svc.template[0].volumes as Obj[]).filter((v) => v.secret).map((v) => v.secret[0].items[0]);
-  assert.deepEqual(items.map((i) => i.version), ['${local.signing_key_version}', '${local.pseudonymise_key_version}', '${local.session_key_version}']);
+  assert.deepEqual(
+    items.map((i) => i.version),
+    ['${local.signing_key_version}', '${local.pseudonymise_key_version}', '${local.session_key_version}'],
+  );
   // Every instance reads the same session key, so a sealed session id opens on any of them.
   const env = Object.fromEntries((svc.template[0].containers[0].env as Obj[]).filter((e) => e.name).map((e) => [e.name, e.value]));
   assert.equal(env.BQWARDEN__transport__sessionSecretFile, '/secrets/session-key/key');
@@ -420,7 +444,8 @@ test('provider floors match what is used: iap_enabled needs google-beta >= 6.31'
   assert.ok(atLeast(floor('google-beta'), [6, 31, 0]));
   assert.ok(atLeast(floor('google'), [6, 31, 0]));
   const exampleProviders = example.terraform[0].required_providers[0];
-  for (const p of ['google', 'google-beta', 'random', 'tls']) assert.equal(exampleProviders[p].version, files['versions.tf'].terraform[0].required_providers[0][p].version, `example pins ${p} like the module`);
+  for (const p of ['google', 'google-beta', 'random', 'tls'])
+    assert.equal(exampleProviders[p].version, files['versions.tf'].terraform[0].required_providers[0][p].version, `example pins ${p} like the module`);
 });
 
 test('reachability and identity: ingress all behind Cloud Run IAM by default, first-class issuer/audience/IAP/resource variables', () => {
@@ -430,7 +455,15 @@ test('reachability and identity: ingress all behind Cloud Run IAM by default, fi
   const locals = JSON.stringify(mod.locals);
   assert.match(locals, /gateway_url":"\$\{coalesce\(var\.public_url, \\"https:\/\/\$\{local\.service_name\}-\$\{data\.google_project\.this\.number\}\.\$\{var\.region\}\.run\.app\\"\)\}/);
   assert.match(locals, /iap_audience":"\/projects\/\$\{data\.google_project\.this\.number\}\/locations\/\$\{var\.region\}\/services\/\$\{local\.service_name\}/);
-  for (const key of ['BQWARDEN__identity__issuers', 'BQWARDEN__identity__google__iap', 'BQWARDEN__identity__google__idTokens', 'BQWARDEN__upstream__writer', 'BQWARDEN__gcp__bigquery__catalog', 'BQWARDEN__rules__dir']) assert.ok(locals.includes(key), key);
+  for (const key of [
+    'BQWARDEN__identity__issuers',
+    'BQWARDEN__identity__google__iap',
+    'BQWARDEN__identity__google__idTokens',
+    'BQWARDEN__upstream__writer',
+    'BQWARDEN__gcp__bigquery__catalog',
+    'BQWARDEN__rules__dir',
+  ])
+    assert.ok(locals.includes(key), key);
   const gw = (res('google_cloud_run_v2_service', 'gateway').template[0].containers as Obj[]).find((c) => c.name === 'gateway')!;
   assert.equal((gw.env as Obj[]).find((e) => e.name === 'BQWARDEN_PUBLIC_URL')?.value, '${local.gateway_url}');
   assert.deepEqual(Object.keys(gw.dynamic.env[0]), ['content', 'for_each']);
@@ -484,7 +517,8 @@ test('operations: 31-day dead letters, copied to the locked archive, alerts on d
   assert.equal(dla.cloud_storage_config[0].filename_prefix, 'dead-letter/');
   const policies = mod.resource.google_monitoring_alert_policy as Obj;
   const filters = JSON.stringify(policies);
-  for (const metric of ['subscription/num_undelivered_messages', 'subscription/oldest_unacked_message_age', 'topic/send_request_count']) assert.ok(filters.includes(`pubsub.googleapis.com/${metric}`), metric);
+  for (const metric of ['subscription/num_undelivered_messages', 'subscription/oldest_unacked_message_age', 'topic/send_request_count'])
+    assert.ok(filters.includes(`pubsub.googleapis.com/${metric}`), metric);
   for (const p of Object.values(policies)) assert.equal((p as Obj[])[0].notification_channels, '${var.alert_notification_channels}');
   // The log-match alert names the exact message the gateway logs, under the key pino writes.
   const logFilter = policies.audit_write_failures[0].conditions[0].condition_matched_log[0].filter as string;
@@ -499,7 +533,13 @@ test('gateway_env guard: accepts the identity keys the deploy doc needs, refuses
   const nameCond = guard[0].condition as string;
   const valueCond = guard[1].condition as string;
   const cases: Record<string, Record<string, string>> = {
-    identity: { BQWARDEN__identity__google__idTokens: '{"audiences":["x"]}', BQWARDEN__identity__issuers: '[]', BQWARDEN__identity__google__iap: '{}', BQWARDEN__identity__resource: 'https://x/mcp', BQWARDEN__masking__pseudonym__keyFile: '/secrets/k' },
+    identity: {
+      BQWARDEN__identity__google__idTokens: '{"audiences":["x"]}',
+      BQWARDEN__identity__issuers: '[]',
+      BQWARDEN__identity__google__iap: '{}',
+      BQWARDEN__identity__resource: 'https://x/mcp',
+      BQWARDEN__masking__pseudonym__keyFile: '/secrets/k',
+    },
     key: { BQWARDEN__masking__pseudonym__key: 'abc' },
     token: { BQWARDEN__upstream__token: 'abc' },
     secret: { MY_CLIENT_SECRET: 'abc' },
@@ -552,7 +592,8 @@ test('trust (issue 13): KMS signing key (sign-only for the runtime), anchor and 
     '${google_storage_bucket.tool_pins.name}:roles/storage.objectViewer',
   ]);
   const env = JSON.stringify(mod.locals);
-  for (const k of ['BQWARDEN__audit__kms__keyVersion', 'BQWARDEN__audit__anchors__gcs__bucket', 'BQWARDEN__approvals__claims__gcs__bucket', 'BQWARDEN__toolPins__gcs__bucket']) assert.ok(env.includes(k), k);
+  for (const k of ['BQWARDEN__audit__kms__keyVersion', 'BQWARDEN__audit__anchors__gcs__bucket', 'BQWARDEN__approvals__claims__gcs__bucket', 'BQWARDEN__toolPins__gcs__bucket'])
+    assert.ok(env.includes(k), k);
   assert.match(JSON.stringify(files['run.tf'].locals), /derived_env[^}]*merge\([^)]*local\.trust_env\)/, 'the service env includes the trust settings');
   for (const o of ['audit_signing_public_key_pem', 'audit_signing_key_version', 'anchor_bucket', 'approval_claims_bucket', 'tool_pins_bucket']) assert.ok(mod.output[o], o);
 });

@@ -164,15 +164,15 @@ test('two instances: an approval runs exactly once when re-run on both at the sa
     await until('B sees the request', async () => (await api(b, 'gw-b', 'bob@bank.example', ['approver'], 'GET', `/approvals/${id}`)).status === 200);
     const ok = await api(b, 'gw-b', 'bob@bank.example', ['approver'], 'POST', `/approvals/${id}/approve`, { reason: 'ticket CHG-1 checked' });
     assert.equal(ok.status, 200, JSON.stringify(ok.json));
-    for (const [gw, name] of [[a, 'gw-a'], [b, 'gw-b']] as const) {
+    for (const [gw, name] of [
+      [a, 'gw-a'],
+      [b, 'gw-b'],
+    ] as const) {
       await until(`${name} sees it approved`, async () => (await api(gw, name, 'eve@bank.example', ['engineer'], 'GET', `/approvals/${id}`)).json.approval?.status === 'approved');
     }
 
     // The same approved call on both instances at once.
-    const [onA, onB] = (await Promise.all([
-      eveA.callTool({ name: 'execute_sql', arguments: { sql: del } }),
-      eveB.callTool({ name: 'execute_sql', arguments: { sql: del } }),
-    ])) as Result[];
+    const [onA, onB] = (await Promise.all([eveA.callTool({ name: 'execute_sql', arguments: { sql: del } }), eveB.callTool({ name: 'execute_sql', arguments: { sql: del } })])) as Result[];
     const ran = [onA, onB].filter((r) => r.isError !== true);
     const refused = [onA, onB].filter((r) => r.isError === true);
     assert.equal(ran.length, 1, `exactly one instance executes: A=${text(onA).slice(0, 200)} B=${text(onB).slice(0, 200)}`);
@@ -200,7 +200,11 @@ test('two instances: an approval runs exactly once when re-run on both at the sa
 
     const anchors = gcsAnchorStore({ bucket: 'bank-audit-anchors', apiEndpoint: gcs.endpoint });
     const listed = await anchors.list();
-    const v = createVerifier({ publicKeys: [{ pem: kms.keys.get(KEY)!.publicPem, source: 'Terraform output audit_signing_public_key_pem' }], requireSealed: true, anchors: { store: anchors.name, ...listed } });
+    const v = createVerifier({
+      publicKeys: [{ pem: kms.keys.get(KEY)!.publicPem, source: 'Terraform output audit_signing_public_key_pem' }],
+      requireSealed: true,
+      anchors: { store: anchors.name, ...listed },
+    });
     const byChain = new Map<string, AuditEvent[]>();
     for (const e of events) byChain.set(e.chain_id, [...(byChain.get(e.chain_id) ?? []), e]);
     for (const list of byChain.values()) for (const e of list.sort((x, y) => x.seq - y.seq)) v.push(e);

@@ -101,8 +101,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
       return gateway;
     },
     toolbox,
-    token: (user, groups, o = {}) =>
-      mintDevToken({ dataDir, issuer: `${gateway.url}/dev-issuer`, audience: `${gateway.url}/mcp`, user, groups, ttlSeconds: o.ttlSeconds, actorType: o.actorType }),
+    token: (user, groups, o = {}) => mintDevToken({ dataDir, issuer: `${gateway.url}/dev-issuer`, audience: `${gateway.url}/mcp`, user, groups, ttlSeconds: o.ttlSeconds, actorType: o.actorType }),
     async client(user, groups) {
       const token = await stack.token(user, groups);
       const client = new Client({ name: 'bqwarden-e2e', version: '1.0.0' });

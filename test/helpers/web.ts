@@ -21,17 +21,16 @@ export const TEST_PAGES = [
   { path: '/approvals/ui', label: 'approvals page' },
 ];
 
-export function testWeb(
-  authenticate: (headers: IncomingHttpHeaders) => Promise<Identity>,
-  audit: { append(input: AuditEventInput): Promise<unknown> },
-  over: Partial<WebDeps> = {},
-): Web {
+export function testWeb(authenticate: (headers: IncomingHttpHeaders) => Promise<Identity>, audit: { append(input: AuditEventInput): Promise<unknown> }, over: Partial<WebDeps> = {}): Web {
   return createWeb({
     publicUrl: 'http://127.0.0.1:8080',
     authenticate,
     recordFailure: async (f) => {
       await audit.append({ event_type: 'auth_failure', ...httpFailureFields(f) });
     },
+    // Bare-app page tests exercise the pages; the scanning itself is tested end to end
+    // through the real pipeline (test/web/auth-failure.test.ts).
+    scanClientText: (t) => t,
     signIn: null,
     sessionSeconds: 3600,
     pages: TEST_PAGES,

@@ -35,10 +35,25 @@ function zetaType(type: string, fields?: CatalogColumn[]): Any {
   const t = type.trim().toUpperCase();
   const array = /^ARRAY<(.*)>$/.exec(t);
   if (array) return { typeKind: 'TYPE_ARRAY', arrayType: { elementType: zetaType(array[1], fields) } };
-  if (fields?.length || t === 'RECORD' || t.startsWith('STRUCT')) return { typeKind: 'TYPE_STRUCT', structType: { field: (fields ?? []).map((f) => ({ fieldName: f.name, fieldType: zetaType(f.type, f.fields) })) } };
+  if (fields?.length || t === 'RECORD' || t.startsWith('STRUCT'))
+    return { typeKind: 'TYPE_STRUCT', structType: { field: (fields ?? []).map((f) => ({ fieldName: f.name, fieldType: zetaType(f.type, f.fields) })) } };
   const kinds: Record<string, string> = {
-    STRING: 'TYPE_STRING', INT64: 'TYPE_INT64', INTEGER: 'TYPE_INT64', FLOAT64: 'TYPE_DOUBLE', FLOAT: 'TYPE_DOUBLE', NUMERIC: 'TYPE_NUMERIC', BIGNUMERIC: 'TYPE_BIGNUMERIC',
-    BOOL: 'TYPE_BOOL', BOOLEAN: 'TYPE_BOOL', DATE: 'TYPE_DATE', DATETIME: 'TYPE_DATETIME', TIMESTAMP: 'TYPE_TIMESTAMP', TIME: 'TYPE_TIME', BYTES: 'TYPE_BYTES', JSON: 'TYPE_JSON', GEOGRAPHY: 'TYPE_GEOGRAPHY',
+    STRING: 'TYPE_STRING',
+    INT64: 'TYPE_INT64',
+    INTEGER: 'TYPE_INT64',
+    FLOAT64: 'TYPE_DOUBLE',
+    FLOAT: 'TYPE_DOUBLE',
+    NUMERIC: 'TYPE_NUMERIC',
+    BIGNUMERIC: 'TYPE_BIGNUMERIC',
+    BOOL: 'TYPE_BOOL',
+    BOOLEAN: 'TYPE_BOOL',
+    DATE: 'TYPE_DATE',
+    DATETIME: 'TYPE_DATETIME',
+    TIMESTAMP: 'TYPE_TIMESTAMP',
+    TIME: 'TYPE_TIME',
+    BYTES: 'TYPE_BYTES',
+    JSON: 'TYPE_JSON',
+    GEOGRAPHY: 'TYPE_GEOGRAPHY',
   };
   return { typeKind: kinds[t] ?? 'TYPE_STRING' };
 }

@@ -272,7 +272,11 @@ describe('Google ID token and IAP attacks', () => {
     const stray = await makeKey('ES256');
     await rejects(auth, { 'x-goog-iap-jwt-assertion': await iap({}, stray) }, 'unknown_kid');
     const [h, , s] = (await iap({})).split('.');
-    await rejects(auth, { 'x-goog-iap-jwt-assertion': `${h}.${b64json({ iss: 'https://cloud.google.com/iap', aud: IAP_AUD, sub: 'x', email: 'ceo@bank.example', iat: now(), exp: now() + 600 })}.${s}` }, 'bad_signature');
+    await rejects(
+      auth,
+      { 'x-goog-iap-jwt-assertion': `${h}.${b64json({ iss: 'https://cloud.google.com/iap', aud: IAP_AUD, sub: 'x', email: 'ceo@bank.example', iat: now(), exp: now() + 600 })}.${s}` },
+      'bad_signature',
+    );
   });
 
   it('refuses a request without the IAP header when IAP is required', async () => {

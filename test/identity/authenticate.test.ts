@@ -41,7 +41,15 @@ describe('valid OIDC tokens', () => {
 
   it('Entra-style: app roles claim, preferred_username, agent by azp, alternative audience', async () => {
     const auth = createAuthenticator(config());
-    const token = await entra.sign({ sub: 'oid-1', aud: 'api://bqwarden', roles: ['analyst', 'dba'], groups: ['guid-1'], preferred_username: 'alice@bank.example', name: 'Alice A', azp: AGENT_CLIENT });
+    const token = await entra.sign({
+      sub: 'oid-1',
+      aud: 'api://bqwarden',
+      roles: ['analyst', 'dba'],
+      groups: ['guid-1'],
+      preferred_username: 'alice@bank.example',
+      name: 'Alice A',
+      azp: AGENT_CLIENT,
+    });
     const id = await auth.authenticate(bearer(token));
     assert.deepEqual(id, {
       subject: 'oid-1',

@@ -13,7 +13,6 @@ import { runCli } from '../helpers/cli.js';
 import { assertDevMode, devIssuerKeyDir, loadOrCreateDevIssuerKey, mintDevToken } from '../../src/identity/dev-issuer.js';
 import { registerDemoAuthServer } from '../../src/web/auth-server.js';
 
-
 describe('dev issuer', () => {
   let data: string;
   before(() => {
@@ -171,7 +170,10 @@ describe('bqwarden token command', () => {
   });
 
   it('refuses under NODE_ENV=production and rejects bad arguments, with nothing on stdout', async () => {
-    await assert.rejects(cli(['--user', 'a@b'], { NODE_ENV: 'production' }), (e: { code: number; stdout: string; stderr: string }) => e.code === 1 && e.stdout === '' && /NODE_ENV=production/.test(e.stderr));
+    await assert.rejects(
+      cli(['--user', 'a@b'], { NODE_ENV: 'production' }),
+      (e: { code: number; stdout: string; stderr: string }) => e.code === 1 && e.stdout === '' && /NODE_ENV=production/.test(e.stderr),
+    );
     await assert.rejects(cli(['--user', 'a@b', '--ttl', 'soon']), (e: { stdout: string; stderr: string }) => e.stdout === '' && /ttl/.test(e.stderr));
     await assert.rejects(cli(['--user', 'a@b', '--actor-type', 'root']), (e: { stdout: string; stderr: string }) => e.stdout === '' && /actor-type/.test(e.stderr));
     await assert.rejects(cli(['--groups', 'x']), (e: { stdout: string; stderr: string }) => e.stdout === '' && /--user/.test(e.stderr));

@@ -61,7 +61,13 @@ describe('IAP on Cloud Run: the /projects/N/locations/R/services/S audience', ()
     for (const ok of [AUD, '/projects/1/global/backendServices/987', '/projects/1/apps/my-project']) {
       assert.equal(parseIdentityConfig({ google: { iap: { audience: ok } } }).google.iap?.audience, ok);
     }
-    for (const bad of ['/projects/p/locations/r/services/s', '/projects/1/locations/r/services/', '/projects/1/locations/r/services/s/', 'projects/1/locations/r/services/s', '/projects/1/locations/R/services/S']) {
+    for (const bad of [
+      '/projects/p/locations/r/services/s',
+      '/projects/1/locations/r/services/',
+      '/projects/1/locations/r/services/s/',
+      'projects/1/locations/r/services/s',
+      '/projects/1/locations/R/services/S',
+    ]) {
       assert.throws(() => parseIdentityConfig({ google: { iap: { audience: bad } } }), /identity\.google\.iap\.audience/, bad);
     }
   });

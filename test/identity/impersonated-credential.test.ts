@@ -30,7 +30,8 @@ describe('google_impersonated upstream credential (the writer identity)', () => 
         if (!m || req.method !== 'POST') return send(404, { error: { code: 404, message: 'no route' } });
         const target = decodeURIComponent(m[1]);
         if (req.headers.authorization !== 'Bearer ya29.gateway-runtime') return send(401, { error: { code: 401, status: 'UNAUTHENTICATED', message: 'no source credential' } });
-        if (!tokenCreatorOn.has(target)) return send(403, { error: { code: 403, status: 'PERMISSION_DENIED', message: `Permission 'iam.serviceAccounts.getAccessToken' denied on resource ${target}` } });
+        if (!tokenCreatorOn.has(target))
+          return send(403, { error: { code: 403, status: 'PERMISSION_DENIED', message: `Permission 'iam.serviceAccounts.getAccessToken' denied on resource ${target}` } });
         const body = JSON.parse(raw) as Record<string, unknown>;
         minted.push({ target, auth: String(req.headers.authorization), body });
         send(200, { accessToken: `ya29.writer-${minted.length}`, expireTime: new Date(Date.now() + 600_000).toISOString() });

@@ -109,7 +109,8 @@ test('the demo authorization server issues tokens only for this gateway, and onl
   });
   assert.equal(reg.status, 201);
   const { client_id } = (await reg.json()) as { client_id: string };
-  const authorize = (params: Record<string, string>) => fetch(`${meta.authorization_endpoint}?${new URLSearchParams({ client_id, response_type: 'code', redirect_uri: 'http://127.0.0.1:1/cb', ...params })}`, { redirect: 'manual' });
+  const authorize = (params: Record<string, string>) =>
+    fetch(`${meta.authorization_endpoint}?${new URLSearchParams({ client_id, response_type: 'code', redirect_uri: 'http://127.0.0.1:1/cb', ...params })}`, { redirect: 'manual' });
 
   // Attack: a token for another API (confused deputy / token reuse elsewhere).
   const other = await authorize({ resource: 'https://graph.microsoft.com/', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' });
@@ -130,7 +131,10 @@ test('the demo authorization server issues tokens only for this gateway, and onl
   assert.equal(denied.searchParams.get('code'), null);
   assert.equal(denied.searchParams.get('state'), 's1');
   // Attack: a redirect URI the client never registered.
-  const elsewhere = await fetch(`${meta.authorization_endpoint}?${new URLSearchParams({ client_id, response_type: 'code', redirect_uri: 'https://evil.example/cb', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' })}`, { redirect: 'manual' });
+  const elsewhere = await fetch(
+    `${meta.authorization_endpoint}?${new URLSearchParams({ client_id, response_type: 'code', redirect_uri: 'https://evil.example/cb', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' })}`,
+    { redirect: 'manual' },
+  );
   assert.notEqual(elsewhere.status, 303, 'never redirects to an unregistered URI');
   assert.doesNotMatch(elsewhere.headers.get('location') ?? '', /evil/);
 });

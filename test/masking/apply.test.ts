@@ -5,10 +5,7 @@ import { col, options, plan, rowsOf, toolbox, KEY_B } from './helpers.js';
 
 const opts = options();
 const NAMES = ['customer_id', 'full_name', 'ssn', 'email', 'account_number', 'date_of_birth', 'city', 'note'];
-const PLAN = plan(
-  [col(1, 'full_name', 'pseudonym'), col(2, 'ssn', 'last4'), col(3, 'email', 'email_domain'), col(4, 'account_number', 'pseudonym_fpe'), col(5, 'date_of_birth', 'year_only')],
-  NAMES,
-);
+const PLAN = plan([col(1, 'full_name', 'pseudonym'), col(2, 'ssn', 'last4'), col(3, 'email', 'email_domain'), col(4, 'account_number', 'pseudonym_fpe'), col(5, 'date_of_birth', 'year_only')], NAMES);
 const ROW = {
   customer_id: 7,
   full_name: 'Alice Smith',
@@ -88,7 +85,10 @@ test('duplicate output names collapse to one key: the strictest plan applies', (
   const p2 = plan([col(0, 'x', 'last4'), col(1, 'x', 'nullify')], ['x', 'x']);
   const m2 = applyMasking(toolbox([{ x: '123-45-6789' }]), p2, opts);
   assert.equal(rowsOf(m2.result)[0].x, null);
-  assert.deepEqual(m2.report.maskedColumns.map((c) => c.method), ['nullify', 'nullify']);
+  assert.deepEqual(
+    m2.report.maskedColumns.map((c) => c.method),
+    ['nullify', 'nullify'],
+  );
 });
 
 test('duplicate keys in the JSON text (BigQuery ordered rows): the value JSON keeps is masked, the other never released', () => {
@@ -108,7 +108,10 @@ test('shape mismatch (unknown key): every value masked with the strictest fallba
   const { result, report } = applyMasking(toolbox([{ customer_id: 7, 'upper(ssn)': '123-45-6789', city: 'X' }]), PLAN, opts);
   const r = rowsOf(result)[0];
   assert.deepEqual(r, { customer_id: 'XXXXX', 'upper(ssn)': 'XXXXX', city: 'XXXXX' });
-  assert.ok(report.notes.some((n) => /masked column\(s\) 'full_name', 'ssn'.* missing from the result/.test(n)), report.notes.join());
+  assert.ok(
+    report.notes.some((n) => /masked column\(s\) 'full_name', 'ssn'.* missing from the result/.test(n)),
+    report.notes.join(),
+  );
   assert.ok(report.maskedColumns.some((c) => c.column === 'upper(ssn)' && c.method === 'redact' && c.rule_id === 'rule.fallback'));
 });
 
@@ -120,8 +123,25 @@ test('shape mismatch without outputColumns: only plan names are known, detectors
 
 test('positional rows (arrays of arrays) by index; wrong width → fallback', () => {
   const p = plan([col(1, 'ssn', 'last4')], ['id', 'ssn']);
-  const ok = applyMasking({ content: [{ type: 'text', text: JSON.stringify([[1, '123-45-6789'], [2, null]]) }] }, p, opts);
-  assert.deepEqual(JSON.parse((ok.result.content as { text: string }[])[0].text), [[1, 'XXXXX6789'], [2, null]]);
+  const ok = applyMasking(
+    {
+      content: [
+        {
+          type: 'text',
+          text: JSON.stringify([
+            [1, '123-45-6789'],
+            [2, null],
+          ]),
+        },
+      ],
+    },
+    p,
+    opts,
+  );
+  assert.deepEqual(JSON.parse((ok.result.content as { text: string }[])[0].text), [
+    [1, 'XXXXX6789'],
+    [2, null],
+  ]);
   assert.equal(ok.report.rows, 2);
   const bad = applyMasking({ content: [{ type: 'text', text: JSON.stringify([['123-45-6789', 1, 'x']]) }] }, p, opts);
   assert.deepEqual(JSON.parse((bad.result.content as { text: string }[])[0].text), [['XXXXX', 'XXXXX', 'XXXXX']]);
@@ -178,12 +198,25 @@ test('BigQuery REST nested RECORD and REPEATED cells keep their f/v wrapping', (
 
 test('nested STRUCT and ARRAY values are masked leaf by leaf; nested detectors run in unmasked columns', () => {
   const p = plan([col(1, 'addr', 'redact')], ['id', 'addr', 'tags']);
-  const row = { id: 1, addr: { street: '1 Main', zip: 10001, lines: ['a', 'b'] }, tags: [{ k: 'ssn', v: '123-45-6789' }, { k: 'n', v: 5 }] };
+  const row = {
+    id: 1,
+    addr: { street: '1 Main', zip: 10001, lines: ['a', 'b'] },
+    tags: [
+      { k: 'ssn', v: '123-45-6789' },
+      { k: 'n', v: 5 },
+    ],
+  };
   const r = rowsOf(applyMasking(toolbox([row]), p, opts).result)[0];
   const addr = r.addr as Record<string, unknown>;
   assert.deepEqual(Object.values(addr), ['XXXXX', 'XXXXX', []]);
-  assert.ok(Object.keys(addr).every((k) => /^tok_/.test(k)), 'keys inside masked values are tokenised');
-  assert.deepEqual(r.tags, [{ k: 'ssn', v: '[REDACTED:ssn]' }, { k: 'n', v: 5 }]);
+  assert.ok(
+    Object.keys(addr).every((k) => /^tok_/.test(k)),
+    'keys inside masked values are tokenised',
+  );
+  assert.deepEqual(r.tags, [
+    { k: 'ssn', v: '[REDACTED:ssn]' },
+    { k: 'n', v: 5 },
+  ]);
 });
 
 test('keys of a masked JSON value are tokenised: json_group_object(full_name, balance) leaks no names', () => {
@@ -225,7 +258,10 @@ test('detectors are not run over plan-masked output (FPE keeps its format)', () 
 test('detector hits are counted per detector; plan.detectors=false turns them off', () => {
   const rows = [{ note: '123-45-6789 and 234-56-7890' }, { note: 'x@y.com' }];
   const on = applyMasking(toolbox(rows), plan([], ['note']), opts).report;
-  assert.deepEqual(on.detectorHits, [{ detector: 'ssn', count: 2 }, { detector: 'email', count: 1 }]);
+  assert.deepEqual(on.detectorHits, [
+    { detector: 'ssn', count: 2 },
+    { detector: 'email', count: 1 },
+  ]);
   const off = applyMasking(toolbox(rows), plan([], ['note'], { detectors: false }), opts);
   assert.deepEqual(off.report.detectorHits, []);
   assert.equal(rowsOf(off.result)[0].note, '123-45-6789 and 234-56-7890');
@@ -262,10 +298,7 @@ test('markdown table: columns mapped by header', () => {
   const md = '| customer_id | ssn | city |\n|---|---|---|\n| 1 | 123-45-6789 | Springfield |\n| 2 | NULL | Shelbyville |';
   const p = plan([col(1, 'ssn', 'last4')], ['customer_id', 'ssn', 'city']);
   const { result, report } = applyMasking({ content: [{ type: 'text', text: md }] }, p, opts);
-  assert.equal(
-    (result.content as { text: string }[])[0].text,
-    '| customer_id | ssn | city |\n|---|---|---|\n| 1 | XXXXX6789 | Springfield |\n| 2 | NULL | Shelbyville |',
-  );
+  assert.equal((result.content as { text: string }[])[0].text, '| customer_id | ssn | city |\n|---|---|---|\n| 1 | XXXXX6789 | Springfield |\n| 2 | NULL | Shelbyville |');
   assert.equal(report.rows, 2);
 });
 
@@ -350,7 +383,10 @@ test('maskText (error messages for audit/logs) and redactDetected (request param
   assert.equal(maskText('ssn 123-45-6789 rejected', plan([], null), opts).text, 'ssn [REDACTED:ssn] rejected');
   const r = redactDetected({ sql: "SELECT 1 WHERE ssn = '123-45-6789'", n: 4111111111111111 }, opts);
   assert.deepEqual(r.value, { sql: "SELECT 1 WHERE ssn = '[REDACTED:ssn]'", n: '[REDACTED:card]' });
-  assert.deepEqual(r.detectorHits, [{ detector: 'ssn', count: 1 }, { detector: 'card', count: 1 }]);
+  assert.deepEqual(r.detectorHits, [
+    { detector: 'ssn', count: 1 },
+    { detector: 'card', count: 1 },
+  ]);
 });
 
 test('DETECTORS_ONLY_PLAN: allowed calls still get the detectors, nothing else changes', async () => {

@@ -16,7 +16,10 @@ test('defaults: every detector on, redact action, unmapped text withheld', () =>
 });
 
 test('a key is required: pseudonyms are keyed (fail closed at startup)', () => {
-  assert.throws(() => resolveMaskingOptions({}), (e: Error) => e instanceof MaskingConfigError && /key or masking.pseudonym.keyFile is required/.test(e.message));
+  assert.throws(
+    () => resolveMaskingOptions({}),
+    (e: Error) => e instanceof MaskingConfigError && /key or masking.pseudonym.keyFile is required/.test(e.message),
+  );
   assert.throws(() => resolveMaskingOptions({ pseudonym: { key: 'too short' } }), /at least 32 bytes/);
   assert.throws(() => resolveMaskingOptions({ pseudonym: { key: 'a'.repeat(40), keyFile: '/x' } }), /either key or keyFile/);
   assert.throws(() => resolveMaskingOptions({ detectorAction: 'shout' }), /masking config invalid/);

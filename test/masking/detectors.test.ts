@@ -45,10 +45,16 @@ test('cards: separators, brands, Luhn, lengths', () => {
   assert.deepEqual(found('4111111111111112'), [], 'Luhn fails');
   assert.deepEqual(found('1234567812345670'), [], 'no issuer starts with 1');
   // two cards in one run of groups are both found
-  assert.deepEqual(found('4111 1111 1111 1111 5555 5555 5555 4444').map((h) => h[0]), ['card', 'card']);
+  assert.deepEqual(
+    found('4111 1111 1111 1111 5555 5555 5555 4444').map((h) => h[0]),
+    ['card', 'card'],
+  );
   // 19-digit Visa only counts bare with context
   assert.deepEqual(found('4000000000000000006'), []);
-  assert.deepEqual(found('card 4000000000000000006').map((h) => h[0]), ['card']);
+  assert.deepEqual(
+    found('card 4000000000000000006').map((h) => h[0]),
+    ['card'],
+  );
 });
 
 test('ABA routing numbers need context', () => {
@@ -93,27 +99,58 @@ test('free text: only the match is replaced, the rest is kept', () => {
 });
 
 test('no false hits on dates, timestamps, amounts, IPs, versions, uuids', () => {
-  for (const s of ['2024-11-22', '2024-11-22T10:30:00.123Z', '1763780000000', '1,234,567.89', '12345.67', '192.168.100.200', 'v10.2.3', '550e8400-e29b-41d4-a716-446655440000', '2024 11 22 10 30 00']) {
+  for (const s of [
+    '2024-11-22',
+    '2024-11-22T10:30:00.123Z',
+    '1763780000000',
+    '1,234,567.89',
+    '12345.67',
+    '192.168.100.200',
+    'v10.2.3',
+    '550e8400-e29b-41d4-a716-446655440000',
+    '2024 11 22 10 30 00',
+  ]) {
     assert.deepEqual(found(s), [], s);
   }
 });
 
 test('adversarial: fullwidth and other-script digits, zero-width characters, odd separators', () => {
   // fullwidth digits and fullwidth hyphen-minus
-  assert.deepEqual(found('ＳＳＮ １２３－４５－６７８９').map((h) => h[0]), ['ssn']);
+  assert.deepEqual(
+    found('ＳＳＮ １２３－４５－６７８９').map((h) => h[0]),
+    ['ssn'],
+  );
   // Arabic-Indic digits
-  assert.deepEqual(found('١٢٣-٤٥-٦٧٨٩').map((h) => h[0]), ['ssn']);
+  assert.deepEqual(
+    found('١٢٣-٤٥-٦٧٨٩').map((h) => h[0]),
+    ['ssn'],
+  );
   // zero-width spaces/joiners between digits: the replaced span covers them too
   const zw = '4\u200b1\u200d11 1111 1111 1111';
   assert.equal(redacted(`card ${zw}!`), 'card [card]!');
   // unicode dashes and no-break spaces as separators
-  assert.deepEqual(found('123\u201345\u20136789').map((h) => h[0]), ['ssn']);
-  assert.deepEqual(found('4111\u00a01111\u00a01111\u00a01111').map((h) => h[0]), ['card']);
+  assert.deepEqual(
+    found('123\u201345\u20136789').map((h) => h[0]),
+    ['ssn'],
+  );
+  assert.deepEqual(
+    found('4111\u00a01111\u00a01111\u00a01111').map((h) => h[0]),
+    ['card'],
+  );
   // every digit separated by spaces or dots
-  assert.deepEqual(found('4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1').map((h) => h[0]), ['card']);
-  assert.deepEqual(found('4.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1').map((h) => h[0]), ['card']);
+  assert.deepEqual(
+    found('4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1').map((h) => h[0]),
+    ['card'],
+  );
+  assert.deepEqual(
+    found('4.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1').map((h) => h[0]),
+    ['card'],
+  );
   // fullwidth @ in an e-mail
-  assert.deepEqual(found('jane＠bank.com').map((h) => h[0]), ['email']);
+  assert.deepEqual(
+    found('jane＠bank.com').map((h) => h[0]),
+    ['email'],
+  );
 });
 
 test('adversarial: what detectors do not catch (documented: lineage is the defence)', () => {

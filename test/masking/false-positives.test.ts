@@ -52,16 +52,24 @@ test('false-positive rates per detector on non-sensitive values', () => {
   const orders = measure('10–19 digit order numbers', (r) => digits(r, 10 + Math.floor(r() * 10)), 3);
   const orders16 = measure('16-digit order numbers', (r) => digits(r, 16), 4);
   const orders16n = measure('16-digit order numbers (JSON number)', (r) => digits(r, 16), 5, true);
-  const ts = measure('timestamps', (r) => {
-    // 2000–2035: epoch microseconds from 2040 on (2.22e15…) fall in the 2221–2720 Mastercard range.
-    const t = 946684800000 + Math.floor(r() * 1.1e12);
-    const k = Math.floor(r() * 4);
-    return k === 0 ? new Date(t).toISOString() : k === 1 ? String(t) : k === 2 ? String(Math.floor(t / 1000)) : String(t * 1000);
-  }, 6);
-  const amounts = measure('amounts', (r) => {
-    const v = (r() * 1e7 - 1e6).toFixed(2);
-    return r() < 0.5 ? v : Number(v).toLocaleString('en-US', { minimumFractionDigits: 2 });
-  }, 7);
+  const ts = measure(
+    'timestamps',
+    (r) => {
+      // 2000–2035: epoch microseconds from 2040 on (2.22e15…) fall in the 2221–2720 Mastercard range.
+      const t = 946684800000 + Math.floor(r() * 1.1e12);
+      const k = Math.floor(r() * 4);
+      return k === 0 ? new Date(t).toISOString() : k === 1 ? String(t) : k === 2 ? String(Math.floor(t / 1000)) : String(t * 1000);
+    },
+    6,
+  );
+  const amounts = measure(
+    'amounts',
+    (r) => {
+      const v = (r() * 1e7 - 1e6).toFixed(2);
+      return r() < 0.5 ? v : Number(v).toLocaleString('en-US', { minimumFractionDigits: 2 });
+    },
+    7,
+  );
   const phoneIds = measure('phone-like ids (bare 10/11 digits)', (r) => (r() < 0.5 ? digits(r, 10) : '1' + digits(r, 10)), 8);
   console.log('false-positive rates (fraction of 100k values):');
   for (const [k, v] of Object.entries(report)) console.log(`  ${k.padEnd(40)} ${JSON.stringify(v)}`);
@@ -70,5 +78,8 @@ test('false-positive rates per detector on non-sensitive values', () => {
   assert.ok((orders.card ?? 0) <= 0.006, `card FP on 10–19 digit numbers ${orders.card}`);
   assert.ok((orders16.card ?? 0) <= 0.035, `card FP on 16-digit numbers ${orders16.card}`);
   assert.ok((orders16n.card ?? 0) <= 0.035, `card FP on 16-digit JSON numbers ${orders16n.card}`);
-  assert.deepEqual(Object.keys(orders).filter((k) => k !== 'card'), []);
+  assert.deepEqual(
+    Object.keys(orders).filter((k) => k !== 'card'),
+    [],
+  );
 });

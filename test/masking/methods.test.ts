@@ -145,8 +145,7 @@ test('keys: too short or unreadable keys are refused', () => {
 test('policy and masker share one strictness order (what policy explains is what the masker applies)', async () => {
   const { stricter } = await import('../../src/policy/visibility.js');
   const { strictest } = await import('../../src/masking/methods.js');
-  for (const a of MASK_METHODS)
-    for (const b of MASK_METHODS) assert.equal(stricter(a, b), strictest([a, b]), `${a} vs ${b}`);
+  for (const a of MASK_METHODS) for (const b of MASK_METHODS) assert.equal(stricter(a, b), strictest([a, b]), `${a} vs ${b}`);
   // The order itself: last four reveals more than first four; unkeyed sha256 the most.
   assert.equal(strictest(['last4', 'first4']), 'first4');
   assert.equal(strictest(['sha256', 'last4']), 'last4');

@@ -48,7 +48,14 @@ async function rpc(method: string, params: unknown): Promise<{ sid: string | nul
     body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method, params }),
   });
   const text = await res.text();
-  const json = text.startsWith('{') ? JSON.parse(text) : JSON.parse(text.split('\n').find((l) => l.startsWith('data:'))!.slice(5));
+  const json = text.startsWith('{')
+    ? JSON.parse(text)
+    : JSON.parse(
+        text
+          .split('\n')
+          .find((l) => l.startsWith('data:'))!
+          .slice(5),
+      );
   return { sid: res.headers.get('mcp-session-id') ?? sid, body: json };
 }
 

@@ -16,11 +16,35 @@ const TABLES = Object.keys(COLUMNS) as Table[];
 
 const BANK = generateBank();
 const GUESSES = [
-  BANK.customers[0].ssn, BANK.customers[1].ssn, BANK.customers[0].ssn.slice(0, 3), BANK.customers[0].ssn.slice(-4),
-  BANK.customers[0].email, BANK.customers[2].email.split('@')[0], BANK.customers[0].full_name, BANK.customers[0].full_name.split(' ')[0],
-  BANK.customers[0].date_of_birth, BANK.customers[0].date_of_birth.slice(0, 7), BANK.customers[0].phone, BANK.customers[0].zip,
-  BANK.customers[0].street_address, String(BANK.accounts[0].account_number), BANK.transactions[0].card_number, BANK.transactions[0].card_number.slice(0, 6),
-  '0', '1', '5', '9', 'X', 'XXXXX', '@', '-', 'a', 'j', '19', '2', '',
+  BANK.customers[0].ssn,
+  BANK.customers[1].ssn,
+  BANK.customers[0].ssn.slice(0, 3),
+  BANK.customers[0].ssn.slice(-4),
+  BANK.customers[0].email,
+  BANK.customers[2].email.split('@')[0],
+  BANK.customers[0].full_name,
+  BANK.customers[0].full_name.split(' ')[0],
+  BANK.customers[0].date_of_birth,
+  BANK.customers[0].date_of_birth.slice(0, 7),
+  BANK.customers[0].phone,
+  BANK.customers[0].zip,
+  BANK.customers[0].street_address,
+  String(BANK.accounts[0].account_number),
+  BANK.transactions[0].card_number,
+  BANK.transactions[0].card_number.slice(0, 6),
+  '0',
+  '1',
+  '5',
+  '9',
+  'X',
+  'XXXXX',
+  '@',
+  '-',
+  'a',
+  'j',
+  '19',
+  '2',
+  '',
 ];
 const sq = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
@@ -50,7 +74,9 @@ const literal: fc.Arbitrary<string> = fc.oneof(
 );
 
 function column(scope: Scope): fc.Arbitrary<string> {
-  return fc.constantFrom(...scope.items).chain((it) => fc.tuple(fc.constantFrom(...COLUMNS[it.table]), fc.boolean()).chain(([c, qualify]) => colRef(scope.items.length > 1 || qualify ? it.alias : null, c)));
+  return fc
+    .constantFrom(...scope.items)
+    .chain((it) => fc.tuple(fc.constantFrom(...COLUMNS[it.table]), fc.boolean()).chain(([c, qualify]) => colRef(scope.items.length > 1 || qualify ? it.alias : null, c)));
 }
 
 function expr(scope: Scope, depth: number): fc.Arbitrary<string> {
@@ -61,8 +87,18 @@ function expr(scope: Scope, depth: number): fc.Arbitrary<string> {
     { weight: 6, arbitrary: col },
     { weight: 1, arbitrary: literal },
     // strings
-    { weight: 1, arbitrary: fc.tuple(e(), fc.integer({ min: -6, max: 8 }), fc.option(fc.integer({ min: 0, max: 6 }), { nil: undefined })).map(([x, a, b]) => (b === undefined ? `substr(${x}, ${a})` : `substr(${x}, ${a}, ${b})`)) },
-    { weight: 1, arbitrary: fc.tuple(fc.constantFrom('upper', 'lower', 'length', 'hex', 'quote', 'unicode', 'trim', 'ltrim', 'rtrim', 'typeof', 'abs', 'soundex', 'likely', 'zeroblob', 'char', 'round'), e()).map(([f, x]) => `${f}(${x})`) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(e(), fc.integer({ min: -6, max: 8 }), fc.option(fc.integer({ min: 0, max: 6 }), { nil: undefined }))
+        .map(([x, a, b]) => (b === undefined ? `substr(${x}, ${a})` : `substr(${x}, ${a}, ${b})`)),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.constantFrom('upper', 'lower', 'length', 'hex', 'quote', 'unicode', 'trim', 'ltrim', 'rtrim', 'typeof', 'abs', 'soundex', 'likely', 'zeroblob', 'char', 'round'), e())
+        .map(([f, x]) => `${f}(${x})`),
+    },
     { weight: 1, arbitrary: fc.tuple(e(), literal, literal).map(([x, a, b]) => `replace(${x}, ${a}, ${b})`) },
     { weight: 1, arbitrary: fc.tuple(e(), literal).map(([x, a]) => `instr(${x}, ${a})`) },
     { weight: 1, arbitrary: fc.tuple(e(), e()).map(([a, b]) => `${a} || ${b}`) },
@@ -71,7 +107,12 @@ function expr(scope: Scope, depth: number): fc.Arbitrary<string> {
     { weight: 1, arbitrary: fc.tuple(e(), fc.constantFrom('+', '-', '*', '/', '%'), fc.constantFrom('1', '2', '7', '0', '1.5')).map(([a, op, b]) => `(${a} ${op} ${b})`) },
     { weight: 1, arbitrary: fc.tuple(e(), fc.constantFrom('INTEGER', 'TEXT', 'REAL', 'NUMERIC', 'BLOB')).map(([x, t]) => `CAST(${x} AS ${t})`) },
     // dates
-    { weight: 1, arbitrary: fc.tuple(fc.constantFrom("strftime('%Y', ", "strftime('%m', ", "strftime('%d', ", 'date(', 'julianday(', 'unixepoch(', "date('now', ", "datetime("), e()).map(([f, x]) => (f.endsWith(', ') && f.startsWith('date(') ? `date(${x}, '+1 day')` : `${f}${x})`)) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.constantFrom("strftime('%Y', ", "strftime('%m', ", "strftime('%d', ", 'date(', 'julianday(', 'unixepoch(', "date('now', ", 'datetime('), e())
+        .map(([f, x]) => (f.endsWith(', ') && f.startsWith('date(') ? `date(${x}, '+1 day')` : `${f}${x})`)),
+    },
     // JSON
     { weight: 1, arbitrary: e().map((x) => `json_extract(json_object('k', ${x}), '$.k')`) },
     { weight: 1, arbitrary: fc.tuple(e(), e()).map(([a, b]) => `json_array(${a}, ${b})`) },
@@ -89,7 +130,13 @@ function pred(scope: Scope, depth: number): fc.Arbitrary<string> {
   const e = () => expr(scope, Math.max(0, depth));
   const base = fc.oneof(
     fc.tuple(e(), fc.constantFrom('=', '<', '>', '<=', '>=', '<>', 'IS', 'IS NOT'), fc.oneof(literal, e())).map(([a, op, b]) => `${a} ${op} ${b}`),
-    fc.tuple(e(), fc.constantFrom('LIKE', 'NOT LIKE', 'GLOB'), fc.constantFrom(...GUESSES).map((g) => sq(`${g}%`))).map(([a, op, b]) => `${a} ${op} ${b}`),
+    fc
+      .tuple(
+        e(),
+        fc.constantFrom('LIKE', 'NOT LIKE', 'GLOB'),
+        fc.constantFrom(...GUESSES).map((g) => sq(`${g}%`)),
+      )
+      .map(([a, op, b]) => `${a} ${op} ${b}`),
     fc.tuple(e(), fc.array(literal, { minLength: 1, maxLength: 3 })).map(([a, l]) => `${a} IN (${l.join(', ')})`),
     fc.tuple(e(), literal, literal).map(([a, l, h]) => `${a} BETWEEN ${l} AND ${h}`),
     e().map((a) => `${a} IS NULL`),
@@ -97,7 +144,11 @@ function pred(scope: Scope, depth: number): fc.Arbitrary<string> {
     fc.tuple(fc.constantFrom(...TABLES), literal).chain(([t, l]) => fc.constantFrom(...COLUMNS[t]).map((c) => `EXISTS (SELECT 1 FROM ${t} x WHERE x.${c} = ${l})`)),
   );
   if (depth <= 0) return base;
-  return fc.oneof({ weight: 4, arbitrary: base }, { weight: 1, arbitrary: fc.tuple(base, fc.constantFrom('AND', 'OR'), base).map(([a, op, b]) => `(${a} ${op} ${b})`) }, { weight: 1, arbitrary: base.map((p) => `NOT (${p})`) });
+  return fc.oneof(
+    { weight: 4, arbitrary: base },
+    { weight: 1, arbitrary: fc.tuple(base, fc.constantFrom('AND', 'OR'), base).map(([a, op, b]) => `(${a} ${op} ${b})`) },
+    { weight: 1, arbitrary: base.map((p) => `NOT (${p})`) },
+  );
 }
 
 function scalarSubquery(outer: Scope, depth: number): fc.Arbitrary<string> {
@@ -116,7 +167,9 @@ function scalarSubquery(outer: Scope, depth: number): fc.Arbitrary<string> {
 
 function aggregate(scope: Scope): fc.Arbitrary<string> {
   return fc.oneof(
-    fc.tuple(fc.constantFrom('count', 'max', 'min', 'sum', 'total', 'avg', 'group_concat', 'json_group_array', 'count(DISTINCT'), expr(scope, 1)).map(([f, x]) => (f === 'count(DISTINCT' ? `count(DISTINCT ${x})` : `${f}(${x})`)),
+    fc
+      .tuple(fc.constantFrom('count', 'max', 'min', 'sum', 'total', 'avg', 'group_concat', 'json_group_array', 'count(DISTINCT'), expr(scope, 1))
+      .map(([f, x]) => (f === 'count(DISTINCT' ? `count(DISTINCT ${x})` : `${f}(${x})`)),
     fc.constant('count(*)'),
     fc.tuple(expr(scope, 0), expr(scope, 0)).map(([a, o]) => `group_concat(${a}, ',' ORDER BY ${o})`),
   );
@@ -145,62 +198,115 @@ function selectItems(scope: Scope): fc.Arbitrary<string> {
 }
 
 function fromClause(): fc.Arbitrary<{ sql: string; scope: Scope }> {
-  const single = fc.constantFrom(...TABLES).chain((t) =>
-    fc.constantFrom(t, t.toUpperCase(), `"${t}"`, `[${t}]`).map((name): { sql: string; scope: Scope } => ({ sql: `${name} a`, scope: { items: [{ alias: 'a', table: t }] } })),
-  );
-  const custAcct = fc.constant<{ sql: string; scope: Scope }>({ sql: 'customers c JOIN accounts a ON a.customer_id = c.customer_id', scope: { items: [{ alias: 'c', table: 'customers' }, { alias: 'a', table: 'accounts' }] } });
-  const acctTxn = fc.constantFrom('JOIN', 'LEFT JOIN').map((j): { sql: string; scope: Scope } => ({ sql: `accounts a ${j} transactions t ON t.account_id = a.account_id`, scope: { items: [{ alias: 'a', table: 'accounts' }, { alias: 't', table: 'transactions' }] } }));
+  const single = fc
+    .constantFrom(...TABLES)
+    .chain((t) => fc.constantFrom(t, t.toUpperCase(), `"${t}"`, `[${t}]`).map((name): { sql: string; scope: Scope } => ({ sql: `${name} a`, scope: { items: [{ alias: 'a', table: t }] } })));
+  const custAcct = fc.constant<{ sql: string; scope: Scope }>({
+    sql: 'customers c JOIN accounts a ON a.customer_id = c.customer_id',
+    scope: {
+      items: [
+        { alias: 'c', table: 'customers' },
+        { alias: 'a', table: 'accounts' },
+      ],
+    },
+  });
+  const acctTxn = fc.constantFrom('JOIN', 'LEFT JOIN').map((j): { sql: string; scope: Scope } => ({
+    sql: `accounts a ${j} transactions t ON t.account_id = a.account_id`,
+    scope: {
+      items: [
+        { alias: 'a', table: 'accounts' },
+        { alias: 't', table: 'transactions' },
+      ],
+    },
+  }));
   const odd = fc.tuple(fc.constantFrom(...TABLES), fc.constantFrom(...TABLES)).chain(([l, r]) =>
     fc.tuple(fc.constantFrom(...COLUMNS[l]), fc.constantFrom(...COLUMNS[r]), fc.constantFrom('=', '=', 'IS')).map(([cl, cr, op]): { sql: string; scope: Scope } => ({
       sql: `${l} a JOIN ${r} b ON a.${cl} ${op} b.${cr}`,
-      scope: { items: [{ alias: 'a', table: l }, { alias: 'b', table: r }] },
+      scope: {
+        items: [
+          { alias: 'a', table: l },
+          { alias: 'b', table: r },
+        ],
+      },
     })),
   );
   return fc.oneof({ weight: 5, arbitrary: single }, { weight: 2, arbitrary: custAcct }, { weight: 1, arbitrary: acctTxn }, { weight: 1, arbitrary: odd });
 }
 
 const tail = (scope: Scope) =>
-  fc.tuple(fc.option(expr(scope, 1), { nil: undefined }), fc.boolean(), fc.option(fc.integer({ min: 0, max: 25 }), { nil: undefined }), fc.option(fc.integer({ min: 0, max: 5 }), { nil: undefined })).map(
-    ([o, desc, lim, off]) => `${o ? ` ORDER BY ${o}${desc ? ' DESC' : ''}` : ''}${lim !== undefined ? ` LIMIT ${lim}${off ? ` OFFSET ${off}` : ''}` : ' LIMIT 30'}`,
-  );
+  fc
+    .tuple(fc.option(expr(scope, 1), { nil: undefined }), fc.boolean(), fc.option(fc.integer({ min: 0, max: 25 }), { nil: undefined }), fc.option(fc.integer({ min: 0, max: 5 }), { nil: undefined }))
+    .map(([o, desc, lim, off]) => `${o ? ` ORDER BY ${o}${desc ? ' DESC' : ''}` : ''}${lim !== undefined ? ` LIMIT ${lim}${off ? ` OFFSET ${off}` : ''}` : ' LIMIT 30'}`);
 
 const simple: fc.Arbitrary<string> = fromClause().chain(({ sql, scope }) =>
-  fc.tuple(fc.boolean(), selectItems(scope), fc.option(pred(scope, 1), { nil: undefined }), tail(scope)).map(([distinct, items, where, t]) => `SELECT ${distinct ? 'DISTINCT ' : ''}${items} FROM ${sql}${where ? ` WHERE ${where}` : ''}${t}`),
+  fc
+    .tuple(fc.boolean(), selectItems(scope), fc.option(pred(scope, 1), { nil: undefined }), tail(scope))
+    .map(([distinct, items, where, t]) => `SELECT ${distinct ? 'DISTINCT ' : ''}${items} FROM ${sql}${where ? ` WHERE ${where}` : ''}${t}`),
 );
 
 const grouped: fc.Arbitrary<string> = fromClause().chain(({ sql, scope }) =>
   fc
-    .tuple(expr(scope, 1), fc.array(aggregate(scope), { minLength: 1, maxLength: 3 }), fc.option(pred(scope, 0), { nil: undefined }), fc.option(aggregate(scope), { nil: undefined }), fc.boolean(), fc.boolean())
-    .map(([g, aggs, where, having, orderByAgg, byAlias]) => `SELECT ${g} AS g, ${aggs.map((a, i) => `${a} AS v${i}`).join(', ')} FROM ${sql}${where ? ` WHERE ${where}` : ''} GROUP BY ${byAlias ? 'g' : g}${having ? ` HAVING ${having} > 0` : ''}${orderByAgg ? ' ORDER BY v0, g' : ''} LIMIT 40`),
+    .tuple(
+      expr(scope, 1),
+      fc.array(aggregate(scope), { minLength: 1, maxLength: 3 }),
+      fc.option(pred(scope, 0), { nil: undefined }),
+      fc.option(aggregate(scope), { nil: undefined }),
+      fc.boolean(),
+      fc.boolean(),
+    )
+    .map(
+      ([g, aggs, where, having, orderByAgg, byAlias]) =>
+        `SELECT ${g} AS g, ${aggs.map((a, i) => `${a} AS v${i}`).join(', ')} FROM ${sql}${where ? ` WHERE ${where}` : ''} GROUP BY ${byAlias ? 'g' : g}${having ? ` HAVING ${having} > 0` : ''}${orderByAgg ? ' ORDER BY v0, g' : ''} LIMIT 40`,
+    ),
 );
 
 const derived: fc.Arbitrary<string> = simple.chain((inner) =>
-  fc.tuple(fc.constantFrom('SELECT * FROM', 'SELECT count(*) AS n FROM', 'SELECT q.* FROM', 'SELECT DISTINCT * FROM'), fc.option(fc.constantFrom("x LIKE '%5%'", 'x IS NOT NULL', "\"x\" > '3'"), { nil: undefined })).map(([head, where]) => `${head} (${inner}) q${where ? ` WHERE ${where}` : ''}`),
+  fc
+    .tuple(
+      fc.constantFrom('SELECT * FROM', 'SELECT count(*) AS n FROM', 'SELECT q.* FROM', 'SELECT DISTINCT * FROM'),
+      fc.option(fc.constantFrom("x LIKE '%5%'", 'x IS NOT NULL', '"x" > \'3\''), { nil: undefined }),
+    )
+    .map(([head, where]) => `${head} (${inner}) q${where ? ` WHERE ${where}` : ''}`),
 );
 
-const cte: fc.Arbitrary<string> = fc.tuple(simple, fc.constantFrom('w', 'customers', 'accounts', 'transactions', 'cte'), fc.constantFrom('SELECT * FROM @', 'SELECT count(*) AS n FROM @', 'SELECT * FROM @ JOIN @ USING (x)', 'SELECT * FROM @ AS l, accounts LIMIT 5')).map(
-  ([inner, name, outer]) => `WITH ${name} AS (${inner}) ${outer.replace(/@/g, name)}`,
-);
+const cte: fc.Arbitrary<string> = fc
+  .tuple(
+    simple,
+    fc.constantFrom('w', 'customers', 'accounts', 'transactions', 'cte'),
+    fc.constantFrom('SELECT * FROM @', 'SELECT count(*) AS n FROM @', 'SELECT * FROM @ JOIN @ USING (x)', 'SELECT * FROM @ AS l, accounts LIMIT 5'),
+  )
+  .map(([inner, name, outer]) => `WITH ${name} AS (${inner}) ${outer.replace(/@/g, name)}`);
 
 const setOp: fc.Arbitrary<string> = fc
   .tuple(fromClause(), fromClause(), fc.constantFrom('UNION', 'UNION ALL', 'INTERSECT', 'EXCEPT'))
   .chain(([l, r, op]) => fc.tuple(expr(l.scope, 1), expr(r.scope, 1)).map(([a, b]) => `SELECT ${a} AS x FROM ${l.sql} ${op} SELECT ${b} FROM ${r.sql} LIMIT 40`));
 
-const invented: fc.Arbitrary<string> = fc.constantFrom(...TABLES).chain((t) =>
-  fc.tuple(fc.constantFrom(...COLUMNS[t]), fc.constantFrom(...COLUMNS[t]), fc.constantFrom('"@:1"', '"@:2"', 'column1', 'column2', '"@"', '"true"', 'q.*', '*')).map(
-    ([a, b, pick]) => `SELECT ${pick.replace('@', a)} FROM (SELECT ${a}, ${b} AS ${a}, ${a} AS true FROM ${t}) q LIMIT 20`,
-  ),
-);
+const invented: fc.Arbitrary<string> = fc
+  .constantFrom(...TABLES)
+  .chain((t) =>
+    fc
+      .tuple(fc.constantFrom(...COLUMNS[t]), fc.constantFrom(...COLUMNS[t]), fc.constantFrom('"@:1"', '"@:2"', 'column1', 'column2', '"@"', '"true"', 'q.*', '*'))
+      .map(([a, b, pick]) => `SELECT ${pick.replace('@', a)} FROM (SELECT ${a}, ${b} AS ${a}, ${a} AS true FROM ${t}) q LIMIT 20`),
+  );
 
-const aliasWhere: fc.Arbitrary<string> = fc.constantFrom(...TABLES).chain((t) =>
-  fc.tuple(fc.constantFrom(...COLUMNS[t]), fc.constantFrom('x', '"x"', '[x]'), fc.constantFrom(...GUESSES).map(sq), fc.constantFrom('<', '=', '>', 'LIKE')).map(
-    ([c, ref, g, op]) => `SELECT ${COLUMNS[t][0]}, ${c} AS x FROM ${t} WHERE ${ref} ${op} ${g} ORDER BY 1 LIMIT 20`,
-  ),
-);
+const aliasWhere: fc.Arbitrary<string> = fc
+  .constantFrom(...TABLES)
+  .chain((t) =>
+    fc
+      .tuple(fc.constantFrom(...COLUMNS[t]), fc.constantFrom('x', '"x"', '[x]'), fc.constantFrom(...GUESSES).map(sq), fc.constantFrom('<', '=', '>', 'LIKE'))
+      .map(([c, ref, g, op]) => `SELECT ${COLUMNS[t][0]}, ${c} AS x FROM ${t} WHERE ${ref} ${op} ${g} ORDER BY 1 LIMIT 20`),
+  );
 
-const recursive: fc.Arbitrary<string> = fc.constantFrom(...TABLES).chain((t) =>
-  fc.constantFrom(...COLUMNS[t]).map((c) => `WITH RECURSIVE r(n, ch) AS (SELECT 1, substr((SELECT ${c} FROM ${t} LIMIT 1), 1, 1) UNION ALL SELECT n + 1, substr((SELECT ${c} FROM ${t} LIMIT 1), n + 1, 1) FROM r WHERE n < 12) SELECT group_concat(ch, '') AS s FROM r`),
-);
+const recursive: fc.Arbitrary<string> = fc
+  .constantFrom(...TABLES)
+  .chain((t) =>
+    fc
+      .constantFrom(...COLUMNS[t])
+      .map(
+        (c) =>
+          `WITH RECURSIVE r(n, ch) AS (SELECT 1, substr((SELECT ${c} FROM ${t} LIMIT 1), 1, 1) UNION ALL SELECT n + 1, substr((SELECT ${c} FROM ${t} LIMIT 1), n + 1, 1) FROM r WHERE n < 12) SELECT group_concat(ch, '') AS s FROM r`,
+      ),
+  );
 
 export const QUERY: fc.Arbitrary<string> = fc.oneof(
   { weight: 8, arbitrary: simple },
@@ -215,8 +321,12 @@ export const QUERY: fc.Arbitrary<string> = fc.oneof(
 
 /** Queries that only read transactions (what the ci role may run). */
 export const CI_QUERY: fc.Arbitrary<string> = fc.oneof(
-  selectItems({ items: [{ alias: 'a', table: 'transactions' }] }).chain((items) => pred({ items: [{ alias: 'a', table: 'transactions' }] }, 1).map((p) => `SELECT ${items} FROM transactions a WHERE ${p} LIMIT 30`)),
-  fc.tuple(expr({ items: [{ alias: 'a', table: 'transactions' }] }, 1), aggregate({ items: [{ alias: 'a', table: 'transactions' }] })).map(([g, a]) => `SELECT ${g} AS g, ${a} AS v FROM transactions a GROUP BY 1 LIMIT 30`),
+  selectItems({ items: [{ alias: 'a', table: 'transactions' }] }).chain((items) =>
+    pred({ items: [{ alias: 'a', table: 'transactions' }] }, 1).map((p) => `SELECT ${items} FROM transactions a WHERE ${p} LIMIT 30`),
+  ),
+  fc
+    .tuple(expr({ items: [{ alias: 'a', table: 'transactions' }] }, 1), aggregate({ items: [{ alias: 'a', table: 'transactions' }] }))
+    .map(([g, a]) => `SELECT ${g} AS g, ${a} AS v FROM transactions a GROUP BY 1 LIMIT 30`),
 );
 
 export function generate(arb: fc.Arbitrary<string>, count: number, seed: number): string[] {

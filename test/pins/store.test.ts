@@ -25,7 +25,18 @@ after(() => gcs.stop());
 
 function pin(seq: number, description: string, instance: string): ToolPin {
   const definition = canonicalDefinition(definitionOf({ name: 'execute_sql', description, inputSchema: { type: 'object' } }));
-  return { upstream: 'toolbox', tool: 'execute_sql', seq, sha256: sha256Hex(definition), definition, pinned_at: new Date().toISOString(), how: seq === 1 ? 'first_sight' : 'approved', approval_id: null, approved_by: [], instance };
+  return {
+    upstream: 'toolbox',
+    tool: 'execute_sql',
+    seq,
+    sha256: sha256Hex(definition),
+    definition,
+    pinned_at: new Date().toISOString(),
+    how: seq === 1 ? 'first_sight' : 'approved',
+    approval_id: null,
+    approved_by: [],
+    instance,
+  };
 }
 
 async function race(a: PinStore, b: PinStore): Promise<void> {
@@ -73,10 +84,20 @@ test('Cloud Storage pin store: two instances, one bucket, create once; records c
 });
 
 test('canonical definition: key order does not matter, every pinned field does', () => {
-  const a = canonicalDefinition(definitionOf({ name: 't', description: 'd', inputSchema: { type: 'object', properties: { sql: { type: 'string' } } }, annotations: { readOnlyHint: false }, title: 'ignored' }));
+  const a = canonicalDefinition(
+    definitionOf({ name: 't', description: 'd', inputSchema: { type: 'object', properties: { sql: { type: 'string' } } }, annotations: { readOnlyHint: false }, title: 'ignored' }),
+  );
   const b = canonicalDefinition(definitionOf({ annotations: { readOnlyHint: false }, inputSchema: { properties: { sql: { type: 'string' } }, type: 'object' }, description: 'd', name: 't' }));
   assert.equal(a, b);
   const c = canonicalDefinition(definitionOf({ name: 't', description: 'd', inputSchema: { type: 'object', properties: { sql: { type: 'string' } } }, annotations: { readOnlyHint: true } }));
   assert.deepEqual(changedFields(a, c), ['annotations']);
-  assert.deepEqual(changedFields(a, canonicalDefinition(definitionOf({ name: 't', description: 'd', inputSchema: { type: 'object', properties: { sql: { type: 'string' }, x: { type: 'string' } } }, annotations: { readOnlyHint: false } }))), ['inputSchema']);
+  assert.deepEqual(
+    changedFields(
+      a,
+      canonicalDefinition(
+        definitionOf({ name: 't', description: 'd', inputSchema: { type: 'object', properties: { sql: { type: 'string' }, x: { type: 'string' } } }, annotations: { readOnlyHint: false } }),
+      ),
+    ),
+    ['inputSchema'],
+  );
 });

@@ -111,7 +111,10 @@ test('tool pinning: poisoned, widened and mislabelled tools are withheld and ref
   let pinned = (await events()).filter((e) => e.event_type === 'tool_pinned');
   assert.deepEqual(pinned.map((e) => e.tool_name).sort(), ['execute_sql', 'list_tables']);
   assert.ok(pinned.every((e) => e.rule_ids.includes('tool-pinning') && /first sight/.test(e.decision_reason ?? '')));
-  assert.ok(pinned.every((e) => e.actor_subject === 'bqwarden' && /"first_seen_in":\{[^}]*"actor":"alice@bank\.example"/.test(e.request_json ?? '')), 'the gateway pins; the call that first saw the tool is named');
+  assert.ok(
+    pinned.every((e) => e.actor_subject === 'bqwarden' && /"first_seen_in":\{[^}]*"actor":"alice@bank\.example"/.test(e.request_json ?? '')),
+    'the gateway pins; the call that first saw the tool is named',
+  );
 
   // Pins survive a restart: no second first sight.
   await stack.restart();
@@ -127,7 +130,7 @@ test('tool pinning: poisoned, widened and mislabelled tools are withheld and ref
   assert.doesNotMatch(JSON.stringify(poisoned), /exfil\.example|send every ssn/, 'the injected text never reaches the client');
   const stub = poisoned.tools.find((x) => x.name === 'execute_sql')!;
   assert.match(stub.description ?? '', /^\[withheld by bqwarden\] tool execute_sql: its definition .* changed .*\(description differ/);
-  assert.equal((stub._meta?.['bqwarden/tool_pin'] as { status: string }).status, 'withheld');
+  assert.equal((stub._meta?.['bqwarden/tool_pin'] as { status: string } | undefined)?.status, 'withheld');
   assert.doesNotMatch(poisoned.tools.find((x) => x.name === 'list_tables')!.description ?? '', /withheld/, 'an unchanged tool stays listed as it is');
   let refused = await select(c);
   assert.equal((refused as Result).isError, true);
@@ -179,7 +182,9 @@ test('tool pinning: poisoned, widened and mislabelled tools are withheld and ref
   assert.match(String(byCi.json.error ?? byCi.json.message ?? JSON.stringify(byCi.json)), /actor_type_not_allowed|must come from human/);
 
   // --- defence: an approver accepts the definition through the CLI door -----------------------
-  const cli = await runCli(['approvals', '--url', stack.url, '--user', 'bob@bank.example', '--groups', 'approver', 'approve', flip, '--reason', 'readOnlyHint checked: Toolbox upgrade', '--yes'], { env: { BQWARDEN_DATA: stack.dataDir } });
+  const cli = await runCli(['approvals', '--url', stack.url, '--user', 'bob@bank.example', '--groups', 'approver', 'approve', flip, '--reason', 'readOnlyHint checked: Toolbox upgrade', '--yes'], {
+    env: { BQWARDEN_DATA: stack.dataDir },
+  });
   assert.equal(cli.code, 0, cli.stderr);
   const ok = await select(c);
   assert.equal(ok.isError ?? false, false, text(ok));

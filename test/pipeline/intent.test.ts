@@ -12,7 +12,7 @@ import { loadOrCreateSigner, loadPublicKeysFromDir } from '../../src/audit/check
 import { readEvents } from '../../src/audit/reader.js';
 import { verifyDir } from '../../src/audit/verify.js';
 import type { AuditEvent } from '../../src/audit/event.js';
-import type { AuditSink } from '../../src/sinks/types.js';
+import type { AuditSink } from '../../src/audit/sink.js';
 import { GatewayError } from '../../src/pipeline/types.js';
 import { ctxFor, pipelineFor, rulesWithDirectWrites, sqlCall } from './helpers.js';
 

@@ -25,7 +25,10 @@ test('the gateway refuses a caller past its budget with rule rate-limit, audited
     const loop = await stack.client('loop@bank.example', ['analyst']);
     const results = [];
     for (let i = 0; i < 5; i++) results.push(await loop.callTool({ name: 'execute_sql', arguments: { sql: `SELECT ${i} AS n` } }));
-    assert.deepEqual(results.map((r) => r.isError === true), [false, false, false, true, true]);
+    assert.deepEqual(
+      results.map((r) => r.isError === true),
+      [false, false, false, true, true],
+    );
     assert.match(JSON.stringify(results[3]), /rule rate-limit/);
     const other = await stack.client('calm@bank.example', ['analyst']);
     const ok = await other.callTool({ name: 'execute_sql', arguments: { sql: 'SELECT 1 AS n' } });

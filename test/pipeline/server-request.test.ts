@@ -21,9 +21,19 @@ test('sampling relayed through the gateway is audited, with client text scanned'
     const pipeline = await pipelineFor(join(REPO, 'rules'), audit);
     const ctx: RequestContext = { ...ctxFor('ana@bank.example', ['analyst']), requestId: '7', traceId: 't' };
     const answer = { role: 'assistant', content: { type: 'text', text: 'the customer with SSN 123-45-6789 asked' }, model: 'm' };
-    const got = await pipeline.onServerRequest!(ctx, 'sampling/createMessage', { messages: [{ role: 'user', content: { type: 'text', text: 'summarise 523-41-7790' } }], maxTokens: 10 }, async () => answer);
+    const got = await pipeline.onServerRequest!(
+      ctx,
+      'sampling/createMessage',
+      { messages: [{ role: 'user', content: { type: 'text', text: 'summarise 523-41-7790' } }], maxTokens: 10 },
+      async () => answer,
+    );
     assert.deepEqual(got, answer, 'the answer goes upstream unchanged');
-    await assert.rejects(pipeline.onServerRequest!(ctx, 'elicitation/create', { message: 'x' }, async () => { throw new Error('user declined'); }), /declined/);
+    await assert.rejects(
+      pipeline.onServerRequest!(ctx, 'elicitation/create', { message: 'x' }, async () => {
+        throw new Error('user declined');
+      }),
+      /declined/,
+    );
     await audit.close();
 
     const events = [];

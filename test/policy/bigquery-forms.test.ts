@@ -41,7 +41,10 @@ const SSN_MASK = /IF\(`ssn` IS NULL, NULL, IF\(CHAR_LENGTH\(`ssn`\) > 4, CONCAT\
 function derived(d: Decision, name: string, source: string): void {
   assert.notEqual(d.action, 'deny', d.message);
   const x = d.maskPlan?.derived?.find((c) => c.outputName === name);
-  assert.ok(x?.from.some((f) => f.source.endsWith(source)), `${name} not reported as derived from ${source}: ${JSON.stringify(d.maskPlan?.derived)}`);
+  assert.ok(
+    x?.from.some((f) => f.source.endsWith(source)),
+    `${name} not reported as derived from ${source}: ${JSON.stringify(d.maskPlan?.derived)}`,
+  );
   assert.match(d.engine!.sql, SSN_MASK);
 }
 
@@ -50,7 +53,10 @@ function planned(d: Decision, name: string, method: string, source: string): voi
   const m = d.maskPlan?.columns.find((c) => c.outputName === name);
   assert.ok(m, `no mask planned for ${name}: ${JSON.stringify(d.maskPlan?.columns)}`);
   assert.equal(m.method, method, name);
-  assert.ok(m.sources.some((s) => s.endsWith(source)), `${name} masked because of ${m.sources}`);
+  assert.ok(
+    m.sources.some((s) => s.endsWith(source)),
+    `${name} masked because of ${m.sources}`,
+  );
 }
 
 test('* REPLACE (ssn AS full_name): the engine reads ssn masked, and full_name is masked as the ssn it now holds', () => {
@@ -67,7 +73,11 @@ test('* EXCEPT (ssn) REPLACE (ssn AS segment): a dropped column brought back und
   assert.notEqual(d.action, 'deny', d.message);
   assert.match(d.engine!.sql, SSN_MASK);
   planned(d, 'segment', 'last4', 'customers.ssn');
-  assert.equal(d.maskPlan!.columns.some((c) => c.outputName === 'ssn'), false, 'ssn itself is excepted');
+  assert.equal(
+    d.maskPlan!.columns.some((c) => c.outputName === 'ssn'),
+    false,
+    'ssn itself is excepted',
+  );
   // A REPLACE computed from a masked column is computed from the masked value, as in a select list.
   derived(decide('SELECT * REPLACE (UPPER(ssn) AS full_name) FROM d.customers'), 'full_name', 'customers.ssn');
 });

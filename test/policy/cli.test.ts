@@ -88,7 +88,7 @@ test('policy explain reads the SQL as its upstream does, or as --dialect says; -
   assert.equal((await cli('explain', '--dir', RULES, '--dialect', 'oracle', '--sql', 'SELECT 1')).code, 2);
 });
 
-test("policy explain resolves names in the project a managed-endpoint call names (--args projectId)", async () => {
+test('policy explain resolves names in the project a managed-endpoint call names (--args projectId)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'bqw-cli-managed-'));
   try {
     cpSync(join(RULES, 'examples', 'bigquery-bank.yaml'), join(dir, 'bank.yaml'));

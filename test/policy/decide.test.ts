@@ -42,7 +42,20 @@ test('set operations and DISTINCT name what they compare in the refusal', () => 
   assert.match(set.message, /INTERSECT\/EXCEPT\/UNION/);
   const dist = decide(['analyst'], q({ read: CUST, out: [['n', []]], uses: [['distinct', 'customers.ssn']] }));
   assert.match(dist.message, /DISTINCT/);
-  assert.equal(decide(['pii-reader'], q({ read: CUST, out: [['n', []]], uses: [['set_op', 'customers.ssn'], ['distinct', 'customers.ssn']] })).action, 'allow');
+  assert.equal(
+    decide(
+      ['pii-reader'],
+      q({
+        read: CUST,
+        out: [['n', []]],
+        uses: [
+          ['set_op', 'customers.ssn'],
+          ['distinct', 'customers.ssn'],
+        ],
+      }),
+    ).action,
+    'allow',
+  );
 });
 
 test('inference guard covers DML WHERE for engineers (even though writes are approvable)', () => {
@@ -53,10 +66,26 @@ test('inference guard covers DML WHERE for engineers (even though writes are app
 });
 
 test('a predicate on a clear column is fine and the masked output column is planned', () => {
-  const d = decide(['analyst'], q({ read: CUST, out: [['ssn', ['customers.ssn']], ['state', ['customers.state']]], uses: [['where', 'customers.state']] }));
+  const d = decide(
+    ['analyst'],
+    q({
+      read: CUST,
+      out: [
+        ['ssn', ['customers.ssn']],
+        ['state', ['customers.state']],
+      ],
+      uses: [['where', 'customers.state']],
+    }),
+  );
   assert.equal(d.action, 'mask');
-  assert.deepEqual(d.maskPlan?.columns.map((c) => [c.outputName, c.classification, c.method, c.ruleId]), [['ssn', 'pii.ssn', 'last4', 'mask-pii-analyst']]);
-  assert.deepEqual(d.maskPlan?.fallback.map((f) => f.classification), ['pii.ssn']);
+  assert.deepEqual(
+    d.maskPlan?.columns.map((c) => [c.outputName, c.classification, c.method, c.ruleId]),
+    [['ssn', 'pii.ssn', 'last4', 'mask-pii-analyst']],
+  );
+  assert.deepEqual(
+    d.maskPlan?.fallback.map((f) => f.classification),
+    ['pii.ssn'],
+  );
   assert.equal(d.maskPlan?.detectors, true);
 });
 
@@ -100,7 +129,16 @@ test('an unlisted classification is denied for the role (ci has no visibility fo
 });
 
 test('ci: card numbers masked last4, other tables and tools denied', () => {
-  const ok = decide(['ci'], q({ read: ['transactions'], out: [['card_number', ['transactions.card_number']], ['amount', ['transactions.amount']]] }));
+  const ok = decide(
+    ['ci'],
+    q({
+      read: ['transactions'],
+      out: [
+        ['card_number', ['transactions.card_number']],
+        ['amount', ['transactions.amount']],
+      ],
+    }),
+  );
   assert.equal(ok.action, 'mask');
   assert.equal(ok.maskPlan?.columns[0].method, 'last4');
   assert.equal(decide(['ci'], q({ read: ['accounts'], out: [['balance', ['accounts.balance']]] })).action, 'deny');
@@ -117,7 +155,17 @@ test('unresolved output column is denied for a masked role, allowed for a cleare
 });
 
 test('opaque constructs are denied for every role without a trust rule, per kind', () => {
-  for (const kind of ['parse_error', 'unknown_statement', 'execute_immediate', 'external_query', 'unknown_table_function', 'unresolved_column', 'unresolved_star', 'unknown_table', 'unsupported'] as const) {
+  for (const kind of [
+    'parse_error',
+    'unknown_statement',
+    'execute_immediate',
+    'external_query',
+    'unknown_table_function',
+    'unresolved_column',
+    'unresolved_star',
+    'unknown_table',
+    'unsupported',
+  ] as const) {
     const d = decide(['engineer'], q({ read: CUST, out: [], opaque: [{ kind, detail: 'test', statement: 0 }] }));
     assert.equal(d.action, 'deny', kind);
     assert.deepEqual(d.ruleIds, ['opaque-untrusted']);
@@ -143,7 +191,18 @@ test('writes copying masked values are denied (CTAS / INSERT … SELECT / UPDATE
 });
 
 test('engineer: writes need one approval, DROP/TRUNCATE two; approvers are approver', () => {
-  const w = decide(['engineer'], q({ class: 'write', kind: 'update', written: ['accounts'], uses: [['dml_where', 'accounts.account_id'], ['dml_set', 'accounts.status']] }));
+  const w = decide(
+    ['engineer'],
+    q({
+      class: 'write',
+      kind: 'update',
+      written: ['accounts'],
+      uses: [
+        ['dml_where', 'accounts.account_id'],
+        ['dml_set', 'accounts.status'],
+      ],
+    }),
+  );
   assert.equal(w.action, 'approval_required');
   assert.deepEqual(w.approval, { approverRoles: ['approver'], required: 1, expiresInSeconds: 3600, ruleId: 'engineer-changes-need-approval' });
   assert.equal(w.privileged, true);

@@ -29,7 +29,10 @@ function decide(p: Policy, groups: string[], sql: string, catalog?: SchemaCatalo
 
 test('sqlite: one WITH list in front of the statement shadows every masked table it names', () => {
   const { d } = decide(demo, ['analyst'], 'SELECT c.ssn, a.balance FROM customers c JOIN accounts a USING (customer_id)');
-  assert.match(d.engine!.sql, /^WITH "customers" AS \(SELECT "customer_id", .* FROM "main"\."customers" NOT INDEXED\), "accounts" AS \(SELECT .* FROM "main"\."accounts" NOT INDEXED\) SELECT c\.ssn, a\.balance FROM customers c JOIN accounts a USING \(customer_id\)$/);
+  assert.match(
+    d.engine!.sql,
+    /^WITH "customers" AS \(SELECT "customer_id", .* FROM "main"\."customers" NOT INDEXED\), "accounts" AS \(SELECT .* FROM "main"\."accounts" NOT INDEXED\) SELECT c\.ssn, a\.balance FROM customers c JOIN accounts a USING \(customer_id\)$/,
+  );
 });
 
 test("sqlite: the caller's own WITH [RECURSIVE] is merged, so both lists share one scope", () => {
@@ -83,7 +86,10 @@ test('sqlite: keyed methods become row handles the gateway resolves; clear and c
   assert.deepEqual([ssn.method, ssn.form], ['pseudonym', 'handle']);
   assert.match(d.engine!.sql, /CASE WHEN "ssn" IS NULL THEN NULL ELSE '@bqw:[0-9a-f]{10}:0:2:' \|\| rowid \|\| '@' END AS "ssn"/);
   assert.equal(d.engine!.handles?.tables[0].fq, 'demo.main.customers');
-  assert.deepEqual(d.engine!.handles?.tables[0].columns.map((c) => c.column), ['ssn']);
+  assert.deepEqual(
+    d.engine!.handles?.tables[0].columns.map((c) => c.column),
+    ['ssn'],
+  );
 });
 
 test('a cleared role and a table with nothing masked run the SQL as sent', () => {
@@ -133,12 +139,24 @@ function bqDecide(sql: string) {
 
 test('bigquery: each read becomes (SELECT masked FROM <the same source>) AS <alias>, time travel and samples included', () => {
   const cases: [string, RegExp][] = [
-    ['SELECT ssn FROM d.customers', /FROM \(SELECT IF\(`ssn` IS NULL, NULL, IF\(CHAR_LENGTH\(`ssn`\) > 4, CONCAT\('XXXXX', SUBSTR\(`ssn`, -4\)\), TO_HEX\(SHA256\(`ssn`\)\)\)\) AS `ssn`, .* FROM d\.customers\) AS `customers`$/],
+    [
+      'SELECT ssn FROM d.customers',
+      /FROM \(SELECT IF\(`ssn` IS NULL, NULL, IF\(CHAR_LENGTH\(`ssn`\) > 4, CONCAT\('XXXXX', SUBSTR\(`ssn`, -4\)\), TO_HEX\(SHA256\(`ssn`\)\)\)\) AS `ssn`, .* FROM d\.customers\) AS `customers`$/,
+    ],
     ['SELECT c.email FROM `p.d.customers` AS c WHERE c.ssn LIKE "%1"', /FROM \(SELECT .* FROM `p\.d\.customers`\) AS c WHERE/],
-    ['SELECT ssn FROM d.customers FOR SYSTEM_TIME AS OF TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 1 HOUR)', /FROM \(SELECT .* FROM d\.customers FOR SYSTEM_TIME AS OF TIMESTAMP_SUB\(CURRENT_TIMESTAMP\(\), INTERVAL 1 HOUR\)\) AS `customers`$/],
+    [
+      'SELECT ssn FROM d.customers FOR SYSTEM_TIME AS OF TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 1 HOUR)',
+      /FROM \(SELECT .* FROM d\.customers FOR SYSTEM_TIME AS OF TIMESTAMP_SUB\(CURRENT_TIMESTAMP\(\), INTERVAL 1 HOUR\)\) AS `customers`$/,
+    ],
     ['SELECT ssn FROM d.customers TABLESAMPLE SYSTEM (10 PERCENT)', /FROM \(SELECT .* FROM d\.customers TABLESAMPLE SYSTEM \(10 PERCENT\)\) AS `customers`$/],
-    ['WITH x AS (SELECT ssn FROM d.customers) SELECT * FROM x JOIN d.orders o ON o.ssn = x.ssn', /WITH x AS \(SELECT ssn FROM \(SELECT .* FROM d\.customers\) AS `customers`\) SELECT \* FROM x JOIN \(SELECT .* FROM d\.orders\) o ON/],
-    ['SELECT (SELECT MAX(ssn) FROM d.customers c2 WHERE c2.id = c.id) FROM d.customers c', /\(SELECT MAX\(ssn\) FROM \(SELECT .* FROM d\.customers\) c2 WHERE c2\.id = c\.id\) FROM \(SELECT .* FROM d\.customers\) c$/],
+    [
+      'WITH x AS (SELECT ssn FROM d.customers) SELECT * FROM x JOIN d.orders o ON o.ssn = x.ssn',
+      /WITH x AS \(SELECT ssn FROM \(SELECT .* FROM d\.customers\) AS `customers`\) SELECT \* FROM x JOIN \(SELECT .* FROM d\.orders\) o ON/,
+    ],
+    [
+      'SELECT (SELECT MAX(ssn) FROM d.customers c2 WHERE c2.id = c.id) FROM d.customers c',
+      /\(SELECT MAX\(ssn\) FROM \(SELECT .* FROM d\.customers\) c2 WHERE c2\.id = c\.id\) FROM \(SELECT .* FROM d\.customers\) c$/,
+    ],
     ['SELECT ssn FROM d.a UNION ALL SELECT ssn FROM d.b', /FROM \(SELECT .* FROM d\.a\) AS `a` UNION ALL SELECT ssn FROM \(SELECT .* FROM d\.b\) AS `b`$/],
   ];
   for (const [sql, re] of cases) {
@@ -162,7 +180,15 @@ test('bigquery: pseudonyms need a keyset to be computed in the engine; without o
 
 test('bigquery: with a KMS-wrapped keyset the engine computes keyed pseudonyms itself (no narrow rule)', () => {
   const kms = 'gcp-kms://projects/p/locations/us/keyRings/bqwarden/cryptoKeys/pseudonyms';
-  const withKeyset = compilePolicy([{ name: 'p.yaml', text: BQ_POLICY.replace('tools: { execute_sql: { kind: sql, sqlArgument: sql } }', `tools: { execute_sql: { kind: sql, sqlArgument: sql } }\n    pseudonymKeyset: { kmsKeyUri: '${kms}', wrappedKeyset: 'CiQAbcd+/w==' }`) }]);
+  const withKeyset = compilePolicy([
+    {
+      name: 'p.yaml',
+      text: BQ_POLICY.replace(
+        'tools: { execute_sql: { kind: sql, sqlArgument: sql } }',
+        `tools: { execute_sql: { kind: sql, sqlArgument: sql } }\n    pseudonymKeyset: { kmsKeyUri: '${kms}', wrappedKeyset: 'CiQAbcd+/w==' }`,
+      ),
+    },
+  ]);
   const sql = "SELECT UPPER(acct) AS u FROM d.t WHERE acct = 'x'";
   const a0 = analyze(sql, withKeyset.analyzeOptions('execute_sql')!);
   const { d } = decide(withKeyset, ['analyst'], sql, catalogFor(a0));
@@ -174,15 +200,23 @@ test('bigquery: with a KMS-wrapped keyset the engine computes keyed pseudonyms i
     d.engine!.sql,
   );
   // A keyset URI that is not a KMS key is a load error, not a silent narrow rule.
-  assert.throws(() => compilePolicy([{ name: 'p.yaml', text: BQ_POLICY.replace('tools: { execute_sql: { kind: sql, sqlArgument: sql } }', "tools: { execute_sql: { kind: sql, sqlArgument: sql } }\n    pseudonymKeyset: { kmsKeyUri: 'https://x', wrappedKeyset: 'AA==' }") }]), /kmsKeyUri/);
+  assert.throws(
+    () =>
+      compilePolicy([
+        {
+          name: 'p.yaml',
+          text: BQ_POLICY.replace(
+            'tools: { execute_sql: { kind: sql, sqlArgument: sql } }',
+            "tools: { execute_sql: { kind: sql, sqlArgument: sql } }\n    pseudonymKeyset: { kmsKeyUri: 'https://x', wrappedKeyset: 'AA==' }",
+          ),
+        },
+      ]),
+    /kmsKeyUri/,
+  );
 });
 
 test('bigquery attacks: names the rewriter cannot place are refused', () => {
-  for (const sql of [
-    'WITH customers AS (SELECT 1 AS x) SELECT ssn FROM d.customers',
-    'SELECT customers FROM d.customers',
-    'SELECT x.ssn FROM d.orders AS customers, d.customers AS x',
-  ]) {
+  for (const sql of ['WITH customers AS (SELECT 1 AS x) SELECT ssn FROM d.customers', 'SELECT customers FROM d.customers', 'SELECT x.ssn FROM d.orders AS customers, d.customers AS x']) {
     const { d } = bqDecide(sql);
     assert.equal(d.action, 'deny', `${sql}: ${d.message}`);
     assert.deepEqual(d.ruleIds, ['mask-rewrite'], sql);
@@ -208,7 +242,9 @@ for (const folder of ['spider2', 'sqlfluff']) {
         assertPlaced(d.engine.sql, d);
       }
     }
-    console.log(`# bigquery corpus ${folder}: ${rewritten} rewritten and checked, ${refused} refused by the rewriter, ${other} not rewritten (did not parse, denied for another reason, or no masked table)`);
+    console.log(
+      `# bigquery corpus ${folder}: ${rewritten} rewritten and checked, ${refused} refused by the rewriter, ${other} not rewritten (did not parse, denied for another reason, or no masked table)`,
+    );
     assert.ok(rewritten > 0);
   });
 }

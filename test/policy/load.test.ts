@@ -49,7 +49,9 @@ test('unknown key: file, line and a did-you-mean hint', () => {
 });
 
 test('bad enum value: a hint with the closest value', () => {
-  const e = refusal({ 'a.yaml': `${BASE}visibility:\n  - id: v\n    roles: [analyst]\n    classifications: { pii.ssn: last_4 }\nclassifications:\n  - { id: c, classification: pii.ssn, names: [ssn] }\n` });
+  const e = refusal({
+    'a.yaml': `${BASE}visibility:\n  - id: v\n    roles: [analyst]\n    classifications: { pii.ssn: last_4 }\nclassifications:\n  - { id: c, classification: pii.ssn, names: [ssn] }\n`,
+  });
   const p = e.problems.find((x) => x.path.includes('classifications'))!;
   assert.equal(p.line, 16);
   assert.match(p.hint ?? '', /did you mean last4/);
@@ -120,11 +122,29 @@ test('no files at all is a refusal, not an empty allow-nothing policy that looks
 });
 
 test('version: stable for the same files, independent of order, sensitive to names and bytes', () => {
-  const a = compilePolicy([{ name: 'a.yaml', text: BASE }, { name: 'b.yaml', text: '# x\n' }]).version;
-  const b = compilePolicy([{ name: 'b.yaml', text: '# x\n' }, { name: 'a.yaml', text: BASE }]).version;
+  const a = compilePolicy([
+    { name: 'a.yaml', text: BASE },
+    { name: 'b.yaml', text: '# x\n' },
+  ]).version;
+  const b = compilePolicy([
+    { name: 'b.yaml', text: '# x\n' },
+    { name: 'a.yaml', text: BASE },
+  ]).version;
   assert.equal(a, b);
-  assert.notEqual(compilePolicy([{ name: 'a.yaml', text: BASE }, { name: 'b.yaml', text: '# y\n' }]).version, a);
-  assert.notEqual(compilePolicy([{ name: 'a.yaml', text: BASE }, { name: 'c.yaml', text: '# x\n' }]).version, a);
+  assert.notEqual(
+    compilePolicy([
+      { name: 'a.yaml', text: BASE },
+      { name: 'b.yaml', text: '# y\n' },
+    ]).version,
+    a,
+  );
+  assert.notEqual(
+    compilePolicy([
+      { name: 'a.yaml', text: BASE },
+      { name: 'c.yaml', text: '# x\n' },
+    ]).version,
+    a,
+  );
 });
 
 test('version of a copied rules dir equals the original; the catalog is part of it', async () => {
@@ -147,7 +167,9 @@ test('hostile YAML: an alias bomb is refused, __proto__ keys do not pollute or p
   const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...'bcdefgh'.split('').map((k, i) => `${k}: &${k} [${Array(10).fill(`*${'abcdefgh'[i]}`).join(', ')}]`), 'roles: []'].join('\n');
   const e = refusal({ 'a.yaml': bomb });
   assert.ok(e.problems.length > 0);
-  const p = refusal({ 'a.yaml': `${BASE}classifications:\n  - { id: c1, classification: pii.ssn, names: [ssn] }\nvisibility:\n  - id: v\n    roles: [analyst]\n    classifications: { __proto__: clear }\n` });
+  const p = refusal({
+    'a.yaml': `${BASE}classifications:\n  - { id: c1, classification: pii.ssn, names: [ssn] }\nvisibility:\n  - id: v\n    roles: [analyst]\n    classifications: { __proto__: clear }\n`,
+  });
   assert.ok(p.problems.length > 0);
   assert.equal(({} as Record<string, unknown>).clear, undefined);
 });

@@ -56,7 +56,10 @@ test('every denial says what the caller can do instead and names each rule once'
       judged++;
     }
     for (const method of ['resources/list', 'prompts/get', 'tools/call', 'completion/complete']) {
-      const m = policy.methodAllowed(policy.rolesFor({ subject: 'x', email: 'x@bank.example', issuer: 'i', groups: [role], roles: [], actorType: 'human', authMethod: 'dev', expiresAt: null, name: null }), method);
+      const m = policy.methodAllowed(
+        policy.rolesFor({ subject: 'x', email: 'x@bank.example', issuer: 'i', groups: [role], roles: [], actorType: 'human', authMethod: 'dev', expiresAt: null, name: null }),
+        method,
+      );
       if (m.allowed) continue;
       judge(m.message, [m.ruleId], `${role}: ${method}`);
       judged++;

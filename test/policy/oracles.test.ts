@@ -160,7 +160,10 @@ test('narrow rules, derived: nullify opts one classification into NULLs instead 
   const p = narrowPolicy((name, text) => (name === 'data.yaml' ? text.replace('    classification: pii.email\n', '    classification: pii.email\n    derived: nullify\n') : text));
   const d = decide(p, ['analyst'], "SELECT customer_id, CASE WHEN email LIKE 'ann@%' THEN 1 END AS h FROM customers");
   assert.equal(d.action, 'mask', d.message);
-  assert.deepEqual(d.maskPlan?.columns.map((c) => [c.outputName, c.method]), [['h', 'nullify']]);
+  assert.deepEqual(
+    d.maskPlan?.columns.map((c) => [c.outputName, c.method]),
+    [['h', 'nullify']],
+  );
   // A NULL in every row: the value shape no longer tells a hit from a miss …
   assert.deepEqual(maskValue('nullify', 1, key), maskValue('nullify', null, key));
   // … while redaction would (NULL stays NULL, 1 becomes XXXXX): why computed values never got redact.

@@ -14,8 +14,16 @@ const needsAnalyzer = (c: PolicyCase) => !c.method && !c.capability && (c.sql !=
 
 test(`rules/tests holds at least 80 cases covering every demo role (${cases.length})`, () => {
   assert.ok(cases.length >= 80);
-  for (const role of ['analyst', 'pii-reader', 'engineer', 'approver', 'examiner', 'ci']) assert.ok(cases.some((c) => c.groups.includes(role)), role);
-  for (const action of ['allow', 'mask', 'deny', 'approval_required']) assert.ok(cases.some((c) => c.expect.action === action), action);
+  for (const role of ['analyst', 'pii-reader', 'engineer', 'approver', 'examiner', 'ci'])
+    assert.ok(
+      cases.some((c) => c.groups.includes(role)),
+      role,
+    );
+  for (const action of ['allow', 'mask', 'deny', 'approval_required'])
+    assert.ok(
+      cases.some((c) => c.expect.action === action),
+      action,
+    );
 });
 
 for (const c of cases) {

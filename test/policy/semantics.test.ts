@@ -26,7 +26,13 @@ tables:
 const bq: Policy = compilePolicy([{ name: 'bq.yaml', text: EXAMPLE }], [{ name: 'catalog/bq.yaml', text: CATALOG }]);
 const MANAGED = readFileSync(join(import.meta.dirname, '..', '..', 'rules', 'examples', 'bigquery-managed.yaml'), 'utf8');
 /** The example with Google's managed endpoint beside Toolbox. */
-const bqm: Policy = compilePolicy([{ name: 'bq.yaml', text: EXAMPLE }, { name: 'managed.yaml', text: MANAGED }], [{ name: 'catalog/bq.yaml', text: CATALOG }]);
+const bqm: Policy = compilePolicy(
+  [
+    { name: 'bq.yaml', text: EXAMPLE },
+    { name: 'managed.yaml', text: MANAGED },
+  ],
+  [{ name: 'catalog/bq.yaml', text: CATALOG }],
+);
 
 function bqa(...s: StmtSpec[]): Analysis {
   return { ...analysis('SELECT …', ...s), dialect: 'bigquery' };
@@ -68,8 +74,14 @@ test('a STRUCT with classified fields is rebuilt field by field in the engine: c
   const d = decide(bq, FRAUD, bqsql(`SELECT contact FROM \`${CUST}\``));
   assert.equal(d.action, 'mask', d.message);
   // The whole value is computed from masked fields: returned as computed, not masked again.
-  assert.deepEqual(d.maskPlan?.derived?.map((x) => x.outputName), ['contact']);
-  assert.match(d.engine?.sql ?? '', /IF\(`contact` IS NULL, NULL, STRUCT\(IF\(`contact`\.`primary_addr` IS NULL, NULL, .*CONCAT\('XXXXX', .* AS `primary_addr`, `contact`\.`city` AS `city`\)\) AS `contact`/);
+  assert.deepEqual(
+    d.maskPlan?.derived?.map((x) => x.outputName),
+    ['contact'],
+  );
+  assert.match(
+    d.engine?.sql ?? '',
+    /IF\(`contact` IS NULL, NULL, STRUCT\(IF\(`contact`\.`primary_addr` IS NULL, NULL, .*CONCAT\('XXXXX', .* AS `primary_addr`, `contact`\.`city` AS `city`\)\) AS `contact`/,
+  );
   const leaf = decide(bq, FRAUD, bqsql(`SELECT c.contact.city FROM \`${CUST}\` c WHERE c.contact.primary_addr LIKE '%@bank.example'`));
   assert.equal(leaf.action, 'mask', leaf.message);
   assert.deepEqual(leaf.maskPlan?.columns, [], 'the clear field is not masked');
@@ -132,7 +144,7 @@ test('users bind by email (case-insensitive) or by subject; groups match exactly
 
 test('a denied classification refuses the query wherever the column appears', () => {
   const pipe = ['x'];
-  const p = compilePolicy([{ name: 'bq.yaml', text: EXAMPLE.replace("users: [reporting-job@acme-bank-prod.iam.gserviceaccount.com]", 'groups: [x]') }]);
+  const p = compilePolicy([{ name: 'bq.yaml', text: EXAMPLE.replace('users: [reporting-job@acme-bank-prod.iam.gserviceaccount.com]', 'groups: [x]') }]);
   const sel = decide(p, pipe, bqa({ read: ['acme-bank-prod.reporting.daily'], out: [['email', ['acme-bank-prod.reporting.daily.email']]] }));
   assert.equal(sel.action, 'deny');
   assert.deepEqual(sel.ruleIds, ['pipeline-no-pii']);
@@ -215,7 +227,18 @@ test('decide never throws: internal failures deny', () => {
 });
 
 test('EXTERNAL_QUERY is judged by trust (its opaque flag), not by a table rule', () => {
-  const ext = { fq: 'EXTERNAL_QUERY(conn)', project: 'acme-bank-prod', dataset: null, table: 'EXTERNAL_QUERY', wildcard: false, informationSchema: false, view: false, function: true, opaque: true, timeTravel: false };
+  const ext = {
+    fq: 'EXTERNAL_QUERY(conn)',
+    project: 'acme-bank-prod',
+    dataset: null,
+    table: 'EXTERNAL_QUERY',
+    wildcard: false,
+    informationSchema: false,
+    view: false,
+    function: true,
+    opaque: true,
+    timeTravel: false,
+  };
   const a = bqa({ read: [], out: [] });
   a.statements[0].tablesRead.push(ext);
   const flagged: Analysis = { ...a, opaque: [{ kind: 'external_query', detail: 'federated', statement: 0 }] };
@@ -231,10 +254,21 @@ test('INFORMATION_SCHEMA needs a pattern that names it: ** does not reach JOBS',
   const p = compilePolicy([
     {
       name: 'p.yaml',
-      text: MINI('').replace("tables: ['demo.main.*']", "tables: ['**']").replace('dialect: sqlite', 'dialect: bigquery') + "trust:\n  - { id: tr, opaque: [unresolved_star] }\n",
+      text: MINI('').replace("tables: ['demo.main.*']", "tables: ['**']").replace('dialect: sqlite', 'dialect: bigquery') + 'trust:\n  - { id: tr, opaque: [unresolved_star] }\n',
     },
   ]);
-  const is = { fq: 'demo.region-us.INFORMATION_SCHEMA.JOBS', project: 'demo', dataset: 'region-us', table: 'JOBS', wildcard: false, informationSchema: true, view: false, function: false, opaque: false, timeTravel: false };
+  const is = {
+    fq: 'demo.region-us.INFORMATION_SCHEMA.JOBS',
+    project: 'demo',
+    dataset: 'region-us',
+    table: 'JOBS',
+    wildcard: false,
+    informationSchema: true,
+    view: false,
+    function: false,
+    opaque: false,
+    timeTravel: false,
+  };
   const a = bqa({ read: [], out: [] });
   a.statements[0].tablesRead.push(is);
   const d = decide(p, ['a'], a);
@@ -245,10 +279,10 @@ test('INFORMATION_SCHEMA needs a pattern that names it: ** does not reach JOBS',
 
 test('a script mixing approvals needs the strictest count from approvers common to all; none in common is refused', () => {
   const text = MINI('')
-    .replace("  - { id: r-b, role: b, groups: [b] }", "  - { id: r-b, role: b, groups: [b] }\n  - { id: r-x, role: x, groups: [x] }\n  - { id: r-y, role: y, groups: [y] }")
+    .replace('  - { id: r-b, role: b, groups: [b] }', '  - { id: r-b, role: b, groups: [b] }\n  - { id: r-x, role: x, groups: [x] }\n  - { id: r-y, role: y, groups: [y] }')
     .replace(
-      "  - { id: st-read, classes: [read], effect: allow }",
-      "  - { id: st-read, classes: [read], effect: allow }\n  - { id: st-w, roles: [a], classes: [write], effect: approval, approval: { approvers: [x, y], count: 1, expiry: 2h } }\n  - { id: st-d, roles: [a], classes: [ddl], effect: approval, approval: { approvers: [y], count: 2, expiry: 30m } }\n  - { id: st-c, roles: [a], classes: [dcl], effect: approval, approval: { approvers: [x], count: 1 } }",
+      '  - { id: st-read, classes: [read], effect: allow }',
+      '  - { id: st-read, classes: [read], effect: allow }\n  - { id: st-w, roles: [a], classes: [write], effect: approval, approval: { approvers: [x, y], count: 1, expiry: 2h } }\n  - { id: st-d, roles: [a], classes: [ddl], effect: approval, approval: { approvers: [y], count: 2, expiry: 30m } }\n  - { id: st-c, roles: [a], classes: [dcl], effect: approval, approval: { approvers: [x], count: 1 } }',
     );
   const p = compilePolicy([{ name: 'p.yaml', text }]);
   const w: StmtSpec = { class: 'write', kind: 'update', written: ['accounts'] };

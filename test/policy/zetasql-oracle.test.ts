@@ -24,11 +24,36 @@ const TABLES: CatalogTable[] = [
       { name: 'segment', type: 'STRING' },
       { name: 'dob', type: 'DATE' },
       { name: 'created', type: 'TIMESTAMP' },
-      { name: 'profile', type: 'RECORD', fields: [{ name: 'city', type: 'STRING' }, { name: 'phone', type: 'STRING' }] },
+      {
+        name: 'profile',
+        type: 'RECORD',
+        fields: [
+          { name: 'city', type: 'STRING' },
+          { name: 'phone', type: 'STRING' },
+        ],
+      },
     ],
   },
-  { fq: 'p.d.accounts', columns: [{ name: 'id', type: 'INT64' }, { name: 'customer_id', type: 'INT64' }, { name: 'acct', type: 'STRING' }, { name: 'balance', type: 'NUMERIC' }, { name: 'opened', type: 'DATE' }] },
-  { fq: 'p.d.events', columns: [{ name: 'id', type: 'INT64' }, { name: 'customer_id', type: 'INT64' }, { name: 'kind', type: 'STRING' }, { name: 'amount', type: 'FLOAT64' }, { name: 'at', type: 'TIMESTAMP' }] },
+  {
+    fq: 'p.d.accounts',
+    columns: [
+      { name: 'id', type: 'INT64' },
+      { name: 'customer_id', type: 'INT64' },
+      { name: 'acct', type: 'STRING' },
+      { name: 'balance', type: 'NUMERIC' },
+      { name: 'opened', type: 'DATE' },
+    ],
+  },
+  {
+    fq: 'p.d.events',
+    columns: [
+      { name: 'id', type: 'INT64' },
+      { name: 'customer_id', type: 'INT64' },
+      { name: 'kind', type: 'STRING' },
+      { name: 'amount', type: 'FLOAT64' },
+      { name: 'at', type: 'TIMESTAMP' },
+    ],
+  },
 ];
 const catalogYaml = `tables:\n${TABLES.map((t) => `  - fq: ${t.fq}\n    columns: ${JSON.stringify(t.columns)}`).join('\n')}\n`;
 const policy = compilePolicy(
@@ -54,7 +79,11 @@ visibility: [{ id: v, roles: [analyst], classifications: { pii.ssn: last4, pii.e
   [{ name: 'catalog/c.yaml', text: catalogYaml }],
 );
 
-const COLS: Record<string, string[]> = { customers: ['id', 'ssn', 'email', 'segment', 'dob', 'created', 'profile.city', 'profile.phone'], accounts: ['id', 'customer_id', 'acct', 'balance', 'opened'], events: ['id', 'customer_id', 'kind', 'amount', 'at'] };
+const COLS: Record<string, string[]> = {
+  customers: ['id', 'ssn', 'email', 'segment', 'dob', 'created', 'profile.city', 'profile.phone'],
+  accounts: ['id', 'customer_id', 'acct', 'balance', 'opened'],
+  events: ['id', 'customer_id', 'kind', 'amount', 'at'],
+};
 const NAMES: Record<string, string[]> = {
   customers: ['d.customers', '`p.d.customers`', 'p.d.customers', '`d`.customers', '`d.customers`', '`p`.d.customers'],
   accounts: ['d.accounts', '`p.d.accounts`', 'p.d.accounts'],
@@ -63,7 +92,10 @@ const NAMES: Record<string, string[]> = {
 const GUESS = ['123-45-6789', '6789', 'ann@bank.example', '1980-03-15', 'X', '%1%'];
 
 const tableArb = fc.constantFrom('customers', 'accounts', 'events');
-const lit = fc.oneof(fc.constantFrom(...GUESS).map((g) => `'${g}'`), fc.integer({ min: 0, max: 99 }).map(String));
+const lit = fc.oneof(
+  fc.constantFrom(...GUESS).map((g) => `'${g}'`),
+  fc.integer({ min: 0, max: 99 }).map(String),
+);
 function expr(alias: string, table: string): fc.Arbitrary<string> {
   const col = fc.constantFrom(...COLS[table]).map((c) => `${alias}.${c}`);
   const str = col.map((c) => `CAST(${c} AS STRING)`);
@@ -87,32 +119,44 @@ function pred(alias: string, table: string): fc.Arbitrary<string> {
 }
 const from = fc.tuple(tableArb, fc.nat()).map(([t, i]) => ({ t, name: NAMES[t][i % NAMES[t].length] }));
 const simple = from.chain(({ t, name }) =>
-  fc.tuple(fc.array(expr('x', t), { minLength: 1, maxLength: 3 }), fc.option(pred('x', t), { nil: undefined }), fc.boolean()).map(
-    ([items, where, order]) => `SELECT ${items.map((e, i) => `${e} AS c${i}`).join(', ')} FROM ${name} AS x${where ? ` WHERE ${where}` : ''}${order ? ' ORDER BY 1' : ''} LIMIT 10`,
-  ),
+  fc
+    .tuple(fc.array(expr('x', t), { minLength: 1, maxLength: 3 }), fc.option(pred('x', t), { nil: undefined }), fc.boolean())
+    .map(([items, where, order]) => `SELECT ${items.map((e, i) => `${e} AS c${i}`).join(', ')} FROM ${name} AS x${where ? ` WHERE ${where}` : ''}${order ? ' ORDER BY 1' : ''} LIMIT 10`),
 );
 const grouped = from.chain(({ t, name }) => fc.tuple(expr('x', t), expr('x', t)).map(([g, v]) => `SELECT ${g} AS g, COUNT(*) AS n, MAX(${v}) AS m FROM ${name} x GROUP BY g HAVING COUNT(*) > 0`));
-const joined = fc.tuple(fc.constantFrom(...NAMES.customers), fc.constantFrom(...NAMES.accounts), expr('c', 'customers'), expr('a', 'accounts'), fc.constantFrom('JOIN', 'LEFT JOIN')).map(
-  ([cn, an, e1, e2, j]) => `SELECT ${e1} AS l, ${e2} AS r FROM ${cn} c ${j} ${an} a ON a.customer_id = c.id`,
-);
-const subq = fc.tuple(fc.constantFrom(...NAMES.customers), fc.constantFrom(...NAMES.customers), pred('c2', 'customers')).map(
-  ([n1, n2, p]) => `SELECT c.id, (SELECT MAX(c2.ssn) FROM ${n2} c2 WHERE c2.id = c.id AND ${p}) AS s FROM ${n1} c WHERE EXISTS (SELECT 1 FROM ${n2} c3 WHERE c3.email = c.email)`,
-);
+const joined = fc
+  .tuple(fc.constantFrom(...NAMES.customers), fc.constantFrom(...NAMES.accounts), expr('c', 'customers'), expr('a', 'accounts'), fc.constantFrom('JOIN', 'LEFT JOIN'))
+  .map(([cn, an, e1, e2, j]) => `SELECT ${e1} AS l, ${e2} AS r FROM ${cn} c ${j} ${an} a ON a.customer_id = c.id`);
+const subq = fc
+  .tuple(fc.constantFrom(...NAMES.customers), fc.constantFrom(...NAMES.customers), pred('c2', 'customers'))
+  .map(([n1, n2, p]) => `SELECT c.id, (SELECT MAX(c2.ssn) FROM ${n2} c2 WHERE c2.id = c.id AND ${p}) AS s FROM ${n1} c WHERE EXISTS (SELECT 1 FROM ${n2} c3 WHERE c3.email = c.email)`);
 const cte = fc.tuple(simple, fc.constantFrom(...NAMES.accounts)).map(([inner, an]) => `WITH w AS (${inner.replace(/ LIMIT 10$/, '')}) SELECT w.*, (SELECT COUNT(*) FROM ${an}) AS k FROM w`);
-const setop = fc.tuple(fc.constantFrom(...NAMES.customers), fc.constantFrom(...NAMES.accounts), fc.constantFrom('UNION ALL', 'UNION DISTINCT', 'EXCEPT DISTINCT', 'INTERSECT DISTINCT')).map(
-  ([cn, an, op]) => `SELECT CAST(ssn AS STRING) AS v FROM ${cn} ${op} SELECT acct FROM ${an}`,
-);
-const windowed = fc.tuple(fc.constantFrom(...NAMES.customers), fc.constantFrom('ssn', 'email', 'dob', 'segment')).map(
-  ([cn, o]) => `SELECT id, ROW_NUMBER() OVER (PARTITION BY segment ORDER BY ${o}) AS r FROM ${cn} WHERE TRUE QUALIFY r = 1`,
-);
+const setop = fc
+  .tuple(fc.constantFrom(...NAMES.customers), fc.constantFrom(...NAMES.accounts), fc.constantFrom('UNION ALL', 'UNION DISTINCT', 'EXCEPT DISTINCT', 'INTERSECT DISTINCT'))
+  .map(([cn, an, op]) => `SELECT CAST(ssn AS STRING) AS v FROM ${cn} ${op} SELECT acct FROM ${an}`);
+const windowed = fc
+  .tuple(fc.constantFrom(...NAMES.customers), fc.constantFrom('ssn', 'email', 'dob', 'segment'))
+  .map(([cn, o]) => `SELECT id, ROW_NUMBER() OVER (PARTITION BY segment ORDER BY ${o}) AS r FROM ${cn} WHERE TRUE QUALIFY r = 1`);
 const structs = fc.constantFrom(...NAMES.customers).map((cn) => `SELECT c.profile.city, c.profile.phone, c.profile FROM ${cn} c`);
 const except = fc.constantFrom(...NAMES.customers).map((cn) => `SELECT * EXCEPT (segment) FROM ${cn}`);
 // * EXCEPT … REPLACE (the sql-parser-cst patch): a masked column moved under another name or computed.
-const exceptReplace = fc.tuple(fc.constantFrom(...NAMES.customers), fc.constantFrom('ssn', 'UPPER(ssn)', 'CONCAT(email, segment)', 'CAST(dob AS STRING)'), fc.constantFrom('segment', 'email', 'ssn'), fc.boolean()).map(
-  ([cn, e, target, drop]) => `SELECT * ${drop && target !== 'ssn' ? 'EXCEPT (ssn) ' : ''}REPLACE (${e} AS ${target}) FROM ${cn} c`,
-);
+const exceptReplace = fc
+  .tuple(fc.constantFrom(...NAMES.customers), fc.constantFrom('ssn', 'UPPER(ssn)', 'CONCAT(email, segment)', 'CAST(dob AS STRING)'), fc.constantFrom('segment', 'email', 'ssn'), fc.boolean())
+  .map(([cn, e, target, drop]) => `SELECT * ${drop && target !== 'ssn' ? 'EXCEPT (ssn) ' : ''}REPLACE (${e} AS ${target}) FROM ${cn} c`);
 const travel = fc.constantFrom(...NAMES.customers).map((cn) => `SELECT ssn FROM ${cn} FOR SYSTEM_TIME AS OF TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 1 HOUR)`);
-const QUERY = fc.oneof({ weight: 5, arbitrary: simple }, { weight: 2, arbitrary: grouped }, { weight: 2, arbitrary: joined }, { weight: 2, arbitrary: subq }, { weight: 2, arbitrary: cte }, setop, windowed, structs, except, exceptReplace, travel);
+const QUERY = fc.oneof(
+  { weight: 5, arbitrary: simple },
+  { weight: 2, arbitrary: grouped },
+  { weight: 2, arbitrary: joined },
+  { weight: 2, arbitrary: subq },
+  { weight: 2, arbitrary: cte },
+  setop,
+  windowed,
+  structs,
+  except,
+  exceptReplace,
+  travel,
+);
 
 const ATTACKS = [
   'SELECT ssn FROM `p.d.customers` WHERE ssn = "123-45-6789"',
@@ -166,7 +210,9 @@ test('ZetaSQL oracle: generated BigQuery queries, rewritten, read masked tables 
     checked++;
     if (verdict.violations.length) violations.push(`${sql}\n    → ${d.engine!.sql}\n    ${verdict.violations.join('; ')}`);
   }
-  console.log(`# ZetaSQL oracle: ${checked} rewritten statements resolved and checked, ${unmasked} read no masked table, ${denied} refused by policy, ${unanalysable} not analysable by ZetaSQL, ${violations.length} violations`);
+  console.log(
+    `# ZetaSQL oracle: ${checked} rewritten statements resolved and checked, ${unmasked} read no masked table, ${denied} refused by policy, ${unanalysable} not analysable by ZetaSQL, ${violations.length} violations`,
+  );
   assert.deepEqual(violations, []);
   assert.ok(checked >= queries.length * 0.5, `only ${checked} of ${queries.length} could be checked`);
 });
@@ -177,5 +223,8 @@ test('ZetaSQL oracle: the oracle itself catches an unmasked read and a projectio
   const bare = await oracle.check('SELECT id FROM d.customers WHERE ssn = "1"', TABLES, hidden);
   assert.ok(bare.violations.length > 0, JSON.stringify(bare));
   const fake = await oracle.check('SELECT ssn FROM (SELECT id, UPPER(ssn) AS ssn FROM d.customers)', TABLES, hidden);
-  assert.ok(fake.violations.some((v) => /does not mask ssn/.test(v)), JSON.stringify(fake));
+  assert.ok(
+    fake.violations.some((v) => /does not mask ssn/.test(v)),
+    JSON.stringify(fake),
+  );
 });

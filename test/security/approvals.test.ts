@@ -196,7 +196,7 @@ test('approving with a forged statement hash, or a made-up id, is refused', asyn
   if (injected.status === 200) {
     const r = await run(eve, sql);
     assert.notEqual(r.isError, true, text(r));
-    assert.equal(await total(), before - 1, 'exactly the approved row went, not the statement in the approver\'s body');
+    assert.equal(await total(), before - 1, "exactly the approved row went, not the statement in the approver's body");
   } else {
     assert.ok(injected.status >= 400);
     assert.ok(await txnExists(151));
@@ -208,7 +208,11 @@ test('the approvals API refuses requests without a valid token and an approval i
   const id = approvalIdOf(await run(eve, 'DELETE FROM transactions WHERE txn_id = 161'));
   assert.ok(id);
   for (const auth of [undefined, `Bearer ${id}`, 'Bearer x.y.z']) {
-    const res: Response = await fetch(`${stack.url}/approvals/${id}/approve`, { method: 'POST', headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) }, body: JSON.stringify({ reason: 'x' }) });
+    const res: Response = await fetch(`${stack.url}/approvals/${id}/approve`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) },
+      body: JSON.stringify({ reason: 'x' }),
+    });
     assert.equal(res.status, 401);
   }
   assert.ok(await txnExists(161));
@@ -233,7 +237,7 @@ async function uiPost(path: string, form: Record<string, string>, headers: Recor
   return fetch(`${stack.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(form).toString(), redirect: 'manual' });
 }
 
-test('review UI: approve form posts without the CSRF token, with another session\'s token, or from another origin are refused', async (t) => {
+test("review UI: approve form posts without the CSRF token, with another session's token, or from another origin are refused", async (t) => {
   if (!wired) return t.skip('approvals are not wired into the gateway');
   const sql = 'DELETE FROM transactions WHERE txn_id = 171';
   const id = approvalIdOf(await run(eve, sql));

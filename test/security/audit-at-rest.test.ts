@@ -84,8 +84,16 @@ test('pii-reader results (legitimately clear for that client) are not stored in 
   const res = await r.callTool({ name: 'execute_sql', arguments: { sql: `SELECT customer_id, ssn, email, date_of_birth FROM customers WHERE customer_id = ${C.customer_id}` } });
   assert.equal(rowsOf(res)[0]?.ssn, C.ssn, 'precondition: the reader sees the clear SSN');
   const acct = BANK.accounts.find((a) => a.customer_id === C.customer_id)!;
-  const res2 = await r.callTool({ name: 'execute_sql', arguments: { sql: `SELECT a.account_number, a.account_number || '' AS n2, c.date_of_birth AS d, t.card_number FROM accounts a JOIN customers c USING (customer_id) LEFT JOIN transactions t ON t.account_id = a.account_id WHERE a.account_id = ${acct.account_id} LIMIT 3` } });
-  assert.ok(findLeaks(res2).some((l) => l.kind === 'account_number'), `precondition: clear account number released: ${JSON.stringify(res2).slice(0, 300)}`);
+  const res2 = await r.callTool({
+    name: 'execute_sql',
+    arguments: {
+      sql: `SELECT a.account_number, a.account_number || '' AS n2, c.date_of_birth AS d, t.card_number FROM accounts a JOIN customers c USING (customer_id) LEFT JOIN transactions t ON t.account_id = a.account_id WHERE a.account_id = ${acct.account_id} LIMIT 3`,
+    },
+  });
+  assert.ok(
+    findLeaks(res2).some((l) => l.kind === 'account_number'),
+    `precondition: clear account number released: ${JSON.stringify(res2).slice(0, 300)}`,
+  );
   // Literals in a cleared role's SQL are redacted too (keepLiterals is not set for pii-reader).
   await r.callTool({ name: 'execute_sql', arguments: { sql: `SELECT customer_id FROM customers WHERE ssn = '${C.ssn}' OR email = '${C.email}'` } });
   await r.close();
@@ -141,7 +149,10 @@ test('refused HTTP requests (malformed JSON, invalid params, bad tokens) do not 
 test('the audit store as a whole: every file under <dataDir>/audit, raw bytes included, scanned after all traffic', async () => {
   await settle();
   const files = filesUnder(`${stack.dataDir}/audit`);
-  assert.ok(files.some((f) => f.endsWith('.jsonl')), files.join(', '));
+  assert.ok(
+    files.some((f) => f.endsWith('.jsonl')),
+    files.join(', '),
+  );
   // Every place a clear value sits, by field (parsed) and by file (raw lines).
   const perField = leaksIn(auditEvents(stack.dataDir));
   const rawHits = files.flatMap((f) => findLeaks(readFileSync(f, 'utf8').split('\n')).map((l) => `${f.split('/audit/')[1]}: ${l.kind}`));

@@ -123,7 +123,11 @@ test('audit store full: tools/call releases no data and names the audit; /readyz
 
   // A new session cannot start without its session_start record.
   const t2 = await stack.token('newcomer@bank.example', ['pii-reader']);
-  const init = await raw(stack.mcpUrl, { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }, { token: t2 });
+  const init = await raw(
+    stack.mcpUrl,
+    { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } } },
+    { token: t2 },
+  );
   assert.ok(init.status >= 500, `initialize with a full audit store: ${init.status}`);
   assert.equal(init.headers.get('mcp-session-id'), null);
 });
@@ -147,8 +151,13 @@ test('current audit file deleted under the running gateway (logrotate, careless 
   if (skipReason) return t.skip(skipReason);
   // Control: with the file in place, a probe's event is found on disk by its SQL text.
   await reader.callTool({ name: 'execute_sql', arguments: { sql: 'SELECT customer_id AS control_probe FROM customers WHERE customer_id = 1' } });
-  assert.ok(auditEvents(dataDir).some((e) => (e.sql_text ?? '').includes('control_probe')), 'control probe audited on disk');
-  const files = filesUnder(auditDir).filter((f) => f.endsWith('.jsonl')).sort();
+  assert.ok(
+    auditEvents(dataDir).some((e) => (e.sql_text ?? '').includes('control_probe')),
+    'control probe audited on disk',
+  );
+  const files = filesUnder(auditDir)
+    .filter((f) => f.endsWith('.jsonl'))
+    .sort();
   unlinkSync(files[files.length - 1]);
   const marker = 'deleted_file_probe';
   const r = await reader.callTool({ name: 'execute_sql', arguments: { sql: `SELECT customer_id AS ${marker} FROM customers WHERE customer_id = 1` } }).catch((err: Error) => ({ error: err.message }));

@@ -98,11 +98,7 @@ export async function raw(url: string, body: unknown, o: RawOptions = {}): Promi
 
 /** Initializes a session with raw HTTP; returns its id. */
 export async function rawSession(url: string, token: string, protocolVersion = PROTOCOL): Promise<string> {
-  const r = await raw(
-    url,
-    { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion, capabilities: {}, clientInfo: { name: 'redteam', version: '1' } } },
-    { token },
-  );
+  const r = await raw(url, { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion, capabilities: {}, clientInfo: { name: 'redteam', version: '1' } } }, { token });
   const sid = r.headers.get('mcp-session-id');
   if (r.status !== 200 || !sid) throw new Error(`initialize failed: ${r.status} ${r.text.slice(0, 300)}`);
   await raw(url, { jsonrpc: '2.0', method: 'notifications/initialized' }, { token, sessionId: sid, protocolVersion });
@@ -145,7 +141,9 @@ export function filesUnder(dir: string): string[] {
 /** Every audit event on disk under <dataDir>/audit, in file order. */
 export function auditEvents(dataDir: string): AuditEvent[] {
   const events: AuditEvent[] = [];
-  for (const f of filesUnder(join(dataDir, 'audit')).filter((p) => /\.jsonl$/.test(p)).sort()) {
+  for (const f of filesUnder(join(dataDir, 'audit'))
+    .filter((p) => /\.jsonl$/.test(p))
+    .sort()) {
     for (const line of readFileSync(f, 'utf8').split('\n')) {
       if (!line.trim()) continue;
       try {

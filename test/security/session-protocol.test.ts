@@ -41,7 +41,7 @@ function upstreamNeverSaw(mark: number, needle: string): void {
 
 // ---------- 1. session hijack ----------
 
-test('session hijack: B presents A\'s Mcp-Session-Id with B\'s valid token → 403 on POST, GET and DELETE, audited; A\'s session survives', async () => {
+test("session hijack: B presents A's Mcp-Session-Id with B's valid token → 403 on POST, GET and DELETE, audited; A's session survives", async () => {
   const a = await token('alice@bank.example', ['analyst']);
   const b = await token('bob@bank.example', ['pii-reader']);
   const sidA = await rawSession(url, a);
@@ -97,7 +97,17 @@ test('token passthrough: no client token (nor its Authorization header) reaches 
   for (let i = 0; i < 30 && !rs.proxy.requests.slice(mark).some((r) => r.method === 'DELETE'); i++) await new Promise((r) => setTimeout(r, 100));
 
   const seen = rs.proxy.requests.slice(mark);
-  const methods = new Set(seen.map((r) => `${r.method} ${(() => { try { return JSON.parse(r.body).method ?? ''; } catch { return ''; } })()}`.trim()));
+  const methods = new Set(
+    seen.map((r) =>
+      `${r.method} ${(() => {
+        try {
+          return JSON.parse(r.body).method ?? '';
+        } catch {
+          return '';
+        }
+      })()}`.trim(),
+    ),
+  );
   // The upstream session is ended with DELETE when the upstream issued a session id.
   const upstreamSessions = seen.some((r) => r.headers['mcp-session-id']);
   for (const m of ['POST initialize', 'POST tools/list', 'POST tools/call', ...(upstreamSessions ? ['DELETE'] : [])]) assert.ok(methods.has(m), `upstream saw ${m}: ${[...methods].join(', ')}`);
@@ -224,7 +234,16 @@ test('transport refusals with a valid token — evil Origin, oversized body, wro
   const cases: [string, Promise<Awaited<ReturnType<typeof raw>>>, number, string][] = [
     ['evil origin', raw(url, probe(1), { token: a, sessionId: sid, headers: { origin: 'http://evil.example' } }), 403, 'bad_origin'],
     ['null origin', raw(url, probe(2), { token: a, sessionId: sid, headers: { origin: 'null' } }), 403, 'bad_origin'],
-    ['evil origin on initialize', raw(url, { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }, { token: a, headers: { origin: 'http://127.0.0.1.evil.example' } }), 403, 'bad_origin'],
+    [
+      'evil origin on initialize',
+      raw(
+        url,
+        { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } } },
+        { token: a, headers: { origin: 'http://127.0.0.1.evil.example' } },
+      ),
+      403,
+      'bad_origin',
+    ],
     ['huge body', raw(url, JSON.stringify({ ...probe(3), pad: 'x'.repeat(5 * 1024 * 1024) }), { token: a, sessionId: sid }), 413, 'body_too_large'],
     ['text/plain', raw(url, probe(4), { token: a, sessionId: sid, headers: { 'content-type': 'text/plain' } }), 415, 'wrong_content_type'],
     ['json lookalike type', raw(url, probe(5), { token: a, sessionId: sid, headers: { 'content-type': 'application/jsonx' } }), 415, 'wrong_content_type'],

@@ -66,7 +66,11 @@ test('MCP methods beyond tools (resources, prompts, completion, sampling, loggin
       return '';
     }
   });
-  assert.deepEqual(forwarded.filter((m) => methods.some(([x]) => x === m)), [], 'refused methods reached the upstream');
+  assert.deepEqual(
+    forwarded.filter((m) => methods.some(([x]) => x === m)),
+    [],
+    'refused methods reached the upstream',
+  );
   const denied = auditEvents(rs.stack.dataDir).filter((e) => e.session_id === sid && e.decision === 'deny');
   assert.ok(denied.length >= 8, `refusals audited (${denied.length})`);
 });
@@ -113,7 +117,11 @@ test('login CSRF: another site cannot sign the examiner in as someone else', asy
   const planted = await walkDemoLogin(`${base}/auth/login?next=/console`, { user: 'mallory@bank.example', groups: ['examiner'] }, `${base}/auth/callback`, attacker);
   const victim = await fetch(planted, { redirect: 'manual' });
   assert.equal(victim.status, 401);
-  assert.equal(victim.headers.getSetCookie().some((c) => c.startsWith('bqw_session=') && !/Max-Age=0/.test(c)), false, 'no session planted');
+  assert.equal(
+    victim.headers.getSetCookie().some((c) => c.startsWith('bqw_session=') && !/Max-Age=0/.test(c)),
+    false,
+    'no session planted',
+  );
   // Attack 2: the victim did start a sign-in (a flow cookie of their own); the attacker's code does not match its state.
   const own = new CookieJar();
   const start = await fetch(`${base}/auth/login?next=/console`, { redirect: 'manual' });
@@ -146,7 +154,11 @@ test('login CSRF: another site cannot sign the examiner in as someone else', asy
 
 test('stored XSS: attacker text in tool names, User-Agent, client name and SQL is escaped in the examiner console', async () => {
   const token = await rs.stack.token('xss@bank.example', ['analyst']);
-  const init = await raw(url, { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: XSS[2], version: XSS[1] } } }, { token, headers: { 'user-agent': XSS[0] } });
+  const init = await raw(
+    url,
+    { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: XSS[2], version: XSS[1] } } },
+    { token, headers: { 'user-agent': XSS[0] } },
+  );
   const sid = init.headers.get('mcp-session-id')!;
   assert.ok(sid);
   for (const x of XSS) {
@@ -175,7 +187,10 @@ test("stored XSS: an engineer's SQL comments and justification are escaped on th
   const sid = await rawSession(url, token);
   const ids: string[] = [];
   for (const [i, x] of XSS.entries()) {
-    const r = await raw(url, call('execute_sql', { sql: `DELETE FROM transactions WHERE txn_id = ${200 + i} /* ${x} */ AND merchant <> '${x.replace(/'/g, "''")}'`, justification: x }), { token, sessionId: sid });
+    const r = await raw(url, call('execute_sql', { sql: `DELETE FROM transactions WHERE txn_id = ${200 + i} /* ${x} */ AND merchant <> '${x.replace(/'/g, "''")}'`, justification: x }), {
+      token,
+      sessionId: sid,
+    });
     const id = /apr-[a-z0-9]+/.exec(r.text)?.[0];
     if (id) ids.push(id);
   }

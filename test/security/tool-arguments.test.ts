@@ -10,7 +10,7 @@ import { generateBank } from '../../src/demo/dataset.js';
 import { findLeaks } from '../helpers/leaks.js';
 import { rowsOf } from '../helpers/gateway.js';
 import { startRecordedStack, type RecordedStack } from './stack.js';
-import { auditEvents, call, raw, rawSession, responseOf } from './helpers.js';
+import { auditEvents, raw, rawSession, responseOf } from './helpers.js';
 
 const BANK = generateBank();
 const SSN = BANK.customers[4].ssn;
@@ -61,7 +61,10 @@ async function counts(): Promise<{ customers: unknown; accounts: unknown; transa
   const row = rowsOf(r)[0];
   if (!row) {
     // sqlite_master is denied by policy; fall back to the bank tables only.
-    const r2 = await reader.callTool({ name: 'execute_sql', arguments: { sql: 'SELECT (SELECT count(*) FROM customers) AS customers, (SELECT count(*) FROM accounts) AS accounts, (SELECT count(*) FROM transactions) AS transactions' } });
+    const r2 = await reader.callTool({
+      name: 'execute_sql',
+      arguments: { sql: 'SELECT (SELECT count(*) FROM customers) AS customers, (SELECT count(*) FROM accounts) AS accounts, (SELECT count(*) FROM transactions) AS transactions' },
+    });
     return { ...(rowsOf(r2)[0] as { customers: unknown; accounts: unknown; transactions: unknown }), tables: null };
   }
   return row as { customers: unknown; accounts: unknown; transactions: unknown; tables: unknown };
@@ -86,12 +89,23 @@ for (const [name, args] of SHAPES) {
     assertNoLeak(r, name);
     const refused = (r as { isError?: boolean }).isError === true || 'error' in (r as object);
     assert.ok(refused, `${name} was not refused: ${JSON.stringify(r).slice(0, 300)}`);
-    assert.deepEqual(rs.upstreamBodiesSince(mark).filter((b) => b.includes('shape_marker') || b.includes('"sql":1')), [], 'forwarded upstream');
+    assert.deepEqual(
+      rs.upstreamBodiesSince(mark).filter((b) => b.includes('shape_marker') || b.includes('"sql":1')),
+      [],
+      'forwarded upstream',
+    );
   });
 }
 
 test('argument shape: extra and unknown arguments next to sql do not change the decision (masked, not clear)', async () => {
-  const r = await attempt(analyst, 'execute_sql', { sql: 'SELECT ssn, email FROM customers LIMIT 3', database: 'other', role: 'pii-reader', mask: false, sql2: 'SELECT 1', __proto__: { sql: 'SELECT 1' } });
+  const r = await attempt(analyst, 'execute_sql', {
+    sql: 'SELECT ssn, email FROM customers LIMIT 3',
+    database: 'other',
+    role: 'pii-reader',
+    mask: false,
+    sql2: 'SELECT 1',
+    __proto__: { sql: 'SELECT 1' },
+  });
   assertNoLeak(r, 'extra arguments');
   assert.notEqual((r as { isError?: boolean }).isError, true, 'the call itself is allowed (masked)');
 });
@@ -101,7 +115,10 @@ test('argument shape: "__proto__" key in raw JSON arguments does not smuggle sql
   const mark = rs.proxy.requests.length;
   const r = await rawCall(body);
   assertNoLeak(r.messages, '__proto__');
-  assert.deepEqual(rs.upstreamBodiesSince(mark).filter((b) => b.includes('proto_marker')), []);
+  assert.deepEqual(
+    rs.upstreamBodiesSince(mark).filter((b) => b.includes('proto_marker')),
+    [],
+  );
 });
 
 test('duplicated JSON keys in the raw body: the upstream runs exactly the statement the gateway analyzed and audited', async () => {
@@ -224,7 +241,19 @@ test('hidden writes (engineer, approvals not granted): same tricks denied or hel
 
 // ---------- 5. tool names ----------
 
-const TOOL_NAMES = ['EXECUTE_SQL', 'Execute_Sql', 'execute_sql ', ' execute_sql', 'execute_sql\u0000', 'execute-sql', 'execute_sql\n', 'exeсute_sql' /* Cyrillic с */, 'drop_everything', 'sqlite-execute-sql', ''];
+const TOOL_NAMES = [
+  'EXECUTE_SQL',
+  'Execute_Sql',
+  'execute_sql ',
+  ' execute_sql',
+  'execute_sql\u0000',
+  'execute-sql',
+  'execute_sql\n',
+  'exeсute_sql' /* Cyrillic с */,
+  'drop_everything',
+  'sqlite-execute-sql',
+  '',
+];
 
 for (const name of TOOL_NAMES) {
   test(`tool name ${JSON.stringify(name)} → denied as unknown tool, nothing forwarded`, async () => {
@@ -233,12 +262,21 @@ for (const name of TOOL_NAMES) {
     assertNoLeak(r, name);
     const refused = (r as { isError?: boolean }).isError === true || 'error' in (r as object);
     assert.ok(refused, JSON.stringify(r).slice(0, 300));
-    assert.deepEqual(rs.upstreamBodiesSince(mark).filter((b) => b.includes('toolname_marker')), []);
+    assert.deepEqual(
+      rs.upstreamBodiesSince(mark).filter((b) => b.includes('toolname_marker')),
+      [],
+    );
   });
 }
 
 test('list_tables (metadata tool) cannot be made to return rows, also with SQL-ish arguments', async () => {
-  for (const args of [{}, { table_names: 'customers' }, { table_names: "customers') UNION SELECT ssn, email, 1, 1 FROM customers --" }, { table_names: 'customers', sql: 'SELECT ssn FROM customers' }, { output_format: 'detailed', table_names: 'customers,accounts,transactions' }]) {
+  for (const args of [
+    {},
+    { table_names: 'customers' },
+    { table_names: "customers') UNION SELECT ssn, email, 1, 1 FROM customers --" },
+    { table_names: 'customers', sql: 'SELECT ssn FROM customers' },
+    { output_format: 'detailed', table_names: 'customers,accounts,transactions' },
+  ]) {
     const r = await attempt(analyst, 'list_tables', args);
     assertNoLeak(r, `list_tables ${JSON.stringify(args)}`);
   }
@@ -251,7 +289,10 @@ test('examiner (no data tools) cannot call tools/call at all, under any tool nam
     assert.ok('error' in (r as object) || (r as { isError?: boolean }).isError === true, JSON.stringify(r));
   }
   const tools = await examiner.listTools().catch(() => ({ tools: [] }));
-  assert.deepEqual(tools.tools.map((t) => t.name), []);
+  assert.deepEqual(
+    tools.tools.map((t) => t.name),
+    [],
+  );
 });
 
 // ---------- 8. denial messages must not echo literals ----------

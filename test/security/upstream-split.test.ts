@@ -69,7 +69,14 @@ describe('demo upstreams cannot be reached around the gateway', () => {
     const issuer = (await up.credentials.upstream.headers()).authorization.split('.')[1];
     const iss = JSON.parse(Buffer.from(issuer, 'base64url').toString()).iss as string;
     const { privateKey, publicKey } = await generateKeyPair('ES256');
-    const forged = await new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: (await exportJWK(publicKey)).kid ?? 'attacker' }).setIssuer(iss).setAudience(up.reader.url).setSubject('bqwarden-gateway').setIssuedAt().setExpirationTime('5m').sign(privateKey);
+    const forged = await new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256', kid: (await exportJWK(publicKey)).kid ?? 'attacker' })
+      .setIssuer(iss)
+      .setAudience(up.reader.url)
+      .setSubject('bqwarden-gateway')
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(privateKey);
     assert.equal((await rpc(up.reader.url, callSql('SELECT 1'), { authorization: `Bearer ${forged}` })).status, 401, 'signed with a key the gateway never published');
     // The reader's genuine token is not valid for the writer (audience), so the read path's
     // credential cannot reach the write path either.
@@ -97,7 +104,9 @@ function rulesAllowingUnapprovedUpdates(): { dir: string; cleanup(): void } {
   doc.statements = doc.statements.filter((r) => r.id !== 'engineer-changes-need-approval');
   doc.statements.push(
     { id: 'test-misjudged-update', roles: ['engineer'], classes: ['write'], kinds: ['update'], effect: 'allow' } as { id: string },
-    { id: 'test-delete-needs-approval', roles: ['engineer'], classes: ['write'], kinds: ['delete'], effect: 'approval', approval: { approvers: ['approver'], count: 1, expiry: '1h' } } as { id: string },
+    { id: 'test-delete-needs-approval', roles: ['engineer'], classes: ['write'], kinds: ['delete'], effect: 'approval', approval: { approvers: ['approver'], count: 1, expiry: '1h' } } as {
+      id: string;
+    },
   );
   writeFileSync(file, stringify(doc));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
@@ -129,7 +138,11 @@ test('approved statements run on the write path, recorded as such; an unapproved
   const id = /apr-[a-z0-9]+/.exec(text(held))?.[0];
   assert.ok(id, text(held));
   const token = await stack.token('bob@bank.example', ['approver']);
-  const res = await fetch(`${stack.url}/approvals/${id}/approve`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'checked' }) });
+  const res = await fetch(`${stack.url}/approvals/${id}/approve`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ reason: 'checked' }),
+  });
   assert.equal(res.status, 200, await res.text());
   const ran = await sql(del);
   assert.notEqual(ran.isError, true, text(ran));
@@ -143,5 +156,8 @@ test('approved statements run on the write path, recorded as such; an unapproved
   }
   assert.deepEqual(upstreamOf.get('toolbox-sqlite-writer'), ['approved:success'], 'only the approved statement used the write path');
   // The read path saw the request while it was held (pending, nothing ran), never its execution.
-  assert.deepEqual((upstreamOf.get('toolbox-sqlite') ?? []).filter((x) => x.startsWith('approved:')), ['approved:pending']);
+  assert.deepEqual(
+    (upstreamOf.get('toolbox-sqlite') ?? []).filter((x) => x.startsWith('approved:')),
+    ['approved:pending'],
+  );
 });

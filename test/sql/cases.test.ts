@@ -22,14 +22,24 @@ for (const [i, k] of [...cases, ...oracleCases].entries()) {
     const flags = [...new Set(a.opaque.map((f) => f.kind))].sort();
     assert.deepEqual(flags, [...(k.f ?? [])].sort(), `flags: ${JSON.stringify(a.opaque)}`);
     if (k.c !== undefined) assert.equal(a.statements.map((s) => s.class).join(','), k.c);
-    if (k.x) assert.deepEqual(a.statements.map((s) => s.destructive), k.x);
+    if (k.x)
+      assert.deepEqual(
+        a.statements.map((s) => s.destructive),
+        k.x,
+      );
     const union = (f: 'tablesRead' | 'tablesWritten') => [...new Set(a.statements.flatMap((s) => s[f].map((t) => shortFq(t.fq))))].sort();
     if (k.r) assert.deepEqual(union('tablesRead'), [...k.r].sort(), 'tables read');
     if (k.w) assert.deepEqual(union('tablesWritten'), [...k.w].sort(), 'tables written');
     if (k.o) {
       const last = a.statements.filter((s) => s.output).at(-1);
       assert.ok(last, 'a statement with output');
-      const got = last.output!.map((o) => `${o.unresolved ? '~' : ''}${o.name}=${o.sources.map((s) => short(columnKey(s))).sort().join('|')}`);
+      const got = last.output!.map(
+        (o) =>
+          `${o.unresolved ? '~' : ''}${o.name}=${o.sources
+            .map((s) => short(columnKey(s)))
+            .sort()
+            .join('|')}`,
+      );
       assert.deepEqual(got, k.o);
     }
     const uses = new Set(a.statements.flatMap((s) => s.uses.map((u) => `${u.clause}:${short(columnKey(u.column))}`)));

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { analyze, analyzeWithProvider, createStaticCatalog, loadStaticCatalog, tablesOf, analyzeCached } from '../../src/sql/index.js';
+import { analyze, createStaticCatalog, loadStaticCatalog, tablesOf, analyzeCached } from '../../src/sql/index.js';
 
 test('loadStaticCatalog reads YAML and analyze expands views from it', () => {
   const dir = mkdtempSync(join(tmpdir(), 'bqw-cat-'));

@@ -18,7 +18,10 @@ test('sql analyze prints a readable summary by default: classes, tables, lineage
   assert.equal(r.status, 0, r.stderr);
   const lines = r.stdout.trimEnd().split('\n');
   assert.ok(lines.length < 20, `a screenful, not a dump: ${lines.length} lines`);
-  assert.match(r.stdout, /^fingerprint: SELECT c\.name, SUM\(a\.balance\) AS total FROM `p\.d\.customers` c JOIN `p\.d\.accounts` a ON a\.customer_id = c\.id WHERE a\.balance >= \? GROUP BY c\.name$/m);
+  assert.match(
+    r.stdout,
+    /^fingerprint: SELECT c\.name, SUM\(a\.balance\) AS total FROM `p\.d\.customers` c JOIN `p\.d\.accounts` a ON a\.customer_id = c\.id WHERE a\.balance >= \? GROUP BY c\.name$/m,
+  );
   assert.match(r.stdout, /^statement 1: read \(select\)$/m);
   assert.match(r.stdout, /^  reads: +p\.d\.customers, p\.d\.accounts$/m);
   assert.match(r.stdout, /^    total ← computed from p\.d\.accounts\.balance$/m);
@@ -33,7 +36,10 @@ test('sql analyze --json prints the whole analysis for an argument and for stdin
     const r = await run(['--json', '--dialect', 'sqlite', '--default-project', 'demo', '--default-dataset', 'main', '--catalog', dir, 'SELECT * FROM customers']);
     assert.equal(r.status, 0, r.stderr);
     const a = JSON.parse(r.stdout);
-    assert.deepEqual(a.statements[0].output.map((o: { name: string }) => o.name), ['ssn', 'name']);
+    assert.deepEqual(
+      a.statements[0].output.map((o: { name: string }) => o.name),
+      ['ssn', 'name'],
+    );
     const s = await run(['--json', '--default-project', 'p', '--default-dataset', 'd'], 'DELETE FROM t WHERE TRUE');
     assert.equal(s.status, 0, s.stderr);
     assert.equal(JSON.parse(s.stdout).statements[0].class, 'write');

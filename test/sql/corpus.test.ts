@@ -15,7 +15,9 @@ const FLOORS: Record<string, number> = { spider2: 148, sqlfluff: 118 };
 for (const folder of Object.keys(FLOORS)) {
   const dir = join(corpus, folder);
   test(`corpus ${folder}: parse and analyse rate`, { skip: existsSync(dir) ? false : `corpus not found at ${dir} (../shared absent)` }, () => {
-    const files = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort();
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith('.sql'))
+      .sort();
     let ok = 0;
     const failed: string[] = [];
     for (const f of files) {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { analyze, redactLiterals, fingerprint } from '../../src/sql/analyze.js';
+import { analyze } from '../../src/sql/analyze.js';
+import { redactLiterals, fingerprint } from '../../src/sql/fingerprint.js';
 import { tokenize } from '../../src/sql/lexer.js';
 
 const SSN = '123-45-6789';
@@ -60,7 +61,13 @@ test('parse errors do not echo literals', () => {
 
 test('tokenize round-trips any input', () => {
   for (const s of ["SELECT 'a", 'x"y', '`a', '/* open', "r'''x", '@@x', '[a b]', '\u00e9t\u00e9 = 1']) {
-    for (const d of ['bigquery', 'sqlite', 'postgresql'] as const) assert.equal(tokenize(s, d).map((t) => t.text).join(''), s);
+    for (const d of ['bigquery', 'sqlite', 'postgresql'] as const)
+      assert.equal(
+        tokenize(s, d)
+          .map((t) => t.text)
+          .join(''),
+        s,
+      );
   }
 });
 

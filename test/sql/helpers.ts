@@ -10,7 +10,14 @@ export const bqTables: CatalogTable[] = [
       { name: 'name', type: 'STRING' },
       { name: 'ssn', type: 'STRING', policyTags: ['pii_ssn'] },
       { name: 'email', type: 'STRING' },
-      { name: 'address', type: 'STRUCT', fields: [{ name: 'city', type: 'STRING' }, { name: 'zip', type: 'STRING' }] },
+      {
+        name: 'address',
+        type: 'STRUCT',
+        fields: [
+          { name: 'city', type: 'STRING' },
+          { name: 'zip', type: 'STRING' },
+        ],
+      },
       { name: 'phones', type: 'ARRAY<STRUCT>', fields: [{ name: 'number', type: 'STRING' }] },
     ],
   },
@@ -23,9 +30,31 @@ export const bqTables: CatalogTable[] = [
       { name: 'opened', type: 'DATE' },
     ],
   },
-  { fq: 'p.d.txns', columns: [{ name: 'txn_id', type: 'INT64' }, { name: 'account_id', type: 'INT64' }, { name: 'amount', type: 'NUMERIC' }, { name: 'quarter', type: 'STRING' }, { name: 'ts', type: 'TIMESTAMP' }] },
-  { fq: 'p.d.v_customers', columns: [{ name: 'customer_id', type: 'INT64' }, { name: 'ssn_last4', type: 'STRING' }], viewSql: 'SELECT customer_id, SUBSTR(ssn, -4) AS ssn_last4 FROM p.d.customers' },
-  { fq: 'other.x.events_*', columns: [{ name: 'user_id', type: 'STRING' }, { name: 'payload', type: 'JSON' }] },
+  {
+    fq: 'p.d.txns',
+    columns: [
+      { name: 'txn_id', type: 'INT64' },
+      { name: 'account_id', type: 'INT64' },
+      { name: 'amount', type: 'NUMERIC' },
+      { name: 'quarter', type: 'STRING' },
+      { name: 'ts', type: 'TIMESTAMP' },
+    ],
+  },
+  {
+    fq: 'p.d.v_customers',
+    columns: [
+      { name: 'customer_id', type: 'INT64' },
+      { name: 'ssn_last4', type: 'STRING' },
+    ],
+    viewSql: 'SELECT customer_id, SUBSTR(ssn, -4) AS ssn_last4 FROM p.d.customers',
+  },
+  {
+    fq: 'other.x.events_*',
+    columns: [
+      { name: 'user_id', type: 'STRING' },
+      { name: 'payload', type: 'JSON' },
+    ],
+  },
 ];
 
 export const sqliteTables: CatalogTable[] = [

@@ -18,14 +18,21 @@ test('the catch-all `other` use comes after the specific clause, so a refusal na
 });
 
 test('a use already recorded in `other` is not repeated', () => {
-  const got = uses("SELECT customer_id FROM (SELECT customer_id, upper(ssn) AS a, lower(ssn) AS b FROM customers WHERE length(ssn) > 0 OR ssn IN (SELECT upper(ssn) FROM customers))");
+  const got = uses('SELECT customer_id FROM (SELECT customer_id, upper(ssn) AS a, lower(ssn) AS b FROM customers WHERE length(ssn) > 0 OR ssn IN (SELECT upper(ssn) FROM customers))');
   assert.equal(got.filter((u) => u === 'other:customers.ssn').length, 1, got.join(', '));
 });
 
-test('computations inside a catalog view are the view owner\'s, not the caller\'s', () => {
+test("computations inside a catalog view are the view owner's, not the caller's", () => {
   const catalog = createStaticCatalog([
     ...sqliteTables,
-    { fq: 'demo.main.v', columns: [{ name: 'customer_id', type: 'INTEGER' }, { name: 'h', type: 'TEXT' }], viewSql: "SELECT customer_id, CASE WHEN ssn = '1' THEN 'x' END AS h FROM customers" },
+    {
+      fq: 'demo.main.v',
+      columns: [
+        { name: 'customer_id', type: 'INTEGER' },
+        { name: 'h', type: 'TEXT' },
+      ],
+      viewSql: "SELECT customer_id, CASE WHEN ssn = '1' THEN 'x' END AS h FROM customers",
+    },
   ]);
   const got = uses('SELECT customer_id FROM (SELECT customer_id FROM v)', { ...opts, catalog });
   assert.ok(!got.includes('other:customers.ssn'), got.join(', '));
@@ -35,10 +42,13 @@ test('computations inside a catalog view are the view owner\'s, not the caller\'
 });
 
 test('INSERT … SELECT and CTAS keep their `select` copy uses; an inner computation adds `other`', () => {
-  const ins = uses("INSERT INTO accounts (account_id) SELECT customer_id FROM (SELECT customer_id, upper(email) AS e FROM customers)");
+  const ins = uses('INSERT INTO accounts (account_id) SELECT customer_id FROM (SELECT customer_id, upper(email) AS e FROM customers)');
   assert.ok(ins.includes('select:customers.customer_id'), ins.join(', '));
   assert.ok(ins.includes('other:customers.email'), ins.join(', '));
   assert.ok(!ins.includes('other:customers.customer_id'), ins.join(', '));
   const top = uses('INSERT INTO accounts (account_id) SELECT length(ssn) FROM customers');
-  assert.deepEqual(top.filter((u) => u.endsWith('ssn')), ['select:customers.ssn']);
+  assert.deepEqual(
+    top.filter((u) => u.endsWith('ssn')),
+    ['select:customers.ssn'],
+  );
 });

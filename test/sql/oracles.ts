@@ -57,8 +57,26 @@ export const oracleCases: Case[] = [
   // ── joins that compare ──
   { d: 'sqlite', sql: `SELECT count(*) AS n FROM customers NATURAL JOIN (SELECT ${GUESS} AS ssn)`, u: ['join:customers.ssn'] },
   { d: 'sqlite', sql: `SELECT count(*) AS n FROM customers JOIN (SELECT ${GUESS} AS ssn) USING (ssn)`, u: ['join:customers.ssn'] },
-  { d: 'sqlite', sql: 'SELECT name, balance FROM customers NATURAL JOIN accounts', o: ['name=customers.name', 'balance=accounts.balance'], u: ['join:customers.customer_id', 'join:accounts.customer_id'], nu: ['join:customers.ssn'] },
-  { d: 'sqlite', sql: 'SELECT * FROM customers NATURAL JOIN accounts', o: ['customer_id=accounts.customer_id|customers.customer_id', 'name=customers.name', 'ssn=customers.ssn', 'email=customers.email', 'dob=customers.dob', 'account_id=accounts.account_id', 'balance=accounts.balance'] },
+  {
+    d: 'sqlite',
+    sql: 'SELECT name, balance FROM customers NATURAL JOIN accounts',
+    o: ['name=customers.name', 'balance=accounts.balance'],
+    u: ['join:customers.customer_id', 'join:accounts.customer_id'],
+    nu: ['join:customers.ssn'],
+  },
+  {
+    d: 'sqlite',
+    sql: 'SELECT * FROM customers NATURAL JOIN accounts',
+    o: [
+      'customer_id=accounts.customer_id|customers.customer_id',
+      'name=customers.name',
+      'ssn=customers.ssn',
+      'email=customers.email',
+      'dob=customers.dob',
+      'account_id=accounts.account_id',
+      'balance=accounts.balance',
+    ],
+  },
   { d: 'sqlite', sql: 'SELECT count(*) AS n FROM customers NATURAL JOIN scratch', f: ['unknown_table', 'unresolved_column'] },
   { d: 'sqlite', sql: `SELECT count(*) AS n FROM customers c JOIN (VALUES (${GUESS})) v ON v.column1 = c.ssn`, u: ['join:customers.ssn'] },
   { d: 'sqlite', sql: 'SELECT column1 FROM (VALUES (1), (2)) ORDER BY 1', o: ['column1='] },
@@ -69,7 +87,12 @@ export const oracleCases: Case[] = [
   // anything else (a literal side, a range, an expression, a UNION ALL with a guess) is also
   // `other`, which policy exceptions for keyed pseudonyms do not cover.
   { d: 'sqlite', sql: 'SELECT a.account_id FROM accounts a JOIN accounts b ON a.balance = b.balance', u: ['join:accounts.balance'], nu: ['other:accounts.balance'] },
-  { d: 'sqlite', sql: 'SELECT a.account_id FROM accounts a JOIN accounts b ON a.customer_id = b.customer_id AND a.balance < b.balance', u: ['join:accounts.customer_id', 'other:accounts.balance'], nu: ['other:accounts.customer_id'] },
+  {
+    d: 'sqlite',
+    sql: 'SELECT a.account_id FROM accounts a JOIN accounts b ON a.customer_id = b.customer_id AND a.balance < b.balance',
+    u: ['join:accounts.customer_id', 'other:accounts.balance'],
+    nu: ['other:accounts.customer_id'],
+  },
   { d: 'sqlite', sql: 'SELECT count(*) AS n FROM accounts a JOIN (SELECT 1234567890 AS g) x ON x.g = a.balance', u: ['join:accounts.balance', 'other:accounts.balance'] },
   { d: 'sqlite', sql: 'SELECT count(*) AS n FROM accounts a JOIN accounts b ON a.balance = b.balance + 1', u: ['other:accounts.balance'] },
   { d: 'sqlite', sql: 'SELECT count(*) AS n FROM accounts a JOIN (SELECT 5 AS balance) USING (balance)', u: ['join:accounts.balance', 'other:accounts.balance'] },
@@ -94,7 +117,11 @@ export const oracleCases: Case[] = [
   { d: 'sqlite', sql: 'SELECT count(*) AS n FROM (SELECT ssn AS x FROM customers) t JOIN accounts a ON a.balance = length(t.x)', u: ['join:customers.ssn'] },
   { d: 'sqlite', sql: 'SELECT customer_id FROM customers LIMIT 1 OFFSET (SELECT unicode(ssn) FROM customers LIMIT 1)', u: ['limit:customers.ssn'] },
   { d: 'sqlite', sql: 'SELECT name FROM customers GROUP BY name HAVING count(DISTINCT ssn) > 1', u: ['having:customers.ssn', 'distinct:customers.ssn'] },
-  { d: 'sqlite', sql: 'WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < (SELECT unicode(ssn) FROM customers LIMIT 1)) SELECT count(*) AS n FROM r', u: ['where:customers.ssn'] },
+  {
+    d: 'sqlite',
+    sql: 'WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < (SELECT unicode(ssn) FROM customers LIMIT 1)) SELECT count(*) AS n FROM r',
+    u: ['where:customers.ssn'],
+  },
   { d: 'sqlite', sql: `SELECT count(*) AS n FROM customers c, json_each(json_array(c.ssn)) j WHERE j.value = ${GUESS}`, u: ['other:customers.ssn', 'where:customers.ssn'] },
   { d: 'sqlite', sql: 'SELECT count(*) AS n FROM customers WHERE customer_id IN (SELECT customer_id FROM customers ORDER BY ssn LIMIT 1)', u: ['order_by:customers.ssn'] },
   { sql: 'SELECT customer_id FROM customers QUALIFY ssn = "1"', u: ['qualify:customers.ssn'] },
@@ -102,12 +129,27 @@ export const oracleCases: Case[] = [
   { sql: 'SELECT COUNTIF(ssn = "123-45-6789") n, LOGICAL_OR(ssn = "1") b FROM customers', o: ['n=customers.ssn', 'b=customers.ssn'] },
   // ── values computed in inner select lists: evaluated when the block is materialised, even if
   // no outer column reads them (an error on a guessed value fails the whole query) ──
-  { d: 'sqlite', sql: `SELECT customer_id FROM (SELECT customer_id, CASE WHEN ssn = ${GUESS} THEN json('x') END AS h FROM customers GROUP BY customer_id)`, o: ['customer_id=customers.customer_id'], u: ['other:customers.ssn'], nu: ['other:customers.customer_id'] },
-  { d: 'sqlite', sql: `WITH t AS MATERIALIZED (SELECT customer_id, CASE WHEN ssn = ${GUESS} THEN json('x') END AS h FROM customers) SELECT customer_id FROM t`, u: ['other:customers.ssn'], nu: ['other:customers.customer_id'] },
+  {
+    d: 'sqlite',
+    sql: `SELECT customer_id FROM (SELECT customer_id, CASE WHEN ssn = ${GUESS} THEN json('x') END AS h FROM customers GROUP BY customer_id)`,
+    o: ['customer_id=customers.customer_id'],
+    u: ['other:customers.ssn'],
+    nu: ['other:customers.customer_id'],
+  },
+  {
+    d: 'sqlite',
+    sql: `WITH t AS MATERIALIZED (SELECT customer_id, CASE WHEN ssn = ${GUESS} THEN json('x') END AS h FROM customers) SELECT customer_id FROM t`,
+    u: ['other:customers.ssn'],
+    nu: ['other:customers.customer_id'],
+  },
   { d: 'sqlite', sql: `WITH t AS (SELECT customer_id, 1 / (ssn <> ${GUESS}) AS h FROM customers) SELECT count(*) AS n FROM t`, u: ['other:customers.ssn'] },
   { d: 'sqlite', sql: `SELECT customer_id FROM (SELECT customer_id, CASE WHEN ssn = ${GUESS} THEN json('x') END AS h FROM customers UNION ALL SELECT 0, 0)`, u: ['other:customers.ssn'] },
   { d: 'sqlite', sql: `SELECT customer_id FROM (SELECT 0 AS customer_id, 0 AS h UNION ALL SELECT customer_id, CAST(x'ff' AS INTEGER) + length(email) FROM customers)`, u: ['other:customers.email'] },
-  { d: 'sqlite', sql: `SELECT count(*) AS n FROM accounts WHERE account_id IN (SELECT CASE WHEN ssn = ${GUESS} THEN json('x') ELSE customer_id END FROM customers)`, u: ['other:customers.ssn', 'where:customers.ssn'] },
+  {
+    d: 'sqlite',
+    sql: `SELECT count(*) AS n FROM accounts WHERE account_id IN (SELECT CASE WHEN ssn = ${GUESS} THEN json('x') ELSE customer_id END FROM customers)`,
+    u: ['other:customers.ssn', 'where:customers.ssn'],
+  },
   { d: 'sqlite', sql: `SELECT count(*) AS n FROM accounts WHERE EXISTS (SELECT CASE WHEN ssn = ${GUESS} THEN json('x') END FROM customers)`, u: ['other:customers.ssn'] },
   { d: 'sqlite', sql: `SELECT account_id, (SELECT max(CASE WHEN ssn = ${GUESS} THEN json('x') END) FROM customers) AS h FROM accounts`, u: ['other:customers.ssn'] },
   { d: 'sqlite', sql: `SELECT a.account_id FROM accounts a JOIN (SELECT customer_id, upper(email) AS e FROM customers) c USING (customer_id)`, u: ['other:customers.email'] },
@@ -127,6 +169,6 @@ export const oracleCases: Case[] = [
   // The statement's own select list (and its set-operation branches) are outputs, judged by policy as such.
   { d: 'sqlite', sql: 'SELECT upper(ssn) AS u FROM customers', o: ['u=customers.ssn'], nu: ['other:customers.ssn'] },
   { d: 'sqlite', sql: "SELECT upper(ssn) AS u FROM customers UNION ALL SELECT 'x'", nu: ['other:customers.ssn'] },
-  { d: 'sqlite', sql: "SELECT * FROM (SELECT lower(email) AS e FROM customers) ORDER BY 1", nu: ['other:customers.ssn'], u: ['other:customers.email'] },
+  { d: 'sqlite', sql: 'SELECT * FROM (SELECT lower(email) AS e FROM customers) ORDER BY 1', nu: ['other:customers.ssn'], u: ['other:customers.email'] },
   { d: 'sqlite', sql: "VALUES (1, 'a')", nu: ['other:customers.ssn'] },
 ];

@@ -53,7 +53,7 @@ function comparable(a: Analysis): unknown {
 function check(sqls: string[], dialect: Dialect, label: string, seed = 7): void {
   const opts = optsFor(dialect);
   let rnd = seed;
-  const next = () => ((rnd = (rnd * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const next = () => (rnd = (rnd * 1103515245 + 12345) % 2147483648) / 2147483648;
   let rebased = 0;
   let differentText = 0;
   for (const sql of sqls) {
@@ -77,7 +77,12 @@ test('generated SQLite queries: a reused analysis equals a fresh one for other l
 });
 
 test('hand-written analyzer cases: a reused analysis equals a fresh one for other literals', () => {
-  for (const d of ['sqlite', 'bigquery'] as const) check(cases.filter((k) => (k.d ?? 'bigquery') === d && !k.nocat).map((k) => k.sql), d, `cases ${d}`);
+  for (const d of ['sqlite', 'bigquery'] as const)
+    check(
+      cases.filter((k) => (k.d ?? 'bigquery') === d && !k.nocat).map((k) => k.sql),
+      d,
+      `cases ${d}`,
+    );
 });
 
 test('literals that shape the analysis stay in the template', () => {
@@ -101,7 +106,10 @@ test('names SQLite invents from an expression text are never reused for other li
   const o = optsFor('sqlite');
   cache.get("SELECT * FROM (SELECT 'x', 'x')", o);
   const b = cache.get("SELECT * FROM (SELECT 'x', 'y')", o);
-  assert.deepEqual(b.statements[0].output?.map((c) => c.name), ["'x'", "'y'"]);
+  assert.deepEqual(
+    b.statements[0].output?.map((c) => c.name),
+    ["'x'", "'y'"],
+  );
 });
 
 test('the cache answers by text, then by template, and parses only what is new', () => {
@@ -119,8 +127,12 @@ const corpus = join(fileURLToPath(import.meta.url), '..', '..', '..', '..', 'sha
 test('BigQuery corpora: a reused analysis equals a fresh one for other literals', { skip: existsSync(corpus) ? false : `corpus not found at ${corpus} (../shared absent)` }, () => {
   for (const folder of ['spider2', 'sqlfluff']) {
     const dir = join(corpus, folder);
-    check(readdirSync(dir).filter((f) => f.endsWith('.sql')).map((f) => readFileSync(join(dir, f), 'utf8')), 'bigquery', `corpus ${folder}`);
+    check(
+      readdirSync(dir)
+        .filter((f) => f.endsWith('.sql'))
+        .map((f) => readFileSync(join(dir, f), 'utf8')),
+      'bigquery',
+      `corpus ${folder}`,
+    );
   }
 });
-
-

@@ -105,6 +105,9 @@ test('gateway passes every conformance scenario the bare server passes', { timeo
   // The runner carried a valid token, so nothing may have been refused at the HTTP layer
   // except the runner's deliberate DNS-rebinding probe (Origin: http://evil.example.com).
   const refusals = gateway.interceptor.rec.failures.map((f) => f.code);
-  assert.ok(refusals.every((c) => c === 'bad_origin'), `unexpected refusals: ${refusals.join(', ')}`);
+  assert.ok(
+    refusals.every((c) => c === 'bad_origin'),
+    `unexpected refusals: ${refusals.join(', ')}`,
+  );
   assert.ok(refusals.includes('bad_origin'), 'the DNS-rebinding probe must be refused by the Origin check');
 });

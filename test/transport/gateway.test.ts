@@ -5,11 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import {
-  CreateMessageRequestSchema,
-  ListRootsRequestSchema,
-  ToolListChangedNotificationSchema,
-} from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageRequestSchema, ListRootsRequestSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { GatewayError } from '../../src/pipeline/types.js';
 import { startConformanceServer, type ConformanceServerHandle } from '../fixtures/conformance-server.js';
 import { initBody, rawPost, rawSession, startGateway, type TestGateway } from './helpers.js';
@@ -27,11 +23,7 @@ after(async () => {
 });
 
 /** SDK client; `pinVersion` rewrites the initialize request so the SDK negotiates an older revision. */
-async function client(
-  g: TestGateway,
-  subject: string,
-  opts: { pinVersion?: string; capabilities?: Record<string, unknown> } = {},
-): Promise<{ c: Client; t: StreamableHTTPClientTransport }> {
+async function client(g: TestGateway, subject: string, opts: { pinVersion?: string; capabilities?: Record<string, unknown> } = {}): Promise<{ c: Client; t: StreamableHTTPClientTransport }> {
   const token = await g.auth.token(subject);
   const c = new Client({ name: `sdk-${subject}`, version: '2.0.0' }, { capabilities: opts.capabilities ?? {} });
   const t = new StreamableHTTPClientTransport(new URL(g.url), {
@@ -93,11 +85,15 @@ for (const version of ['2025-06-18', '2025-11-25']) {
 test('traceparent header becomes the request trace id', async () => {
   const token = await gw.auth.token('tracer');
   const sid = await rawSession(gw.url, token, '2025-11-25');
-  await rawPost(gw.url, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, {
-    authorization: `Bearer ${token}`,
-    'mcp-session-id': sid,
-    traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
-  });
+  await rawPost(
+    gw.url,
+    { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+    {
+      authorization: `Bearer ${token}`,
+      'mcp-session-id': sid,
+      traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+    },
+  );
   const r = gw.interceptor.rec.requests.find((x) => x.ctx.sessionId === sid)!;
   assert.equal(r.ctx.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
 });
@@ -107,19 +103,26 @@ test("the client's Authorization header is never forwarded upstream; the gateway
   await c.callTool({ name: 'test_simple_text', arguments: {} });
   await c.close();
   assert.ok(upstream.stats.authorizations.length > 0);
-  assert.ok(upstream.stats.authorizations.every((a) => a === 'Bearer gateway-upstream-credential'), upstream.stats.authorizations.join());
+  assert.ok(
+    upstream.stats.authorizations.every((a) => a === 'Bearer gateway-upstream-credential'),
+    upstream.stats.authorizations.join(),
+  );
 });
 
-test('client headers are not smuggled upstream (only the SDK client\'s own headers and the gateway credential)', async () => {
+test("client headers are not smuggled upstream (only the SDK client's own headers and the gateway credential)", async () => {
   const token = await gw.auth.token('smuggler');
   const sid = await rawSession(gw.url, token, '2025-11-25');
-  await rawPost(gw.url, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, {
-    authorization: `Bearer ${token}`,
-    'mcp-session-id': sid,
-    'x-smuggle': 'DROP TABLE',
-    'x-forwarded-for': '10.0.0.1',
-    cookie: 'session=steal-me',
-  });
+  await rawPost(
+    gw.url,
+    { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+    {
+      authorization: `Bearer ${token}`,
+      'mcp-session-id': sid,
+      'x-smuggle': 'DROP TABLE',
+      'x-forwarded-for': '10.0.0.1',
+      cookie: 'session=steal-me',
+    },
+  );
   for (const h of ['x-smuggle', 'x-forwarded-for', 'cookie']) assert.equal(upstream.stats.headerNames.has(h), false, h);
 });
 
@@ -135,11 +138,15 @@ test('a client asking for 2026-07-28 gets 2025-11-25 (this SDK does not know it)
   const init = await rawPost(gw.url, initBody('2026-07-28'), { authorization: `Bearer ${token}` });
   assert.equal(init.json.result.protocolVersion, '2025-11-25');
   const sid = init.headers.get('mcp-session-id')!;
-  const r = await rawPost(gw.url, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, {
-    authorization: `Bearer ${token}`,
-    'mcp-session-id': sid,
-    'mcp-protocol-version': '2026-07-28',
-  });
+  const r = await rawPost(
+    gw.url,
+    { jsonrpc: '2.0', id: 2, method: 'tools/list' },
+    {
+      authorization: `Bearer ${token}`,
+      'mcp-session-id': sid,
+      'mcp-protocol-version': '2026-07-28',
+    },
+  );
   assert.equal(r.status, 400);
   assert.equal(gw.interceptor.rec.failures.at(-1)!.code, 'unsupported_protocol_version');
 });
@@ -230,8 +237,7 @@ test('an unexpected pipeline crash becomes a generic -32603, without internals',
 test('the pipeline can rewrite params before forwarding', async () => {
   const g = await startGateway(upstream.url, {
     interceptorOverrides: {
-      onRequest: async (_ctx, method, params, forward) =>
-        method === 'tools/call' ? forward({ ...params, arguments: { rewritten: true } }) : forward(params),
+      onRequest: async (_ctx, method, params, forward) => (method === 'tools/call' ? forward({ ...params, arguments: { rewritten: true } }) : forward(params)),
     },
   });
   try {
@@ -248,10 +254,14 @@ test('invalid params are refused with -32602 before the pipeline', async () => {
   const token = await gw.auth.token('badparams');
   const sid = await rawSession(gw.url, token, '2025-11-25');
   const before = gw.interceptor.rec.requests.length;
-  const r = await rawPost(gw.url, { jsonrpc: '2.0', id: 5, method: 'tools/call', params: { arguments: {} } }, {
-    authorization: `Bearer ${token}`,
-    'mcp-session-id': sid,
-  });
+  const r = await rawPost(
+    gw.url,
+    { jsonrpc: '2.0', id: 5, method: 'tools/call', params: { arguments: {} } },
+    {
+      authorization: `Bearer ${token}`,
+      'mcp-session-id': sid,
+    },
+  );
   assert.equal(r.json.error.code, -32602);
   assert.equal(gw.interceptor.rec.requests.length, before);
 });
@@ -259,10 +269,14 @@ test('invalid params are refused with -32602 before the pipeline', async () => {
 test('unknown methods go through the pipeline (its method default decides), then upstream', async () => {
   const token = await gw.auth.token('unknown');
   const sid = await rawSession(gw.url, token, '2025-11-25');
-  const r = await rawPost(gw.url, { jsonrpc: '2.0', id: 6, method: 'vendor/doSomething', params: { x: 1 } }, {
-    authorization: `Bearer ${token}`,
-    'mcp-session-id': sid,
-  });
+  const r = await rawPost(
+    gw.url,
+    { jsonrpc: '2.0', id: 6, method: 'vendor/doSomething', params: { x: 1 } },
+    {
+      authorization: `Bearer ${token}`,
+      'mcp-session-id': sid,
+    },
+  );
   assert.equal(r.json.error.code, -32601, 'the upstream does not know it');
   assert.ok(gw.interceptor.rec.requests.some((x) => x.ctx.sessionId === sid && x.method === 'vendor/doSomething'));
 });
@@ -436,10 +450,14 @@ test('idle sessions expire (onSessionEnd expired), busy ones do not', async () =
     const token = await g.auth.token('idler');
     const sid = await rawSession(g.url, token, '2025-11-25');
     // A call longer than the idle timeout keeps the session alive while it runs.
-    const slow = await rawPost(g.url, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'test_slow', arguments: { ms: 500 } } }, {
-      authorization: `Bearer ${token}`,
-      'mcp-session-id': sid,
-    });
+    const slow = await rawPost(
+      g.url,
+      { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'test_slow', arguments: { ms: 500 } } },
+      {
+        authorization: `Bearer ${token}`,
+        'mcp-session-id': sid,
+      },
+    );
     assert.equal(slow.status, 200);
     assert.equal(slow.json.result.content[0].text, 'slept 500ms');
     const ended = () => g.interceptor.rec.ends.some((e) => e.ctx.sessionId === sid);
@@ -512,7 +530,10 @@ test('an OAuth client that refreshes only after its token expired keeps its sess
     // The open GET stream (server-to-client messages) ends when the token does.
     const stream = await fetch(g.url, { headers: { authorization: `Bearer ${first}`, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25', accept: 'text/event-stream' } });
     assert.equal(stream.status, 200);
-    const streamEnded = stream.body!.pipeTo(new WritableStream()).then(() => Date.now(), () => Date.now());
+    const streamEnded = stream.body!.pipeTo(new WritableStream()).then(
+      () => Date.now(),
+      () => Date.now(),
+    );
     assert.ok((await streamEnded) >= exp * 1000, 'the stream is closed, and not before the token expired');
     while (Date.now() < exp * 1000 + 1500) await new Promise((r) => setTimeout(r, 100));
     const stale = await rawPost(g.url, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { authorization: `Bearer ${first}`, 'mcp-session-id': sid });
@@ -520,7 +541,10 @@ test('an OAuth client that refreshes only after its token expired keeps its sess
     const fresh = await g.auth.token('late-refresher');
     const ok = await rawPost(g.url, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, { authorization: `Bearer ${fresh}`, 'mcp-session-id': sid });
     assert.equal(ok.status, 200, 'the refreshed token continues the same session');
-    assert.equal(g.interceptor.rec.ends.some((e) => e.ctx.sessionId === sid), false);
+    assert.equal(
+      g.interceptor.rec.ends.some((e) => e.ctx.sessionId === sid),
+      false,
+    );
     // Another identity cannot pick the waiting session up.
     const other = await g.auth.token('someone-else');
     const hijack = await rawPost(g.url, { jsonrpc: '2.0', id: 3, method: 'tools/list' }, { authorization: `Bearer ${other}`, 'mcp-session-id': sid });
@@ -548,7 +572,10 @@ test('a session ends when every token its owner presented has expired (sessions 
     const longer = await g.auth.token('renewer');
     await rawPost(g.url, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { authorization: `Bearer ${longer}`, 'mcp-session-id': sid2 });
     while (Date.now() < firstExp * 1000 + 1200) await new Promise((r) => setTimeout(r, 100));
-    assert.equal(g.interceptor.rec.ends.some((e) => e.ctx.sessionId === sid2), false);
+    assert.equal(
+      g.interceptor.rec.ends.some((e) => e.ctx.sessionId === sid2),
+      false,
+    );
     const ok = await rawPost(g.url, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, { authorization: `Bearer ${longer}`, 'mcp-session-id': sid2 });
     assert.equal(ok.status, 200);
   } finally {
@@ -581,6 +608,9 @@ test('close() ends every session with reason shutdown', async () => {
   const { c } = await client(g, 'shutdown');
   assert.equal(g.handle.sessions(), 1);
   await g.close();
-  assert.deepEqual(g.interceptor.rec.ends.map((e) => e.reason), ['shutdown']);
+  assert.deepEqual(
+    g.interceptor.rec.ends.map((e) => e.reason),
+    ['shutdown'],
+  );
   await c.close();
 });

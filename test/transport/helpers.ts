@@ -116,10 +116,7 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startGateway(
-  upstreamUrl: string,
-  over: Partial<McpGatewayOptions> & { interceptorOverrides?: Partial<McpInterceptor>; auth?: TestAuth } = {},
-): Promise<TestGateway> {
+export async function startGateway(upstreamUrl: string, over: Partial<McpGatewayOptions> & { interceptorOverrides?: Partial<McpInterceptor>; auth?: TestAuth } = {}): Promise<TestGateway> {
   const auth = over.auth ?? (await testAuth());
   const interceptor = recordingInterceptor(over.interceptorOverrides);
   const app = Fastify({ logger: false, forceCloseConnections: true });
@@ -154,20 +151,14 @@ export async function startGateway(
  * (SSE included). With a function as target, each request goes where it says at that moment
  * (a load balancer moving a client to another instance).
  */
-export async function startAuthForwarder(
-  targetUrl: string | (() => string),
-  token: string | null,
-): Promise<{ url: string; port: number; close(): Promise<void> }> {
+export async function startAuthForwarder(targetUrl: string | (() => string), token: string | null): Promise<{ url: string; port: number; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
     const target = new URL(typeof targetUrl === 'string' ? targetUrl : targetUrl());
     const headers = token === null ? { ...req.headers } : { ...req.headers, authorization: `Bearer ${token}` };
-    const up = httpRequest(
-      { host: target.hostname, port: target.port, path: req.url, method: req.method, headers },
-      (upRes) => {
-        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-        upRes.pipe(res);
-      },
-    );
+    const up = httpRequest({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers }, (upRes) => {
+      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+      upRes.pipe(res);
+    });
     up.on('error', () => {
       if (!res.headersSent) res.writeHead(502);
       res.end();
@@ -190,11 +181,7 @@ export async function startAuthForwarder(
 export const ACCEPT_BOTH = 'application/json, text/event-stream';
 
 /** Raw POST helper; parses JSON bodies and the first data: line of SSE bodies. */
-export async function rawPost(
-  url: string,
-  body: unknown,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; headers: Headers; json: any; text: string }> {
+export async function rawPost(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; json: any; text: string }> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: ACCEPT_BOTH, ...headers },
@@ -230,11 +217,15 @@ export async function rawSession(url: string, token: string, protocolVersion: st
   if (r.status !== 200) throw new Error(`initialize failed: ${r.status} ${r.text}`);
   const sid = r.headers.get('mcp-session-id');
   if (!sid) throw new Error('no session id');
-  const n = await rawPost(url, { jsonrpc: '2.0', method: 'notifications/initialized' }, {
-    authorization: `Bearer ${token}`,
-    'mcp-session-id': sid,
-    'mcp-protocol-version': protocolVersion,
-  });
+  const n = await rawPost(
+    url,
+    { jsonrpc: '2.0', method: 'notifications/initialized' },
+    {
+      authorization: `Bearer ${token}`,
+      'mcp-session-id': sid,
+      'mcp-protocol-version': protocolVersion,
+    },
+  );
   if (n.status !== 202) throw new Error(`initialized failed: ${n.status}`);
   return sid;
 }

@@ -5,9 +5,7 @@ import assert from 'node:assert/strict';
 import { safeError } from '../../src/transport/gateway.js';
 
 test('safeError drops embedded JSON-RPC payloads (rows, SQL) from log lines', () => {
-  const leak = new Error(
-    'Received a response for an unknown message ID: {"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"ssn 123-45-6789"}]}}',
-  );
+  const leak = new Error('Received a response for an unknown message ID: {"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"ssn 123-45-6789"}]}}');
   const s = safeError(leak);
   assert.doesNotMatch(JSON.stringify(s), /123-45-6789/);
   assert.match(s.err, /^Received a response for an unknown message ID: \[…\]$/);

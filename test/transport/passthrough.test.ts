@@ -13,9 +13,15 @@ async function gatewayOver(answer: (id: unknown) => string, onRequest?: Partial<
   const gw = await startGateway(up.url, { upstream: { url: up.url, headers: async () => ({}), timeoutMs: 5000 }, interceptorOverrides: onRequest });
   const token = await gw.auth.token('bytes');
   const sid = await rawSession(gw.url, token, '2025-11-25');
-  const call = (id: number) =>
-    rawPost(gw.url, { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 't', arguments: {} } }, { authorization: `Bearer ${token}`, 'mcp-session-id': sid });
-  return { call, gw, async close() { await gw.close(); await up.close(); } };
+  const call = (id: number) => rawPost(gw.url, { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 't', arguments: {} } }, { authorization: `Bearer ${token}`, 'mcp-session-id': sid });
+  return {
+    call,
+    gw,
+    async close() {
+      await gw.close();
+      await up.close();
+    },
+  };
 }
 
 test('an unchanged result is relayed byte for byte (JSON.stringify would have rewritten 1.50 and \\/)', async () => {
@@ -79,7 +85,7 @@ test('attack: a pipeline that changes the forwarded result in place fails closed
   const g = await gatewayOver((id) => `{"jsonrpc":"2.0","id":${id},"result":{"content":[{"type":"text","text":"123-45-6789"}]}}`, {
     onRequest: async (_c, _m, params, forward) => {
       const r = await forward(params);
-      ((r.content as { text: string }[])[0]).text = 'XXX-XX-6789';
+      (r.content as { text: string }[])[0].text = 'XXX-XX-6789';
       return r;
     },
   });

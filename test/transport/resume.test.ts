@@ -86,12 +86,19 @@ test('B refuses the moved session to any other identity (403, audited), without 
   assert.equal(b.interceptor.rec.failures.at(-1)!.code, 'session_identity_mismatch');
   assert.equal(b.interceptor.rec.failures.at(-1)!.identity?.subject, 'thief');
   assert.equal(upstream.stats.sessionsOpen, opened);
-  assert.equal(b.interceptor.rec.starts.some((s) => s.sessionId === sid), false);
+  assert.equal(
+    b.interceptor.rec.starts.some((s) => s.sessionId === sid),
+    false,
+  );
   // Same subject, other issuer: not the owner either (the test verifier refuses the issuer first).
-  const other = await rawPost(b.url, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, {
-    authorization: `Bearer ${await auth.token('owner', { issuer: 'https://elsewhere.test' })}`,
-    'mcp-session-id': sid,
-  });
+  const other = await rawPost(
+    b.url,
+    { jsonrpc: '2.0', id: 2, method: 'tools/list' },
+    {
+      authorization: `Bearer ${await auth.token('owner', { issuer: 'https://elsewhere.test' })}`,
+      'mcp-session-id': sid,
+    },
+  );
   assert.equal(other.status, 401);
   // The owner is served by B.
   const ok = await rawPost(b.url, { jsonrpc: '2.0', id: 3, method: 'tools/list' }, { ...(await bearer('owner')), 'mcp-session-id': sid });
@@ -129,7 +136,10 @@ test('concurrent first requests on B rebuild the session once', async () => {
   const sid = await rawSession(a.url, token, '2025-11-25');
   const h = { authorization: `Bearer ${token}`, 'mcp-session-id': sid };
   const rs = await Promise.all(Array.from({ length: 5 }, (_, i) => rawPost(b.url, { jsonrpc: '2.0', id: i, method: 'tools/list' }, h)));
-  assert.deepEqual(rs.map((r) => r.status), [200, 200, 200, 200, 200]);
+  assert.deepEqual(
+    rs.map((r) => r.status),
+    [200, 200, 200, 200, 200],
+  );
   assert.equal(b.interceptor.rec.starts.filter((s) => s.sessionId === sid).length, 1);
 });
 
@@ -137,7 +147,14 @@ test('a session ended on an instance stays ended there (DELETE, then 404); the p
   const token = await auth.token('batcher');
   const sid = await rawSession(a.url, token, '2025-03-26');
   const h = { authorization: `Bearer ${token}`, 'mcp-session-id': sid };
-  const batch = await rawPost(b.url, [{ jsonrpc: '2.0', id: 'x', method: 'tools/list' }, { jsonrpc: '2.0', id: 'y', method: 'prompts/list' }], h);
+  const batch = await rawPost(
+    b.url,
+    [
+      { jsonrpc: '2.0', id: 'x', method: 'tools/list' },
+      { jsonrpc: '2.0', id: 'y', method: 'prompts/list' },
+    ],
+    h,
+  );
   assert.equal(batch.status, 200, 'B knows the session negotiated 2025-03-26, where batches exist');
   const del = await fetch(b.url, { method: 'DELETE', headers: h });
   assert.equal(del.status, 200);

@@ -16,7 +16,7 @@ test('Toolbox (--prebuilt sqlite) through the gateway: initialize, tools/list, e
   const dir = mkdtempSync(join(tmpdir(), 'bqw-toolbox-'));
   const SQL = await initSqlJs();
   const db = new SQL.Database();
-  db.run('CREATE TABLE branches (id INTEGER PRIMARY KEY, city TEXT NOT NULL); INSERT INTO branches VALUES (1, \'Albany\'), (2, \'Buffalo\');');
+  db.run("CREATE TABLE branches (id INTEGER PRIMARY KEY, city TEXT NOT NULL); INSERT INTO branches VALUES (1, 'Albany'), (2, 'Buffalo');");
   const file = join(dir, 'bank.db');
   writeFileSync(file, Buffer.from(db.export()));
   db.close();
@@ -57,5 +57,9 @@ test('Toolbox (--prebuilt sqlite) through the gateway: initialize, tools/list, e
   assert.equal(await gw.handle.upstreamReady(), true);
   await client.close();
   await gw.handle.close();
-  assert.deepEqual(gw.interceptor.rec.ends.map((e) => e.reason), ['shutdown'], 'the session ends exactly once');
+  assert.deepEqual(
+    gw.interceptor.rec.ends.map((e) => e.reason),
+    ['shutdown'],
+    'the session ends exactly once',
+  );
 });

@@ -2,7 +2,8 @@
 // metadata tool, with the arguments that upstream names; answers are cached, failures retried.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { analyzeWithProvider } from '../../src/sql/index.js';
+import { analyzeAgainstCatalog } from '../../src/sql/index.js';
+import { createCatalogView } from '../../src/server/catalog.js';
 import { createUpstreamCatalogProvider } from '../../src/upstreams/catalog.js';
 import { toolboxSqlite } from '../../src/upstreams/toolbox-sqlite/index.js';
 import { toolboxBigquery } from '../../src/upstreams/toolbox-bigquery/index.js';
@@ -17,7 +18,11 @@ test('upstream provider parses Toolbox sqlite list_tables and bigquery get_table
       assert.equal(name, 'list_tables');
       assert.equal(args.output_format, 'detailed');
       assert.equal(args.table_names, 'customers');
-      return { content: [{ type: 'text', text: JSON.stringify({ object_details: { object_name: 'customers', schema_name: 'main', object_type: 'table', columns: [{ column_name: 'SSN', data_type: 'TEXT' }] } }) }] };
+      return {
+        content: [
+          { type: 'text', text: JSON.stringify({ object_details: { object_name: 'customers', schema_name: 'main', object_type: 'table', columns: [{ column_name: 'SSN', data_type: 'TEXT' }] } }) },
+        ],
+      };
     },
     toolboxSqlite.catalog!,
     { ttlMs: 1000, now: () => clock },
@@ -33,9 +38,27 @@ test('upstream provider parses Toolbox sqlite list_tables and bigquery get_table
   const bq = createUpstreamCatalogProvider(async (name, args) => {
     assert.equal(name, 'get_table_info');
     if (args.table !== 'customers') return { content: [{ type: 'text', text: 'error: not found' }] };
-    return { content: [{ type: 'text', text: JSON.stringify({ schema: { fields: [{ name: 'ssn', type: 'STRING', policyTags: { names: ['projects/x/locations/us/taxonomies/1/policyTags/2'] } }, { name: 'addr', type: 'RECORD', fields: [{ name: 'city', type: 'STRING' }] }] }, view: { query: 'SELECT 1' } }) }] };
+    return {
+      content: [
+        {
+          type: 'text',
+          text: JSON.stringify({
+            schema: {
+              fields: [
+                { name: 'ssn', type: 'STRING', policyTags: { names: ['projects/x/locations/us/taxonomies/1/policyTags/2'] } },
+                { name: 'addr', type: 'RECORD', fields: [{ name: 'city', type: 'STRING' }] },
+              ],
+            },
+            view: { query: 'SELECT 1' },
+          }),
+        },
+      ],
+    };
   }, toolboxBigquery.catalog!);
-  const got = await bq.load([{ fq: 'p.d.customers', project: 'p', dataset: 'd', table: 'customers' }, { fq: 'p.d.nope', project: 'p', dataset: 'd', table: 'nope' }]);
+  const got = await bq.load([
+    { fq: 'p.d.customers', project: 'p', dataset: 'd', table: 'customers' },
+    { fq: 'p.d.nope', project: 'p', dataset: 'd', table: 'nope' },
+  ]);
   assert.equal(got.length, 1);
   assert.equal(got[0].columns[0].policyTags?.[0], 'projects/x/locations/us/taxonomies/1/policyTags/2');
   assert.equal(got[0].columns[1].fields?.[0].name, 'city');
@@ -48,7 +71,8 @@ test('upstream failure leaves tables unknown (fail closed) and is retried', asyn
     n++;
     throw new Error('upstream down');
   }, toolboxSqlite.catalog!);
-  const a = await analyzeWithProvider('SELECT * FROM customers', { dialect: 'sqlite', defaultProject: 'demo', defaultDataset: 'main' }, p);
+  const view = createCatalogView({ staticTables: [], providers: [p] });
+  const { analysis: a } = await analyzeAgainstCatalog('SELECT * FROM customers', { dialect: 'sqlite', defaultProject: 'demo', defaultDataset: 'main' }, view);
   assert.ok(a.opaque.some((f) => f.kind === 'unknown_table'));
   assert.ok(a.opaque.some((f) => f.kind === 'unresolved_star'));
   await p.load([{ fq: 'demo.main.customers', project: 'demo', dataset: 'main', table: 'customers' }]);

@@ -79,7 +79,7 @@ test('an explicit projectId is forwarded untouched', async () => {
   assert.equal(executed().at(-1)!.args.projectId, 'acme-sandbox');
 });
 
-test("tools/list tells the agent that unqualified names resolve in the projectId it passes", async () => {
+test('tools/list tells the agent that unqualified names resolve in the projectId it passes', async () => {
   const tool = (await analyst.listTools()).tools.find((t) => t.name === 'execute_sql');
   assert.match(tool?.description ?? '', /resolve in the project you pass as projectId, else acme-sandbox/);
 });

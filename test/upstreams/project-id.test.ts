@@ -119,7 +119,7 @@ test('an approval is bound to the project and the dry-run flag (neither may chan
   assert.notEqual(a, argsSha256({ ...base, projectId: 'acme-prod', dryRun: true }, sqlArg));
 });
 
-test('Toolbox BigQuery: the project is the source\'s, a call cannot move it; tools that compute untraceable values are denied with the reason', () => {
+test("Toolbox BigQuery: the project is the source's, a call cannot move it; tools that compute untraceable values are denied with the reason", () => {
   const o = policy.callOptions('tb_sql', { sql: 'SELECT 1', project: 'acme-prod' });
   assert.ok(o?.ok);
   assert.equal(o.options.defaultProject, 'acme-sandbox');
@@ -138,7 +138,18 @@ test('metadata tools: a schema is shown only for a table the role may read', () 
 });
 
 test("BigQuery's dry run (second opinion) resolves names in the call's project too", () => {
-  const p = compilePolicy([{ name: 'p.yaml', text: POLICY.replace('    defaultProject: acme-sandbox\n    tools: { execute_sql: {}, get_table_info: {} }', '    defaultProject: acme-sandbox\n    dryRun: true\n    tools: { execute_sql: {}, get_table_info: {} }') }], [{ name: 'catalog/c.yaml', text: CATALOG }]);
+  const p = compilePolicy(
+    [
+      {
+        name: 'p.yaml',
+        text: POLICY.replace(
+          '    defaultProject: acme-sandbox\n    tools: { execute_sql: {}, get_table_info: {} }',
+          '    defaultProject: acme-sandbox\n    dryRun: true\n    tools: { execute_sql: {}, get_table_info: {} }',
+        ),
+      },
+    ],
+    [{ name: 'catalog/c.yaml', text: CATALOG }],
+  );
   assert.equal(p.dryRunFor('execute_sql', { projectId: 'acme-prod', query: 'SELECT 1' })?.defaultProject, 'acme-prod');
   assert.equal(p.dryRunFor('execute_sql', { query: 'SELECT 1' })?.defaultProject, 'acme-sandbox');
 });

@@ -113,7 +113,7 @@ test('policy per upstream: the same table name is readable on one upstream and r
   assert.doesNotMatch(textOf(refused), /grievance|HR-ONLY/);
 });
 
-test("masking on the second upstream uses its own catalog (read through its own list_tables)", async () => {
+test('masking on the second upstream uses its own catalog (read through its own list_tables)', async () => {
   const r = await analyst.callTool({ name: 'hr__execute_sql', arguments: { sql: 'SELECT full_name, ssn FROM employees ORDER BY employee_id' } });
   assert.notEqual(r.isError, true, textOf(r));
   const rows = rowsOf(r);

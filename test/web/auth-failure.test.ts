@@ -67,7 +67,7 @@ test('refused credentials on the console, the approvals page and API are audited
   assert.ok(!text.includes(CARD) && !text.includes(CARD.replace(/ /g, '')), 'no card number at rest');
 });
 
-test('the identity provider\'s error text on the sign-in callback is scanned before it is stored', async () => {
+test("the identity provider's error text on the sign-in callback is scanned before it is stored", async () => {
   const jar = new CookieJar();
   const start = await fetch(`${stack.url}/auth/login?next=/console`, { redirect: 'manual' });
   jar.store(new URL(stack.url), start.headers);
@@ -76,10 +76,40 @@ test('the identity provider\'s error text on the sign-in callback is scanned bef
   cb.search = new URLSearchParams({ error: 'access_denied', error_description: `denied for ${SSN}`, state }).toString();
   const res = await fetch(cb, { headers: { cookie: jar.header(cb), 'user-agent': HOSTILE }, redirect: 'manual' });
   assert.equal(res.status, 401);
-  assert.equal(res.headers.getSetCookie().some((c) => c.startsWith('bqw_session=') && !/Max-Age=0/i.test(c)), false);
-  const e = auditEvents(stack.dataDir).filter((x) => x.event_type === 'auth_failure' && x.mcp_method === 'web/sign-in').at(-1);
+  assert.equal(
+    res.headers.getSetCookie().some((c) => c.startsWith('bqw_session=') && !/Max-Age=0/i.test(c)),
+    false,
+  );
+  const e = auditEvents(stack.dataDir)
+    .filter((x) => x.event_type === 'auth_failure' && x.mcp_method === 'web/sign-in')
+    .at(-1);
   assert.ok(e, 'the refused sign-in is audited');
   assert.equal(e.error_code, 'idp_refused');
   assert.match(String(e.error_message), /access_denied/);
   assert.ok(!auditText().includes(SSN));
+});
+
+test('signed-in viewers: the console and the approvals API store the User-Agent scanned too', async () => {
+  // The attack: an authenticated person types an SSN into their User-Agent and looks at pages
+  // that write their own events (console_access, approval views).
+  const examiner = await stack.token('erin@bank.example', ['examiner']);
+  const page = await fetch(`${stack.url}/console`, { headers: { authorization: `Bearer ${examiner}`, 'user-agent': HOSTILE } });
+  assert.equal(page.status, 200);
+  const view = auditEvents(stack.dataDir)
+    .filter((e) => e.event_type === 'console_access')
+    .at(-1);
+  assert.ok(view, 'the console view is audited');
+  assert.ok(view.user_agent && !String(view.user_agent).includes(SSN), 'console_access: the User-Agent is scanned');
+
+  const eve = await stack.client('eve@bank.example', ['engineer']);
+  const held = JSON.stringify(await eve.callTool({ name: 'execute_sql', arguments: { sql: 'DELETE FROM transactions WHERE txn_id = 7' } }));
+  const id = /apr-[a-z0-9]+/.exec(held)?.[0];
+  assert.ok(id, `the DELETE is held for approval: ${held.slice(0, 200)}`);
+  const approver = await stack.token('bob@bank.example', ['approver']);
+  const detail = await fetch(`${stack.url}/approvals/${id}`, { headers: { authorization: `Bearer ${approver}`, 'user-agent': HOSTILE } });
+  assert.equal(detail.status, 200);
+  const seen = auditEvents(stack.dataDir).filter((e) => e.approval_id === id && String(e.mcp_method).startsWith('approvals/api'));
+  assert.ok(seen.length > 0, "the approver's view is audited");
+  for (const e of seen) assert.ok(e.user_agent && !String(e.user_agent).includes(SSN), `${e.event_type}: the User-Agent is scanned`);
+  assert.ok(!auditText().includes(SSN), 'no SSN from a User-Agent at rest');
 });

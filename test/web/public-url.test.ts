@@ -24,11 +24,29 @@ const HOST = 'gateway.bank.test';
 const EVIL = 'evil.test';
 
 function selfSignedCert(dir: string): { key: Buffer; cert: Buffer; spki: string } {
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', `/CN=${HOST}`, '-addext', `subjectAltName=DNS:${HOST}`,
-    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-  ], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      `/CN=${HOST}`,
+      '-addext',
+      `subjectAltName=DNS:${HOST}`,
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
   const cert = readFileSync(join(dir, 'cert.pem'));
   const spkiDer = new X509Certificate(cert).publicKey.export({ type: 'spki', format: 'der' });
   return { key: readFileSync(join(dir, 'key.pem')), cert, spki: createHash('sha256').update(spkiDer).digest('base64') };
@@ -77,9 +95,16 @@ test('public URL behind a TLS proxy: sign-in, approval, console and sign-out in 
 
   // An engineer's DELETE is held (the MCP client talks to the bind address with a token for the public resource).
   const eve = new Client({ name: 'eve', version: '1.0.0' });
-  await eve.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${stack.gateway.port}/mcp`), { requestInit: { headers: { authorization: `Bearer ${await stack.token('eve@bank.example', ['engineer'])}` } } }));
+  await eve.connect(
+    new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${stack.gateway.port}/mcp`), {
+      requestInit: { headers: { authorization: `Bearer ${await stack.token('eve@bank.example', ['engineer'])}` } },
+    }),
+  );
   t.after(() => eve.close());
-  const held = (await eve.callTool({ name: 'execute_sql', arguments: { sql: 'DELETE FROM transactions WHERE txn_id = 21', justification: 'CHG-21' } })) as { content: { text: string }[]; isError?: boolean };
+  const held = (await eve.callTool({ name: 'execute_sql', arguments: { sql: 'DELETE FROM transactions WHERE txn_id = 21', justification: 'CHG-21' } })) as {
+    content: { text: string }[];
+    isError?: boolean;
+  };
   assert.equal(held.isError, true);
   const id = /apr-[a-z0-9]+/.exec(held.content.map((c) => c.text).join(' '))![0];
 

@@ -7,7 +7,15 @@ import { ERR_FORBIDDEN, type Kit } from '../kit.js';
 export async function admit(kit: Kit, ctx: RequestContext, policy: PolicyView, roles: string[], method: string): Promise<void> {
   const allowed = policy.methodAllowed(roles, method);
   if (allowed.allowed) return;
-  await kit.audit({ ...kit.base(ctx, policy, roles, method), decision: 'deny', rule_ids: [allowed.ruleId], decision_reason: allowed.message, outcome: 'denied', error_code: 'method_denied', duration_ms: kit.elapsed(ctx) });
+  await kit.audit({
+    ...kit.base(ctx, policy, roles, method),
+    decision: 'deny',
+    rule_ids: [allowed.ruleId],
+    decision_reason: allowed.message,
+    outcome: 'denied',
+    error_code: 'method_denied',
+    duration_ms: kit.elapsed(ctx),
+  });
   kit.metrics.requests.inc({ method: kit.methodLabel(method), decision: 'deny' });
   throw new GatewayError(ERR_FORBIDDEN, allowed.message, { rule_id: allowed.ruleId });
 }

@@ -2,6 +2,7 @@
 // statement names first), and the request as audit may keep it (literals redacted, client text
 // scanned).
 import { refuse, type Stage } from '../call.js';
+import { analyzeAgainstCatalog } from '../../sql/analyze.js';
 
 export const analyze: Stage = {
   name: 'analyze',
@@ -33,12 +34,9 @@ export const analyze: Stage = {
       // projectId the call left out) are part of the call from here on: forwarded, audited, bound.
       if (where.pinned) call.args = { ...args, ...where.pinned };
       call.sql = raw;
-      // Analyse against what the catalog knows now; only when the statement names tables the
-      // catalog had to learn is the SQL analysed again (the parse is the expensive part).
-      const known = kit.deps.catalog.current();
-      let analysis = kit.deps.sql.analyze(raw, { ...opts, catalog: known });
-      const catalog = await kit.deps.catalog.forTables(analysis.statements.flatMap((st) => [...st.tablesRead, ...st.tablesWritten]));
-      if (catalog !== known) analysis = kit.deps.sql.analyze(raw, { ...opts, catalog });
+      // Only when the statement names tables the catalog had to learn is the SQL analysed again
+      // (the parse is the expensive part).
+      const { analysis, catalog } = await analyzeAgainstCatalog(raw, opts, kit.deps.catalog, kit.deps.sql.analyze);
       call.analysis = analysis;
       call.catalog = catalog;
       Object.assign(ev, kit.statementFields(raw, analysis, policy, roles, opts.dialect));

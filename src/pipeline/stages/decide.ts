@@ -1,6 +1,6 @@
 // Stage: the policy decision (allow, mask, deny, approval) with its rule ids, and the SQL the
 // engine will run when it is the rewritten one.
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../../common/digest.js';
 import { refuse, type Stage } from '../call.js';
 
 export const decide: Stage = {
@@ -14,7 +14,7 @@ export const decide: Stage = {
     if (decision.engine && call.shape?.sqlArgument && call.analysis) {
       call.executed = decision.engine.sql;
       ev.sql_executed = kit.sqlForAudit(call.executed, policy, roles, call.analysis.dialect);
-      ev.sql_executed_sha256 = createHash('sha256').update(call.executed, 'utf8').digest('hex');
+      ev.sql_executed_sha256 = sha256Hex(call.executed);
     }
     if (decision.action !== 'deny') return;
     const stop = await refuse(kit, call, decision.message, { error_code: 'policy_denied', response_json: kit.payload({ content: [{ type: 'text', text: decision.message }], isError: true }) });

@@ -18,7 +18,12 @@ export const dryRun: Stage = {
       kit.metrics.decisions.inc({ action: 'deny' });
       return refuse(kit, call, msg, { decision: 'deny', rule_ids: [...(call.ev.rule_ids ?? []), rule], decision_reason: msg, error_code: code, error_message: null });
     };
-    if (!runner) return deny(`policy asks for a BigQuery dry run of tool ${call.tool}'s statements, but this gateway has no dry-run client configured; denied (rule dry-run, fail closed)`, 'dry-run', 'dry_run_unavailable');
+    if (!runner)
+      return deny(
+        `policy asks for a BigQuery dry run of tool ${call.tool}'s statements, but this gateway has no dry-run client configured; denied (rule dry-run, fail closed)`,
+        'dry-run',
+        'dry_run_unavailable',
+      );
     let r;
     try {
       r = await runner.run({ sql: call.executed ?? call.sql, ...where });

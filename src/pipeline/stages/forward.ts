@@ -5,10 +5,10 @@
 import { GatewayError, type Forward } from '../types.js';
 import type { Stage, ToolCall } from '../call.js';
 import type { Kit } from '../kit.js';
-import { ERR_INTERNAL } from '../kit.js';
+import { INTERNAL_ERROR } from '../kit.js';
 import { needsIntent, writeIntent } from '../intent.js';
 import type { HandlePlan } from '../../masking/types.js';
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../../common/digest.js';
 import { countingSql, takeRowCount } from '../approval-notice.js';
 
 export const forward: Stage = {
@@ -24,11 +24,12 @@ export const forward: Stage = {
     const counting = call.approved && call.analysis && call.sql !== null && shape?.sqlArgument ? countingSql(call.executed ?? call.sql, call.analysis) : null;
     if (counting !== null && call.analysis) {
       ev.sql_executed = kit.sqlForAudit(counting, call.policy, call.roles, call.analysis.dialect);
-      ev.sql_executed_sha256 = createHash('sha256').update(counting, 'utf8').digest('hex');
+      ev.sql_executed_sha256 = sha256Hex(counting);
     }
     const sent = counting ?? call.executed;
     // call.args differs from the client's arguments when the upstream's kind pinned one (analyze).
-    const forwarded = sent !== null && shape?.sqlArgument ? { ...params, arguments: { ...args, [shape.sqlArgument]: sent } } : args !== params.arguments && shape ? { ...params, arguments: args } : params;
+    const forwarded =
+      sent !== null && shape?.sqlArgument ? { ...params, arguments: { ...args, [shape.sqlArgument]: sent } } : args !== params.arguments && shape ? { ...params, arguments: args } : params;
     try {
       if (needsIntent(kit.deps.audit, 'tools/call', call.analysis, shape?.kind)) ev.intent_id = await writeIntent(kit.deps.audit, ev);
       let result = await kit.forward(ctx, ev, send, forwarded);
@@ -60,6 +61,6 @@ async function resolveRowHandles(kit: Kit, call: ToolCall, sqlArgument: string, 
   } catch (err) {
     const msg = `masked values could not be resolved, so the result is withheld (fail closed): ${(err as Error).message}`;
     await kit.audit({ ...call.ev, outcome: 'error', error_code: 'masking_failed', error_message: msg, duration_ms: kit.elapsed(call.ctx) });
-    throw new GatewayError(ERR_INTERNAL, msg, { reason: 'masking_failed' });
+    throw new GatewayError(INTERNAL_ERROR, msg, { reason: 'masking_failed' });
   }
 }

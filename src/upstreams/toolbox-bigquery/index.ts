@@ -9,8 +9,7 @@ import { bigqueryMetadataTools } from '../bigquery-metadata.js';
 import type { ToolSpec, UpstreamKind } from '../types.js';
 import { tableInfoCatalog } from '../bigquery-table-info.js';
 
-const untraceable = (what: string) =>
-  `${what}; bqwarden cannot trace those values to the source columns, so it cannot mask them or apply the table rules to what it reads`;
+const untraceable = (what: string) => `${what}; bqwarden cannot trace those values to the source columns, so it cannot mask them or apply the table rules to what it reads`;
 
 const NAMES = { project: 'project', dataset: 'dataset', table: 'table' };
 

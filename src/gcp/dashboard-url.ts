@@ -2,8 +2,8 @@
 // and rebinds each of its data sources to this deployment's views dataset. The template's data
 // sources carry aliases equal to the view names (dashboards/looker-studio.md says how to set
 // them), plus `audit` for the deduplicated events view, which the GCP module's builder
-// (src/gcp/looker.ts) and the Terraform output already bind; this only adds the per-view ones.
-import { lookerStudioUrl } from '../gcp/looker.js';
+// (looker.ts) and the Terraform output already bind; this only adds the per-view ones.
+import { lookerStudioUrl } from './looker.js';
 
 /** dashboards/views/*.sql, one data source each (a test keeps this list in step with the files). */
 export const DASHBOARD_VIEWS = [
@@ -36,7 +36,14 @@ export function examinerDashboardUrl(o: DashboardUrlOptions): string {
   for (const [k, v] of Object.entries({ project: o.projectId, dataset: o.datasetId, 'report id': o.templateReportId })) {
     if (!v || !ID.test(v)) throw new Error(`dashboard-url: ${k} ${JSON.stringify(v)} is not a valid identifier`);
   }
-  const base = lookerStudioUrl({ templateReportId: o.templateReportId, reportName: o.reportName ?? 'bqwarden examiner dashboard', projectId: o.projectId, datasetId: o.datasetId, tableId: EVENTS_VIEW, alias: 'audit' });
+  const base = lookerStudioUrl({
+    templateReportId: o.templateReportId,
+    reportName: o.reportName ?? 'bqwarden examiner dashboard',
+    projectId: o.projectId,
+    datasetId: o.datasetId,
+    tableId: EVENTS_VIEW,
+    alias: 'audit',
+  });
   const q = new URLSearchParams();
   for (const view of DASHBOARD_VIEWS) {
     q.set(`ds.${view}.connector`, 'bigQuery');

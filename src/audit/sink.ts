@@ -1,8 +1,9 @@
-// Where chained audit events go. The audit writer (src/audit) builds the chain and hands
-// complete events to a sink; the sink only persists. A sink's write() resolves when the
+// Where chained audit events go: the port the audit writer owns and src/sinks/ implements
+// (so sinks depend on audit's record format, never the reverse). The audit writer builds the
+// chain and hands complete events to a sink; the sink only persists. A sink's write() resolves when the
 // events are durable (fsync'd file, acknowledged Pub/Sub publish); a rejection makes the
 // caller fail closed (the response is not released).
-import type { AuditEvent } from '../audit/event.js';
+import type { AuditEvent } from './event.js';
 
 export interface ChainHead {
   chain_id: string;
