@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline/promises';
 import { dataDir } from '../config/paths.js';
 import { cliCommand, shellWord } from '../config/invocation.js';
 import { ageText, groupDuplicates, withRules, type ApprovalDetailView, type ApprovalView } from '../approvals/views.js';
+import { groupList } from './options.js';
 
 export interface CliIo {
   out(text: string): void;
@@ -30,16 +31,6 @@ interface GlobalOpts {
 }
 
 class CliError extends Error {}
-
-function groupList(raw: string, previous: string[] = []): string[] {
-  return [
-    ...previous,
-    ...raw
-      .split(',')
-      .map((g) => g.trim())
-      .filter(Boolean),
-  ];
-}
 
 function baseUrl(opts: GlobalOpts, env: NodeJS.ProcessEnv): string {
   const url = (opts.url ?? `http://127.0.0.1:${env.PORT ?? '8080'}`).replace(/\/+$/, '');

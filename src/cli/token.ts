@@ -5,6 +5,7 @@ import { InvalidArgumentError } from 'commander';
 import { dataDir } from '../config/paths.js';
 import { ACTOR_TYPES_ASSIGNABLE, type AssignableActorType } from '../identity/config.js';
 import { DEFAULT_DEV_TTL_SECONDS, MAX_DEV_TTL_SECONDS } from '../identity/dev-limits.js';
+import { groupList } from './options.js';
 
 function positiveInt(max: number) {
   return (raw: string): number => {
@@ -17,16 +18,6 @@ function positiveInt(max: number) {
 function actorType(raw: string): AssignableActorType {
   if (!(ACTOR_TYPES_ASSIGNABLE as readonly string[]).includes(raw)) throw new InvalidArgumentError(`expected one of ${ACTOR_TYPES_ASSIGNABLE.join(', ')}`);
   return raw as AssignableActorType;
-}
-
-function groupList(raw: string, previous: string[] = []): string[] {
-  return [
-    ...previous,
-    ...raw
-      .split(',')
-      .map((g) => g.trim())
-      .filter(Boolean),
-  ];
 }
 
 export function register(program: Command): void {
