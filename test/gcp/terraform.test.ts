@@ -4,6 +4,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -544,7 +545,8 @@ test('gateway_env guard: accepts the identity keys the deploy doc needs, refuses
     token: { BQWARDEN__upstream__token: 'abc' },
     secret: { MY_CLIENT_SECRET: 'abc' },
     password: { BQWARDEN__db__password: 'abc' },
-    pem: { BQWARDEN__identity__note: '-----BEGIN PRIVATE KEY-----' },
+    // A real key, generated for this run (never one committed to the repository).
+    pem: { BQWARDEN__identity__note: generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() },
   };
   const want: Record<string, boolean> = { identity: true, key: false, token: false, secret: false, password: false, pem: false };
   const tf = spawnSync('terraform', ['version'], { encoding: 'utf8' }).status === 0;
