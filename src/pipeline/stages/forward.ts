@@ -30,8 +30,10 @@ export const forward: Stage = {
     // call.args differs from the client's arguments when the upstream's kind pinned one (analyze).
     const forwarded =
       sent !== null && shape?.sqlArgument ? { ...params, arguments: { ...args, [shape.sqlArgument]: sent } } : args !== params.arguments && shape ? { ...params, arguments: args } : params;
+    // Before the try: an intent that cannot be written means the call never left the gateway, so
+    // no approval is marked executed, and the runner audits the refusal.
+    if (needsIntent(kit.deps.audit, 'tools/call', call.analysis, shape?.kind)) ev.intent_id = await writeIntent(kit.deps.audit, ev);
     try {
-      if (needsIntent(kit.deps.audit, 'tools/call', call.analysis, shape?.kind)) ev.intent_id = await writeIntent(kit.deps.audit, ev);
       let result = await kit.forward(ctx, ev, send, forwarded);
       if (counting !== null) ({ result, rows: call.rowsAffected } = takeRowCount(result));
       if (decision?.engine?.handles && shape?.sqlArgument) result = await resolveRowHandles(kit, call, shape.sqlArgument, result, decision.engine.handles);
