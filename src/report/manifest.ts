@@ -4,7 +4,7 @@
 // the public key they pinned (`bqwarden verify-report <manifest> --key <pem>`).
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { keyFingerprint } from '../audit/checkpoint.js';
 
 export const MANIFEST_FORMAT = 'bqwarden-evidence-manifest/1';
@@ -61,13 +61,19 @@ export interface ManifestCheck {
   lines: string[];
 }
 
-/** Checks every file's SHA-256 and the signature; with pinned keys, that the signer is one of them. */
+/** Checks every file's SHA-256, the signature, and that the signer is one of the pinned keys (none pinned: not OK). */
 export async function verifyManifest(path: string, pinned: string[] = []): Promise<ManifestCheck> {
   const lines: string[] = [];
   let ok = true;
   const m = JSON.parse(await readFile(path, 'utf8')) as Manifest;
   if (m.format !== MANIFEST_FORMAT) return { ok: false, lines: [`${path} is not an evidence manifest (format ${String(m.format)})`] };
   for (const f of m.files) {
+    // A manifest names files of the pack beside it, nothing else: no path may lead elsewhere.
+    if (typeof f.name !== 'string' || f.name === '' || f.name !== basename(f.name) || f.name === '.' || f.name === '..') {
+      ok = false;
+      lines.push(`REFUSED  ${JSON.stringify(f.name)}: not a file name beside the manifest`);
+      continue;
+    }
     let data: Buffer;
     try {
       data = await readFile(join(dirname(path), f.name));
@@ -96,7 +102,10 @@ export async function verifyManifest(path: string, pinned: string[] = []): Promi
     if (!trusted) ok = false;
     lines.push(trusted ? `OK       signer ${signature.key_id} is a pinned key` : `UNTRUSTED signer ${signature.key_id} is not among the pinned keys (${ids.join(', ')})`);
   } else {
-    lines.push('NOTE     no key pinned (--key): the signature proves the files match the manifest, not who signed it');
+    // Anyone can re-sign an edited pack with a key of their own: without a pinned key the
+    // signature says nothing about who signed, so the pack is not vouched for.
+    ok = false;
+    lines.push('UNVERIFIED signer: no key pinned (--key <public key pem>); the signature only proves the files match the manifest, not who signed it');
   }
   return { ok, lines };
 }
