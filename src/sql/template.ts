@@ -4,7 +4,7 @@
 //
 // An analysis is reused only where literals cannot change it. Literals that do shape the
 // analysis stay in the template, so a query that differs there is a different template:
-//   - a number standing alone as an ORDER BY / GROUP BY item is a column ordinal;
+//   - a number after BY or a comma may be a column ordinal (ORDER BY / GROUP BY), so it is kept;
 //   - PIVOT / UNPIVOT values name output columns, an EXTERNAL_QUERY connection names a source:
 //     such statements get no template at all;
 //   - SQLite's "double-quoted" text is an identifier when a column has that name: kept.
@@ -24,8 +24,6 @@ export interface SqlTemplate {
 
 const LITERAL = new Set(['string', 'number', 'blob']);
 const SHAPING_WORDS = new Set(['PIVOT', 'UNPIVOT', 'EXTERNAL_QUERY']);
-// What may follow an ordinal: the next item, the end of the clause, a sort modifier.
-const AFTER_ORDINAL = new Set([',', ')', ';', 'ASC', 'DESC', 'NULLS', 'LIMIT', 'OFFSET', 'HAVING', 'QUALIFY', 'WINDOW', 'UNION', 'INTERSECT', 'EXCEPT', 'ORDER', 'COLLATE', 'FETCH']);
 
 export function sqlTemplate(sql: string, dialect: Dialect): SqlTemplate | null {
   const sig: Token[] = [];
@@ -59,9 +57,12 @@ export function sqlTemplate(sql: string, dialect: Dialect): SqlTemplate | null {
       key += t.text;
       continue;
     }
-    const prev = sig[i - 1]?.text.toUpperCase();
-    const next = sig[i + 1]?.text.toUpperCase();
-    const ordinal = t.kind === 'number' && (prev === 'BY' || prev === ',') && (next === undefined || AFTER_ORDINAL.has(next));
+    // Any number that could be an ordinal stays: after BY or a comma (with or without a sign),
+    // whatever follows it — guessing the end of the item from the next token missed pipe syntax
+    // (`ORDER BY 1 |> LIMIT 5`), and a kept literal only costs a cache miss.
+    let before = sig[i - 1]?.text.toUpperCase();
+    if ((before === '+' || before === '-') && i > 1) before = sig[i - 2]?.text.toUpperCase();
+    const ordinal = t.kind === 'number' && (before === 'BY' || before === ',');
     key += ordinal ? t.text : `\u0001${t.kind}`;
   }
   return { key, starts, ends };

@@ -66,3 +66,12 @@ test('the lexer gives the reference tokens on the BigQuery corpora', { skip: exi
   }
   assert.ok(files > 100, `corpus files read: ${files}`);
 });
+
+test('attack: an ordinal followed by pipe syntax stays in the template (ORDER BY 1 and ORDER BY 2 are different analyses)', () => {
+  const a = 'SELECT a, ssn FROM p.d.t ORDER BY 1 |> LIMIT 5';
+  const b = 'SELECT a, ssn FROM p.d.t ORDER BY 2 |> LIMIT 5';
+  assert.notEqual(sqlTemplate(a, 'bigquery')?.key, sqlTemplate(b, 'bigquery')?.key);
+  assert.notEqual(sqlTemplate('SELECT a, b FROM t ORDER BY a, -1', 'sqlite')?.key, sqlTemplate('SELECT a, b FROM t ORDER BY a, -2', 'sqlite')?.key);
+  // A literal elsewhere is still a placeholder: the cache keeps serving new literals.
+  assert.equal(sqlTemplate('SELECT a FROM t WHERE a = 1', 'sqlite')?.key, sqlTemplate('SELECT a FROM t WHERE a = 2', 'sqlite')?.key);
+});
