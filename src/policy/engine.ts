@@ -196,10 +196,17 @@ class LoadedPolicy implements Policy {
       );
     }
     if (s.shape.kind !== 'sql') {
-      const described = s.spec.describes?.(input.args, s.upstream);
-      if (described) {
-        // A schema says what a table holds: the table rules decide who may read it.
-        const fq = [described.project ?? '?', described.dataset ?? '?', described.table].join('.');
+      if (s.spec.describes) {
+        // A schema says what a table holds: the table rules decide who may read it. The name must
+        // resolve to exactly project.dataset.table, else no table rule could be said to apply.
+        const described = s.spec.describes(input.args, s.upstream);
+        const parts = described ? [described.project, described.dataset, described.table] : [];
+        if (parts.length !== 3 || !parts.every((p) => typeof p === 'string' && /^[A-Za-z0-9_-]+$/.test(p)))
+          return denyDecision(
+            'tool-arguments',
+            `${tool} must name one table as project, dataset and table (plain names, no dots or quotes), so the table rules can decide who may see its schema; refused (rule tool-arguments).`,
+          );
+        const fq = parts.join('.');
         const v = this.c.table(roles, fq, 'read', s.upstream.dialect);
         if (!v.allowed) return denyDecision(v.ruleId, `${who(roles)} may not read table ${fq}, so ${tool} may not describe it (rule ${v.ruleId}).`);
       }

@@ -137,6 +137,19 @@ test('metadata tools: a schema is shown only for a table the role may read', () 
   assert.deepEqual(d.ruleIds, ['prod-customers-closed']);
 });
 
+test('attack: metadata tools refuse a table name that does not resolve to exactly project.dataset.table', () => {
+  for (const args of [
+    { projectId: 'acme-sandbox', tableId: 'customers' }, // no dataset: was checked as acme-sandbox.?.customers
+    { projectId: 'acme-prod', datasetId: 'core', tableId: 'customers.x' }, // dotted: escapes a rule on the real name
+    { projectId: 'acme-prod', datasetId: 'core', tableId: '`customers`' },
+    { projectId: 'acme-prod', datasetId: 'core' }, // no table at all
+  ]) {
+    const d = call('get_table_info', args);
+    assert.equal(d.action, 'deny', JSON.stringify(args));
+    assert.deepEqual(d.ruleIds, ['tool-arguments'], JSON.stringify(args));
+  }
+});
+
 test("BigQuery's dry run (second opinion) resolves names in the call's project too", () => {
   const p = compilePolicy(
     [
