@@ -50,10 +50,10 @@ export function register(program: Command): void {
     .option('--dialect <dialect>', 'bigquery | sqlite | postgresql', 'bigquery')
     .option('--default-project <project>', 'project for names without one')
     .option('--default-dataset <dataset>', 'dataset (SQLite: schema) for names without one')
-    .option('--catalog <dir>', 'directory of catalog YAML files (e.g. rules/catalog)')
+    .option('--catalog [dir]', "directory of catalog YAML files (without a value: the checkout's rules/catalog, the demo's)")
     .option('--file <path>', 'read SQL from a file')
     .option('--json', 'the whole analysis as JSON')
-    .action(async (text: string | undefined, o: { dialect: string; defaultProject?: string; defaultDataset?: string; catalog?: string; file?: string; json?: boolean }) => {
+    .action(async (text: string | undefined, o: { dialect: string; defaultProject?: string; defaultDataset?: string; catalog?: string | true; file?: string; json?: boolean }) => {
       if (!['bigquery', 'sqlite', 'postgresql'].includes(o.dialect)) {
         process.stderr.write(`unknown dialect ${o.dialect}: use bigquery, sqlite or postgresql\n`);
         process.exitCode = 2;
@@ -62,15 +62,23 @@ export function register(program: Command): void {
       const { analyze, createStaticCatalog, loadStaticCatalog } = await import('../sql/index.js');
       let catalog: SchemaCatalog | undefined;
       if (o.catalog) {
+        const dir = o.catalog === true ? (await import('../config/paths.js')).paths.catalog() : o.catalog;
         try {
-          catalog = createStaticCatalog(loadStaticCatalog(o.catalog));
+          catalog = createStaticCatalog(loadStaticCatalog(dir));
         } catch (e) {
           process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
           process.exitCode = 2;
           return;
         }
       }
-      const input = text ?? (o.file ? readFileSync(o.file, 'utf8') : await readStdin());
+      let input: string;
+      try {
+        input = text ?? (o.file ? readFileSync(o.file, 'utf8') : await readStdin());
+      } catch (e) {
+        process.stderr.write(`cannot read ${o.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+        process.exitCode = 2;
+        return;
+      }
       const a = analyze(input, {
         dialect: o.dialect as Dialect,
         defaultProject: o.defaultProject ?? null,

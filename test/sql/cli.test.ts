@@ -57,3 +57,18 @@ test('sql analyze exits non-zero on a parse error and on a bad dialect', async (
   assert.match(h.stdout, /did NOT parse/);
   assert.equal((await run(['--dialect', 'oracle', 'SELECT 1'])).status, 2);
 });
+
+test('sql analyze from another folder: --catalog alone is the checkout catalog; an unreadable --file exits 2 with its reason', async () => {
+  const away = mkdtempSync(join(tmpdir(), 'bqw-sql-cli-'));
+  try {
+    const r = await runCli(['sql', 'analyze', '--json', '--dialect', 'sqlite', '--default-project', 'demo', '--default-dataset', 'main', '--catalog'], { cwd: away, input: 'SELECT * FROM customers' });
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout).statements[0].output.map((o: { name: string }) => o.name);
+    assert.ok(out.includes('ssn'), `the * expanded from the catalog: ${out.join(', ')}`);
+    const missing = await runCli(['sql', 'analyze', '--file', join(away, 'nope.sql')], { cwd: away });
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /cannot read .*nope\.sql: ENOENT/);
+  } finally {
+    rmSync(away, { recursive: true, force: true });
+  }
+});
