@@ -9,6 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditEventInput } from '../audit/event.js';
 import type { Identity } from '../identity/types.js';
 import { keyFingerprint, publicKeyMap } from '../audit/checkpoint.js';
+import type { Anchor } from '../audit/anchors.js';
 import { verifyDir, type VerifyReport } from '../audit/verify.js';
 import { AuditIndex } from './audit-index.js';
 import { CONSOLE_BASE as B, CONSOLE_CSS, CONSOLE_JS, uplotAssets } from './assets.js';
@@ -29,6 +30,9 @@ export interface ConsoleDeps {
   /** Checkpoint verification keys (PEM or KeyObject): pinned keys and the gateway's own. A keys
    * directory is never trusted by listing it (a key dropped in there would vouch for a forgery). */
   publicKeys?: (KeyObject | string)[] | (() => (KeyObject | string)[]);
+  /** The anchors the gateway exported (as `verify --anchors` reads them): a cut or rewritten tail
+   * shows as a break here too. */
+  anchors?: () => Promise<{ store: string; anchors: Anchor[]; invalid?: { ref: string; reason: string }[] } | undefined>;
   /** An index built elsewhere (tests, benchmarks); default: one over auditDir. */
   index?: AuditIndex;
   /** Min ms between audit-directory refreshes (default 500). */
@@ -60,7 +64,7 @@ export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleD
   const runVerifier = (): Promise<void> => {
     integrity.running ??= (async () => {
       try {
-        integrity.report = await verifyDir(deps.auditDir, { publicKeys: keys() });
+        integrity.report = await verifyDir(deps.auditDir, { publicKeys: keys(), anchors: await deps.anchors?.() });
         integrity.error = null;
       } catch (err) {
         integrity.report = null;

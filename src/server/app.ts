@@ -24,7 +24,7 @@ import { createUpstreamToolClient, createWriterUpstream, type UpstreamToolClient
 import type { CatalogProvider } from '../sql/types.js';
 import { AuthError } from '../identity/types.js';
 import { AuditLog } from '../audit/log.js';
-import { claimStoreFor, createAuditSigner, pinStoreFor, startAnchors } from './audit-setup.js';
+import { anchorStoreFor, claimStoreFor, createAuditSigner, pinStoreFor, startAnchors } from './audit-setup.js';
 import { ToolPins } from '../pins/service.js';
 import { JsonlSink } from '../sinks/jsonl.js';
 import type { AuditSink } from '../audit/sink.js';
@@ -381,6 +381,7 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
 
   // The examiner console reads the local audit store; with Pub/Sub, examiners use BigQuery views.
   if (config.auditSink === 'jsonl') {
+    const anchorStore = await anchorStoreFor(config);
     await registerConsoleRoutes(app, {
       auditDir: config.audit.dir ?? join(config.dataDir, 'audit'),
       web,
@@ -390,6 +391,7 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
       // What the integrity panel trusts: the keys pinned in config and the key this gateway signs
       // with (held in memory), as `verify` does; never whatever *.pub.pem lies in keys/.
       publicKeys: [...config.audit.trustedKeys.map((k) => (k.includes('-----BEGIN') ? k : readFileSync(k, 'utf8'))), signer.publicKeyPem],
+      anchors: anchorStore ? async () => ({ store: anchorStore.name, ...(await anchorStore.list()) }) : undefined,
       pins,
     });
   }

@@ -72,3 +72,28 @@ test('console integrity: a middle rewrite re-signed with a key dropped into keys
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test('console integrity: a cut tail is BROKEN — the panel compares the chain with the exported anchors', { timeout: 240_000 }, async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'bqw-console-anchors-'));
+  try {
+    let stack = await startStack({ dataDir });
+    const ana = await stack.client('ana@bank.example', ['analyst']);
+    for (let i = 1; i <= 4; i++) await ana.callTool({ name: 'execute_sql', arguments: { sql: `SELECT customer_id FROM customers WHERE customer_id = ${i}` } });
+    await stack.stop(); // sealed and anchored last
+
+    // Attack: the last calls and the seal are cut away; the gateway restarts on what is left.
+    const [file] = chainFiles(join(dataDir, 'audit'));
+    const lines = readLinesOf(file!);
+    writeLinesOf(file!, lines.slice(0, lines.length - 4));
+
+    stack = await startStack({ dataDir });
+    try {
+      const verdict = await integrity(stack.url, await stack.token('erin@bank.example', ['examiner']));
+      assert.match(verdict, /Chain BROKEN/, `the cut tail went unnoticed: ${verdict}`);
+    } finally {
+      await stack.stop();
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
