@@ -249,7 +249,8 @@ export class AuditLog {
     e.signature = null;
     e.signing_key_id = null;
     const bad = invalidField(e);
-    if (bad) throw new AuditInputError(`invalid audit event: ${bad}: ${JSON.stringify(e[bad])?.slice(0, 80)} does not match the audit schema`);
+    // The field and the type it holds, never its value: it may be client text not yet scanned.
+    if (bad) throw new AuditInputError(`invalid audit event: ${bad} (${e[bad] === null ? 'null' : Array.isArray(e[bad]) ? 'array' : typeof e[bad]}) does not match the audit schema`);
     return e as AuditEvent;
   }
 

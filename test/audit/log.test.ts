@@ -151,6 +151,11 @@ test('invalid input is refused without consuming a seq; callers cannot forge che
   try {
     const { log } = await openLog(t.audit, t.keys, { sink });
     await assert.rejects(log.append({ event_type: 'mcp_request', decision: 'maybe' as never }), AuditInputError);
+    // The refusal names the field, never its value (client text that was not scanned yet).
+    await assert.rejects(
+      log.append({ event_type: 'mcp_request', user_agent: { ssn: '123-45-6789' } as never }),
+      (e: Error) => e instanceof AuditInputError && /user_agent \(object\)/.test(e.message) && !e.message.includes('123-45-6789'),
+    );
     await assert.rejects(log.append({ event_type: 'checkpoint' }), /written by the audit log itself/);
     const e = await log.append({ event_type: 'mcp_request', seq: 99, hash: 'x', chain_id: 'evil', signature: 'sig' } as never);
     assert.equal(e.seq, 0);
