@@ -32,10 +32,17 @@ export function engineColumn(m: EngineMasking | null | undefined, dialect: Diale
   const base = `${tableKey(dialect, table)}.${column.toLowerCase()}`;
   // A STRUCT masked field by field: the deepest entry on the path decides.
   for (let i = path.length; i > 0; i--) {
-    const hit = m.columns.get(`${base}.${path.slice(0, i).join('.').toLowerCase()}`);
+    const key = `${base}.${path.slice(0, i).join('.').toLowerCase()}`;
+    // A field the role may not see is NULL in the engine; the query is judged by its rule instead
+    // (refused), as a plain column left out of the projection is, not run against that NULL.
+    if (m.omitted.has(key)) return undefined;
+    const hit = m.columns.get(key);
     if (hit) return hit;
   }
-  return m.columns.get(base);
+  const whole = m.columns.get(base);
+  // A field of a STRUCT rebuilt field by field with no entry on its path is read clear by the engine.
+  if (whole?.struct && path.length > 0) return undefined;
+  return whole;
 }
 
 /** Tables the statement could reach: what the analyzer resolved, and (SQLite) every name a token spells. */
@@ -124,12 +131,11 @@ function tableProjection(p: CompiledPolicy, roles: string[], t: CatalogTable, ca
       if (dialect === 'bigquery' && c.fields?.length && !ownClassified(p, t, c)) {
         // A STRUCT whose fields are classified, not the column itself: rebuilt field by field,
         // so the clear fields stay usable (profile.city) and only the classified ones are masked.
-        const before = out.columns.length;
         const struct = structMask(p, readers, t, c, [], q(c.name), keyset, out);
         select.push(`${struct} AS ${q(c.name)}`);
-        const leaves = out.columns.slice(before);
-        const first = leaves[0] ?? { classification: v.classification!, method: 'nullify' as MaskMethod, ruleId: v.ruleId! };
-        out.columns.push({ key, table: t.fq, column: c.name.toLowerCase(), classification: first.classification, method: first.method, ruleId: first.ruleId, form: 'expr', struct: true });
+        // The whole value is labelled by its strictest field (v covers the fields' classifications).
+        const method: MaskMethod = v.value === 'deny' ? 'nullify' : v.value;
+        out.columns.push({ key, table: t.fq, column: c.name.toLowerCase(), classification: v.classification ?? 'unclassified', method, ruleId: v.ruleId ?? DEFAULT_DENY, form: 'expr', struct: true });
         return;
       }
       if (v.value === 'deny') {

@@ -293,3 +293,64 @@ test('a script mixing approvals needs the strictest count from approvers common 
   assert.equal(c.action, 'deny');
   assert.ok(c.ruleIds.includes('approval-conflict'));
 });
+
+// A role that may not see one field of a STRUCT at all, and sees another field masked.
+const STRUCT_CATALOG = `
+tables:
+  - fq: acme-bank-prod.core_banking.customers
+    columns:
+      - { name: customer_id, type: INT64 }
+      - name: contact
+        type: RECORD
+        fields:
+          - { name: acct, type: STRING, policyTags: ['Account number'] }
+          - { name: primary_addr, type: STRING, policyTags: [Email] }
+          - { name: city, type: STRING }
+`;
+const PIPELINE_READS_CUSTOMERS = `
+tables:
+  - { id: tables-pipeline-customers, roles: [pipeline], tables: ['acme-bank-prod.core_banking.customers'], access: read, effect: allow }
+`;
+const bqs: Policy = compilePolicy(
+  [
+    { name: 'bq.yaml', text: EXAMPLE },
+    { name: 'pipeline.yaml', text: PIPELINE_READS_CUSTOMERS },
+  ],
+  [{ name: 'catalog/bq.yaml', text: STRUCT_CATALOG }],
+);
+const PIPELINE = 'reporting-job@acme-bank-prod.iam.gserviceaccount.com';
+function bqsSql(sql: string): Analysis {
+  return analyze(sql, bqs.analyzeOptions('execute_sql')!);
+}
+
+test('a STRUCT field the role may not see is refused where the query uses it, as a plain column would be', () => {
+  // pipeline: pii.* deny. The engine nulls contact.primary_addr inside the STRUCT; a filter on
+  // it used to run against that NULL (silently empty) instead of being refused by its rule.
+  for (const sql of [
+    `SELECT c.contact.city FROM \`${CUST}\` c WHERE c.contact.primary_addr LIKE '%@bank.example'`,
+    `SELECT c.customer_id FROM \`${CUST}\` c ORDER BY c.contact.primary_addr`,
+    `SELECT c.contact.primary_addr FROM \`${CUST}\` c`,
+  ]) {
+    const d = decide(bqs, [], bqsSql(sql), 'execute_sql', PIPELINE);
+    assert.equal(d.action, 'deny', `${sql}: ${d.message}`);
+    assert.deepEqual(d.ruleIds, ['pipeline-no-pii'], sql);
+    assert.match(d.message, /primary_addr/);
+  }
+  // The whole STRUCT is still readable: the denied field comes back NULL, the rest as the role sees it.
+  const whole = decide(bqs, [], bqsSql(`SELECT contact FROM \`${CUST}\``), 'execute_sql', PIPELINE);
+  assert.equal(whole.action, 'mask', whole.message);
+  assert.match(whole.engine?.sql ?? '', /CAST\(NULL AS STRING\) AS `primary_addr`|NULL AS `primary_addr`/);
+  // A clear field next to the denied one stays usable.
+  const city = decide(bqs, [], bqsSql(`SELECT c.contact.city FROM \`${CUST}\` c WHERE c.contact.city = 'Boston'`), 'execute_sql', PIPELINE);
+  assert.equal(city.action, 'allow', city.message);
+});
+
+test("a STRUCT's own engine entry carries its strictest field, not its first", () => {
+  const whole = decide(bqs, [], bqsSql(`SELECT contact FROM \`${CUST}\``), 'execute_sql', PIPELINE);
+  const entry = whole.engine?.columns.get(`${CUST}.contact`);
+  assert.ok(entry, 'the STRUCT has an engine entry');
+  // acct (bank.account_number → pseudonym) comes first; primary_addr (pii.email → deny) is stricter.
+  assert.equal(entry.classification, 'pii.email');
+  assert.equal(entry.method, 'nullify');
+  assert.equal(entry.ruleId, 'pipeline-no-pii');
+});
