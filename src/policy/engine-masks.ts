@@ -45,6 +45,11 @@ export function engineColumn(m: EngineMasking | null | undefined, dialect: Diale
   return whole;
 }
 
+/** The table's own name: the last part of its fq name. */
+function lastPart(fq: string): string {
+  return fq.slice(fq.lastIndexOf('.') + 1);
+}
+
 /** Tables the statement could reach: what the analyzer resolved, and (SQLite) every name a token spells. */
 function candidateTables(analysis: Analysis, catalog: SchemaCatalog, opts: EngineMaskingOptions, toks: Span[]): CatalogTable[] {
   // Keyed by the name as the query resolves it (the catalog may match case-insensitively, while
@@ -104,8 +109,8 @@ function tableProjection(p: CompiledPolicy, roles: string[], t: CatalogTable, ca
     if (hit) return hit;
   }
   const parts = t.fq.split('.');
-  const name = parts[parts.length - 1];
-  const schema = parts.length >= 2 ? parts[parts.length - 2] : null;
+  const name = lastPart(t.fq);
+  const schema = parts.length >= 2 ? (parts[parts.length - 2] ?? null) : null;
   const q = (c: string) => quoteIdent(c, dialect);
   const source = `${schema ? `${q(schema)}.` : ''}${q(name)}`;
   const readers = p.readersOf(roles, t.fq, dialect);
@@ -225,8 +230,7 @@ export function planEngineMasking(p: CompiledPolicy, roles: string[], analysis: 
       handles.tables.push({ index, fq: t.fq, source: proj.source.replace(/ NOT INDEXED$/, ''), rowRef: 'rowid', columns: proj.handleColumns });
       select = select.split(NONCE).join(nonce).split(TABLE_INDEX).join(String(index));
     }
-    const parts = t.fq.split('.');
-    masked.push({ fq: t.fq, name: parts[parts.length - 1], select, ...(dialect === 'sqlite' ? { source: proj.source } : {}) });
+    masked.push({ fq: t.fq, name: lastPart(t.fq), select, ...(dialect === 'sqlite' ? { source: proj.source } : {}) });
   }
   handles.nonce = nonce ?? '';
   if (masked.length === 0) return { ok: true, masking: empty };
