@@ -93,7 +93,11 @@ export function createWeb(deps: WebDeps): Web {
     return deps.pages.some((p) => next === p.path || next.startsWith(`${p.path}/`) || next.startsWith(`${p.path}?`)) ? next : fallback;
   };
 
-  const sessionOf = (req: FastifyRequest): WebSession | null => sessions.get((req.cookies as Record<string, string | undefined> | undefined)?.[sessionCookie]);
+  const sessionOf = (req: FastifyRequest): WebSession | null => {
+    const session = sessions.get((req.cookies as Record<string, string | undefined> | undefined)?.[sessionCookie]);
+    if (session) sessions.touch(session.id);
+    return session;
+  };
 
   function setSessionCookie(reply: FastifyReply, id: string, maxAge: number): void {
     reply.setCookie(sessionCookie, id, { path: '/', httpOnly: true, sameSite: 'lax', secure, maxAge });
