@@ -41,7 +41,13 @@ export function sameActor(a: Pick<ApprovalActor, 'subject' | 'issuer' | 'email'>
   return false;
 }
 
-/** Binding of a re-run to its request: same identity (subject + issuer), tool, text and arguments. */
-export function sameRequester(a: Pick<ApprovalActor, 'subject' | 'issuer'>, b: Pick<ApprovalActor, 'subject' | 'issuer'>): boolean {
-  return a.subject !== null && a.subject === b.subject && a.issuer === b.issuer;
+/**
+ * The one notion of "the same call" for approvals: same identity (subject at issuer), tool,
+ * statement text and other arguments. A re-run finds its request by it, an executed statement
+ * spends its duplicates by it, and the pages group by it. null (no subject, an unreadable
+ * argument hash): the request matches no call, not even one like it (fail closed).
+ */
+export function callBinding(b: { requester: Pick<ApprovalActor, 'subject' | 'issuer'>; tool: string; sqlSha256: string; argsSha256: string | null }): string | null {
+  if (b.requester.subject === null || b.argsSha256 === null) return null;
+  return sha256Hex(JSON.stringify([b.requester.issuer, b.requester.subject, b.tool, b.sqlSha256, b.argsSha256]));
 }

@@ -8,10 +8,9 @@ import type { Identity } from '../identity/types.js';
 import type { Dialect } from '../sql/types.js';
 import type { Logger } from '../ops/logger.js';
 import type { ApprovalsConfig } from './config.js';
-import { actorOf, argsSha256, sameRequester, sha256 } from './binding.js';
+import { actorOf, argsSha256, callBinding, sha256 } from './binding.js';
 import { isOpen } from './reduce.js';
 import { ApprovalError, SYSTEM_ACTOR, iso, recordFields, type ApprovalService } from './service.js';
-import { bindingKey } from './views.js';
 import type { Notifier } from './notify.js';
 import type { ApprovalRecord } from './types.js';
 import type { ClaimStore } from './claims.js';
@@ -367,12 +366,11 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
       }
       const requester = actorOf(call.ctx.identity, call.roles);
       const argsHash = argsSha256(call.args, sqlArgument(call));
-      const bindKey = `bind\0${requester.issuer}\0${requester.subject}\0${call.tool}\0${sha}\0${argsHash}`;
+      const binding = callBinding({ requester, tool: call.tool, sqlSha256: sha, argsSha256: argsHash });
+      if (binding === null) throw new GatewayError(INTERNAL_ERROR, 'the caller has no subject to bind an approval to; denied', { reason: 'approval_binding' });
 
-      const found: { rec: ApprovalRecord; note: string | null; result?: GateResult } = await service.withLock(bindKey, async () => {
-        const matching = [...service.state.byId.values()]
-          .filter((r) => sameRequester(r.requester, requester) && r.tool === call.tool && r.sqlSha256 === sha && r.argsSha256 === argsHash)
-          .sort((a, b) => a.requestedAt.localeCompare(b.requestedAt));
+      const found: { rec: ApprovalRecord; note: string | null; result?: GateResult } = await service.withLock(`bind\0${binding}`, async () => {
+        const matching = [...(service.state.byBinding.get(binding) ?? [])].sort((a, b) => a.requestedAt.localeCompare(b.requestedAt));
         // A request made under a different requirement (policy changed) does not satisfy this one.
         const usable = matching.filter((r) => r.required === req.required && sameRoles(r.approverRoles, req.approverRoles));
         for (const r of usable) {
@@ -437,9 +435,9 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
    * not let the statement run a second time.
    */
   async function supersede(ran: ApprovalRecord): Promise<void> {
-    const key = bindingKey(ran);
-    for (const other of [...service.state.byId.values()]) {
-      if (other.id === ran.id || !isOpen(other.status) || bindingKey(other) !== key) continue;
+    const key = callBinding(ran);
+    for (const other of [...(key === null ? [] : (service.state.byBinding.get(key) ?? []))]) {
+      if (other.id === ran.id || !isOpen(other.status)) continue;
       await service
         .withLock(other.id, async () => {
           if (!isOpen(other.status)) return;

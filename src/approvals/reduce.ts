@@ -4,11 +4,11 @@
 // an event that should never have been written (self-approval, a vote after expiry) does not
 // count even if it is in the log; such events are reported as anomalies.
 import type { AuditEvent } from '../audit/event.js';
-import { sameActor } from './binding.js';
+import { callBinding, sameActor } from './binding.js';
 import { APPROVAL_EVENT_TYPES, type ApprovalActor, type ApprovalRecord, type ApprovalState, type ApprovalStatus } from './types.js';
 
 export function emptyApprovalState(): ApprovalState {
-  return { byId: new Map(), seen: new Set(), anomalies: [] };
+  return { byId: new Map(), byBinding: new Map(), seen: new Set(), anomalies: [] };
 }
 
 export function isApprovalEvent(e: Pick<AuditEvent, 'event_type'>): boolean {
@@ -69,7 +69,7 @@ function requested(state: ApprovalState, e: AuditEvent): void {
     return;
   }
   const binding = bindingOf(e);
-  state.byId.set(id, {
+  const rec: ApprovalRecord = {
     id,
     status: 'pending',
     requester: actorFromEvent(e),
@@ -96,7 +96,10 @@ function requested(state: ApprovalState, e: AuditEvent): void {
     execution: null,
     sessionId: e.session_id,
     requestId: e.request_id,
-  });
+  };
+  state.byId.set(id, rec);
+  const key = callBinding(rec);
+  if (key !== null) state.byBinding.set(key, [...(state.byBinding.get(key) ?? []), rec]);
 }
 
 function granted(state: ApprovalState, rec: ApprovalRecord, e: AuditEvent): void {

@@ -4,9 +4,9 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Identity } from '../identity/types.js';
 import type { ApprovalPolicyView } from './gate.js';
-import { actorOf, sameActor } from './binding.js';
+import { actorOf, callBinding, sameActor } from './binding.js';
 import { ApprovalError, reviewerFields, type ApprovalService, type Reviewer } from './service.js';
-import { approvalView, bindingKey, type ApprovalDetailView } from './views.js';
+import { approvalView, type ApprovalDetailView } from './views.js';
 import type { ApprovalRecord } from './types.js';
 import type { RequestClient } from '../web/index.js';
 
@@ -47,9 +47,9 @@ export function permissions(service: ApprovalService, rec: ApprovalRecord, ident
 
 export async function detailView(deps: Pick<RouteDeps, 'service' | 'reviewUrl'>, rec: ApprovalRecord, identity: Identity, roles: string[]): Promise<ApprovalDetailView> {
   const p = permissions(deps.service, rec, identity, roles);
-  const key = bindingKey(rec);
-  const duplicates = [...deps.service.state.byId.values()]
-    .filter((r) => r.id !== rec.id && bindingKey(r) === key && deps.service.canView(r, identity, roles))
+  const key = callBinding(rec);
+  const duplicates = [...(key === null ? [] : (deps.service.state.byBinding.get(key) ?? []))]
+    .filter((r) => r.id !== rec.id && deps.service.canView(r, identity, roles))
     .sort((a, b) => a.requestedAt.localeCompare(b.requestedAt))
     .map((r) => ({ id: r.id, status: deps.service.status(r), requested_at: r.requestedAt }));
   return {

@@ -58,6 +58,8 @@ export interface ApprovalRecord {
 
 export interface ApprovalState {
   byId: Map<string, ApprovalRecord>;
+  /** Requests per call binding (binding.ts callBinding), in the order their events were folded. */
+  byBinding: Map<string, ApprovalRecord[]>;
   /** Event ids already folded in, so replays and subscriptions can overlap safely. */
   seen: Set<string>;
   /** Events that contradict the rules (should never exist; a verifier-worthy finding). */

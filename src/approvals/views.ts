@@ -1,6 +1,6 @@
 // How an approval record is shown through the doors (JSON for the API and CLI; the HTML page
 // builds on the same view). Exact statement text appears only in the single-request view.
-import { createHash } from 'node:crypto';
+import { callBinding } from './binding.js';
 import type { ApprovalRecord, ApprovalStatus } from './types.js';
 
 export interface ApprovalView {
@@ -47,12 +47,6 @@ export interface ApprovalDetailView extends ApprovalView {
   duplicates: { id: string; status: ApprovalStatus; requested_at: string }[];
 }
 
-/** Requests that would bind the same call: same requester (subject at issuer), tool, text and arguments. */
-export function bindingKey(rec: Pick<ApprovalRecord, 'requester' | 'tool' | 'sqlSha256' | 'argsSha256'>): string {
-  const key = [rec.requester.issuer, rec.requester.subject, rec.tool, rec.sqlSha256, rec.argsSha256].join('\0');
-  return createHash('sha256').update(key, 'utf8').digest('hex').slice(0, 16);
-}
-
 /** "3 min", "2 h 5 min", "4 days": how long ago, for people scanning a list. */
 export function ageText(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
@@ -90,7 +84,8 @@ export function approvalView(rec: ApprovalRecord, status: ApprovalStatus, review
     requester: rec.requester.display,
     requested_at: rec.requestedAt,
     age_seconds: Math.max(0, Math.round((now - Date.parse(rec.requestedAt)) / 1000)),
-    binding: bindingKey(rec),
+    // A request that binds no call is a group of its own.
+    binding: callBinding(rec) ?? `unbound:${rec.id}`,
     tool: rec.tool,
     tables: rec.tables,
     statement_types: rec.statementTypes,
