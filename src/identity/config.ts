@@ -28,7 +28,8 @@ export function isSecureOrLoopback(url: string): boolean {
   }
 }
 
-const secureUrl = (what: string) =>
+/** A URL setting that must be https (http only for loopback): issuers, JWKS, sign-in endpoints. */
+export const secureUrl = (what: string) =>
   z.string({ error: `${what} must be a URL string` }).refine((v) => isSecureOrLoopback(v), { message: `${what} must be an https URL (plain http is only allowed for 127.0.0.1/localhost)` });
 
 export const ACTOR_TYPES_ASSIGNABLE = ['human', 'ci', 'agent', 'service'] as const;

@@ -3,10 +3,7 @@
 // + PKCE), or Identity-Aware Proxy in front of the gateway; in the demo, the embedded
 // authorization server (src/web/auth-server.ts) is used when nothing is configured.
 import { z } from 'zod';
-import { isSecureOrLoopback } from '../identity/config.js';
-
-const secureUrl = (what: string) =>
-  z.string({ error: `${what} must be a URL string` }).refine((v) => isSecureOrLoopback(v), { message: `${what} must be an https URL (plain http is only allowed for 127.0.0.1/localhost)` });
+import { secureUrl } from '../identity/config.js';
 
 export const WebSignInSchema = z
   .object({
