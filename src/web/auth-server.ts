@@ -125,6 +125,7 @@ export async function registerDemoAuthServer(app: FastifyInstance, opts: DemoAut
 
   // The grant is the unit the demo user consented to; its tokens (and their refreshes) carry
   // the groups picked on the login page. Held in memory, like the provider's own state.
+  // Both maps are bounded: a demo left running takes sign-ins with any made-up user name.
   const profiles = new Map<string, Profile>();
   const lastProfile = new Map<string, Profile>();
   const store = createDemoStore();
@@ -311,13 +312,24 @@ export async function registerDemoAuthServer(app: FastifyInstance, opts: DemoAut
       if (oidcScopes.length) grant.addOIDCScope(oidcScopes.join(' '));
       grant.addResourceScope(opts.resource, DEMO_SCOPE);
       const grantId = await grant.save();
-      if (profiles.size >= 10_000) profiles.delete(profiles.keys().next().value!);
-      profiles.set(grantId, parsed.profile);
-      lastProfile.set(parsed.accountId, parsed.profile);
+      remember(profiles, grantId, parsed.profile);
+      remember(lastProfile, parsed.accountId, parsed.profile);
       reply.hijack();
       return provider.interactionFinished(req.raw, reply.raw, { login: { accountId: parsed.accountId }, consent: { grantId } }, { mergeWithLastSubmission: false });
     });
   });
 
   return { issuer };
+}
+
+const MAX_PROFILES = 10_000;
+
+/** Set, dropping the oldest entry first once the map is full (and re-setting a key makes it newest). */
+function remember(map: Map<string, Profile>, key: string, value: Profile): void {
+  map.delete(key);
+  if (map.size >= MAX_PROFILES) {
+    const oldest = map.keys().next();
+    if (!oldest.done) map.delete(oldest.value);
+  }
+  map.set(key, value);
 }
