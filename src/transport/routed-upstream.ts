@@ -5,9 +5,12 @@
 // first upstream. The routing table is policy's (which upstream serves which tool), read per
 // request so a policy reload applies; the transport only follows it.
 import { GatewayError } from '../pipeline/types.js';
-import { INVALID_PARAMS } from './jsonrpc.js';
+import { INVALID_PARAMS, SERVER_ERROR } from './jsonrpc.js';
 import { isObject, type JsonObject } from './messages.js';
 import type { RequestOptions, Upstream, UpstreamClient, UpstreamReply, UpstreamSession, UpstreamStream, UpstreamMessageHandler } from './upstream.js';
+
+/** Pages of one upstream's tools/list followed for a client's single request. */
+const MAX_TOOL_PAGES = 100;
 
 export interface ToolRoutes {
   /** The upstream and its own name for a tool clients call by `publicName`; null when no upstream serves it. */
@@ -95,22 +98,38 @@ export class RoutedUpstream implements Upstream {
   /** Every upstream's tools under the names clients call them by; tools policy does not describe are left out. */
   private async listTools(session: UpstreamSession, id: number, body: string, o: RequestOptions): Promise<UpstreamReply> {
     const routes = this.routes();
-    const replies = await Promise.all(
-      this.upstreams.map(async (u) => {
-        const { s } = this.member(session, u.id);
-        return { u, reply: await u.client.request(s, id, 'tools/list', body, { ...o, onMessage: this.relay(session, u.id, o.onMessage) }) };
-      }),
-    );
+    const lists = await Promise.all(this.upstreams.map((u) => this.allTools(session, u, id, body, o)));
     const tools: JsonObject[] = [];
-    for (const { u, reply } of replies) {
-      for (const t of Array.isArray(reply.result.tools) ? reply.result.tools : []) {
+    for (const [i, u] of this.upstreams.entries()) {
+      for (const t of lists[i]?.tools ?? []) {
         if (!isObject(t) || typeof t.name !== 'string') continue;
         const name = routes.publicName(u.id, t.name);
         if (name !== null) tools.push({ ...t, name });
       }
     }
-    const { nextCursor: _pages, ...first } = replies[0].reply.result;
-    return { result: { ...first, tools }, sse: replies.some((r) => r.reply.sse), raw: null };
+    // The union is one page: a member's cursor means nothing to the client (and is followed above).
+    const { nextCursor: _pages, ...first } = lists[0]?.first ?? {};
+    return { result: { ...first, tools }, sse: lists.some((l) => l.sse), raw: null };
+  }
+
+  /** One upstream's whole tool list: its pages followed to the end (bounded, for a server that never ends). */
+  private async allTools(session: UpstreamSession, u: RoutedMember, id: number, body: string, o: RequestOptions): Promise<{ first: JsonObject; tools: unknown[]; sse: boolean }> {
+    const { s } = this.member(session, u.id);
+    const opts = { ...o, onMessage: this.relay(session, u.id, o.onMessage) };
+    let reply = await u.client.request(s, id, 'tools/list', body, opts);
+    const first = reply.result;
+    const tools: unknown[] = [];
+    let sse = reply.sse;
+    for (let page = 1; ; page++) {
+      if (Array.isArray(reply.result.tools)) tools.push(...reply.result.tools);
+      const cursor = reply.result.nextCursor;
+      if (typeof cursor !== 'string') return { first, tools, sse };
+      if (page >= MAX_TOOL_PAGES)
+        throw new GatewayError(SERVER_ERROR, `upstream ${u.id}: tools/list did not end after ${MAX_TOOL_PAGES} pages; its tools are not listed`, { reason: 'upstream_invalid_response' });
+      const next = this.id();
+      reply = await u.client.request(s, next, 'tools/list', JSON.stringify({ jsonrpc: '2.0', id: next, method: 'tools/list', params: { cursor } }), opts);
+      sse ||= reply.sse;
+    }
   }
 
   async send(session: UpstreamSession, body: string, what: string): Promise<void> {
