@@ -41,7 +41,10 @@ export class DetectorPass {
   string(s: string, keyHint: string | null): string {
     if (!this.on) return s;
     // Values repeat down a column (statuses, merchants, dates): scan each distinct one once.
-    const memoKey = `${keyHint ?? ''}\u0000${s}`;
+    // The column name is length-prefixed: names and values both come from the query and may
+    // hold any separator, and a key that merely joined them would let one pair's verdict (and
+    // output) stand for another's (test/masking/detect-pass.test.ts).
+    const memoKey = keyHint === null ? `-${s}` : `${keyHint.length}:${keyHint}${s}`;
     const seen = this.seen.get(memoKey);
     if (seen) {
       for (const d of seen.hits) this.count(d);
