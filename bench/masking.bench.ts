@@ -6,10 +6,11 @@
 import { applyMasking } from '../src/masking/apply.js';
 import { resolveMaskingOptions } from '../src/masking/config.js';
 import type { MaskPlan, MaskMethod } from '../src/masking/types.js';
+import { UPSTREAM_SHAPES } from '../src/upstreams/result-shapes.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const opts = resolveMaskingOptions({ pseudonym: { keyId: 'bench', key: 'bench-key-0123456789abcdefghijklmnopqrstuvwxyz' } });
+const opts = resolveMaskingOptions({ pseudonym: { keyId: 'bench', key: 'bench-key-0123456789abcdefghijklmnopqrstuvwxyz' } }, UPSTREAM_SHAPES);
 const NAMES = ['customer_id', 'full_name', 'ssn', 'email', 'account_number', 'city', 'balance', 'note'];
 
 function mkPlan(masked: [number, MaskMethod][], detectors: boolean): MaskPlan {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DETECTORS, type DetectorName } from './detectors.js';
 import { decodeKey, type PseudonymKey } from './keys.js';
+import type { UpstreamShapes } from './upstream-shapes.js';
 
 const detectorToggles = Object.fromEntries(DETECTORS.map((d) => [d, z.boolean().default(true)])) as Record<DetectorName, z.ZodDefault<z.ZodBoolean>>;
 
@@ -33,6 +34,8 @@ export interface MaskingOptions {
   detectors: Record<DetectorName, boolean>;
   detectorAction: 'redact' | 'pseudonym';
   unmappedText: 'withhold' | 'detectors';
+  /** How the upstream kinds answer (src/upstreams/result-shapes.ts, wired by the entry). */
+  shapes: UpstreamShapes;
 }
 
 export class MaskingConfigError extends Error {
@@ -42,8 +45,12 @@ export class MaskingConfigError extends Error {
   }
 }
 
-/** Reads the key (inline or file) and returns the options applyMasking needs. Throws MaskingConfigError. */
-export function resolveMaskingOptions(input: unknown): MaskingOptions {
+/**
+ * Reads the key (inline or file) and returns the options applyMasking needs, with the upstream
+ * kinds' result shapes (masking imports no upstream: the caller hands them in). Throws
+ * MaskingConfigError.
+ */
+export function resolveMaskingOptions(input: unknown, shapes: UpstreamShapes): MaskingOptions {
   const parsed = MaskingConfigSchema.safeParse(input ?? {});
   if (!parsed.success) throw new MaskingConfigError(`masking config invalid: ${parsed.error.message}`);
   const cfg = parsed.data;
@@ -67,6 +74,7 @@ export function resolveMaskingOptions(input: unknown): MaskingOptions {
       detectors: cfg.detectors,
       detectorAction: cfg.detectorAction,
       unmappedText: cfg.unmappedText,
+      shapes,
     };
   } catch (e) {
     throw new MaskingConfigError(`masking.pseudonym (${keyFile ? 'keyFile' : 'key'}): ${(e as Error).message}`);

@@ -47,6 +47,30 @@ export function stringifyJson(value: Json, mayHoldRaw = true): string {
   return write(value);
 }
 
+/** A JSON object: not an array, not a RawNumber. */
+export function isJsonObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof RawNumber);
+}
+
+/** Text an upstream sent: its JSON value when it is JSON, else undefined (free text, a table). */
+export function parseJsonIfAny(text: string): Json | undefined {
+  // Cheap first-character test: most text that is not JSON never reaches the parser.
+  const first = text.trimStart().charAt(0);
+  if (first === '' || !'{["-0123456789tfn'.includes(first)) return undefined;
+  try {
+    return parseJson(text);
+  } catch (e) {
+    if (e instanceof JsonSyntaxError) return undefined;
+    throw e;
+  }
+}
+
+/** Values handed over as objects (structuredContent, _meta) go through JSON: no functions, no prototypes. */
+export function toJson(v: unknown): Json {
+  if (v === undefined) return null;
+  return JSON.parse(JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x))) as Json;
+}
+
 function containsRaw(v: Json): boolean {
   if (v instanceof RawNumber) return true;
   if (Array.isArray(v)) return v.some(containsRaw);

@@ -41,6 +41,7 @@ import type { KindName } from '../upstreams/types.js';
 import { analyzeCached, redactLiterals, loadStaticCatalog } from '../sql/index.js';
 import { createUpstreamCatalogProvider } from '../upstreams/catalog.js';
 import { upstreamKind } from '../upstreams/registry.js';
+import { UPSTREAM_SHAPES } from '../upstreams/result-shapes.js';
 import { applyMasking, redactDetected } from '../masking/apply.js';
 import { resolveMaskingOptions } from '../masking/config.js';
 import { resolveHandles } from '../masking/handles.js';
@@ -200,7 +201,7 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     if (!demo) throw new Error('masking.pseudonym.keyFile is required outside demo/dev mode (mount it from Secret Manager)');
     maskingConfig.pseudonym = { ...maskingConfig.pseudonym, keyFile: demoSecretFile(config.dataDir, 'pseudonym.key', 32) };
   }
-  const maskingOptions = resolveMaskingOptions(maskingConfig);
+  const maskingOptions = resolveMaskingOptions(maskingConfig, UPSTREAM_SHAPES);
 
   // The resource URL (token audience) must be known before routes exist, so port 0 (tests)
   // is resolved to a concrete free port first.

@@ -1,11 +1,12 @@
 import type { ColumnMask, MaskMethod, MaskPlan } from '../../src/masking/types.js';
 import { resolveMaskingOptions, type MaskingOptions } from '../../src/masking/config.js';
+import { UPSTREAM_SHAPES } from '../../src/upstreams/result-shapes.js';
 
 export const KEY_A = 'test-key-A-0123456789abcdefghijklmnop';
 export const KEY_B = 'test-key-B-0123456789abcdefghijklmnop';
 
 export function options(over: Record<string, unknown> = {}, key = KEY_A): MaskingOptions {
-  return resolveMaskingOptions({ pseudonym: { keyId: 'k', key }, ...over });
+  return resolveMaskingOptions({ pseudonym: { keyId: 'k', key }, ...over }, UPSTREAM_SHAPES);
 }
 
 export function col(outputIndex: number, outputName: string, method: MaskMethod, classification = outputName, ruleId = `rule.${outputName}`): ColumnMask {

@@ -9,6 +9,7 @@ import type { PipelineDeps } from '../../src/pipeline/deps.js';
 import { loadPolicy } from '../../src/policy/index.js';
 import { applyMasking, redactDetected, resolveMaskingOptions } from '../../src/masking/index.js';
 import { analyzeCached, loadStaticCatalog, redactLiterals } from '../../src/sql/index.js';
+import { UPSTREAM_SHAPES } from '../../src/upstreams/result-shapes.js';
 import { createCatalogView } from '../../src/server/catalog.js';
 import { resolveHandles } from '../../src/masking/handles.js';
 import { maskValue } from '../../src/masking/methods.js';
@@ -32,7 +33,7 @@ export function rulesWithDirectWrites(): { dir: string; cleanup(): void } {
 
 export async function pipelineFor(rulesDir: string, audit: PipelineDeps['audit']) {
   const policy = await loadPolicy(rulesDir);
-  const masking = resolveMaskingOptions({ pseudonym: { key: 'k'.repeat(48) } });
+  const masking = resolveMaskingOptions({ pseudonym: { key: 'k'.repeat(48) } }, UPSTREAM_SHAPES);
   return createPipeline({
     audit,
     policy: () => policy,
