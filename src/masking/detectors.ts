@@ -120,7 +120,12 @@ function digitValue(ch: string): number {
 
 function toOriginal(n: Normalised, start: number, end: number): [number, number] {
   if (!n.from || !n.to) return [start, end];
-  return [n.from[start], n.to[end - 1]];
+  const from = n.from[start];
+  const to = n.to[end - 1];
+  // A hit is a span of the normalised text, which has one entry per character here: a span
+  // outside it is a bug, and an unmapped span could leave part of a match in clear.
+  if (from === undefined || to === undefined) throw new Error(`detector hit ${start}-${end} outside the normalised text`);
+  return [from, to];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -177,9 +182,10 @@ export function validAba(d: string): boolean {
   if (!/^\d{9}$/.test(d)) return false;
   const p = +d.slice(0, 2);
   if (!((p >= 0 && p <= 12) || (p >= 21 && p <= 32) || (p >= 61 && p <= 72) || p === 80)) return false;
-  const w = [3, 7, 1];
+  // Weights 3, 7, 1 repeating over the nine digits.
+  const at = (i: number) => d.charCodeAt(i) - 48;
   let s = 0;
-  for (let i = 0; i < 9; i++) s += (d.charCodeAt(i) - 48) * w[i % 3];
+  for (let i = 0; i < 9; i += 3) s += 3 * at(i) + 7 * at(i + 1) + at(i + 2);
   return s % 10 === 0;
 }
 
@@ -324,7 +330,8 @@ export function scanText(s: string, enabled: EnabledDetectors, keyHints: Set<Hin
   if (enabled.iban) scanIbans(t, hits);
   if (enabled.phone) {
     for (const m of t.matchAll(/(?:\+?1[ .-]?)?\((\d{3})\)[ .-]?(\d{3})[ .-]?(\d{4})(?!\d)/g)) {
-      if (validNanp(m[1] + m[2] + m[3])) hits.push({ detector: 'phone', start: m.index!, end: m.index! + m[0].length });
+      // The pattern makes all three groups mandatory.
+      if (validNanp(m[1]! + m[2]! + m[3]!)) hits.push({ detector: 'phone', start: m.index!, end: m.index! + m[0].length });
     }
   }
   const numeric = enabled.ssn || enabled.card || enabled.aba || enabled.phone;
@@ -337,7 +344,7 @@ export function scanText(s: string, enabled: EnabledDetectors, keyHints: Set<Hin
         if (g[1]) {
           groups.push({ digits: g[1], start: m.index! + g.index!, end: m.index! + g.index! + g[1].length, sep });
           sep = '';
-        } else sep = g[2];
+        } else sep = g[2] ?? '';
       }
       scanRun(t, groups, enabled, keyHints, hits);
     }
@@ -372,19 +379,20 @@ function finish(n: Normalised, hits: { detector: DetectorName; start: number; en
 function scanRun(t: string, groups: Group[], enabled: EnabledDetectors, keyHints: Set<Hint>, hits: { detector: DetectorName; start: number; end: number }[]): void {
   let i = 0;
   while (i < groups.length) {
-    // Candidate windows starting at group i, longest first.
+    // Candidate windows starting at group i, longest first. Every index below is kept under
+    // groups.length by the loop conditions.
     let j = i;
-    let total = groups[i].digits.length;
-    while (j + 1 < groups.length && total + groups[j + 1].digits.length <= MAX_WINDOW_DIGITS) {
+    let total = groups[i]!.digits.length;
+    while (j + 1 < groups.length && total + groups[j + 1]!.digits.length <= MAX_WINDOW_DIGITS) {
       j++;
-      total += groups[j].digits.length;
+      total += groups[j]!.digits.length;
     }
     let found = false;
     for (let k = j; k >= i; k--) {
       const win = groups.slice(i, k + 1);
       const det = classify(t, win, enabled, keyHints);
       if (det) {
-        hits.push({ detector: det.detector, start: det.start ?? win[0].start, end: win[win.length - 1].end });
+        hits.push({ detector: det.detector, start: det.start ?? groups[i]!.start, end: groups[k]!.end });
         i = k + 1;
         found = true;
         break;
@@ -402,17 +410,19 @@ function textHints(t: string, at: number): Set<Hint> {
 }
 
 function classify(t: string, win: Group[], enabled: EnabledDetectors, keyHints: Set<Hint>): { detector: DetectorName; start?: number } | null {
+  const [first, second] = win;
+  if (!first) return null;
   let d = '';
   let lens = '';
   let sameSep = true;
-  for (let i = 0; i < win.length; i++) {
-    d += win[i].digits;
-    lens += (i ? ',' : '') + win[i].digits.length;
-    if (i > 1 && win[i].sep !== win[1].sep) sameSep = false;
+  for (const [i, g] of win.entries()) {
+    d += g.digits;
+    lens += (i ? ',' : '') + g.digits.length;
+    if (i > 1 && g.sep !== second?.sep) sameSep = false;
   }
   // Quick exits: no numeric detector applies below 8 or above 19 digits.
   if (d.length < 8 || d.length > 19) return null;
-  const start = win[0].start;
+  const start = first.start;
   const plus = start > 0 && t[start - 1] === '+';
   let hints: Set<Hint> | null = null;
 
@@ -452,7 +462,7 @@ function scanEmails(t: string, hits: { detector: DetectorName; start: number; en
   let at = t.indexOf('@');
   while (at !== -1) {
     let s = at;
-    while (s > 0 && at - s < 64 && LOCAL_CHAR.test(t[s - 1])) s--;
+    while (s > 0 && at - s < 64 && LOCAL_CHAR.test(t.charAt(s - 1))) s--;
     const dm = s < at ? DOMAIN.exec(t.slice(at + 1, at + 1 + 255)) : null;
     if (dm) hits.push({ detector: 'email', start: s, end: at + 1 + dm[0].length });
     at = t.indexOf('@', at + 1);
@@ -461,22 +471,22 @@ function scanEmails(t: string, hits: { detector: DetectorName; start: number; en
 
 function scanIbans(t: string, hits: { detector: DetectorName; start: number; end: number }[]): void {
   for (const m of t.matchAll(/(?<![A-Za-z0-9])([A-Za-z]{2})\d{2}/g)) {
-    const len = IBAN_LENGTHS[m[1].toUpperCase()];
+    const len = IBAN_LENGTHS[m[1]!.toUpperCase()]; // group 1 is mandatory
     if (!len) continue;
     // Collect `len` alphanumerics, allowing single spaces between them (printed in groups of 4).
     let i = m.index!;
     let got = '';
     let end = i;
     while (i < t.length && got.length < len) {
-      const c = t[i];
+      const c = t.charAt(i);
       if (/[A-Za-z0-9]/.test(c)) {
         got += c;
         end = i + 1;
         i++;
-      } else if (c === ' ' && i + 1 < t.length && /[A-Za-z0-9]/.test(t[i + 1]) && got.length % 4 === 0) i++;
+      } else if (c === ' ' && i + 1 < t.length && /[A-Za-z0-9]/.test(t.charAt(i + 1)) && got.length % 4 === 0) i++;
       else break;
     }
-    if (got.length !== len || (end < t.length && /[A-Za-z0-9]/.test(t[end]))) continue;
+    if (got.length !== len || (end < t.length && /[A-Za-z0-9]/.test(t.charAt(end)))) continue;
     if (validIban(got)) hits.push({ detector: 'iban', start: m.index!, end });
   }
 }

@@ -41,9 +41,9 @@ export function fpe(key: Buffer, value: string): string {
     }
   });
   const d = ff1(key, 10, digits);
-  d.forEach((x, k) => (chars[digitPos[k]] = String.fromCharCode(0x30 + x)));
+  for (const [k, pos] of digitPos.entries()) chars[pos] = String.fromCharCode(0x30 + numeral(d, k));
   const l = ff1(key, 26, letters);
-  l.forEach((x, k) => (chars[letterPos[k]] = String.fromCharCode((upper[k] ? 0x41 : 0x61) + x)));
+  for (const [k, pos] of letterPos.entries()) chars[pos] = String.fromCharCode((upper[k] ? 0x41 : 0x61) + numeral(l, k));
   return chars.join('');
 }
 
@@ -67,6 +67,13 @@ export function unicodeDigitValue(ch: string): number {
 }
 const ND = /^\p{Nd}$/u;
 
+/** FF1 returns as many numerals as it was given: one missing would leave a character in clear. */
+function numeral(out: number[], k: number): number {
+  const x = out[k];
+  if (x === undefined) throw new Error(`FF1 returned ${out.length} numerals, position ${k} is missing`);
+  return x;
+}
+
 /** FF1 encryption of numerals x (each < radix) under AES key `key` with tweak `tweak`. */
 export function ff1(key: Buffer, radix: number, x: number[], tweak: Buffer = Buffer.alloc(0)): number[] {
   const n = x.length;
@@ -75,7 +82,7 @@ export function ff1(key: Buffer, radix: number, x: number[], tweak: Buffer = Buf
   if (n === 1) {
     // Outside FF1 (n >= 2): a keyed shift, the best a one-symbol domain allows.
     const r = aes(Buffer.from([0xff, radix & 0xff, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
-    return [(x[0] + (r.readUInt32BE(0) % radix)) % radix];
+    return [(x[0]! + (r.readUInt32BE(0) % radix)) % radix]; // n === 1
   }
   const t = tweak.length;
   const u = n >> 1;
@@ -142,7 +149,8 @@ function blockCipher(key: Buffer): (block: Buffer) => Buffer {
 }
 
 function xor(a: Buffer, b: Buffer, out: Buffer): Buffer {
-  for (let i = 0; i < 16; i++) out[i] = a[i] ^ b[i];
+  // AES blocks, 16 bytes: word reads throw on a short buffer instead of xoring undefined.
+  for (let o = 0; o < 16; o += 4) out.writeUInt32BE((a.readUInt32BE(o) ^ b.readUInt32BE(o)) >>> 0, o);
   return out;
 }
 
@@ -165,9 +173,9 @@ function toNum(x: number[], r: bigint): bigint {
   const rn = Number(r);
   let acc = 0;
   let i = 0;
-  for (; i < x.length && acc * rn + rn <= Number.MAX_SAFE_INTEGER; i++) acc = acc * rn + x[i];
+  for (; i < x.length && acc * rn + rn <= Number.MAX_SAFE_INTEGER; i++) acc = acc * rn + x[i]!;
   let v = BigInt(acc);
-  for (; i < x.length; i++) v = v * r + BigInt(x[i]);
+  for (; i < x.length; i++) v = v * r + BigInt(x[i]!);
   return v;
 }
 

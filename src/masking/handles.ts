@@ -46,22 +46,23 @@ export interface HandleOutcome {
  * whole result: fail closed).
  */
 export async function resolveHandles(result: Record<string, unknown>, plan: HandlePlan, run: LookupRunner, mask: ValueMasker): Promise<HandleOutcome> {
-  const wanted = new Map<number, Set<string>>();
+  // By table index: the table the plan names for it, and the row references seen.
+  const wanted = new Map<number, { table: HandleTable; rows: Set<string> }>();
   const re = handleRe(plan.nonce);
   for (const text of texts(result)) {
     for (const m of text.matchAll(re)) {
       const t = Number(m[1]);
-      if (!plan.tables[t]) continue;
-      let set = wanted.get(t);
-      if (!set) wanted.set(t, (set = new Set()));
-      set.add(m[3]);
+      const table = plan.tables[t];
+      if (!table) continue;
+      let entry = wanted.get(t);
+      if (!entry) wanted.set(t, (entry = { table, rows: new Set() }));
+      entry.rows.add(m[3]!); // group 3 is mandatory
     }
   }
   if (wanted.size === 0) return { result, replaced: 0, lookups: 0 };
   const values = new Map<string, string>();
   let lookups = 0;
-  for (const [ti, rowSet] of wanted) {
-    const table = plan.tables[ti];
+  for (const [ti, { table, rows: rowSet }] of wanted) {
     const rows = [...rowSet];
     const seen = new Map<string, (Json | undefined)[]>();
     const ambiguous = new Set<string>();

@@ -160,7 +160,7 @@ const SLASH_MDY = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/;
 function yearOnly(v: string): Json {
   const m = ISO.exec(v.trim());
   if (m) {
-    let year = m[1];
+    let year = m[1]!; // (\d{4}) is mandatory
     const zone = m[8];
     if (m[4] && zone && zone !== 'Z' && zone !== 'UTC') {
       const t = Date.parse(`${m[1]}-${m[2]}-${m[3]}T${m[5]}:${m[6]}:${m[7] ?? '00'}${zone.length === 5 ? zone.slice(0, 3) + ':' + zone.slice(3) : zone}`);

@@ -20,12 +20,13 @@ function splitPipes(line: string): string[] {
 
 function parseMarkdown(text: string): TextTable | null {
   const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
-  if (lines.length < 2 || !lines.every((l) => l.trim().startsWith('|'))) return null;
-  if (!/^\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?$/.test(lines[1].trim())) return null;
-  const header = splitPipes(lines[0]);
-  const rows = lines.slice(2).map(splitPipes);
+  const [headLine, ruleLine, ...body] = lines;
+  if (headLine === undefined || ruleLine === undefined || !lines.every((l) => l.trim().startsWith('|'))) return null;
+  const sep = ruleLine.trim();
+  if (!/^\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?$/.test(sep)) return null;
+  const header = splitPipes(headLine);
+  const rows = body.map(splitPipes);
   if (rows.some((r) => r.length !== header.length)) return null;
-  const sep = lines[1].trim();
   return {
     header,
     rows,
@@ -75,22 +76,23 @@ function records(text: string, delim: string): string[][] | null {
     row.push(field);
     out.push(row);
   }
-  return out.filter((r) => !(r.length === 1 && r[0].trim() === ''));
+  return out.filter((r) => !(r.length === 1 && r[0]?.trim() === ''));
 }
 
 function parseDelimited(text: string): TextTable | null {
-  const first = text.split(/\r?\n/, 1)[0];
+  const first = text.split(/\r?\n/, 1)[0] ?? '';
   const delim = first.includes('\t') ? '\t' : first.includes(',') ? ',' : null;
   if (!delim) return null;
   const recs = records(text, delim);
-  if (!recs || recs.length < 1) return null;
-  const width = recs[0].length;
-  if (width < 2 || recs.some((r) => r.length !== width)) return null;
-  const header = recs[0].map((h) => h.trim());
+  const [head, ...body] = recs ?? [];
+  if (!head) return null;
+  const width = head.length;
+  if (width < 2 || body.some((r) => r.length !== width)) return null;
+  const header = head.map((h) => h.trim());
   return {
     header,
-    rows: recs.slice(1),
-    render: (out) => [recs[0], ...out].map((r) => r.map((c) => quote(c, delim)).join(delim)).join('\n'),
+    rows: body,
+    render: (out) => [head, ...out].map((r) => r.map((c) => quote(c, delim)).join(delim)).join('\n'),
   };
 }
 

@@ -52,7 +52,7 @@ export interface CatalogSource {
 export interface UpstreamKind {
   name: KindName;
   /** Dialects the kind's engine speaks; the first is the default. */
-  dialects: readonly Dialect[];
+  dialects: readonly [Dialect, ...Dialect[]];
   /** The tools the kind serves, by their upstream names. Empty: every tool is described in policy. */
   tools: Readonly<Record<string, ToolSpec>>;
   /** Where the call's SQL runs: the call's own project/dataset/location/dry run, else the upstream's defaults. */
