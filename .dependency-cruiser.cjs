@@ -48,6 +48,13 @@ module.exports = {
       to: { path: SURFACES },
     },
     {
+      name: 'masking-reads-upstreams-through-its-port',
+      severity: 'error',
+      comment: 'Upstream result shapes reach masking through its UpstreamShapes port (masking/upstream-shapes.ts), filled by src/upstreams/result-shapes.ts and wired by the entry.',
+      from: { path: '^src/masking/' },
+      to: { path: '^src/upstreams/' },
+    },
+    {
       name: 'sinks-wired-by-entry',
       severity: 'error',
       comment: 'Sinks implement audit/sink.ts; only the composition root picks one.',
