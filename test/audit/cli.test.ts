@@ -54,7 +54,7 @@ test('replay prints the session; public-key prints PEM + fingerprint and never t
     assert.equal(pk.code, 0);
     assert.match(pk.stdout, /-----BEGIN PUBLIC KEY-----[\s\S]+fingerprint: ed25519:[0-9a-f]{16}/);
     assert.doesNotMatch(pk.stdout + pk.stderr, /PRIVATE/);
-    assert.equal(pk.stdout.split('fingerprint')[0].trim(), readFileSync(join(t.keys, 'audit-signing.pub.pem'), 'utf8').trim());
+    assert.equal(pk.stdout.split('fingerprint')[0]!.trim(), readFileSync(join(t.keys, 'audit-signing.pub.pem'), 'utf8').trim());
     assert.equal(chainFiles(t.audit).length, 2);
   } finally {
     t.cleanup();

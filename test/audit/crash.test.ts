@@ -10,6 +10,7 @@ import { verifyDir, formatReport } from '../../src/audit/verify.js';
 import { readEvents } from '../../src/audit/reader.js';
 import { loadPublicKeysFromDir } from '../../src/audit/checkpoint.js';
 import { chainFiles, tempData } from './helpers.js';
+import { at } from '../helpers/present.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const worker = join(here, 'fixtures', 'append-worker.ts');
@@ -64,7 +65,7 @@ test('SIGKILL mid-load: acknowledged events survive, torn tail repaired and repo
     // SIGKILL rarely tears a write by itself; a power cut does. Leave half a line the way a
     // torn write would, so recovery has to deal with it.
     const files = chainFiles(t.audit);
-    appendFileSync(files[files.length - 1], '{"actor_email":null,"actor_gro');
+    appendFileSync(at(files, -1, 'audit chain file'), '{"actor_email":null,"actor_gro');
 
     const second = startWorker(t.data, ['finish', '60']);
     kids.push(second.child);

@@ -215,7 +215,7 @@ test('disk full on the audit directory: a write is refused with the audit error 
     const events = await eventsIn(auditDir);
     const writes = events.filter((e) => e.event_type === 'mcp_intent' && e.statement_types.includes('write'));
     assert.equal(writes.length, 1, 'one write intent: the refused call left none (the disk was full)');
-    assert.ok(events.some((e) => e.intent_id === writes[0].event_id && e.outcome === 'success'));
+    assert.ok(events.some((e) => e.intent_id === writes[0]!.event_id && e.outcome === 'success'));
     // The first read after the outage found the log still recovering, so it carried an intent too.
     const r = await verifyDir(auditDir, { publicKeys: loadPublicKeysFromDir(join(dataDir, 'keys')) });
     assert.equal(r.ok, true, JSON.stringify(r.breaks));

@@ -6,6 +6,7 @@ import { AuditLog, type AuditLogOptions } from '../../src/audit/log.js';
 import { loadOrCreateSigner, loadPublicKeysFromDir, type CheckpointSigner } from '../../src/audit/checkpoint.js';
 import { JsonlSink } from '../../src/sinks/jsonl.js';
 import type { AuditEventInput } from '../../src/audit/event.js';
+import { first } from '../helpers/present.js';
 
 export function tempData(): { data: string; audit: string; keys: string; cleanup: () => void } {
   const data = mkdtempSync(join(tmpdir(), 'bqw-audit-'));
@@ -44,7 +45,7 @@ export async function writeChain(n: number, t = tempData()): Promise<{ t: Return
   const { log } = await openLog(t.audit, t.keys);
   for (let i = 0; i < n; i++) await log.append(request(i));
   await log.close();
-  return { t, file: chainFiles(t.audit)[0], keys: loadPublicKeysFromDir(t.keys) };
+  return { t, file: first(chainFiles(t.audit), 'audit chain file'), keys: loadPublicKeysFromDir(t.keys) };
 }
 
 export function chainFiles(audit: string): string[] {

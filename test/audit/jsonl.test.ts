@@ -10,6 +10,7 @@ import { loadPublicKeysFromDir } from '../../src/audit/checkpoint.js';
 import { readEvents } from '../../src/audit/reader.js';
 import { canonicalEvent } from '../../src/audit/canonical.js';
 import { chainFiles, openLog, readLinesOf, request, tempData, writeLinesOf } from './helpers.js';
+import { at, first } from '../helpers/present.js';
 
 test('files are partitioned by UTC day and rotated by size; every line is canonical; order survives', async () => {
   const t = tempData();
@@ -79,7 +80,7 @@ test('torn tail (and trailing garbage) is quarantined, reported, and the chain c
     const head = a.log.head();
     // simulate a crash: no close, then a torn write and a zero-filled block
     await a.sink.close();
-    const file = chainFiles(t.audit)[0];
+    const file = first(chainFiles(t.audit), 'audit chain file');
     appendFileSync(file, '\u0000\u0000\u0000\n{"actor_email":"x@bank.example","act');
     const notices: string[] = [];
     const sink = await JsonlSink.open({ dir: t.audit, onNotice: (m) => notices.push(m) });
@@ -87,7 +88,7 @@ test('torn tail (and trailing garbage) is quarantined, reported, and the chain c
     assert.equal(b.log.head().nextSeq, head.nextSeq, 'continues right after the last complete event');
     assert.equal(notices.length, 1);
     assert.equal(sink.repairs.length, 1);
-    assert.match(readFileSync(sink.repairs[0].quarantine, 'utf8'), /"act$/);
+    assert.match(readFileSync(sink.repairs[0]!.quarantine, 'utf8'), /"act$/);
     assert.ok(readFileSync(file, 'utf8').endsWith('}\n'));
     await b.log.append(request(7));
     await b.log.close();
@@ -105,9 +106,9 @@ test('a tampered last event stops recovery: the chain is not continued on top of
     const a = await openLog(t.audit, t.keys);
     for (let i = 0; i < 3; i++) await a.log.append(request(i));
     await a.sink.close();
-    const file = chainFiles(t.audit)[0];
+    const file = first(chainFiles(t.audit), 'audit chain file');
     const lines = readLinesOf(file);
-    lines[lines.length - 1] = lines[lines.length - 1].replace('"rows_returned":1', '"rows_returned":7');
+    lines[lines.length - 1] = at(lines, -1, 'last chain line').replace('"rows_returned":1', '"rows_returned":7');
     writeLinesOf(file, lines);
     const sink = await JsonlSink.open({ dir: t.audit });
     await assert.rejects(openLog(t.audit, t.keys, { sink }), /fails its schema or hash; the log was altered/);

@@ -11,6 +11,7 @@ import { hashValidEvent } from '../../src/audit/hash.js';
 import { verifyDir, formatReport } from '../../src/audit/verify.js';
 import type { AuditSink, ChainHead } from '../../src/audit/sink.js';
 import { openLog, request, tempData, chainFiles, readLinesOf } from './helpers.js';
+import { at } from '../helpers/present.js';
 
 /** In-memory sink that can be told to fail, and records each write's size. */
 class MemorySink implements AuditSink {
@@ -45,7 +46,7 @@ class MemorySink implements AuditSink {
 function assertChain(events: AuditEvent[]): void {
   events.forEach((e, i) => {
     assert.equal(e.seq, i, `seq ${i}`);
-    assert.equal(e.prev_hash, i === 0 ? ZERO_HASH : events[i - 1].hash, `link at ${i}`);
+    assert.equal(e.prev_hash, i === 0 ? ZERO_HASH : events[i - 1]!.hash, `link at ${i}`);
     assert.equal(hashValidEvent(e), e.hash, `hash at ${i}`);
   });
 }
@@ -220,7 +221,7 @@ test('restart continues the chain (same chain id, seq+1, prev_hash = last durabl
     assert.equal(b.log.chainId, a.log.chainId, 'chain id persists in the audit dir');
     const first = await b.log.append(request(9));
     const lines = chainFiles(t.audit).flatMap(readLinesOf);
-    const prevLast = JSON.parse(lines[lines.length - 2]);
+    const prevLast = JSON.parse(at(lines, -2, 'chain line before the new event'));
     assert.ok(first.seq > head.nextSeq - 1);
     assert.equal(first.prev_hash, prevLast.hash);
     await b.log.close();

@@ -5,6 +5,7 @@ import { appendFileSync } from 'node:fs';
 import { readEvents, AuditReadError, type ReadIssue } from '../../src/audit/reader.js';
 import { replaySession, formatReplay, responseText } from '../../src/audit/replay.js';
 import { chainFiles, openLog, readLinesOf, request, tempData, writeLinesOf } from './helpers.js';
+import { at } from '../helpers/present.js';
 
 async function seeded() {
   const t = tempData();
@@ -52,16 +53,16 @@ test('readEvents: a malformed line throws unless handled; a torn last line is sk
   const t = await seeded();
   try {
     const files = chainFiles(t.audit);
-    appendFileSync(files[files.length - 1], '{"torn');
+    appendFileSync(at(files, -1, 'audit chain file'), '{"torn');
     const issues: ReadIssue[] = [];
     let n = 0;
     for await (const _ of readEvents(t.audit, {}, { onInvalid: (i) => issues.push(i) })) n++;
     assert.ok(n > 12);
     assert.equal(issues.length, 1);
-    assert.equal(issues[0].torn, true);
-    const lines = readLinesOf(files[0]);
+    assert.equal(issues[0]!.torn, true);
+    const lines = readLinesOf(at(files, 0, 'audit chain file'));
     lines[1] = 'garbage';
-    writeLinesOf(files[0], lines);
+    writeLinesOf(at(files, 0, 'audit chain file'), lines);
     await assert.rejects(async () => {
       for await (const _ of readEvents(t.audit)) void _;
     }, AuditReadError);

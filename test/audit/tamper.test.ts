@@ -16,6 +16,7 @@ import { verifyDir, type VerifyReport } from '../../src/audit/verify.js';
 import type { AuditEvent } from '../../src/audit/event.js';
 import { resolveTrust } from '../../src/cli/trust.js';
 import { chainFiles, openLog, readLinesOf, request, tempData, writeLinesOf } from './helpers.js';
+import { first } from '../helpers/present.js';
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'bqwarden.js');
 
@@ -63,7 +64,7 @@ test('cut tail: the unsigned tail is removed — verify without anchors passes, 
   try {
     const { log, store } = await liveChain(t, 12); // seqs 0..13, checkpoints at 5 and 11, head 13 anchored
     const keys = loadPublicKeysFromDir(t.keys);
-    const [file] = chainFiles(t.audit);
+    const file = first(chainFiles(t.audit), 'audit chain file');
     const lines = readLinesOf(file);
     assert.equal(JSON.parse(lines.at(-1)!).seq, 13);
     writeLinesOf(file, lines.slice(0, -2)); // the attacker drops seq 12 and 13 (the denied DELETE)
@@ -75,7 +76,7 @@ test('cut tail: the unsigned tail is removed — verify without anchors passes, 
     const r = await verifyDir(t.audit, { publicKeys: keys, anchors: await anchorsOf(store) });
     assert.equal(r.ok, false);
     assert.deepEqual(kinds(r), ['anchor_missing']);
-    assert.match(r.breaks[0].message, /events 12\.\.13 were cut/);
+    assert.match(r.breaks[0]!.message, /events 12\.\.13 were cut/);
     await log.close().catch(() => undefined);
   } finally {
     t.cleanup();
@@ -88,7 +89,7 @@ test('rewritten tail: a denied DELETE turned into allow/success with hashes rebu
     const { log, store } = await liveChain(t, 12);
     await log.close(); // sealed: the tail after checkpoint 11 is seq 12, 13 (denied DELETE), gateway_stop, checkpoint
     const keys = loadPublicKeysFromDir(t.keys);
-    const [file] = chainFiles(t.audit);
+    const file = first(chainFiles(t.audit), 'audit chain file');
     // Only the anchored head (13) and the unsigned events up to it: drop the seal so no signature covers them.
     writeLinesOf(file, readLinesOf(file).slice(0, 14));
     rewrite(file, 13, (e) => {
@@ -102,8 +103,8 @@ test('rewritten tail: a denied DELETE turned into allow/success with hashes rebu
 
     const r = await verifyDir(t.audit, { publicKeys: keys, anchors: await anchorsOf(store) });
     assert.deepEqual(kinds(r), ['anchor_mismatch']);
-    assert.equal(r.breaks[0].seq, 13);
-    assert.match(r.breaks[0].message, /rewritten after it was anchored/);
+    assert.equal(r.breaks[0]!.seq, 13);
+    assert.match(r.breaks[0]!.message, /rewritten after it was anchored/);
   } finally {
     t.cleanup();
   }
@@ -122,14 +123,14 @@ test('deleted newest file: a whole sealed run removed — verify without anchors
     }
     const files = chainFiles(t.audit);
     assert.equal(files.length, 2);
-    unlinkSync(files[1]);
+    unlinkSync(files[1]!);
     const keys = loadPublicKeysFromDir(t.keys);
     const attack = await verifyDir(t.audit, { publicKeys: keys, requireSealed: true });
     assert.equal(attack.ok, true, 'the first run is sealed on its own: even --require-sealed passes');
 
     const r = await verifyDir(t.audit, { publicKeys: keys, requireSealed: true, anchors: await anchorsOf(store) });
     assert.deepEqual(kinds(r), ['anchor_missing']);
-    assert.match(r.breaks[0].message, /were cut \(tail removed or newest file deleted\)/);
+    assert.match(r.breaks[0]!.message, /were cut \(tail removed or newest file deleted\)/);
   } finally {
     t.cleanup();
   }
@@ -143,7 +144,7 @@ test('rewritten middle, re-signed with a dropped-in key: trusted before, refused
     const { exporter } = { exporter: new AnchorExporter({ log, store, instance: 'test-1' }) };
     await exporter.close(); // anchors the sealed head
     const original = readFileSync(join(t.keys, PUBLIC_KEY_FILE), 'utf8');
-    const [file] = chainFiles(t.audit);
+    const file = first(chainFiles(t.audit), 'audit chain file');
     const evil = signerFromPrivateKey(generateKeyPairSync('ed25519').privateKey);
     rewrite(
       file,
@@ -180,7 +181,7 @@ test('rewritten middle, re-signed with a dropped-in key: trusted before, refused
     writeFileSync(pinned, original);
     const r3 = await verifyDir(t.audit, { publicKeys: (await resolveTrust({ auditDir: t.audit, key: [pinned], anchors: false })).publicKeys });
     assert.ok(kinds(r3).includes('unknown_key'));
-    assert.equal(r3.keys[0].source, `pinned by --key ${pinned}`);
+    assert.equal(first(r3.keys, 'verified key').source, `pinned by --key ${pinned}`);
   } finally {
     t.cleanup();
   }
@@ -222,7 +223,7 @@ test('the window: what became durable after the last anchor can be cut unseen, a
     const before = await verifyDir(t.audit, { publicKeys: keys, anchors: await anchorsOf(store) });
     assert.equal(before.ok, true);
     assert.match(before.notices.find((n) => n.kind === 'unanchored_tail')!.message, /^2 event\(s\) after the last anchor \(seq 13\)/);
-    const [file] = chainFiles(t.audit);
+    const file = first(chainFiles(t.audit), 'audit chain file');
     writeLinesOf(file, readLinesOf(file).slice(0, -2));
     const cut = await verifyDir(t.audit, { publicKeys: keys, anchors: await anchorsOf(store) });
     assert.equal(cut.ok, true, 'a cut inside the window (not yet anchored) is not detectable: the documented limit');
@@ -238,10 +239,11 @@ test('anchor store: create-only, retries are idempotent, a conflicting or unread
     const { log, store } = await liveChain(t, 3);
     const { anchors } = await store.list();
     assert.equal(anchors.length, 1);
-    await store.put(anchors[0]);
-    await assert.rejects(store.put({ ...anchors[0], hash: 'f'.repeat(64) }), /already exists with other content/);
-    const dir = join(t.data, 'anchors', anchors[0].chain_id);
-    writeFileSync(join(dir, '000000000002.json'), JSON.stringify({ ...anchors[0], seq: 2, hash: 'e'.repeat(64) }));
+    const anchor = anchors[0]!;
+    await store.put(anchor);
+    await assert.rejects(store.put({ ...anchor, hash: 'f'.repeat(64) }), /already exists with other content/);
+    const dir = join(t.data, 'anchors', anchor.chain_id);
+    writeFileSync(join(dir, '000000000002.json'), JSON.stringify({ ...anchor, seq: 2, hash: 'e'.repeat(64) }));
     writeFileSync(join(dir, '000000000001.json'), 'not json');
     const r = await verifyDir(t.audit, { publicKeys: loadPublicKeysFromDir(t.keys), anchors: await anchorsOf(store) });
     assert.deepEqual(kinds(r).sort(), ['anchor_invalid', 'anchor_mismatch']);
@@ -282,7 +284,7 @@ test('CLI: verify --anchors --key names each key source and exits 1 on a cut tai
   const t = tempData();
   try {
     const { log } = await liveChain(t, 12);
-    const [file] = chainFiles(t.audit);
+    const file = first(chainFiles(t.audit), 'audit chain file');
     writeLinesOf(file, readLinesOf(file).slice(0, -2));
     const pinned = join(t.data, 'pinned.pub.pem');
     writeFileSync(pinned, readFileSync(join(t.keys, PUBLIC_KEY_FILE), 'utf8'));

@@ -10,6 +10,7 @@ import { canonicalEventParts } from '../../src/audit/canonical.js';
 import { AuditEventSchema } from '../../src/audit/event.js';
 import { signerFromPrivateKey } from '../../src/audit/checkpoint.js';
 import { readLinesOf, writeChain, writeLinesOf } from './helpers.js';
+import { at, first } from '../helpers/present.js';
 
 function kinds(r: VerifyReport): string[] {
   return r.breaks.map((b) => b.kind);
@@ -29,8 +30,8 @@ test('an untouched sealed chain verifies OK', async () => {
     const r = await verifyDir(t.audit, { publicKeys: keys, requireSealed: true });
     assert.equal(r.ok, true, formatReport(r));
     assert.equal(r.chains.length, 1);
-    assert.equal(r.chains[0].sealed, true);
-    assert.ok(r.chains[0].checkpoints >= 3);
+    assert.equal(first(r.chains, 'chain').sealed, true);
+    assert.ok(first(r.chains, 'chain').checkpoints >= 3);
     assert.match(formatReport(r), /^audit chain verification: OK/);
   } finally {
     t.cleanup();
@@ -41,12 +42,12 @@ test('edited field: hash mismatch at the edited line', async () => {
   const { t, file, keys } = await writeChain(8);
   try {
     const lines = readLinesOf(file);
-    lines[3] = lines[3].replace('"rows_returned":1', '"rows_returned":0');
+    lines[3] = at(lines, 3, 'chain line').replace('"rows_returned":1', '"rows_returned":0');
     writeLinesOf(file, lines);
     const r = await verifyDir(t.audit, { publicKeys: keys });
     assert.deepEqual(kinds(r), ['hash_mismatch']);
-    assert.equal(r.breaks[0].line, 4);
-    assert.equal(r.breaks[0].file, file);
+    assert.equal(r.breaks[0]!.line, 4);
+    assert.equal(r.breaks[0]!.file, file);
     assert.match(formatReport(r), new RegExp(`BREAK\\s+hash_mismatch .* seq=3 at ${file}:4`));
   } finally {
     t.cleanup();
@@ -57,11 +58,11 @@ test('edited field with a recomputed hash: the next link breaks', async () => {
   const { t, file, keys } = await writeChain(8);
   try {
     const lines = readLinesOf(file);
-    lines[1] = rehash(lines[1], (e) => (e.actor_email = 'someone-else@bank.example'));
+    lines[1] = rehash(at(lines, 1, 'chain line'), (e) => (e.actor_email = 'someone-else@bank.example'));
     writeLinesOf(file, lines);
     const r = await verifyDir(t.audit, { publicKeys: keys });
     assert.deepEqual(kinds(r), ['broken_link']);
-    assert.equal(r.breaks[0].line, 3);
+    assert.equal(r.breaks[0]!.line, 3);
   } finally {
     t.cleanup();
   }
@@ -73,9 +74,9 @@ test('rebuilt chain after an edit (every hash recomputed): checkpoint signature 
     const lines = readLinesOf(file);
     const out = lines.slice();
     for (let i = 0; i < out.length; i++) {
-      out[i] = rehash(lines[i], (e) => {
+      out[i] = rehash(lines[i]!, (e) => {
         if (i === 1) e.sql_text = 'SELECT 1';
-        if (i > 0) e.prev_hash = JSON.parse(out[i - 1]).hash;
+        if (i > 0) e.prev_hash = JSON.parse(out[i - 1]!).hash;
       });
     }
     writeLinesOf(file, out);
@@ -98,9 +99,9 @@ test('deleted line: seq gap naming the missing seq and where', async () => {
     writeLinesOf(file, lines);
     const r = await verifyDir(t.audit, { publicKeys: keys });
     assert.deepEqual(kinds(r), ['seq_gap']);
-    assert.equal(r.breaks[0].seq, 2);
-    assert.equal(r.breaks[0].line, 3);
-    assert.match(r.breaks[0].message, /seq 2/);
+    assert.equal(r.breaks[0]!.seq, 2);
+    assert.equal(r.breaks[0]!.line, 3);
+    assert.match(r.breaks[0]!.message, /seq 2/);
   } finally {
     t.cleanup();
   }
@@ -110,7 +111,7 @@ test('two lines swapped: reordered', async () => {
   const { t, file, keys } = await writeChain(8);
   try {
     const lines = readLinesOf(file);
-    [lines[2], lines[4]] = [lines[4], lines[2]];
+    [lines[2], lines[4]] = [at(lines, 4, 'chain line'), at(lines, 2, 'chain line')];
     writeLinesOf(file, lines);
     const r = await verifyDir(t.audit, { publicKeys: keys });
     assert.ok(kinds(r).includes('reordered'), kinds(r).join());
@@ -140,7 +141,7 @@ test('tail removed: reported as an open tail, and a break for archived (sealed) 
     writeLinesOf(file, lines.slice(0, -4));
     const open = await verifyDir(t.audit, { publicKeys: keys });
     assert.ok(open.notices.some((n) => n.kind === 'open_tail'));
-    assert.equal(open.chains[0].sealed, false);
+    assert.equal(first(open.chains, 'chain').sealed, false);
     const archived = await verifyDir(t.audit, { publicKeys: keys, requireSealed: true });
     assert.deepEqual(kinds(archived), ['unsigned_tail']);
     // cut exactly after a periodic checkpoint: signed, but not sealed
@@ -159,17 +160,17 @@ test('forged checkpoint signature: bad_signature', async () => {
     const lines = readLinesOf(file);
     const i = lines.length - 1; // the sealing checkpoint: nothing after it to relink
     // flip the signature but keep the hash consistent, as a forger who knows the format would
-    lines[i] = rehash(lines[i], (e) => {
+    lines[i] = rehash(at(lines, i, 'sealing checkpoint'), (e) => {
       const sig = Buffer.from(e.signature as string, 'base64');
-      sig[0] ^= 1;
+      sig[0] = sig.readUInt8(0) ^ 1;
       e.signature = sig.toString('base64');
     });
     writeLinesOf(file, lines);
     const r = await verifyDir(t.audit, { publicKeys: keys });
     assert.deepEqual(kinds(r), ['bad_signature']);
-    assert.equal(r.breaks[0].line, i + 1);
+    assert.equal(r.breaks[0]!.line, i + 1);
     // a checkpoint with its signature stripped is no better
-    lines[i] = rehash(lines[i], (e) => {
+    lines[i] = rehash(at(lines, i, 'sealing checkpoint'), (e) => {
       e.signature = null;
     });
     writeLinesOf(file, lines);
@@ -185,7 +186,7 @@ test('checkpoint re-signed with another key: unknown_key; and no keys at all fai
     const other = signerFromPrivateKey(generateKeyPairSync('ed25519').privateKey);
     const lines = readLinesOf(file);
     const i = lines.length - 1;
-    lines[i] = rehash(lines[i], (e) => {
+    lines[i] = rehash(at(lines, i, 'sealing checkpoint'), (e) => {
       e.signature = other.sign(e.chain_id as string, e.seq as number, e.prev_hash as string);
       e.signing_key_id = other.keyId;
     });
@@ -207,12 +208,12 @@ test('duplicated line: a duplicate notice, not a break; a different event on the
   const { t, file, keys } = await writeChain(8);
   try {
     const lines = readLinesOf(file);
-    const dup = [...lines.slice(0, 4), lines[2], ...lines.slice(4)];
+    const dup = [...lines.slice(0, 4), at(lines, 2, 'chain line'), ...lines.slice(4)];
     writeLinesOf(file, dup);
     const r = await verifyDir(t.audit, { publicKeys: keys });
     assert.equal(r.ok, true, formatReport(r));
     assert.ok(r.notices.some((n) => n.kind === 'duplicate' && n.seq === 2 && n.line === 5));
-    const conflict = [...lines.slice(0, 4), rehash(lines[2], (e) => (e.rows_returned = 99)), ...lines.slice(4)];
+    const conflict = [...lines.slice(0, 4), rehash(at(lines, 2, 'chain line'), (e) => (e.rows_returned = 99)), ...lines.slice(4)];
     writeLinesOf(file, conflict);
     const r2 = await verifyDir(t.audit, { publicKeys: keys });
     assert.deepEqual(kinds(r2), ['conflicting_duplicate']);
@@ -225,7 +226,7 @@ test('extra field smuggled into a line: not_canonical; garbage line: malformed',
   const { t, file, keys } = await writeChain(6);
   try {
     const lines = readLinesOf(file);
-    lines[1] = lines[1].replace('{', '{"zz_note":"hidden",');
+    lines[1] = at(lines, 1, 'chain line').replace('{', '{"zz_note":"hidden",');
     lines[2] = 'this is not json';
     writeLinesOf(file, lines);
     const r = await verifyDir(t.audit, { publicKeys: keys });
@@ -255,8 +256,8 @@ test('event appended after the seal by hand (valid hash and link): reported as u
   const { t, file, keys } = await writeChain(4);
   try {
     const lines = readLinesOf(file);
-    const last = JSON.parse(lines[lines.length - 1]);
-    const forged = rehash(lines[1], (e) => {
+    const last = JSON.parse(at(lines, -1, 'chain line'));
+    const forged = rehash(at(lines, 1, 'chain line'), (e) => {
       e.seq = last.seq + 1;
       e.prev_hash = last.hash;
       e.event_id = 'forged';
@@ -273,13 +274,13 @@ test('JSON report carries kind, chain, seq, file and line', async () => {
   const { t, file, keys } = await writeChain(4);
   try {
     const lines = readLinesOf(file);
-    lines[1] = lines[1].replace('"decision":"mask"', '"decision":"allow"');
+    lines[1] = at(lines, 1, 'chain line').replace('"decision":"mask"', '"decision":"allow"');
     writeLinesOf(file, lines);
     const r = JSON.parse(JSON.stringify(await verifyDir(t.audit, { publicKeys: keys })));
     assert.equal(r.ok, false);
     assert.deepEqual(Object.keys(r).sort(), ['anchors', 'breaks', 'chains', 'events', 'intents', 'keys', 'notices', 'ok']);
     assert.equal(r.breaks[0].kind, 'hash_mismatch');
-    assert.equal(r.breaks[0].chain, JSON.parse(lines[0]).chain_id);
+    assert.equal(r.breaks[0].chain, JSON.parse(at(lines, 0, 'chain line')).chain_id);
     assert.equal(r.breaks[0].seq, 1);
     assert.equal(r.breaks[0].line, 2);
     assert.equal(readFileSync(file, 'utf8').length > 0, true);
