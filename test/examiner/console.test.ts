@@ -14,6 +14,7 @@ import { approvalFlags, columnAccess, listEvents, overview, parseFilter } from '
 import { readEvents } from '../../src/audit/reader.js';
 import type { AuditEvent } from '../../src/audit/event.js';
 import { fakeAuthenticate, rolesFromGroups, seedAuditStore, SSN_COL, type Seeded } from './seed.js';
+import { present, at, first } from '../helpers/present.js';
 
 const day = (offset: number) => new Date(Date.now() - offset * 86_400_000).toISOString().slice(0, 10);
 const DAYS: [string, string, string] = [day(3), day(2), day(1)];
@@ -60,14 +61,16 @@ test('index: who saw the SSN column in clear and who masked', async () => {
   await ix.refresh();
   const rows = columnAccess(ix, {}).filter((r) => r.column === SSN_COL);
   const byActor = Object.fromEntries(rows.map((r) => [r.actor, r]));
-  assert.deepEqual({ clear: byActor['petra@bank.example'].clear, masked: byActor['petra@bank.example'].masked }, { clear: 1, masked: 0 });
-  assert.deepEqual({ clear: byActor['alice@bank.example'].clear, masked: byActor['alice@bank.example'].masked }, { clear: 0, masked: 1 });
-  assert.equal(rows[0].classification, 'ssn');
+  const petra = present(byActor['petra@bank.example'], "petra's SSN access row");
+  const alice = present(byActor['alice@bank.example'], "alice's SSN access row");
+  assert.deepEqual({ clear: petra.clear, masked: petra.masked }, { clear: 1, masked: 0 });
+  assert.deepEqual({ clear: alice.clear, masked: alice.masked }, { clear: 0, masked: 1 });
+  assert.equal(first(rows, 'SSN access row').classification, 'ssn');
   // The drill-down filter finds exactly petra's call.
   const { filter } = parseFilter({ column: SSN_COL, visibility: 'clear' });
   const { total, indexes } = listEvents(ix, filter, 0, 10);
   assert.equal(total, 1);
-  assert.equal(ix.actors.get(ix.actor.data[indexes[0]]), 'petra@bank.example');
+  assert.equal(ix.actors.get(present(ix.actor.data[first(indexes, 'matching event')], 'actor of the matching event')), 'petra@bank.example');
 });
 
 test('index: denials by rule, time window and approvals with separation-of-duties flags', async () => {
@@ -149,7 +152,7 @@ test('http: the overview, approvals and event pages say who rejected and why, an
   const ix = handle.index;
   await ix.refresh();
   const i = sessionEventsFor(ix, 'sess-pii-0002');
-  const page = await (await fetch(`${base}/console/events/${encodeURIComponent(ix.chains.get(ix.chain.data[i])!)}/${ix.seq.data[i]}`, { headers: auth })).text();
+  const page = await (await fetch(`${base}/console/events/${encodeURIComponent(ix.chains.get(ix.chain.data[i]!)!)}/${ix.seq.data[i]}`, { headers: auth })).text();
   assert.match(page, /Response — stored copy \(audit at rest: masked for storage whatever the caller saw\)/);
   assert.match(page, /<tr><td>ssn<\/td><td>pii\.ssn<\/td><td class="released">clear<\/td><td>tokenised \(pseudonym\)<\/td><\/tr>/);
   assert.doesNotMatch(page, /Response as released/);
@@ -159,8 +162,8 @@ test('index: a self-approval and an edited statement are flagged (attack)', asyn
   const ix = new AuditIndex(seed.auditDir);
   await ix.refresh();
   const a = structuredClone(ix.approvalsById.get(seed.approvalId)!);
-  a.grants.push({ approver: 'eve@bank.example', at: a.grants[0].at, eventIndex: 0 });
-  a.executions.push({ at: a.executions[0].at, by: 'eve@bank.example', sha256: 'f'.repeat(64), outcome: 'success', eventIndex: 0 });
+  a.grants.push({ approver: 'eve@bank.example', at: first(a.grants, 'grant').at, eventIndex: 0 });
+  a.executions.push({ at: first(a.executions, 'execution').at, by: 'eve@bank.example', sha256: 'f'.repeat(64), outcome: 'success', eventIndex: 0 });
   const flags = approvalFlags(a);
   assert.equal(flags.selfApproved, true);
   assert.equal(flags.textDiffers, true);
@@ -178,7 +181,7 @@ test('index: reads only what was appended, and never a half-written line', async
   const files = readdirSync(seed.auditDir)
     .filter((d) => d.startsWith('dt='))
     .sort();
-  const lastDir = join(seed.auditDir, files[files.length - 1]);
+  const lastDir = join(seed.auditDir, at(files, -1, 'audit date directory'));
   const lastFile = join(
     lastDir,
     readdirSync(lastDir)

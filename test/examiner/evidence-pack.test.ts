@@ -153,8 +153,8 @@ async function inkInMargins(pdf: string, dir: string): Promise<string[]> {
     const right = Math.round((14 + 4) * mm);
     let ink = 0;
     for (let y = 0; y < height; y++) {
-      for (let x = 0; x < left; x++) if (px[y * width + x] < 160) ink++;
-      for (let x = width - right; x < width; x++) if (px[y * width + x] < 160) ink++;
+      for (let x = 0; x < left; x++) if (px[y * width + x]! < 160) ink++;
+      for (let x = width - right; x < width; x++) if (px[y * width + x]! < 160) ink++;
     }
     if (ink > 0) bad.push(`${p}: ${ink} dark pixel(s) in the margins`);
   }
@@ -186,6 +186,7 @@ test('the pack lists its exceptions, key provenance, sign-off and current refere
   });
   assert.equal(r.code, 0, r.stderr);
   const [htmlPath, pdfPath, manifestPath] = r.stdout.trim().split('\n');
+  assert.ok(htmlPath && pdfPath && manifestPath, `the report command prints the HTML, PDF and manifest paths: ${r.stdout}`);
   assert.match(r.stderr, /\d+ exception\(s\), \d+ open item\(s\) listed in section 1/);
   const html = readFileSync(htmlPath, 'utf8');
   const { stdout: text } = await run('pdftotext', ['-layout', pdfPath, '-']);

@@ -15,6 +15,7 @@ import { auditTableSchema } from '../../src/gcp/audit-schema.js';
 import { FakeBigQuery } from '../gcp/bigquery-fake.js';
 import { runCli } from '../helpers/cli.js';
 import { seedAuditStore, type Seeded } from './seed.js';
+import { at } from '../helpers/present.js';
 
 process.env.METADATA_SERVER_DETECTION = 'none';
 const run = promisify(execFile);
@@ -50,8 +51,9 @@ test('evidence figures from the local store', async () => {
   assert.equal(e.denied, 2, 'the DROP and the failed sign-in');
   assert.deepEqual(e.deniedByRule.map((d) => d.rule).sort(), ['auth_failure: expired', 'deny-ddl-analyst'], 'a refusal no rule made is filed under what refused it, never "(no rule id)"');
   assert.equal(e.approvals.length, 1);
+  const approval = e.approvals[0]!;
   assert.deepEqual(
-    { req: e.approvals[0].requester, by: e.approvals[0].approvers, self: e.approvals[0].selfApproved, differs: e.approvals[0].textDiffers, status: e.approvals[0].status },
+    { req: approval.requester, by: approval.approvers, self: approval.selfApproved, differs: approval.textDiffers, status: approval.status },
     {
       req: 'eve@bank.example',
       by: ['bob@bank.example'],
@@ -82,6 +84,7 @@ test('CLI: HTML + PDF with every section; pages render to PNG', async (t) => {
   }
   const res = await cli(['report', '--from', DAYS[0], '--to', DAYS[2], '--dir', seed.auditDir, '--out', out, '--retention-days', '1826']);
   const [htmlPath, pdfPath] = res.stdout.trim().split('\n');
+  assert.ok(htmlPath && pdfPath, `the report command prints the HTML and PDF paths: ${res.stdout}`);
   assert.ok(existsSync(htmlPath) && existsSync(pdfPath));
   assert.match(res.stderr, /events in the period/, 'progress on stderr');
   const { stdout: text } = await run('pdftotext', ['-layout', pdfPath, '-']);
@@ -108,7 +111,7 @@ test('CLI: HTML + PDF with every section; pages render to PNG', async (t) => {
   await run('pdftoppm', ['-png', '-r', '60', '-f', '1', '-l', '2', pdfPath, png]);
   const pngs = readdirSync(out).filter((f) => f.startsWith('page') && f.endsWith('.png'));
   assert.ok(pngs.length >= 1);
-  assert.ok(statSync(join(out, pngs[0])).size > 5_000, 'page 1 renders to a non-blank image');
+  assert.ok(statSync(join(out, pngs[0]!)).size > 5_000, 'page 1 renders to a non-blank image');
 });
 
 test('CLI: a tampered store is reported as broken and the command exits 1', async () => {
@@ -122,7 +125,7 @@ test('CLI: a tampered store is reported as broken and the command exits 1', asyn
     for await (const r of readEvents(auditDir)) {
       if (r.event.actor_email === 'petra@bank.example' && r.event.event_type === 'mcp_request') {
         const lines = readFileSync(r.file, 'utf8').split('\n');
-        lines[r.line - 1] = lines[r.line - 1].replace('"decision":"allow"', '"decision":"mask"');
+        lines[r.line - 1] = at(lines, r.line - 1, 'the audit line read').replace('"decision":"allow"', '"decision":"mask"');
         writeFileSync(r.file, lines.join('\n'));
         done = true;
         break;
@@ -135,7 +138,7 @@ test('CLI: a tampered store is reported as broken and the command exits 1', asyn
     );
     assert.ok(err, 'non-zero exit');
     assert.equal(err.code, 1);
-    const html = readFileSync(err.stdout.trim().split('\n')[0], 'utf8');
+    const html = readFileSync(err.stdout.trim().split('\n')[0]!, 'utf8');
     assert.match(html, /BROKEN/);
     assert.match(html, /hash_mismatch/);
   } finally {

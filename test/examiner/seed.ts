@@ -253,7 +253,7 @@ export async function seedAuditStore(days: [string, string, string], opts: { dir
 export async function fakeAuthenticate(headers: Record<string, unknown>): Promise<Identity> {
   const m = /^Bearer tok-([^-\s]+@[^-\s]+)-([a-z-]+)$/.exec(String(headers.authorization ?? ''));
   if (!m) throw new AuthError('bad_signature', 'token signature does not verify');
-  return { subject: `sub-${m[1]}`, email: m[1], issuer: 'http://127.0.0.1/dev', groups: [m[2]], roles: [], actorType: 'human', authMethod: 'dev', expiresAt: null, name: null };
+  return { subject: `sub-${m[1]}`, email: m[1]!, issuer: 'http://127.0.0.1/dev', groups: [m[2]!], roles: [], actorType: 'human', authMethod: 'dev', expiresAt: null, name: null };
 }
 
 export const rolesFromGroups = (id: Identity): string[] => id.groups;

@@ -47,7 +47,7 @@ for (const f of files) {
     const after = body.slice(at + BASE.length);
     const where = /^\s*WHERE\b([\s\S]*?)(?:\bQUALIFY\b|\n\)|$)/.exec(after);
     assert.ok(where, 'a WHERE follows the base table');
-    assert.match(where[1], /event_time\s*>=\s*TIMESTAMP_SUB\(CURRENT_TIMESTAMP\(\), INTERVAL \d+ DAY\)/);
+    assert.match(where[1]!, /event_time\s*>=\s*TIMESTAMP_SUB\(CURRENT_TIMESTAMP\(\), INTERVAL \d+ DAY\)/);
   });
 
   test(`${f}: header comment names the examiner question; only the three template placeholders`, () => {
@@ -62,7 +62,7 @@ test('attack: a view that forgets the partition filter is caught by the check', 
   const bad = `SELECT * FROM ${BASE} WHERE actor_email IS NOT NULL`;
   const after = bad.slice(bad.indexOf(BASE) + BASE.length);
   const where = /^\s*WHERE\b([\s\S]*?)(?:\bQUALIFY\b|\n\)|$)/.exec(after);
-  assert.doesNotMatch(where![1], /event_time\s*>=/);
+  assert.doesNotMatch(where![1]!, /event_time\s*>=/);
 });
 
 test('dashboard link: the events view under `audit` plus one data source per view', () => {
