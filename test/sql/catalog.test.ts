@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyze, createStaticCatalog, loadStaticCatalog, tablesOf, analyzeCached } from '../../src/sql/index.js';
+import { at, first } from '../helpers/present.js';
 
 test('loadStaticCatalog reads YAML and analyze expands views from it', () => {
   const dir = mkdtempSync(join(tmpdir(), 'bqw-cat-'));
@@ -21,13 +22,18 @@ test('loadStaticCatalog reads YAML and analyze expands views from it', () => {
 `,
     );
     const tables = loadStaticCatalog(dir);
-    assert.equal(tables[0].columns[0].name, 'ssn');
-    assert.deepEqual(tables[0].columns[0].policyTags, ['pii_ssn']);
-    assert.equal(tables[0].columns[1].fields?.[0].name, 'city');
+    const table = first(tables, 'catalog table');
+    const ssn = at(table.columns, 0, 'catalog column');
+    assert.equal(ssn.name, 'ssn');
+    assert.deepEqual(ssn.policyTags, ['pii_ssn']);
+    assert.equal(at(table.columns, 1, 'catalog column').fields?.[0]?.name, 'city');
     const a = analyze('SELECT s FROM v', { dialect: 'sqlite', defaultProject: 'demo', defaultDataset: 'main', catalog: createStaticCatalog(tables) });
-    const src = a.statements[0].output![0].sources.map((s) => `${s.table}.${s.column}`).sort();
+    const statement = first(a.statements, 'analysed statement');
+    const src = first(statement.output!, 'output column')
+      .sources.map((s) => `${s.table}.${s.column}`)
+      .sort();
     assert.deepEqual(src, ['demo.main.customers.ssn', 'demo.main.v.s']);
-    assert.ok(a.statements[0].tablesRead.find((t) => t.fq === 'demo.main.v')?.view);
+    assert.ok(statement.tablesRead.find((t) => t.fq === 'demo.main.v')?.view);
     writeFileSync(join(dir, 'bad.yaml'), 'tables:\n  - fq: notqualified\n');
     assert.throws(() => loadStaticCatalog(dir), /bad\.yaml.*fq/);
   } finally {
@@ -43,7 +49,7 @@ test('a self-referencing view fails closed instead of looping', () => {
 
 test('missing defaults: unqualified names are flagged unknown_table with "?" parts', () => {
   const a = analyze('SELECT ssn FROM customers', { dialect: 'bigquery' });
-  const t = a.statements[0].tablesRead[0];
+  const t = first(first(a.statements, 'analysed statement').tablesRead, 'table read');
   assert.equal(t.fq, '?.?.customers');
   assert.equal(t.project, null);
   assert.ok(a.opaque.some((f) => f.kind === 'unknown_table'));

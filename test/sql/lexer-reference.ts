@@ -15,11 +15,11 @@ export function tokenize(sql: string, dialect: Dialect): Token[] {
   const bq = dialect === 'bigquery';
   let i = 0;
   while (i < sql.length) {
-    const c = sql[i];
+    const c = sql[i]!; // i < sql.length
     const start = i;
     let kind: TokenKind;
     if (/\s/.test(c)) {
-      while (i < sql.length && /\s/.test(sql[i])) i++;
+      while (i < sql.length && /\s/.test(sql[i]!)) i++;
       kind = 'space';
     } else if ((c === '-' && sql[i + 1] === '-') || (c === '#' && bq)) {
       while (i < sql.length && sql[i] !== '\n') i++;
@@ -31,9 +31,9 @@ export function tokenize(sql: string, dialect: Dialect): Token[] {
     } else if (bq && /[rRbB]/.test(c) && /^[rRbB]{1,2}['"]/.test(sql.slice(i, i + 3))) {
       // BigQuery string prefixes: r'..', b'..', rb'..', br'..'
       let j = i;
-      while (/[rRbB]/.test(sql[j])) j++;
+      while (/[rRbB]/.test(sql[j]!)) j++; // a quote follows the prefix (matched above)
       const raw = /[rR]/.test(sql.slice(i, j));
-      i = readQuoted(sql, j, sql[j], !raw);
+      i = readQuoted(sql, j, sql[j]!, !raw);
       kind = /[bB]/.test(sql.slice(start, j)) ? 'blob' : 'string';
     } else if (!bq && /[xX]/.test(c) && sql[i + 1] === "'") {
       i = readQuoted(sql, i + 1, "'", false);
@@ -52,22 +52,22 @@ export function tokenize(sql: string, dialect: Dialect): Token[] {
     } else if (/[0-9]/.test(c) || (c === '.' && /[0-9]/.test(sql[i + 1] ?? ''))) {
       if (c === '0' && /[xX]/.test(sql[i + 1] ?? '')) {
         i += 2;
-        while (i < sql.length && /[0-9a-fA-F]/.test(sql[i])) i++;
+        while (i < sql.length && /[0-9a-fA-F]/.test(sql[i]!)) i++;
       } else {
-        while (i < sql.length && /[0-9.]/.test(sql[i])) i++;
+        while (i < sql.length && /[0-9.]/.test(sql[i]!)) i++;
         if (/[eE]/.test(sql[i] ?? '') && /[-+0-9]/.test(sql[i + 1] ?? '')) {
           i += 2;
-          while (i < sql.length && /[0-9]/.test(sql[i])) i++;
+          while (i < sql.length && /[0-9]/.test(sql[i]!)) i++;
         }
       }
       kind = 'number';
     } else if (WORD_START.test(c)) {
-      while (i < sql.length && WORD_CHAR.test(sql[i])) i++;
+      while (i < sql.length && WORD_CHAR.test(sql[i]!)) i++;
       kind = 'word';
     } else if (c === '?' || ((c === '@' || c === ':' || c === '$') && WORD_CHAR.test(sql[i + 1] ?? '') && !(c === ':' && sql[i - 1] === ':'))) {
       i++;
       if (c === '@' && sql[i] === '@') i++; // @@system_variable
-      while (i < sql.length && WORD_CHAR.test(sql[i])) i++;
+      while (i < sql.length && WORD_CHAR.test(sql[i]!)) i++;
       kind = 'param';
     } else {
       i++;

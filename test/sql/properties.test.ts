@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { analyze } from '../../src/sql/analyze.js';
 import { createStaticCatalog } from '../../src/sql/catalog.js';
 import { columnKey } from '../../src/sql/types.js';
+import { at, first } from '../helpers/present.js';
 
 const TABLES = ['alpha', 'beta', 'gamma'];
 const COLS = ['c1', 'c2', 'c3', 'c4'];
@@ -48,11 +49,12 @@ test('lineage never drops a source column that appears in the output expression'
     fc.property(query, (q) => {
       const a = analyze(build(q), opts);
       assert.ok(a.ok);
-      const out = a.statements[0].output!;
+      const out = first(a.statements, 'analysed statement').output!;
       q.exprs.forEach((e, i) => {
-        const got = new Set(out[i].sources.map((s) => s.column));
+        const column = at(out, i, 'output column');
+        const got = new Set(column.sources.map((s) => s.column));
         for (const c of e.cols) assert.ok(got.has(c), `o${i} lost ${c}`);
-        for (const s of out[i].sources) assert.equal(s.table, `p.d.${q.table}`);
+        for (const s of column.sources) assert.equal(s.table, `p.d.${q.table}`);
       });
     }),
     { numRuns: 300 },
@@ -80,7 +82,11 @@ test('a WHERE over a generated expression records every column it names', () => 
   fc.assert(
     fc.property(fc.constantFrom(...TABLES), expr, (table, e) => {
       const a = analyze(`SELECT 1 FROM ${table} a WHERE ${e.sql} = 'z'`, opts);
-      const used = new Set(a.statements[0].uses.filter((u) => u.clause === 'where').map((u) => columnKey(u.column)));
+      const used = new Set(
+        first(a.statements, 'analysed statement')
+          .uses.filter((u) => u.clause === 'where')
+          .map((u) => columnKey(u.column)),
+      );
       for (const c of e.cols) assert.ok(used.has(`p.d.${table}.${c}`));
     }),
     { numRuns: 200 },
