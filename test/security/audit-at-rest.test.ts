@@ -14,9 +14,10 @@ import type { AuditEvent } from '../../src/audit/event.js';
 import { findLeaks } from '../helpers/leaks.js';
 import { rowsOf, startStack, type TestStack } from '../helpers/gateway.js';
 import { auditEvents, call, filesUnder, raw, rawSession } from './helpers.js';
+import { at } from '../helpers/present.js';
 
 const BANK = generateBank();
-const C = BANK.customers[7];
+const C = at(BANK.customers, 7, 'demo customer');
 
 let stack: TestStack;
 

@@ -18,6 +18,7 @@ import { findLeaks } from '../helpers/leaks.js';
 import { verifyDir, formatReport } from '../../src/audit/verify.js';
 import { loadPublicKeysFromDir } from '../../src/audit/checkpoint.js';
 import { auditEvents, call, filesUnder, raw, rawSession } from './helpers.js';
+import { at } from '../helpers/present.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'bqwarden-sec-audit-'));
 const auditDir = join(dataDir, 'audit');
@@ -158,7 +159,7 @@ test('current audit file deleted under the running gateway (logrotate, careless 
   const files = filesUnder(auditDir)
     .filter((f) => f.endsWith('.jsonl'))
     .sort();
-  unlinkSync(files[files.length - 1]);
+  unlinkSync(at(files, -1, 'audit chain file'));
   const marker = 'deleted_file_probe';
   const r = await reader.callTool({ name: 'execute_sql', arguments: { sql: `SELECT customer_id AS ${marker} FROM customers WHERE customer_id = 1` } }).catch((err: Error) => ({ error: err.message }));
   const released = rowsOf(r).length > 0;

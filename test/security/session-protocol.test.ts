@@ -10,9 +10,10 @@ import { findLeaks } from '../helpers/leaks.js';
 import { rowsOf } from '../helpers/gateway.js';
 import { startRecordedStack, type RecordedStack } from './stack.js';
 import { auditEvents, call, raw, rawSession, responseOf, waitForEvent } from './helpers.js';
+import { first } from '../helpers/present.js';
 
 const BANK = generateBank();
-const SSN_1 = BANK.customers[0].ssn;
+const SSN_1 = first(BANK.customers, 'demo customer').ssn;
 const SSN_QUERY = 'SELECT customer_id, ssn FROM customers WHERE customer_id = 1';
 
 let rs: RecordedStack;

@@ -9,8 +9,9 @@ import { generateBank } from '../../src/demo/dataset.js';
 import { startRecordedStack, type RecordedStack } from './stack.js';
 import { auditEvents, call, raw, rawSession, responseOf } from './helpers.js';
 import { CookieJar, walkDemoLogin } from '../helpers/oauth.js';
+import { at } from '../helpers/present.js';
 
-const SSN = generateBank().customers[2].ssn;
+const SSN = at(generateBank().customers, 2, 'demo customer').ssn;
 const XSS = ['<script>alert(1)</script>', '<img src=x onerror=alert(2)>', '"><svg onload=alert(3)>', "'-alert(4)-'", '</textarea><script>alert(5)</script>'];
 
 let rs: RecordedStack;
@@ -139,7 +140,7 @@ test('login CSRF: another site cannot sign the examiner in as someone else', asy
     url = new URL(r.headers.get('location')!, url);
   }
   const form = await fetch(url, { headers: { cookie: jar.header(url) } });
-  const csrf = /name="csrf" value="([^"]+)"/.exec(await form.text())![1];
+  const csrf = /name="csrf" value="([^"]+)"/.exec(await form.text())![1]!;
   jar.store(url, form.headers);
   const cross = await fetch(url, {
     method: 'POST',
@@ -156,8 +157,8 @@ test('stored XSS: attacker text in tool names, User-Agent, client name and SQL i
   const token = await rs.stack.token('xss@bank.example', ['analyst']);
   const init = await raw(
     url,
-    { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: XSS[2], version: XSS[1] } } },
-    { token, headers: { 'user-agent': XSS[0] } },
+    { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: at(XSS, 2, 'xss payload'), version: at(XSS, 1, 'xss payload') } } },
+    { token, headers: { 'user-agent': at(XSS, 0, 'xss payload') } },
   );
   const sid = init.headers.get('mcp-session-id')!;
   assert.ok(sid);

@@ -11,10 +11,10 @@ import { findLeaks } from '../helpers/leaks.js';
 import { rowsOf } from '../helpers/gateway.js';
 import { startRecordedStack, type RecordedStack } from './stack.js';
 import { auditEvents, raw, rawSession, responseOf } from './helpers.js';
+import { at } from '../helpers/present.js';
 
 const BANK = generateBank();
-const SSN = BANK.customers[4].ssn;
-const EMAIL = BANK.customers[4].email;
+const { ssn: SSN, email: EMAIL } = at(BANK.customers, 4, 'demo customer');
 
 let rs: RecordedStack;
 let analyst: Client;

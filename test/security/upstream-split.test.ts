@@ -13,6 +13,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { startDemoUpstreams, startToolbox, type DemoUpstreams } from '../../src/demo/toolbox.js';
 import { readEvents } from '../../src/audit/reader.js';
 import { bankDbTemplate, REPO, rowsOf, startStack } from '../helpers/gateway.js';
+import { present } from '../helpers/present.js';
 
 type Result = { content?: { type: string; text?: string }[]; isError?: boolean };
 const text = (r: Result) => (r.content ?? []).map((c) => c.text ?? '').join('\n');
@@ -66,7 +67,8 @@ describe('demo upstreams cannot be reached around the gateway', () => {
   });
 
   test('forged tokens are refused: own key with the right issuer/audience, wrong audience, expired, alg none', async () => {
-    const issuer = (await up.credentials.upstream.headers()).authorization.split('.')[1];
+    const authorization = present((await up.credentials.upstream.headers()).authorization, 'upstream authorization header');
+    const issuer = present(authorization.split('.')[1], 'upstream token payload');
     const iss = JSON.parse(Buffer.from(issuer, 'base64url').toString()).iss as string;
     const { privateKey, publicKey } = await generateKeyPair('ES256');
     const forged = await new SignJWT({})
