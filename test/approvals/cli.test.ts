@@ -88,7 +88,7 @@ test('list, show, approve and reject through the CLI; errors are explained and e
   assert.equal(declined.code, 1);
   assert.match(declined.err, /not approved: nothing was decided/);
   assert.equal(declined.asked.length, 2);
-  assert.match(declined.asked[1], new RegExp(`Approve ${r.approvalId} \\(DELETE on main\\.accounts, sha256 [0-9a-f]{12}…\\)\\? Type yes to confirm`));
+  assert.match(declined.asked[1]!, new RegExp(`Approve ${r.approvalId} \\(DELETE on main\\.accounts, sha256 [0-9a-f]{12}…\\)\\? Type yes to confirm`));
   assert.equal(s.service.get(r.approvalId)!.approvals.length, 0, 'declining decided nothing');
 
   const self = await cli(url, ['--token', 'tok-eve', 'approve', r.approvalId, '--reason', 'mine', '--yes']);
@@ -102,7 +102,7 @@ test('list, show, approve and reject through the CLI; errors are explained and e
   const ok = await cli(url, ['--token', 'tok-bob', 'approve', r.approvalId], {}, ['confirmed with ops', 'yes']);
   assert.equal(ok.code, 0, ok.err);
   assert.match(ok.out, /^approved: apr-\S+\s+approved\s+1\/1/);
-  assert.equal(s.service.get(r.approvalId)!.approvals[0].reason, 'confirmed with ops');
+  assert.equal(s.service.get(r.approvalId)!.approvals[0]?.reason, 'confirmed with ops');
 
   const json = await cli(url, ['--token', 'tok-bob', '--json', 'reject', other.approvalId, '--reason', 'not today', '--yes']);
   assert.equal(json.code, 0);
@@ -131,5 +131,5 @@ test('demo: --user/--groups mints a dev token for that user', async (t) => {
   const r = await s.gate.check(held('eve@bank.example', DELETE));
   const res = await cli(url, ['--user', 'bob@bank.example', '--groups', 'approver', 'approve', r.approvalId, '--reason', 'ok', '--yes']);
   assert.equal(res.code, 0, res.err);
-  assert.equal(s.service.get(r.approvalId)!.approvals[0].actor.display, 'bob@bank.example');
+  assert.equal(s.service.get(r.approvalId)!.approvals[0]?.actor.display, 'bob@bank.example');
 });

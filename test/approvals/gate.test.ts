@@ -6,6 +6,7 @@ import { GatewayError } from '../../src/pipeline/types.js';
 import { ApprovalError } from '../../src/approvals/index.js';
 import { sha256 } from '../../src/approvals/binding.js';
 import { held, identity, reviewer, setup } from './helpers.js';
+import { present } from '../helpers/present.js';
 
 const DELETE = "DELETE FROM accounts WHERE account_id = 'A-1001'";
 
@@ -41,7 +42,7 @@ test('first call is held: approval_requested recorded with redacted SQL, exact t
   assert.doesNotMatch(text, /npx/, 'never a registry lookup');
   assert.match(text, /re-run this exact call/);
   assert.equal(r.result.isError, true);
-  assert.equal((r.result._meta as Record<string, { id: string }>)['bqwarden/approval'].id, r.approvalId);
+  assert.equal(present((r.result._meta as Record<string, { id: string }>)['bqwarden/approval'], 'bqwarden/approval in _meta').id, r.approvalId);
   await approvals.close();
 });
 
@@ -64,9 +65,9 @@ test('approve → re-run executes once → a re-run afterwards answers "already 
   await service.approve(first.approvalId, reviewer('bob@bank.example'), 'checked with the account owner');
   const granted = audit.ofType('approval_granted');
   assert.equal(granted.length, 1);
-  assert.equal(granted[0].actor_email, 'bob@bank.example');
-  assert.deepEqual(granted[0].approval_approvers, ['bob@bank.example']);
-  assert.equal(granted[0].decision_reason, 'checked with the account owner');
+  assert.equal(granted[0]!.actor_email, 'bob@bank.example');
+  assert.deepEqual(granted[0]!.approval_approvers, ['bob@bank.example']);
+  assert.equal(granted[0]!.decision_reason, 'checked with the account owner');
 
   const call = held('eve@bank.example', DELETE);
   const run = await gate.check(call);
@@ -77,15 +78,15 @@ test('approve → re-run executes once → a re-run afterwards answers "already 
   assert.equal(run.requester, 'eve@bank.example');
   const claim = audit.ofType('approval_executed');
   assert.equal(claim.length, 1, 'consumption recorded before forwarding');
-  assert.equal(claim[0].outcome, 'pending');
+  assert.equal(claim[0]!.outcome, 'pending');
   assert.deepEqual(run.votes, [{ by: 'bob@bank.example', reason: 'checked with the account owner' }]);
   await gate.executed(call, run.approvalId, 'success', 1);
   const done = audit.ofType('approval_executed');
   assert.equal(done.length, 2);
-  assert.equal(done[1].outcome, 'success');
-  assert.equal(done[1].response_json, '{"rows_affected":1}');
+  assert.equal(done[1]!.outcome, 'success');
+  assert.equal(done[1]!.response_json, '{"rows_affected":1}');
   assert.equal(service.get(run.approvalId)!.execution?.rowsAffected, 1);
-  assert.equal(done[1].sql_sha256, sha256(DELETE), 'executed text hash = approved text hash');
+  assert.equal(done[1]!.sql_sha256, sha256(DELETE), 'executed text hash = approved text hash');
   assert.equal(service.get(run.approvalId)!.execution?.outcome, 'success');
   await new Promise((r) => setImmediate(r));
   assert.equal(await statements.get(run.approvalId, sha256(DELETE)), null, 'exact text dropped once closed');
@@ -145,8 +146,8 @@ test('self-approval is refused (same subject+issuer, and same email under anothe
   await assert.rejects(service.approve(r.approvalId, other, 'looks fine'), (e: ApprovalError) => e.code === 'self_approval');
   const refusals = audit.ofType('http_error');
   assert.equal(refusals.length, 2);
-  assert.equal(refusals[0].error_code, 'approval_self_approval');
-  assert.equal(refusals[0].approval_id, r.approvalId);
+  assert.equal(refusals[0]!.error_code, 'approval_self_approval');
+  assert.equal(refusals[0]!.approval_id, r.approvalId);
   assert.equal(service.get(r.approvalId)!.status, 'pending');
   assert.equal(audit.ofType('approval_granted').length, 0);
 });
@@ -252,7 +253,7 @@ test('rejected closes the request; a re-run answers "rejected"; with a new justi
   const { gate, service, audit } = await setup();
   const r = await gate.check(held('eve@bank.example', DELETE));
   await service.reject(r.approvalId, reviewer('bob@bank.example'), 'wrong account');
-  assert.equal(audit.ofType('approval_rejected')[0].decision_reason, 'wrong account');
+  assert.equal(audit.ofType('approval_rejected')[0]?.decision_reason, 'wrong account');
   await assert.rejects(service.approve(r.approvalId, reviewer('carol@bank.example'), 'ok'), (e: ApprovalError) => e.code === 'not_open');
   const same = await gate.check(held('eve@bank.example', DELETE));
   assert.equal(same.status, 'rejected');
@@ -292,10 +293,11 @@ test('wait: the call is held open with progress and returns approved as soon as 
   // Wait for the request to exist and some progress to flow, then approve.
   while (progress.length < 2) await new Promise((r) => setTimeout(r, 20));
   const [rec] = service.state.byId.values();
+  assert.ok(rec, 'the held request is recorded');
   await service.approve(rec.id, reviewer('bob@bank.example'), 'ok');
   const r = await pending;
   assert.equal(r.status, 'approved');
-  assert.match(progress[0], /waiting for approval apr-/);
+  assert.match(progress[0]!, /waiting for approval apr-/);
 });
 
 test('wait: rejection ends the wait with rejected; cancellation ends it with pending', async () => {
@@ -303,6 +305,7 @@ test('wait: rejection ends the wait with rejected; cancellation ends it with pen
   const p = gate.check(held('eve@bank.example', DELETE));
   while (service.state.byId.size === 0) await new Promise((r) => setTimeout(r, 10));
   const [rec] = service.state.byId.values();
+  assert.ok(rec, 'the held request is recorded');
   await service.reject(rec.id, reviewer('bob@bank.example'), 'no');
   assert.equal((await p).status, 'rejected');
 

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { held, reviewer, setup } from './helpers.js';
+import { at } from '../helpers/present.js';
 
 const DELETE = "DELETE FROM accounts WHERE account_id = 'A-3003'";
 
@@ -39,7 +40,7 @@ test('webhook retried with backoff until it succeeds; Slack-shaped body with id,
   await approvals.close();
   await h.close();
   assert.equal(h.attempts(), 3);
-  const body = JSON.parse(h.bodies[2]) as { text: string; blocks: { type: string; text?: { text: string }; fields?: { text: string }[]; elements?: { url: string }[] }[] };
+  const body = JSON.parse(at(h.bodies, 2, 'third webhook body')) as { text: string; blocks: { type: string; text?: { text: string }; fields?: { text: string }[]; elements?: { url: string }[] }[] };
   assert.match(body.text, new RegExp(r.approvalId));
   assert.match(body.text, /eve@bank\.example/);
   assert.match(body.text, /DELETE on main\.accounts/);
@@ -59,6 +60,7 @@ test('a webhook that never answers well is audited as notification_failed, and t
   await until(() => audit.ofType('notification_failed').length > 0);
   assert.equal(h.attempts(), 3);
   const [f] = audit.ofType('notification_failed');
+  assert.ok(f, 'notification_failed audited');
   assert.equal(f.approval_id, r.approvalId);
   assert.equal(f.outcome, 'failure');
   assert.match(f.error_message!, /after 3 attempts: webhook answered HTTP 500/);

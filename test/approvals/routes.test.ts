@@ -22,7 +22,7 @@ const TOKENS: Record<string, Identity> = {
 async function authenticate(headers: IncomingHttpHeaders): Promise<Identity> {
   const m = /^Bearer (.+)$/.exec(headers.authorization ?? '');
   if (!m) throw new AuthError('missing_token', 'no bearer token');
-  const id = TOKENS[m[1]];
+  const id = TOKENS[m[1]!];
   if (!id) throw new AuthError('bad_signature', 'token signature does not verify');
   return id;
 }
@@ -132,8 +132,8 @@ test('web page: header sign-in sets a Lax HttpOnly session cookie; CSRF and cros
   assert.match(setCookie, /SameSite=Lax/);
   assert.match(setCookie, /Path=\//);
   const cookie = cookiesOf(signedIn);
-  const csrf = /name="csrf" value="([^"]+)"/.exec(signedIn.body)![1];
-  const sha = /name="sql_sha256" value="([0-9a-f]{64})"/.exec(signedIn.body)![1];
+  const csrf = /name="csrf" value="([^"]+)"/.exec(signedIn.body)![1]!;
+  const sha = /name="sql_sha256" value="([0-9a-f]{64})"/.exec(signedIn.body)![1]!;
 
   const list = await fastify.inject({ method: 'GET', url: '/approvals/ui', headers: { cookie } });
   assert.match(list.body, new RegExp(r.approvalId));
@@ -151,7 +151,7 @@ test('web page: header sign-in sets a Lax HttpOnly session cookie; CSRF and cros
   assert.equal(done.statusCode, 303);
   assert.equal(done.headers.location, `/approvals/ui/${r.approvalId}?done=approve`);
   assert.equal(service.get(r.approvalId)!.status, 'approved');
-  assert.equal(service.get(r.approvalId)!.approvals[0].reason, 'checked');
+  assert.equal(service.get(r.approvalId)!.approvals[0]?.reason, 'checked');
 
   const out = await fastify.inject({ method: 'POST', url: '/auth/logout', headers: { ...FORM, cookie, origin: ORIGIN }, payload: form({ csrf }) });
   assert.equal(out.statusCode, 303);
@@ -167,7 +167,7 @@ test('web page: the requester sees no approve button and a posted self-approval 
   const cookie = cookiesOf(page);
   assert.ok(!page.body.includes('id="approve"'));
   assert.match(page.body, /separation of duties/);
-  const csrf = /name="csrf" value="([^"]+)"/.exec(page.body)![1];
+  const csrf = /name="csrf" value="([^"]+)"/.exec(page.body)![1]!;
   const post = await fastify.inject({
     method: 'POST',
     url: `/approvals/ui/${r.approvalId}/approve`,
