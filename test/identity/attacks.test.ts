@@ -11,6 +11,7 @@ import { createAuthenticator, type Authenticator } from '../../src/identity/auth
 import { AuthError } from '../../src/identity/types.js';
 import { mintDevToken } from '../../src/identity/dev-issuer.js';
 import { b64json, makeKey, startIssuer, type TestIssuer } from './helpers/issuer.js';
+import { first } from '../helpers/present.js';
 
 const RESOURCE = 'http://127.0.0.1:18080/mcp';
 
@@ -56,13 +57,15 @@ describe('OIDC bearer token attacks', () => {
   });
 
   it('refuses HS256 signed with the RSA public key as the HMAC secret (key confusion)', async () => {
-    const secret = idp.keys[0].spkiPem;
-    const head = b64json({ alg: 'HS256', typ: 'JWT', kid: idp.keys[0].kid });
+    const secret = first(idp.keys, 'issuer key').spkiPem;
+    const head = b64json({ alg: 'HS256', typ: 'JWT', kid: first(idp.keys, 'issuer key').kid });
     const body = b64json({ ...good(), iss: idp.url, iat: now(), exp: now() + 600 });
     const sig = createHmac('sha256', secret).update(`${head}.${body}`).digest('base64url');
     await rejects(auth, bearer(`${head}.${body}.${sig}`), 'alg_not_allowed');
     // Same with the JWK form of the key as secret.
-    const sig2 = createHmac('sha256', JSON.stringify(idp.keys[0].publicJwk)).update(`${head}.${body}`).digest('base64url');
+    const sig2 = createHmac('sha256', JSON.stringify(first(idp.keys, 'issuer key').publicJwk))
+      .update(`${head}.${body}`)
+      .digest('base64url');
     await rejects(auth, bearer(`${head}.${body}.${sig2}`), 'alg_not_allowed');
   });
 
@@ -91,7 +94,7 @@ describe('OIDC bearer token attacks', () => {
   it('refuses a token claiming the trusted issuer but signed with another issuer key', async () => {
     await rejects(auth, bearer(await other.sign({ ...good(), iss: idp.url })), 'unknown_kid');
     // Same kid as the real key, wrong key material.
-    const forged = await makeKey('RS256', idp.keys[0].kid);
+    const forged = await makeKey('RS256', first(idp.keys, 'issuer key').kid);
     await rejects(auth, bearer(await idp.sign(good(), { key: forged })), 'bad_signature');
   });
 
@@ -173,7 +176,7 @@ describe('OIDC bearer token attacks', () => {
     const rot = await startIssuer({ path: '/rotating' });
     try {
       const a = createAuthenticator({ resource: RESOURCE, issuers: [{ issuer: rot.url }], jwksCooldownSeconds: 0, jwksCacheMaxAgeSeconds: 0 });
-      const oldKey = rot.keys[0];
+      const oldKey = first(rot.keys, 'rotating issuer key');
       assert.equal((await a.authenticate(bearer(await rot.sign(good())))).subject, 'alice');
       const newKey = await rot.addKey();
       const before = rot.hits.jwks;

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { parseIdentityConfig } from '../../src/identity/config.js';
 import { protectedResourceMetadata, protectedResourceMetadataPaths, protectedResourceMetadataUrl, wwwAuthenticateHeader } from '../../src/identity/authenticate.js';
 import { AuthError } from '../../src/identity/types.js';
+import { first } from '../helpers/present.js';
 
 describe('identity config', () => {
   it('an empty section is valid and trusts no issuer', () => {
@@ -13,14 +14,15 @@ describe('identity config', () => {
     assert.equal(c.devIssuer.enabled, false);
     assert.equal(c.clockToleranceSeconds, 30);
     assert.deepEqual(c.upstreamCredential, { type: 'none' });
-    assert.equal(c.actorTypes[0].emailSuffix, '.iam.gserviceaccount.com');
+    assert.equal(first(c.actorTypes, 'actor type').emailSuffix, '.iam.gserviceaccount.com');
   });
 
   it('fills issuer defaults', () => {
     const c = parseIdentityConfig({ issuers: [{ issuer: 'https://login.example/tenant/v2.0' }] });
-    assert.deepEqual(c.issuers[0].algorithms, ['RS256', 'ES256', 'PS256', 'EdDSA']);
-    assert.equal(c.issuers[0].groupsClaim, 'groups');
-    assert.equal(c.issuers[0].discovery, true);
+    const issuer = first(c.issuers, 'issuer');
+    assert.deepEqual(issuer.algorithms, ['RS256', 'ES256', 'PS256', 'EdDSA']);
+    assert.equal(issuer.groupsClaim, 'groups');
+    assert.equal(issuer.discovery, true);
   });
 
   const bad: Array<[string, unknown, RegExp]> = [

@@ -78,8 +78,8 @@ describe('dev issuer', () => {
     try {
       const jwks = (await (await viaApp(`${iss}/jwks.json`)).json()) as { keys: Array<Record<string, unknown>> };
       assert.equal(jwks.keys.length, 1);
-      assert.equal(jwks.keys[0].alg, 'ES256');
-      assert.equal(jwks.keys[0].d, undefined, 'no private key material is published');
+      assert.equal(jwks.keys[0]!.alg, 'ES256');
+      assert.equal(jwks.keys[0]!.d, undefined, 'no private key material is published');
       const disc = (await (await viaApp(`${iss}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
       assert.equal(disc.issuer, iss);
       assert.equal(disc.jwks_uri, `${iss}/jwks.json`);

@@ -28,7 +28,7 @@ describe('google_impersonated upstream credential (the writer identity)', () => 
         if (req.url === '/token') return send(200, { access_token: 'ya29.gateway-runtime', expires_in: 3600, token_type: 'Bearer' });
         const m = /^\/v1\/projects\/-\/serviceAccounts\/([^:]+):generateAccessToken$/.exec(req.url ?? '');
         if (!m || req.method !== 'POST') return send(404, { error: { code: 404, message: 'no route' } });
-        const target = decodeURIComponent(m[1]);
+        const target = decodeURIComponent(m[1]!);
         if (req.headers.authorization !== 'Bearer ya29.gateway-runtime') return send(401, { error: { code: 401, status: 'UNAUTHENTICATED', message: 'no source credential' } });
         if (!tokenCreatorOn.has(target))
           return send(403, { error: { code: 403, status: 'PERMISSION_DENIED', message: `Permission 'iam.serviceAccounts.getAccessToken' denied on resource ${target}` } });
@@ -58,9 +58,9 @@ describe('google_impersonated upstream credential (the writer identity)', () => 
     assert.equal(h1.authorization, 'Bearer ya29.writer-1');
     assert.deepEqual(h2, h1, 'cached until near expiry');
     assert.equal(minted.length, 1);
-    assert.equal(minted[0].target, WRITER);
-    assert.deepEqual(minted[0].body.scope, ['https://www.googleapis.com/auth/bigquery']);
-    assert.equal(minted[0].body.lifetime, '600s');
+    assert.equal(minted[0]!.target, WRITER);
+    assert.deepEqual(minted[0]!.body.scope, ['https://www.googleapis.com/auth/bigquery']);
+    assert.equal(minted[0]!.body.lifetime, '600s');
   });
 
   it('fails closed, naming the account, when the gateway may not impersonate it', async () => {

@@ -12,6 +12,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { rowsOf, startStack } from '../helpers/gateway.js';
 import { MemoryOAuthProvider, walkDemoLogin } from '../helpers/oauth.js';
 import { readEvents } from '../../src/audit/reader.js';
+import { present, at } from '../helpers/present.js';
 
 const TTL = 4;
 
@@ -62,7 +63,7 @@ test('an MCP client with no token signs in through OAuth 2.1 and keeps working p
   t.after(() => client.close().catch(() => undefined));
   const sql = 'SELECT ssn FROM customers ORDER BY customer_id LIMIT 1';
   const r1 = rowsOf(await client.callTool({ name: 'execute_sql', arguments: { sql } }));
-  assert.match(String(r1[0].ssn), /^X+\d{4}$/, 'analyst sees the SSN masked');
+  assert.match(String(at(r1, 0, 'masked row').ssn), /^X+\d{4}$/, 'analyst sees the SSN masked');
 
   // 4. After the access token expired, the next call refreshes and goes on in the same session.
   while (Date.now() < (claims.exp! + 1) * 1000) await new Promise((r) => setTimeout(r, 250));
@@ -74,7 +75,7 @@ test('an MCP client with no token signs in through OAuth 2.1 and keeps working p
   assert.equal(expired.status, 401, 'the old access token is refused once expired');
   assert.match(expired.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
   const r2 = rowsOf(await client.callTool({ name: 'execute_sql', arguments: { sql } }));
-  assert.match(String(r2[0].ssn), /^X+\d{4}$/);
+  assert.match(String(at(r2, 0, 'masked row').ssn), /^X+\d{4}$/);
   const renewed = provider.saved!;
   assert.notEqual(renewed.access_token, tokens.access_token, 'a new access token');
   assert.notEqual(renewed.refresh_token, tokens.refresh_token, 'the refresh token rotated (public client)');
@@ -102,7 +103,7 @@ test('the demo authorization server issues tokens only for this gateway, and onl
   const stack = await startStack();
   t.after(() => stack.stop());
   const meta = (await (await fetch(`${stack.url}/dev-issuer/.well-known/openid-configuration`)).json()) as Record<string, string>;
-  const reg = await fetch(meta.registration_endpoint, {
+  const reg = await fetch(present(meta.registration_endpoint, 'registration_endpoint in the issuer metadata'), {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ redirect_uris: ['http://127.0.0.1:1/cb'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] }),

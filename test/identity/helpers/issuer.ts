@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK, type JWTPayload } from 'jose';
+import { at } from '../../helpers/present.js';
 
 export interface TestKey {
   kid: string;
@@ -86,7 +87,7 @@ export async function startIssuer(opts: { path?: string; alg?: string } = {}): P
       issuer.keys = issuer.keys.filter((k) => k.kid !== kid);
     },
     async sign(claims, o = {}) {
-      const key = o.key ?? issuer.keys[0];
+      const key = o.key ?? at(issuer.keys, 0, 'issuer signing key');
       const now = Math.floor(Date.now() / 1000);
       const body = o.noDefaults ? claims : { iss: issuer.url, iat: now, exp: now + 600, ...claims };
       return new SignJWT(body).setProtectedHeader({ alg: key.alg, kid: key.kid, ...o.header }).sign(key.privateKey);
