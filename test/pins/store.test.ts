@@ -60,6 +60,7 @@ test('file pin store: create once, highest record is current, a damaged record i
     await race(filePinStore(dir), filePinStore(dir));
     const folder = join(dir, pinKey('toolbox', 'execute_sql'));
     const [, second] = readdirSync(folder).sort();
+    assert.ok(second, 'two pin records after the race');
     writeFileSync(join(folder, second), JSON.stringify({ ...pin(2, 'accepted', 'gw-a'), definition: '{"name":"execute_sql","description":"swapped"}' }));
     await assert.rejects(filePinStore(dir).current('toolbox', 'execute_sql'), /is damaged \(its definition does not hash to its sha256\)/);
   } finally {
@@ -74,7 +75,7 @@ test('Cloud Storage pin store: two instances, one bucket, create once; records c
   assert.ok(names.length === 2 && names.every((n) => /^pins\/[0-9a-f]{40}\/\d{8}\.json$/.test(n)), names.join());
   // The gateway's own identity cannot rewrite a pin in the locked bucket.
   const bucket = new Storage({ apiEndpoint: gcs.endpoint, projectId: 'bank-prod' }).bucket('bank-pins');
-  await assert.rejects(bucket.file(names[0]).save('{}', { resumable: false }), (e: { code?: number }) => e.code === 403);
+  await assert.rejects(bucket.file(names[0]!).save('{}', { resumable: false }), (e: { code?: number }) => e.code === 403);
   gcs.unavailable = true;
   try {
     await assert.rejects(store().current('toolbox', 'execute_sql'));

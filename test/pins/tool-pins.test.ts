@@ -193,7 +193,7 @@ test('tool pinning: poisoned, widened and mislabelled tools are withheld and ref
   log = await events();
   const accepted = log.filter((e) => e.event_type === 'tool_pinned' && e.approval_id === flip);
   assert.equal(accepted.length, 1);
-  assert.match(accepted[0].decision_reason ?? '', /accepted by bob@bank\.example .* pinned as record 2/);
+  assert.match(accepted[0]!.decision_reason ?? '', /accepted by bob@bank\.example .* pinned as record 2/);
   assert.ok(log.some((e) => e.event_type === 'approval_executed' && e.approval_id === flip && e.outcome === 'success'));
 
   // The examiner console shows the pins and every pinning event.

@@ -125,7 +125,7 @@ test('sink down: no call reaches the upstream without its intent — writes and 
     const events = await s.onDisk();
     const intents = events.filter((e) => e.event_type === 'mcp_intent');
     assert.equal(intents.length, 1, 'the first read after the outage carried an intent (the log was still recovering)');
-    assert.equal(events.at(-1)!.intent_id, intents[0].event_id);
+    assert.equal(events.at(-1)!.intent_id, intents[0]!.event_id);
     await s.pipeline.onRequest(analyst, 'tools/call', sqlCall(SELECT), upstream);
     assert.equal((await s.onDisk()).filter((e) => e.event_type === 'mcp_intent').length, 1, 'healthy again: reads go without');
   } finally {

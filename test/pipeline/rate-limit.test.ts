@@ -36,8 +36,8 @@ test('the gateway refuses a caller past its budget with rule rate-limit, audited
     const refusals = [];
     for await (const { event } of readEvents(join(stack.dataDir, 'audit'))) if (event.error_code === 'rate_limited') refusals.push(event);
     assert.equal(refusals.length, 2);
-    assert.deepEqual(refusals[0].rule_ids, ['rate-limit']);
-    assert.equal(refusals[0].actor_email, 'loop@bank.example');
+    assert.deepEqual(refusals[0]!.rule_ids, ['rate-limit']);
+    assert.equal(refusals[0]!.actor_email, 'loop@bank.example');
   } finally {
     await stack.stop();
   }

@@ -12,8 +12,9 @@ import { generateBank } from '../../src/demo/dataset.js';
 import { startStack, type TestStack } from '../helpers/gateway.js';
 import { CookieJar } from '../helpers/oauth.js';
 import { auditEvents } from '../security/helpers.js';
+import { at } from '../helpers/present.js';
 
-const SSN = generateBank().customers[2].ssn;
+const SSN = at(generateBank().customers, 2, 'demo customer').ssn;
 const CARD = '4111 1111 1111 1111';
 const HOSTILE = `Mozilla/5.0 (ssn ${SSN}; card ${CARD})`;
 
