@@ -2,12 +2,13 @@
 // non-interference suite as every masked role, on the real bank and on its twin: the responses
 // must be identical. Keep adding to it: a query that once leaked belongs here forever.
 import { generateBank } from '../../src/demo/dataset.js';
+import { at, first } from '../helpers/present.js';
 
 const BANK = generateBank();
-const C0 = BANK.customers[0];
-const C1 = BANK.customers[1];
-const A0 = BANK.accounts[0];
-const T0 = BANK.transactions[0];
+const C0 = at(BANK.customers, 0, 'demo customer');
+const C1 = at(BANK.customers, 1, 'demo customer');
+const A0 = first(BANK.accounts, 'demo account');
+const T0 = first(BANK.transactions, 'demo transaction');
 
 export const ENGINE_ATTACKS: [string, string][] = [
   // Names the engine invents.
@@ -60,7 +61,7 @@ export const ENGINE_ATTACKS: [string, string][] = [
   ['range on SSN', `SELECT count(*) AS n FROM customers WHERE ssn > '5'`],
   ['real email', `SELECT count(*) AS n FROM customers WHERE email = '${C0.email}'`],
   ['local part of a real email', `SELECT count(*) AS n FROM customers WHERE email LIKE '${C0.email.split('@')[0]}%'`],
-  ['instr on email', `SELECT customer_id FROM customers WHERE instr(email, '${C1.email.split('@')[0].slice(0, 5)}') > 0`],
+  ['instr on email', `SELECT customer_id FROM customers WHERE instr(email, '${C1.email.split('@')[0]!.slice(0, 5)}') > 0`],
   ['real date of birth', `SELECT count(*) AS n FROM customers WHERE date_of_birth = '${C0.date_of_birth}'`],
   ['month of birth', `SELECT strftime('%m', date_of_birth) AS m, count(*) AS n FROM customers GROUP BY m`],
   ['julianday of birth', 'SELECT customer_id, julianday(date_of_birth) AS j FROM customers LIMIT 10'],

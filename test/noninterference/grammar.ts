@@ -5,6 +5,7 @@
 // the real sensitive values of the bank, so a leak changes the answer on the twin.
 import fc from 'fast-check';
 import { generateBank } from '../../src/demo/dataset.js';
+import { at, first } from '../helpers/present.js';
 
 type Table = 'customers' | 'accounts' | 'transactions';
 const COLUMNS: Record<Table, string[]> = {
@@ -15,23 +16,27 @@ const COLUMNS: Record<Table, string[]> = {
 const TABLES = Object.keys(COLUMNS) as Table[];
 
 const BANK = generateBank();
+const C0 = at(BANK.customers, 0, 'demo customer');
+const C1 = at(BANK.customers, 1, 'demo customer');
+const C2 = at(BANK.customers, 2, 'demo customer');
+const T0 = first(BANK.transactions, 'demo transaction');
 const GUESSES = [
-  BANK.customers[0].ssn,
-  BANK.customers[1].ssn,
-  BANK.customers[0].ssn.slice(0, 3),
-  BANK.customers[0].ssn.slice(-4),
-  BANK.customers[0].email,
-  BANK.customers[2].email.split('@')[0],
-  BANK.customers[0].full_name,
-  BANK.customers[0].full_name.split(' ')[0],
-  BANK.customers[0].date_of_birth,
-  BANK.customers[0].date_of_birth.slice(0, 7),
-  BANK.customers[0].phone,
-  BANK.customers[0].zip,
-  BANK.customers[0].street_address,
-  String(BANK.accounts[0].account_number),
-  BANK.transactions[0].card_number,
-  BANK.transactions[0].card_number.slice(0, 6),
+  C0.ssn,
+  C1.ssn,
+  C0.ssn.slice(0, 3),
+  C0.ssn.slice(-4),
+  C0.email,
+  C2.email.split('@')[0]!,
+  C0.full_name,
+  C0.full_name.split(' ')[0]!,
+  C0.date_of_birth,
+  C0.date_of_birth.slice(0, 7),
+  C0.phone,
+  C0.zip,
+  C0.street_address,
+  String(at(BANK.accounts, 0, 'demo account').account_number),
+  T0.card_number,
+  T0.card_number.slice(0, 6),
   '0',
   '1',
   '5',
@@ -70,7 +75,7 @@ const literal: fc.Arbitrary<string> = fc.oneof(
   fc.constantFrom(...GUESSES).map(sq),
   fc.constantFrom(...GUESSES).map((g) => sq(`%${g}%`)),
   fc.integer({ min: -2, max: 12 }).map(String),
-  fc.constantFrom('NULL', '0.5', String(BANK.accounts[1].account_number), '1e3'),
+  fc.constantFrom('NULL', '0.5', String(at(BANK.accounts, 1, 'demo account').account_number), '1e3'),
 );
 
 function column(scope: Scope): fc.Arbitrary<string> {

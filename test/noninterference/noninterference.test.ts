@@ -104,7 +104,8 @@ async function runAll(jobs: [string, string][]): Promise<Outcome[]> {
     Array.from({ length: CONCURRENCY }, async () => {
       while (next < jobs.length) {
         const i = next++;
-        out[i] = await compare(jobs[i][0], jobs[i][1]);
+        const [role, sql] = jobs[i]!; // i < jobs.length: checked by the while, nothing awaited in between
+        out[i] = await compare(role, sql);
       }
     }),
   );
