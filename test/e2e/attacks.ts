@@ -1,8 +1,9 @@
 // The bypass suite's attacks (issue 5), shared by the bypass test (judged by leaked values) and
 // the non-interference suite (judged by comparing two databases).
 import { generateBank } from '../../src/demo/dataset.js';
+import { first } from '../helpers/present.js';
 
-export const ONE_SSN = generateBank().customers[0].ssn;
+export const ONE_SSN = first(generateBank().customers, 'demo customer').ssn;
 
 export const ATTACKS: [string, string][] = [
   ['plain column', 'SELECT ssn FROM customers LIMIT 5'],
@@ -95,7 +96,7 @@ export const ATTACKS: [string, string][] = [
 ];
 
 const BANK = generateBank();
-const REAL_ACCOUNT = String(BANK.accounts[0].account_number);
+const REAL_ACCOUNT = String(first(BANK.accounts, 'demo account').account_number);
 const FAKE_SSN = '899-99-9999';
 const FAKE_ACCOUNT = '1000000001';
 
@@ -119,6 +120,6 @@ export const ORACLES: [string, (guess: string) => string, string, string][] = [
   ['scalar subquery in select', (g) => `SELECT (SELECT count(*) FROM customers c2 WHERE c2.ssn = '${g}') AS n`, ONE_SSN, FAKE_SSN],
   ['join to a guessed account number', (g) => `SELECT count(*) AS n FROM accounts a JOIN (SELECT ${g} AS g) x ON x.g = a.account_number`, REAL_ACCOUNT, FAKE_ACCOUNT],
   ['GROUP BY comparison', (g) => `SELECT count(*) AS n FROM accounts GROUP BY account_number = ${g}`, REAL_ACCOUNT, FAKE_ACCOUNT],
-  ['email domain guess via LIKE', (g) => `SELECT count(*) AS n FROM customers WHERE email LIKE '${g}'`, BANK.customers[0].email, 'nobody@nowhere.example'],
+  ['email domain guess via LIKE', (g) => `SELECT count(*) AS n FROM customers WHERE email LIKE '${g}'`, first(BANK.customers, 'demo customer').email, 'nobody@nowhere.example'],
   ['bare column beside max()', (g) => `SELECT customer_id, max(ssn = '${g}') AS m FROM customers`, ONE_SSN, FAKE_SSN],
 ];

@@ -112,7 +112,7 @@ test('SIGKILL under load loses no acknowledged audit event; verify passes; the c
     assert.deepEqual(missing, [], 'every acknowledged response has its audit event');
     assert.ok(seen.has('100000'), 'the restarted gateway audits too');
     assert.equal(chains.size, 1, 'one chain, continued across the restart');
-    const seqs = [...chains.values()][0].sort((a, b) => a - b);
+    const seqs = [...chains.values()][0]!.sort((a, b) => a - b);
     seqs.forEach((s, i) => assert.equal(s, i, 'contiguous sequence numbers'));
     const verify = await run(process.execPath, [join(REPO, 'bin/bqwarden.js'), 'verify', '--dir', join(dataDir, 'audit')], { env: { ...process.env, BQWARDEN_DATA: dataDir } }).catch((e) => e);
     assert.equal(verify.code ?? 0, 0, `${verify.stdout}\n${verify.stderr}`);

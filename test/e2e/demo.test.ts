@@ -52,7 +52,7 @@ test('no token: 401 with WWW-Authenticate pointing at the protected resource met
   assert.match(www, /^Bearer /);
   const m = /resource_metadata="([^"]+)"/.exec(www);
   assert.ok(m, www);
-  const prm = (await (await fetch(m[1])).json()) as { resource: string };
+  const prm = (await (await fetch(m[1]!)).json()) as { resource: string };
   assert.equal(prm.resource, stack.mcpUrl);
 });
 

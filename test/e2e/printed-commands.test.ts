@@ -50,7 +50,7 @@ function pasteAtTerminal(line: string, cwd: string, env: Record<string, string>,
     const pending = [...answers];
     const onData = (d: Buffer) => {
       out += d.toString();
-      while (pending.length && pending[0][0].test(out)) child.stdin!.write(`${pending.shift()![1]}\n`);
+      while (pending.length && pending[0]![0].test(out)) child.stdin!.write(`${pending.shift()![1]}\n`);
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
@@ -181,11 +181,11 @@ test('every command the demo prints, and the README quick start, works pasted in
     holdLines.map((l) => l.split(' ').slice(-2).join(' ')),
     [`show ${id}`, `approve ${id}`, `reject ${id}`],
   );
-  const show = await paste(holdLines[0], clean, env);
+  const show = await paste(holdLines[0]!, clean, env);
   assert.equal(show.code, 0, show.err);
   assert.ok(show.out.includes(del), 'show prints the exact statement');
   // Without a terminal the approve line decides nothing and says what to do.
-  const blind = await paste(holdLines[1], clean, env);
+  const blind = await paste(holdLines[1]!, clean, env);
   assert.equal(blind.code, 1);
   assert.match(blind.err, /run it at a terminal to be asked, or pass --yes/);
   // The approve line `show` offers, at a terminal: it asks for a reason and a yes.
@@ -220,7 +220,7 @@ test('every command the demo prints, and the README quick start, works pasted in
   const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
   const quick = readme.slice(readme.indexOf('## Try the demo'), readme.indexOf('## Documentation'));
   const shellLines = [...quick.matchAll(/```sh\n([\s\S]*?)```/g)]
-    .flatMap((m) => m[1].split('\n'))
+    .flatMap((m) => m[1]!.split('\n'))
     .map((l) => l.trim())
     .filter(Boolean);
   assert.ok(shellLines.includes('npm link                                    # or: npm install -g .'), shellLines.join('\n'));

@@ -15,6 +15,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { REPO, rowsOf } from '../helpers/gateway.js';
 import { chromiumMissing, demoSignIn, launchChromium } from '../helpers/browser.js';
 import { freePort } from '../../src/demo/toolbox.js';
+import { at } from '../helpers/present.js';
 
 const TTL = 5;
 
@@ -101,17 +102,17 @@ test('quick start: npm start, then the printed mcp-remote snippet signs in throu
   const accessToken = () => {
     const files = readdirSync(join(clean, '.mcp-auth'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('_tokens.json'));
     assert.equal(files.length, 1, `one token file: ${files}`);
-    return (JSON.parse(readFileSync(join(clean, '.mcp-auth', files[0]), 'utf8')) as { access_token: string }).access_token;
+    return (JSON.parse(readFileSync(join(clean, '.mcp-auth', files[0]!), 'utf8')) as { access_token: string }).access_token;
   };
   const first = rowsOf(await client.callTool({ name: 'execute_sql', arguments: { sql } }));
-  assert.match(String(first[0].ssn), /^X+\d{4}$/, 'alice (analyst) sees the SSN masked');
+  assert.match(String(at(first, 0, 'masked row').ssn), /^X+\d{4}$/, 'alice (analyst) sees the SSN masked');
   const before = accessToken();
   assert.equal(decodeJwt(before).sub, 'alice@bank.example');
 
   // Past the access token's lifetime: mcp-remote refreshes by itself, nothing to re-enter.
   await new Promise((r) => setTimeout(r, (TTL + 2) * 1000));
   const second = rowsOf(await client.callTool({ name: 'execute_sql', arguments: { sql } }));
-  assert.match(String(second[0].ssn), /^X+\d{4}$/);
+  assert.match(String(at(second, 0, 'masked row').ssn), /^X+\d{4}$/);
   assert.notEqual(accessToken(), before, 'mcp-remote refreshed its access token');
   assert.doesNotMatch(log, /Please authorize this client by visiting:[\s\S]*Please authorize this client by visiting:/, 'no second sign-in');
 });

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { rowsOf, startStack } from '../helpers/gateway.js';
 import { formatReplay, replaySession } from '../../src/audit/replay.js';
+import { first } from '../helpers/present.js';
 
 test('tools/list explains each tool to the caller’s roles, with annotations that hold for them', { timeout: 300_000 }, async (t) => {
   const stack = await startStack();
@@ -49,19 +50,19 @@ test('tools/list explains each tool to the caller’s roles, with annotations th
   // A refusal through the stack says what to do instead.
   const refused = (await analyst.callTool({ name: 'execute_sql', arguments: { sql: 'DELETE FROM transactions WHERE txn_id = 1' } })) as { isError?: boolean; content: { text: string }[] };
   assert.equal(refused.isError, true);
-  assert.match(refused.content[0].text, /\(rule default-deny\)\. You may read it\. You may run SELECT directly\.$/);
+  assert.match(first(refused.content, 'refusal content').text, /\(rule default-deny\)\. You may read it\. You may run SELECT directly\.$/);
 
   // The stored copy is tokenised although the pii-reader saw clear values: the stored event says
   // so per column, and the replay labels it.
   const rows = rowsOf(await reader.callTool({ name: 'execute_sql', arguments: { sql: 'SELECT full_name, ssn FROM customers ORDER BY customer_id LIMIT 1' } }));
-  assert.match(String(rows[0].ssn), /^\d{3}-\d{2}-\d{4}$/, 'the pii-reader sees the SSN in clear');
+  assert.match(String(first(rows, 'clear row').ssn), /^\d{3}-\d{2}-\d{4}$/, 'the pii-reader sees the SSN in clear');
   const { readEvents } = await import('../../src/audit/reader.js');
   let stored: { session_id: string | null; response_json: string | null } | null = null;
   for await (const { event } of readEvents(join(stack.dataDir, 'audit'))) if (event.actor_email === 'pat@bank.example' && event.sql_text?.startsWith('SELECT full_name, ssn')) stored = event;
   assert.ok(stored?.response_json);
   const copy = JSON.parse(stored.response_json);
   assert.deepEqual(copy._meta['bqwarden/stored_copy'].columns.ssn, { classification: 'pii.ssn', released: 'clear', stored: 'pseudonym' });
-  assert.doesNotMatch(stored.response_json, new RegExp(String(rows[0].ssn)), 'no clear SSN at rest');
+  assert.doesNotMatch(stored.response_json, new RegExp(String(first(rows, 'clear row').ssn)), 'no clear SSN at rest');
   const replay = formatReplay(stored.session_id!, await replaySession(join(stack.dataDir, 'audit'), stored.session_id!));
   assert.match(replay, /the caller received: full_name clear \(stored tokenised \(pseudonym\)\); ssn clear \(stored tokenised \(pseudonym\)\)/);
   assert.match(replay, /response — stored copy \(audit at rest: masked for storage whatever the caller saw\):/);
