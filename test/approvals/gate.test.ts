@@ -6,7 +6,7 @@ import { GatewayError } from '../../src/pipeline/types.js';
 import { ApprovalError } from '../../src/approvals/index.js';
 import { sha256 } from '../../src/approvals/binding.js';
 import { held, identity, reviewer, setup } from './helpers.js';
-import { present } from '../helpers/present.js';
+import { present, only } from '../helpers/present.js';
 
 const DELETE = "DELETE FROM accounts WHERE account_id = 'A-1001'";
 
@@ -64,10 +64,10 @@ test('approve → re-run executes once → a re-run afterwards answers "already 
   const first = await gate.check(held('eve@bank.example', DELETE));
   await service.approve(first.approvalId, reviewer('bob@bank.example'), 'checked with the account owner');
   const granted = audit.ofType('approval_granted');
-  assert.equal(granted.length, 1);
-  assert.equal(granted[0]!.actor_email, 'bob@bank.example');
-  assert.deepEqual(granted[0]!.approval_approvers, ['bob@bank.example']);
-  assert.equal(granted[0]!.decision_reason, 'checked with the account owner');
+  const grant = only(granted, 'approval_granted event');
+  assert.equal(grant.actor_email, 'bob@bank.example');
+  assert.deepEqual(grant.approval_approvers, ['bob@bank.example']);
+  assert.equal(grant.decision_reason, 'checked with the account owner');
 
   const call = held('eve@bank.example', DELETE);
   const run = await gate.check(call);

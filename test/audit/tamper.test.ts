@@ -16,7 +16,7 @@ import { verifyDir, type VerifyReport } from '../../src/audit/verify.js';
 import type { AuditEvent } from '../../src/audit/event.js';
 import { resolveTrust } from '../../src/cli/trust.js';
 import { chainFiles, openLog, readLinesOf, request, tempData, writeLinesOf } from './helpers.js';
-import { first } from '../helpers/present.js';
+import { first, only } from '../helpers/present.js';
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'bqwarden.js');
 
@@ -238,8 +238,7 @@ test('anchor store: create-only, retries are idempotent, a conflicting or unread
   try {
     const { log, store } = await liveChain(t, 3);
     const { anchors } = await store.list();
-    assert.equal(anchors.length, 1);
-    const anchor = anchors[0]!;
+    const anchor = only(anchors, 'anchor of the live chain');
     await store.put(anchor);
     await assert.rejects(store.put({ ...anchor, hash: 'f'.repeat(64) }), /already exists with other content/);
     const dir = join(t.data, 'anchors', anchor.chain_id);

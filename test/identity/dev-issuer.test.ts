@@ -12,6 +12,7 @@ import { AuthError } from '../../src/identity/types.js';
 import { runCli } from '../helpers/cli.js';
 import { assertDevMode, devIssuerKeyDir, loadOrCreateDevIssuerKey, mintDevToken } from '../../src/identity/dev-issuer.js';
 import { registerDemoAuthServer } from '../../src/web/auth-server.js';
+import { only } from '../helpers/present.js';
 
 describe('dev issuer', () => {
   let data: string;
@@ -77,9 +78,9 @@ describe('dev issuer', () => {
     }) as typeof fetch;
     try {
       const jwks = (await (await viaApp(`${iss}/jwks.json`)).json()) as { keys: Array<Record<string, unknown>> };
-      assert.equal(jwks.keys.length, 1);
-      assert.equal(jwks.keys[0]!.alg, 'ES256');
-      assert.equal(jwks.keys[0]!.d, undefined, 'no private key material is published');
+      const key = only(jwks.keys, 'published signing key');
+      assert.equal(key.alg, 'ES256');
+      assert.equal(key.d, undefined, 'no private key material is published');
       const disc = (await (await viaApp(`${iss}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
       assert.equal(disc.issuer, iss);
       assert.equal(disc.jwks_uri, `${iss}/jwks.json`);

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createUpstreamCredential, UpstreamCredentialError } from '../../src/identity/upstream-credential.js';
+import { only } from '../helpers/present.js';
 
 const WRITER = 'bqwarden-writer@bank-prod.iam.gserviceaccount.com';
 
@@ -57,10 +58,10 @@ describe('google_impersonated upstream credential (the writer identity)', () => 
     const h2 = await c.headers();
     assert.equal(h1.authorization, 'Bearer ya29.writer-1');
     assert.deepEqual(h2, h1, 'cached until near expiry');
-    assert.equal(minted.length, 1);
-    assert.equal(minted[0]!.target, WRITER);
-    assert.deepEqual(minted[0]!.body.scope, ['https://www.googleapis.com/auth/bigquery']);
-    assert.equal(minted[0]!.body.lifetime, '600s');
+    const mint = only(minted, 'generateAccessToken call');
+    assert.equal(mint.target, WRITER);
+    assert.deepEqual(mint.body.scope, ['https://www.googleapis.com/auth/bigquery']);
+    assert.equal(mint.body.lifetime, '600s');
   });
 
   it('fails closed, naming the account, when the gateway may not impersonate it', async () => {
