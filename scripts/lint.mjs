@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (name) => join(root, 'node_modules', '.bin', name);
 const steps = [
-  ['biome', [bin('biome'), 'ci', '--reporter=summary', '.']],
+  ['biome', [bin('biome'), 'ci', '--error-on-warnings', '--reporter=summary', '.']],
   ['dependency-cruiser', [bin('depcruise'), 'src', '--config', '.dependency-cruiser.cjs', '--output-type', 'err']],
   ['knip', [bin('knip'), '--no-progress']],
 ];

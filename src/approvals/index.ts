@@ -18,13 +18,13 @@ import { fileStatementStore } from './statements.js';
 import { shellWord } from '../config/invocation.js';
 import type { ApprovalEventSource, StatementStore } from './types.js';
 
-export { type ApprovalsConfig } from './config.js';
+export type { ApprovalsConfig } from './config.js';
 export { reduceApprovals } from './reduce.js';
 export { localAuditSource, memoryApprovalSource } from './source.js';
 export { fileStatementStore, memoryStatementStore } from './statements.js';
-export { type ClaimStore } from './claims.js';
+export type { ClaimStore } from './claims.js';
 export { ApprovalService, ApprovalError } from './service.js';
-export { type ApprovalPolicyView } from './gate.js';
+export type { ApprovalPolicyView } from './gate.js';
 export type { ApprovalEventSource, StatementStore } from './types.js';
 
 export interface ApprovalsDeps {

@@ -109,7 +109,7 @@ test('tool pinning: poisoned, widened and mislabelled tools are withheld and ref
   const listed = await c.listTools();
   assert.deepEqual(listed.tools.map((x) => x.name).sort(), ['execute_sql', 'list_tables']);
   assert.equal(rowsOf(await select(c)).length, 2);
-  let pinned = (await events()).filter((e) => e.event_type === 'tool_pinned');
+  const pinned = (await events()).filter((e) => e.event_type === 'tool_pinned');
   assert.deepEqual(pinned.map((e) => e.tool_name).sort(), ['execute_sql', 'list_tables']);
   assert.ok(pinned.every((e) => e.rule_ids.includes('tool-pinning') && /first sight/.test(e.decision_reason ?? '')));
   assert.ok(
