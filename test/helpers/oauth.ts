@@ -47,7 +47,7 @@ export class CookieJar {
   private readonly jar = new Map<string, Map<string, { value: string; path: string }>>();
   store(url: URL, headers: Headers): void {
     for (const line of headers.getSetCookie()) {
-      const [pair, ...attrs] = line.split(';').map((p) => p.trim());
+      const [pair = '', ...attrs] = line.split(';').map((p) => p.trim());
       const i = pair.indexOf('=');
       const name = pair.slice(0, i);
       const value = pair.slice(i + 1);

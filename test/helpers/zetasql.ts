@@ -34,7 +34,7 @@ export interface ZetaOracle {
 function zetaType(type: string, fields?: CatalogColumn[]): Any {
   const t = type.trim().toUpperCase();
   const array = /^ARRAY<(.*)>$/.exec(t);
-  if (array) return { typeKind: 'TYPE_ARRAY', arrayType: { elementType: zetaType(array[1], fields) } };
+  if (array) return { typeKind: 'TYPE_ARRAY', arrayType: { elementType: zetaType(array[1]!, fields) } };
   if (fields?.length || t === 'RECORD' || t.startsWith('STRUCT'))
     return { typeKind: 'TYPE_STRUCT', structType: { field: (fields ?? []).map((f) => ({ fieldName: f.name, fieldType: zetaType(f.type, f.fields) })) } };
   const kinds: Record<string, string> = {
@@ -68,12 +68,16 @@ function simpleCatalog(tables: CatalogTable[], lang: unknown): Any {
   };
   tables.forEach((t, i) => {
     const parts = t.fq.split('.');
-    const name = parts[parts.length - 1];
+    const name = parts.at(-1) ?? t.fq;
     const table = (n: string) => ({ name: n, fullName: t.fq, serializationId: i + 1, column: t.columns.map((c) => ({ name: c.name, type: zetaType(c.type, c.fields) })) });
     root.table.push(table(t.fq));
-    if (parts.length === 3) root.table.push(table(parts.slice(1).join('.')));
-    if (parts.length === 3) sub(sub(root, parts[0]), parts[1]).table.push(table(name));
-    if (parts.length >= 2) sub(root, parts[parts.length - 2]).table.push(table(name));
+    const [project, dataset] = parts;
+    if (parts.length === 3 && project !== undefined && dataset !== undefined) {
+      root.table.push(table(parts.slice(1).join('.')));
+      sub(sub(root, project), dataset).table.push(table(name));
+    }
+    const parent = parts.at(-2);
+    if (parent !== undefined) sub(root, parent).table.push(table(name));
   });
   return root;
 }
