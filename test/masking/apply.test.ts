@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyMasking, WITHHELD_TEXT } from '../../src/masking/apply.js';
-import { col, options, plan, rowsOf, toolbox, KEY_B } from './helpers.js';
+import { at, first } from '../helpers/present.js';
+import { col, firstRow, options, plan, rowsOf, textAt, toolbox, KEY_B } from './helpers.js';
 
 const opts = options();
 const NAMES = ['customer_id', 'full_name', 'ssn', 'email', 'account_number', 'date_of_birth', 'city', 'note'];
@@ -19,7 +20,9 @@ const ROW = {
 
 test('Toolbox shape (one JSON row per text item): plan columns masked, others untouched', () => {
   const { result, report } = applyMasking(toolbox([ROW, { ...ROW, customer_id: 8, ssn: null }]), PLAN, opts);
-  const [a, b] = rowsOf(result);
+  const rows = rowsOf(result);
+  const a = at(rows, 0, 'masked row');
+  const b = at(rows, 1, 'masked row');
   assert.equal(a.customer_id, 7);
   assert.match(a.full_name as string, /^tok_/);
   assert.equal(a.ssn, 'XXXXX6789');
@@ -62,9 +65,9 @@ test('the input is never mutated', () => {
 });
 
 test('pseudonyms are deterministic across calls and differ across keys', () => {
-  const one = rowsOf(applyMasking(toolbox([ROW]), PLAN, opts).result)[0];
-  const two = rowsOf(applyMasking(toolbox([ROW]), PLAN, options()).result)[0];
-  const other = rowsOf(applyMasking(toolbox([ROW]), PLAN, options({}, KEY_B)).result)[0];
+  const one = firstRow(applyMasking(toolbox([ROW]), PLAN, opts).result);
+  const two = firstRow(applyMasking(toolbox([ROW]), PLAN, options()).result);
+  const other = firstRow(applyMasking(toolbox([ROW]), PLAN, options({}, KEY_B)).result);
   assert.equal(one.full_name, two.full_name);
   assert.equal(one.account_number, two.account_number);
   assert.notEqual(one.full_name, other.full_name);
@@ -73,18 +76,18 @@ test('pseudonyms are deterministic across calls and differ across keys', () => {
 
 test('names match case-insensitively', () => {
   const p = plan([col(0, 'SSN', 'redact')], ['SSN']);
-  const r = rowsOf(applyMasking(toolbox([{ ssn: '123-45-6789' }]), p, opts).result)[0];
+  const r = firstRow(applyMasking(toolbox([{ ssn: '123-45-6789' }]), p, opts).result);
   assert.equal(r.ssn, 'XXXXX');
 });
 
 test('duplicate output names collapse to one key: the strictest plan applies', () => {
   // SELECT ssn AS customer_id, customer_id FROM customers → {"customer_id": …} (one key)
   const p = plan([col(0, 'customer_id', 'last4', 'ssn', 'rule.ssn')], ['customer_id', 'customer_id']);
-  const masked = rowsOf(applyMasking(toolbox([{ customer_id: '123-45-6789' }]), p, opts).result)[0];
+  const masked = firstRow(applyMasking(toolbox([{ customer_id: '123-45-6789' }]), p, opts).result);
   assert.equal(masked.customer_id, 'XXXXX6789');
   const p2 = plan([col(0, 'x', 'last4'), col(1, 'x', 'nullify')], ['x', 'x']);
   const m2 = applyMasking(toolbox([{ x: '123-45-6789' }]), p2, opts);
-  assert.equal(rowsOf(m2.result)[0].x, null);
+  assert.equal(firstRow(m2.result).x, null);
   assert.deepEqual(
     m2.report.maskedColumns.map((c) => c.method),
     ['nullify', 'nullify'],
@@ -94,19 +97,19 @@ test('duplicate output names collapse to one key: the strictest plan applies', (
 test('duplicate keys in the JSON text (BigQuery ordered rows): the value JSON keeps is masked, the other never released', () => {
   const p = plan([col(0, 'a', 'redact')], ['a', 'a']);
   const res = { content: [{ type: 'text', text: '{"a":"123-45-6789","a":"Alice"}' }] };
-  const text = (applyMasking(res, p, opts).result.content as { text: string }[])[0].text;
+  const text = textAt(applyMasking(res, p, opts).result);
   assert.equal(text, '{"a":"XXXXX"}');
 });
 
 test('aliases: a sensitive column renamed in SQL is masked by its output name', () => {
   const p = plan([col(0, 'x', 'redact', 'ssn')], ['x', 'id']);
-  const r = rowsOf(applyMasking(toolbox([{ x: '123-45-6789', id: 1 }]), p, opts).result)[0];
+  const r = firstRow(applyMasking(toolbox([{ x: '123-45-6789', id: 1 }]), p, opts).result);
   assert.deepEqual(r, { x: 'XXXXX', id: 1 });
 });
 
 test('shape mismatch (unknown key): every value masked with the strictest fallback, reason noted', () => {
   const { result, report } = applyMasking(toolbox([{ customer_id: 7, 'upper(ssn)': '123-45-6789', city: 'X' }]), PLAN, opts);
-  const r = rowsOf(result)[0];
+  const r = firstRow(result);
   assert.deepEqual(r, { customer_id: 'XXXXX', 'upper(ssn)': 'XXXXX', city: 'XXXXX' });
   assert.ok(
     report.notes.some((n) => /masked column\(s\) 'full_name', 'ssn'.* missing from the result/.test(n)),
@@ -117,7 +120,7 @@ test('shape mismatch (unknown key): every value masked with the strictest fallba
 
 test('shape mismatch without outputColumns: only plan names are known, detectors still run', () => {
   const p = plan([col(0, 'ssn', 'redact')], null);
-  const r = rowsOf(applyMasking(toolbox([{ ssn: '123-45-6789', other: 'SSN 123-45-6780' }]), p, opts).result)[0];
+  const r = firstRow(applyMasking(toolbox([{ ssn: '123-45-6789', other: 'SSN 123-45-6780' }]), p, opts).result);
   assert.deepEqual(r, { ssn: 'XXXXX', other: 'SSN [REDACTED:ssn]' });
 });
 
@@ -138,20 +141,20 @@ test('positional rows (arrays of arrays) by index; wrong width → fallback', ()
     p,
     opts,
   );
-  assert.deepEqual(JSON.parse((ok.result.content as { text: string }[])[0].text), [
+  assert.deepEqual(JSON.parse(textAt(ok.result)), [
     [1, 'XXXXX6789'],
     [2, null],
   ]);
   assert.equal(ok.report.rows, 2);
   const bad = applyMasking({ content: [{ type: 'text', text: JSON.stringify([['123-45-6789', 1, 'x']]) }] }, p, opts);
-  assert.deepEqual(JSON.parse((bad.result.content as { text: string }[])[0].text), [['XXXXX', 'XXXXX', 'XXXXX']]);
-  assert.match(bad.report.notes[0], /row has 3 values, analysis expected 2/);
+  assert.deepEqual(JSON.parse(textAt(bad.result)), [['XXXXX', 'XXXXX', 'XXXXX']]);
+  assert.match(first(bad.report.notes, 'report note'), /row has 3 values, analysis expected 2/);
 });
 
 test('one text item holding a JSON array of row objects', () => {
   const res = { content: [{ type: 'text', text: JSON.stringify([ROW, ROW]) }] };
   const { result, report } = applyMasking(res, PLAN, opts);
-  const rows = JSON.parse((result.content as { text: string }[])[0].text);
+  const rows = JSON.parse(textAt(result));
   assert.equal(rows[1].ssn, 'XXXXX6789');
   assert.equal(report.rows, 2);
 });
@@ -160,9 +163,9 @@ test('structuredContent: rows, wrapper objects, and the text mirror are all mask
   const res = { content: [{ type: 'text', text: JSON.stringify({ rows: [ROW] }) }], structuredContent: { rows: [ROW], totalRows: 1 } };
   const { result } = applyMasking(res, PLAN, opts);
   const sc = result.structuredContent as { rows: Record<string, unknown>[]; totalRows: number };
-  assert.equal(sc.rows[0].ssn, 'XXXXX6789');
+  assert.equal(first(sc.rows, 'structuredContent row').ssn, 'XXXXX6789');
   assert.equal(sc.totalRows, 1);
-  assert.equal(JSON.parse((result.content as { text: string }[])[0].text).rows[0].ssn, 'XXXXX6789');
+  assert.equal(JSON.parse(textAt(result)).rows[0].ssn, 'XXXXX6789');
 });
 
 test('BigQuery REST shape {schema.fields, rows[].f[].v}', () => {
@@ -175,9 +178,9 @@ test('BigQuery REST shape {schema.fields, rows[].f[].v}', () => {
   const p = plan([col(1, 'ssn', 'last4')], ['customer_id', 'ssn']);
   const { result, report } = applyMasking(res, p, opts);
   const sc = result.structuredContent as { rows: { f: { v: unknown }[] }[] };
-  assert.equal(sc.rows[0].f[1].v, 'XXXXX6789');
-  assert.equal(sc.rows[0].f[0].v, '1');
-  assert.equal(sc.rows[1].f[1].v, null);
+  assert.equal(sc.rows[0]?.f[1]?.v, 'XXXXX6789');
+  assert.equal(sc.rows[0]?.f[0]?.v, '1');
+  assert.equal(sc.rows[1]?.f[1]?.v, null);
   assert.equal(report.rows, 2);
 });
 
@@ -190,10 +193,10 @@ test('BigQuery REST nested RECORD and REPEATED cells keep their f/v wrapping', (
   };
   const p = plan([col(0, 'addr', 'last4'), col(1, 'phones', 'last4')], ['addr', 'phones']);
   const sc = applyMasking(res, p, opts).result.structuredContent as { rows: { f: { v: any }[] }[] };
-  assert.deepEqual(sc.rows[0].f[0].v, { f: [{ v: 'XXXXXn St' }, { v: 'XXXXX0001' }] });
-  assert.deepEqual(sc.rows[0].f[1].v, [{ v: 'XXXXX2671' }, { v: 'XXXXX2672' }]);
+  assert.deepEqual(sc.rows[0]?.f[0]?.v, { f: [{ v: 'XXXXXn St' }, { v: 'XXXXX0001' }] });
+  assert.deepEqual(sc.rows[0]?.f[1]?.v, [{ v: 'XXXXX2671' }, { v: 'XXXXX2672' }]);
   const redacted = applyMasking(res, plan([col(1, 'phones', 'redact')], ['addr', 'phones']), opts).result.structuredContent as { rows: { f: { v: any }[] }[] };
-  assert.deepEqual(redacted.rows[0].f[1].v, []);
+  assert.deepEqual(redacted.rows[0]?.f[1]?.v, []);
 });
 
 test('nested STRUCT and ARRAY values are masked leaf by leaf; nested detectors run in unmasked columns', () => {
@@ -206,7 +209,7 @@ test('nested STRUCT and ARRAY values are masked leaf by leaf; nested detectors r
       { k: 'n', v: 5 },
     ],
   };
-  const r = rowsOf(applyMasking(toolbox([row]), p, opts).result)[0];
+  const r = firstRow(applyMasking(toolbox([row]), p, opts).result);
   const addr = r.addr as Record<string, unknown>;
   assert.deepEqual(Object.values(addr), ['XXXXX', 'XXXXX', []]);
   assert.ok(
@@ -225,7 +228,8 @@ test('keys of a masked JSON value are tokenised: json_group_object(full_name, ba
   const out = rowsOf(applyMasking(toolbox(rows), p, opts).result);
   const text = JSON.stringify(out);
   assert.ok(!text.includes('Alice') && !text.includes('Bob'), text);
-  assert.equal(Object.keys(out[0].j as object)[0], Object.keys(out[1].j as object)[0], 'same key → same token across rows');
+  const token = (i: number) => first(Object.keys(at(out, i, 'masked row').j as object), `token key of row ${i}`);
+  assert.equal(token(0), token(1), 'same key → same token across rows');
 });
 
 test('JSON column keys carrying data are run through detectors', () => {
@@ -238,20 +242,20 @@ test('JSON column keys carrying data are run through detectors', () => {
 test('big integers keep every digit; a card stored as INTEGER is caught by the number detector', () => {
   const res = { content: [{ type: 'text', text: '{"id":12345678901234567890,"n":4111111111111111,"amount":1.50}' }] };
   const p = plan([], ['id', 'n', 'amount']);
-  const text = (applyMasking(res, p, opts).result.content as { text: string }[])[0].text;
+  const text = textAt(applyMasking(res, p, opts).result);
   assert.equal(text, '{"id":12345678901234567890,"n":"[REDACTED:card]","amount":1.50}');
 });
 
 test('planted values in unmasked columns: detectors replace just the match', () => {
   const p = plan([col(1, 'ssn', 'redact')], ['id', 'ssn', 'note']);
-  const r = rowsOf(applyMasking(toolbox([{ id: 1, ssn: 'x', note: 'card 4111-1111-1111-1111 and mail bob@x.org ok' }]), p, opts).result)[0];
+  const r = firstRow(applyMasking(toolbox([{ id: 1, ssn: 'x', note: 'card 4111-1111-1111-1111 and mail bob@x.org ok' }]), p, opts).result);
   assert.equal(r.note, 'card [REDACTED:card] and mail [REDACTED:email] ok');
 });
 
 test('detectors are not run over plan-masked output (FPE keeps its format)', () => {
   const p = plan([col(0, 'ssn', 'pseudonym_fpe')], ['ssn']);
   const { result, report } = applyMasking(toolbox([{ ssn: '123-45-6789' }]), p, opts);
-  assert.match(rowsOf(result)[0].ssn as string, /^\d{3}-\d{2}-\d{4}$/);
+  assert.match(firstRow(result).ssn as string, /^\d{3}-\d{2}-\d{4}$/);
   assert.deepEqual(report.detectorHits, []);
 });
 
@@ -264,12 +268,12 @@ test('detector hits are counted per detector; plan.detectors=false turns them of
   ]);
   const off = applyMasking(toolbox(rows), plan([], ['note'], { detectors: false }), opts);
   assert.deepEqual(off.report.detectorHits, []);
-  assert.equal(rowsOf(off.result)[0].note, '123-45-6789 and 234-56-7890');
+  assert.equal(firstRow(off.result).note, '123-45-6789 and 234-56-7890');
 });
 
 test('detectorAction pseudonym: matches become tokens that join with lineage pseudonyms', () => {
   const o = options({ detectorAction: 'pseudonym' });
-  const r = rowsOf(applyMasking(toolbox([{ ssn: '123-45-6789', note: 'dup of 123-45-6789' }]), plan([col(0, 'ssn', 'pseudonym')], ['ssn', 'note']), o).result)[0];
+  const r = firstRow(applyMasking(toolbox([{ ssn: '123-45-6789', note: 'dup of 123-45-6789' }]), plan([col(0, 'ssn', 'pseudonym')], ['ssn', 'note']), o).result);
   assert.match(r.note as string, /^dup of tok_/);
   assert.equal((r.note as string).slice(7), r.ssn);
 });
@@ -278,19 +282,19 @@ test('error results: text echoing data is withheld when the query can return sen
   const res = { content: [{ type: 'text', text: 'Bad int64 value: Alice Smith' }], isError: true };
   const { result, report } = applyMasking(res, PLAN, opts);
   assert.deepEqual(result, { content: [{ type: 'text', text: WITHHELD_TEXT }], isError: true });
-  assert.match(report.notes[0], /withheld/);
+  assert.match(first(report.notes, 'report note'), /withheld/);
   // no sensitive lineage: the error stays readable (detectors only)
   const plain = applyMasking({ content: [{ type: 'text', text: 'no such column: foo; ssn 123-45-6789' }], isError: true }, plan([], null), opts);
-  assert.equal((plain.result.content as { text: string }[])[0].text, 'no such column: foo; ssn [REDACTED:ssn]');
+  assert.equal(textAt(plain.result), 'no such column: foo; ssn [REDACTED:ssn]');
   // configurable: detectors only
   const lax = applyMasking(res, PLAN, options({ unmappedText: 'detectors' }));
-  assert.equal((lax.result.content as { text: string }[])[0].text, 'Bad int64 value: Alice Smith');
+  assert.equal(textAt(lax.result), 'Bad int64 value: Alice Smith');
 });
 
 test('Toolbox status lines are kept', () => {
   for (const t of ['The query returned 0 rows.', 'Query executed successfully and returned no content.']) {
     const r = applyMasking({ content: [{ type: 'text', text: t }] }, PLAN, opts);
-    assert.equal((r.result.content as { text: string }[])[0].text, t);
+    assert.equal(textAt(r.result), t);
   }
 });
 
@@ -298,24 +302,24 @@ test('markdown table: columns mapped by header', () => {
   const md = '| customer_id | ssn | city |\n|---|---|---|\n| 1 | 123-45-6789 | Springfield |\n| 2 | NULL | Shelbyville |';
   const p = plan([col(1, 'ssn', 'last4')], ['customer_id', 'ssn', 'city']);
   const { result, report } = applyMasking({ content: [{ type: 'text', text: md }] }, p, opts);
-  assert.equal((result.content as { text: string }[])[0].text, '| customer_id | ssn | city |\n|---|---|---|\n| 1 | XXXXX6789 | Springfield |\n| 2 | NULL | Shelbyville |');
+  assert.equal(textAt(result), '| customer_id | ssn | city |\n|---|---|---|\n| 1 | XXXXX6789 | Springfield |\n| 2 | NULL | Shelbyville |');
   assert.equal(report.rows, 2);
 });
 
 test('CSV text: quoted fields, header mapping; unknown header → not a table, withheld', () => {
   const csv = 'customer_id,ssn,city\n1,123-45-6789,"Springfield, IL"\n2,987-65-4321,X';
   const p = plan([col(1, 'ssn', 'redact')], ['customer_id', 'ssn', 'city']);
-  const out = (applyMasking({ content: [{ type: 'text', text: csv }] }, p, opts).result.content as { text: string }[])[0].text;
+  const out = textAt(applyMasking({ content: [{ type: 'text', text: csv }] }, p, opts).result);
   assert.equal(out, 'customer_id,ssn,city\n1,XXXXX,"Springfield, IL"\n2,XXXXX,X');
   const odd = 'Bad value: Alice Smith, row 1\nsecond line, x';
   const o2 = applyMasking({ content: [{ type: 'text', text: odd }] }, p, opts);
-  assert.equal((o2.result.content as { text: string }[])[0].text, WITHHELD_TEXT);
+  assert.equal(textAt(o2.result), WITHHELD_TEXT);
 });
 
 test('TSV text', () => {
   const tsv = 'id\tssn\n1\t123-45-6789';
   const p = plan([col(1, 'ssn', 'last4')], ['id', 'ssn']);
-  assert.equal((applyMasking({ content: [{ type: 'text', text: tsv }] }, p, opts).result.content as { text: string }[])[0].text, 'id\tssn\n1\tXXXXX6789');
+  assert.equal(textAt(applyMasking({ content: [{ type: 'text', text: tsv }] }, p, opts).result), 'id\tssn\n1\tXXXXX6789');
 });
 
 test('embedded resources with text are masked like text items; blobs, images and unknown items are withheld', () => {
@@ -329,27 +333,27 @@ test('embedded resources with text are masked like text items; blobs, images and
     ],
   };
   const { result, report } = applyMasking(res, PLAN, opts);
-  const c = result.content as Record<string, any>[];
-  assert.equal(JSON.parse(c[0].resource.text)[0].ssn, 'XXXXX6789');
-  assert.equal(c[0].resource.uri, 'bq://result/1');
-  assert.match(c[1].text, /resource blob content withheld/);
-  assert.match(c[2].text, /image content withheld/);
-  assert.match(c[3].text, /weird content withheld/);
-  assert.equal(c[4].name, 'owner [REDACTED:email]');
+  const c = (i: number): Record<string, any> => at(result.content as Record<string, any>[], i, 'content item');
+  assert.equal(JSON.parse(c(0).resource.text)[0].ssn, 'XXXXX6789');
+  assert.equal(c(0).resource.uri, 'bq://result/1');
+  assert.match(c(1).text, /resource blob content withheld/);
+  assert.match(c(2).text, /image content withheld/);
+  assert.match(c(3).text, /weird content withheld/);
+  assert.equal(c(4).name, 'owner [REDACTED:email]');
   assert.equal(report.notes.filter((n) => /withheld/.test(n)).length, 3);
 });
 
 test('unknown top-level result fields are dropped; _meta is kept through detectors', () => {
   const { result, report } = applyMasking({ content: [], _meta: { who: 'x@y.com' }, leak: '123-45-6789' }, PLAN, opts);
   assert.deepEqual(result, { content: [], _meta: { who: '[REDACTED:email]' } });
-  assert.match(report.notes[0], /'leak' removed/);
+  assert.match(first(report.notes, 'report note'), /'leak' removed/);
 });
 
 test('a bare scalar result under a sensitive plan gets the fallback', () => {
   const { result } = applyMasking({ content: [{ type: 'text', text: '"Alice Smith"' }] }, PLAN, opts);
-  assert.equal((result.content as { text: string }[])[0].text, JSON.stringify(WITHHELD_TEXT));
+  assert.equal(textAt(result), JSON.stringify(WITHHELD_TEXT));
   const n = applyMasking({ content: [{ type: 'text', text: '123456789' }] }, PLAN, opts);
-  assert.equal((n.result.content as { text: string }[])[0].text, '"XXXXX"');
+  assert.equal(textAt(n.result), '"XXXXX"');
 });
 
 test('rows count: null when there are no rows, 0 for an empty array', () => {
@@ -361,7 +365,7 @@ test('rows count: null when there are no rows, 0 for an empty array', () => {
 test('prototype keys stay data', () => {
   const res = { content: [{ type: 'text', text: '{"__proto__":{"polluted":"123-45-6789"},"ssn":"1"}' }] };
   const { result } = applyMasking(res, plan([col(1, 'ssn', 'redact')], ['__proto__', 'ssn']), opts);
-  const text = (result.content as { text: string }[])[0].text;
+  const text = textAt(result);
   assert.equal(text, '{"__proto__":{"polluted":"[REDACTED:ssn]"},"ssn":"XXXXX"}');
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
 });
@@ -401,5 +405,5 @@ test('without outputColumns: a masked column missing from the rows (engine named
   const p = plan([col(0, 'ssn', 'last4')], null);
   const { result, report } = applyMasking(toolbox([{ "ssn || ''": '123-45-6789', id: 1 }]), p, opts);
   assert.deepEqual(rowsOf(result), [{ "ssn || ''": 'XXXXX', id: 'XXXXX' }]);
-  assert.match(report.notes[0], /masked column\(s\) 'ssn' missing from the result/);
+  assert.match(first(report.notes, 'report note'), /masked column\(s\) 'ssn' missing from the result/);
 });

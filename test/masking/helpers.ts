@@ -1,6 +1,7 @@
 import type { ColumnMask, MaskMethod, MaskPlan } from '../../src/masking/types.js';
 import { resolveMaskingOptions, type MaskingOptions } from '../../src/masking/config.js';
 import { UPSTREAM_SHAPES } from '../../src/upstreams/result-shapes.js';
+import { at, first } from '../helpers/present.js';
 
 export const KEY_A = 'test-key-A-0123456789abcdefghijklmnop';
 export const KEY_B = 'test-key-B-0123456789abcdefghijklmnop';
@@ -31,4 +32,14 @@ export function toolbox(rows: Record<string, unknown>[]): { content: { type: 'te
 
 export function rowsOf(result: Record<string, unknown>): Record<string, unknown>[] {
   return (result.content as { text: string }[]).map((c) => JSON.parse(c.text));
+}
+
+/** The first row of a Toolbox-shaped result; fails naming it when the result has none. */
+export function firstRow(result: Record<string, unknown>): Record<string, unknown> {
+  return first(rowsOf(result), 'row of the masked result');
+}
+
+/** The text of content item i of a result; fails naming it when there is no such item. */
+export function textAt(result: Record<string, unknown>, i = 0): string {
+  return at(result.content as { text: string }[], i, 'content item of the result').text;
 }

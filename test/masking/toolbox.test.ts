@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import initSqlJs from 'sql.js';
 import { startToolbox, type ToolboxProcess } from '../../src/demo/toolbox.js';
 import { applyMasking, WITHHELD_TEXT } from '../../src/masking/apply.js';
-import { col, options, plan } from './helpers.js';
+import { col, options, plan, textAt } from './helpers.js';
 
 let tb: ToolboxProcess | null = null;
 let dir = '';
@@ -84,7 +84,7 @@ test('SELECT *: plan columns masked in every row item', async (t) => {
 test('duplicate column names arrive as duplicate JSON keys: the SSN is never released', async (t) => {
   if (skip) return t.skip(skip);
   const raw = await sql('SELECT ssn AS customer_id, customer_id FROM customers');
-  assert.match(texts(raw)[0], /"customer_id":"123-45-6789","customer_id":1/, 'Toolbox really sends duplicate keys');
+  assert.match(textAt(raw), /"customer_id":"123-45-6789","customer_id":1/, 'Toolbox really sends duplicate keys');
   const p = plan([col(0, 'customer_id', 'redact', 'ssn', 'rule.ssn')], ['customer_id', 'customer_id']);
   const out = JSON.stringify(applyMasking(raw, p, opts).result);
   assert.ok(!out.includes('123-45-6789') && !out.includes('234-56-7890'), out);
@@ -104,7 +104,7 @@ test('integers: a card stored as INTEGER is caught by the detectors; a TEXT card
   const raw = await sql('SELECT account_id, account_number, card_number FROM accounts');
   const p = plan([col(2, 'card_number', 'last4')], ['account_id', 'account_number', 'card_number']);
   const { result, report } = applyMasking(raw, p, opts);
-  const row = JSON.parse(texts(result)[0]);
+  const row = JSON.parse(textAt(result));
   assert.equal(row.account_number, '[REDACTED:card]');
   assert.equal(row.card_number, 'XXXXX4444');
   assert.deepEqual(report.detectorHits, [{ detector: 'card', count: 1 }]);
@@ -116,11 +116,11 @@ test('errors and empty results', async (t) => {
   const missing = await sql('SELECT ssn FROM nope');
   assert.equal(missing.isError, true);
   // identifiers only: kept readable
-  assert.match(texts(applyMasking(missing, p, opts).result)[0], /no such table: nope/);
+  assert.match(textAt(applyMasking(missing, p, opts).result), /no such table: nope/);
   const empty = applyMasking(await sql('SELECT ssn FROM customers WHERE 0'), p, opts);
   assert.deepEqual(empty.result.content, []);
   assert.equal(empty.report.rows, 0);
   // anything else unmapped under a sensitive plan is withheld
   const odd = applyMasking({ content: [{ type: 'text', text: 'value Alice Smith is not valid' }], isError: true }, p, opts);
-  assert.equal(texts(odd.result)[0], WITHHELD_TEXT);
+  assert.equal(textAt(odd.result), WITHHELD_TEXT);
 });
