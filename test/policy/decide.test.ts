@@ -103,22 +103,22 @@ test('computed values of masked columns are denied (derived-masked): no partial 
   assert.deepEqual(d.ruleIds, ['derived-masked', 'mask-pii-analyst']);
   assert.equal(d.maskPlan, null);
   const direct = decide(['analyst'], q({ read: CUST, out: [['ssn', ['customers.ssn'], true]] }));
-  assert.equal(direct.maskPlan?.columns[0].method, 'last4');
+  assert.equal(direct.maskPlan?.columns[0]?.method, 'last4');
   // Keyed tokens would turn a derived small domain into an oracle (ssn = '…' → two tokens).
   const staff = decide(['engineer'], q({ read: CUST, out: [['b', ['customers.ssn'], false]] }));
   assert.equal(staff.action, 'deny');
   assert.ok(staff.ruleIds.includes('derived-masked'), String(staff.ruleIds));
   const direct2 = decide(['engineer'], q({ read: CUST, out: [['ssn', ['customers.ssn'], true]] }));
-  assert.equal(direct2.maskPlan?.columns[0].method, 'pseudonym');
+  assert.equal(direct2.maskPlan?.columns[0]?.method, 'pseudonym');
 });
 
 test('several classifications reaching one column: the strictest method wins', () => {
   const d = decide(['analyst'], q({ read: CUST, out: [['j', ['customers.ssn', 'customers.full_name'], true]] }));
-  assert.equal(d.maskPlan?.columns[0].method, 'redact');
+  assert.equal(d.maskPlan?.columns[0]?.method, 'redact');
   const e = decide(['analyst'], q({ read: CUST, out: [['j', ['customers.ssn', 'customers.email'], true]] }));
-  assert.equal(e.maskPlan?.columns[0].classification, 'pii.email');
-  assert.equal(e.maskPlan?.columns[0].method, 'email_domain');
-  assert.deepEqual(e.maskPlan?.columns[0].sources, ['demo.main.customers.email', 'demo.main.customers.ssn']);
+  assert.equal(e.maskPlan?.columns[0]?.classification, 'pii.email');
+  assert.equal(e.maskPlan?.columns[0]?.method, 'email_domain');
+  assert.deepEqual(e.maskPlan?.columns[0]?.sources, ['demo.main.customers.email', 'demo.main.customers.ssn']);
 });
 
 test('an unlisted classification is denied for the role (ci has no visibility for pii.ssn)', () => {
@@ -140,7 +140,7 @@ test('ci: card numbers masked last4, other tables and tools denied', () => {
     }),
   );
   assert.equal(ok.action, 'mask');
-  assert.equal(ok.maskPlan?.columns[0].method, 'last4');
+  assert.equal(ok.maskPlan?.columns[0]?.method, 'last4');
   assert.equal(decide(['ci'], q({ read: ['accounts'], out: [['balance', ['accounts.balance']]] })).action, 'deny');
   assert.equal(decide(['ci'], null, 'list_tables', {}).action, 'deny');
   assert.equal(decide(['ci'], q({ class: 'write', kind: 'insert', written: ['transactions'] })).action, 'deny');
@@ -276,10 +276,10 @@ test('role union: the most permissive visibility among roles that may read the t
   assert.equal(both.action, 'allow');
   // ci may read only transactions; combined with analyst, ci's rules do not change customers.
   const mixed = decide(['analyst', 'ci'], q({ read: CUST, out: [['ssn', ['customers.ssn']]] }));
-  assert.equal(mixed.maskPlan?.columns[0].method, 'last4');
+  assert.equal(mixed.maskPlan?.columns[0]?.method, 'last4');
   // analyst + engineer: analyst's last4 is more permissive than engineer's pseudonym for SSNs.
   const ae = decide(['analyst', 'engineer'], q({ read: CUST, out: [['ssn', ['customers.ssn']]] }));
-  assert.equal(ae.maskPlan?.columns[0].method, 'last4');
+  assert.equal(ae.maskPlan?.columns[0]?.method, 'last4');
 });
 
 test('non-SQL metadata tools are decided by role alone', () => {

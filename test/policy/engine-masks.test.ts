@@ -85,7 +85,7 @@ test('sqlite: keyed methods become row handles the gateway resolves; clear and c
   const ssn = [...d.engine!.columns.values()].find((c) => c.column === 'ssn')!;
   assert.deepEqual([ssn.method, ssn.form], ['pseudonym', 'handle']);
   assert.match(d.engine!.sql, /CASE WHEN "ssn" IS NULL THEN NULL ELSE '@bqw:[0-9a-f]{10}:0:2:' \|\| rowid \|\| '@' END AS "ssn"/);
-  assert.equal(d.engine!.handles?.tables[0].fq, 'demo.main.customers');
+  assert.equal(d.engine!.handles?.tables[0]?.fq, 'demo.main.customers');
   assert.deepEqual(
     d.engine!.handles?.tables[0].columns.map((c) => c.column),
     ['ssn'],
@@ -172,7 +172,7 @@ test('bigquery: pseudonyms need a keyset to be computed in the engine; without o
   const acct = [...d.engine!.columns.values()].find((c) => c.column === 'acct')!;
   assert.equal(acct.form, 'narrow');
   assert.match(d.engine!.sql, /, `acct` FROM d\.t\)/);
-  assert.equal(d.maskPlan?.columns[0].method, 'pseudonym');
+  assert.equal(d.maskPlan?.columns[0]?.method, 'pseudonym');
   // Narrow: a computed value of it is refused (rule derived-masked), a filter too.
   assert.ok(bqDecide('SELECT UPPER(acct) AS u FROM d.t').d.ruleIds.includes('derived-masked'));
   assert.ok(bqDecide("SELECT id FROM d.t WHERE acct = 'x'").d.ruleIds.includes('inference-guard'));

@@ -5,12 +5,15 @@ import type { Identity } from '../../src/identity/types.js';
 export function col(key: string): ColumnRef {
   const parts = key.split('.');
   const full = parts.length === 2 ? ['demo', 'main', ...parts] : parts;
-  return { table: full.slice(0, 3).join('.'), column: full[3], path: full.slice(4) };
+  const column = full[3];
+  if (column === undefined) throw new Error(`col('${key}'): expected table.column or project.dataset.table.column`);
+  return { table: full.slice(0, 3).join('.'), column, path: full.slice(4) };
 }
 
 export function table(fq: string): TableRef {
   const full = fq.split('.').length === 1 ? `demo.main.${fq}` : fq;
   const [project, dataset, t] = full.split('.');
+  if (project === undefined || dataset === undefined || t === undefined) throw new Error(`table('${fq}'): expected table or project.dataset.table`);
   return { fq: full, project, dataset, table: t, wildcard: false, informationSchema: false, view: false, function: false, opaque: false, timeTravel: false };
 }
 

@@ -6,6 +6,7 @@ import { mkdtempSync, writeFileSync, rmSync, mkdirSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { compilePolicy, loadPolicy } from '../../src/policy/engine.js';
 import { PolicyLoadError } from '../../src/policy/errors.js';
+import { at, first } from '../helpers/present.js';
 
 const RULES = join(import.meta.dirname, '..', '..', 'rules');
 
@@ -42,10 +43,10 @@ test('the demo policy loads', async () => {
 
 test('unknown key: file, line and a did-you-mean hint', () => {
   const e = refusal({ 'a.yaml': `${BASE}rolez: []\n` });
-  assert.equal(e.problems[0].file, 'a.yaml');
-  assert.equal(e.problems[0].line, 13);
-  assert.match(e.problems[0].message, /unknown key rolez/);
-  assert.match(e.problems[0].hint ?? '', /did you mean roles/);
+  assert.equal(first(e.problems, 'problem').file, 'a.yaml');
+  assert.equal(first(e.problems, 'problem').line, 13);
+  assert.match(first(e.problems, 'problem').message, /unknown key rolez/);
+  assert.match(first(e.problems, 'problem').hint ?? '', /did you mean roles/);
 });
 
 test('bad enum value: a hint with the closest value', () => {
@@ -62,38 +63,38 @@ test('unknown role reference and unknown approver role are refused', () => {
     'a.yaml': `${BASE}statements:\n  - id: s\n    roles: [analysts]\n    classes: [write]\n    effect: approval\n    approval: { approvers: [aprover] }\n`,
   });
   assert.equal(e.problems.length, 2);
-  assert.match(e.problems[0].message, /unknown role analysts/);
-  assert.match(e.problems[0].hint ?? '', /did you mean analyst/);
-  assert.equal(e.problems[0].line, 15);
-  assert.match(e.problems[1].message, /unknown approver role aprover/);
+  assert.match(first(e.problems, 'problem').message, /unknown role analysts/);
+  assert.match(first(e.problems, 'problem').hint ?? '', /did you mean analyst/);
+  assert.equal(first(e.problems, 'problem').line, 15);
+  assert.match(at(e.problems, 1, 'problem').message, /unknown approver role aprover/);
 });
 
 test('duplicate rule ids across files are refused with both locations', () => {
   const e = refusal({ 'a.yaml': BASE, 'b.yaml': `tools:\n  - id: role-a\n    roles: [analyst]\n    tools: [execute_sql]\n    effect: allow\n` });
-  assert.equal(e.problems[0].file, 'b.yaml');
-  assert.equal(e.problems[0].line, 2);
-  assert.match(e.problems[0].message, /already used at a\.yaml:10/);
+  assert.equal(first(e.problems, 'problem').file, 'b.yaml');
+  assert.equal(first(e.problems, 'problem').line, 2);
+  assert.match(first(e.problems, 'problem').message, /already used at a\.yaml:10/);
 });
 
 test('tool rules must name described tools; sql tools need sqlArgument', () => {
   const e = refusal({ 'a.yaml': `${BASE}tools:\n  - id: t\n    roles: [analyst]\n    tools: [execute_sq]\n    effect: allow\n` });
-  assert.match(e.problems[0].message, /tool execute_sq is not described/);
-  assert.match(e.problems[0].hint ?? '', /did you mean execute_sql/);
+  assert.match(first(e.problems, 'problem').message, /tool execute_sq is not described/);
+  assert.match(first(e.problems, 'problem').hint ?? '', /did you mean execute_sql/);
   // A tool the upstream's kind does not know must say which argument carries its SQL.
   const f = refusal({ 'a.yaml': BASE.replace('execute_sql: { kind: sql, sqlArgument: sql }', 'run_query: { kind: sql }') });
-  assert.match(f.problems[0].message, /needs sqlArgument/);
+  assert.match(first(f.problems, 'problem').message, /needs sqlArgument/);
   // A kind's own tool cannot be re-described: the SQL is where the upstream reads it.
   const g = refusal({ 'a.yaml': BASE.replace('{ kind: sql, sqlArgument: sql }', '{ kind: sql, sqlArgument: query }') });
-  assert.match(g.problems[0].message, /carries its SQL in argument sql, not query/);
+  assert.match(first(g.problems, 'problem').message, /carries its SQL in argument sql, not query/);
 });
 
 test('YAML syntax errors and invalid regexes give lines', () => {
   const e = refusal({ 'a.yaml': `${BASE}roles: [\n` });
-  assert.equal(e.problems[0].file, 'a.yaml');
-  assert.ok(e.problems[0].line !== null);
+  assert.equal(first(e.problems, 'problem').file, 'a.yaml');
+  assert.ok(first(e.problems, 'problem').line !== null);
   const r = refusal({ 'a.yaml': `${BASE}classifications:\n  - id: c\n    classification: pii.x\n    regex: ['(unclosed']\n` });
-  assert.match(r.problems[0].message, /invalid regular expression/);
-  assert.equal(r.problems[0].line, 16);
+  assert.match(first(r.problems, 'problem').message, /invalid regular expression/);
+  assert.equal(first(r.problems, 'problem').line, 16);
 });
 
 test('unknown classification in visibility, approval without a block, empty classification', () => {
@@ -107,9 +108,9 @@ test('unknown classification in visibility, approval without a block, empty clas
 
 test('reference errors are reported after schema errors are fixed (classification typo)', () => {
   const e = refusal({ 'a.yaml': `${BASE}classifications:\n  - { id: c1, classification: pii.ssn, names: [ssn] }\nvisibility:\n  - { id: v, roles: [analyst], classifications: { pii.sn: clear } }\n` });
-  assert.match(e.problems[0].message, /unknown classification pii\.sn/);
-  assert.match(e.problems[0].hint ?? '', /did you mean pii\.ssn/);
-  assert.equal(e.problems[0].line, 16);
+  assert.match(first(e.problems, 'problem').message, /unknown classification pii\.sn/);
+  assert.match(first(e.problems, 'problem').hint ?? '', /did you mean pii\.ssn/);
+  assert.equal(first(e.problems, 'problem').line, 16);
 });
 
 test('no files at all is a refusal, not an empty allow-nothing policy that looks fine', async () => {

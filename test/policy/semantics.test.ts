@@ -8,6 +8,7 @@ import { compilePolicy, type Policy } from '../../src/policy/engine.js';
 import type { Analysis, CatalogTable, SchemaCatalog } from '../../src/sql/types.js';
 import { analyze } from '../../src/sql/analyze.js';
 import { StaticCatalog } from '../../src/policy/catalog.js';
+import { first } from '../helpers/present.js';
 import { analysis, identity, type StmtSpec } from './helpers.js';
 
 const EXAMPLE = readFileSync(join(import.meta.dirname, '..', '..', 'rules', 'examples', 'bigquery-bank.yaml'), 'utf8');
@@ -52,8 +53,8 @@ const CUST = 'acme-bank-prod.core_banking.customers';
 test('a BigQuery policy tag classifies a column whose name says nothing', () => {
   const d = decide(bq, FRAUD, bqsql(`SELECT tin_value FROM \`${CUST}\``));
   assert.equal(d.action, 'mask');
-  assert.equal(d.maskPlan?.columns[0].classification, 'pii.ssn');
-  assert.equal(d.maskPlan?.columns[0].method, 'last4');
+  assert.equal(d.maskPlan?.columns[0]?.classification, 'pii.ssn');
+  assert.equal(d.maskPlan?.columns[0]?.method, 'last4');
   assert.ok(d.ruleIds.includes('mask-fraud'));
   // … and the engine masks it where it is read.
   assert.match(d.engine?.sql ?? '', /CONCAT\('XXXXX', SUBSTR\(`tin_value`, -4\)\)/);
@@ -65,7 +66,7 @@ test('a live catalog passed with the call overrides the static one (tags found a
   const a = bqsql(sql, live);
   const id = identity('u@acme-bank.com', FRAUD);
   const d = bq.decide({ identity: id, roles: bq.rolesFor(id), tool: 'execute_sql', args: { sql }, analysis: a, catalog: live });
-  assert.equal(d.maskPlan?.columns[0].classification, 'pci.pan');
+  assert.equal(d.maskPlan?.columns[0]?.classification, 'pci.pan');
   // The static catalog does not know the column at all: the analyzer cannot resolve it.
   assert.equal(decide(bq, FRAUD, bqsql(sql)).action, 'deny');
 });
@@ -127,8 +128,8 @@ test('trust is per kind and per role: kyc may run unresolved columns, fraud may 
   assert.notEqual(kyc.action, 'deny', kyc.message);
   assert.ok(kyc.ruleIds.includes('kyc-trusts-views'));
   // kyc is not cleared for pci.pan, so the untraceable column is masked with the strictest method it uses.
-  assert.equal(kyc.maskPlan?.columns[0].classification, 'unresolved');
-  assert.equal(kyc.maskPlan?.columns[0].method, 'last4');
+  assert.equal(kyc.maskPlan?.columns[0]?.classification, 'unresolved');
+  assert.equal(kyc.maskPlan?.columns[0]?.method, 'last4');
   assert.equal(decide(bq, FRAUD, a).action, 'deny');
   const ei = bqa({ read: [], out: [], opaque: [{ kind: 'execute_immediate', detail: '', statement: 0 }] });
   assert.equal(decide(bq, ['gcp-kyc@acme-bank.com'], ei).action, 'deny');
@@ -180,11 +181,11 @@ test('within a role the strictest visibility rule wins, whatever the order', () 
   for (const order of [
     ['{ pii.ssn: last4 }', "{ 'pii.*': redact }"],
     ["{ 'pii.*': redact }", '{ pii.ssn: last4 }'],
-  ]) {
+  ] as const) {
     const p = compilePolicy([{ name: 'p.yaml', text: MINI(`visibility:\n  - { id: v1, roles: [a], classifications: ${order[0]} }\n  - { id: v2, roles: [a], classifications: ${order[1]} }\n`) }]);
     const d = decide(p, ['a'], analysis('q', { read: ['customers'], out: [['ssn', ['customers.ssn']]] }));
-    assert.equal(d.maskPlan?.columns[0].method, 'redact');
-    assert.equal(d.maskPlan?.columns[0].ruleId, 'v2'.replace('2', order[0].includes('*') ? '1' : '2'));
+    assert.equal(d.maskPlan?.columns[0]?.method, 'redact');
+    assert.equal(d.maskPlan?.columns[0]?.ruleId, 'v2'.replace('2', order[0].includes('*') ? '1' : '2'));
   }
 });
 
@@ -240,7 +241,7 @@ test('EXTERNAL_QUERY is judged by trust (its opaque flag), not by a table rule',
     timeTravel: false,
   };
   const a = bqa({ read: [], out: [] });
-  a.statements[0].tablesRead.push(ext);
+  first(a.statements, 'statement').tablesRead.push(ext);
   const flagged: Analysis = { ...a, opaque: [{ kind: 'external_query', detail: 'federated', statement: 0 }] };
   const d = decide(bq, FRAUD, flagged);
   assert.deepEqual([d.action, d.ruleIds], ['deny', ['opaque-untrusted']]);
@@ -270,7 +271,7 @@ test('INFORMATION_SCHEMA needs a pattern that names it: ** does not reach JOBS',
     timeTravel: false,
   };
   const a = bqa({ read: [], out: [] });
-  a.statements[0].tablesRead.push(is);
+  first(a.statements, 'statement').tablesRead.push(is);
   const d = decide(p, ['a'], a);
   assert.deepEqual([d.action, d.ruleIds], ['deny', ['default-deny']]);
   const named = compilePolicy([{ name: 'p.yaml', text: MINI('').replace("tables: ['demo.main.*']", "tables: ['**', 'demo.*.INFORMATION_SCHEMA.*']").replace('dialect: sqlite', 'dialect: bigquery') }]);
