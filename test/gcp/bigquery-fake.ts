@@ -140,7 +140,10 @@ export class FakeBigQuery {
   private route(method: string, url: URL, body: any): { status: number; body: unknown } {
     const m = /^\/bigquery\/v2\/projects\/([^/]+)\/(queries|jobs)(?:\/([^/]+))?$/.exec(url.pathname);
     if (!m) return { status: 404, body: { error: { code: 404, message: `no route ${method} ${url.pathname}` } } };
-    const [, project, kind, id] = m;
+    // project and kind are mandatory groups of the pattern; the id is optional.
+    const project = m[1]!;
+    const kind = m[2]!;
+    const id = m[3];
     if (method === 'POST' && kind === 'queries' && !id) {
       const r = this.run(project, body.query, body.queryParameters);
       if (typeof r !== 'string') return r;

@@ -17,6 +17,7 @@ import { verifyBigQuery, buildVerifyQuery } from '../../src/gcp/verify-source.js
 import { createBigQueryCatalogProvider, columnsFromFieldPaths } from '../../src/gcp/catalog.js';
 import { FakePubSubServer } from '../fixtures/pubsub-server.js';
 import { FakeBigQuery, type FakeQuery } from './bigquery-fake.js';
+import { first } from '../helpers/present.js';
 
 process.env.METADATA_SERVER_DETECTION = 'none';
 
@@ -85,7 +86,7 @@ after(async () => {
 const day = (r: Record<string, unknown>) => String(r.event_time).slice(0, 10);
 
 async function verify(extra: Partial<Parameters<typeof verifyBigQuery>[0]> = {}) {
-  const d = day(rows[0]);
+  const d = day(first(rows, 'row in the BigQuery table'));
   return verifyBigQuery({ table: TABLE, from: d, to: d, publicKeys, bigquery: client, progress: false, ...extra });
 }
 
@@ -198,15 +199,15 @@ test('catalog provider: COLUMN_FIELD_PATHS (dataset-qualified: dataViewer on the
     let clock = 0;
     const provider = createBigQueryCatalogProvider({ projectId: 'test-project', location: 'US', ttlMs: 1000, now: () => clock, bigquery: new BigQuery(cat.clientOptions()) });
     const ref = (dataset: string, table: string) => ({ fq: `test-project.${dataset}.${table}`, project: 'test-project', dataset, table });
-    const [t] = await provider.load([ref('bank', 'customers'), ref('bank', 'missing')]);
+    const t = first(await provider.load([ref('bank', 'customers'), ref('bank', 'missing')]), 'table loaded from the catalog');
     assert.equal(t.fq, 'test-project.bank.customers');
     assert.deepEqual(
       t.columns.map((c) => c.name),
       ['id', 'ssn', 'address'],
     );
-    assert.deepEqual(t.columns[1].policyTags, ['projects/p/locations/us/taxonomies/1/policyTags/ssn']);
+    assert.deepEqual(t.columns[1]?.policyTags, ['projects/p/locations/us/taxonomies/1/policyTags/ssn']);
     assert.deepEqual(
-      t.columns[2].fields?.map((f) => [f.name, f.policyTags ?? []]),
+      t.columns[2]?.fields?.map((f) => [f.name, f.policyTags ?? []]),
       [
         ['city', []],
         ['zip', ['projects/p/locations/us/taxonomies/1/policyTags/zip']],

@@ -10,6 +10,7 @@ import type { FakeMetadataServer } from '../fixtures/metadata-server.js';
 import { startBigQueryGateway, type BigQueryGateway } from './bigquery-gateway.js';
 import { readEvents } from '../../src/audit/reader.js';
 import type { TestStack } from '../helpers/gateway.js';
+import { first } from '../helpers/present.js';
 
 const SSN_TAG = 'projects/test-project/locations/us/taxonomies/7/policyTags/ssn';
 const fieldRows = (q: FakeQuery) => {
@@ -44,16 +45,16 @@ test('a policy-tagged column is classified from BigQuery and the pipeline role i
 
   const refused = await call('payouts');
   assert.equal(refused.isError, true);
-  assert.match(refused.content[0].text ?? '', /pii\.ssn/);
-  assert.match(refused.content[0].text ?? '', /pipeline-no-pii/);
+  assert.match(refused.content[0]?.text ?? '', /pii\.ssn/);
+  assert.match(refused.content[0]?.text ?? '', /pipeline-no-pii/);
   assert.ok(bq.queries.length >= 1, 'the gateway asked BigQuery for the table');
-  assert.deepEqual(bq.queries[0].params.names, ['payouts']);
+  assert.deepEqual(bq.queries[0]?.params.names, ['payouts']);
   assert.ok(metadata.tokenRequests >= 1, 'with the service identity from the metadata server');
 
   // Control: the same column without the tag is not classified, so policy lets the read through
   // (it then reaches the SQLite demo upstream, which knows no such table: not our concern here).
   const passed = await call('refunds');
-  assert.doesNotMatch(passed.content[0].text ?? '', /pipeline-no-pii/);
+  assert.doesNotMatch(first(passed.content, 'content item of the control call').text ?? '', /pipeline-no-pii/);
 
   const decisions: string[] = [];
   for await (const { event } of readEvents(join(stack.dataDir, 'audit')))

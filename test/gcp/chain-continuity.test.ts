@@ -19,6 +19,7 @@ import { auditTableSchema } from '../../src/gcp/audit-schema.js';
 import { verifyBigQuery } from '../../src/gcp/verify-source.js';
 import { FakePubSubServer } from '../fixtures/pubsub-server.js';
 import { FakeBigQuery, type FakeQuery } from './bigquery-fake.js';
+import { first } from '../helpers/present.js';
 
 process.env.METADATA_SERVER_DETECTION = 'none';
 
@@ -183,7 +184,7 @@ test('verify --bigquery checks each chain on its own: clean one sealed, crashed 
   );
   assert.deepEqual(noticeFor(r, chains.clean), []);
 
-  const [crashed] = noticeFor(r, chains.crashed);
+  const crashed = first(noticeFor(r, chains.crashed), 'notice for the crashed chain');
   assert.equal(crashed.kind, 'open_tail');
   assert.match(crashed.message, /never sealed/);
   assert.match(crashed.message, /instance bqwarden-gateway-00001-abc-1-abcdef/);
@@ -191,7 +192,7 @@ test('verify --bigquery checks each chain on its own: clean one sealed, crashed 
   assert.match(crashed.message, /signed up to seq 3; the 2 event\(s\) after that are hash-linked but unsigned/);
   assert.match(crashed.message, /Chains are per instance: each gateway process writes its own chain/);
 
-  const [spanning] = noticeFor(r, chains.spanning);
+  const spanning = first(noticeFor(r, chains.spanning), 'notice for the spanning chain');
   assert.match(spanning.message, /continues after 2026-01-10: 3 more event\(s\) up to seq 5 at 2026-01-11T00:00:08/);
   assert.match(text, /NOTICE open_tail .*never sealed/);
   assert.equal(bq.queries.filter((q) => /GROUP BY chain_id/.test(q.query)).length, 1, 'one grouped look past the window');
@@ -199,12 +200,12 @@ test('verify --bigquery checks each chain on its own: clean one sealed, crashed 
 
 test('a wider window shows the spanning chain never sealed either; a recent end reads as still running', async () => {
   let r = await verify('2026-01-10', '2026-01-11');
-  assert.match(noticeFor(r, chains.spanning)[0].message, /never sealed: it started at seq 0/);
-  assert.match(noticeFor(r, chains.spanning)[0].message, /no signed checkpoint in the window; the 6 event\(s\)/);
+  assert.match(first(noticeFor(r, chains.spanning), 'notice').message, /never sealed: it started at seq 0/);
+  assert.match(first(noticeFor(r, chains.spanning), 'notice').message, /no signed checkpoint in the window; the 6 event\(s\)/);
   r = await verify('2026-01-10', '2026-01-10', '2026-01-10T10:40:00.000Z');
-  assert.match(noticeFor(r, chains.crashed)[0].message, /still being written \(last event seq 5/);
+  assert.match(first(noticeFor(r, chains.crashed), 'notice').message, /still being written \(last event seq 5/);
   r = await verify('2026-01-10', '2026-01-10', undefined, { classifyOpenChains: false });
-  assert.match(noticeFor(r, chains.spanning)[0].message, /not looked up/);
+  assert.match(first(noticeFor(r, chains.spanning), 'notice').message, /not looked up/);
 });
 
 test('per-instance chains still catch tampering: a deleted middle event breaks; a cut seal reads as a crash (the archive is the check)', async () => {
@@ -222,7 +223,7 @@ test('per-instance chains still catch tampering: a deleted middle event breaks; 
     const last = Math.max(...saved.filter((x) => x.chain_id === chains.clean).map((x) => Number(x.seq)));
     rows = saved.filter((x) => !(x.chain_id === chains.clean && Number(x.seq) >= last - 1));
     r = await verify('2026-01-10', '2026-01-10');
-    assert.match(noticeFor(r, chains.clean)[0].message, /never sealed/);
+    assert.match(first(noticeFor(r, chains.clean), 'notice').message, /never sealed/);
   } finally {
     rows = saved;
   }

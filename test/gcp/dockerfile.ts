@@ -18,8 +18,10 @@ export function instructions(text: string): Instr[] {
     .map((l) => l.trim())
     .filter(Boolean)
     .map((l) => {
-      const m = /^(\S+)\s+(.*)$/.exec(l)!;
-      return { op: m[1].toUpperCase(), args: m[2] };
+      const m = /^(\S+)\s+(.*)$/.exec(l);
+      if (!m) throw new Error(`Dockerfile instruction without arguments: ${l}`);
+      // Both groups are mandatory in the pattern.
+      return { op: m[1]!.toUpperCase(), args: m[2]! };
     });
 }
 
@@ -34,7 +36,7 @@ export function stages(ins: Instr[]): Stage[] {
   for (const i of ins) {
     if (i.op === 'FROM') {
       const m = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(i.args.trim())!;
-      out.push({ base: m[1], name: m[2] ?? null, ins: [] });
+      out.push({ base: m[1]!, name: m[2] ?? null, ins: [] }); // the base group is mandatory
     }
     out.at(-1)?.ins.push(i);
   }
@@ -61,7 +63,7 @@ export function copiesOf(stage: Stage): Copy[] {
 /** ENV of a stage as key/value pairs (KEY=value forms). */
 export function envOf(stage: Stage): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const i of stage.ins.filter((x) => x.op === 'ENV')) for (const m of i.args.matchAll(/(\w+)=(\S+)/g)) env[m[1]] = m[2];
+  for (const i of stage.ins.filter((x) => x.op === 'ENV')) for (const m of i.args.matchAll(/(\w+)=(\S+)/g)) env[m[1]!] = m[2]!; // both groups mandatory
   return env;
 }
 

@@ -13,6 +13,7 @@ import { startBigQueryGateway, type BigQueryGateway } from './bigquery-gateway.j
 import { readEvents } from '../../src/audit/reader.js';
 import type { AuditEvent } from '../../src/audit/event.js';
 import type { TestStack } from '../helpers/gateway.js';
+import { at } from '../helpers/present.js';
 
 const BUDGET = 1_000_000;
 
@@ -81,7 +82,7 @@ test('attack: our analysis says SELECT, BigQuery would run a script or a DELETE:
   for (const [marker, type] of [
     ['/*bq:script*/', 'SCRIPT'],
     ['/*bq:delete*/', 'DELETE'],
-  ]) {
+  ] as const) {
     const r = await call(PIPELINE, [], `SELECT id FROM \`test-project.reporting.refunds\` ${marker}`);
     assert.equal(r.isError, true);
     assert.match(text(r), new RegExp(`our analysis found SELECT \\(read\\), BigQuery's dry run says ${type}; denied \\(rule dry-run\\)`));
@@ -134,7 +135,7 @@ test('the dry run sees the SQL that will run (the masked rewrite), with the defa
   const r = await call('fay@test-project.example', ['gcp-fraud-analysts@acme-bank.com'], sql);
   assert.doesNotMatch(text(r), /rule dry-run|byte-budget/, text(r));
   assert.equal(bq.dryRuns.length, before + 1);
-  const seen = bq.dryRuns[bq.dryRuns.length - 1];
+  const seen = at(bq.dryRuns, -1, 'dry run sent to BigQuery');
   assert.notEqual(seen.query, sql, 'BigQuery was asked about the rewritten statement');
   const e = await lastEvent((ev) => ev.sql_sha256 !== null && (ev.sql_text ?? '').includes('core_banking.customers') && ev.decision === 'mask');
   assert.ok(e.sql_executed_sha256, 'the call ran the masked rewrite');

@@ -10,6 +10,7 @@ import { loadPublicKeysFromDir } from '../../src/audit/checkpoint.js';
 import { verifyDir } from '../../src/audit/verify.js';
 import { FakeGcsServer } from '../fixtures/gcs-server.js';
 import { chainFiles, openLog, readLinesOf, request, tempData, writeLinesOf } from '../audit/helpers.js';
+import { at, first } from '../helpers/present.js';
 
 process.env.METADATA_SERVER_DETECTION = 'none';
 
@@ -31,7 +32,7 @@ test('anchors in the locked bucket: a cut tail is a break, and the anchors thems
     const exporter = new AnchorExporter({ log, store: s, instance: 'gw-1' });
     for (let i = 0; i < 8; i++) await log.append(request(i));
     await exporter.flush();
-    const [file] = chainFiles(t.audit);
+    const file = first(chainFiles(t.audit), 'chain file');
     writeLinesOf(file, readLinesOf(file).slice(0, -3));
     const listed = await s.list();
     assert.equal(listed.anchors.length, 1);
@@ -44,10 +45,10 @@ test('anchors in the locked bucket: a cut tail is a break, and the anchors thems
 
     // The attacker holds the gateway's identity (objectCreator): no delete, and a create-only put cannot replace.
     const bucket = new Storage({ apiEndpoint: gcs.endpoint, projectId: 'bank-prod' }).bucket('bank-audit-anchors');
-    const name = gcs.list('bank-audit-anchors')[0].name;
+    const name = first(gcs.list('bank-audit-anchors'), 'anchor object').name;
     await assert.rejects(bucket.file(name).delete(), (e: { code?: number }) => e.code === 403);
     await assert.rejects(bucket.file(name).save('{}', { resumable: false }), (e: { code?: number }) => e.code === 403);
-    await assert.rejects(s.put({ ...listed.anchors[0], hash: '0'.repeat(64) }), /already exists with other content/);
+    await assert.rejects(s.put({ ...first(listed.anchors, 'listed anchor'), hash: '0'.repeat(64) }), /already exists with other content/);
     await log.close().catch(() => undefined);
   } finally {
     t.cleanup();
@@ -76,16 +77,17 @@ test('anchor store unreachable: the put fails (and the exporter keeps the lag), 
 test('approval claims: of 20 concurrent claims from 4 instances exactly one wins; an unreachable store is an error, not a win', async () => {
   const instances = Array.from({ length: 4 }, () => gcsClaimStore({ bucket: 'bank-approvals', apiEndpoint: gcs.endpoint, projectId: 'bank-prod' }));
   const by = (i: number) => ({ instance: `gw-${i % 4}`, session_id: `s-${i}`, request_id: String(i), at: new Date().toISOString() });
-  const results = await Promise.all(Array.from({ length: 20 }, (_, i) => instances[i % 4].claim('apr-abcdefgh2345', by(i))));
+  const instance = (i: number) => at(instances, i % 4, 'claim store');
+  const results = await Promise.all(Array.from({ length: 20 }, (_, i) => instance(i).claim('apr-abcdefgh2345', by(i))));
   assert.equal(results.filter(Boolean).length, 1);
-  const [obj] = gcs.list('bank-approvals', 'claims/');
+  const obj = first(gcs.list('bank-approvals', 'claims/'), 'claim object');
   assert.equal(obj.name, 'claims/apr-abcdefgh2345.json');
   assert.equal(JSON.parse(obj.data.toString()).approval_id, 'apr-abcdefgh2345');
-  assert.equal(await instances[0].claim('apr-abcdefgh2345', by(99)), false);
-  await assert.rejects(instances[0].claim('../x', by(1)), /invalid approval id/);
+  assert.equal(await instance(0).claim('apr-abcdefgh2345', by(99)), false);
+  await assert.rejects(instance(0).claim('../x', by(1)), /invalid approval id/);
   gcs.unavailable = true;
   try {
-    await assert.rejects(instances[1].claim('apr-zzzzzzzz2345', by(1)), /unavailable/);
+    await assert.rejects(instance(1).claim('apr-zzzzzzzz2345', by(1)), /unavailable/);
   } finally {
     gcs.unavailable = false;
   }

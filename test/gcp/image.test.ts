@@ -174,7 +174,7 @@ before(async () => {
   for (const i of final.ins.filter((x) => x.op === 'RUN')) {
     const m = /mkdir -p (\S+) && chown node:node \1/.exec(i.args);
     assert.ok(m, `the layout test does not know RUN ${i.args}`);
-    const dir = join(layout, m[1].replace(/^\/app\/?/, ''));
+    const dir = join(layout, m[1]!.replace(/^\/app\/?/, ''));
     mkdirSync(dir, { recursive: true });
     if (asRoot) chownSync(dir, NOBODY, NOBODY);
   }

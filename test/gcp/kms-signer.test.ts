@@ -40,7 +40,7 @@ for (const alg of ['EC_SIGN_P256_SHA256', 'EC_SIGN_ED25519'] as KmsAlgorithm[]) 
       const r = await verifyDir(t.audit, { publicKeys: [pinned], requireSealed: true });
       assert.equal(r.ok, true, JSON.stringify(r.breaks));
       assert.deepEqual(r.keys, [{ key_id: signer.keyId, source: pinned.source }]);
-      assert.equal(r.chains[0].checkpoints, 3);
+      assert.equal(r.chains[0]?.checkpoints, 3);
       // The local demo key is not the KMS key: pinning it refuses every checkpoint.
       const other = await verifyDir(t.audit, { publicKeys: [(await import('../../src/audit/checkpoint.js')).loadOrCreateSigner({ keysDir: t.keys }).publicKeyPem] });
       assert.deepEqual([...new Set(other.breaks.map((b) => b.kind))], ['unknown_key']);

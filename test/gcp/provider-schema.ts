@@ -34,31 +34,32 @@ function entries(body: string): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   for (const line of body.split('\n')) {
     const m = /^\s*([a-z0-9_]+): (.*?),?\s*$/.exec(line);
-    if (m) out.push([m[1], m[2]]);
+    if (m) out.push([m[1]!, m[2]!]); // both groups mandatory
   }
   return out;
 }
 
 function returnedLiteral(fnBody: string): string | null {
   const m = /return \{\n([\s\S]*?)\n\s*\};/.exec(fnBody);
-  return m ? m[1] : null;
+  return m ? m[1]! : null; // the group is mandatory
 }
 
 function parseFile(js: string): { fns: Map<string, string>; top: string | null; type: string | null; data: boolean } {
   const fns = new Map<string, string>();
   for (const m of js.matchAll(/^function (\w+)ToTerraform\(struct\) \{([\s\S]*?)^\}/gm)) {
-    const lit = returnedLiteral(m[2]);
-    if (lit !== null) fns.set(m[1], lit);
+    // Both groups are mandatory in the pattern.
+    const lit = returnedLiteral(m[2]!);
+    if (lit !== null) fns.set(m[1]!, lit);
   }
   const synth = /\n {4}synthesizeAttributes\(\) \{([\s\S]*?)\n {4}\}/.exec(js);
   const type = /\.tfResourceType = "([a-z0-9_]+)";/.exec(js)?.[1] ?? null;
-  return { fns, top: synth ? returnedLiteral(synth[1]) : null, type, data: /extends cdktf\.TerraformDataSource/.test(js) };
+  return { fns, top: synth ? returnedLiteral(synth[1]!) : null, type, data: /extends cdktf\.TerraformDataSource/.test(js) };
 }
 
 function build(literal: string, fns: Map<string, string>, depth = 0): BlockSchema {
   const schema: BlockSchema = { attrs: new Set(), blocks: new Map() };
   for (const [key, expr] of entries(literal)) {
-    const nested = [...expr.matchAll(/\b(\w+)ToTerraform\b/g)].map((m) => m[1]).find((n) => fns.has(n));
+    const nested = [...expr.matchAll(/\b(\w+)ToTerraform\b/g)].map((m) => m[1]!).find((n) => fns.has(n));
     if (nested && depth < 12) schema.blocks.set(key, build(fns.get(nested)!, fns, depth + 1));
     else schema.attrs.add(key);
   }
@@ -69,8 +70,9 @@ function requiredArgs(dts: string): Set<string> {
   const out = new Set<string>();
   const config = /export interface \w+Config extends cdktf\.TerraformMetaArguments \{([\s\S]*?)\n\}/.exec(dts);
   if (!config) return out;
-  for (const m of config[1].matchAll(/#([a-z0-9_]+) \w+#\w+\}\n\s*\*\/\n\s*readonly (\w+)(\?)?:/g)) {
-    if (!m[3]) out.add(m[1]);
+  // Mandatory groups below: config[1], m[1]; m[3] is the optional '?'.
+  for (const m of config[1]!.matchAll(/#([a-z0-9_]+) \w+#\w+\}\n\s*\*\/\n\s*readonly (\w+)(\?)?:/g)) {
+    if (!m[3]) out.add(m[1]!);
   }
   return out;
 }

@@ -9,6 +9,7 @@ import { FakePubSubServer, type PublishAction } from '../fixtures/pubsub-server.
 import { PubSubAuditSink, PubSubSinkError } from '../../src/sinks/pubsub.js';
 import { AuditEventSchema, type AuditEvent } from '../../src/audit/event.js';
 import { fakeChain } from './events.js';
+import { at, first } from '../helpers/present.js';
 
 process.env.METADATA_SERVER_DETECTION = 'none';
 
@@ -43,7 +44,7 @@ function sink(retry: Record<string, number> = {}): PubSubAuditSink {
 }
 
 function storedIds(): Set<string> {
-  return new Set(server.messages.map((m) => m.attributes.event_id));
+  return new Set(server.messages.flatMap((m) => m.attributes.event_id ?? []));
 }
 
 /** write() that asserts, at the moment it resolves, that the server holds every event. */
@@ -87,11 +88,11 @@ test('publishes every event as schema-valid JSON with the chain as ordering key'
   await Promise.all([...[0, 4, 8].map((i) => checkedWrite(s, a.slice(i, i + 4))), checkedWrite(s, b.slice(0, 3)), checkedWrite(s, [...b.slice(3)])]);
   assert.equal(server.messages.length, 19);
   assertOrderedNoLoss([...a, ...b]);
-  const m = server.messages[0];
+  const m = first(server.messages, 'published message');
   assert.equal(m.topic, 'projects/test-project/topics/audit');
   assert.deepEqual(Object.keys(m.attributes).sort(), ['chain_id', 'event_id', 'event_type', 'schema_version', 'seq']);
   assert.ok(s.isReady());
-  assert.deepEqual(await s.recoverHead('chain-a'), { chain_id: 'chain-a', seq: 11, hash: a[11].hash });
+  assert.deepEqual(await s.recoverHead('chain-a'), { chain_id: 'chain-a', seq: 11, hash: at(a, 11, 'event of chain-a').hash });
   assert.equal(await s.recoverHead('unknown'), null);
 });
 
@@ -192,7 +193,7 @@ test('an event that does not match the audit schema is refused before publishing
   await assert.rejects(s.write([broken]), (e: unknown) => e instanceof PubSubSinkError && e.reason === 'invalid_event' && /seq/.test(e.message));
   const extra = { ...ev, unexpected_field: 'x' } as AuditEvent;
   await s.write([extra]);
-  assert.equal(JSON.parse(server.messages[0].data.toString()).unexpected_field, undefined, 'unknown keys are stripped, never published');
+  assert.equal(JSON.parse(first(server.messages, 'published message').data.toString()).unexpected_field, undefined, 'unknown keys are stripped, never published');
   assert.equal(server.publishCalls, 1);
 });
 

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO, startStack } from '../helpers/gateway.js';
+import { first } from '../helpers/present.js';
 
 function step7(): string {
   const doc = readFileSync(join(REPO, 'docs', 'gcp.md'), 'utf8');
@@ -24,7 +25,7 @@ test('docs/gcp.md step 7: the curl handshake and tools/call work as printed', as
     return;
   }
   const lines = step7().split('\n');
-  assert.match(lines[0], /^URL=\$\(terraform output -raw mcp_url\) TOKEN=\$\(gcloud auth print-identity-token\)$/);
+  assert.match(first(lines, 'first line of step 7'), /^URL=\$\(terraform output -raw mcp_url\) TOKEN=\$\(gcloud auth print-identity-token\)$/);
   const stack = await startStack({ demoUpstreams: true });
   const dir = mkdtempSync(join(tmpdir(), 'bqw-runbook-'));
   t.after(async () => {
@@ -40,7 +41,7 @@ test('docs/gcp.md step 7: the curl handshake and tools/call work as printed', as
   const call = events.find((e) => e.id === 2);
   assert.ok(call?.result, `tools/call answered: ${stdout}`);
   // In the demo the BigQuery-qualified table is unknown, so policy refuses it, naming why.
-  assert.match(call.result.content?.[0].text ?? '', /demo\.bank_analytics\.customers|not allowed|denied/i);
+  assert.match(call.result.content?.[0]?.text ?? '', /demo\.bank_analytics\.customers|not allowed|denied/i);
 });
 
 /**

@@ -9,6 +9,7 @@ import { auditTableSchema, auditTopicProto, eventTableFields, METADATA_COLUMN_NA
 import { staleGenerated } from '../../src/gcp/generate.js';
 import { lookerStudioUrl, parseTableId } from '../../src/gcp/looker.js';
 import { fakeChain } from './events.js';
+import { only } from '../helpers/present.js';
 
 const require = createRequire(import.meta.url);
 
@@ -59,7 +60,7 @@ test('the topic schema is valid proto3 that accepts a real event published as JS
   const type = root.lookupType('bqwarden.audit.v1.AuditEvent');
   const protoFields = Object.keys(type.fields).sort();
   assert.deepEqual(protoFields, Object.keys(AuditEventSchema.shape).sort(), 'proto fields are exactly the event fields');
-  const [ev] = fakeChain('c', 1);
+  const ev = only(fakeChain('c', 1), 'event of a one-event chain');
   const withNulls = JSON.parse(JSON.stringify(ev)) as Record<string, unknown>;
   assert.equal(withNulls.actor_subject, null, 'events carry explicit nulls');
   const nonNull = Object.fromEntries(Object.entries(withNulls).filter(([, v]) => v !== null));

@@ -12,6 +12,7 @@ import type { AuditEvent } from '../../src/audit/event.js';
 import { FakePubSubServer } from '../fixtures/pubsub-server.js';
 import { status } from '@grpc/grpc-js';
 import { fakeChain } from './events.js';
+import { at } from '../helpers/present.js';
 
 process.env.METADATA_SERVER_DETECTION = 'none';
 
@@ -49,7 +50,7 @@ test('writes are acknowledged once spooled, even while downstream is down, then 
   assert.equal(inner.received.length, 0);
   assert.ok(spool.isReady(), 'the spool stays ready while it has room');
   assert.ok(spool.lastDrainError, 'the failed drain is reported');
-  assert.deepEqual(await spool.recoverHead('c'), { chain_id: 'c', seq: 9, hash: evs[9].hash });
+  assert.deepEqual(await spool.recoverHead('c'), { chain_id: 'c', seq: 9, hash: at(evs, 9, 'spooled event').hash });
   inner.failing = false;
   await spool.drain();
   assert.deepEqual(
@@ -88,7 +89,7 @@ test('undrained events survive a restart; a torn last line is dropped', async (t
   const inner = new MemorySink();
   inner.failing = false;
   const second = new SpoolSink(inner, { dir, drainIntervalMs: 1000 });
-  assert.deepEqual(await second.recoverHead('r'), { chain_id: 'r', seq: 3, hash: evs[3].hash });
+  assert.deepEqual(await second.recoverHead('r'), { chain_id: 'r', seq: 3, hash: at(evs, 3, 'spooled event').hash });
   await second.drain();
   assert.deepEqual(
     inner.received.map((e) => e.event_id),

@@ -10,6 +10,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from '@cdktf/hcl2json';
 import { checkBody, loadProviderSchema } from './provider-schema.js';
+import { at, present } from '../helpers/present.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'terraform');
 const moduleDir = join(root, 'modules', 'bqwarden');
@@ -51,6 +52,8 @@ before(async () => {
   example = (await parseDir(exampleDir)).merged;
 });
 
+/** One .tf file of the module, parsed. */
+const file = (name: string): Obj => present(files[name], `terraform/modules/bqwarden/${name}`);
 const res = (type: string, name: string): Obj => {
   const r = mod.resource?.[type]?.[name]?.[0];
   assert.ok(r, `resource ${type}.${name} exists`);
@@ -85,7 +88,7 @@ test('the checkers catch what they look for (adversarial)', async () => {
 });
 
 test('versions.tf pins terraform and every provider with lower and upper bounds', () => {
-  const tf = files['versions.tf'].terraform[0];
+  const tf = file('versions.tf').terraform[0];
   // 1.11: write-only arguments and ephemeral resources (secrets.tf).
   assert.match(tf.required_version, />=\s*1\.11/);
   const providers = tf.required_providers[0];
@@ -103,10 +106,10 @@ test('every variable (module and example) has a description', () => {
     ['example', example],
   ] as const) {
     for (const [name, v] of Object.entries(m.variable ?? {})) {
-      assert.ok((v as Obj[])[0].description?.length > 10, `${where} variable ${name} has a description`);
+      assert.ok((v as Obj[])[0]?.description?.length > 10, `${where} variable ${name} has a description`);
     }
   }
-  for (const [name, o] of Object.entries(mod.output ?? {})) assert.ok((o as Obj[])[0].description, `output ${name} described`);
+  for (const [name, o] of Object.entries(mod.output ?? {})) assert.ok((o as Obj[])[0]?.description, `output ${name} described`);
 });
 
 test('least privilege: no primitive roles, no public principals, runtime SA has nothing on the audit trail', () => {
@@ -296,7 +299,7 @@ function blocksOf(m: Obj): Array<{ kind: 'resource' | 'data'; type: string; name
   for (const kind of ['resource', 'data'] as const) {
     for (const [type, byName] of Object.entries(m[kind] ?? {})) {
       for (const [name, bodies] of Object.entries(byName as Obj)) {
-        const body = (bodies as Obj[])[0];
+        const body = present((bodies as Obj[])[0], `${kind} ${type}.${name}`);
         out.push({ kind, type, name, body, provider: String(body.provider ?? '').includes('google-beta') ? 'google-beta' : 'google' });
       }
     }
@@ -395,7 +398,7 @@ test('first apply: secret versions exist before the service, are mounted by vers
     ['audit_signing_key', 'audit-signing-key'],
     ['pseudonymise_key', 'pseudonymise-key'],
     ['session_key', 'session-key'],
-  ]) {
+  ] as const) {
     const v = res('google_secret_manager_secret_version', name);
     assert.equal(v.count, '${var.manage_secret_versions ? 1 : 0}');
     assert.match(v.secret, new RegExp(`google_secret_manager_secret\\.gateway\\["${secret}"\\]\\.id`));
@@ -439,14 +442,15 @@ test('service identities: the Pub/Sub and IAP agents are created (google-beta) b
 });
 
 test('provider floors match what is used: iap_enabled needs google-beta >= 6.31', () => {
-  const floor = (p: string) => /(>=\s*)([\d.]+)/.exec(files['versions.tf'].terraform[0].required_providers[0][p].version)![2].split('.').map(Number);
-  const atLeast = (v: number[], min: number[]) => v[0] > min[0] || (v[0] === min[0] && (v[1] > min[1] || (v[1] === min[1] && v[2] >= min[2])));
+  // The version group is mandatory in the pattern; a part a constraint leaves out is 0, as in Terraform.
+  const floor = (p: string) => /(>=\s*)([\d.]+)/.exec(file('versions.tf').terraform[0].required_providers[0][p].version)![2]!.split('.').map(Number);
+  const atLeast = ([a = 0, b = 0, c = 0]: number[], [x, y, z]: [number, number, number]) => a > x || (a === x && (b > y || (b === y && c >= z)));
   assert.ok(JSON.stringify(res('google_cloud_run_v2_service', 'gateway')).includes('iap_enabled'));
   assert.ok(atLeast(floor('google-beta'), [6, 31, 0]));
   assert.ok(atLeast(floor('google'), [6, 31, 0]));
   const exampleProviders = example.terraform[0].required_providers[0];
   for (const p of ['google', 'google-beta', 'random', 'tls'])
-    assert.equal(exampleProviders[p].version, files['versions.tf'].terraform[0].required_providers[0][p].version, `example pins ${p} like the module`);
+    assert.equal(exampleProviders[p].version, file('versions.tf').terraform[0].required_providers[0][p].version, `example pins ${p} like the module`);
 });
 
 test('reachability and identity: ingress all behind Cloud Run IAM by default, first-class issuer/audience/IAP/resource variables', () => {
@@ -520,7 +524,7 @@ test('operations: 31-day dead letters, copied to the locked archive, alerts on d
   const filters = JSON.stringify(policies);
   for (const metric of ['subscription/num_undelivered_messages', 'subscription/oldest_unacked_message_age', 'topic/send_request_count'])
     assert.ok(filters.includes(`pubsub.googleapis.com/${metric}`), metric);
-  for (const p of Object.values(policies)) assert.equal((p as Obj[])[0].notification_channels, '${var.alert_notification_channels}');
+  for (const p of Object.values(policies)) assert.equal((p as Obj[])[0]?.notification_channels, '${var.alert_notification_channels}');
   // The log-match alert names the exact message the gateway logs, under the key pino writes.
   const logFilter = policies.audit_write_failures[0].conditions[0].condition_matched_log[0].filter as string;
   const msg = /jsonPayload\.message = "([^"]+)"/.exec(logFilter)?.[1];
@@ -531,8 +535,8 @@ test('operations: 31-day dead letters, copied to the locked archive, alerts on d
 
 test('gateway_env guard: accepts the identity keys the deploy doc needs, refuses secret-looking names and values (evaluated by terraform when installed)', (t) => {
   const guard = mod.variable.gateway_env[0].validation as Obj[];
-  const nameCond = guard[0].condition as string;
-  const valueCond = guard[1].condition as string;
+  const nameCond = at(guard, 0, 'gateway_env validation (names)').condition as string;
+  const valueCond = at(guard, 1, 'gateway_env validation (values)').condition as string;
   const cases: Record<string, Record<string, string>> = {
     identity: {
       BQWARDEN__identity__google__idTokens: '{"audiences":["x"]}',
@@ -596,6 +600,6 @@ test('trust (issue 13): KMS signing key (sign-only for the runtime), anchor and 
   const env = JSON.stringify(mod.locals);
   for (const k of ['BQWARDEN__audit__kms__keyVersion', 'BQWARDEN__audit__anchors__gcs__bucket', 'BQWARDEN__approvals__claims__gcs__bucket', 'BQWARDEN__toolPins__gcs__bucket'])
     assert.ok(env.includes(k), k);
-  assert.match(JSON.stringify(files['run.tf'].locals), /derived_env[^}]*merge\([^)]*local\.trust_env\)/, 'the service env includes the trust settings');
+  assert.match(JSON.stringify(file('run.tf').locals), /derived_env[^}]*merge\([^)]*local\.trust_env\)/, 'the service env includes the trust settings');
   for (const o of ['audit_signing_public_key_pem', 'audit_signing_key_version', 'anchor_bucket', 'approval_claims_bucket', 'tool_pins_bucket']) assert.ok(mod.output[o], o);
 });

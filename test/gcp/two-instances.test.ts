@@ -28,6 +28,7 @@ import { FakeGcsServer } from '../fixtures/gcs-server.js';
 import { FakeKmsServer } from '../fixtures/kms-server.js';
 import { FakeBigQuery, type FakeQuery } from './bigquery-fake.js';
 import { REPO, rowsOf } from '../helpers/gateway.js';
+import { first, only, present } from '../helpers/present.js';
 
 process.env.METADATA_SERVER_DETECTION = 'none';
 
@@ -172,13 +173,13 @@ test('two instances: an approval runs exactly once when re-run on both at the sa
     }
 
     // The same approved call on both instances at once.
-    const [onA, onB] = (await Promise.all([eveA.callTool({ name: 'execute_sql', arguments: { sql: del } }), eveB.callTool({ name: 'execute_sql', arguments: { sql: del } })])) as Result[];
+    const [onA, onB] = (await Promise.all([eveA.callTool({ name: 'execute_sql', arguments: { sql: del } }), eveB.callTool({ name: 'execute_sql', arguments: { sql: del } })])) as [Result, Result];
     const ran = [onA, onB].filter((r) => r.isError !== true);
     const refused = [onA, onB].filter((r) => r.isError === true);
     assert.equal(ran.length, 1, `exactly one instance executes: A=${text(onA).slice(0, 200)} B=${text(onB).slice(0, 200)}`);
     // The loser either lost the create-once claim ("already used"), or had already folded the
     // winner's claim from the shared table, in which case its re-run opens a new request.
-    const loser = text(refused[0]);
+    const loser = text(only(refused, 'refused call'));
     const newRequest = /Request (apr-[a-z0-9]+) is pending/.exec(loser)?.[1];
     assert.ok(/already used through another gateway instance/.test(loser) || (newRequest && newRequest !== id), loser);
     assert.equal(await count(), 0);
@@ -194,9 +195,12 @@ test('two instances: an approval runs exactly once when re-run on both at the sa
     const claims = events.filter((e) => e.event_type === 'approval_executed' && e.outcome === 'pending' && e.approval_id === id);
     assert.equal(claims.length, 1, 'one claim event across both chains');
     const executions = events.filter((e) => e.event_type === 'mcp_request' && e.approval_id === id && e.outcome === 'success');
-    assert.equal(executions.length, 1);
-    const intent = events.find((e) => e.event_type === 'mcp_intent' && e.approval_id === id)!;
-    assert.equal(executions[0].intent_id, intent.event_id, 'the approved DELETE had its write-ahead intent');
+    const execution = only(executions, 'successful execution of the approved DELETE');
+    const intent = present(
+      events.find((e) => e.event_type === 'mcp_intent' && e.approval_id === id),
+      'mcp_intent event of the approval',
+    );
+    assert.equal(execution.intent_id, intent.event_id, 'the approved DELETE had its write-ahead intent');
 
     const anchors = gcsAnchorStore({ bucket: 'bank-audit-anchors', apiEndpoint: gcs.endpoint });
     const listed = await anchors.list();
@@ -214,12 +218,12 @@ test('two instances: an approval runs exactly once when re-run on both at the sa
     for (const c of r.chains) {
       assert.equal(c.first_seq, 0);
       assert.equal(c.sealed, true);
-      assert.equal(byChain.get(c.chain_id)![0].event_type, 'gateway_start');
+      assert.equal(byChain.get(c.chain_id)?.[0]?.event_type, 'gateway_start');
     }
     assert.ok(r.anchors!.checked >= 2, 'anchors of both instances matched');
     assert.deepEqual(new Set(listed.anchors.map((x) => x.chain_id)), new Set(r.chains.map((c) => c.chain_id)));
     assert.equal(r.intents.open, 0);
-    assert.match(r.keys[0].key_id, /^ecdsa-p256:/);
+    assert.match(first(r.keys, 'verifier key').key_id, /^ecdsa-p256:/);
   } finally {
     if (!closed) {
       await a.close().catch(() => undefined);
