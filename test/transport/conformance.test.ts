@@ -53,7 +53,7 @@ async function runConformance(url: string, outDir: string): Promise<Map<string, 
         r.failures.push(`${c.id}: ${c.errorMessage ?? ''}`);
       }
     }
-    results.set(m[1], r);
+    results.set(m[1]!, r); // the scenario group is mandatory
   }
   return results;
 }

@@ -9,6 +9,7 @@ import { CreateMessageRequestSchema, ListRootsRequestSchema, ToolListChangedNoti
 import { GatewayError } from '../../src/pipeline/types.js';
 import { startConformanceServer, type ConformanceServerHandle } from '../fixtures/conformance-server.js';
 import { initBody, rawPost, rawSession, startGateway, type TestGateway } from './helpers.js';
+import { first } from '../helpers/present.js';
 
 let upstream: ConformanceServerHandle;
 let gw: TestGateway;
@@ -243,7 +244,7 @@ test('the pipeline can rewrite params before forwarding', async () => {
   try {
     const { c } = await client(g, 'rw');
     const r = await c.callTool({ name: 'test_echo_meta', arguments: { original: true } });
-    assert.deepEqual(JSON.parse((r.content as { text: string }[])[0].text).arguments, { rewritten: true });
+    assert.deepEqual(JSON.parse(first(r.content as { text: string }[], 'content item').text).arguments, { rewritten: true });
     await c.close();
   } finally {
     await g.close();
@@ -307,7 +308,7 @@ test("upstream progress reaches the client with the client's own token; ctx.send
       seen.map((p) => p.progress),
       [-2, -1, 0, 50, 100],
     );
-    assert.equal(seen[0].message, 'waiting for approval');
+    assert.equal(seen[0]?.message, 'waiting for approval');
     // Without a progress token the pipeline's sendProgress is a no-op and nothing is sent.
     const quiet: unknown[] = [];
     c.setNotificationHandler((await import('@modelcontextprotocol/sdk/types.js')).ProgressNotificationSchema, async (n) => {
@@ -358,7 +359,7 @@ test('server->client requests (sampling, roots) and notifications are relayed to
   let bSampled = 0;
   a.c.setRequestHandler(CreateMessageRequestSchema, async (req) => ({
     role: 'assistant',
-    content: { type: 'text', text: `echo:${(req.params.messages[0].content as { text: string }).text}` },
+    content: { type: 'text', text: `echo:${(first(req.params.messages, 'sampling message').content as { text: string }).text}` },
     model: 'client-a-model',
   }));
   b.c.setRequestHandler(CreateMessageRequestSchema, async () => {
@@ -370,7 +371,7 @@ test('server->client requests (sampling, roots) and notifications are relayed to
   assert.deepEqual(sampled.content, [{ type: 'text', text: 'LLM response: echo:hello' }]);
   assert.equal(bSampled, 0, 'sampling went to the session that asked, not another client');
   const roots = await a.c.callTool({ name: 'test_roots', arguments: {} });
-  assert.deepEqual(JSON.parse((roots.content as { text: string }[])[0].text), [{ uri: 'file:///ledger', name: 'ledger' }]);
+  assert.deepEqual(JSON.parse(first(roots.content as { text: string }[], 'content item').text), [{ uri: 'file:///ledger', name: 'ledger' }]);
   let listChanged = 0;
   a.c.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
     listChanged++;

@@ -197,7 +197,8 @@ export async function rawPost(url: string, body: unknown, headers: Record<string
       .filter((l) => l.startsWith('data: '))
       .map((l) => l.slice(6))
       .filter((d) => d.trim() !== '');
-    if (data.length) json = JSON.parse(data[data.length - 1]);
+    const last = data.at(-1);
+    if (last !== undefined) json = JSON.parse(last);
   }
   return { status: res.status, headers: res.headers, json, text };
 }

@@ -7,6 +7,7 @@ import { startMisbehavingUpstream } from '../fixtures/upstream-misbehaving.js';
 import { rawPost, rawSession, startGateway } from './helpers.js';
 import { rawResultOf } from '../../src/transport/upstream.js';
 import type { McpInterceptor } from '../../src/pipeline/types.js';
+import { first } from '../helpers/present.js';
 
 async function gatewayOver(answer: (id: unknown) => string, onRequest?: Partial<McpInterceptor>) {
   const up = await startMisbehavingUpstream('scripted', { answer });
@@ -85,7 +86,7 @@ test('attack: a pipeline that changes the forwarded result in place fails closed
   const g = await gatewayOver((id) => `{"jsonrpc":"2.0","id":${id},"result":{"content":[{"type":"text","text":"123-45-6789"}]}}`, {
     onRequest: async (_c, _m, params, forward) => {
       const r = await forward(params);
-      (r.content as { text: string }[])[0].text = 'XXX-XX-6789';
+      first(r.content as { text: string }[], 'forwarded content item').text = 'XXX-XX-6789';
       return r;
     },
   });

@@ -10,6 +10,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { startConformanceServer, type ConformanceServerHandle } from '../fixtures/conformance-server.js';
 import { initBody, rawPost, rawSession, startAuthForwarder, startGateway, testAuth, type TestAuth, type TestGateway } from './helpers.js';
+import { first } from '../helpers/present.js';
 
 const secret = randomBytes(32);
 let upstream: ConformanceServerHandle;
@@ -43,7 +44,7 @@ test('an SDK client moved from instance A to instance B keeps its session: calls
   const c = new Client({ name: 'mover-client', version: '3.1.4' }, { capabilities: { sampling: {} } });
   c.setRequestHandler(CreateMessageRequestSchema, async (req) => ({
     role: 'assistant',
-    content: { type: 'text', text: `via B: ${(req.params.messages[0].content as { text: string }).text}` },
+    content: { type: 'text', text: `via B: ${(first(req.params.messages, 'sampling message').content as { text: string }).text}` },
     model: 'm',
   }));
   const t = new StreamableHTTPClientTransport(new URL(lb.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } });
