@@ -8,6 +8,7 @@ import { createUpstreamCatalogProvider } from '../../src/upstreams/catalog.js';
 import { toolboxSqlite } from '../../src/upstreams/toolbox-sqlite/index.js';
 import { toolboxBigquery } from '../../src/upstreams/toolbox-bigquery/index.js';
 import { bigqueryManaged } from '../../src/upstreams/bigquery-managed/index.js';
+import { first, only } from '../helpers/present.js';
 
 test('upstream provider parses Toolbox sqlite list_tables and bigquery get_table_info, with TTL cache', async () => {
   let calls = 0;
@@ -28,7 +29,7 @@ test('upstream provider parses Toolbox sqlite list_tables and bigquery get_table
     { ttlMs: 1000, now: () => clock },
   );
   const ref = { fq: 'demo.main.customers', project: 'demo', dataset: 'main', table: 'customers' };
-  assert.deepEqual((await sqlite.load([ref]))[0].columns, [{ name: 'ssn', type: 'TEXT' }]);
+  assert.deepEqual(first(await sqlite.load([ref]), 'loaded table').columns, [{ name: 'ssn', type: 'TEXT' }]);
   await sqlite.load([ref]);
   assert.equal(calls, 1);
   clock = 5000;
@@ -59,10 +60,10 @@ test('upstream provider parses Toolbox sqlite list_tables and bigquery get_table
     { fq: 'p.d.customers', project: 'p', dataset: 'd', table: 'customers' },
     { fq: 'p.d.nope', project: 'p', dataset: 'd', table: 'nope' },
   ]);
-  assert.equal(got.length, 1);
-  assert.equal(got[0].columns[0].policyTags?.[0], 'projects/x/locations/us/taxonomies/1/policyTags/2');
-  assert.equal(got[0].columns[1].fields?.[0].name, 'city');
-  assert.equal(got[0].viewSql, 'SELECT 1');
+  const t = only(got, 'loaded table');
+  assert.equal(t.columns[0]?.policyTags?.[0], 'projects/x/locations/us/taxonomies/1/policyTags/2');
+  assert.equal(t.columns[1]?.fields?.[0]?.name, 'city');
+  assert.equal(t.viewSql, 'SELECT 1');
 });
 
 test('upstream failure leaves tables unknown (fail closed) and is retried', async () => {
@@ -88,7 +89,7 @@ test('the managed endpoint is asked with its own argument names (projectId, data
   }, bigqueryManaged.catalog!);
   const got = await p.load([{ fq: 'acme-prod.core.customers', project: 'acme-prod', dataset: 'core', table: 'customers' }]);
   assert.deepEqual(seen, [{ projectId: 'acme-prod', datasetId: 'core', tableId: 'customers' }]);
-  assert.equal(got[0].columns[0].name, 'ssn');
+  assert.equal(got[0]?.columns[0]?.name, 'ssn');
 });
 
 test('an upstream answers only for the tables it owns (several upstreams share one catalog)', async () => {

@@ -90,7 +90,7 @@ test('tools/list: the union of both upstreams, colliding names namespaced for bo
 test('each namespaced tool reaches its own upstream (its own SQLite file)', async () => {
   const bank = await analyst.callTool({ name: 'demo__execute_sql', arguments: { sql: 'SELECT count(*) AS n FROM customers' } });
   assert.notEqual(bank.isError, true, textOf(bank));
-  assert.ok(Number(rowsOf(bank)[0].n) > 10, 'the bank database has many customers');
+  assert.ok(Number(rowsOf(bank)[0]?.n) > 10, 'the bank database has many customers');
   const staff = await analyst.callTool({ name: 'hr__execute_sql', arguments: { sql: 'SELECT full_name, department FROM employees ORDER BY employee_id' } });
   assert.notEqual(staff.isError, true, textOf(staff));
   assert.deepEqual(rowsOf(staff), [
@@ -119,7 +119,7 @@ test('masking on the second upstream uses its own catalog (read through its own 
   const rows = rowsOf(r);
   assert.equal(rows.length, 2);
   assert.doesNotMatch(textOf(r), /512-44-9081|318-27-6650/);
-  assert.match(String(rows[0].ssn), /9081$/);
+  assert.match(String(rows[0]?.ssn), /9081$/);
 });
 
 test('audit names the upstream each call went to', async () => {
@@ -146,7 +146,7 @@ test('routing follows a policy reload: once hr no longer serves execute_sql, the
     assert.deepEqual((await analyst.listTools()).tools.map((t) => t.name).sort(), ['execute_sql', 'list_tables']);
     const r = await analyst.callTool({ name: 'execute_sql', arguments: { sql: 'SELECT count(*) AS n FROM accounts' } });
     assert.notEqual(r.isError, true, textOf(r));
-    assert.ok(Number(rowsOf(r)[0].n) > 10);
+    assert.ok(Number(rowsOf(r)[0]?.n) > 10);
   } finally {
     writeFileSync(file, original);
     await stack.gateway.reloadPolicy();
