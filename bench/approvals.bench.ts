@@ -12,7 +12,8 @@ import { AuditLog } from '../src/audit/log.js';
 import { loadOrCreateSigner } from '../src/audit/checkpoint.js';
 import { JsonlSink } from '../src/sinks/jsonl.js';
 import { readEvents } from '../src/audit/reader.js';
-import { localAuditSource, reduceApprovals } from '../src/approvals/index.js';
+import { JsonlAuditStore } from '../src/audit/store-jsonl.js';
+import { storeApprovalSource, reduceApprovals } from '../src/approvals/index.js';
 import type { AuditEvent } from '../src/audit/event.js';
 import { fakeSql, held, policyView, reviewer, setup, silent } from '../test/approvals/helpers.js';
 import { createApprovals, fileStatementStore } from '../src/approvals/index.js';
@@ -25,7 +26,7 @@ try {
   const audit = await AuditLog.open({ sink, signer: loadOrCreateSigner({ keysDir: join(data, 'keys') }), gatewayVersion: 'bench', instance: 'bench', maxBatch: 1000 });
   const approvals = await createApprovals({
     audit,
-    source: localAuditSource(join(data, 'audit')),
+    source: storeApprovalSource(new JsonlAuditStore(join(data, 'audit'))),
     policy: policyView,
     sql: fakeSql,
     publicUrl: 'http://127.0.0.1:8080',
@@ -55,14 +56,14 @@ try {
 
   const t1 = process.hrtime.bigint();
   const only: AuditEvent[] = [];
-  for await (const e of localAuditSource(join(data, 'audit')).load()) only.push(e);
+  for await (const e of storeApprovalSource(new JsonlAuditStore(join(data, 'audit'))).load()) only.push(e);
   const state = reduceApprovals(only);
   const fastMs = Number(process.hrtime.bigint() - t1) / 1e6;
   if (state.byId.size !== naive.byId.size) throw new Error('prefiltered rebuild disagrees with the full read');
 
   console.log(`approval state rebuild from ${all.length} audit events (${only.length} approval events, ${state.byId.size} requests)`);
   console.log(`  baseline readEvents + fold   ${naiveMs.toFixed(1).padStart(8)} ms`);
-  console.log(`  localAuditSource + fold      ${fastMs.toFixed(1).padStart(8)} ms   ratio ${(fastMs / naiveMs).toFixed(3)}`);
+  console.log(`  storeApprovalSource + fold   ${fastMs.toFixed(1).padStart(8)} ms   ratio ${(fastMs / naiveMs).toFixed(3)}`);
 
   // Hot path: the same pending call re-run.
   const s = await setup();

@@ -17,7 +17,7 @@ import { AuditLog } from '../src/audit/log.js';
 import { loadOrCreateSigner, loadPublicKeysFromDir } from '../src/audit/checkpoint.js';
 import { JsonlSink } from '../src/sinks/jsonl.js';
 import { verifyDir } from '../src/audit/verify.js';
-import { readLines } from '../src/audit/reader.js';
+import { readEvents } from '../src/audit/reader.js';
 import { randomUUID } from 'node:crypto';
 import { AUDIT_SCHEMA_VERSION, AuditEventSchema, EVENT_FIELDS, ZERO_HASH, emptyEvent, invalidField, type AuditEvent, type AuditEventInput } from '../src/audit/event.js';
 import { sealEvent } from '../src/audit/hash.js';
@@ -92,10 +92,7 @@ const big = await run(`(writing ${VN} events to verify)`, 512, VN);
 const audit = join(big.data, 'audit');
 let t = process.hrtime.bigint();
 let lines = 0;
-for await (const l of readLines(audit)) {
-  JSON.parse(l.text);
-  lines++;
-}
+for await (const _ of readEvents(audit, {}, { validate: false })) lines++;
 const parseRate = lines / (Number(process.hrtime.bigint() - t) / 1e9);
 t = process.hrtime.bigint();
 const report = await verifyDir(audit, { publicKeys: loadPublicKeysFromDir(join(big.data, 'keys')), requireSealed: true });

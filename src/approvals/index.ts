@@ -20,7 +20,7 @@ import type { ApprovalEventSource, StatementStore } from './types.js';
 
 export type { ApprovalsConfig } from './config.js';
 export { reduceApprovals } from './reduce.js';
-export { localAuditSource, memoryApprovalSource } from './source.js';
+export { memoryApprovalSource, storeApprovalSource } from './source.js';
 export { fileStatementStore, memoryStatementStore } from './statements.js';
 export type { ClaimStore } from './claims.js';
 export { ApprovalService, ApprovalError } from './service.js';

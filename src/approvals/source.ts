@@ -1,9 +1,10 @@
-// Approval event sources. The embedded one reads the local JSONL audit store once at start;
-// afterwards the service follows its own appends (the events the audit log hands back), so a
-// single gateway needs nothing else. A shared source (the BigQuery audit dataset) would also
-// deliver events other instances wrote, through subscribe().
+// Approval event sources. The store source reads the approval events of an audit store once at
+// start; with the local JSONL store the service then follows its own appends (the events the
+// audit log hands back), so a single gateway needs nothing else. A shared store (the BigQuery
+// audit dataset, src/gcp/approval-source.ts) also delivers events other instances wrote,
+// through subscribe().
 import type { AuditEvent } from '../audit/event.js';
-import { parseEventLine, readLines, type ReadFilter } from '../audit/reader.js';
+import { AuditReadError, type AuditStore } from '../audit/store.js';
 import type { ApprovalEventSource } from './types.js';
 
 export class ApprovalSourceError extends Error {
@@ -13,28 +14,21 @@ export class ApprovalSourceError extends Error {
   }
 }
 
-export interface LocalSourceOptions {
+export interface StoreSourceOptions {
   /** Only events at or after this time (requests older than the longest expiry are all closed). */
   from?: Date;
 }
 
-export function localAuditSource(auditDir: string, opts: LocalSourceOptions = {}): ApprovalEventSource {
+export function storeApprovalSource(store: AuditStore, opts: StoreSourceOptions = {}): ApprovalEventSource {
   return {
-    name: `local:${auditDir}`,
+    name: store.name,
     async *load() {
-      const filter: ReadFilter = opts.from ? { from: opts.from } : {};
-      for await (const l of readLines(auditDir, filter)) {
-        // Canonical lines carry `"event_type":"approval_…"` verbatim: skip the rest unparsed.
-        if (!l.text.includes('"event_type":"approval_')) continue;
-        const parsed = parseEventLine(l.text);
-        if ('reason' in parsed) {
-          // A torn last line was never acknowledged; anything else means the store is damaged
-          // and approval state cannot be derived from it (fail closed, name the line).
-          if (l.torn) continue;
-          throw new ApprovalSourceError(`approval state cannot be rebuilt: ${l.file}:${l.line}: ${parsed.reason}`);
-        }
-        if (opts.from && parsed.event.event_time < opts.from.toISOString()) continue;
-        yield parsed.event;
+      try {
+        yield* store.approvalEvents(opts.from);
+      } catch (err) {
+        // A damaged record means approval state cannot be derived from the store (fail closed, name the record).
+        if (err instanceof AuditReadError && err.issue) throw new ApprovalSourceError(`approval state cannot be rebuilt: ${err.message}`);
+        throw err;
       }
     },
   };

@@ -4,17 +4,16 @@
 // for storage whatever the caller was cleared to see (a pii-reader saw SSNs in clear; the copy
 // holds tokens), so every view labels it and says, per column, what the caller received.
 import type { AuditEvent } from './event.js';
-import { readEvents, type ReadIssue } from './reader.js';
+import type { AuditStore, Location, ReadIssue } from './store.js';
 
 export interface ReplayEntry {
   event: AuditEvent;
-  file: string;
-  line: number;
+  loc: Location;
 }
 
-export async function replaySession(auditDir: string, sessionId: string, onInvalid?: (i: ReadIssue) => void): Promise<ReplayEntry[]> {
+export async function replaySession(store: AuditStore, sessionId: string, onInvalid?: (i: ReadIssue) => void): Promise<ReplayEntry[]> {
   const out: ReplayEntry[] = [];
-  for await (const r of readEvents(auditDir, { sessionId }, { onInvalid })) out.push(r);
+  for await (const r of store.range({ sessionId }, { onInvalid })) out.push(r);
   out.sort((a, b) =>
     a.event.event_time < b.event.event_time
       ? -1
@@ -104,11 +103,12 @@ function indent(text: string, pad = '      '): string {
 }
 
 export function formatReplay(sessionId: string, entries: ReplayEntry[]): string {
-  if (entries.length === 0) return `session ${sessionId}: no audit events found`;
-  const first = entries[0].event;
+  const first = entries[0]?.event;
+  const last = entries.at(-1)?.event;
+  if (!first || !last) return `session ${sessionId}: no audit events found`;
   const actor = (e: AuditEvent) => e.actor_email ?? e.actor_subject ?? 'anonymous';
   const lines = [
-    `session ${sessionId}: ${entries.length} event(s), ${first.event_time} .. ${entries[entries.length - 1].event.event_time}`,
+    `session ${sessionId}: ${entries.length} event(s), ${first.event_time} .. ${last.event_time}`,
     `  actor ${actor(first)} (${first.actor_type}, ${first.auth_method})${first.client_name ? `, client ${first.client_name} ${first.client_version ?? ''}`.trimEnd() : ''}${first.source_ip ? `, from ${first.source_ip}` : ''}`,
     '',
   ];
@@ -135,7 +135,7 @@ export function formatReplay(sessionId: string, entries: ReplayEntry[]): string 
 
 /** JSON form: the events themselves, in replay order. */
 export function replayJson(sessionId: string, entries: ReplayEntry[]): string {
-  return JSON.stringify({ session_id: sessionId, events: entries.map((e) => ({ ...e.event, _file: e.file, _line: e.line })) }, null, 2);
+  return JSON.stringify({ session_id: sessionId, events: entries.map(({ event, loc }) => ({ ...event, _file: loc.file, _line: loc.line, _ref: loc.ref })) }, null, 2);
 }
 
 export interface SessionSummary {
@@ -150,9 +150,9 @@ export interface SessionSummary {
 }
 
 /** Every session in the store, most recent activity first: what `replay` without an id lists. */
-export async function listSessions(auditDir: string, onInvalid?: (i: ReadIssue) => void): Promise<SessionSummary[]> {
+export async function listSessions(store: AuditStore, onInvalid?: (i: ReadIssue) => void): Promise<SessionSummary[]> {
   const byId = new Map<string, SessionSummary>();
-  for await (const { event: e } of readEvents(auditDir, {}, { onInvalid })) {
+  for await (const { event: e } of store.range({}, { onInvalid })) {
     if (!e.session_id) continue;
     let s = byId.get(e.session_id);
     if (!s)

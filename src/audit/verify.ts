@@ -9,12 +9,10 @@
 import type { KeyObject } from 'node:crypto';
 import { ZERO_HASH, type AuditEvent } from './event.js';
 import { hashValidEvent } from './hash.js';
-import { sha256Hex } from '../common/digest.js';
-import { eventMembersWithoutHash, joinWithHash } from './canonical.js';
 import { publicKeyMap, verifyCheckpointSignature, type TrustedKey } from './checkpoint.js';
 import type { Anchor } from './anchors.js';
-import { listAuditFiles } from './files.js';
-import { filesFor, parseEventLine, readFileLines, type ReadFilter } from './reader.js';
+import { JsonlAuditStore } from './store-jsonl.js';
+import type { AuditStore, Location } from './store.js';
 
 export const BREAK_KINDS = [
   'hash_mismatch', // content differs from its hash: the event was edited
@@ -50,13 +48,6 @@ export const NOTICE_KINDS = [
   'time_regression', // event_time goes backwards within a chain (clock skew); order is by seq
 ] as const;
 export type NoticeKind = (typeof NOTICE_KINDS)[number];
-
-export interface Location {
-  file?: string;
-  line?: number;
-  /** Any other locator, e.g. a BigQuery table + insertId. */
-  ref?: string;
-}
 
 export interface Finding extends Location {
   kind: BreakKind | NoticeKind;
@@ -504,37 +495,33 @@ export function createVerifier(opts: VerifierOptions): Verifier {
   };
 }
 
-export interface VerifyDirOptions extends VerifierOptions {
+export interface VerifyStoreOptions extends VerifierOptions {
   chainId?: string;
+  /** Only the events of these UTC days (a window: verify it with partial). */
+  days?: { from: string; to: string };
+  /** Sees every event fed to the verifier (what a caller folds beside the report). */
+  onEvent?: (e: AuditEvent) => void;
+  /** Called once per record read, events and damaged records alike (progress). */
+  onRecord?: () => void;
+}
+
+/** Verifies the chains of any audit store: its records, damaged ones included, through one verifier. */
+export async function verifyStore(store: AuditStore, opts: VerifyStoreOptions): Promise<VerifyReport> {
+  const v = createVerifier(opts);
+  for await (const r of store.records({ chainId: opts.chainId, days: opts.days })) {
+    if (r.kind !== 'notice') opts.onRecord?.();
+    if (r.kind === 'event') {
+      v.push(r.event, r.loc, r.computedHash);
+      opts.onEvent?.(r.event);
+    } else if (r.kind === 'invalid') v.pushInvalid(r.loc, r.reason, r.defect, r.chain, r.seq);
+    else v.notice(r.notice, r.message, r.loc);
+  }
+  return v.finish();
 }
 
 /** Verifies every chain in a local JSONL audit directory. */
-export async function verifyDir(auditDir: string, opts: VerifyDirOptions): Promise<VerifyReport> {
-  const filter: ReadFilter = { chainId: opts.chainId };
-  const files = await filesFor(auditDir, filter);
-  const v = createVerifier(opts);
-  for (const f of files) {
-    for await (const l of readFileLines(f.path)) {
-      const loc = { file: l.file, line: l.line };
-      const parsed = parseEventLine(l.text);
-      if ('reason' in parsed) {
-        if (l.torn) v.pushInvalid(loc, `file ends in half a line (${Buffer.byteLength(l.text)} bytes without newline): truncated mid-line, and crash recovery has not repaired it`, 'torn_line');
-        else v.pushInvalid(loc, `line is ${parsed.reason}`);
-        continue;
-      }
-      const e = parsed.event;
-      if (l.torn) v.pushInvalid(loc, 'last line has no newline: the file was cut', 'torn_line', e.chain_id, e.seq);
-      const members = eventMembersWithoutHash(e);
-      if (joinWithHash(members, e.hash) !== l.text)
-        v.pushInvalid(loc, 'line is not the canonical serialisation of its event (fields added, removed or reformatted)', 'not_canonical', e.chain_id, e.seq);
-      v.push(e, loc, sha256Hex('{' + members.join(',') + '}'));
-    }
-  }
-  const { quarantined } = await listAuditFiles(auditDir, { chainId: opts.chainId });
-  for (const q of quarantined) {
-    v.notice('repaired_torn_line', `crash recovery cut an unacknowledged torn line from ${q.from}; the bytes are kept in ${q.path}`, { file: q.path });
-  }
-  return v.finish();
+export function verifyDir(auditDir: string, opts: VerifyStoreOptions): Promise<VerifyReport> {
+  return verifyStore(new JsonlAuditStore(auditDir), opts);
 }
 
 /** Human report: one OK line, or one line per break (and notice). */

@@ -117,18 +117,19 @@ export function register(program: Command): void {
     .option('--json', 'the events (or the session list) as JSON')
     .action(async (sessionId: string | undefined, opts: { dir?: string; json?: boolean; limit: string }) => {
       const { replaySession, formatReplay, replayJson, listSessions, formatSessions } = await import('../audit/replay.js');
+      const { JsonlAuditStore } = await import('../audit/store-jsonl.js');
       try {
         const warnings: string[] = [];
         const dir = resolve(opts.dir ?? paths.audit());
         const onInvalid = (i: { file: string; line: number; reason: string }) => warnings.push(`${i.file}:${i.line}: ${i.reason}`);
         if (sessionId === undefined) {
-          const sessions = await listSessions(dir, onInvalid);
+          const sessions = await listSessions(new JsonlAuditStore(dir), onInvalid);
           const { cliCommand, shellWord } = await import('../config/invocation.js');
           const command = (id: string) => `${cliCommand({ dataDir: dataDir() })} replay ${shellWord(id)}${opts.dir ? ` --dir ${shellWord(dir)}` : ''}`;
           const limit = Number.isInteger(Number(opts.limit)) && Number(opts.limit) > 0 ? Number(opts.limit) : 20;
           process.stdout.write((opts.json ? JSON.stringify({ sessions }, null, 2) : formatSessions(sessions, command, limit)) + '\n');
         } else {
-          const entries = await replaySession(dir, sessionId, onInvalid);
+          const entries = await replaySession(new JsonlAuditStore(dir), sessionId, onInvalid);
           process.stdout.write((opts.json ? replayJson(sessionId, entries) : formatReplay(sessionId, entries)) + '\n');
           if (entries.length === 0) process.exitCode = 1;
         }

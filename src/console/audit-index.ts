@@ -13,7 +13,7 @@ import { open } from 'node:fs/promises';
 import { DECISIONS, EVENT_TYPES, OUTCOMES, type AuditEvent } from '../audit/event.js';
 import { ACTOR_TYPES } from '../identity/types.js';
 import { listAuditFiles } from '../audit/files.js';
-import { parseEventLine } from '../audit/reader.js';
+import { parseEventLine } from '../audit/store-jsonl.js';
 import { approvalStep, denialKeys, isApprovalWorkflow, isDenial } from '../audit/denials.js';
 import { Column, Interner } from './intern.js';
 

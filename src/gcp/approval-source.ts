@@ -19,13 +19,13 @@
 import type { BigQuery } from '@google-cloud/bigquery';
 import type { AuditEvent } from '../audit/event.js';
 import { hashValidEvent } from '../audit/hash.js';
-import { normalizeEvent } from '../audit/normalize.js';
+import { AuditReadError } from '../audit/store.js';
 import { ApprovalSourceError } from '../approvals/source.js';
-import { APPROVAL_EVENT_TYPES, type ApprovalEventSource } from '../approvals/types.js';
-import { eventTableFields } from './audit-schema.js';
-import { createBigQueryClient, quoteIdent } from './bigquery.js';
-import { parseTableId } from './looker.js';
+import type { ApprovalEventSource } from '../approvals/types.js';
+import { BigQueryAuditStore } from './audit-store.js';
 import type { GcpConfig } from './config.js';
+
+export { buildApprovalQuery } from './audit-store.js';
 
 /**
  * The longest expiry approvals/config.ts accepts as a default is 7 days; one more day of margin.
@@ -69,21 +69,6 @@ export interface BigQueryApprovalSource extends ApprovalEventSource {
   close(): void;
 }
 
-export function buildApprovalQuery(table: string): string {
-  const t = parseTableId(table);
-  const cols = eventTableFields()
-    .map((f) => quoteIdent(f.name))
-    .join(', ');
-  // event_time is the partitioning column: this filter is what prunes partitions and what
-  // require_partition_filter demands; event_type is a clustering column of the raw table.
-  return [
-    `SELECT ${cols}`,
-    `FROM ${quoteIdent(t.projectId, t.datasetId, t.tableId)}`,
-    `WHERE event_time >= TIMESTAMP(@since) AND event_type IN UNNEST(@event_types)`,
-    `ORDER BY event_time, chain_id, seq`,
-  ].join('\n');
-}
-
 function timeOrder(a: AuditEvent, b: AuditEvent): number {
   if (a.event_time !== b.event_time) return a.event_time < b.event_time ? -1 : 1;
   if (a.chain_id !== b.chain_id) return a.chain_id < b.chain_id ? -1 : 1;
@@ -97,16 +82,13 @@ export function foldOrder(events: AuditEvent[]): AuditEvent[] {
 }
 
 export function createBigQueryApprovalSource(o: BigQueryApprovalSourceOptions): BigQueryApprovalSource {
-  const t = parseTableId(o.table);
-  const query = buildApprovalQuery(o.table);
+  const store = new BigQueryAuditStore({ table: o.table, projectId: o.projectId, location: o.location, bigquery: o.bigquery, apiEndpoint: o.apiEndpoint });
   const lookbackDays = o.lookbackDays ?? DEFAULT_LOOKBACK_DAYS;
   if (!Number.isFinite(lookbackDays) || lookbackDays <= 0) throw new Error(`approval source: lookbackDays must be positive, got ${lookbackDays}`);
   const pollIntervalMs = o.pollIntervalMs ?? 5_000;
   const cacheTtlMs = o.cacheTtlMs ?? Math.floor(pollIntervalMs / 2);
   const overlapMs = o.overlapMs ?? 15 * 60_000;
   const now = o.now ?? Date.now;
-  let client: BigQuery | null = o.bigquery ?? null;
-  const bq = (): BigQuery => (client ??= createBigQueryClient({ projectId: o.projectId ?? t.projectId, apiEndpoint: o.apiEndpoint }));
 
   /** event_id → hash and time of what was delivered, for de-duplication inside the poll window. */
   const known = new Map<string, { hash: string; timeMs: number }>();
@@ -120,35 +102,25 @@ export function createBigQueryApprovalSource(o: BigQueryApprovalSourceOptions): 
 
   /** Runs the query; returns the new events in fold order, or throws ApprovalSourceError. */
   async function fetchSince(sinceMs: number, what: string): Promise<AuditEvent[]> {
-    let rows: Record<string, unknown>[];
-    try {
-      [rows] = (await bq().query({
-        query,
-        params: { since: new Date(sinceMs).toISOString(), event_types: [...APPROVAL_EVENT_TYPES] },
-        location: o.location,
-      })) as [Record<string, unknown>[], ...unknown[]];
-    } catch (err) {
-      throw new ApprovalSourceError(`approval state cannot be ${what}: query on ${o.table} failed: ${(err as Error).message}`);
-    }
     const fresh = new Map<string, AuditEvent>();
-    rows.forEach((row, i) => {
-      let e: AuditEvent;
-      try {
-        e = normalizeEvent(row);
-      } catch (err) {
-        throw new ApprovalSourceError(`approval state cannot be ${what}: ${o.table} row ${i + 1} (event_id ${String(row.event_id)}) is not an audit event: ${(err as Error).message}`);
+    try {
+      for await (const e of store.approvalEvents(new Date(sinceMs))) {
+        if (hashValidEvent(e) !== e.hash) {
+          throw new ApprovalSourceError(
+            `approval state cannot be ${what}: ${o.table} event ${e.event_id} (${e.event_type}, chain ${e.chain_id} seq ${e.seq}) does not match its hash: the row was edited after the gateway wrote it`,
+          );
+        }
+        const seen = known.get(e.event_id)?.hash ?? fresh.get(e.event_id)?.hash;
+        if (seen !== undefined && seen !== e.hash) {
+          throw new ApprovalSourceError(`approval state cannot be ${what}: ${o.table} holds two different events with event_id ${e.event_id}`);
+        }
+        if (seen === undefined) fresh.set(e.event_id, e);
       }
-      if (hashValidEvent(e) !== e.hash) {
-        throw new ApprovalSourceError(
-          `approval state cannot be ${what}: ${o.table} event ${e.event_id} (${e.event_type}, chain ${e.chain_id} seq ${e.seq}) does not match its hash: the row was edited after the gateway wrote it`,
-        );
-      }
-      const seen = known.get(e.event_id)?.hash ?? fresh.get(e.event_id)?.hash;
-      if (seen !== undefined && seen !== e.hash) {
-        throw new ApprovalSourceError(`approval state cannot be ${what}: ${o.table} holds two different events with event_id ${e.event_id}`);
-      }
-      if (seen === undefined) fresh.set(e.event_id, e);
-    });
+    } catch (err) {
+      // A failed query or a row that is not an audit event: the window cannot be folded.
+      if (err instanceof AuditReadError) throw new ApprovalSourceError(`approval state cannot be ${what}: ${err.message}`);
+      throw err;
+    }
     return foldOrder([...fresh.values()]);
   }
 

@@ -3,11 +3,11 @@
 // exact event the gateway hashed, and feeds the same streaming verifier the local verify uses,
 // so the report (gaps, links, signatures, duplicates) reads the same.
 import type { BigQuery } from '@google-cloud/bigquery';
-import { normalizeEvent } from '../audit/normalize.js';
-import { createVerifier, type VerifierOptions, type VerifyReport } from '../audit/verify.js';
-import { eventTableFields } from './audit-schema.js';
-import { createBigQueryClient, quoteIdent } from './bigquery.js';
-import { parseTableId } from './looker.js';
+import { DAY } from '../audit/store.js';
+import { verifyStore, type VerifierOptions, type VerifyReport } from '../audit/verify.js';
+import { BigQueryAuditStore } from './audit-store.js';
+
+export { buildVerifyQuery } from './audit-store.js';
 
 export interface BigQueryVerifyOptions {
   /** project.dataset.table of the raw audit table (not the dedup view: duplicates are reported). */
@@ -45,71 +45,42 @@ export interface ChainSeen {
 
 const PER_INSTANCE = 'Chains are per instance: each gateway process writes its own chain and seals it at shutdown (docs/gcp.md, "Chain continuity").';
 
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
-
-export function buildVerifyQuery(table: string, withChain: boolean): string {
-  const t = parseTableId(table);
-  const cols = eventTableFields()
-    .map((f) => quoteIdent(f.name))
-    .join(', ');
-  // The range filter on event_time is also what require_partition_filter demands.
-  return [
-    `SELECT ${cols}`,
-    `FROM ${quoteIdent(t.projectId, t.datasetId, t.tableId)}`,
-    `WHERE event_time >= TIMESTAMP(@from_date) AND event_time < TIMESTAMP_ADD(TIMESTAMP(@to_date), INTERVAL 1 DAY)`,
-    withChain ? `  AND chain_id = @chain_id` : '',
-    `ORDER BY chain_id, seq`,
-  ]
-    .filter(Boolean)
-    .join('\n');
-}
-
 export async function verifyBigQuery(o: BigQueryVerifyOptions): Promise<VerifyReport> {
-  if (!DATE.test(o.from) || !DATE.test(o.to)) throw new Error('verify --bigquery: --from and --to must be dates, YYYY-MM-DD');
+  if (!DAY.test(o.from) || !DAY.test(o.to)) throw new Error('verify --bigquery: --from and --to must be dates, YYYY-MM-DD');
   if (o.from > o.to) throw new Error(`verify --bigquery: --from ${o.from} is after --to ${o.to}`);
-  const t = parseTableId(o.table);
-  const bq = o.bigquery ?? createBigQueryClient({ projectId: t.projectId, apiEndpoint: o.apiEndpoint });
-  const params: Record<string, string> = { from_date: o.from, to_date: o.to };
-  if (o.chainId) params.chain_id = o.chainId;
-  const verifier = createVerifier({ publicKeys: o.publicKeys, partial: true, anchors: o.anchors });
+  const store = new BigQueryAuditStore({ table: o.table, location: o.location, bigquery: o.bigquery, apiEndpoint: o.apiEndpoint });
 
   const showProgress = o.progress ?? Boolean(process.stderr.isTTY);
   let bar: { increment(n?: number): void; stop(): void } | null = null;
   if (showProgress) {
     const { SingleBar, Presets } = await import('cli-progress');
-    const countSql = `SELECT COUNT(*) AS n FROM ${quoteIdent(t.projectId, t.datasetId, t.tableId)} WHERE event_time >= TIMESTAMP(@from_date) AND event_time < TIMESTAMP_ADD(TIMESTAMP(@to_date), INTERVAL 1 DAY)${o.chainId ? ' AND chain_id = @chain_id' : ''}`;
-    const [rows] = await bq.query({ query: countSql, params, location: o.location });
-    const total = Number((rows[0] as { n: unknown }).n);
+    const total = await store.countDays(o.from, o.to, o.chainId);
     const b = new SingleBar({ stream: process.stderr, format: 'verify {bar} {value}/{total} rows | {eta_formatted} left' }, Presets.shades_classic);
     b.start(total, 0);
     bar = b;
   }
 
-  const stream = bq.createQueryStream({ query: buildVerifyQuery(o.table, Boolean(o.chainId)), params, location: o.location });
   const seen = new Map<string, ChainSeen>();
-  let n = 0;
+  let report: VerifyReport;
   try {
-    for await (const row of stream as AsyncIterable<Record<string, unknown>>) {
-      n++;
-      const ref = `${o.table} row ${n}`;
-      try {
-        const e = normalizeEvent(row);
-        verifier.push(e, { ref: `${o.table} chain=${e.chain_id} seq=${e.seq}` });
+    report = await verifyStore(store, {
+      publicKeys: o.publicKeys,
+      partial: true,
+      anchors: o.anchors,
+      chainId: o.chainId,
+      days: { from: o.from, to: o.to },
+      onRecord: () => bar?.increment(),
+      onEvent: (e) => {
         const c = seen.get(e.chain_id);
         if (!c) seen.set(e.chain_id, { instance: e.gateway_instance, firstSeq: e.seq, firstType: e.event_type, lastSeq: e.seq, lastTime: e.event_time });
         else if (e.seq >= c.lastSeq) Object.assign(c, { lastSeq: e.seq, lastTime: e.event_time });
-      } catch (err) {
-        const chain = typeof row.chain_id === 'string' ? row.chain_id : null;
-        verifier.pushInvalid({ ref }, `row is not an audit event: ${(err as Error).message}`, 'malformed', chain, null);
-      }
-      bar?.increment();
-    }
+      },
+    });
   } finally {
     bar?.stop();
   }
-  const report = verifier.finish();
   const open = report.chains.filter((c) => !c.sealed).map((c) => c.chain_id);
-  const after = open.length > 0 && o.classifyOpenChains !== false ? await chainsAfterWindow(bq, o, open) : null;
+  const after = open.length > 0 && o.classifyOpenChains !== false ? await chainsAfterWindow(store, o.to, open) : null;
   explainOpenChains(report, seen, after, { to: o.to, nowMs: (o.now ?? Date.now)(), runningWindowMs: o.runningWindowMs ?? 15 * 60_000 });
   return report;
 }
@@ -121,34 +92,12 @@ export interface LaterEvents {
 }
 
 /** For chains open at the end of the window: how many of their events come after it. */
-async function chainsAfterWindow(bq: BigQuery, o: BigQueryVerifyOptions, chains: string[]): Promise<Map<string, LaterEvents>> {
-  const t = parseTableId(o.table);
-  // event_time >= day after --to: still a partition filter, and it reads three narrow columns.
-  const sql = [
-    `SELECT chain_id, COUNT(*) AS n, MAX(seq) AS last_seq, MAX(event_time) AS last_time`,
-    `FROM ${quoteIdent(t.projectId, t.datasetId, t.tableId)}`,
-    `WHERE event_time >= TIMESTAMP_ADD(TIMESTAMP(@to_date), INTERVAL 1 DAY) AND chain_id IN UNNEST(@chains)`,
-    `GROUP BY chain_id`,
-  ].join('\n');
-  const [rows] = (await bq.query({ query: sql, params: { to_date: o.to, chains }, location: o.location })) as [Record<string, unknown>[], ...unknown[]];
+async function chainsAfterWindow(store: BigQueryAuditStore, to: string, chains: string[]): Promise<Map<string, LaterEvents>> {
   const out = new Map<string, LaterEvents>();
-  for (const r of rows) out.set(String(r.chain_id), laterEventsOf(r));
+  for (const h of await store.heads({ afterDay: to, chainIds: chains })) out.set(h.chain_id, { n: h.events, lastSeq: h.seq, lastTime: h.event_time });
   return out;
 }
 
-function laterEventsOf(r: Record<string, unknown>): LaterEvents {
-  // The client hands INT64 and TIMESTAMP back wrapped ({value}); COUNT/MAX are small numbers.
-  const v = (x: unknown): unknown => (x !== null && typeof x === 'object' && 'value' in (x as object) ? (x as { value: unknown }).value : x);
-  const time = v(r.last_time);
-  return { n: Number(v(r.n)), lastSeq: Number(v(r.last_seq)), lastTime: time instanceof Date ? time.toISOString() : String(time) };
-}
-
-/**
- * Chains are per process, so a chain that ends unsealed in the window is one of three things;
- * the open_tail notice the shared verifier wrote for it is replaced by one that says which.
- * None is a break: a crash is an operational event, and what it may hide (events cut from the
- * unsigned tail) is spelled out.
- */
 export function explainOpenChains(report: VerifyReport, seen: Map<string, ChainSeen>, after: Map<string, LaterEvents> | null, o: { to: string; nowMs: number; runningWindowMs: number }): void {
   for (const c of report.chains) {
     if (c.sealed) continue;
@@ -175,7 +124,8 @@ export function explainOpenChains(report: VerifyReport, seen: Map<string, ChainS
     }
     message = `${message}${message.endsWith('.') ? '' : '.'} ${PER_INSTANCE}`;
     const idx = report.notices.findIndex((f) => f.kind === 'open_tail' && f.chain === c.chain_id);
-    if (idx >= 0) report.notices[idx] = { ...report.notices[idx], message };
+    const found = report.notices[idx];
+    if (found) report.notices[idx] = { ...found, message };
     else report.notices.push({ kind: 'open_tail', severity: 'notice', chain: c.chain_id, seq: c.last_seq, message });
   }
 }

@@ -6,16 +6,15 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { BigQuery } from '@google-cloud/bigquery';
-import { readEvents } from '../audit/reader.js';
-import { createVerifier, verifyDir, type VerifierOptions } from '../audit/verify.js';
+import { DAY, type AuditStore } from '../audit/store.js';
+import { JsonlAuditStore } from '../audit/store-jsonl.js';
+import { verifyStore, type VerifierOptions, type VerifyReport } from '../audit/verify.js';
 import { publicKeyMap } from '../audit/checkpoint.js';
-import { normalizeEvent } from '../audit/normalize.js';
 import { EvidenceCollector, findExceptions, type Evidence } from './evidence.js';
 import { renderEvidenceHtml } from './html.js';
 import { signManifest, signingKeyId, type Manifest } from './manifest.js';
 
 export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 export interface ReportOptions {
   from: string;
@@ -58,46 +57,47 @@ export class ReportError extends Error {
 
 const EVERY = 100_000;
 
-async function fromLocal(o: ReportOptions, c: EvidenceCollector, say: (m: string) => void): Promise<{ scope: string; report: Awaited<ReturnType<typeof verifyDir>> }> {
-  const dir = resolve(o.auditDir!);
-  if (!existsSync(dir)) throw new ReportError(`audit directory ${dir} does not exist`);
-  const from = new Date(`${o.from}T00:00:00.000Z`);
-  const to = new Date(Date.parse(`${o.to}T00:00:00.000Z`) + 86_400_000 - 1);
-  say(`reading events ${o.from}..${o.to} from ${dir}`);
-  for await (const { event } of readEvents(dir, { from, to })) {
-    c.push(event);
-    if (c.count % EVERY === 0) say(`${c.count.toLocaleString('en-US')} events read`);
+/** The store the options name: the BigQuery audit table, else the local directory. */
+async function storeFor(o: ReportOptions): Promise<{ store: AuditStore; wholeChains: boolean }> {
+  if (o.bigquery) {
+    const { BigQueryAuditStore } = await import('../gcp/audit-store.js');
+    return { store: new BigQueryAuditStore({ table: o.bigquery.table, location: o.bigquery.location, apiEndpoint: o.bigquery.apiEndpoint, bigquery: o.bigquery.client }), wholeChains: false };
   }
-  say(`${c.count.toLocaleString('en-US')} events in the period; verifying every chain in the store`);
-  // Integrity is a property of the whole chain, not of a window: verify all of it.
-  const report = await verifyDir(dir, { publicKeys: o.publicKeys, anchors: o.anchors });
-  return { scope: `every chain in ${dir}, ${report.events} events`, report };
+  const dir = resolve(o.auditDir ?? '');
+  if (!existsSync(dir)) throw new ReportError(`audit directory ${dir} does not exist`);
+  return { store: new JsonlAuditStore(dir), wholeChains: true };
 }
 
-async function fromBigQuery(o: ReportOptions, c: EvidenceCollector, say: (m: string) => void): Promise<{ scope: string; report: ReturnType<ReturnType<typeof createVerifier>['finish']> }> {
-  const bq = o.bigquery!;
-  const { buildVerifyQuery } = await import('../gcp/verify-source.js');
-  const { parseTableId } = await import('../gcp/looker.js');
-  const { createBigQueryClient } = await import('../gcp/bigquery.js');
-  const t = parseTableId(bq.table);
-  const client = bq.client ?? createBigQueryClient({ projectId: t.projectId, apiEndpoint: bq.apiEndpoint });
-  const verifier = createVerifier({ publicKeys: o.publicKeys, partial: true, anchors: o.anchors });
-  say(`querying ${bq.table} for ${o.from}..${o.to}`);
-  const stream = client.createQueryStream({ query: buildVerifyQuery(bq.table, false), params: { from_date: o.from, to_date: o.to }, location: bq.location });
-  let n = 0;
-  for await (const row of stream as AsyncIterable<Record<string, unknown>>) {
-    n++;
-    try {
-      const e = normalizeEvent(row);
-      verifier.push(e, { ref: `${bq.table} chain=${e.chain_id} seq=${e.seq}` });
-      c.push(e);
-    } catch (err) {
-      verifier.pushInvalid({ ref: `${bq.table} row ${n}` }, `row is not an audit event: ${(err as Error).message}`);
+async function readPeriod(o: ReportOptions, c: EvidenceCollector, say: (m: string) => void): Promise<{ scope: string; report: VerifyReport }> {
+  const { store, wholeChains } = await storeFor(o);
+  const where = store instanceof JsonlAuditStore ? store.dir : store.name.replace(/^bigquery:/, '');
+  if (wholeChains) {
+    say(`reading events ${o.from}..${o.to} from ${where}`);
+    for await (const { event } of store.byDay(o.from, o.to)) {
+      c.push(event);
+      if (c.count % EVERY === 0) say(`${c.count.toLocaleString('en-US')} events read`);
     }
-    if (n % EVERY === 0) say(`${n.toLocaleString('en-US')} rows read`);
+    say(`${c.count.toLocaleString('en-US')} events in the period; verifying every chain in the store`);
+    // Integrity is a property of the whole chain, not of a window: verify all of it.
+    const report = await verifyStore(store, { publicKeys: o.publicKeys, anchors: o.anchors });
+    return { scope: `every chain in ${where}, ${report.events} events`, report };
   }
+  // A table of every instance's chains since the start is too big to re-verify per report: the
+  // period is verified as a window, in the same pass that folds its figures.
+  say(`querying ${where} for ${o.from}..${o.to}`);
+  let n = 0;
+  const report = await verifyStore(store, {
+    publicKeys: o.publicKeys,
+    partial: true,
+    anchors: o.anchors,
+    days: { from: o.from, to: o.to },
+    onEvent: (e) => c.push(e),
+    onRecord: () => {
+      if (++n % EVERY === 0) say(`${n.toLocaleString('en-US')} rows read`);
+    },
+  });
   say(`${n.toLocaleString('en-US')} rows read`);
-  return { scope: `the period's rows of ${bq.table} (a window: the chain before it is not re-verified)`, report: verifier.finish() };
+  return { scope: `the period's rows of ${where} (a window: the chain before it is not re-verified)`, report };
 }
 
 /** Prints HTML to PDF with headless Chromium (playwright-core). */
@@ -126,17 +126,17 @@ export async function htmlToPdf(html: string, file: string, chromiumPath = DEFAU
 }
 
 export async function generateReport(o: ReportOptions): Promise<ReportResult> {
-  if (!DATE.test(o.from) || !DATE.test(o.to)) throw new ReportError('--from and --to must be dates, YYYY-MM-DD');
+  if (!DAY.test(o.from) || !DAY.test(o.to)) throw new ReportError('--from and --to must be dates, YYYY-MM-DD');
   if (o.from > o.to) throw new ReportError(`--from ${o.from} is after --to ${o.to}`);
   if (!o.bigquery && !o.auditDir) throw new ReportError('no source: give an audit directory or --bigquery project.dataset.table');
   const say = o.progress ?? (() => undefined);
-  const collector = new EvidenceCollector(o.from, o.to, o.bigquery ? `BigQuery ${o.bigquery.table}` : `local audit store ${resolve(o.auditDir!)}`);
+  const collector = new EvidenceCollector(o.from, o.to, o.bigquery ? `BigQuery ${o.bigquery.table}` : `local audit store ${resolve(o.auditDir ?? '')}`);
   try {
     publicKeyMap(o.publicKeys);
   } catch (err) {
     throw new ReportError(`verification keys unusable: ${(err as Error).message}`);
   }
-  const { scope, report } = o.bigquery ? await fromBigQuery(o, collector, say) : await fromLocal(o, collector, say);
+  const { scope, report } = await readPeriod(o, collector, say);
   // The report says where each key came from (pinned, or the demo's unpinned key file).
   const finished = collector.finish(
     report,

@@ -27,13 +27,14 @@ import { AuditLog } from '../audit/log.js';
 import { anchorStoreFor, claimStoreFor, createAuditSigner, pinStoreFor, startAnchors } from './audit-setup.js';
 import { ToolPins } from '../pins/service.js';
 import { JsonlSink } from '../sinks/jsonl.js';
+import { JsonlAuditStore } from '../audit/store-jsonl.js';
 import type { AuditSink } from '../audit/sink.js';
 import { registerConsoleRoutes } from '../console/routes.js';
 import { createWeb } from '../web/index.js';
 import { demoSignIn, DEMO_SCOPE } from '../web/demo-client.js';
 import { AUTH_BASE } from '../web/pages.js';
 import { readFileSync } from 'node:fs';
-import { DEMO_APPROVER, createApprovals, localAuditSource } from '../approvals/index.js';
+import { DEMO_APPROVER, createApprovals, storeApprovalSource } from '../approvals/index.js';
 import { cliCommand } from '../config/invocation.js';
 import { PolicyStore } from '../policy/store.js';
 import type { UpstreamSummary } from '../policy/engine.js';
@@ -257,7 +258,7 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
       ? (await import('../gcp/approval-source.js')).approvalSourceFromConfig(config.gcp, {
           onError: (err: Error) => log.error({ err: err.message }, 'approval state: BigQuery poll failed; state unchanged until a poll succeeds'),
         })
-      : localAuditSource(config.audit.dir ?? join(config.dataDir, 'audit'));
+      : storeApprovalSource(new JsonlAuditStore(config.audit.dir ?? join(config.dataDir, 'audit')));
   const approvals = await createApprovals({
     audit,
     source: approvalSource,

@@ -10,7 +10,8 @@ import { AuditLog } from '../../src/audit/log.js';
 import { loadOrCreateSigner } from '../../src/audit/checkpoint.js';
 import { JsonlSink } from '../../src/sinks/jsonl.js';
 import { readEvents } from '../../src/audit/reader.js';
-import { createApprovals, fileStatementStore, localAuditSource } from '../../src/approvals/index.js';
+import { JsonlAuditStore } from '../../src/audit/store-jsonl.js';
+import { createApprovals, fileStatementStore, storeApprovalSource } from '../../src/approvals/index.js';
 import { sha256 } from '../../src/approvals/binding.js';
 import { fakeSql, held, policyView, reviewer, silent } from './helpers.js';
 
@@ -21,7 +22,7 @@ async function boot(data: string) {
   const audit = await AuditLog.open({ sink, signer: loadOrCreateSigner({ keysDir: join(data, 'keys') }), gatewayVersion: 'test', instance: 'test-1' });
   const approvals = await createApprovals({
     audit,
-    source: localAuditSource(join(data, 'audit')),
+    source: storeApprovalSource(new JsonlAuditStore(join(data, 'audit'))),
     policy: policyView,
     sql: fakeSql,
     publicUrl: 'http://127.0.0.1:8080',
@@ -130,7 +131,7 @@ test('a damaged audit line stops the rebuild with a message naming the line (fai
   const f = readdirSync(join(data, 'audit', day)).find((n) => n.endsWith('.jsonl'))!;
   const path = join(data, 'audit', day, f);
   writeFileSync(path, readFileSync(path, 'utf8').replace('"event_type":"approval_requested"', '"event_type":"approval_requested","junk":'));
-  const events = localAuditSource(join(data, 'audit')).load();
+  const events = storeApprovalSource(new JsonlAuditStore(join(data, 'audit'))).load();
   await assert.rejects(
     (async () => {
       for await (const _ of events) void _;

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync } from 'node:fs';
 import { readEvents, AuditReadError, type ReadIssue } from '../../src/audit/reader.js';
 import { replaySession, formatReplay, responseText } from '../../src/audit/replay.js';
+import { JsonlAuditStore } from '../../src/audit/store-jsonl.js';
 import { chainFiles, openLog, readLinesOf, request, tempData, writeLinesOf } from './helpers.js';
 import { at } from '../helpers/present.js';
 
@@ -77,7 +78,7 @@ test('readEvents: a malformed line throws unless handled; a torn last line is sk
 test('replay prints a session in order: actor, method/tool, SQL, decision, masked columns, rows, what the caller received, the stored copy labelled', async () => {
   const t = await seeded();
   try {
-    const entries = await replaySession(t.audit, 'sess-2');
+    const entries = await replaySession(new JsonlAuditStore(t.audit), 'sess-2');
     assert.deepEqual(
       entries.map((e) => e.event.request_id),
       ['2', '5', '8', '11'],
@@ -95,7 +96,7 @@ test('replay prints a session in order: actor, method/tool, SQL, decision, maske
       /the caller received: ssn masked \(last4\) \(stored masked for storage \(not recorded per column\)\)\n\s+response — stored copy \(audit at rest: masked for storage whatever the caller saw\):\n\s+row 2: XXX-XX-1002/,
     );
     assert.ok(text.indexOf('row 2:') < text.indexOf('row 5:') && text.indexOf('row 5:') < text.indexOf('row 11:'));
-    assert.equal(formatReplay('nope', await replaySession(t.audit, 'nope')), 'session nope: no audit events found');
+    assert.equal(formatReplay('nope', await replaySession(new JsonlAuditStore(t.audit), 'nope')), 'session nope: no audit events found');
   } finally {
     t.cleanup();
   }

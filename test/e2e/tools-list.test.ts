@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { rowsOf, startStack } from '../helpers/gateway.js';
 import { formatReplay, replaySession } from '../../src/audit/replay.js';
 import { first } from '../helpers/present.js';
+import { JsonlAuditStore } from '../../src/audit/store-jsonl.js';
 
 test('tools/list explains each tool to the caller’s roles, with annotations that hold for them', { timeout: 300_000 }, async (t) => {
   const stack = await startStack();
@@ -63,7 +64,7 @@ test('tools/list explains each tool to the caller’s roles, with annotations th
   const copy = JSON.parse(stored.response_json);
   assert.deepEqual(copy._meta['bqwarden/stored_copy'].columns.ssn, { classification: 'pii.ssn', released: 'clear', stored: 'pseudonym' });
   assert.doesNotMatch(stored.response_json, new RegExp(String(first(rows, 'clear row').ssn)), 'no clear SSN at rest');
-  const replay = formatReplay(stored.session_id!, await replaySession(join(stack.dataDir, 'audit'), stored.session_id!));
+  const replay = formatReplay(stored.session_id!, await replaySession(new JsonlAuditStore(join(stack.dataDir, 'audit')), stored.session_id!));
   assert.match(replay, /the caller received: full_name clear \(stored tokenised \(pseudonym\)\); ssn clear \(stored tokenised \(pseudonym\)\)/);
   assert.match(replay, /response — stored copy \(audit at rest: masked for storage whatever the caller saw\):/);
 });

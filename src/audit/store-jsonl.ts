@@ -1,0 +1,203 @@
+// The local JSONL audit store (files.ts has the layout) as an AuditStore. Streams chains sorted
+// by id, each chain's files by n, each file line by line. Built for the examiner console's
+// million-event reads: files are read in large chunks, and filters that can be decided from
+// the canonical text (session id, time, event type) are checked on the raw line before it is
+// parsed.
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { sha256Hex } from '../common/digest.js';
+import { eventMembersWithoutHash, joinWithHash } from './canonical.js';
+import { AuditEventSchema, EVENT_TYPES, type AuditEvent } from './event.js';
+import { listAuditFiles, type ChainFile } from './files.js';
+import {
+  AuditReadError,
+  dayWindow,
+  type AuditRecord,
+  type AuditStore,
+  type HeadFilter,
+  type RangeFilter,
+  type ReadIssue,
+  type ReadOptions,
+  type StoredEvent,
+  type StoredHead,
+} from './store.js';
+
+export const APPROVAL_TYPES: readonly string[] = EVENT_TYPES.filter((t) => t.startsWith('approval_'));
+
+interface RawLine {
+  file: string;
+  /** 1-based line number within the file. */
+  line: number;
+  text: string;
+  /** The file's last line had no newline: a write that never completed (or a cut file). */
+  torn: boolean;
+}
+
+function utcDay(d: Date): string {
+  return d.toISOString().slice(0, 10);
+}
+
+/** Parses one canonical line into a validated event, or explains why it is not one. */
+export function parseEventLine(text: string, validate = true): { event: AuditEvent } | { reason: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { reason: 'not JSON' };
+  }
+  if (!validate) return raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? { event: raw as AuditEvent } : { reason: 'not an object' };
+  const res = AuditEventSchema.safeParse(raw);
+  if (!res.success) {
+    const i = res.error.issues[0];
+    return { reason: `not an audit event: ${i ? `${i.path.join('.') || '(root)'}: ${i.message}` : 'schema check failed'}` };
+  }
+  return { event: res.data };
+}
+
+/** Every line of one file, torn last line included (flagged). */
+async function* readFileLines(file: string): AsyncGenerator<RawLine> {
+  const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
+  let rest = '';
+  let line = 0;
+  for await (const chunk of stream as AsyncIterable<string>) {
+    let start = 0;
+    const buf = rest ? rest + chunk : chunk;
+    for (;;) {
+      const nl = buf.indexOf('\n', start);
+      if (nl < 0) break;
+      line++;
+      yield { file, line, text: buf.slice(start, nl), torn: false };
+      start = nl + 1;
+    }
+    rest = buf.slice(start);
+  }
+  if (rest.length) yield { file, line: line + 1, text: rest, torn: true };
+}
+
+export class JsonlAuditStore implements AuditStore {
+  readonly name: string;
+
+  constructor(readonly dir: string) {
+    this.name = `local:${dir}`;
+  }
+
+  /** Chain files that can hold events of the window (a partition holds its day or earlier days). */
+  async files(filter: Pick<RangeFilter, 'from' | 'to' | 'chainId'> = {}): Promise<ChainFile[]> {
+    try {
+      await stat(this.dir);
+    } catch {
+      throw new AuditReadError(`audit directory ${this.dir} does not exist`);
+    }
+    const { files } = await listAuditFiles(this.dir, {
+      chainId: filter.chainId,
+      fromDay: filter.from ? utcDay(filter.from) : undefined,
+      // Late events land in the next partition, so look one day past the window.
+      toDay: filter.to ? utcDay(new Date(filter.to.getTime() + 86_400_000)) : undefined,
+    });
+    return files;
+  }
+
+  private async *lines(filter: RangeFilter): AsyncGenerator<RawLine> {
+    for (const f of await this.files(filter)) yield* readFileLines(f.path);
+  }
+
+  async *range(filter: RangeFilter = {}, opts: ReadOptions = {}): AsyncGenerator<StoredEvent> {
+    const sessionNeedle = filter.sessionId !== undefined ? `"session_id":${JSON.stringify(filter.sessionId)}` : null;
+    const typeNeedles = filter.eventTypes?.map((t) => `"event_type":${JSON.stringify(t)}`) ?? null;
+    const types = filter.eventTypes ? new Set(filter.eventTypes) : null;
+    const fromIso = filter.from?.toISOString();
+    const toIso = filter.to?.toISOString();
+    for await (const l of this.lines(filter)) {
+      // Canonical lines hold `"session_id":"…"` and `"event_type":"…"` verbatim, so a miss is decided without parsing.
+      if (sessionNeedle && !l.torn && !l.text.includes(sessionNeedle)) continue;
+      if (typeNeedles && !l.torn && !typeNeedles.some((n) => l.text.includes(n))) continue;
+      if ((fromIso || toIso) && !l.torn) {
+        const at = l.text.indexOf('"event_time":"');
+        if (at >= 0) {
+          const t = l.text.slice(at + 14, at + 38);
+          if ((fromIso && t < fromIso) || (toIso && t > toIso)) continue;
+        }
+      }
+      const parsed = parseEventLine(l.text, opts.validate !== false);
+      if ('reason' in parsed) {
+        const issue: ReadIssue = { file: l.file, line: l.line, torn: l.torn, reason: l.torn ? `torn last line (${parsed.reason})` : parsed.reason };
+        if (opts.onInvalid) opts.onInvalid(issue);
+        else if (!l.torn) throw new AuditReadError(`${l.file}:${l.line}: ${issue.reason}`, issue);
+        continue;
+      }
+      const e = parsed.event;
+      if (filter.sessionId !== undefined && e.session_id !== filter.sessionId) continue;
+      if (types && !types.has(e.event_type)) continue;
+      if (fromIso && e.event_time < fromIso) continue;
+      if (toIso && e.event_time > toIso) continue;
+      yield { event: e, loc: { file: l.file, line: l.line } };
+    }
+  }
+
+  byDay(fromDay: string, toDay: string, filter: Omit<RangeFilter, 'from' | 'to'> = {}, opts: ReadOptions = {}): AsyncIterable<StoredEvent> {
+    return this.range({ ...filter, ...dayWindow(fromDay, toDay) }, opts);
+  }
+
+  async *approvalEvents(from?: Date): AsyncGenerator<AuditEvent> {
+    for await (const { event } of this.range({ eventTypes: APPROVAL_TYPES, ...(from ? { from } : {}) })) yield event;
+  }
+
+  /** Every line as the verifier needs it: torn and non-canonical lines are reported, not skipped. */
+  async *records(filter: { chainId?: string; days?: { from: string; to: string } } = {}): AsyncGenerator<AuditRecord> {
+    const window = filter.days ? dayWindow(filter.days.from, filter.days.to) : null;
+    const fromIso = window?.from.toISOString();
+    const toIso = window?.to.toISOString();
+    for await (const l of this.lines({ chainId: filter.chainId, ...window })) {
+      const loc = { file: l.file, line: l.line };
+      const parsed = parseEventLine(l.text);
+      if ('reason' in parsed) {
+        if (l.torn)
+          yield {
+            kind: 'invalid',
+            defect: 'torn_line',
+            reason: `file ends in half a line (${Buffer.byteLength(l.text)} bytes without newline): truncated mid-line, and crash recovery has not repaired it`,
+            loc,
+            chain: null,
+            seq: null,
+          };
+        else yield { kind: 'invalid', defect: 'malformed', reason: `line is ${parsed.reason}`, loc, chain: null, seq: null };
+        continue;
+      }
+      const e = parsed.event;
+      if ((fromIso && e.event_time < fromIso) || (toIso && e.event_time > toIso)) continue;
+      if (l.torn) yield { kind: 'invalid', defect: 'torn_line', reason: 'last line has no newline: the file was cut', loc, chain: e.chain_id, seq: e.seq };
+      const members = eventMembersWithoutHash(e);
+      if (joinWithHash(members, e.hash) !== l.text)
+        yield {
+          kind: 'invalid',
+          defect: 'not_canonical',
+          reason: 'line is not the canonical serialisation of its event (fields added, removed or reformatted)',
+          loc,
+          chain: e.chain_id,
+          seq: e.seq,
+        };
+      yield { kind: 'event', event: e, loc, computedHash: sha256Hex('{' + members.join(',') + '}') };
+    }
+    const { quarantined } = await listAuditFiles(this.dir, { chainId: filter.chainId });
+    for (const q of quarantined) {
+      yield { kind: 'notice', notice: 'repaired_torn_line', message: `crash recovery cut an unacknowledged torn line from ${q.from}; the bytes are kept in ${q.path}`, loc: { file: q.path } };
+    }
+  }
+
+  async heads(filter: HeadFilter = {}): Promise<StoredHead[]> {
+    const wanted = filter.chainIds ? new Set(filter.chainIds) : null;
+    const from = filter.afterDay ? new Date(Date.parse(`${filter.afterDay}T00:00:00.000Z`) + 86_400_000) : undefined;
+    const out = new Map<string, StoredHead>();
+    for await (const { event: e } of this.range(from ? { from } : {})) {
+      if (wanted && !wanted.has(e.chain_id)) continue;
+      const h = out.get(e.chain_id);
+      if (!h) out.set(e.chain_id, { chain_id: e.chain_id, seq: e.seq, event_time: e.event_time, events: 1 });
+      else {
+        h.events++;
+        if (e.seq > h.seq) h.seq = e.seq;
+        if (e.event_time > h.event_time) h.event_time = e.event_time;
+      }
+    }
+    return [...out.values()].sort((a, b) => (a.chain_id < b.chain_id ? -1 : 1));
+  }
+}
