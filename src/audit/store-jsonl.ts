@@ -9,18 +9,7 @@ import { sha256Hex } from '../common/digest.js';
 import { eventMembersWithoutHash, joinWithHash } from './canonical.js';
 import { AuditEventSchema, EVENT_TYPES, type AuditEvent } from './event.js';
 import { listAuditFiles, type ChainFile } from './files.js';
-import {
-  AuditReadError,
-  dayWindow,
-  type AuditRecord,
-  type AuditStore,
-  type HeadFilter,
-  type RangeFilter,
-  type ReadIssue,
-  type ReadOptions,
-  type StoredEvent,
-  type StoredHead,
-} from './store.js';
+import { AuditReadError, dayWindow, type AuditRecord, type AuditStore, type HeadFilter, type RangeFilter, type ReadIssue, type ReadOptions, type StoredEvent, type StoredHead } from './store.js';
 
 export const APPROVAL_TYPES: readonly string[] = EVENT_TYPES.filter((t) => t.startsWith('approval_'));
 

@@ -63,7 +63,7 @@ export interface StoredEvent {
 
 /** What the verifier is fed: events, records that are not events (kept, to be reported), store notices. */
 export type AuditRecord =
-  | { kind: 'event'; event: AuditEvent; loc: Location; /** The hash the store computed while reading, when it did. */ computedHash?: string }
+  | { kind: 'event'; event: AuditEvent; loc: Location /** The hash the store computed while reading, when it did. */; computedHash?: string }
   | { kind: 'invalid'; defect: 'malformed' | 'torn_line' | 'not_canonical'; reason: string; loc: Location; chain: string | null; seq: number | null }
   | { kind: 'notice'; notice: 'repaired_torn_line'; message: string; loc: Location };
 

@@ -7,17 +7,7 @@ import type { BigQuery } from '@google-cloud/bigquery';
 import type { AuditEvent } from '../audit/event.js';
 import { normalizeEvent } from '../audit/normalize.js';
 import { APPROVAL_TYPES } from '../audit/store-jsonl.js';
-import {
-  AuditReadError,
-  type AuditRecord,
-  type AuditStore,
-  type HeadFilter,
-  type RangeFilter,
-  type ReadIssue,
-  type ReadOptions,
-  type StoredEvent,
-  type StoredHead,
-} from '../audit/store.js';
+import { AuditReadError, type AuditRecord, type AuditStore, type HeadFilter, type RangeFilter, type ReadIssue, type ReadOptions, type StoredEvent, type StoredHead } from '../audit/store.js';
 import { eventTableFields } from './audit-schema.js';
 import { createBigQueryClient, quoteIdent } from './bigquery.js';
 import { parseTableId } from './looker.js';
@@ -113,7 +103,7 @@ export class BigQueryAuditStore implements AuditStore {
   }
 
   private select(filter: RangeFilter & { days?: { from: string; to: string } }): AsyncGenerator<Record<string, unknown>> {
-    const params: Record<string, unknown> = filter.days ? { from_date: filter.days.from, to_date: filter.days.to } : { since: (filter.from?.toISOString() ?? EPOCH) };
+    const params: Record<string, unknown> = filter.days ? { from_date: filter.days.from, to_date: filter.days.to } : { since: filter.from?.toISOString() ?? EPOCH };
     if (filter.eventTypes) params.event_types = [...filter.eventTypes];
     if (!filter.days && filter.to) params.until = filter.to.toISOString();
     if (filter.chainId !== undefined) params.chain_id = filter.chainId;
