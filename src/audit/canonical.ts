@@ -29,10 +29,10 @@ export function canonicalize(value: unknown): string {
       const obj = value as Record<string, unknown>;
       const keys = Object.keys(obj).sort();
       let out = '{';
-      for (let i = 0; i < keys.length; i++) {
-        const v = obj[keys[i]];
-        if (v === undefined) throw new CanonicalError(`key ${keys[i]} is undefined`);
-        out += (i ? ',' : '') + JSON.stringify(keys[i]) + ':' + canonicalize(v);
+      for (const [i, k] of keys.entries()) {
+        const v = obj[k];
+        if (v === undefined) throw new CanonicalError(`key ${k} is undefined`);
+        out += (i ? ',' : '') + JSON.stringify(k) + ':' + canonicalize(v);
       }
       return out + '}';
     }
@@ -43,7 +43,8 @@ export function canonicalize(value: unknown): string {
 
 interface Layout {
   keys: string[];
-  prefix: string[];
+  /** Per key, its `"key":` member prefix. */
+  members: { key: string; prefix: string }[];
   hashIndex: number;
 }
 
@@ -52,7 +53,7 @@ function layout(exclude: string[]): Layout {
     .filter((k) => !exclude.includes(k))
     .sort();
   const keys = all.filter((k) => k !== 'hash');
-  return { keys, prefix: keys.map((k) => JSON.stringify(k) + ':'), hashIndex: all.indexOf('hash') };
+  return { keys, members: keys.map((key) => ({ key, prefix: JSON.stringify(key) + ':' })), hashIndex: all.indexOf('hash') };
 }
 
 const CURRENT = layout([]);
@@ -72,9 +73,12 @@ function value(v: unknown): string {
 /** `"key":value` members of a validated event in canonical order, `hash` left out. */
 export function eventMembersWithoutHash(event: AuditEvent): string[] {
   const rec = event as unknown as Record<string, unknown>;
-  const { keys, prefix } = layoutOf(event);
-  const parts = new Array<string>(keys.length);
-  for (let i = 0; i < keys.length; i++) parts[i] = prefix[i] + value(rec[keys[i]]);
+  const { members } = layoutOf(event);
+  const parts = new Array<string>(members.length);
+  for (let i = 0; i < members.length; i++) {
+    const m = members[i]!;
+    parts[i] = m.prefix + value(rec[m.key]);
+  }
   return parts;
 }
 

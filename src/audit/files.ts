@@ -52,21 +52,20 @@ export async function listAuditFiles(auditDir: string, opts: ListOptions = {}): 
   const files: ChainFile[] = [];
   const quarantined: QuarantineFile[] = [];
   for (const d of (await listDir(auditDir)).sort()) {
-    const m = DAY_DIR.exec(d);
-    if (!m) continue;
-    const day = m[1];
+    const day = DAY_DIR.exec(d)?.[1];
+    if (day === undefined) continue;
     if (opts.fromDay && day < opts.fromDay) continue;
     if (opts.toDay && day > opts.toDay) continue;
     for (const name of await listDir(join(auditDir, d))) {
-      const t = TORN.exec(name);
-      if (t) {
-        quarantined.push({ path: join(auditDir, d, name), from: join(auditDir, d, t[1]) });
+      const tornFrom = TORN.exec(name)?.[1];
+      if (tornFrom !== undefined) {
+        quarantined.push({ path: join(auditDir, d, name), from: join(auditDir, d, tornFrom) });
         continue;
       }
-      const f = FILE.exec(name);
-      if (!f) continue;
-      if (opts.chainId && f[1] !== opts.chainId) continue;
-      files.push({ chainId: f[1], n: Number(f[2]), day, path: join(auditDir, d, name) });
+      const [, chainId, n] = FILE.exec(name) ?? [];
+      if (chainId === undefined || n === undefined) continue;
+      if (opts.chainId && chainId !== opts.chainId) continue;
+      files.push({ chainId, n: Number(n), day, path: join(auditDir, d, name) });
     }
   }
   files.sort((a, b) => (a.chainId < b.chainId ? -1 : a.chainId > b.chainId ? 1 : a.n - b.n));

@@ -120,7 +120,8 @@ class SeqHashes {
   get(seq: number): [number, number] | null {
     const i = this.idx(seq);
     if (i < 0 || i >= this.has.length || !this.has[i]) return null;
-    return [this.hi[i], this.lo[i]];
+    // The three arrays always have the same length, checked just above.
+    return [this.hi[i]!, this.lo[i]!];
   }
   set(seq: number, hash: string): void {
     const i = this.idx(seq);
@@ -177,6 +178,8 @@ function keySources(list: VerifierOptions['publicKeys']): { key_id: string; sour
   return list.map((k) => {
     const trusted = typeof k === 'object' && 'source' in k ? k : null;
     const [id] = publicKeyMap([k]).keys();
+    // publicKeyMap throws on a key it cannot read, so one key in gives one id out.
+    if (id === undefined) throw new Error('verification key has no id');
     return { key_id: id, source: trusted?.source ?? 'given by the caller', pinned: trusted?.pinned !== false };
   });
 }
@@ -293,8 +296,7 @@ export function createVerifier(opts: VerifierOptions): Verifier {
   }
 
   function fillGap(st: ChainState, seq: number): boolean {
-    for (let i = 0; i < st.gaps.length; i++) {
-      const g = st.gaps[i];
+    for (const [i, g] of st.gaps.entries()) {
       if (seq < g.from || seq > g.to) continue;
       const parts: Gap[] = [];
       if (g.from < seq) parts.push({ from: g.from, to: seq - 1, loc: g.loc });
