@@ -11,6 +11,7 @@ import { loadOrCreateSigner } from '../src/audit/checkpoint.js';
 import { readEvents } from '../src/audit/reader.js';
 import { JsonlSink } from '../src/sinks/jsonl.js';
 import { AuditIndex } from '../src/console/audit-index.js';
+import { JsonlAuditStore } from '../src/audit/store-jsonl.js';
 import { columnAccess, listEvents, overview, parseFilter } from '../src/console/queries.js';
 import type { AuditEventInput } from '../src/audit/event.js';
 
@@ -71,7 +72,7 @@ async function main(): Promise<void> {
   }
   console.log(`wrote ${N.toLocaleString('en-US')} events through AuditLog + JsonlSink in ${(ms(t0) / 1000).toFixed(1)} s`);
 
-  const ix = new AuditIndex(auditDir);
+  const ix = new AuditIndex(new JsonlAuditStore(auditDir));
   t0 = process.hrtime.bigint();
   await ix.refresh();
   const build = ms(t0);

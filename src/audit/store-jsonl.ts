@@ -4,14 +4,27 @@
 // the canonical text (session id, time, event type) are checked on the raw line before it is
 // parsed.
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { sha256Hex } from '../common/digest.js';
 import { eventMembersWithoutHash, joinWithHash } from './canonical.js';
-import { AuditEventSchema, EVENT_TYPES, type AuditEvent } from './event.js';
+import { AuditEventSchema, type AuditEvent } from './event.js';
 import { listAuditFiles, type ChainFile } from './files.js';
-import { AuditReadError, dayWindow, type AuditRecord, type AuditStore, type HeadFilter, type RangeFilter, type ReadIssue, type ReadOptions, type StoredEvent, type StoredHead } from './store.js';
-
-export const APPROVAL_TYPES: readonly string[] = EVENT_TYPES.filter((t) => t.startsWith('approval_'));
+import {
+  APPROVAL_TYPES,
+  AuditReadError,
+  dayWindow,
+  type AuditRecord,
+  type AuditStore,
+  type FollowSink,
+  type FollowState,
+  type HeadFilter,
+  type RangeFilter,
+  type RecordRef,
+  type ReadIssue,
+  type ReadOptions,
+  type StoredEvent,
+  type StoredHead,
+} from './store.js';
 
 interface RawLine {
   file: string;
@@ -62,6 +75,19 @@ async function* readFileLines(file: string): AsyncGenerator<RawLine> {
   }
   if (rest.length) yield { file, line: line + 1, text: rest, torn: true };
 }
+
+interface FileProgress {
+  offset: number;
+  line: number;
+}
+
+interface JsonlFollowState extends FollowState {
+  files: Map<string, FileProgress>;
+  /** Each chain's newest file: older ones are never appended to again. */
+  heads: Map<string, { n: number; day: string }>;
+}
+
+const READ_CHUNK = 4 << 20;
 
 export class JsonlAuditStore implements AuditStore {
   readonly name: string;
@@ -188,5 +214,81 @@ export class JsonlAuditStore implements AuditStore {
       }
     }
     return [...out.values()].sort((a, b) => (a.chain_id < b.chain_id ? -1 : 1));
+  }
+
+  async follow(state: FollowState | null, sink: FollowSink): Promise<FollowState> {
+    const st: JsonlFollowState = state && state.store === this.name && 'files' in state ? (state as JsonlFollowState) : { store: this.name, files: new Map(), heads: new Map() };
+    // Writers only ever append to the newest file of each chain, in the newest day partition
+    // (late events land in the current one), so after the first pass only partitions from the
+    // oldest chain head onwards are listed, and older files of a chain are not reopened.
+    const fromDay = st.heads.size ? [...st.heads.values()].reduce((m, h) => (h.day < m ? h.day : m), '9999-12-31') : undefined;
+    const { files } = await listAuditFiles(this.dir, { fromDay });
+    for (const f of files) {
+      let progress = st.files.get(f.path);
+      if (!progress) {
+        progress = { offset: 0, line: 0 };
+        st.files.set(f.path, progress);
+      } else {
+        const head = st.heads.get(f.chainId);
+        if (head && f.n < head.n) continue;
+      }
+      await followFile(f.path, progress, sink);
+      const head = st.heads.get(f.chainId);
+      if (!head || f.n >= head.n) st.heads.set(f.chainId, { n: f.n, day: f.day });
+    }
+    return st;
+  }
+
+  async readRecord(ref: RecordRef): Promise<AuditEvent> {
+    const fh = await open(ref.part, 'r');
+    try {
+      const buf = Buffer.alloc(ref.length);
+      await fh.read(buf, 0, ref.length, ref.offset);
+      const parsed = parseEventLine(buf.toString('utf8'));
+      if ('reason' in parsed) throw new AuditReadError(`${ref.part}: event at byte ${ref.offset} is ${parsed.reason}`);
+      return parsed.event;
+    } finally {
+      await fh.close();
+    }
+  }
+}
+
+/** Hands over the complete lines appended to one file since `progress`, and moves it on. */
+async function followFile(path: string, progress: FileProgress, sink: FollowSink): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    if (size < progress.offset) {
+      // Crash recovery only ever cuts bytes never handed over (an unterminated tail); a file
+      // shorter than what was read was rewritten. Say so instead of serving stale data.
+      sink.issue(path, progress.line, `file shrank from ${progress.offset} to ${size} bytes after it was indexed; restart the console to re-read it`);
+      progress.offset = size;
+      return;
+    }
+    let buf = Buffer.alloc(0);
+    let bufStart = progress.offset;
+    let pos = progress.offset;
+    while (pos < size) {
+      const want = Math.min(READ_CHUNK, size - pos);
+      const chunk = Buffer.allocUnsafe(want);
+      const { bytesRead } = await fh.read(chunk, 0, want, pos);
+      if (bytesRead === 0) break;
+      pos += bytesRead;
+      buf = buf.length ? Buffer.concat([buf, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+      let start = 0;
+      for (;;) {
+        const nl = buf.indexOf(10, start);
+        if (nl < 0) break;
+        progress.line++;
+        sink.record(buf.toString('utf8', start, nl), path, bufStart + start, nl - start, progress.line);
+        start = nl + 1;
+      }
+      // An unterminated tail is a write in progress (or a torn line): leave it for next time.
+      bufStart += start;
+      buf = buf.subarray(start);
+    }
+    progress.offset = bufStart;
+  } finally {
+    await fh.close();
   }
 }

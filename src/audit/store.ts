@@ -6,7 +6,7 @@
 // Every read fails closed: a record that is not an audit event stops the read with an
 // AuditReadError naming where it is (file:line, table row), unless the caller takes over with
 // onInvalid. Only records() hands damaged records on, for the verifier to report.
-import type { AuditEvent } from './event.js';
+import { EVENT_TYPES, type AuditEvent } from './event.js';
 
 /** Where a record is: file:line for JSONL, a table + row or chain/seq ref for BigQuery. */
 export interface Location {
@@ -81,6 +81,28 @@ export interface StoredHead {
   events: number;
 }
 
+/** Where a followed record can be read back: a part of the store (a file, a chain) and a position in it. */
+export interface RecordRef {
+  part: string;
+  offset: number;
+  length: number;
+}
+
+export interface FollowSink {
+  /**
+   * One record's raw JSON text (canonical for JSONL), where it is (the RecordRef's fields, flat:
+   * this runs per record of a million-event store) and its 1-based line in the part.
+   */
+  record(text: string, part: string, offset: number, length: number, line: number): void;
+  /** Something the follower must show rather than index (a rewritten file, a row that is not an event). */
+  issue(part: string, line: number, reason: string): void;
+}
+
+/** What a store remembers between follow() calls; opaque to the caller. */
+export interface FollowState {
+  readonly store: string;
+}
+
 export interface AuditStore {
   /** `local:<dir>` or `bigquery:<project.dataset.table>`: printed in errors and reports. */
   readonly name: string;
@@ -94,9 +116,19 @@ export interface AuditStore {
   records(filter?: { chainId?: string; days?: { from: string; to: string } }): AsyncIterable<AuditRecord>;
   /** The newest event of each chain. */
   heads(filter?: HeadFilter): Promise<StoredHead[]>;
+  /**
+   * Hands over the records added since the state was taken (null: every record), raw, for an
+   * index that keeps up with the store (the examiner console); resolves with the next state.
+   */
+  follow(state: FollowState | null, sink: FollowSink): Promise<FollowState>;
+  /** Reads back one record follow() handed over, fully validated. */
+  readRecord(ref: RecordRef): Promise<AuditEvent>;
 }
 
 export const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/** The approval workflow's event types: what approvalEvents() reads. */
+export const APPROVAL_TYPES: readonly string[] = EVENT_TYPES.filter((t) => t.startsWith('approval_'));
 
 /** The inclusive time window of the UTC days fromDay..toDay. */
 export function dayWindow(fromDay: string, toDay: string): { from: Date; to: Date } {

@@ -1,19 +1,17 @@
-// The console's in-memory index over the local audit store. It reads each audit file once,
-// from where it left off (byte offset), so a page view after new events costs only the new
-// lines, never a re-scan. Per event it keeps a handful of numbers (interned actor, table,
-// session, rule set…, plus where the line is on disk); the full event is read back from its
-// file by offset only when someone drills into it. Aggregates are computed per query by a
+// The console's in-memory index over an audit store. It follows the store (AuditStore.follow:
+// for JSONL each file is read once, from where it left off), so a page view after new events
+// costs only the new records, never a re-scan. Per event it keeps a handful of numbers
+// (interned actor, table, session, rule set…, plus the record's ref in the store); the full
+// event is read back through the store only when someone drills into it. Aggregates are computed per query by a
 // scan over these typed columns, which takes milliseconds for a million events.
 //
 // The index is a view for review, not the integrity authority: lines are parsed with
 // JSON.parse and a shape check (full schema validation of a million lines would dominate the
 // build), unreadable lines are counted and listed, and the integrity panel runs the real
-// verifier (hash chain, signatures) over the files.
-import { open } from 'node:fs/promises';
+// verifier (hash chain, signatures) over the store.
 import { DECISIONS, EVENT_TYPES, OUTCOMES, type AuditEvent } from '../audit/event.js';
 import { ACTOR_TYPES } from '../identity/types.js';
-import { listAuditFiles } from '../audit/files.js';
-import { parseEventLine } from '../audit/store-jsonl.js';
+import type { AuditStore, FollowState } from '../audit/store.js';
 import { approvalStep, denialKeys, isApprovalWorkflow, isDenial } from '../audit/denials.js';
 import { Column, Interner } from './intern.js';
 
@@ -61,15 +59,6 @@ export interface PolicyVersionSeen {
   failedLoads: number;
   events: number;
 }
-
-interface FileState {
-  idx: number;
-  path: string;
-  offset: number;
-  line: number;
-}
-
-const READ_CHUNK = 4 << 20;
 
 export class AuditIndex {
   count = 0;
@@ -129,13 +118,14 @@ export class AuditIndex {
   /** Event indexes in time order (rebuilt only when an out-of-order event arrives). */
   order = new Uint32Array(0);
   private orderLen = 0;
-  private files = new Map<string, FileState>();
-  private chainHeads = new Map<string, { n: number; day: string }>();
+  private followState: FollowState | null = null;
+  /** The store's parts (files) the events are in, by id. */
   readonly filePaths: string[] = [];
+  private readonly partIds = new Map<string, number>();
   private refreshing: Promise<void> | null = null;
   private lastRefresh = 0;
 
-  constructor(readonly auditDir: string) {}
+  constructor(readonly store: AuditStore) {}
 
   /** Reads whatever was appended since the last call. Concurrent callers share one pass; calls within minIntervalMs reuse it. */
   refresh(minIntervalMs = 0): Promise<void> {
@@ -149,66 +139,22 @@ export class AuditIndex {
   }
 
   private async doRefresh(): Promise<void> {
-    // Writers only ever append to the newest file of each chain, in the newest day partition
-    // (late events land in the current one), so after the first pass only partitions from the
-    // oldest chain head onwards are listed, and older files of a chain are not reopened.
-    const fromDay = this.chainHeads.size ? [...this.chainHeads.values()].reduce((m, h) => (h.day < m ? h.day : m), '9999-12-31') : undefined;
-    const { files } = await listAuditFiles(this.auditDir, { fromDay });
     const before = this.count;
-    for (const f of files) {
-      let st = this.files.get(f.path);
-      if (!st) {
-        st = { idx: this.filePaths.length, path: f.path, offset: 0, line: 0 };
-        this.files.set(f.path, st);
-        this.filePaths.push(f.path);
-      } else {
-        const head = this.chainHeads.get(f.chainId);
-        if (head && f.n < head.n) continue;
-      }
-      await this.ingestFile(st);
-      const head = this.chainHeads.get(f.chainId);
-      if (!head || f.n >= head.n) this.chainHeads.set(f.chainId, { n: f.n, day: f.day });
-    }
+    this.followState = await this.store.follow(this.followState, {
+      record: (text, part, offset, length, line) => this.ingestLine(text, this.partId(part), part, line, offset, length),
+      issue: (part, line, reason) => this.noteInvalid(part, line, reason),
+    });
     if (this.count > before) this.extendOrder(before);
   }
 
-  private async ingestFile(st: FileState): Promise<void> {
-    const fh = await open(st.path, 'r');
-    try {
-      const size = (await fh.stat()).size;
-      if (size < st.offset) {
-        // Crash recovery only ever cuts bytes we never consumed (an unterminated tail); a file
-        // shorter than what we indexed was rewritten. Say so instead of showing stale data.
-        this.noteInvalid(st.path, st.line, `file shrank from ${st.offset} to ${size} bytes after it was indexed; restart the console to re-read it`);
-        st.offset = size;
-        return;
-      }
-      let buf = Buffer.alloc(0);
-      let bufStart = st.offset;
-      let pos = st.offset;
-      while (pos < size) {
-        const want = Math.min(READ_CHUNK, size - pos);
-        const chunk = Buffer.allocUnsafe(want);
-        const { bytesRead } = await fh.read(chunk, 0, want, pos);
-        if (bytesRead === 0) break;
-        pos += bytesRead;
-        buf = buf.length ? Buffer.concat([buf, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
-        let start = 0;
-        for (;;) {
-          const nl = buf.indexOf(10, start);
-          if (nl < 0) break;
-          st.line++;
-          this.ingestLine(st, buf.toString('utf8', start, nl), bufStart + start, nl - start);
-          start = nl + 1;
-        }
-        // An unterminated tail is a write in progress (or a torn line): leave it for next time.
-        bufStart += start;
-        buf = buf.subarray(start);
-      }
-      st.offset = bufStart;
-    } finally {
-      await fh.close();
+  private partId(part: string): number {
+    let id = this.partIds.get(part);
+    if (id === undefined) {
+      id = this.filePaths.length;
+      this.filePaths.push(part);
+      this.partIds.set(part, id);
     }
+    return id;
   }
 
   private noteInvalid(file: string, line: number, reason: string): void {
@@ -216,18 +162,18 @@ export class AuditIndex {
     if (this.invalid.length < 200) this.invalid.push({ file, line, reason });
   }
 
-  private ingestLine(st: FileState, text: string, offset: number, length: number): void {
+  private ingestLine(text: string, part: number, partName: string, line: number, offset: number, length: number): void {
     let e: AuditEvent;
     try {
       e = JSON.parse(text) as AuditEvent;
     } catch {
-      this.noteInvalid(st.path, st.line, 'not JSON');
+      this.noteInvalid(partName, line, 'not JSON');
       return;
     }
     const typeCode = e && typeof e === 'object' ? TYPE_CODE.get(e.event_type) : undefined;
     const t = typeof e?.event_time === 'string' ? Date.parse(e.event_time) : NaN;
     if (typeCode === undefined || Number.isNaN(t) || typeof e.chain_id !== 'string' || typeof e.seq !== 'number') {
-      this.noteInvalid(st.path, st.line, 'not an audit event (event_type, event_time, chain_id or seq missing or wrong)');
+      this.noteInvalid(partName, line, 'not an audit event (event_type, event_time, chain_id or seq missing or wrong)');
       return;
     }
     const i = this.count++;
@@ -271,7 +217,7 @@ export class AuditIndex {
     this.rows.set(i, typeof e.rows_returned === 'number' ? e.rows_returned : 0);
     this.chain.set(i, this.chains.id(e.chain_id));
     this.seq.set(i, e.seq);
-    this.file.set(i, st.idx);
+    this.file.set(i, part);
     this.offset.set(i, offset);
     this.length.set(i, length);
 
@@ -395,21 +341,13 @@ export class AuditIndex {
     return this.order.subarray(0, this.orderLen);
   }
 
-  /** Reads one event back from its file and validates it fully (schema) before it is shown. */
+  /** Reads one event back from the store and validates it fully (schema) before it is shown. */
   async readEvent(i: number): Promise<AuditEvent> {
-    if (i < 0 || i >= this.count) throw new Error(`no event #${i}`);
-    const path = this.filePaths[this.file.data[i]];
-    const len = this.length.data[i];
-    const fh = await open(path, 'r');
-    try {
-      const buf = Buffer.alloc(len);
-      await fh.read(buf, 0, len, this.offset.data[i]);
-      const parsed = parseEventLine(buf.toString('utf8'));
-      if ('reason' in parsed) throw new Error(`${path}: event at byte ${this.offset.data[i]} is ${parsed.reason}`);
-      return parsed.event;
-    } finally {
-      await fh.close();
-    }
+    const part = this.filePaths[this.file.data[i] ?? -1];
+    const offset = this.offset.data[i];
+    const length = this.length.data[i];
+    if (i < 0 || i >= this.count || part === undefined || offset === undefined || length === undefined) throw new Error(`no event #${i}`);
+    return this.store.readRecord({ part, offset, length });
   }
 
   async readEvents(indexes: number[]): Promise<AuditEvent[]> {

@@ -10,7 +10,8 @@ import type { AuditEventInput } from '../audit/event.js';
 import type { Identity } from '../identity/types.js';
 import { keyFingerprint, publicKeyMap } from '../audit/checkpoint.js';
 import type { Anchor } from '../audit/anchors.js';
-import { verifyDir, type VerifyReport } from '../audit/verify.js';
+import type { AuditStore } from '../audit/store.js';
+import { verifyStore, type VerifyReport } from '../audit/verify.js';
 import { AuditIndex } from './audit-index.js';
 import { CONSOLE_BASE as B, CONSOLE_CSS, CONSOLE_JS, uplotAssets } from './assets.js';
 import type { Web } from '../web/index.js';
@@ -18,8 +19,8 @@ import { approvalsFor, listEvents, matcher, overview, parseFilter, sessionEvents
 import * as html from './html.js';
 
 export interface ConsoleDeps {
-  /** Local JSONL audit directory the console reads. */
-  auditDir: string;
+  /** The audit store the console reads (the gateway's, chosen from config in server/app.ts). */
+  store: AuditStore;
   /** Sign-in, sessions, cookies, CSRF and headers: the shared web module. */
   web: Web;
   rolesFor(identity: Identity): string[];
@@ -33,7 +34,7 @@ export interface ConsoleDeps {
   /** The anchors the gateway exported (as `verify --anchors` reads them): a cut or rewritten tail
    * shows as a break here too. */
   anchors?: () => Promise<{ store: string; anchors: Anchor[]; invalid?: { ref: string; reason: string }[] } | undefined>;
-  /** An index built elsewhere (tests, benchmarks); default: one over auditDir. */
+  /** An index built elsewhere (tests, benchmarks); default: one over the store. */
   index?: AuditIndex;
   /** Min ms between audit-directory refreshes (default 500). */
   refreshIntervalMs?: number;
@@ -51,7 +52,7 @@ const PAGE_SIZE = 50;
 const CAPABILITY = 'console';
 
 export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleDeps): Promise<ConsoleHandle> {
-  const index = deps.index ?? new AuditIndex(deps.auditDir);
+  const index = deps.index ?? new AuditIndex(deps.store);
   const { web } = deps;
   const refreshMs = deps.refreshIntervalMs ?? 500;
   const allowed = (roles: string[]) => (deps.can ? deps.can(roles, CAPABILITY) : roles.includes('examiner'));
@@ -64,7 +65,7 @@ export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleD
   const runVerifier = (): Promise<void> => {
     integrity.running ??= (async () => {
       try {
-        integrity.report = await verifyDir(deps.auditDir, { publicKeys: keys(), anchors: await deps.anchors?.() });
+        integrity.report = await verifyStore(deps.store, { publicKeys: keys(), anchors: await deps.anchors?.() });
         integrity.error = null;
       } catch (err) {
         integrity.report = null;

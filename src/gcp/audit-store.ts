@@ -6,8 +6,21 @@
 import type { BigQuery } from '@google-cloud/bigquery';
 import type { AuditEvent } from '../audit/event.js';
 import { normalizeEvent } from '../audit/normalize.js';
-import { APPROVAL_TYPES } from '../audit/store-jsonl.js';
-import { AuditReadError, type AuditRecord, type AuditStore, type HeadFilter, type RangeFilter, type ReadIssue, type ReadOptions, type StoredEvent, type StoredHead } from '../audit/store.js';
+import {
+  APPROVAL_TYPES,
+  AuditReadError,
+  type AuditRecord,
+  type AuditStore,
+  type FollowSink,
+  type FollowState,
+  type HeadFilter,
+  type RangeFilter,
+  type RecordRef,
+  type ReadIssue,
+  type ReadOptions,
+  type StoredEvent,
+  type StoredHead,
+} from '../audit/store.js';
 import { eventTableFields } from './audit-schema.js';
 import { createBigQueryClient, quoteIdent } from './bigquery.js';
 import { parseTableId } from './looker.js';
@@ -67,6 +80,16 @@ export function buildVerifyQuery(table: string, withChain: boolean): string {
 export function buildApprovalQuery(table: string): string {
   return buildEventQuery(table, { types: true });
 }
+
+interface BigQueryFollowState extends FollowState {
+  /** Newest event_time handed over (ms), null before the first follow. */
+  sinceMs: number | null;
+  /** chain + seq of every event handed over, and rows reported as damaged. */
+  seen: Set<string>;
+}
+
+/** Rows reach the table seconds (at worst minutes) after Pub/Sub took them, carrying older event times. */
+const FOLLOW_OVERLAP_MS = 15 * 60_000;
 
 // The client hands INT64 and TIMESTAMP of aggregates back wrapped ({value}).
 const unwrap = (x: unknown): unknown => (x !== null && typeof x === 'object' && 'value' in (x as object) ? (x as { value: unknown }).value : x);
@@ -185,6 +208,42 @@ export class BigQueryAuditStore implements AuditStore {
       out.push({ chain_id: String(r.chain_id), events: Number(unwrap(r.n)), seq: Number(unwrap(r.last_seq)), event_time: time instanceof Date ? time.toISOString() : String(time) });
     }
     return out.sort((a, b) => (a.chain_id < b.chain_id ? -1 : 1));
+  }
+
+  /**
+   * Each follow reads the rows of the last FOLLOW_OVERLAP_MS again (late rows) and hands over
+   * only events not handed over before; the first reads every partition.
+   */
+  async follow(state: FollowState | null, sink: FollowSink): Promise<FollowState> {
+    const st: BigQueryFollowState = state && state.store === this.name && 'seen' in state ? (state as BigQueryFollowState) : { store: this.name, sinceMs: null, seen: new Set() };
+    let newest = st.sinceMs;
+    let n = 0;
+    for await (const row of this.select(st.sinceMs === null ? {} : { from: new Date(st.sinceMs - FOLLOW_OVERLAP_MS) })) {
+      n++;
+      let e: AuditEvent;
+      try {
+        e = normalizeEvent(row);
+      } catch (err) {
+        const key = `row\n${String(row.chain_id)}\n${String(row.seq)}\n${String(row.event_id)}`;
+        if (!st.seen.has(key)) sink.issue(this.table, n, `not an audit event: ${(err as Error).message}`);
+        st.seen.add(key);
+        continue;
+      }
+      const key = `${e.chain_id}\n${e.seq}`;
+      if (st.seen.has(key)) continue;
+      st.seen.add(key);
+      const t = Date.parse(e.event_time);
+      if (newest === null || t > newest) newest = t;
+      sink.record(JSON.stringify(e), e.chain_id, e.seq, 0, n);
+    }
+    st.sinceMs = newest;
+    return st;
+  }
+
+  /** The event a follow() handed over: part is its chain, offset its seq. */
+  async readRecord(ref: RecordRef): Promise<AuditEvent> {
+    for await (const { event } of this.events({ chainId: ref.part }, {})) if (event.seq === ref.offset) return event;
+    throw new AuditReadError(`${this.table}: chain ${ref.part} has no event at seq ${ref.offset}`);
   }
 
   /** How many rows the UTC days hold (for a progress bar). */

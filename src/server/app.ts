@@ -29,6 +29,7 @@ import { ToolPins } from '../pins/service.js';
 import { JsonlSink } from '../sinks/jsonl.js';
 import { JsonlAuditStore } from '../audit/store-jsonl.js';
 import type { AuditSink } from '../audit/sink.js';
+import type { AuditStore } from '../audit/store.js';
 import { registerConsoleRoutes } from '../console/routes.js';
 import { createWeb } from '../web/index.js';
 import { demoSignIn, DEMO_SCOPE } from '../web/demo-client.js';
@@ -91,6 +92,20 @@ async function createSink(config: GatewayConfig): Promise<AuditSink> {
     return createPubSubSink(config.gcp);
   }
   return JsonlSink.open({ dir: config.audit.dir ?? join(config.dataDir, 'audit'), maxFileBytes: config.audit.maxFileBytes });
+}
+
+/**
+ * The read side of the sink createSink picks (AuditStore beside AuditSink): what approvals and
+ * the console read. Null with Pub/Sub when no BigQuery audit table is configured.
+ */
+async function openAuditStore(config: GatewayConfig): Promise<AuditStore | null> {
+  if (config.auditSink === 'pubsub') {
+    const table = config.gcp.bigquery.auditTable;
+    if (!table) return null;
+    const { BigQueryAuditStore } = await import('../gcp/audit-store.js');
+    return new BigQueryAuditStore({ table, projectId: config.gcp.project, location: config.gcp.bigquery.location, apiEndpoint: config.gcp.bigquery.apiEndpoint });
+  }
+  return new JsonlAuditStore(config.audit.dir ?? join(config.dataDir, 'audit'));
 }
 
 /**
@@ -253,12 +268,13 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
   // Approvals: state is rebuilt from the audit files before the first request is served.
   // With Pub/Sub, approval state is read back from the BigQuery audit table, so every
   // instance sees approvals granted through another one.
+  const auditStore = await openAuditStore(config);
   const approvalSource =
-    config.auditSink === 'pubsub'
+    config.auditSink === 'pubsub' || !auditStore
       ? (await import('../gcp/approval-source.js')).approvalSourceFromConfig(config.gcp, {
           onError: (err: Error) => log.error({ err: err.message }, 'approval state: BigQuery poll failed; state unchanged until a poll succeeds'),
         })
-      : storeApprovalSource(new JsonlAuditStore(config.audit.dir ?? join(config.dataDir, 'audit')));
+      : storeApprovalSource(auditStore);
   const approvals = await createApprovals({
     audit,
     source: approvalSource,
@@ -382,10 +398,10 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
   await approvals.routes(app, { authenticate: (h) => authenticator.authenticate(h), web });
 
   // The examiner console reads the local audit store; with Pub/Sub, examiners use BigQuery views.
-  if (config.auditSink === 'jsonl') {
+  if (config.auditSink === 'jsonl' && auditStore) {
     const anchorStore = await anchorStoreFor(config);
     await registerConsoleRoutes(app, {
-      auditDir: config.audit.dir ?? join(config.dataDir, 'audit'),
+      store: auditStore,
       web,
       rolesFor: (id) => policyStore.current().rolesFor(id),
       can: (roles, capability) => policyStore.current().can(roles, capability),

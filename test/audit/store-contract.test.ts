@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { BigQuery } from '@google-cloud/bigquery';
 import type { AuditEvent } from '../../src/audit/event.js';
 import { loadPublicKeysFromDir } from '../../src/audit/checkpoint.js';
-import { AuditReadError, type AuditStore, type ReadIssue } from '../../src/audit/store.js';
+import { AuditReadError, type AuditStore, type ReadIssue, type RecordRef } from '../../src/audit/store.js';
 import { JsonlAuditStore } from '../../src/audit/store-jsonl.js';
 import { formatReport, verifyStore } from '../../src/audit/verify.js';
 import { auditTableSchema } from '../../src/gcp/audit-schema.js';
@@ -224,6 +224,30 @@ for (const [kind, open] of Object.entries(stores)) {
     // Trust is the pins': without the signing key every checkpoint is an unknown key.
     const untrusted = await verifyStore(store, { publicKeys: [] });
     assert.ok(untrusted.breaks.some((b) => b.kind === 'unknown_key'));
+  });
+}
+
+for (const [kind, open] of Object.entries(stores)) {
+  test(`${kind}: follow hands over every record once, then only what is new; readRecord reads one back validated`, async () => {
+    const store = open();
+    const seen: { text: string; ref: RecordRef; line: number }[] = [];
+    const issues: string[] = [];
+    const sink = {
+      record: (text: string, part: string, offset: number, length: number, line: number) => seen.push({ text, ref: { part, offset, length }, line }),
+      issue: (part: string, line: number, reason: string) => issues.push(`${part}:${line}: ${reason}`),
+    };
+    const state = await store.follow(null, sink);
+    assert.deepEqual(issues, []);
+    assert.deepEqual(seen.map((r) => (JSON.parse(r.text) as AuditEvent).event_id).sort(), events.map((e) => e.event_id).sort());
+    const pick = seen[7];
+    assert.ok(pick);
+    const back = await store.readRecord(pick.ref);
+    assert.equal(back.event_id, (JSON.parse(pick.text) as AuditEvent).event_id);
+    assert.equal(back.hash, events.find((e) => e.event_id === back.event_id)?.hash);
+    seen.length = 0;
+    await store.follow(state, sink);
+    assert.deepEqual(seen, [], 'nothing new: nothing handed over again');
+    await assert.rejects(store.readRecord({ ...pick.ref, offset: pick.ref.offset + 100_000 }));
   });
 }
 

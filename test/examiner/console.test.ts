@@ -10,6 +10,7 @@ import { startWebApp, testWeb, type WebApp } from '../helpers/web.js';
 import { chromiumMissing, demoSignIn, launchChromium } from '../helpers/browser.js';
 import { registerConsoleRoutes, type ConsoleHandle } from '../../src/console/routes.js';
 import { AuditIndex } from '../../src/console/audit-index.js';
+import { JsonlAuditStore } from '../../src/audit/store-jsonl.js';
 import { approvalFlags, columnAccess, listEvents, overview, parseFilter } from '../../src/console/queries.js';
 import { readEvents } from '../../src/audit/reader.js';
 import type { AuditEvent } from '../../src/audit/event.js';
@@ -31,7 +32,7 @@ before(async () => {
   // authenticator; the fixed test tokens (tok-<email>-<group>) are accepted too, for the HTTP tests.
   webApp = await startWebApp(
     async (a, web) => {
-      handle = await registerConsoleRoutes(a, { auditDir: seed.auditDir, web, rolesFor: rolesFromGroups, audit: seed.log, publicKeys: seed.publicKeys, refreshIntervalMs: 0 });
+      handle = await registerConsoleRoutes(a, { store: new JsonlAuditStore(seed.auditDir), web, rolesFor: rolesFromGroups, audit: seed.log, publicKeys: seed.publicKeys, refreshIntervalMs: 0 });
     },
     { audit: seed.log, wrapAuthenticate: (real) => (h) => (/^Bearer tok-/.test(String(h.authorization)) ? fakeAuthenticate(h as Record<string, unknown>) : real(h)) },
   );
@@ -57,7 +58,7 @@ async function allEvents(): Promise<AuditEvent[]> {
 }
 
 test('index: who saw the SSN column in clear and who masked', async () => {
-  const ix = new AuditIndex(seed.auditDir);
+  const ix = new AuditIndex(new JsonlAuditStore(seed.auditDir));
   await ix.refresh();
   const rows = columnAccess(ix, {}).filter((r) => r.column === SSN_COL);
   const byActor = Object.fromEntries(rows.map((r) => [r.actor, r]));
@@ -74,7 +75,7 @@ test('index: who saw the SSN column in clear and who masked', async () => {
 });
 
 test('index: denials by rule, time window and approvals with separation-of-duties flags', async () => {
-  const ix = new AuditIndex(seed.auditDir);
+  const ix = new AuditIndex(new JsonlAuditStore(seed.auditDir));
   await ix.refresh();
   const all = overview(ix, {});
   assert.equal(all.denialsByRule.find((r) => r.key === 'deny-ddl-analyst')?.n, 1);
@@ -159,7 +160,7 @@ test('http: the overview, approvals and event pages say who rejected and why, an
 });
 
 test('index: a self-approval and an edited statement are flagged (attack)', async () => {
-  const ix = new AuditIndex(seed.auditDir);
+  const ix = new AuditIndex(new JsonlAuditStore(seed.auditDir));
   await ix.refresh();
   const a = structuredClone(ix.approvalsById.get(seed.approvalId)!);
   a.grants.push({ approver: 'eve@bank.example', at: first(a.grants, 'grant').at, eventIndex: 0 });
@@ -170,7 +171,7 @@ test('index: a self-approval and an edited statement are flagged (attack)', asyn
 });
 
 test('index: reads only what was appended, and never a half-written line', async () => {
-  const ix = new AuditIndex(seed.auditDir);
+  const ix = new AuditIndex(new JsonlAuditStore(seed.auditDir));
   await ix.refresh();
   const n = ix.count;
   await seed.log.append({ event_type: 'session_start', actor_email: 'late@bank.example', session_id: 'sess-late' });
@@ -189,7 +190,7 @@ test('index: reads only what was appended, and never a half-written line', async
       .sort()
       .pop()!,
   );
-  const copy = new AuditIndex(seed.auditDir);
+  const copy = new AuditIndex(new JsonlAuditStore(seed.auditDir));
   appendFileSync(lastFile, '{"event_id":"half');
   await copy.refresh();
   assert.equal(copy.invalidCount, 0);
@@ -241,7 +242,7 @@ test('http: an examiner gets the overview; the access is written to the audit lo
 test('http: a page whose access cannot be audited is not shown (fail closed)', async () => {
   const app2 = Fastify();
   await registerConsoleRoutes(app2, {
-    auditDir: seed.auditDir,
+    store: new JsonlAuditStore(seed.auditDir),
     web: testWeb((h) => fakeAuthenticate(h as Record<string, unknown>), seed.log),
     rolesFor: rolesFromGroups,
     audit: { append: async () => Promise.reject(new Error('disk full')) },
