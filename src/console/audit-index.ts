@@ -322,16 +322,17 @@ export class AuditIndex {
       this.order = next;
     }
     let inOrder = true;
-    let last = this.orderLen ? t[this.order[this.orderLen - 1]] : -Infinity;
+    let last = this.orderLen ? (t[this.order[this.orderLen - 1] ?? 0] ?? 0) : -Infinity;
     for (let i = from; i < this.count; i++) {
-      if (t[i] < last) inOrder = false;
-      last = t[i];
+      const ti = t[i] ?? 0;
+      if (ti < last) inOrder = false;
+      last = ti;
       this.order[this.orderLen++] = i;
     }
     if (!inOrder) {
       // Several chains interleave in time: one sort, stable on index for equal times.
       const view = this.order.subarray(0, this.orderLen);
-      const sorted = Array.from(view).sort((a, b) => t[a] - t[b] || a - b);
+      const sorted = Array.from(view).sort((a, b) => (t[a] ?? 0) - (t[b] ?? 0) || a - b);
       view.set(sorted);
     }
   }
@@ -366,16 +367,23 @@ export class AuditIndex {
     return -1;
   }
 
+  // Codes come from the same lists (TYPE_CODE …), so a code past a list's end is a damaged index.
   eventType(i: number): string {
-    return EVENT_TYPES[this.type.data[i]];
+    return codeName(EVENT_TYPES, this.type.at(i));
   }
   decisionOf(i: number): string {
-    return DECISIONS[this.decision.data[i]];
+    return codeName(DECISIONS, this.decision.at(i));
   }
   outcomeOf(i: number): string {
-    return OUTCOMES[this.outcome.data[i]];
+    return codeName(OUTCOMES, this.outcome.at(i));
   }
   actorTypeOf(i: number): string {
-    return ACTOR_TYPES[this.actorType.data[i]];
+    return codeName(ACTOR_TYPES, this.actorType.at(i));
   }
+}
+
+function codeName(list: readonly string[], code: number): string {
+  const name = list[code];
+  if (name === undefined) throw new Error(`console index: code ${code} is not in its list of ${list.length}`);
+  return name;
 }

@@ -263,8 +263,9 @@ export function eventPage(e: AuditEvent, viewer: Viewer): string {
 }
 
 export function sessionPage(sessionId: string, events: AuditEvent[], approvals: AuditEvent[], viewer: Viewer): string {
-  if (!events.length) return layout('Session', `<h1>Session ${esc(sessionId)}</h1><p class="muted">No audit events carry this session id.</p>`, viewer);
   const first = events[0];
+  const last = events.at(-1);
+  if (!first || !last) return layout('Session', `<h1>Session ${esc(sessionId)}</h1><p class="muted">No audit events carry this session id.</p>`, viewer);
   const items = events
     .map(
       (e) => `<div class="ev ${esc(e.decision)}" data-seq="${e.seq}"><div><strong>${esc(e.event_time)}</strong> · ${esc(e.event_type)} ${esc([e.mcp_method, e.tool_name].filter(Boolean).join(' '))}
@@ -287,7 +288,7 @@ ${storedResponse(e, true)}</div>`,
   return layout(
     `Session ${sessionId}`,
     `<h1>Session replay</h1><div class="card"><dl><dt>session</dt><dd>${esc(sessionId)}</dd><dt>user</dt><dd>${esc(first.actor_email ?? first.actor_subject)} (${esc(first.actor_type)}, ${esc(first.auth_method)})</dd>
-<dt>client</dt><dd>${esc([first.client_name, first.client_version].filter(Boolean).join(' '))}</dd><dt>span</dt><dd>${esc(first.event_time)} → ${esc(events[events.length - 1].event_time)} · ${events.length} event(s)</dd></dl></div>
+<dt>client</dt><dd>${esc([first.client_name, first.client_version].filter(Boolean).join(' '))}</dd><dt>span</dt><dd>${esc(first.event_time)} → ${esc(last.event_time)} · ${events.length} event(s)</dd></dl></div>
 ${appr}<div class="replay" id="replay">${items}</div>`,
     viewer,
   );

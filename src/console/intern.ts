@@ -35,7 +35,10 @@ export class Interner {
 type TypedArray = Float64Array | Uint32Array | Uint16Array | Uint8Array;
 type Ctor<T extends TypedArray> = { new (n: number): T };
 
-/** An append-only typed array that doubles when full. */
+/**
+ * An append-only typed array that doubles when full. A row never set reads as 0 (typed arrays
+ * start zeroed; id 0 is "none"), past the end too: at() says so to the type checker.
+ */
 export class Column<T extends TypedArray> {
   data: T;
   constructor(
@@ -43,6 +46,9 @@ export class Column<T extends TypedArray> {
     initial = 1024,
   ) {
     this.data = new ctor(initial);
+  }
+  at(i: number): number {
+    return this.data[i] ?? 0;
   }
   set(i: number, v: number): void {
     if (i >= this.data.length) {

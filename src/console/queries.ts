@@ -105,10 +105,10 @@ export function matcher(ix: AuditIndex, f: Filter): (i: number) => boolean {
     const parts = ix.tableSetParts;
     const cache = new Map<number, boolean>();
     checks.push((i) => {
-      const s = sets[i];
+      const s = sets[i] ?? 0;
       let hit = cache.get(s);
       if (hit === undefined) {
-        hit = parts[s].includes(id);
+        hit = parts[s]?.includes(id) ?? false;
         cache.set(s, hit);
       }
       return hit;
@@ -130,10 +130,10 @@ export function matcher(ix: AuditIndex, f: Filter): (i: number) => boolean {
     const parts = ix.ruleSetParts;
     const cache = new Map<number, boolean>();
     checks.push((i) => {
-      const s = rs[i];
+      const s = rs[i] ?? 0;
       let hit = cache.get(s);
       if (hit === undefined) {
-        hit = parts[s].includes(rule);
+        hit = parts[s]?.includes(rule) ?? false;
         cache.set(s, hit);
       }
       return hit;
@@ -154,13 +154,16 @@ export function matcher(ix: AuditIndex, f: Filter): (i: number) => boolean {
   if (f.privileged !== undefined) {
     const want = f.privileged;
     const fl = ix.flags.data;
-    checks.push((i) => ((fl[i] & FLAG_PRIVILEGED) !== 0) === want);
+    checks.push((i) => (((fl[i] ?? 0) & FLAG_PRIVILEGED) !== 0) === want);
   }
   if (f.from !== undefined || f.to !== undefined) {
     const from = f.from ?? -Infinity;
     const to = f.to ?? Infinity;
     const t = ix.time.data;
-    checks.push((i) => t[i] >= from && t[i] <= to);
+    checks.push((i) => {
+      const ti = t[i] ?? 0;
+      return ti >= from && ti <= to;
+    });
   }
   if (f.column !== undefined || f.classification !== undefined || f.visibility !== undefined) {
     const events = columnEvents(ix, f);
@@ -184,10 +187,11 @@ function columnEvents(ix: AuditIndex, f: Filter): Set<number> {
   const masked = ix.colMasked.data;
   const wantMasked = f.visibility === undefined ? -1 : f.visibility === 'masked' ? 1 : 0;
   for (let k = 0; k < ix.colCount; k++) {
-    if (col !== null && id[k] !== col) continue;
-    if (cls !== null && (ix.columnClass[id[k]] ?? 0) !== cls) continue;
+    const c = id[k] ?? 0;
+    if (col !== null && c !== col) continue;
+    if (cls !== null && (ix.columnClass[c] ?? 0) !== cls) continue;
     if (wantMasked >= 0 && masked[k] !== wantMasked) continue;
-    out.add(ev[k]);
+    out.add(ev[k] ?? 0);
   }
   return out;
 }
@@ -292,31 +296,38 @@ export function overview(ix: AuditIndex, f: Filter): Overview {
   let first = Infinity;
   let last = -Infinity;
   for (let i = 0; i < ix.count; i++) {
-    if (ty[i] === CHECKPOINT && f.type !== 'checkpoint') continue;
+    const type = ty[i] ?? 0;
+    if (type === CHECKPOINT && f.type !== 'checkpoint') continue;
     if (!match(i)) continue;
     matched.push(i);
     o.total++;
-    typeCounts[ty[i]]++;
-    if (t[i] < first) first = t[i];
-    if (t[i] > last) last = t[i];
-    const flags = fl[i];
+    typeCounts[type] = (typeCounts[type] ?? 0) + 1;
+    const time = t[i] ?? 0;
+    if (time < first) first = time;
+    if (time > last) last = time;
+    const flags = fl[i] ?? 0;
     if (flags & FLAG_TOOL_CALL) o.toolCalls++;
     if (flags & FLAG_PRIVILEGED) o.privileged++;
     if (flags & FLAG_DETECTOR) o.detectorHits++;
-    if (ty[i] === AUTH_FAIL) o.authFailures++;
-    const d = dec[i];
+    if (type === AUTH_FAIL) o.authFailures++;
+    const d = dec[i] ?? 0;
     // The approval workflow (requests, votes, rejections, expiries) is not a policy decision.
-    if (flags & FLAG_APPROVAL) stepCounts.set(steps[i], (stepCounts.get(steps[i]) ?? 0) + 1);
-    else decisionCounts[d]++;
-    if (ds[i] !== 0) {
+    if (flags & FLAG_APPROVAL) {
+      const step = steps[i] ?? 0;
+      stepCounts.set(step, (stepCounts.get(step) ?? 0) + 1);
+    } else decisionCounts[d] = (decisionCounts[d] ?? 0) + 1;
+    const denial = ds[i] ?? 0;
+    if (denial !== 0) {
       o.denied++;
-      ruleDenials.set(ds[i], (ruleDenials.get(ds[i]) ?? 0) + 1);
+      ruleDenials.set(denial, (ruleDenials.get(denial) ?? 0) + 1);
     }
     if (d === MASK || flags & FLAG_MASKED) o.masked++;
     if (d === APPROVAL && !(flags & FLAG_APPROVAL)) o.approvalRequired++;
-    o.rows += rows[i];
-    if (act[i]) actorCounts.set(act[i], (actorCounts.get(act[i]) ?? 0) + 1);
-    if (tab[i]) tableCounts.set(tab[i], (tableCounts.get(tab[i]) ?? 0) + 1);
+    o.rows += rows[i] ?? 0;
+    const actor = act[i] ?? 0;
+    if (actor) actorCounts.set(actor, (actorCounts.get(actor) ?? 0) + 1);
+    const table = tab[i] ?? 0;
+    if (table) tableCounts.set(table, (tableCounts.get(table) ?? 0) + 1);
   }
   if (o.total) {
     o.firstEvent = first;
@@ -329,11 +340,13 @@ export function overview(ix: AuditIndex, f: Filter): Overview {
     const denied = new Array<number>(n).fill(0);
     const masked = new Array<number>(n).fill(0);
     for (const i of matched) {
-      const b = Math.floor((t[i] - start) / bucket);
+      const b = Math.floor(((t[i] ?? 0) - start) / bucket);
       if (b < 0 || b >= n) continue;
-      if (fl[i] & FLAG_TOOL_CALL || ty[i] === AUTH_FAIL) calls[b]++;
-      if (ds[i] !== 0) denied[b]++;
-      if (dec[i] === MASK || fl[i] & FLAG_MASKED) masked[b]++;
+      const flags = fl[i] ?? 0;
+      // b is in 0..n-1, the length of the three series, checked just above.
+      if (flags & FLAG_TOOL_CALL || ty[i] === AUTH_FAIL) calls[b]!++;
+      if ((ds[i] ?? 0) !== 0) denied[b]!++;
+      if (dec[i] === MASK || flags & FLAG_MASKED) masked[b]!++;
     }
     o.series = { bucketMs: bucket, t: Array.from({ length: n }, (_, k) => (start + k * bucket) / 1000), calls, denied, masked };
   }
@@ -345,11 +358,11 @@ export function overview(ix: AuditIndex, f: Filter): Overview {
   o.topActors = top(named(actorCounts, ix.actors), 10);
   o.topTables = top(named(tableCounts, ix.tables), 10);
   const ruleMap = new Map<string, number>();
-  for (const [set, v] of ruleDenials) for (const r of ix.denialSetParts[set]) bump(ruleMap, r, v);
+  for (const [set, v] of ruleDenials) for (const r of ix.denialSetParts[set] ?? []) bump(ruleMap, r, v);
   o.denialsByRule = top(ruleMap, 15);
   o.approvalEvents = [...stepCounts].map(([id, n]) => ({ key: ix.approvalSteps.get(id) ?? '', n })).sort((a, b) => b.n - a.n || (a.key < b.key ? -1 : 1));
-  o.decisions = DECISIONS.map((d, k) => ({ key: d, n: decisionCounts[k] })).filter((c) => c.n > 0);
-  o.eventTypes = EVENT_TYPES.map((d, k) => ({ key: d, n: typeCounts[k] })).filter((c) => c.n > 0);
+  o.decisions = DECISIONS.map((d, k) => ({ key: d, n: decisionCounts[k] ?? 0 })).filter((c) => c.n > 0);
+  o.eventTypes = EVENT_TYPES.map((d, k) => ({ key: d, n: typeCounts[k] ?? 0 })).filter((c) => c.n > 0);
   o.columnAccess = columnAccess(ix, f, match);
   o.approvals = approvalsFor(ix, match);
   return o;
@@ -364,14 +377,16 @@ export function columnAccess(ix: AuditIndex, f: Filter, match = matcher(ix, f)):
   const masked = ix.colMasked.data;
   const act = ix.actor.data;
   for (let k = 0; k < ix.colCount; k++) {
-    const cls = ix.columnClass[id[k]];
+    const c = id[k] ?? 0;
+    const cls = ix.columnClass[c];
     if (!cls) continue;
-    const i = ev[k];
+    const i = ev[k] ?? 0;
     if (!match(i)) continue;
-    const key = id[k] * 0x4000000 + act[i];
+    const actor = act[i] ?? 0;
+    const key = c * 0x4000000 + actor;
     let r = rows.get(key);
     if (!r) {
-      r = { column: ix.columns.get(id[k]) ?? '', classification: ix.classifications.get(cls), actor: ix.actors.get(act[i]) ?? '(anonymous)', clear: 0, masked: 0 };
+      r = { column: ix.columns.get(c) ?? '', classification: ix.classifications.get(cls), actor: ix.actors.get(actor) ?? '(anonymous)', clear: 0, masked: 0 };
       rows.set(key, r);
     }
     if (masked[k]) r.masked++;
@@ -398,7 +413,7 @@ export interface ApprovalFlags {
 export function approvalFlags(a: ApprovalSummary): ApprovalFlags {
   const selfApproved = a.requester !== null && a.grants.some((g) => g.approver === a.requester);
   const textDiffers = a.requestedSha256 !== null && a.executions.some((x) => x.sha256 !== a.requestedSha256);
-  const lastGrant = a.grants.length ? a.grants[a.grants.length - 1].at : null;
+  const lastGrant = a.grants.at(-1)?.at ?? null;
   const latencySeconds = lastGrant && a.requestedAt ? Math.round((Date.parse(lastGrant) - Date.parse(a.requestedAt)) / 1000) : null;
   const status = a.executions.length ? 'executed' : a.closing ? a.closing.type.replace('approval_', '') : a.grants.length >= (a.required ?? 1) ? 'approved' : 'pending';
   return { selfApproved, textDiffers, latencySeconds, status };
@@ -414,7 +429,8 @@ export function listEvents(ix: AuditIndex, f: Filter, page: number, pageSize: nu
   const CHECKPOINT = EVENT_TYPES.indexOf('checkpoint');
   const ty = ix.type.data;
   for (let k = order.length - 1; k >= 0; k--) {
-    const i = order[k];
+    // k runs over order's own indexes, from its length down.
+    const i = order[k]!;
     if (ty[i] === CHECKPOINT && f.type !== 'checkpoint') continue;
     if (!match(i)) continue;
     if (total >= skip && indexes.length < pageSize) indexes.push(i);

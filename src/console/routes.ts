@@ -12,7 +12,7 @@ import { keyFingerprint, publicKeyMap } from '../audit/checkpoint.js';
 import type { Anchor } from '../audit/anchors.js';
 import type { AuditStore } from '../audit/store.js';
 import { verifyStore, type VerifyReport } from '../audit/verify.js';
-import { AuditIndex } from './audit-index.js';
+import { AuditIndex, FLAG_PRIVILEGED } from './audit-index.js';
 import { CONSOLE_BASE as B, CONSOLE_CSS, CONSOLE_JS, uplotAssets } from './assets.js';
 import type { Web } from '../web/index.js';
 import { approvalsFor, listEvents, matcher, overview, parseFilter, sessionEvents, type Filter } from './queries.js';
@@ -173,17 +173,17 @@ export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleD
       const { total, indexes } = listEvents(index, f, page, PAGE_SIZE);
       const rows: html.EventRow[] = indexes.map((i) => ({
         index: i,
-        time: new Date(index.time.data[i]).toISOString(),
+        time: new Date(index.time.at(i)).toISOString(),
         type: index.eventType(i),
-        actor: index.actors.get(index.actor.data[i]),
+        actor: index.actors.get(index.actor.at(i)),
         decision: index.decisionOf(i),
         outcome: index.outcomeOf(i),
-        table: index.tables.get(index.table.data[i]),
-        rules: index.ruleSetParts[index.ruleSet.data[i]],
-        session: index.sessions.get(index.session.data[i]),
-        chain: index.chains.get(index.chain.data[i]) ?? '',
-        seq: index.seq.data[i],
-        privileged: (index.flags.data[i] & 1) !== 0,
+        table: index.tables.get(index.table.at(i)),
+        rules: index.ruleSetParts[index.ruleSet.at(i)] ?? [],
+        session: index.sessions.get(index.session.at(i)),
+        chain: index.chains.get(index.chain.at(i)) ?? '',
+        seq: index.seq.at(i),
+        privileged: (index.flags.at(i) & FLAG_PRIVILEGED) !== 0,
       }));
       return send(reply, 200, html.eventsPage(rows, total, page, PAGE_SIZE, f, options(), viewer));
     });
@@ -211,7 +211,7 @@ export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleD
         const approvalIds = [...new Set(events.map((e) => e.approval_id).filter((x): x is string => !!x))];
         const inSession = new Set(idx);
         const approvalIdx = approvalIds.flatMap((id) => index.approvalsById.get(id)?.events ?? []).filter((i) => !inSession.has(i));
-        const approvals = await index.readEvents([...new Set(approvalIdx)].sort((a, b) => index.time.data[a] - index.time.data[b]));
+        const approvals = await index.readEvents([...new Set(approvalIdx)].sort((a, b) => index.time.at(a) - index.time.at(b)));
         return send(reply, 200, html.sessionPage(sessionId, events, approvals, viewer));
       } catch (err) {
         return send(reply, 500, html.errorPage(500, `The session could not be read back from the audit store: ${(err as Error).message}`, viewer));
@@ -239,7 +239,9 @@ export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleD
       const order = index.ordered();
       const picked: number[] = [];
       for (let k = order.length - 1; k >= 0 && picked.length < PIN_EVENTS; k--) {
-        if (index.ruleSetParts[index.ruleSet.data[order[k]]].includes('tool-pinning')) picked.push(order[k]);
+        // k runs over order's own indexes, from its length down.
+        const i = order[k]!;
+        if (index.ruleSetParts[index.ruleSet.at(i)]?.includes('tool-pinning')) picked.push(i);
       }
       try {
         const events = await index.readEvents(picked);
