@@ -1,7 +1,8 @@
 // The layering as rules, checked by `npm test` (scripts/lint.mjs). One direction of imports:
 //   entry (server, cli) → surfaces (transport, web, console, report) → pipeline
 //   → concerns (identity, policy, sql, masking, approvals, audit, upstreams, gcp, demo, pins)
-//   → base (ops, config, common); sinks are adapters of audit's AuditSink port, wired only by the entry.
+//   → base (ops, config, common); sinks are adapters of audit's AuditSink port, wired only by the entry;
+//   readers of the audit take its AuditStore port, and the entry picks the store.
 // docs/architecture.md explains each layer and where a new kind goes.
 const CONCERNS = '^src/(identity|policy|sql|masking|approvals|audit|upstreams|gcp|demo|pins)/';
 /** Concern files that implement a pipeline port (ApprovalGate, ToolPinsView): they may import its types, nothing that runs. */
@@ -67,6 +68,14 @@ module.exports = {
       comment: 'A sink persists audit records: it reads audit record format, GCP clients and base modules only.',
       from: { path: '^src/sinks/' },
       to: { path: '^src/', pathNot: '^src/(sinks|audit|gcp|ops|config|common)/' },
+    },
+    {
+      name: 'audit-store-port-only',
+      severity: 'error',
+      comment:
+        'Readers of the audit (approvals, console, report …) take the AuditStore port (audit/store.ts); the audit module owns the JSONL store, gcp implements the BigQuery one, and only the entry layer picks one.',
+      from: { path: '^src/', pathNot: '^src/(server|cli|audit|gcp)/' },
+      to: { path: '^src/(audit/store-jsonl|gcp/audit-store)\\.ts$' },
     },
     {
       name: 'base-is-leaf',

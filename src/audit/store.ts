@@ -134,9 +134,3 @@ export const APPROVAL_TYPES: readonly string[] = EVENT_TYPES.filter((t) => t.sta
 export function dayWindow(fromDay: string, toDay: string): { from: Date; to: Date } {
   return { from: new Date(`${fromDay}T00:00:00.000Z`), to: new Date(Date.parse(`${toDay}T00:00:00.000Z`) + 86_400_000 - 1) };
 }
-
-/** Chain order: chain id, then seq. */
-export function chainOrder(a: AuditEvent, b: AuditEvent): number {
-  if (a.chain_id !== b.chain_id) return a.chain_id < b.chain_id ? -1 : 1;
-  return a.seq - b.seq;
-}

@@ -3,7 +3,9 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import type { BigQuery } from '@google-cloud/bigquery';
 import { paths } from '../config/paths.js';
+import type { ReportSource } from '../report/generate.js';
 
 interface ReportCliOptions {
   from: string;
@@ -91,8 +93,7 @@ function reportCommand(program: Command): void {
           from: opts.from,
           to: opts.to,
           out: resolve(opts.out),
-          auditDir: opts.bigquery ? undefined : auditDir,
-          bigquery: opts.bigquery ? { table: opts.bigquery, location: opts.location, apiEndpoint: opts.bigqueryEndpoint } : undefined,
+          source: await reportSource(opts.bigquery ? { table: opts.bigquery, location: opts.location, apiEndpoint: opts.bigqueryEndpoint } : { dir: auditDir }),
           publicKeys,
           anchors: trust.anchors ?? undefined,
           signKey,
@@ -160,4 +161,19 @@ export function register(program: Command): void {
   reportCommand(program);
   verifyReportCommand(program);
   dashboardUrlCommand(program);
+}
+
+/** The audit store `report` reads: the BigQuery table (its period, as a window) or the local directory (every chain verified). */
+export async function reportSource(from: { dir: string } | { table: string; location?: string; apiEndpoint?: string; client?: BigQuery }): Promise<ReportSource> {
+  if ('table' in from) {
+    const { BigQueryAuditStore } = await import('../gcp/audit-store.js');
+    return {
+      store: new BigQueryAuditStore({ table: from.table, location: from.location, apiEndpoint: from.apiEndpoint, bigquery: from.client }),
+      label: `BigQuery ${from.table}`,
+      where: from.table,
+      verify: 'period',
+    };
+  }
+  const { JsonlAuditStore } = await import('../audit/store-jsonl.js');
+  return { store: new JsonlAuditStore(from.dir), label: `local audit store ${from.dir}`, where: from.dir, verify: 'all' };
 }

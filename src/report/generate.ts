@@ -4,10 +4,8 @@
 // as `verify --bigquery`, so the figures are computed from verified events, not from views.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
-import type { BigQuery } from '@google-cloud/bigquery';
+import { basename, join } from 'node:path';
 import { DAY, type AuditStore } from '../audit/store.js';
-import { JsonlAuditStore } from '../audit/store-jsonl.js';
 import { verifyStore, type VerifierOptions, type VerifyReport } from '../audit/verify.js';
 import { publicKeyMap } from '../audit/checkpoint.js';
 import { EvidenceCollector, findExceptions, type Evidence } from './evidence.js';
@@ -20,8 +18,8 @@ export interface ReportOptions {
   from: string;
   to: string;
   out: string;
-  /** Local audit directory (ignored with bigquery). */
-  auditDir?: string;
+  /** Where the events come from (built by the entry layer: cli/examiner.ts). */
+  source: ReportSource;
   /** Pinned keys; a TrustedKey's source is printed in the report (key provenance). */
   publicKeys: VerifierOptions['publicKeys'];
   /** Anchors to compare the chain with. */
@@ -30,12 +28,25 @@ export interface ReportOptions {
   signKey?: string | null;
   /** Who prepared the pack (printed in the sign-off block). */
   preparer?: string | null;
-  bigquery?: { table: string; location?: string; apiEndpoint?: string; client?: BigQuery };
   pdf?: boolean;
   chromiumPath?: string;
   retentionDays?: number | null;
   /** Progress lines (stderr in the CLI). */
   progress?: (message: string) => void;
+}
+
+export interface ReportSource {
+  store: AuditStore;
+  /** What the pack names as its source, e.g. `local audit store /srv/audit`, `BigQuery p.d.t`. */
+  label: string;
+  /** The directory or table alone, for progress lines and the verification scope. */
+  where: string;
+  /**
+   * `all`: verify every chain in the store (a local store: integrity is a property of the whole
+   * chain); `period`: verify the period as a window (a table of every instance's chains since
+   * the start is too big to re-verify per report), in the pass that folds its figures.
+   */
+  verify: 'all' | 'period';
 }
 
 export interface ReportResult {
@@ -57,33 +68,18 @@ export class ReportError extends Error {
 
 const EVERY = 100_000;
 
-/** The store the options name: the BigQuery audit table, else the local directory. */
-async function storeFor(o: ReportOptions): Promise<{ store: AuditStore; wholeChains: boolean }> {
-  if (o.bigquery) {
-    const { BigQueryAuditStore } = await import('../gcp/audit-store.js');
-    return { store: new BigQueryAuditStore({ table: o.bigquery.table, location: o.bigquery.location, apiEndpoint: o.bigquery.apiEndpoint, bigquery: o.bigquery.client }), wholeChains: false };
-  }
-  const dir = resolve(o.auditDir ?? '');
-  if (!existsSync(dir)) throw new ReportError(`audit directory ${dir} does not exist`);
-  return { store: new JsonlAuditStore(dir), wholeChains: true };
-}
-
 async function readPeriod(o: ReportOptions, c: EvidenceCollector, say: (m: string) => void): Promise<{ scope: string; report: VerifyReport }> {
-  const { store, wholeChains } = await storeFor(o);
-  const where = store instanceof JsonlAuditStore ? store.dir : store.name.replace(/^bigquery:/, '');
-  if (wholeChains) {
+  const { store, where, verify } = o.source;
+  if (verify === 'all') {
     say(`reading events ${o.from}..${o.to} from ${where}`);
     for await (const { event } of store.byDay(o.from, o.to)) {
       c.push(event);
       if (c.count % EVERY === 0) say(`${c.count.toLocaleString('en-US')} events read`);
     }
     say(`${c.count.toLocaleString('en-US')} events in the period; verifying every chain in the store`);
-    // Integrity is a property of the whole chain, not of a window: verify all of it.
     const report = await verifyStore(store, { publicKeys: o.publicKeys, anchors: o.anchors });
     return { scope: `every chain in ${where}, ${report.events} events`, report };
   }
-  // A table of every instance's chains since the start is too big to re-verify per report: the
-  // period is verified as a window, in the same pass that folds its figures.
   say(`querying ${where} for ${o.from}..${o.to}`);
   let n = 0;
   const report = await verifyStore(store, {
@@ -128,9 +124,8 @@ export async function htmlToPdf(html: string, file: string, chromiumPath = DEFAU
 export async function generateReport(o: ReportOptions): Promise<ReportResult> {
   if (!DAY.test(o.from) || !DAY.test(o.to)) throw new ReportError('--from and --to must be dates, YYYY-MM-DD');
   if (o.from > o.to) throw new ReportError(`--from ${o.from} is after --to ${o.to}`);
-  if (!o.bigquery && !o.auditDir) throw new ReportError('no source: give an audit directory or --bigquery project.dataset.table');
   const say = o.progress ?? (() => undefined);
-  const collector = new EvidenceCollector(o.from, o.to, o.bigquery ? `BigQuery ${o.bigquery.table}` : `local audit store ${resolve(o.auditDir ?? '')}`);
+  const collector = new EvidenceCollector(o.from, o.to, o.source.label);
   try {
     publicKeyMap(o.publicKeys);
   } catch (err) {

@@ -13,6 +13,7 @@ import { generateReport } from '../../src/report/generate.js';
 import { readEvents } from '../../src/audit/reader.js';
 import { auditTableSchema } from '../../src/gcp/audit-schema.js';
 import { FakeBigQuery } from '../gcp/bigquery-fake.js';
+import { reportSource } from '../../src/cli/examiner.js';
 import { runCli } from '../helpers/cli.js';
 import { seedAuditStore, type Seeded } from './seed.js';
 import { at } from '../helpers/present.js';
@@ -45,7 +46,7 @@ after(() => {
 });
 
 test('evidence figures from the local store', async () => {
-  const r = await generateReport({ from: DAYS[0], to: DAYS[2], out, auditDir: seed.auditDir, publicKeys: seed.publicKeys, pdf: false });
+  const r = await generateReport({ from: DAYS[0], to: DAYS[2], out, source: await reportSource({ dir: seed.auditDir }), publicKeys: seed.publicKeys, pdf: false });
   const e = r.evidence;
   assert.equal(e.verification?.ok, true);
   assert.equal(e.denied, 2, 'the DROP and the failed sign-in');
@@ -72,7 +73,7 @@ test('evidence figures from the local store', async () => {
     ['petra@bank.example', 1, 0],
   ]);
   // A narrower period leaves the other days out.
-  const one = await generateReport({ from: DAYS[1], to: DAYS[1], out, auditDir: seed.auditDir, publicKeys: seed.publicKeys, pdf: false });
+  const one = await generateReport({ from: DAYS[1], to: DAYS[1], out, source: await reportSource({ dir: seed.auditDir }), publicKeys: seed.publicKeys, pdf: false });
   assert.equal(one.evidence.approvals.length, 0);
   assert.equal(one.evidence.denied, 1);
 });
@@ -170,8 +171,8 @@ test('BigQuery source: same evidence from the raw table through the REST fake, d
   await fake.start();
   try {
     const client = new BigQuery(fake.clientOptions());
-    const r = await generateReport({ from: DAYS[0], to: DAYS[2], out, publicKeys: seed.publicKeys, pdf: false, bigquery: { table: 'test-project.bqwarden_audit.events', client } });
-    const local = await generateReport({ from: DAYS[0], to: DAYS[2], out, auditDir: seed.auditDir, publicKeys: seed.publicKeys, pdf: false });
+    const r = await generateReport({ from: DAYS[0], to: DAYS[2], out, publicKeys: seed.publicKeys, pdf: false, source: await reportSource({ table: 'test-project.bqwarden_audit.events', client }) });
+    const local = await generateReport({ from: DAYS[0], to: DAYS[2], out, source: await reportSource({ dir: seed.auditDir }), publicKeys: seed.publicKeys, pdf: false });
     assert.equal(r.evidence.duplicatesSkipped, 1);
     assert.equal(r.evidence.events, local.evidence.events);
     assert.deepEqual(r.evidence.approvals, local.evidence.approvals);
