@@ -119,9 +119,8 @@ export class AuditIndex {
   order = new Uint32Array(0);
   private orderLen = 0;
   private followState: FollowState | null = null;
-  /** The store's parts (files) the events are in, by id. */
-  readonly filePaths: string[] = [];
-  private readonly partIds = new Map<string, number>();
+  /** The store's parts (files, chains) the events are in. */
+  private readonly parts = new Interner();
   private refreshing: Promise<void> | null = null;
   private lastRefresh = 0;
 
@@ -141,20 +140,10 @@ export class AuditIndex {
   private async doRefresh(): Promise<void> {
     const before = this.count;
     this.followState = await this.store.follow(this.followState, {
-      record: (text, part, offset, length, line) => this.ingestLine(text, this.partId(part), part, line, offset, length),
+      record: (text, part, offset, length, line) => this.ingestLine(text, this.parts.id(part), part, line, offset, length),
       issue: (part, line, reason) => this.noteInvalid(part, line, reason),
     });
     if (this.count > before) this.extendOrder(before);
-  }
-
-  private partId(part: string): number {
-    let id = this.partIds.get(part);
-    if (id === undefined) {
-      id = this.filePaths.length;
-      this.filePaths.push(part);
-      this.partIds.set(part, id);
-    }
-    return id;
   }
 
   private noteInvalid(file: string, line: number, reason: string): void {
@@ -344,10 +333,10 @@ export class AuditIndex {
 
   /** Reads one event back from the store and validates it fully (schema) before it is shown. */
   async readEvent(i: number): Promise<AuditEvent> {
-    const part = this.filePaths[this.file.data[i] ?? -1];
+    const part = this.parts.get(this.file.at(i));
     const offset = this.offset.data[i];
     const length = this.length.data[i];
-    if (i < 0 || i >= this.count || part === undefined || offset === undefined || length === undefined) throw new Error(`no event #${i}`);
+    if (i < 0 || i >= this.count || part === null || offset === undefined || length === undefined) throw new Error(`no event #${i}`);
     return this.store.readRecord({ part, offset, length });
   }
 

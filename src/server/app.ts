@@ -96,15 +96,12 @@ async function createSink(config: GatewayConfig): Promise<AuditSink> {
 
 /**
  * The read side of the sink createSink picks (AuditStore beside AuditSink): what approvals and
- * the console read. Null with Pub/Sub when no BigQuery audit table is configured.
+ * the console read. With Pub/Sub the gateway reads approvals through the polling source over
+ * the BigQuery store (gcp/approval-source.ts) and serves no console (examiners use the views,
+ * `verify --bigquery` and `report --bigquery`), so there is none to open here.
  */
-async function openAuditStore(config: GatewayConfig): Promise<AuditStore | null> {
-  if (config.auditSink === 'pubsub') {
-    const table = config.gcp.bigquery.auditTable;
-    if (!table) return null;
-    const { BigQueryAuditStore } = await import('../gcp/audit-store.js');
-    return new BigQueryAuditStore({ table, projectId: config.gcp.project, location: config.gcp.bigquery.location, apiEndpoint: config.gcp.bigquery.apiEndpoint });
-  }
+function openAuditStore(config: GatewayConfig): AuditStore | null {
+  if (config.auditSink === 'pubsub') return null;
   return new JsonlAuditStore(config.audit.dir ?? join(config.dataDir, 'audit'));
 }
 
@@ -268,7 +265,7 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
   // Approvals: state is rebuilt from the audit files before the first request is served.
   // With Pub/Sub, approval state is read back from the BigQuery audit table, so every
   // instance sees approvals granted through another one.
-  const auditStore = await openAuditStore(config);
+  const auditStore = openAuditStore(config);
   const approvalSource =
     config.auditSink === 'pubsub' || !auditStore
       ? (await import('../gcp/approval-source.js')).approvalSourceFromConfig(config.gcp, {

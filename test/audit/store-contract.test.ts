@@ -17,7 +17,7 @@ import { formatReport, verifyStore } from '../../src/audit/verify.js';
 import { auditTableSchema } from '../../src/gcp/audit-schema.js';
 import { BigQueryAuditStore } from '../../src/gcp/audit-store.js';
 import { JsonlSink } from '../../src/sinks/jsonl.js';
-import { FakeBigQuery, type FakeQuery } from '../gcp/bigquery-fake.js';
+import { chainHeadsResult, FakeBigQuery, type FakeQuery } from '../gcp/bigquery-fake.js';
 import { chainFiles, openLog, readLinesOf, request, tempData, writeLinesOf } from './helpers.js';
 
 process.env.METADATA_SERVER_DETECTION = 'none';
@@ -51,27 +51,7 @@ function runQuery(q: FakeQuery) {
     if (p.chains !== undefined && !(p.chains as string[]).includes(String(r.chain_id))) return false;
     return true;
   });
-  if (grouped) {
-    const by = new Map<string, Record<string, unknown>[]>();
-    for (const r of out) by.set(String(r.chain_id), [...(by.get(String(r.chain_id)) ?? []), r]);
-    return {
-      schema: [
-        { name: 'chain_id', type: 'STRING' as const, mode: 'NULLABLE' as const },
-        { name: 'n', type: 'INT64' as const, mode: 'NULLABLE' as const },
-        { name: 'last_seq', type: 'INT64' as const, mode: 'NULLABLE' as const },
-        { name: 'last_time', type: 'TIMESTAMP' as const, mode: 'NULLABLE' as const },
-      ],
-      rows: [...by].map(([chain_id, rs]) => ({
-        chain_id,
-        n: rs.length,
-        last_seq: Math.max(...rs.map((r) => Number(r.seq))),
-        last_time: rs
-          .map((r) => String(r.event_time))
-          .sort()
-          .at(-1),
-      })),
-    };
-  }
+  if (grouped) return chainHeadsResult(out);
   out = [...out].sort((a, b) => String(a.chain_id).localeCompare(String(b.chain_id)) || Number(a.seq) - Number(b.seq));
   return { schema: auditTableSchema(), rows: out };
 }

@@ -222,3 +222,26 @@ export class FakeBigQuery {
     if (s) await new Promise<void>((r) => s.close(() => r()));
   }
 }
+
+/** What BigQuery answers to the audit store's heads query (GROUP BY chain_id: n, last_seq, last_time) over the rows it selected. */
+export function chainHeadsResult(selected: Record<string, unknown>[]): FakeResult {
+  const by = new Map<string, Record<string, unknown>[]>();
+  for (const r of selected) by.set(String(r.chain_id), [...(by.get(String(r.chain_id)) ?? []), r]);
+  return {
+    schema: [
+      { name: 'chain_id', type: 'STRING', mode: 'NULLABLE' },
+      { name: 'n', type: 'INT64', mode: 'NULLABLE' },
+      { name: 'last_seq', type: 'INT64', mode: 'NULLABLE' },
+      { name: 'last_time', type: 'TIMESTAMP', mode: 'NULLABLE' },
+    ],
+    rows: [...by].map(([chain_id, rs]) => ({
+      chain_id,
+      n: rs.length,
+      last_seq: Math.max(...rs.map((r) => Number(r.seq))),
+      last_time: rs
+        .map((r) => String(r.event_time))
+        .sort()
+        .at(-1),
+    })),
+  };
+}

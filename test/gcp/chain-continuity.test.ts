@@ -18,7 +18,7 @@ import { SpoolSink } from '../../src/sinks/spool.js';
 import { auditTableSchema } from '../../src/gcp/audit-schema.js';
 import { verifyBigQuery } from '../../src/gcp/verify-source.js';
 import { FakePubSubServer } from '../fixtures/pubsub-server.js';
-import { FakeBigQuery, type FakeQuery } from './bigquery-fake.js';
+import { chainHeadsResult, FakeBigQuery, type FakeQuery } from './bigquery-fake.js';
 import { first } from '../helpers/present.js';
 
 process.env.METADATA_SERVER_DETECTION = 'none';
@@ -42,25 +42,7 @@ function runQuery(q: FakeQuery) {
     assert.match(q.query, /event_time >= TIMESTAMP_ADD\(TIMESTAMP\(@to_date\), INTERVAL 1 DAY\)/, 'the look past the window is partition-filtered');
     const wanted = q.params.chains as string[];
     const later = rows.filter((r) => inRange(r, day(q.params.to_date) + 86_400_000, Infinity) && wanted.includes(String(r.chain_id)));
-    const by = new Map<string, Record<string, unknown>[]>();
-    for (const r of later) by.set(String(r.chain_id), [...(by.get(String(r.chain_id)) ?? []), r]);
-    return {
-      schema: [
-        { name: 'chain_id', type: 'STRING' as const, mode: 'NULLABLE' as const },
-        { name: 'n', type: 'INT64' as const, mode: 'NULLABLE' as const },
-        { name: 'last_seq', type: 'INT64' as const, mode: 'NULLABLE' as const },
-        { name: 'last_time', type: 'TIMESTAMP' as const, mode: 'NULLABLE' as const },
-      ],
-      rows: [...by].map(([chain_id, rs]) => ({
-        chain_id,
-        n: rs.length,
-        last_seq: Math.max(...rs.map((r) => Number(r.seq))),
-        last_time: rs
-          .map((r) => String(r.event_time))
-          .sort()
-          .at(-1),
-      })),
-    };
+    return chainHeadsResult(later);
   }
   const out = rows
     .filter((r) => inRange(r, day(q.params.from_date), day(q.params.to_date) + 86_400_000))
