@@ -139,8 +139,17 @@ export class AuditIndex {
 
   private async doRefresh(): Promise<void> {
     const before = this.count;
+    // Records come a file at a time: remember the last part's id instead of a lookup per line.
+    let lastPart: string | null = null;
+    let lastId = 0;
     this.followState = await this.store.follow(this.followState, {
-      record: (text, part, offset, length, line) => this.ingestLine(text, this.parts.id(part), part, line, offset, length),
+      record: (text, part, offset, length, line) => {
+        if (part !== lastPart) {
+          lastPart = part;
+          lastId = this.parts.id(part);
+        }
+        this.ingestLine(text, lastId, part, line, offset, length);
+      },
       issue: (part, line, reason) => this.noteInvalid(part, line, reason),
     });
     if (this.count > before) this.extendOrder(before);

@@ -54,7 +54,7 @@ export async function verifyBigQuery(o: BigQueryVerifyOptions): Promise<VerifyRe
   let bar: { increment(n?: number): void; stop(): void } | null = null;
   if (showProgress) {
     const { SingleBar, Presets } = await import('cli-progress');
-    const total = await store.countDays(o.from, o.to, o.chainId);
+    const total = await store.countDays(o.from, o.to, o.chainId || undefined);
     const b = new SingleBar({ stream: process.stderr, format: 'verify {bar} {value}/{total} rows | {eta_formatted} left' }, Presets.shades_classic);
     b.start(total, 0);
     bar = b;
@@ -67,7 +67,7 @@ export async function verifyBigQuery(o: BigQueryVerifyOptions): Promise<VerifyRe
       publicKeys: o.publicKeys,
       partial: true,
       anchors: o.anchors,
-      chainId: o.chainId,
+      chainId: o.chainId || undefined,
       days: { from: o.from, to: o.to },
       onRecord: () => bar?.increment(),
       onEvent: (e) => {
