@@ -2,7 +2,7 @@
 // anything itself: it either hands back an approval this exact call may consume (and records
 // the consumption first), or the tool result that tells the agent what is pending.
 import type { ApprovalGate, GateResult, HeldCall } from '../pipeline/deps.js';
-import { ERR_AUDIT_UNAVAILABLE, INTERNAL_ERROR, GatewayError } from '../common/errors.js';
+import { GatewayError } from '../common/errors.js';
 import { contextFields } from '../audit/actor.js';
 import type { Identity } from '../identity/types.js';
 import type { Dialect } from '../sql/types.js';
@@ -44,7 +44,7 @@ export interface GateDeps {
 
 function auditError(err: unknown): never {
   if (err instanceof ApprovalError && err.code === 'audit_unavailable') {
-    throw new GatewayError(ERR_AUDIT_UNAVAILABLE, err.message, { reason: 'audit_unavailable' });
+    throw GatewayError.of('audit_unavailable', err.message);
   }
   throw err;
 }
@@ -205,12 +205,9 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
       try {
         if (!won) won = await deps.claims.claim(rec.id, { instance: deps.instance, session_id: call.ctx.sessionId, request_id: call.ctx.requestId, at: iso(service.now()) });
       } catch (err) {
-        throw new GatewayError(
-          INTERNAL_ERROR,
+        throw GatewayError.of(
+          'approval_claims_unavailable',
           `the approval claim store ${deps.claims.name} could not be reached, so the approved statement is not executed (fail closed): ${(err as Error).message}`,
-          {
-            reason: 'approval_claims_unavailable',
-          },
         );
       }
       if (!won) return usedElsewhere(rec);
@@ -251,9 +248,7 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
       await service.deps.statements.put(id, sha, call.sql);
     } catch (err) {
       deps.log.error({ err: (err as Error).message, approval_id: id }, 'could not keep the exact statement for review');
-      throw new GatewayError(INTERNAL_ERROR, `the statement could not be held for approval (statement store failed), so it is denied: ${(err as Error).message}`, {
-        reason: 'approval_store_unavailable',
-      });
+      throw GatewayError.of('approval_store_unavailable', `the statement could not be held for approval (statement store failed), so it is denied: ${(err as Error).message}`);
     }
     const ev = await service
       .append({
@@ -291,7 +286,7 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
         auditError(err);
       });
     const rec = service.get(id);
-    if (!rec || rec.requestEventId !== ev.event_id) throw new GatewayError(INTERNAL_ERROR, `approval request ${id} was written but could not be read back; denied`, { reason: 'approval_state' });
+    if (!rec || rec.requestEventId !== ev.event_id) throw GatewayError.of('approval_state', `approval request ${id} was written but could not be read back; denied`);
     deps.notifier.notify(rec);
     return rec;
   }
@@ -356,13 +351,11 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
     async check(call) {
       const sha = sha256(call.sql);
       if (call.analysis.sha256 && call.analysis.sha256 !== sha) {
-        throw new GatewayError(INTERNAL_ERROR, 'the analysed statement is not the statement in the call (sha256 differs); denied', { reason: 'approval_binding' });
+        throw GatewayError.of('approval_binding', 'the analysed statement is not the statement in the call (sha256 differs); denied');
       }
       const req = call.decision.approval;
       if (!req || req.required < 1 || req.approverRoles.length === 0) {
-        throw new GatewayError(INTERNAL_ERROR, `policy rule ${call.decision.ruleIds.join(', ')} asks for approval but names no approver roles or count; denied`, {
-          reason: 'approval_misconfigured',
-        });
+        throw GatewayError.of('approval_misconfigured', `policy rule ${call.decision.ruleIds.join(', ')} asks for approval but names no approver roles or count; denied`);
       }
       const requester = actorOf(call.ctx.identity, call.roles);
       const argsHash = argsSha256(call.args, sqlArgument(call));

@@ -12,6 +12,7 @@
 // and therefore the hash, never depends on which optional keys a writer happened to set.
 import { z } from 'zod';
 import { ACTOR_TYPES, AUTH_METHODS } from '../identity/types.js';
+import { ERROR_CODES, isErrorCode, type ErrorCode } from '../common/errors.js';
 
 /**
  * 2 added `intent_id` (write-ahead intents) and `sql_executed` / `sql_executed_sha256` (the SQL as
@@ -127,7 +128,9 @@ export const AuditEventSchema = z.object({
 
   // result
   outcome: z.enum(OUTCOMES),
-  error_code: str,
+  // A closed list: the codes of the error catalog (src/common/errors.ts). The pipeline's writer
+  // turns a code the catalog lacks into unlisted_error_code (kit.ts) instead of losing the record.
+  error_code: z.enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]]).nullable(),
   error_message: str,
   http_status: int,
   rows_returned: int,
@@ -286,7 +289,7 @@ export const FIELD_CHECKS: Record<keyof AuditEvent, FieldCheck> = {
     Array.isArray(v) && v.every((m) => isObj(m) && isStr(m.column) && strOrNull(m.source) && isStr(m.classification) && isStr(m.method) && strOrNull(m.rule_id) && Object.keys(m).length === 5),
   detector_hits: (v) => Array.isArray(v) && v.every((h) => isObj(h) && isStr(h.detector) && Number.isSafeInteger(h.count) && Object.keys(h).length === 2),
   outcome: oneOf(OUTCOMES),
-  error_code: strOrNull,
+  error_code: (v) => v === null || isErrorCode(v),
   error_message: strOrNull,
   http_status: intOrNull,
   rows_returned: intOrNull,

@@ -4,6 +4,7 @@ import { sha256Hex } from '../common/digest.js';
 import { sortKeys } from '../common/sorted-json.js';
 import type { AuditEventInput } from '../audit/event.js';
 import { actorFields } from '../audit/actor.js';
+import { isErrorCode, type ErrorCode } from '../common/errors.js';
 import type { HttpFailure } from './types.js';
 
 export function httpFailureFields(f: HttpFailure): Partial<AuditEventInput> {
@@ -17,11 +18,22 @@ export function httpFailureFields(f: HttpFailure): Partial<AuditEventInput> {
     user_agent: f.userAgent,
     mcp_method: f.method,
     http_status: f.httpStatus,
-    error_code: authReason ?? f.code,
-    error_message: f.message,
+    ...closedErrorCode(authReason ?? f.code, f.message),
     outcome: 'denied',
     decision: 'deny',
   };
+}
+
+/**
+ * The audit keeps only codes of the error catalog. A code it lacks (a new thrower nobody listed,
+ * a reason chosen by a component the gateway does not control) must not make the append fail,
+ * which would deny the call and lose its record: it is kept as unlisted_error_code, with the
+ * original named in error_message. That text goes through the content detectors like any
+ * client text (the pipeline's writer scans error_message whenever the code is unlisted).
+ */
+export function closedErrorCode(code: string, message: string | null): { error_code: ErrorCode; error_message: string | null } {
+  if (isErrorCode(code)) return { error_code: code, error_message: message };
+  return { error_code: 'unlisted_error_code', error_message: `unlisted error code ${JSON.stringify(code.slice(0, 80))}${message === null ? '' : `: ${message}`}` };
 }
 
 /** Canonical-enough JSON for payload columns: stable key order, capped size. */

@@ -44,7 +44,7 @@ function tablesMissing(analysis: Analysis, tables: string[]): string[] {
 }
 
 /** Why BigQuery and our analysis disagree, or null when they agree. */
-export function dryRunDisagreement(analysis: Analysis, r: { statementType: string; tables: string[] }): { code: string; reason: string } | null {
+export function dryRunDisagreement(analysis: Analysis, r: { statementType: string; tables: string[] }): { code: 'dry_run_statement_mismatch' | 'dry_run_table_mismatch'; reason: string } | null {
   const s = statementMismatch(analysis, r.statementType);
   if (s) return { code: 'dry_run_statement_mismatch', reason: s };
   const missing = tablesMissing(analysis, r.tables);

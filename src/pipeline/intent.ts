@@ -9,7 +9,7 @@
 // response is released, and a read changes nothing if its record is then lost with the response.
 import type { AuditEventInput } from '../audit/event.js';
 import type { Analysis } from '../sql/types.js';
-import { ERR_AUDIT_UNAVAILABLE, GatewayError } from '../common/errors.js';
+import { GatewayError } from '../common/errors.js';
 
 export interface IntentAudit {
   append(input: AuditEventInput): Promise<unknown>;
@@ -53,12 +53,9 @@ export async function writeIntent(audit: IntentAudit, ev: AuditEventInput): Prom
   try {
     written = await audit.append(intent);
   } catch (err) {
-    throw new GatewayError(ERR_AUDIT_UNAVAILABLE, `write-ahead audit record could not be written, so the call was not sent upstream (fail closed): ${(err as Error).message}`, {
-      reason: 'audit_unavailable',
-    });
+    throw GatewayError.of('audit_unavailable', `write-ahead audit record could not be written, so the call was not sent upstream (fail closed): ${(err as Error).message}`);
   }
   const id = (written as { event_id?: unknown } | null)?.event_id;
-  if (typeof id !== 'string')
-    throw new GatewayError(ERR_AUDIT_UNAVAILABLE, 'write-ahead audit record was written but its id is unknown; the call was not sent upstream', { reason: 'audit_unavailable' });
+  if (typeof id !== 'string') throw GatewayError.of('audit_unavailable', 'write-ahead audit record was written but its id is unknown; the call was not sent upstream');
   return id;
 }

@@ -8,7 +8,7 @@ import { GatewayError, type HttpFailure, type McpInterceptor, type RequestContex
 import type { PinVerdict, PipelineDeps, ToolPinsView } from './deps.js';
 import { httpFailureFields } from './audit-fields.js';
 import { needsIntent, writeIntent } from './intent.js';
-import { createKit, ERR_FORBIDDEN, INTERNAL_ERROR } from './kit.js';
+import { createKit } from './kit.js';
 import { runToolCall } from './runner.js';
 import { admit } from './stages/admit.js';
 import type { ToolCall } from './call.js';
@@ -23,9 +23,10 @@ async function pinsFor(pins: ToolPinsView, ctx: RequestContext, roles: string[],
     return await pins.onList(tools, ctx, roles);
   } catch (err) {
     if (err instanceof GatewayError) throw err;
-    throw new GatewayError(INTERNAL_ERROR, `tool definitions could not be checked against their pins, so the tool list is withheld (rule tool-pinning, fail closed): ${(err as Error).message}`, {
-      reason: 'tool_pins_unavailable',
-    });
+    throw GatewayError.of(
+      'tool_pins_unavailable',
+      `tool definitions could not be checked against their pins, so the tool list is withheld (rule tool-pinning, fail closed): ${(err as Error).message}`,
+    );
   }
 }
 
@@ -130,7 +131,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         try {
           masked = deps.scrub(result);
         } catch (err) {
-          throw new GatewayError(INTERNAL_ERROR, `response could not be scanned, so it is withheld: ${(err as Error).message}`, { reason: 'masking_failed' });
+          throw GatewayError.of('masking_failed', `response could not be scanned, so it is withheld: ${(err as Error).message}`);
         }
         await audit({ ...ev, ...kit.maskFields(masked.report, masked.result), rows_returned: null, duration_ms: elapsed(ctx) });
         metrics.requests.inc({ method: label, decision: ev.decision ?? 'allow' });
@@ -177,7 +178,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         // The method name is client text: it goes to audit (scanned), never into the error or logs.
         const reason = 'this notification is not one an MCP client may send; dropped (rule client-notifications)';
         await audit({ ...ev, decision: 'deny', rule_ids: ['client-notifications'], decision_reason: reason, outcome: 'denied', error_code: 'notification_not_allowed' });
-        throw new GatewayError(ERR_FORBIDDEN, reason, { rule_id: 'client-notifications' });
+        throw GatewayError.of('notification_not_allowed', reason, { rule_id: 'client-notifications' });
       }
       await audit({ ...ev, decision: 'allow' });
     },

@@ -8,12 +8,11 @@ import type { Decision } from '../policy/types.js';
 import type { MaskPlan, MaskReport } from '../masking/types.js';
 import { GatewayError, type Forward, type RequestContext } from './types.js';
 import type { PipelineDeps, PolicyView } from './deps.js';
-import { payloadJson } from './audit-fields.js';
+import { closedErrorCode, payloadJson } from './audit-fields.js';
 import { contextFields } from '../audit/actor.js';
 import { sqlTextForAudit } from '../audit/sql-text.js';
 
-import { ERR_AUDIT_UNAVAILABLE, INTERNAL_ERROR, ERR_UPSTREAM } from '../common/errors.js';
-export { ERR_FORBIDDEN, INTERNAL_ERROR } from '../common/errors.js';
+import { ERROR_CATALOG, ERR_UPSTREAM } from '../common/errors.js';
 
 const KNOWN_METHODS = new Set([
   'initialize',
@@ -74,7 +73,8 @@ export function createKit(deps: PipelineDeps) {
   }
 
   /** The one place events are written: a failed write fails the request closed. */
-  async function audit(input: AuditEventInput): Promise<void> {
+  async function audit(event: AuditEventInput): Promise<void> {
+    const input = withClosedErrorCode(event);
     const end = metrics.latency.startTimer({ method: methodLabel(input.mcp_method ?? input.event_type), stage: 'audit' });
     try {
       await deps.audit.append(input);
@@ -82,10 +82,23 @@ export function createKit(deps: PipelineDeps) {
     } catch (err) {
       metrics.auditFailures.inc();
       deps.log.error({ err: (err as Error).message, event_type: input.event_type }, 'audit append failed; request denied');
-      throw new GatewayError(ERR_AUDIT_UNAVAILABLE, `audit record could not be written, so the response is withheld (fail closed): ${(err as Error).message}`, {
-        reason: 'audit_unavailable',
-      });
+      throw GatewayError.of('audit_unavailable', `audit record could not be written, so the response is withheld (fail closed): ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * Every error_code is one of the catalog's (the schema refuses any other, which would deny the
+   * call and lose its record): an unlisted one is kept as unlisted_error_code. The message of a
+   * code an agent may not read can hold what the agent must not see (a cell value in a masking
+   * error), so it is scanned before it is stored, as is the text naming an unlisted code.
+   */
+  function withClosedErrorCode(input: AuditEventInput): AuditEventInput {
+    const code: unknown = input.error_code;
+    if (code === null || code === undefined) return input;
+    const closed = closedErrorCode(String(code), input.error_message ?? null);
+    if (closed.error_code !== code) deps.log.error({ event_type: input.event_type }, 'an error code the catalog does not list was audited as unlisted_error_code');
+    if (closed.error_code === code && ERROR_CATALOG[closed.error_code].agent) return input;
+    return { ...input, error_code: closed.error_code, error_message: clean(closed.error_message) };
   }
 
   function base(ctx: RequestContext, policy: PolicyView, roles: string[], method: string): AuditEventInput {
@@ -124,7 +137,7 @@ export function createKit(deps: PipelineDeps) {
     try {
       return deps.mask(result, plan);
     } catch (err) {
-      throw new GatewayError(INTERNAL_ERROR, `response could not be masked, so it is withheld: ${(err as Error).message}`, { reason: 'masking_failed' });
+      throw GatewayError.of('masking_failed', `response could not be masked, so it is withheld: ${(err as Error).message}`);
     }
   }
 

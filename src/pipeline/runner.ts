@@ -8,7 +8,8 @@
 //   - nothing is released before the call's final event is durable.
 import { GatewayError } from './types.js';
 import type { Stage, ToolCall } from './call.js';
-import { INTERNAL_ERROR, type Kit } from './kit.js';
+import { closedErrorCode } from './audit-fields.js';
+import type { Kit } from './kit.js';
 import { rateLimit } from './stages/rate-limit.js';
 import { pin } from './stages/pin.js';
 import { analyze } from './stages/analyze.js';
@@ -37,8 +38,7 @@ export async function runToolCall(kit: Kit, call: ToolCall): Promise<Record<stri
             ...call.ev,
             decision: call.ev.decision ?? 'deny',
             outcome: 'error',
-            error_code: err instanceof GatewayError ? String(err.data?.reason ?? 'gateway_error') : 'internal_error',
-            error_message: message,
+            ...(err instanceof GatewayError ? closedErrorCode(String(err.data?.reason ?? 'gateway_error'), message) : { error_code: 'internal_error' as const, error_message: message }),
             duration_ms: kit.elapsed(call.ctx),
           });
         } catch (auditErr) {
@@ -49,16 +49,15 @@ export async function runToolCall(kit: Kit, call: ToolCall): Promise<Record<stri
       }
       if (err instanceof GatewayError) throw err;
       kit.deps.log.error({ err: (err as Error).message, stage: stage.name }, 'pipeline stage failed; call refused');
-      throw new GatewayError(INTERNAL_ERROR, `the gateway could not complete stage ${stage.name}, so the call is refused`, { reason: 'internal_error' });
+      throw GatewayError.of('internal_error', `the gateway could not complete stage ${stage.name}, so the call is refused`);
     } finally {
       end();
     }
     if (outcome && 'stop' in outcome) {
-      if (!call.audited) throw new GatewayError(INTERNAL_ERROR, `stage ${stage.name} ended the call without its audit event; refused`, { reason: 'internal_error' });
+      if (!call.audited) throw GatewayError.of('internal_error', `stage ${stage.name} ended the call without its audit event; refused`);
       return outcome.stop;
     }
   }
-  if (!call.audited || !call.released)
-    throw new GatewayError(INTERNAL_ERROR, 'the call reached the end of the pipeline without a durable audit event; nothing is released', { reason: 'internal_error' });
+  if (!call.audited || !call.released) throw GatewayError.of('internal_error', 'the call reached the end of the pipeline without a durable audit event; nothing is released');
   return call.released;
 }

@@ -9,23 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import { InitializeRequestSchema, LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import type { Identity } from '../identity/types.js';
 import type { McpInterceptor, RequestContext } from '../pipeline/types.js';
-import {
-  HttpRefusal,
-  INTERNAL_ERROR,
-  INVALID_REQUEST,
-  SERVER_ERROR,
-  SESSION_NOT_FOUND,
-  batchAllowed,
-  checkContentType,
-  checkGetAccept,
-  checkPostAccept,
-  checkProtocolVersionHeader,
-  errorBody,
-  idOf,
-  methodOf,
-  parseJson,
-  type JsonRpcId,
-} from './jsonrpc.js';
+import { HttpRefusal, batchAllowed, checkContentType, checkGetAccept, checkPostAccept, checkProtocolVersionHeader, errorBody, idOf, methodOf, parseJson, type JsonRpcId } from './jsonrpc.js';
 import { classify, type Classified, type JsonObject } from './messages.js';
 import { McpSession, randomTraceId, type HttpRequestMeta } from './session.js';
 import { SessionIds, ownerOf, type SessionRecord } from './session-id.js';
@@ -167,7 +151,7 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
     }
     const raw = reply.raw;
     if (raw.headersSent || raw.destroyed) return;
-    const body = JSON.stringify(errorBody(id, r.rpcCode, r.message));
+    const body = JSON.stringify(errorBody(id, r.rpcCode, r.clientMessage));
     if (reply.sent) raw.writeHead(r.httpStatus, { 'content-type': 'application/json', ...r.headers }).end(body);
     else
       reply
@@ -189,12 +173,7 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
     const key = identityKey(identity);
     const n = held.get(key) ?? 0;
     if (n >= maxPerIdentity) {
-      throw new HttpRefusal(
-        429,
-        SERVER_ERROR,
-        'too_many_sessions',
-        `Too Many Requests: this identity already holds ${n} open sessions (limit ${maxPerIdentity}); end one with DELETE or let it expire`,
-      );
+      throw new HttpRefusal('too_many_sessions', `Too Many Requests: this identity already holds ${n} open sessions (limit ${maxPerIdentity}); end one with DELETE or let it expire`);
     }
     take(key);
     return key;
@@ -230,7 +209,7 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
     try {
       up = await upstream.initialize(record.capabilities);
     } catch (err) {
-      throw new HttpRefusal(502, SERVER_ERROR, 'upstream_unavailable', (err as Error).message);
+      throw new HttpRefusal('upstream_unavailable', (err as Error).message);
     }
     const sessionId = id ?? ids.seal(record);
     const session = new McpSession({
@@ -254,11 +233,11 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
     } catch (err) {
       await upstream.terminate(up.session);
       const e = err as { code?: unknown; message?: string };
-      throw new HttpRefusal(503, typeof e.code === 'number' ? e.code : INTERNAL_ERROR, 'session_start_failed', `Session could not be started: ${String(e.message ?? err).slice(0, 300)}`);
+      throw new HttpRefusal('session_start_failed', `Session could not be started: ${String(e.message ?? err).slice(0, 300)}`, typeof e.code === 'number' ? { rpcCode: e.code } : {});
     }
     if (closing) {
       await session.end('shutdown');
-      throw new HttpRefusal(503, SERVER_ERROR, 'shutting_down', 'Gateway is shutting down');
+      throw new HttpRefusal('shutting_down', 'Gateway is shutting down');
     }
     register(session);
     return { session, up };
@@ -267,7 +246,7 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
   async function initialize(request: FastifyRequest, reply: FastifyReply, message: JsonObject) {
     const parsed = InitializeRequestSchema.safeParse(message);
     if (!parsed.success) {
-      throw new HttpRefusal(400, INVALID_REQUEST, 'invalid_initialize', `Invalid initialize request: ${parsed.error.message.slice(0, 300)}`);
+      throw new HttpRefusal('invalid_initialize', `Invalid initialize request: ${parsed.error.message.slice(0, 300)}`);
     }
     const params = parsed.data.params;
     const identity = identities.get(request.raw)!;
@@ -306,25 +285,25 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
    */
   async function sessionFor(request: FastifyRequest): Promise<McpSession> {
     const sid = firstHeader(request.headers['mcp-session-id']);
-    if (!sid) throw new HttpRefusal(400, SERVER_ERROR, 'missing_session', 'Bad Request: Mcp-Session-Id header is required (send initialize first)');
+    if (!sid) throw new HttpRefusal('missing_session', 'Bad Request: Mcp-Session-Id header is required (send initialize first)');
     const who = identities.get(request.raw)!;
     let session = sessions.get(sid);
     if (!session) session = await resume(request, sid, who);
     if (identityKey(who) !== identityKey(session.identity)) {
-      throw new HttpRefusal(403, SERVER_ERROR, 'session_identity_mismatch', 'Forbidden: this session belongs to a different identity');
+      throw new HttpRefusal('session_identity_mismatch', 'Forbidden: this session belongs to a different identity');
     }
     session.sawToken(who);
     return session;
   }
 
-  const notFound = () => new HttpRefusal(404, SESSION_NOT_FOUND, 'unknown_session', 'Session not found: unknown, expired or closed Mcp-Session-Id; initialize a new session');
+  const notFound = () => new HttpRefusal('unknown_session', 'Session not found: unknown, expired or closed Mcp-Session-Id; initialize a new session');
 
   async function resume(request: FastifyRequest, sid: string, who: Identity): Promise<McpSession> {
     if (ended.has(tombstone(sid)) || closing) throw notFound();
     const record = ids.open(sid);
     if (!record || Date.now() - record.createdAt > maxAgeMs) throw notFound();
     if (record.owner !== ownerOf(who)) {
-      throw new HttpRefusal(403, SERVER_ERROR, 'session_identity_mismatch', 'Forbidden: this session belongs to a different identity');
+      throw new HttpRefusal('session_identity_mismatch', 'Forbidden: this session belongs to a different identity');
     }
     let p = resuming.get(sid);
     if (!p) {
@@ -358,11 +337,9 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
           const list: unknown[] = batch ? (message as unknown[]) : [message];
           if (batch) {
             const s = sessions.get(sessionId ?? '');
-            if (list.length === 0) throw new HttpRefusal(400, INVALID_REQUEST, 'invalid_jsonrpc', 'Invalid Request: empty batch');
+            if (list.length === 0) throw new HttpRefusal('invalid_jsonrpc', 'Invalid Request: empty batch');
             if (!batchAllowed(s?.protocolVersion ?? (sessionId ? (ids.open(sessionId)?.protocolVersion ?? null) : null))) {
               throw new HttpRefusal(
-                400,
-                INVALID_REQUEST,
                 'batch_not_allowed',
                 `Invalid Request: JSON-RPC batches are not supported${s ? ` on protocol version ${s.protocolVersion}` : ' outside a 2025-03-26 (or older) session'}; send one message per POST`,
               );
@@ -371,10 +348,10 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
           const classified: Classified[] = [];
           for (const m of list) {
             const c = classify(m);
-            if (!c) throw new HttpRefusal(400, INVALID_REQUEST, 'invalid_jsonrpc', 'Invalid Request: not a JSON-RPC 2.0 message');
+            if (!c) throw new HttpRefusal('invalid_jsonrpc', 'Invalid Request: not a JSON-RPC 2.0 message');
             if (c.kind === 'request' && c.method === 'initialize') {
-              if (batch) throw new HttpRefusal(400, INVALID_REQUEST, 'batch_not_allowed', 'Invalid Request: initialize must not be part of a batch');
-              if (sessionId) throw new HttpRefusal(400, INVALID_REQUEST, 'invalid_initialize', 'Invalid Request: initialize must not carry an Mcp-Session-Id (this session is already initialized)');
+              if (batch) throw new HttpRefusal('batch_not_allowed', 'Invalid Request: initialize must not be part of a batch');
+              if (sessionId) throw new HttpRefusal('invalid_initialize', 'Invalid Request: initialize must not carry an Mcp-Session-Id (this session is already initialized)');
               return await initialize(request, reply, m as JsonObject);
             }
             classified.push(c);
@@ -400,8 +377,8 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
         }
         default:
           sessionId = null;
-          throw new HttpRefusal(405, SERVER_ERROR, 'method_not_allowed', `Method Not Allowed: ${request.method} (use POST, GET or DELETE)`, {
-            allow: 'GET, POST, DELETE',
+          throw new HttpRefusal('method_not_allowed', `Method Not Allowed: ${request.method} (use POST, GET or DELETE)`, {
+            headers: { allow: 'GET, POST, DELETE' },
           });
       }
     } catch (err) {
@@ -413,7 +390,7 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
         reply.raw.destroy();
         return;
       }
-      return refuse(request, reply, new HttpRefusal(500, INTERNAL_ERROR, 'internal_error', 'Internal gateway error'), idOf(message), methodOf(message), null);
+      return refuse(request, reply, new HttpRefusal('internal_error', 'Internal gateway error'), idOf(message), methodOf(message), null);
     }
   }
 
@@ -425,10 +402,10 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
     scope.setErrorHandler(async (error: Error & { code?: string; statusCode?: number }, request, reply) => {
       const tooLarge = error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || error.statusCode === 413;
       const r = tooLarge
-        ? new HttpRefusal(413, SERVER_ERROR, 'body_too_large', `Payload Too Large: request body exceeds ${opts.bodyLimitBytes} bytes`)
+        ? new HttpRefusal('body_too_large', `Payload Too Large: request body exceeds ${opts.bodyLimitBytes} bytes`)
         : (error.statusCode ?? 500) < 500
-          ? new HttpRefusal(error.statusCode ?? 400, INVALID_REQUEST, 'bad_request', `Bad Request: ${error.message.slice(0, 200)}`)
-          : new HttpRefusal(500, INTERNAL_ERROR, 'internal_error', 'Internal gateway error');
+          ? new HttpRefusal('bad_request', `Bad Request: ${error.message.slice(0, 200)}`, { httpStatus: error.statusCode ?? 400 })
+          : new HttpRefusal('internal_error', 'Internal gateway error');
       if (r.httpStatus >= 500) onError(error, 'fastify');
       await refuse(request, reply, r, null, null, null);
       return reply;
@@ -437,7 +414,7 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
     scope.addHook('onRequest', async (request, reply) => {
       const origin = firstHeader(request.headers.origin);
       if (origin !== null && !allowedOrigins.has(origin)) {
-        await refuse(request, reply, new HttpRefusal(403, SERVER_ERROR, 'bad_origin', `Forbidden: Origin ${JSON.stringify(origin.slice(0, 200))} is not allowed`), null, null, null);
+        await refuse(request, reply, new HttpRefusal('bad_origin', `Forbidden: Origin ${JSON.stringify(origin.slice(0, 200))} is not allowed`), null, null, null);
         return reply;
       }
       try {
@@ -448,8 +425,8 @@ export async function registerMcpGateway(app: FastifyInstance, opts: McpGatewayO
         await refuse(
           request,
           reply,
-          new HttpRefusal(401, SERVER_ERROR, 'auth_failed', `Unauthorized (${code}): ${String(e.message ?? 'authentication failed').slice(0, 300)}`, {
-            'www-authenticate': opts.wwwAuthenticate(err),
+          new HttpRefusal('auth_failed', `Unauthorized (${code}): ${String(e.message ?? 'authentication failed').slice(0, 300)}`, {
+            headers: { 'www-authenticate': opts.wwwAuthenticate(err) },
           }),
           null,
           null,

@@ -3,7 +3,7 @@
 // in one shape and reported to the pipeline (onHttpFailure) for audit.
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 
-import { PARSE_ERROR, SERVER_ERROR } from '../common/errors.js';
+import { BqwardenError, ERROR_CATALOG, INTERNAL_ERROR, type ErrorCode } from '../common/errors.js';
 export { INVALID_REQUEST, INVALID_PARAMS, INTERNAL_ERROR, SERVER_ERROR, SESSION_NOT_FOUND, REQUEST_TIMEOUT } from '../common/errors.js';
 
 export type JsonRpcId = string | number | null;
@@ -12,17 +12,31 @@ export function errorBody(id: JsonRpcId, code: number, message: string, data?: R
   return { jsonrpc: '2.0' as const, id, error: data === undefined ? { code, message } : { code, message, data } };
 }
 
-/** A refusal decided at the HTTP layer: status, JSON-RPC code, and the audit failure code. */
-export class HttpRefusal extends Error {
+/**
+ * A refusal decided at the HTTP layer: its catalog code (audited as the failure's error_code)
+ * gives the HTTP status and JSON-RPC code, unless the refusal carries the one it was handed
+ * (Fastify's 4xx status, an upstream's JSON-RPC code).
+ */
+export class HttpRefusal extends BqwardenError {
+  readonly httpStatus: number;
+  readonly rpcCode: number;
+  readonly headers: Record<string, string>;
   constructor(
-    readonly httpStatus: number,
-    readonly rpcCode: number,
-    readonly failureCode: string,
+    readonly failureCode: ErrorCode,
     message: string,
-    readonly headers: Record<string, string> = {},
+    opts: { headers?: Record<string, string>; httpStatus?: number; rpcCode?: number } = {},
   ) {
-    super(message);
+    super(failureCode, message);
     this.name = 'HttpRefusal';
+    const entry = ERROR_CATALOG[failureCode];
+    this.httpStatus = opts.httpStatus ?? entry.http;
+    this.rpcCode = opts.rpcCode ?? entry.rpc ?? INTERNAL_ERROR;
+    this.headers = opts.headers ?? {};
+  }
+
+  /** What the client reads: the message, or the code's summary when an agent may not read it. */
+  get clientMessage(): string {
+    return ERROR_CATALOG[this.failureCode].agent ? this.message : `${ERROR_CATALOG[this.failureCode].summary} (${this.failureCode})`;
   }
 }
 
@@ -44,42 +58,37 @@ export function isJsonContentType(value: string | undefined): boolean {
 export function checkPostAccept(h: Record<string, string | string[] | undefined>): void {
   const accept = header(h, 'accept') ?? '';
   if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
-    throw new HttpRefusal(406, SERVER_ERROR, 'not_acceptable', 'Not Acceptable: the Accept header must list both application/json and text/event-stream');
+    throw new HttpRefusal('not_acceptable', 'Not Acceptable: the Accept header must list both application/json and text/event-stream');
   }
 }
 
 export function checkGetAccept(h: Record<string, string | string[] | undefined>): void {
   if (!(header(h, 'accept') ?? '').includes('text/event-stream')) {
-    throw new HttpRefusal(406, SERVER_ERROR, 'not_acceptable', 'Not Acceptable: the Accept header must list text/event-stream');
+    throw new HttpRefusal('not_acceptable', 'Not Acceptable: the Accept header must list text/event-stream');
   }
 }
 
 export function checkContentType(h: Record<string, string | string[] | undefined>): void {
   const ct = header(h, 'content-type');
   if (!isJsonContentType(ct)) {
-    throw new HttpRefusal(415, SERVER_ERROR, 'wrong_content_type', `Unsupported Media Type: Content-Type must be application/json (got ${ct ? JSON.stringify(ct.slice(0, 100)) : 'none'})`);
+    throw new HttpRefusal('wrong_content_type', `Unsupported Media Type: Content-Type must be application/json (got ${ct ? JSON.stringify(ct.slice(0, 100)) : 'none'})`);
   }
 }
 
 export function parseJson(body: Buffer | string | undefined): unknown {
   const text = Buffer.isBuffer(body) ? body.toString('utf8') : (body ?? '');
-  if (text.trim() === '') throw new HttpRefusal(400, PARSE_ERROR, 'malformed_json', 'Parse error: empty request body');
+  if (text.trim() === '') throw new HttpRefusal('malformed_json', 'Parse error: empty request body');
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new HttpRefusal(400, PARSE_ERROR, 'malformed_json', `Parse error: ${(err as Error).message}`);
+    throw new HttpRefusal('malformed_json', `Parse error: ${(err as Error).message}`);
   }
 }
 
 export function checkProtocolVersionHeader(h: Record<string, string | string[] | undefined>): string | undefined {
   const v = header(h, 'mcp-protocol-version');
   if (v !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(v)) {
-    throw new HttpRefusal(
-      400,
-      SERVER_ERROR,
-      'unsupported_protocol_version',
-      `Bad Request: unsupported MCP-Protocol-Version ${JSON.stringify(v.slice(0, 40))} (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`,
-    );
+    throw new HttpRefusal('unsupported_protocol_version', `Bad Request: unsupported MCP-Protocol-Version ${JSON.stringify(v.slice(0, 40))} (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`);
   }
   return v;
 }

@@ -5,7 +5,6 @@
 // first upstream. The routing table is policy's (which upstream serves which tool), read per
 // request so a policy reload applies; the transport only follows it.
 import { GatewayError } from '../pipeline/types.js';
-import { INVALID_PARAMS, SERVER_ERROR } from './jsonrpc.js';
 import { isObject, type JsonObject } from './messages.js';
 import type { RequestOptions, Upstream, UpstreamClient, UpstreamReply, UpstreamSession, UpstreamStream, UpstreamMessageHandler } from './upstream.js';
 
@@ -49,10 +48,7 @@ export class RoutedUpstream implements Upstream {
   private member(session: UpstreamSession, id: string): { m: RoutedMember; s: UpstreamSession } {
     const m = this.upstreams.find((u) => u.id === id);
     const s = this.members.get(session)?.get(id);
-    if (!m || !s)
-      throw new GatewayError(INVALID_PARAMS, `upstream ${id} is not connected to this gateway (it was added to policy after start); restart the gateway to reach it`, {
-        reason: 'upstream_not_connected',
-      });
+    if (!m || !s) throw GatewayError.of('upstream_not_connected', `upstream ${id} is not connected to this gateway (it was added to policy after start); restart the gateway to reach it`);
     return { m, s };
   }
 
@@ -86,7 +82,7 @@ export class RoutedUpstream implements Upstream {
       const params = isObject(msg.params) ? msg.params : {};
       const name = typeof params.name === 'string' ? params.name : '';
       const r = this.routes().route(name);
-      if (!r) throw new GatewayError(INVALID_PARAMS, `Unknown tool: ${name.slice(0, 100)}`, { reason: 'unknown_tool' });
+      if (!r) throw GatewayError.of('unknown_tool', `Unknown tool: ${name.slice(0, 100)}`);
       const { m, s } = this.member(session, r.upstream);
       const sent = r.name === name ? body : JSON.stringify({ ...msg, params: { ...params, name: r.name } });
       return m.client.request(s, id, method, sent, { ...o, onMessage: this.relay(session, m.id, o.onMessage) });
@@ -125,7 +121,7 @@ export class RoutedUpstream implements Upstream {
       const cursor = reply.result.nextCursor;
       if (typeof cursor !== 'string') return { first, tools, sse };
       if (page >= MAX_TOOL_PAGES)
-        throw new GatewayError(SERVER_ERROR, `upstream ${u.id}: tools/list did not end after ${MAX_TOOL_PAGES} pages; its tools are not listed`, { reason: 'upstream_invalid_response' });
+        throw GatewayError.of('upstream_invalid_response', `upstream ${u.id}: tools/list did not end after ${MAX_TOOL_PAGES} pages; its tools are not listed`);
       const next = this.id();
       reply = await u.client.request(s, next, 'tools/list', JSON.stringify({ jsonrpc: '2.0', id: next, method: 'tools/list', params: { cursor } }), opts);
       sse ||= reply.sse;

@@ -7,7 +7,7 @@ import type { ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { Identity } from '../identity/types.js';
 import { GatewayError, type Forward, type McpInterceptor, type RequestContext } from '../pipeline/types.js';
-import { HttpRefusal, INTERNAL_ERROR, INVALID_PARAMS, SERVER_ERROR } from './jsonrpc.js';
+import { HttpRefusal, INTERNAL_ERROR, SERVER_ERROR } from './jsonrpc.js';
 import { Downstream } from './downstream.js';
 import { idKey, isObject, paramsProblem, type Classified, type JsonObject, type NotificationMessage, type RequestId, type RequestMessage, type ResponseMessage } from './messages.js';
 import { isSessionLost, type Upstream, type UpstreamSession, type UpstreamStream } from './upstream.js';
@@ -175,7 +175,7 @@ export class McpSession {
     }
     const bad = paramsProblem(method, m.params);
     if (bad !== null) {
-      out.answer(errorJson(id, new GatewayError(INVALID_PARAMS, `Invalid params for ${method}: ${bad}`)));
+      out.answer(errorJson(id, GatewayError.of('invalid_params', `Invalid params for ${method}: ${bad}`)));
       return;
     }
     const key = idKey(id);
@@ -365,7 +365,7 @@ export class McpSession {
    */
   async openStream(res: ServerResponse, meta: HttpRequestMeta): Promise<void> {
     this.lastActivity = Date.now();
-    if (this.getOut) throw new HttpRefusal(409, SERVER_ERROR, 'stream_conflict', 'Conflict: Only one SSE stream is allowed per session');
+    if (this.getOut) throw new HttpRefusal('stream_conflict', 'Conflict: Only one SSE stream is allowed per session');
     const out = new Downstream(res, this.id, Infinity, { sse: true });
     this.getOut = out;
     let stream: UpstreamStream | null;
@@ -374,7 +374,7 @@ export class McpSession {
     } catch (err) {
       this.getOut = null;
       if (isSessionLost(err)) this.upstreamSessionLost();
-      throw new HttpRefusal(502, SERVER_ERROR, 'upstream_unavailable', (err as Error).message);
+      throw new HttpRefusal('upstream_unavailable', (err as Error).message);
     }
     if (stream === null) {
       // The spec's answer when there is no standalone stream; clients then simply do without.
@@ -450,8 +450,9 @@ export function randomTraceId(): string {
   return u.slice(0, 8) + u.slice(9, 13) + u.slice(14, 18) + u.slice(19, 23) + u.slice(24);
 }
 
+/** The catalog decides what the client reads: an error whose detail an agent may not see is answered with its summary. */
 function errorJson(id: RequestId, e: GatewayError): string {
-  return JSON.stringify({ jsonrpc: '2.0', id, error: e.data === undefined ? { code: e.code, message: e.message } : { code: e.code, message: e.message, data: e.data } });
+  return JSON.stringify({ jsonrpc: '2.0', id, error: e.forClient() });
 }
 
 /** Anything thrown at the client becomes a JSON-RPC error without internals. */
@@ -462,7 +463,7 @@ export function toClientError(err: unknown, onError: (err: unknown, where: strin
     return new GatewayError(e.code, String(e.message ?? 'error'), e.data as Record<string, unknown> | undefined);
   }
   onError(err, 'pipeline');
-  return new GatewayError(INTERNAL_ERROR, 'Internal gateway error; the request was not completed', { reason: 'internal_error' });
+  return GatewayError.of('internal_error', 'Internal gateway error; the request was not completed');
 }
 
 /** Method names are client text: only protocol-shaped names reach the logs. */

@@ -149,12 +149,9 @@ export class UpstreamClient {
     const r = reply.result;
     const version = r.protocolVersion;
     if (typeof version !== 'string' || !SUPPORTED_PROTOCOL_VERSIONS.includes(version) || !isObject(r.capabilities) || !isObject(r.serverInfo)) {
-      throw new GatewayError(
-        SERVER_ERROR,
+      throw GatewayError.of(
+        'upstream_invalid_response',
         `Upstream MCP server sent an invalid response to initialize: ${typeof version === 'string' ? `unsupported protocol version ${JSON.stringify(version.slice(0, 40))}` : 'not an initialize result'}`,
-        {
-          reason: 'upstream_invalid_response',
-        },
       );
     }
     const sid = headers['mcp-session-id'];
@@ -209,10 +206,10 @@ export class UpstreamClient {
             timeoutMs,
           });
         }
-        throw new GatewayError(REQUEST_TIMEOUT, `Upstream MCP request ${method} was aborted: ${describe(ac.signal.reason)}`, { reason: 'upstream_timeout' });
+        throw GatewayError.of('upstream_timeout', `Upstream MCP request ${method} was aborted: ${describe(ac.signal.reason)}`);
       }
       if (err instanceof GatewayError) throw err;
-      throw new GatewayError(SERVER_ERROR, `Upstream MCP server unavailable during ${method}: ${describe(err)}`, { reason: 'upstream_unavailable' });
+      throw GatewayError.of('upstream_unavailable', `Upstream MCP server unavailable during ${method}: ${describe(err)}`);
     } finally {
       clearTimeout(timer);
       o.signal?.removeEventListener('abort', onAbort);
@@ -227,7 +224,7 @@ export class UpstreamClient {
       if (res.statusCode < 200 || res.statusCode >= 300) throw httpError(what, res.statusCode, text, session);
     } catch (err) {
       if (err instanceof GatewayError) throw err;
-      throw new GatewayError(SERVER_ERROR, `Upstream MCP server unavailable during ${what}: ${describe(err)}`, { reason: 'upstream_unavailable' });
+      throw GatewayError.of('upstream_unavailable', `Upstream MCP server unavailable during ${what}: ${describe(err)}`);
     }
   }
 
@@ -245,7 +242,7 @@ export class UpstreamClient {
     if (Date.now() < this.noStreamUntil) return null;
     const ac = new AbortController();
     const res = await this.streams.request({ path: this.path, method: 'GET', headers: await this.headers(session, 'text/event-stream', false), signal: ac.signal }).catch((err) => {
-      throw new GatewayError(SERVER_ERROR, `Upstream MCP server unavailable for its event stream: ${describe(err)}`, { reason: 'upstream_unavailable' });
+      throw GatewayError.of('upstream_unavailable', `Upstream MCP server unavailable for its event stream: ${describe(err)}`);
     });
     const ct = String(res.headers['content-type'] ?? '');
     if (res.statusCode !== 200 || !ct.startsWith('text/event-stream')) {
@@ -314,7 +311,7 @@ function httpError(what: string, status: number, body: string, session: Upstream
 }
 
 function invalid(method: string, why: string): GatewayError {
-  return new GatewayError(SERVER_ERROR, `Upstream MCP server sent an invalid response to ${method}: ${why}`, { reason: 'upstream_invalid_response' });
+  return GatewayError.of('upstream_invalid_response', `Upstream MCP server sent an invalid response to ${method}: ${why}`);
 }
 
 /** One JSON-RPC message from upstream text; null for anything that is not one (dropped). */
@@ -342,7 +339,9 @@ function answerOf(text: string, id: number, method: string, sse: boolean): Upstr
     // JSON-RPC error data may be any JSON value; only a plain object is merged into ours.
     const data = isObject(raw) ? raw : raw === undefined ? undefined : { upstreamData: raw };
     const code = typeof e.code === 'number' && Number.isSafeInteger(e.code) ? e.code : SERVER_ERROR;
-    throw new GatewayError(code, String(e.message ?? 'upstream error'), { ...(data ?? {}), reason: data?.reason ?? 'upstream_error' });
+    // The upstream's own reason is its text, not one of our codes: it is kept beside ours.
+    const { reason: upstreamReason, ...rest } = data ?? {};
+    throw new GatewayError(code, String(e.message ?? 'upstream error'), { ...rest, ...(upstreamReason === undefined ? {} : { upstream_reason: upstreamReason }), reason: 'upstream_error' });
   }
   if (!isObject(msg.result)) throw invalid(method, 'a response without a result object');
   const frame = framing(text, msg, id);
@@ -443,7 +442,7 @@ function readSseAnswer(body: NodeJS.ReadableStream & { destroy(err?: Error): voi
     body.on('end', () => {
       clearTimeout(drainTimer);
       reader.end();
-      settle(() => reject(new GatewayError(SERVER_ERROR, `Upstream MCP server unavailable during ${method}: the event stream ended before the answer`, { reason: 'upstream_unavailable' })));
+      settle(() => reject(GatewayError.of('upstream_unavailable', `Upstream MCP server unavailable during ${method}: the event stream ended before the answer`)));
     });
     body.on('error', (err) => {
       clearTimeout(drainTimer);

@@ -31,7 +31,7 @@ export function rulesWithDirectWrites(): { dir: string; cleanup(): void } {
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export async function pipelineFor(rulesDir: string, audit: PipelineDeps['audit']) {
+export async function pipelineFor(rulesDir: string, audit: PipelineDeps['audit'], over: Partial<PipelineDeps> = {}) {
   const policy = await loadPolicy(rulesDir);
   const masking = resolveMaskingOptions({ pseudonym: { key: 'k'.repeat(48) } }, UPSTREAM_SHAPES);
   return createPipeline({
@@ -47,6 +47,7 @@ export async function pipelineFor(rulesDir: string, audit: PipelineDeps['audit']
     log: createLogger('silent'),
     upstreamName: 'toolbox-test',
     maxPayloadBytes: 100_000,
+    ...over,
   });
 }
 

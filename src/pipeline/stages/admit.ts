@@ -2,7 +2,7 @@
 // audited and answered as a JSON-RPC error; nothing reaches the upstream.
 import { GatewayError, type RequestContext } from '../types.js';
 import type { PolicyView } from '../deps.js';
-import { ERR_FORBIDDEN, type Kit } from '../kit.js';
+import type { Kit } from '../kit.js';
 
 export async function admit(kit: Kit, ctx: RequestContext, policy: PolicyView, roles: string[], method: string): Promise<void> {
   const allowed = policy.methodAllowed(roles, method);
@@ -17,5 +17,5 @@ export async function admit(kit: Kit, ctx: RequestContext, policy: PolicyView, r
     duration_ms: kit.elapsed(ctx),
   });
   kit.metrics.requests.inc({ method: kit.methodLabel(method), decision: 'deny' });
-  throw new GatewayError(ERR_FORBIDDEN, allowed.message, { rule_id: allowed.ruleId });
+  throw GatewayError.of('method_denied', allowed.message, { rule_id: allowed.ruleId });
 }

@@ -5,6 +5,7 @@
 // it (upstreams[].dryRun); a dry run that fails denies the call (fail closed).
 import { refuse, type Stage } from '../call.js';
 import { dryRunDisagreement } from '../dry-run-check.js';
+import type { ErrorCode } from '../../common/errors.js';
 
 export const dryRun: Stage = {
   name: 'dry-run',
@@ -14,7 +15,7 @@ export const dryRun: Stage = {
     if (!analysis || call.sql === null || !decision || decision.action === 'deny') return;
     const where = policy.dryRunFor?.(call.tool, call.args) ?? null;
     if (!where) return;
-    const deny = (msg: string, rule: string, code: string) => {
+    const deny = (msg: string, rule: string, code: ErrorCode) => {
       kit.metrics.decisions.inc({ action: 'deny' });
       return refuse(kit, call, msg, { decision: 'deny', rule_ids: [...(call.ev.rule_ids ?? []), rule], decision_reason: msg, error_code: code, error_message: null });
     };

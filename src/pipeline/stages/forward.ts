@@ -5,7 +5,6 @@
 import { GatewayError, type Forward } from '../types.js';
 import type { Stage, ToolCall } from '../call.js';
 import type { Kit } from '../kit.js';
-import { INTERNAL_ERROR } from '../kit.js';
 import { needsIntent, writeIntent } from '../intent.js';
 import type { HandlePlan } from '../../masking/types.js';
 import { sha256Hex } from '../../common/digest.js';
@@ -63,6 +62,6 @@ async function resolveRowHandles(kit: Kit, call: ToolCall, sqlArgument: string, 
   } catch (err) {
     const msg = `masked values could not be resolved, so the result is withheld (fail closed): ${(err as Error).message}`;
     await kit.audit({ ...call.ev, outcome: 'error', error_code: 'masking_failed', error_message: msg, duration_ms: kit.elapsed(call.ctx) });
-    throw new GatewayError(INTERNAL_ERROR, msg, { reason: 'masking_failed' });
+    throw GatewayError.of('masking_failed', msg);
   }
 }
