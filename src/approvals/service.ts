@@ -10,6 +10,7 @@ import type { ApprovalsConfig } from './config.js';
 import { actorOf, sameActor } from './binding.js';
 import { applyApprovalEvent, emptyApprovalState, isOpen, statusAt } from './reduce.js';
 import type { ApprovalEventSource, ApprovalRecord, ApprovalState, StatementStore } from './types.js';
+import { BqwardenError, ERROR_CATALOG } from '../common/errors.js';
 
 export type ApprovalErrorCode =
   | 'not_found'
@@ -25,30 +26,15 @@ export type ApprovalErrorCode =
   | 'reason_required'
   | 'audit_unavailable';
 
-const STATUS: Record<ApprovalErrorCode, number> = {
-  not_found: 404,
-  forbidden: 403,
-  self_approval: 403,
-  not_an_approver: 403,
-  actor_type_not_allowed: 403,
-  already_voted: 409,
-  not_open: 409,
-  expired: 409,
-  sql_mismatch: 409,
-  statement_unavailable: 409,
-  reason_required: 400,
-  audit_unavailable: 503,
-};
-
-export class ApprovalError extends Error {
+export class ApprovalError extends BqwardenError {
   readonly httpStatus: number;
   constructor(
     readonly code: ApprovalErrorCode,
     message: string,
   ) {
-    super(message);
+    super(`approval_${code}`, message);
     this.name = 'ApprovalError';
-    this.httpStatus = STATUS[code];
+    this.httpStatus = ERROR_CATALOG[`approval_${code}`].http;
   }
 }
 

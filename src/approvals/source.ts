@@ -6,10 +6,11 @@
 import type { AuditEvent } from '../audit/event.js';
 import { AuditReadError, type AuditStore } from '../audit/store.js';
 import type { ApprovalEventSource } from './types.js';
+import { BqwardenError } from '../common/errors.js';
 
-export class ApprovalSourceError extends Error {
+export class ApprovalSourceError extends BqwardenError {
   constructor(message: string) {
-    super(message);
+    super('approval_source_unavailable', message);
     this.name = 'ApprovalSourceError';
   }
 }

@@ -12,6 +12,7 @@ import { mkdir, open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CHAIN_ID_PATTERN } from './files.js';
 import type { AuditLog, DurableHead } from './log.js';
+import { BqwardenError } from '../common/errors.js';
 
 export interface Anchor {
   chain_id: string;
@@ -25,9 +26,9 @@ export interface Anchor {
   signing_key_id: string | null;
 }
 
-export class AnchorConflictError extends Error {
+export class AnchorConflictError extends BqwardenError {
   constructor(message: string) {
-    super(message);
+    super('anchor_conflict', message);
     this.name = 'AnchorConflictError';
   }
 }

@@ -4,10 +4,11 @@
 // that domain this is byte-identical to JCS; anything outside it (non-finite or fractional
 // numbers, undefined, bigint, functions) is refused instead of silently changing the hash.
 import { AuditEventSchema, SCHEMA_V1, type AuditEvent } from './event.js';
+import { BqwardenError } from '../common/errors.js';
 
-export class CanonicalError extends Error {
+export class CanonicalError extends BqwardenError {
   constructor(message: string) {
-    super(message);
+    super('canonical_invalid', message);
     this.name = 'CanonicalError';
   }
 }

@@ -10,13 +10,14 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { BqwardenError } from '../common/errors.js';
 
 export const PRIVATE_KEY_FILE = 'audit-signing.key.pem';
 export const PUBLIC_KEY_FILE = 'audit-signing.pub.pem';
 
-export class SigningKeyError extends Error {
+export class SigningKeyError extends BqwardenError {
   constructor(message: string) {
-    super(message);
+    super('signing_key_invalid', message);
     this.name = 'SigningKeyError';
   }
 }

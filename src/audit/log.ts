@@ -21,20 +21,21 @@ import type { CheckpointSigner } from './checkpoint.js';
 import { sealEvent } from './hash.js';
 import { rememberCanonical } from './canonical-cache.js';
 import { CHAIN_ID_PATTERN } from './files.js';
+import { BqwardenError } from '../common/errors.js';
 
 const SIGN_RETRY_MS = 1000;
 
-export class AuditInputError extends Error {
+export class AuditInputError extends BqwardenError {
   constructor(message: string) {
-    super(message);
+    super('audit_input_invalid', message);
     this.name = 'AuditInputError';
   }
 }
 
 /** The audit record could not be made durable: the caller must not release the response. */
-export class AuditUnavailableError extends Error {
+export class AuditUnavailableError extends BqwardenError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('audit_log_unavailable', message, options);
     this.name = 'AuditUnavailableError';
   }
 }

@@ -4,10 +4,11 @@
 // {value: …} wrappers, Date objects or epoch seconds, and REPEATED columns as null when empty.
 // Anything that cannot be mapped exactly is an error: a guessed value would mask tampering.
 import { AuditEventSchema, type AuditEvent } from './event.js';
+import { BqwardenError } from '../common/errors.js';
 
-export class NormalizeError extends Error {
+export class NormalizeError extends BqwardenError {
   constructor(message: string) {
-    super(message);
+    super('normalize_failed', message);
     this.name = 'NormalizeError';
   }
 }

@@ -7,6 +7,7 @@
 // AuditReadError naming where it is (file:line, table row), unless the caller takes over with
 // onInvalid. Only records() hands damaged records on, for the verifier to report.
 import { EVENT_TYPES, type AuditEvent } from './event.js';
+import { BqwardenError } from '../common/errors.js';
 
 /** Where a record is: file:line for JSONL, a table + row or chain/seq ref for BigQuery. */
 export interface Location {
@@ -36,12 +37,12 @@ export interface ReadIssue {
   reason: string;
 }
 
-export class AuditReadError extends Error {
+export class AuditReadError extends BqwardenError {
   constructor(
     message: string,
     readonly issue: ReadIssue | null = null,
   ) {
-    super(message);
+    super('audit_read_failed', message);
     this.name = 'AuditReadError';
   }
 }

@@ -8,6 +8,7 @@ import { dataDir } from '../config/paths.js';
 import { cliCommand, shellWord } from '../config/invocation.js';
 import { ageText, groupDuplicates, withRules, type ApprovalDetailView, type ApprovalView } from '../approvals/views.js';
 import { groupList } from './options.js';
+import { BqwardenError } from '../common/errors.js';
 
 export interface CliIo {
   out(text: string): void;
@@ -30,7 +31,11 @@ interface GlobalOpts {
   json?: boolean;
 }
 
-class CliError extends Error {}
+class CliError extends BqwardenError {
+  constructor(message: string) {
+    super('cli_error', message);
+  }
+}
 
 function baseUrl(opts: GlobalOpts, env: NodeJS.ProcessEnv): string {
   const url = (opts.url ?? `http://127.0.0.1:${env.PORT ?? '8080'}`).replace(/\/+$/, '');

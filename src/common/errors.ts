@@ -198,7 +198,7 @@ export class BqwardenError extends Error {
     options?: ErrorOptions,
   ) {
     super(message, options);
-    this.name = 'BqwardenError';
+    this.name = new.target.name;
   }
 }
 
@@ -207,11 +207,14 @@ export class BqwardenError extends Error {
  * (as on the MCP SDK's errors); `data.reason` is the catalog code, which the audit event records.
  * Build one with `GatewayError.of(code, message)` so the JSON-RPC code comes from the catalog.
  */
+/** JSON-RPC error data; its reason, when the gateway sets one, is a catalog code (the compiler checks). */
+export type GatewayErrorData = Record<string, unknown> & { reason?: ErrorCode };
+
 export class GatewayError extends BqwardenError {
   constructor(
     readonly code: number,
     message: string,
-    readonly data?: Record<string, unknown>,
+    readonly data?: GatewayErrorData,
   ) {
     const reason = data?.reason;
     super(isErrorCode(reason) ? reason : reason === undefined ? 'gateway_error' : 'unlisted_error_code', message);

@@ -3,10 +3,11 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { BqwardenError } from '../common/errors.js';
 
-export class ConfigError extends Error {
+export class ConfigError extends BqwardenError {
   constructor(message: string) {
-    super(message);
+    super('config_invalid', message);
     this.name = 'ConfigError';
   }
 }

@@ -10,6 +10,7 @@ import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, SignJW
 import { dataDir as defaultDataDir, paths } from '../config/paths.js';
 import { ACTOR_TYPES_ASSIGNABLE, type AssignableActorType } from './config.js';
 import { DEFAULT_DEV_TTL_SECONDS, MAX_DEV_TTL_SECONDS } from './dev-limits.js';
+import { BqwardenError } from '../common/errors.js';
 
 export { DEFAULT_DEV_TTL_SECONDS, MAX_DEV_TTL_SECONDS };
 
@@ -18,9 +19,9 @@ export const DEV_ISSUER_ALG = 'ES256';
 export const DEV_ACTOR_TYPE_CLAIM = 'bqwarden_actor_type';
 export const DEV_MODES = ['demo', 'dev'] as const;
 
-export class DevIssuerRefused extends Error {
+export class DevIssuerRefused extends BqwardenError {
   constructor(message: string) {
-    super(message);
+    super('dev_issuer_refused', message);
     this.name = 'DevIssuerRefused';
   }
 }

@@ -1,3 +1,4 @@
+import { BqwardenError, type ErrorCode } from '../common/errors.js';
 export const ACTOR_TYPES = ['human', 'ci', 'agent', 'service', 'anonymous'] as const;
 export type ActorType = (typeof ACTOR_TYPES)[number];
 
@@ -20,26 +21,30 @@ export interface Identity {
   name: string | null;
 }
 
-/** Why a token was refused; the code goes into the audit event's error_code. */
-export class AuthError extends Error {
+/** Why a token was refused; the code (a catalog code) goes into the audit event's error_code. */
+export type AuthErrorCode = Extract<
+  ErrorCode,
+  | 'missing_token'
+  | 'malformed_token'
+  | 'alg_not_allowed'
+  | 'bad_signature'
+  | 'unknown_kid'
+  | 'expired'
+  | 'not_yet_valid'
+  | 'wrong_issuer'
+  | 'wrong_audience'
+  | 'missing_claim'
+  | 'jwks_unavailable'
+  | 'iap_invalid'
+  | 'google_token_invalid'
+>;
+
+export class AuthError extends BqwardenError {
   constructor(
-    readonly code:
-      | 'missing_token'
-      | 'malformed_token'
-      | 'alg_not_allowed'
-      | 'bad_signature'
-      | 'unknown_kid'
-      | 'expired'
-      | 'not_yet_valid'
-      | 'wrong_issuer'
-      | 'wrong_audience'
-      | 'missing_claim'
-      | 'jwks_unavailable'
-      | 'iap_invalid'
-      | 'google_token_invalid',
+    readonly code: AuthErrorCode,
     message: string,
   ) {
-    super(message);
+    super(code, message);
     this.name = 'AuthError';
   }
 }

@@ -5,6 +5,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { GoogleAuth, Impersonated, type AuthClient, type GoogleAuthOptions } from 'google-auth-library';
 import { CLOUD_PLATFORM_SCOPE, UpstreamCredentialConfigSchema, type UpstreamCredentialConfig } from './config.js';
+import { BqwardenError } from '../common/errors.js';
 
 export interface UpstreamCredential {
   readonly kind: UpstreamCredentialConfig['type'];
@@ -12,9 +13,9 @@ export interface UpstreamCredential {
   headers(): Promise<Record<string, string>>;
 }
 
-export class UpstreamCredentialError extends Error {
+export class UpstreamCredentialError extends BqwardenError {
   constructor(message: string) {
-    super(message);
+    super('upstream_credential_unavailable', message);
     this.name = 'UpstreamCredentialError';
   }
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { DETECTORS, type DetectorName } from './detectors.js';
 import { decodeKey, type PseudonymKey } from './keys.js';
 import type { UpstreamShapes } from './upstream-shapes.js';
+import { BqwardenError } from '../common/errors.js';
 
 const detectorToggles = Object.fromEntries(DETECTORS.map((d) => [d, z.boolean().default(true)])) as Record<DetectorName, z.ZodDefault<z.ZodBoolean>>;
 
@@ -38,9 +39,9 @@ export interface MaskingOptions {
   shapes: UpstreamShapes;
 }
 
-export class MaskingConfigError extends Error {
+export class MaskingConfigError extends BqwardenError {
   constructor(message: string) {
-    super(message);
+    super('masking_config_invalid', message);
     this.name = 'MaskingConfigError';
   }
 }

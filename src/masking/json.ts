@@ -5,6 +5,7 @@
 // so a detector would miss it while the client — which receives the re-serialised text — would
 // still see digits close to the real ones. Keeping the lexeme makes detection exact and keeps
 // unmasked values byte-identical.
+import { BqwardenError } from '../common/errors.js';
 
 /** A JSON number whose text does not survive a round trip through a double. */
 export class RawNumber {
@@ -14,7 +15,11 @@ export class RawNumber {
 export type Json = null | boolean | number | string | RawNumber | Json[] | { [k: string]: Json };
 
 /** A run of 16 digits may not fit a double exactly; only then is the slow parser needed. */
-export class JsonSyntaxError extends Error {}
+export class JsonSyntaxError extends BqwardenError {
+  constructor(message: string) {
+    super('json_syntax', message);
+  }
+}
 
 /** True when parseJson may have produced RawNumber values for this text. */
 export function mayHoldRaw(text: string): boolean {

@@ -3,6 +3,7 @@
 // pipeline owns decisions and audit. Imports go one way: transport -> pipeline.
 import type { Identity } from '../identity/types.js';
 import type { CallerContext } from '../audit/actor.js';
+import type { ErrorCode } from '../common/errors.js';
 
 /** Who is calling and through which session and client (audit/actor.ts's CallerContext), plus the call's own controls. */
 export interface RequestContext extends CallerContext {
@@ -22,8 +23,8 @@ export type Forward = (params?: Record<string, unknown>, method?: string) => Pro
 export { GatewayError } from '../common/errors.js';
 
 export interface HttpFailure {
-  /** e.g. malformed_json, wrong_content_type, body_too_large, batch_not_allowed, unknown_session, bad_origin, auth_failed, upstream_unavailable */
-  code: string;
+  /** A catalog code: malformed_json, wrong_content_type, body_too_large, batch_not_allowed, unknown_session, bad_origin, auth_failed, upstream_unavailable … */
+  code: ErrorCode;
   message: string;
   httpStatus: number;
   identity: Identity | null;

@@ -11,6 +11,7 @@ import type { VisibilityValue } from './schema.js';
 import { engineColumn, planEngineMasking, type EngineMaskingOptions } from './engine-masks.js';
 import type { EngineColumnMask, EngineMasking } from './types.js';
 import { whatYouMayRun } from './tool-brief.js';
+import { BqwardenError } from '../common/errors.js';
 
 const PRIVILEGED = new Set(['write', 'ddl', 'dcl', 'data_movement', 'dynamic_sql']);
 // Clauses that carry a value somewhere rather than compare it. Every other clause, including
@@ -74,9 +75,9 @@ export function denyDecision(ruleId: string, message: string): Decision {
   return deny([ruleId], message);
 }
 
-class Refusal extends Error {
+class Refusal extends BqwardenError {
   constructor(readonly decision: Decision) {
-    super(decision.message);
+    super('policy_refusal', decision.message);
   }
 }
 

@@ -1,5 +1,6 @@
 // A policy that cannot be loaded names the file, the line and what to change, so an
 // operator fixing a refused reload at 3am does not have to guess.
+import { BqwardenError } from '../common/errors.js';
 export interface PolicyProblem {
   file: string;
   line: number | null;
@@ -9,10 +10,10 @@ export interface PolicyProblem {
   hint: string | null;
 }
 
-export class PolicyLoadError extends Error {
+export class PolicyLoadError extends BqwardenError {
   readonly problems: PolicyProblem[];
   constructor(problems: PolicyProblem[]) {
-    super(PolicyLoadError.format(problems));
+    super('policy_invalid', PolicyLoadError.format(problems));
     this.name = 'PolicyLoadError';
     this.problems = problems;
   }

@@ -11,6 +11,7 @@ import { publicKeyMap } from '../audit/checkpoint.js';
 import { EvidenceCollector, findExceptions, type Evidence } from './evidence.js';
 import { renderEvidenceHtml } from './html.js';
 import { signManifest, signingKeyId, type Manifest } from './manifest.js';
+import { BqwardenError } from '../common/errors.js';
 
 export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
 
@@ -59,9 +60,9 @@ export interface ReportResult {
   evidence: Evidence;
 }
 
-export class ReportError extends Error {
+export class ReportError extends BqwardenError {
   constructor(message: string) {
-    super(message);
+    super('report_failed', message);
     this.name = 'ReportError';
   }
 }

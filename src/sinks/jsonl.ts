@@ -17,10 +17,11 @@ import { canonicalLine } from '../audit/canonical-cache.js';
 import { hashValidEvent } from '../audit/hash.js';
 import { CHAIN_ID_PATTERN, dayDir, fileName, listAuditFiles, type ChainFile } from '../audit/files.js';
 import type { AuditSink, ChainHead } from '../audit/sink.js';
+import { BqwardenError } from '../common/errors.js';
 
-export class JsonlSinkError extends Error {
+export class JsonlSinkError extends BqwardenError {
   constructor(message: string) {
-    super(message);
+    super('jsonl_sink_failed', message);
     this.name = 'JsonlSinkError';
   }
 }

@@ -16,15 +16,16 @@ import { canonicalLine } from '../audit/canonical-cache.js';
 import type { AuditSink, ChainHead } from '../audit/sink.js';
 import type { PubSubBatching, PubSubRetry, SpoolConfig } from '../gcp/config.js';
 import { SpoolSink } from './spool.js';
+import { BqwardenError } from '../common/errors.js';
 
-export class PubSubSinkError extends Error {
+export class PubSubSinkError extends BqwardenError {
   constructor(
     /** Stable reason for audit/logs: invalid_event, publish_failed, publish_rejected, closed. */
     readonly reason: 'invalid_event' | 'publish_failed' | 'publish_rejected' | 'closed',
     message: string,
     readonly grpcCode?: number,
   ) {
-    super(message);
+    super('pubsub_sink_failed', message);
     this.name = 'PubSubSinkError';
   }
 }

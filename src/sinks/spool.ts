@@ -13,13 +13,14 @@ import { join } from 'node:path';
 import { invalidField, type AuditEvent } from '../audit/event.js';
 import { canonicalLine } from '../audit/canonical-cache.js';
 import type { AuditSink, ChainHead } from '../audit/sink.js';
+import { BqwardenError } from '../common/errors.js';
 
-export class SpoolError extends Error {
+export class SpoolError extends BqwardenError {
   constructor(
     readonly reason: 'full' | 'io' | 'invalid_event' | 'closed',
     message: string,
   ) {
-    super(message);
+    super('spool_failed', message);
     this.name = 'SpoolError';
   }
 }

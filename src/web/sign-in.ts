@@ -5,6 +5,7 @@
 // by exactly the rules that verify their MCP calls.
 import { randomBytes } from 'node:crypto';
 import * as oidc from 'openid-client';
+import { BqwardenError, type ErrorCode } from '../common/errors.js';
 
 export interface SignInSettings {
   issuer: string;
@@ -35,12 +36,12 @@ interface Pending {
 const PENDING_SECONDS = 600;
 const MAX_PENDING = 10_000;
 
-export class SignInError extends Error {
+export class SignInError extends BqwardenError {
   constructor(
-    readonly code: string,
+    readonly code: Extract<ErrorCode, 'idp_unavailable' | 'sign_in_expired' | 'idp_refused' | 'code_exchange_failed' | 'no_token'>,
     message: string,
   ) {
-    super(message);
+    super(code, message);
     this.name = 'SignInError';
   }
 }

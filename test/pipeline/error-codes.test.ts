@@ -69,7 +69,7 @@ test('every refusal the pipeline writes carries a catalog code (driven through t
     await s.pipeline.onRequest(engineer, 'tools/call', sqlCall("UPDATE accounts SET status = 'frozen' WHERE account_id = 'A-1'"), ROWS);
     // upstream_error: the upstream fails, whatever reason it gives for it.
     const hostile = async () => {
-      throw new GatewayError(-32000, 'upstream broke', { reason: 'upstream_chose_this_reason' });
+      throw new GatewayError(-32000, 'upstream broke', { reason: 'upstream_chose_this_reason' } as Record<string, unknown>);
     };
     await refusedWith(s.pipeline.onRequest(engineer, 'tools/call', sqlCall('SELECT account_id FROM accounts'), hostile));
     // notification_not_allowed
@@ -119,7 +119,7 @@ test('attack: a code the catalog lacks is audited as unlisted_error_code naming 
   const s = await setup({
     rateLimiter: {
       take() {
-        throw new GatewayError(-32000, `refused near ${SECRET_CARD}`, { reason: 'brand_new_reason' });
+        throw new GatewayError(-32000, `refused near ${SECRET_CARD}`, { reason: 'brand_new_reason' } as Record<string, unknown>);
       },
     },
   });
