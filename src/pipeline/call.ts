@@ -9,6 +9,7 @@ import type { Identity } from '../identity/types.js';
 import type { Forward, RequestContext } from './types.js';
 import type { GateResult, HeldCall, PolicyView } from './deps.js';
 import type { Kit } from './kit.js';
+import type { ErrorCode } from '../common/errors.js';
 
 export interface ToolCall {
   // given
@@ -67,9 +68,42 @@ export async function finish(kit: Kit, call: ToolCall, fields: Partial<AuditEven
   call.audited = true;
 }
 
-/** Ends the call with a tool error the agent can act on, after auditing it. */
-export async function refuse(kit: Kit, call: ToolCall, message: string, fields: Partial<AuditEventInput>): Promise<{ stop: Record<string, unknown> }> {
-  const result = { content: [{ type: 'text', text: message }], isError: true };
-  await finish(kit, call, { outcome: 'denied', error_message: message, ...fields });
+/** Why a stage refuses a call: what the agent reads, the catalog code, the rule that refused. */
+export interface Refusal {
+  /** The tool error the agent reads; also the audit's decision_reason. */
+  message: string;
+  code: ErrorCode;
+  /** The rule that refused, added to the rules the call already matched (none: those rules refused). */
+  rule?: string;
+  /**
+   * 'denied' when a rule refused; 'error' when something needed to decide failed (the call is
+   * refused, fail closed) — the message is then also the audit's error_message.
+   */
+  outcome?: 'denied' | 'error';
+  /** Audit fields the refusal adds (the approval a changed tool waits for). */
+  fields?: Partial<AuditEventInput>;
+}
+
+/**
+ * Ends the call with a tool error the agent can act on, after auditing it: the one way a stage
+ * refuses, so every refusal is recorded alike (decision deny, the rule, the catalog code, the
+ * answer as released) and counted once as a deny.
+ */
+export async function refuse(kit: Kit, call: ToolCall, r: Refusal): Promise<{ stop: Record<string, unknown> }> {
+  const result = { content: [{ type: 'text', text: r.message }], isError: true };
+  // decide has already counted a deny decision; every other refusal is counted here.
+  if (call.decision?.action !== 'deny') kit.metrics.decisions.inc({ action: 'deny' });
+  const matched = call.ev.rule_ids ?? [];
+  const outcome = r.outcome ?? 'denied';
+  await finish(kit, call, {
+    decision: 'deny',
+    rule_ids: r.rule && !matched.includes(r.rule) ? [...matched, r.rule] : matched,
+    decision_reason: r.message,
+    outcome,
+    error_code: r.code,
+    error_message: outcome === 'error' ? r.message : null,
+    response_json: kit.payload(result),
+    ...r.fields,
+  });
   return { stop: result };
 }

@@ -71,11 +71,11 @@ function inventory(): { found: Map<string, string>; problems: string[] } {
     });
   }
   for (const { rel, text } of SOURCES) {
-    // Across lines: constructors with a catalog code, `const code = … ? 'a' : 'b'`, the dry run's deny(…, 'code').
+    // Across lines: constructors with a catalog code, `const code = … ? 'a' : 'b'` and refuse()'s `code: …`, the dry run's deny(…, 'code').
     for (const m of text.matchAll(/(?:GatewayError\.of|new HttpRefusal|new SignInError|new AuthError|super)\(\s*'([a-z_]+)'/g)) add(m[1] ?? '', rel);
     if (rel.startsWith(join('src', 'pipeline')) || rel.startsWith(join('src', 'transport')))
-      for (const m of text.matchAll(/(?:const|let) code\b[^;]*;/g)) for (const l of m[0].matchAll(/(?<![=!]==\s*)'([a-z_]+)'/g)) add(l[1] ?? '', rel);
-    if (rel.startsWith(join('src', 'pipeline'))) for (const m of text.matchAll(/\bdeny\(([\s\S]*?)'([a-z_]+)',?\s*\)/g)) add(m[2] ?? '', rel);
+      for (const m of text.matchAll(/(?:(?:const|let) code\b[^;]*;|\bcode: [^,}]+)/g)) for (const l of m[0].matchAll(/(?<![=!]==\s*)'([a-z_]+)'/g)) add(l[1] ?? '', rel);
+    if (rel.startsWith(join('src', 'pipeline'))) for (const m of text.matchAll(/\bdeny\([\s\S]*?\);/g)) for (const l of m[0].matchAll(/'([a-z]+_[a-z_]+)'/g)) add(l[1] ?? '', rel);
   }
   // The identity layer's reasons reach error_code through "Unauthorized (<code>)".
   for (const c of unionMembers('src/identity/types.ts', /export type AuthErrorCode = Extract<\s*ErrorCode,/)) add(c, 'src/identity/types.ts AuthErrorCode');

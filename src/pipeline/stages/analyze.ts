@@ -15,19 +15,17 @@ export const analyze: Stage = {
       const raw = args[sqlArgument];
       if (typeof raw !== 'string' || raw.trim() === '') {
         const msg = `tool ${tool} needs its SQL in the "${sqlArgument}" argument; none was given (rule tool-shape). Send the statement as arguments.${sqlArgument}.`;
-        kit.metrics.decisions.inc({ action: 'deny' });
-        return refuse(kit, call, msg, { decision: 'deny', rule_ids: ['tool-shape'], decision_reason: msg, error_code: 'missing_sql', error_message: null });
+        return refuse(kit, call, { message: msg, rule: 'tool-shape', code: 'missing_sql' });
       }
       // Where the statement runs is the call's to say (the managed endpoint's projectId, a dry
       // run), read by the upstream's kind: the analysis resolves names where the engine will.
       const where = policy.callOptions(tool, args);
       if (!where) {
         const msg = `tool ${tool} carries SQL but policy names no dialect for it; denied (rule tool-shape). Ask the gateway's operators to give its upstream a dialect in policy.`;
-        return refuse(kit, call, msg, { decision: 'deny', rule_ids: ['tool-shape'], decision_reason: msg, error_code: 'no_dialect', error_message: null });
+        return refuse(kit, call, { message: msg, rule: 'tool-shape', code: 'no_dialect' });
       }
       if (!where.ok) {
-        kit.metrics.decisions.inc({ action: 'deny' });
-        return refuse(kit, call, where.message, { decision: 'deny', rule_ids: [where.ruleId], decision_reason: where.message, error_code: 'policy_denied', error_message: null });
+        return refuse(kit, call, { message: where.message, rule: where.ruleId, code: 'policy_denied' });
       }
       const opts = where.options;
       // The upstream runs the statement where it was analysed: arguments the kind pins (a

@@ -15,14 +15,14 @@ export const approve: Stage = {
     const gate = kit.deps.approvals;
     if (!gate || !call.held) {
       const msg = `${withRules(decision.message, decision.ruleIds)} — but approvals are not enabled on this gateway, so the statement is denied. Run only statements that need no approval, or ask the operators to enable approvals.`;
-      return refuse(kit, call, msg, { decision: 'deny', error_code: 'approvals_disabled' });
+      return refuse(kit, call, { message: msg, code: 'approvals_disabled' });
     }
     let g;
     try {
       g = await gate.check(call.held);
     } catch (err) {
       const msg = `approval state could not be checked, so the statement is not executed (fail closed): ${(err as Error).message}. Nothing ran; send the call again in a moment.`;
-      return refuse(kit, call, msg, { decision: 'deny', outcome: 'error', error_code: 'approvals_unavailable' });
+      return refuse(kit, call, { message: msg, code: 'approvals_unavailable', outcome: 'error' });
     }
     if (g.status !== 'approved') {
       await finish(kit, call, { outcome: 'pending', approval_id: g.approvalId, error_code: `approval_${g.status}`, error_message: g.message, response_json: kit.payload(g.result) });

@@ -17,7 +17,6 @@ export const decide: Stage = {
       ev.sql_executed_sha256 = sha256Hex(call.executed);
     }
     if (decision.action !== 'deny') return;
-    const stop = await refuse(kit, call, decision.message, { error_code: 'policy_denied', response_json: kit.payload({ content: [{ type: 'text', text: decision.message }], isError: true }) });
-    return stop;
+    return refuse(kit, call, { message: decision.message, code: 'policy_denied' });
   },
 };

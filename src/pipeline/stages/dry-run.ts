@@ -15,10 +15,7 @@ export const dryRun: Stage = {
     if (!analysis || call.sql === null || !decision || decision.action === 'deny') return;
     const where = policy.dryRunFor?.(call.tool, call.args) ?? null;
     if (!where) return;
-    const deny = (msg: string, rule: string, code: ErrorCode) => {
-      kit.metrics.decisions.inc({ action: 'deny' });
-      return refuse(kit, call, msg, { decision: 'deny', rule_ids: [...(call.ev.rule_ids ?? []), rule], decision_reason: msg, error_code: code, error_message: null });
-    };
+    const deny = (message: string, rule: string, code: ErrorCode, outcome: 'denied' | 'error' = 'denied') => refuse(kit, call, { message, rule, code, outcome });
     if (!runner)
       return deny(
         `policy asks for a BigQuery dry run of tool ${call.tool}'s statements, but this gateway has no dry-run client configured; denied (rule dry-run, fail closed)`,
@@ -29,7 +26,7 @@ export const dryRun: Stage = {
     try {
       r = await runner.run({ sql: call.executed ?? call.sql, ...where });
     } catch (err) {
-      return deny(`BigQuery's dry run of this statement failed (${(err as Error).message.slice(0, 300)}), so it is not forwarded (rule dry-run, fail closed)`, 'dry-run', 'dry_run_failed');
+      return deny(`BigQuery's dry run of this statement failed (${(err as Error).message.slice(0, 300)}), so it is not forwarded (rule dry-run, fail closed)`, 'dry-run', 'dry_run_failed', 'error');
     }
     const differs = dryRunDisagreement(analysis, r);
     if (differs) return deny(`${differs.reason}; denied (rule dry-run)`, 'dry-run', differs.code);

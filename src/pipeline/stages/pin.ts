@@ -29,18 +29,14 @@ export const pin: Stage = {
       verdict = await pins.onCall(call.tool, call.ctx, call.roles, () => listTools(call.forward));
     } catch (err) {
       const msg = `the definition of tool ${call.tool} could not be checked against its pin (${(err as Error).message}), so the call is refused (rule tool-pinning, fail closed)`;
-      return refuse(kit, call, msg, { decision: 'deny', rule_ids: ['tool-pinning'], decision_reason: msg, error_code: 'tool_pins_unavailable', error_message: null });
+      return refuse(kit, call, { message: msg, rule: 'tool-pinning', code: 'tool_pins_unavailable', outcome: 'error' });
     }
     if (verdict.status === 'pinned') return;
-    const code = verdict.status === 'changed' ? 'tool_definition_changed' : 'tool_not_listed';
-    kit.metrics.decisions.inc({ action: 'deny' });
-    return refuse(kit, call, verdict.message, {
-      decision: 'deny',
-      rule_ids: ['tool-pinning'],
-      decision_reason: verdict.message,
-      error_code: code,
-      error_message: null,
-      ...(verdict.status === 'changed' ? { approval_id: verdict.approvalId } : {}),
+    return refuse(kit, call, {
+      message: verdict.message,
+      rule: 'tool-pinning',
+      code: verdict.status === 'changed' ? 'tool_definition_changed' : 'tool_not_listed',
+      ...(verdict.status === 'changed' ? { fields: { approval_id: verdict.approvalId } } : {}),
     });
   },
 };

@@ -8,6 +8,6 @@ export const rateLimit: Stage = {
     const limiter = kit.deps.rateLimiter;
     if (!limiter || limiter.take(`${call.ctx.identity.issuer}\u0000${call.ctx.identity.subject}`)) return;
     const msg = `too many tool calls from ${call.ctx.identity.email ?? call.ctx.identity.subject}: the per-identity budget is spent; retry in a few seconds (rule rate-limit)`;
-    return refuse(kit, call, msg, { decision: 'deny', rule_ids: ['rate-limit'], decision_reason: msg, error_code: 'rate_limited', error_message: null });
+    return refuse(kit, call, { message: msg, rule: 'rate-limit', code: 'rate_limited' });
   },
 };
