@@ -67,9 +67,8 @@ function single(headers: Headers, name: string): string | undefined {
 export function bearerToken(headers: Headers): string {
   const raw = single(headers, 'authorization');
   if (raw === undefined || raw.trim() === '') throw new AuthError('missing_token', 'no bearer token: send "Authorization: Bearer <token>"');
-  const m = /^Bearer +(\S+)\s*$/i.exec(raw);
-  if (!m) throw new AuthError('malformed_token', 'Authorization header must be "Bearer <token>"');
-  const token = m[1];
+  const token = /^Bearer +(\S+)\s*$/i.exec(raw)?.[1];
+  if (token === undefined) throw new AuthError('malformed_token', 'Authorization header must be "Bearer <token>"');
   if (token.length > MAX_TOKEN_LENGTH) throw new AuthError('malformed_token', `bearer token longer than ${MAX_TOKEN_LENGTH} characters`);
   if (!B64TOKEN.test(token) || token.split('.').length !== 3) throw new AuthError('malformed_token', 'bearer token is not a signed JWT (header.payload.signature)');
   return token;

@@ -16,8 +16,8 @@ export const ROWS_MARKER = 'bqwarden_rows_affected';
  * not return), so its answer says the upstream did not report one.
  */
 export function countingSql(sql: string, analysis: Analysis): string | null {
-  if (analysis.dialect !== 'sqlite' || analysis.statements.length !== 1) return null;
-  const s = analysis.statements[0];
+  const [s, ...more] = analysis.statements;
+  if (analysis.dialect !== 'sqlite' || !s || more.length > 0) return null;
   if (s.class !== 'write' || s.output) return null;
   const meaningful = tokenize(sql, 'sqlite').filter((t) => t.kind !== 'space' && t.kind !== 'comment');
   const ended = meaningful.at(-1)?.text === ';';

@@ -24,11 +24,11 @@ const SCRIPT_CLASSES = new Set<StatementClass>(['scripting', 'dynamic_sql', 'tra
 function statementMismatch(analysis: Analysis, type: string): string | null {
   const theirs = classOfStatementType(type);
   const st = analysis.statements;
-  const ours = st.length === 1 ? `${st[0].kind.toUpperCase()} (${st[0].class})` : `a script of ${st.length} statements`;
+  const s = st.length === 1 ? st[0] : undefined;
+  const ours = s ? `${s.kind.toUpperCase()} (${s.class})` : `a script of ${st.length} statements`;
   const differ = `our analysis found ${ours}, BigQuery's dry run says ${type}`;
   if (theirs === 'unknown') return `${differ}, a statement type the gateway does not know`;
-  if (st.length !== 1) return theirs === 'script' ? null : differ;
-  const s = st[0];
+  if (!s) return theirs === 'script' ? null : differ;
   if (theirs === 'script') return SCRIPT_CLASSES.has(s.class) ? null : differ;
   if (theirs !== s.class) return differ;
   const exact = EXACT[s.kind];

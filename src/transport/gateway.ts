@@ -95,11 +95,11 @@ function firstHeader(v: string | string[] | undefined): string | null {
 /** W3C traceparent / Cloud Run's X-Cloud-Trace-Context when present, else a fresh id. */
 function traceIdOf(headers: Record<string, string | string[] | undefined>): string {
   const tp = firstHeader(headers.traceparent);
-  const m = tp ? /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}$/i.exec(tp.trim()) : null;
-  if (m) return m[1].toLowerCase();
+  const m = tp ? /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}$/i.exec(tp.trim())?.[1] : undefined;
+  if (m) return m.toLowerCase();
   const gcp = firstHeader(headers['x-cloud-trace-context']);
-  const g = gcp ? /^([\da-f]{32})/i.exec(gcp) : null;
-  if (g) return g[1].toLowerCase();
+  const g = gcp ? /^([\da-f]{32})/i.exec(gcp)?.[1] : undefined;
+  if (g) return g.toLowerCase();
   return randomTraceId();
 }
 

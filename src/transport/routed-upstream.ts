@@ -30,19 +30,20 @@ export class RoutedUpstream implements Upstream {
   /** Which member sent a server→client request, so the client's answer goes back to it. */
   private readonly asked = new WeakMap<UpstreamSession, Map<string, string>>();
 
+  /** Answers what is not a tool call (and speaks for the gateway's session): the first upstream. */
+  private readonly primary: RoutedMember;
+
   constructor(
     private readonly upstreams: RoutedMember[],
     private readonly routes: () => ToolRoutes,
   ) {
-    if (upstreams.length === 0) throw new Error('no upstream to route to');
+    const [first] = upstreams;
+    if (!first) throw new Error('no upstream to route to');
+    this.primary = first;
   }
 
   id(): number {
     return this.nextId++;
-  }
-
-  private get primary(): RoutedMember {
-    return this.upstreams[0];
   }
 
   private member(session: UpstreamSession, id: string): { m: RoutedMember; s: UpstreamSession } {
@@ -53,18 +54,33 @@ export class RoutedUpstream implements Upstream {
   }
 
   async initialize(capabilities: JsonObject): Promise<{ session: UpstreamSession; result: JsonObject; sse: boolean }> {
-    const opened = await Promise.allSettled(this.upstreams.map((u) => u.client.initialize(capabilities)));
-    const failed = opened.find((o) => o.status === 'rejected');
+    // Each upstream with its outcome, so no index pairs an answer with the wrong upstream.
+    const opened = await Promise.all(
+      this.upstreams.map((u) =>
+        u.client.initialize(capabilities).then(
+          (value) => ({ u, value, failure: null }),
+          (err: unknown) => ({ u, value: null, failure: { err } }),
+        ),
+      ),
+    );
+    const failed = opened.find((o) => o.failure !== null);
     if (failed) {
       // One session per upstream or none: a client must not see half the tools.
-      await Promise.all(opened.map((o, i) => (o.status === 'fulfilled' ? this.upstreams[i].client.terminate(o.value.session) : undefined)));
-      throw (failed as PromiseRejectedResult).reason;
+      await Promise.all(opened.map((o) => (o.value ? o.u.client.terminate(o.value.session) : undefined)));
+      throw failed.failure?.err;
     }
-    const ok = opened.map((o) => (o as PromiseFulfilledResult<{ session: UpstreamSession; result: JsonObject; sse: boolean }>).value);
-    const session: UpstreamSession = { ...ok[0].session };
-    this.members.set(session, new Map(ok.map((o, i) => [this.upstreams[i].id, o.session])));
+    const sessions = new Map<string, UpstreamSession>();
+    let first: { session: UpstreamSession; result: JsonObject; sse: boolean } | null = null;
+    for (const o of opened) {
+      if (!o.value) continue;
+      sessions.set(o.u.id, o.value.session);
+      if (o.u === this.primary) first = o.value;
+    }
+    if (!first) throw new Error('the first upstream opened no session');
+    const session: UpstreamSession = { ...first.session };
+    this.members.set(session, sessions);
     this.asked.set(session, new Map());
-    return { session, result: ok[0].result, sse: ok[0].sse };
+    return { session, result: first.result, sse: first.sse };
   }
 
   private relay(session: UpstreamSession, from: string, onMessage: UpstreamMessageHandler | undefined): UpstreamMessageHandler | undefined {

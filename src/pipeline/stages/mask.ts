@@ -12,9 +12,9 @@ const DETECTORS_ONLY: MaskPlan = { columns: [], fallback: [], detectors: true };
 
 /** The output columns of the one result-producing statement, so masking can detect a result whose shape differs. */
 function outputShape(analysis: Analysis | null): { index: number; name: string }[] | null {
-  const producing = (analysis?.statements ?? []).filter((s) => s.output);
-  if (producing.length !== 1) return null;
-  return producing[0].output!.map((o) => ({ index: o.index, name: o.name }));
+  const [one, ...more] = (analysis?.statements ?? []).filter((s) => s.output);
+  if (!one?.output || more.length > 0) return null;
+  return one.output.map((o) => ({ index: o.index, name: o.name }));
 }
 
 /** Audit-at-rest masking for what the client plan left clear (cleared roles, undetected values). */
