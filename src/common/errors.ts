@@ -185,11 +185,6 @@ export function isErrorCode(v: unknown): v is ErrorCode {
   return typeof v === 'string' && Object.hasOwn(ERROR_CATALOG, v);
 }
 
-/** The catalog entry of a code; an unlisted code is answered as unlisted_error_code (agent sees the summary only). */
-export function catalogEntry(code: string): CatalogEntry {
-  return isErrorCode(code) ? ERROR_CATALOG[code] : ERROR_CATALOG.unlisted_error_code;
-}
-
 /** The common base of the gateway's own errors: a stable code from the catalog. */
 export class BqwardenError extends Error {
   constructor(

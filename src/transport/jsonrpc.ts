@@ -4,7 +4,7 @@
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 
 import { BqwardenError, ERROR_CATALOG, INTERNAL_ERROR, type ErrorCode } from '../common/errors.js';
-export { INVALID_REQUEST, INVALID_PARAMS, INTERNAL_ERROR, SERVER_ERROR, SESSION_NOT_FOUND, REQUEST_TIMEOUT } from '../common/errors.js';
+export { INTERNAL_ERROR, SERVER_ERROR, REQUEST_TIMEOUT } from '../common/errors.js';
 
 export type JsonRpcId = string | number | null;
 
