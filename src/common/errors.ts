@@ -100,7 +100,7 @@ export const ERROR_CATALOG = {
   invalid_params: e(INVALID_PARAMS, 200, true, 'the params of the request are not valid'),
   audit_unavailable: e(ERR_AUDIT_UNAVAILABLE, 200, true, 'the audit record could not be written, so nothing is released (fail closed)'),
   masking_failed: e(INTERNAL_ERROR, 200, false, 'the response could not be masked, so it is withheld; the audit log keeps the detail'),
-  internal_error: e(INTERNAL_ERROR, 500, false, 'internal gateway error; the request was not completed and the audit log keeps the detail'),
+  internal_error: e(INTERNAL_ERROR, 500, false, 'internal gateway error; the request was not completed (the audit or gateway log keeps the detail)'),
   gateway_error: e(SERVER_ERROR, 200, true, 'the gateway refused the request'),
   unlisted_error_code: e(INTERNAL_ERROR, 200, false, 'an error the catalog does not list; the audit log keeps the detail'),
   upstream_error: e(ERR_UPSTREAM, 200, true, 'the upstream MCP server failed'),

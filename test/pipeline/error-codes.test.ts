@@ -14,6 +14,7 @@ import { readEvents } from '../../src/audit/reader.js';
 import type { AuditEvent } from '../../src/audit/event.js';
 import { ERROR_CATALOG, ERROR_CODES, GatewayError } from '../../src/common/errors.js';
 import type { PipelineDeps } from '../../src/pipeline/deps.js';
+import type { HttpFailure } from '../../src/pipeline/types.js';
 import { createRateLimiter } from '../../src/pipeline/rate-limit.js';
 import { toClientError } from '../../src/transport/session.js';
 import { ctxFor, pipelineFor, sqlCall } from './helpers.js';
@@ -40,6 +41,18 @@ async function setup(over: Partial<PipelineDeps> = {}) {
     },
   };
 }
+
+/** A refusal before the pipeline, as the transport reports it. */
+const httpFailure = (code: HttpFailure['code'], message: string, httpStatus: number): HttpFailure => ({
+  code,
+  message,
+  httpStatus,
+  identity: null,
+  sessionId: null,
+  sourceIp: null,
+  userAgent: null,
+  method: null,
+});
 
 const ROWS = async () => ({ content: [{ type: 'text', text: '[{"account_id":"A-1","status":"open"}]' }] });
 const refusedWith = async (p: Promise<unknown>): Promise<GatewayError> => {
@@ -81,17 +94,8 @@ test('every refusal the pipeline writes carries a catalog code (driven through t
       }),
     );
     // auth: the identity layer's reason, and an HTTP refusal's code.
-    await s.pipeline.onHttpFailure({
-      code: 'auth_failed',
-      message: 'Unauthorized (expired): token expired',
-      httpStatus: 401,
-      identity: null,
-      sessionId: null,
-      sourceIp: null,
-      userAgent: null,
-      method: null,
-    });
-    await s.pipeline.onHttpFailure({ code: 'malformed_json', message: 'Parse error', httpStatus: 400, identity: null, sessionId: null, sourceIp: null, userAgent: null, method: null });
+    await s.pipeline.onHttpFailure(httpFailure('auth_failed', 'Unauthorized (expired): token expired', 401));
+    await s.pipeline.onHttpFailure(httpFailure('malformed_json', 'Parse error', 400));
 
     const codes = (await s.events()).map((e) => e.error_code).filter((c) => c !== null);
     for (const c of codes) assert.ok((ERROR_CODES as readonly string[]).includes(c), c);
@@ -130,16 +134,7 @@ test('attack: a code the catalog lacks is audited as unlisted_error_code naming 
     // The client hears the catalog's summary, not the unlisted error's text.
     assert.doesNotMatch(JSON.stringify(err.forClient()), /4111|brand_new_reason/);
     // An unauthenticated caller's made-up reason in the refusal text ends the same way.
-    await s.pipeline.onHttpFailure({
-      code: 'auth_failed',
-      message: 'Unauthorized (made_up_reason): no',
-      httpStatus: 401,
-      identity: null,
-      sessionId: null,
-      sourceIp: null,
-      userAgent: null,
-      method: null,
-    });
+    await s.pipeline.onHttpFailure(httpFailure('auth_failed', 'Unauthorized (made_up_reason): no', 401));
     const events = await s.events();
     const call = events.find((e) => e.tool_name === 'execute_sql');
     assert.ok(call, 'the refused call has its record');
