@@ -360,7 +360,7 @@ export function createApprovalGate(deps: GateDeps): ApprovalGate & { waitSeconds
       const requester = actorOf(call.ctx.identity, call.roles);
       const argsHash = argsSha256(call.args, sqlArgument(call));
       const binding = callBinding({ requester, tool: call.tool, sqlSha256: sha, argsSha256: argsHash });
-      if (binding === null) throw new GatewayError(INTERNAL_ERROR, 'the caller has no subject to bind an approval to; denied', { reason: 'approval_binding' });
+      if (binding === null) throw GatewayError.of('approval_binding', 'the caller has no subject to bind an approval to; denied');
 
       const found: { rec: ApprovalRecord; note: string | null; result?: GateResult } = await service.withLock(`bind\0${binding}`, async () => {
         const matching = [...(service.state.byBinding.get(binding) ?? [])].sort((a, b) => a.requestedAt.localeCompare(b.requestedAt));

@@ -136,8 +136,7 @@ export class RoutedUpstream implements Upstream {
       if (Array.isArray(reply.result.tools)) tools.push(...reply.result.tools);
       const cursor = reply.result.nextCursor;
       if (typeof cursor !== 'string') return { first, tools, sse };
-      if (page >= MAX_TOOL_PAGES)
-        throw GatewayError.of('upstream_invalid_response', `upstream ${u.id}: tools/list did not end after ${MAX_TOOL_PAGES} pages; its tools are not listed`);
+      if (page >= MAX_TOOL_PAGES) throw GatewayError.of('upstream_invalid_response', `upstream ${u.id}: tools/list did not end after ${MAX_TOOL_PAGES} pages; its tools are not listed`);
       const next = this.id();
       reply = await u.client.request(s, next, 'tools/list', JSON.stringify({ jsonrpc: '2.0', id: next, method: 'tools/list', params: { cursor } }), opts);
       sse ||= reply.sse;
