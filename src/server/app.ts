@@ -255,9 +255,13 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     dryRun: {
       run: async (req) =>
         (
-          await (dryRunner ??= import('../gcp/dry-run.js').then((m) =>
-            m.createDryRunner({ projectId: config.gcp.project, apiEndpoint: config.gcp.bigquery.apiEndpoint, location: config.gcp.bigquery.location }),
-          ))
+          await (dryRunner ??= import('../gcp/dry-run.js')
+            .then((m) => m.createDryRunner({ projectId: config.gcp.project, apiEndpoint: config.gcp.bigquery.apiEndpoint, location: config.gcp.bigquery.location }))
+            // A failed load denies this call (fail closed) but is tried again by the next one.
+            .catch((err: unknown) => {
+              dryRunner = null;
+              throw err;
+            }))
         ).run(req),
     },
   };
