@@ -47,7 +47,7 @@ export function loadStaticCatalog(dir: string): CatalogTable[] {
     const parsed = fileSchema.safeParse(parseYaml(readFileSync(file, 'utf8')));
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw new Error(`catalog ${file}: ${issue.path.join('.')}: ${issue.message}`);
+      throw new Error(`catalog ${file}: ${issue ? `${issue.path.join('.')}: ${issue.message}` : parsed.error.message}`);
     }
     for (const t of parsed.data.tables) {
       out.push({ fq: t.fq, columns: t.columns.map(toColumn), ...(t.view_sql ? { viewSql: t.view_sql } : {}) });

@@ -2,7 +2,7 @@
 // (useExpr). Function arguments, aggregates' DISTINCT/ORDER BY/FILTER, windows, subqueries.
 import type { Clause } from './types.js';
 import { Collector, Deps } from './scope.js';
-import { identName, nameParts } from './tables.js';
+import { identName, lastPart, nameParts } from './tables.js';
 import { resolveName } from './names.js';
 import { readModel } from './table-reads.js';
 import { kwName, nestedQuery, unparen, type AnyNode, type Walk } from './walk.js';
@@ -118,7 +118,7 @@ export function windowUses(win: AnyNode, w: Walk): void {
 
 export function funcName(fc: AnyNode, w: Walk): string {
   const parts = nameParts(fc.name, w.c.opts.dialect);
-  return (parts ? parts[parts.length - 1] : '').toLowerCase();
+  return (parts ? lastPart(parts) : '').toLowerCase();
 }
 
 export function walkExpr(n: any, w: Walk, d: Deps): void {

@@ -177,13 +177,13 @@ export function fingerprint(sql: string, dialect: Dialect): string {
   }
   while (norm.at(-1) === ';') norm.pop();
   let out = '';
-  for (let i = 0; i < norm.length; i++) {
-    const t = norm[i];
-    const prev = norm[i - 1];
+  let prev: string | undefined;
+  for (const t of norm) {
     // A call: `SUM(x)`, `COUNT(*)`, `dataset.fn(x)` — a name right before `(` that is not a clause word.
-    const call = t === '(' && i > 0 && /^[A-Za-z_][\w$]*$/.test(prev) && !SPACE_BEFORE_PAREN.has(prev.toUpperCase());
-    if (i > 0 && !NO_SPACE_BEFORE.has(t) && !NO_SPACE_AFTER.has(prev) && !call) out += ' ';
+    const call = t === '(' && prev !== undefined && /^[A-Za-z_][\w$]*$/.test(prev) && !SPACE_BEFORE_PAREN.has(prev.toUpperCase());
+    if (prev !== undefined && !NO_SPACE_BEFORE.has(t) && !NO_SPACE_AFTER.has(prev) && !call) out += ' ';
     out += t;
+    prev = t;
   }
   return out;
 }

@@ -47,14 +47,15 @@ function joinUsing(s: Scope, before: number, k: string, what: string, c: Collect
 
 /** NATURAL JOIN compares every column name the two sides share, so each is a join use. */
 function naturalJoin(s: Scope, before: number, c: Collector): void {
-  const sides = [s.entries.slice(0, before), s.entries.slice(before)];
-  const unknown = sides.flat().filter((e) => e.rel.unknownTables.length || e.rel.opaque || e.rel.value || e.rel.computed);
+  const left = s.entries.slice(0, before);
+  const right = s.entries.slice(before);
+  const unknown = [...left, ...right].filter((e) => e.rel.unknownTables.length || e.rel.opaque || e.rel.value || e.rel.computed);
   if (unknown.length) {
     // Which columns are compared depends on columns nobody knows: fail closed.
     c.flag('unresolved_column', 'NATURAL JOIN over a source whose columns are unknown: cannot tell which columns it compares');
   }
-  const leftKeys = new Set([...s.using.map((u) => u.key), ...sides[0].flatMap((e) => e.rel.cols.map((cl) => cl.key))]);
-  const shared = [...new Set(sides[1].flatMap((e) => e.rel.cols.map((cl) => cl.key)))].filter((k) => leftKeys.has(k));
+  const leftKeys = new Set([...s.using.map((u) => u.key), ...left.flatMap((e) => e.rel.cols.map((cl) => cl.key))]);
+  const shared = [...new Set(right.flatMap((e) => e.rel.cols.map((cl) => cl.key)))].filter((k) => leftKeys.has(k));
   for (const k of shared) joinUsing(s, before, k, 'NATURAL JOIN', c);
 }
 

@@ -1,6 +1,7 @@
 // Name resolution: which source a column name, a qualified name or a whole-row reference
 // means in a scope, and what it derives from. Unknown tables and ambiguity are flagged.
 import { Collector, Deps, type Col, type Relation, type Scope, type ScopeEntry } from './scope.js';
+import { isNamePath, type NamePath } from './tables.js';
 import { ref, type Walk } from './walk.js';
 
 // Names that are not columns when nothing in scope defines them.
@@ -30,8 +31,9 @@ interface Found {
 
 function fromCol(cl: Col, path: string[]): Deps {
   const d = new Deps();
-  if (path.length && cl.direct && cl.sources.length === 1) {
-    const s = cl.sources[0];
+  const only = cl.sources.length === 1 ? cl.sources[0] : undefined;
+  if (path.length && cl.direct && only) {
+    const s = only;
     d.add({ table: s.table, column: s.column, path: [...s.path, ...path.map((p) => p.toLowerCase())] });
     d.direct = true;
   } else {
@@ -42,7 +44,7 @@ function fromCol(cl: Col, path: string[]): Deps {
   return d;
 }
 
-function fromUnknown(rel: Relation, parts: string[], c: Collector, what: string): Deps {
+function fromUnknown(rel: Relation, parts: NamePath, c: Collector, what: string): Deps {
   const d = new Deps();
   if (rel.computed) {
     d.addAll(rel.computed.sources);
@@ -54,7 +56,8 @@ function fromUnknown(rel: Relation, parts: string[], c: Collector, what: string)
     d.direct = rel.value.sources.length === 1 && !d.unresolved;
     return d;
   }
-  for (const t of rel.unknownTables) d.add(ref(t.fq, parts[0], parts.slice(1)));
+  const [column, ...path] = parts;
+  for (const t of rel.unknownTables) d.add(ref(t.fq, column, path));
   if (rel.unknownTables.length === 1 && !rel.opaque) d.direct = true;
   if (rel.unknownTables.length !== 1 || rel.opaque) {
     d.unresolved = true;
@@ -84,7 +87,7 @@ function wholeRow(e: ScopeEntry, c: Collector, name: string): Deps {
 }
 
 function fromEntry(e: ScopeEntry, rest: string[], c: Collector, name: string): Deps {
-  if (rest.length === 0) return wholeRow(e, c, name);
+  if (!isNamePath(rest)) return wholeRow(e, c, name);
   if (e.rel.value) return fromUnknown(e.rel, rest, c, name);
   const k = rest[0].toLowerCase();
   const cl = e.rel.cols.find((x) => x.key === k);
@@ -96,7 +99,7 @@ function fromEntry(e: ScopeEntry, rest: string[], c: Collector, name: string): D
   return d;
 }
 
-export function resolveIn(s: Scope, parts: string[], c: Collector, name: string): Found | null {
+export function resolveIn(s: Scope, parts: NamePath, c: Collector, name: string): Found | null {
   const k0 = parts[0].toLowerCase();
   const u = s.using.find((x) => x.key === k0);
   if (u) return { deps: fromCol(u, parts.slice(1)), weak: false };
@@ -111,8 +114,9 @@ export function resolveIn(s: Scope, parts: string[], c: Collector, name: string)
     const cl = e.rel.cols.find((x) => x.key === k0);
     if (cl) known.push(cl);
   }
-  if (known.length === 1) return { deps: fromCol(known[0], parts.slice(1)), weak: false };
-  if (known.length > 1) {
+  const [only, ...others] = known;
+  if (only && others.length === 0) return { deps: fromCol(only, parts.slice(1)), weak: false };
+  if (others.length > 0) {
     const d = new Deps();
     for (const cl of known) d.addAll(cl.sources);
     d.unresolved = true;
@@ -124,8 +128,9 @@ export function resolveIn(s: Scope, parts: string[], c: Collector, name: string)
     if (e) return { deps: wholeRow(e, c, name), weak: false };
   }
   const unknown = s.entries.filter((e) => e.rel.unknownTables.length || e.rel.opaque || e.rel.computed || (e.rel.value && e.names.length === 0));
-  if (unknown.length === 0) return null;
-  if (unknown.length === 1) return { deps: fromUnknown(unknown[0].rel, parts, c, name), weak: true };
+  const [single, ...more] = unknown;
+  if (!single) return null;
+  if (more.length === 0) return { deps: fromUnknown(single.rel, parts, c, name), weak: true };
   const d = new Deps();
   for (const e of unknown) d.merge(fromUnknown(e.rel, parts, c, name));
   d.unresolved = true;
@@ -135,9 +140,15 @@ export function resolveIn(s: Scope, parts: string[], c: Collector, name: string)
 
 export function resolveName(parts: string[], w: Walk): Deps {
   const c = w.c;
+  const out = new Deps();
+  if (!isNamePath(parts)) {
+    // Not made by chainOf or nameParts; a name nobody can look up reads something unknown.
+    out.unresolved = true;
+    c.flag('unresolved_column', 'a column reference with no name: cannot tell what it reads');
+    return out;
+  }
   const name = parts.join('.');
   const k0 = parts[0].toLowerCase();
-  const out = new Deps();
   let found = false;
   if (parts.length === 1 && w.aliases?.has(k0)) {
     out.merge(fromCol(w.aliases.get(k0)!, []));

@@ -25,7 +25,8 @@ export function parseSql(sql: string, dialect: Dialect): ParseResult {
     const msg = e instanceof Error ? e.message : String(e);
     const loc = /--> [^:]*:(\d+):(\d+)/.exec(msg);
     // The offending token may be a literal (an SSN): keep it only when it is a plain word.
-    const head = msg.split('\n')[0].replace(/Unexpected "(.*)"$/, (m, t: string) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(t) ? m : 'Unexpected token'));
+    const [first = ''] = msg.split('\n');
+    const head = first.replace(/Unexpected "(.*)"$/, (m, t: string) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(t) ? m : 'Unexpected token'));
     return { ok: false, error: loc ? `${head} at line ${loc[1]} column ${loc[2]}` : head };
   }
 }

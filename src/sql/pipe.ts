@@ -251,7 +251,8 @@ export function pipeRelation(n: AnyNode, outer: Scope | null, ctes: Ctes, c: Col
   });
   const p = start(n, outer, ctes, c, top && lastComputing < 0);
   ops.forEach((op, i) => apply(p, op, top && i >= lastComputing));
-  const only = p.cur.entries.length === 1 && !p.cur.using.length ? p.cur.entries[0].rel : null;
+  const [one, ...others] = p.cur.entries;
+  const only = one && others.length === 0 && !p.cur.using.length ? one.rel : null;
   if (only && !only.value && !only.unknownTables.length && (!only.opaque || only.cols.some((x) => x.name === '*'))) return only;
   // Otherwise the result is `*` of the current table: expanded (and flagged) like a SELECT *.
   const w = opWalk(p);

@@ -33,13 +33,16 @@ const quoteIdent = (name: string, dialect: Dialect) => (dialect === 'bigquery' ?
 function identOf(t: Token, dialect: Dialect): string | null {
   let name: string | null = null;
   if (t.kind === 'word') name = t.text;
-  else if (t.kind === 'quoted_ident')
-    name = t.text.startsWith('[')
-      ? t.text.slice(1, -1)
-      : t.text
-          .slice(1, -1)
-          .split(t.text[0] + t.text[0])
-          .join(t.text[0]);
+  else if (t.kind === 'quoted_ident') {
+    const quote = t.text.charAt(0);
+    name =
+      quote === '['
+        ? t.text.slice(1, -1)
+        : t.text
+            .slice(1, -1)
+            .split(quote + quote)
+            .join(quote);
+  }
   // SQLite reads "x" as an identifier when it can; treat it as one.
   else if (t.kind === 'string' && dialect === 'sqlite' && t.text.startsWith('"')) name = t.text.slice(1, -1).replace(/""/g, '"');
   if (name === null) return null;
@@ -70,12 +73,16 @@ function within(toks: Span[], start: number, end: number): Span[] {
   let lo = 0;
   let hi = toks.length;
   while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (toks[mid].at < start) lo = mid + 1;
+    const mid = (lo + hi) >> 1; // lo <= mid < hi <= toks.length
+    if (toks[mid]!.at < start) lo = mid + 1;
     else hi = mid;
   }
   const out: Span[] = [];
-  for (let i = lo; i < toks.length && toks[i].at < end; i++) out.push(toks[i]);
+  for (let i = lo; ; i++) {
+    const s = toks[i];
+    if (s === undefined || s.at >= end) break;
+    out.push(s);
+  }
   return out;
 }
 
@@ -87,8 +94,8 @@ function sqliteStatement(sql: string, s: StatementAnalysis, masked: Map<string, 
   const text = sql.slice(start, end);
   const toks = within(all, start, end);
   const named = new Map<string, MaskedTable>();
-  for (let i = 0; i < toks.length; i++) {
-    const id = identOf(toks[i].t, 'sqlite');
+  for (const [i, { t }] of toks.entries()) {
+    const id = identOf(t, 'sqlite');
     const m = id !== null ? masked.get(id) : undefined;
     if (!m) continue;
     const prev = toks[i - 1]?.t;
@@ -118,7 +125,7 @@ function pathOf(t: Token): string[] | null {
   return null;
 }
 
-function bigqueryStatement(sql: string, s: StatementAnalysis, masked: Map<string, MaskedTable>, all: Span[]): { text: string; tables: string[] } | { reason: string } {
+function bigqueryStatement(sql: string, s: Pick<StatementAnalysis, 'range' | 'tableSites'>, masked: Map<string, MaskedTable>, all: Span[]): { text: string; tables: string[] } | { reason: string } {
   const [start, end] = s.range ?? [0, sql.length];
   // The analyzer may walk one FROM item more than once (recursive CTEs): one splice per place.
   const unique = new Map(s.tableSites.filter((x) => masked.has(x.fq)).map((x) => [`${x.range[0]}:${x.range[1]}`, x]));
@@ -128,10 +135,10 @@ function bigqueryStatement(sql: string, s: StatementAnalysis, masked: Map<string
   // names the projection); anywhere else the engine might read the table unmasked: refuse.
   const names = new Map([...masked.values()].map((m) => [m.name.toLowerCase(), m]));
   const toks = within(all, start, end);
-  for (let i = 0; i < toks.length; i++) {
-    const { t, at } = toks[i];
+  for (const [i, { t, at }] of toks.entries()) {
     const parts = pathOf(t);
-    const m = parts ? names.get(parts[parts.length - 1].toLowerCase()) : undefined;
+    const last = parts?.at(-1);
+    const m = last !== undefined ? names.get(last.toLowerCase()) : undefined;
     if (!m) continue;
     if (sites.some((x) => x.nameRange[0] <= at && at + t.text.length <= x.nameRange[1])) continue;
     const qualifier = parts!.length === 1 && toks[i + 1]?.t.text === '.' && toks[i - 1]?.t.text !== '.';
@@ -176,7 +183,7 @@ export function rewriteForMasking(analysis: Analysis, masked: MaskedTable[], tok
   if (dialect === 'bigquery') {
     // A table read from a statement nested in a script is in its container's text: splice all
     // sites of the whole program at once.
-    const all: StatementAnalysis = { ...analysis.statements[0], range: [0, sql.length], tableSites: analysis.statements.flatMap((s) => s.tableSites) };
+    const all = { range: [0, sql.length] as [number, number], tableSites: analysis.statements.flatMap((s) => s.tableSites) };
     const r = bigqueryStatement(sql, all, byKey, toks);
     if ('reason' in r) return { ok: false, reason: r.reason, statement: -1 };
     return { ok: true, sql: r.text, changed: r.text !== sql, tables: r.tables };

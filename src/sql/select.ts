@@ -40,7 +40,7 @@ export function queryRelation(n: AnyNode, outer: Scope | null, ctes: Ctes, c: Co
       return col(cl.name, d.sources, cl.direct && rc.direct && d.map.size === 1, cl.unresolved || rc.unresolved);
     });
     // The right side may have more columns (a * over an unknown table expanded on one side only).
-    for (let i = l.cols.length; i < r.cols.length; i++) cols.push(col(r.cols[i].name, r.cols[i].sources, false, true));
+    for (const rc of r.cols.slice(l.cols.length)) cols.push(col(rc.name, rc.sources, false, true));
     return { cols, unknownTables: [...l.unknownTables, ...r.unknownTables], opaque: l.opaque || r.opaque };
   }
   if (n.type !== 'select_stmt') {

@@ -70,7 +70,8 @@ export function sqliteBareMinMax(sel: AnyNode | undefined, having: AnyNode | und
       const name = funcName(n, w);
       const args: AnyNode[] = n.args?.expr?.type === 'func_args' ? (n.args.expr.args?.items ?? []) : [];
       const agg = !n.over && SQLITE_AGGREGATES.has(name) && !((name === 'min' || name === 'max') && args.length !== 1);
-      if (agg && !inAgg && (name === 'min' || name === 'max')) minmax.push(args[0]);
+      const [only] = args;
+      if (agg && !inAgg && (name === 'min' || name === 'max') && only) minmax.push(only);
       visit(n.args, inAgg || agg);
       visit(n.filter, inAgg || agg);
       return;

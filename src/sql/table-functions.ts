@@ -2,7 +2,7 @@
 // catalog describes; anything else is opaque and flagged.
 import type { TableRef } from './types.js';
 import { Deps, col, type Relation } from './scope.js';
-import { makeTableRef, mergeTable, nameParts } from './tables.js';
+import { lastPart, makeTableRef, mergeTable, nameParts, type NamePath } from './tables.js';
 import { walkExpr } from './expressions.js';
 import { opaqueRel, readModel, readTable } from './table-reads.js';
 import { kwName, nestedQuery, QUERY_TYPES, ref, unparen, type AnyNode, type Walk } from './walk.js';
@@ -52,8 +52,8 @@ function modelFunction(fc: AnyNode, w: Walk, what: string): Relation {
 
 export function tableFunction(fc: AnyNode, w: Walk): Relation {
   const c = w.c;
-  const parts = nameParts(fc.name, c.opts.dialect) ?? ['?'];
-  const fname = parts[parts.length - 1].toLowerCase();
+  const parts: NamePath = nameParts(fc.name, c.opts.dialect) ?? ['?'];
+  const fname = lastPart(parts).toLowerCase();
   if (c.opts.dialect === 'bigquery' && ML_PASS_THROUGH.has(parts.join('.').toLowerCase())) return modelFunction(fc, w, parts.join('.').toUpperCase());
   const argDeps = new Deps();
   for (const a of fc.args?.expr?.args?.items ?? []) {

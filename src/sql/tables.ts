@@ -8,7 +8,15 @@ export const MISSING = '?';
 type AnyNode = { type: string; [k: string]: any };
 
 /** Name parts of an entity name (identifier, a.b.c, `a.b`.c …), null if not a plain name. */
-export function nameParts(node: AnyNode | null | undefined, dialect: Dialect): string[] | null {
+/** A dotted name as written: never empty. */
+export type NamePath = [string, ...string[]];
+
+export const isNamePath = (parts: string[]): parts is NamePath => parts.length > 0;
+
+/** The last part of a name (a function's or a table's own name). */
+export const lastPart = (parts: NamePath): string => parts[parts.length - 1] ?? parts[0];
+
+export function nameParts(node: AnyNode | null | undefined, dialect: Dialect): NamePath | null {
   if (!node) return null;
   if (node.type === 'identifier') return [identName(node, dialect)];
   if (node.type === 'bigquery_quoted_member_expr') return nameParts(node.expr, dialect);
@@ -35,43 +43,34 @@ export interface ResolvedName {
 }
 
 export function makeTableRef(parts: string[], opts: AnalyzeOptions): ResolvedName {
-  const defProject = opts.defaultProject ?? null;
-  const defDataset = opts.defaultDataset ?? null;
-  let project: string | null;
-  let dataset: string | null;
-  let table: string;
   let informationSchema = false;
+  let qualifiers: string[];
+  let table: string | undefined;
   const isIdx = parts.findIndex((p) => p.toUpperCase() === 'INFORMATION_SCHEMA');
   if (isIdx >= 0 && isIdx < parts.length - 1) {
     // region-us.INFORMATION_SCHEMA.JOBS, p.region-us.INFORMATION_SCHEMA.JOBS, d.INFORMATION_SCHEMA.TABLES …
     informationSchema = true;
-    const before = parts.slice(0, isIdx);
+    qualifiers = parts.slice(0, isIdx);
     table = parts.slice(isIdx).join('.');
-    if (before.length >= 2) [project, dataset] = [before.slice(0, -1).join('.'), before[before.length - 1]];
-    else if (before.length === 1) [project, dataset] = [defProject, before[0]];
-    else [project, dataset] = [defProject, defDataset];
-  } else if (parts.length >= 3) {
-    project = parts.slice(0, parts.length - 2).join('.');
-    dataset = parts[parts.length - 2];
-    table = parts[parts.length - 1];
-  } else if (parts.length === 2) {
-    project = defProject;
-    dataset = parts[0];
-    table = parts[1];
   } else {
-    project = defProject;
-    dataset = defDataset;
-    table = parts[0];
+    qualifiers = parts.slice(0, -1);
+    table = parts.at(-1);
   }
-  const incomplete = project === null || dataset === null;
-  const fq = [project ?? MISSING, dataset ?? MISSING, table].join('.');
+  // The part right before the table is its dataset; everything before that, joined, its project.
+  const datasetPart = qualifiers.pop();
+  const project = qualifiers.length > 0 ? qualifiers.join('.') : (opts.defaultProject ?? null);
+  const dataset = datasetPart ?? opts.defaultDataset ?? null;
+  // No parts at all (never from nameParts): a table named "?" that no rule or catalog entry matches, flagged as incomplete.
+  const incomplete = project === null || dataset === null || table === undefined;
+  const name = table ?? MISSING;
+  const fq = [project ?? MISSING, dataset ?? MISSING, name].join('.');
   return {
     ref: {
       fq,
       project,
       dataset,
-      table,
-      wildcard: opts.dialect === 'bigquery' && table.endsWith('*'),
+      table: name,
+      wildcard: opts.dialect === 'bigquery' && name.endsWith('*'),
       informationSchema,
       view: false,
       function: false,
