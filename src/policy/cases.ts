@@ -68,10 +68,12 @@ export async function loadCases(dir: string): Promise<PolicyCase[]> {
     const text = await readFile(join(dir, name), 'utf8');
     const lines = new LineCounter();
     const doc = parseDocument(text, { lineCounter: lines });
-    if (doc.errors.length) throw new Error(`${name}:${lines.linePos(doc.errors[0].pos[0]).line}: ${doc.errors[0].message.split('\n')[0]}`);
+    const [syntax] = doc.errors;
+    if (syntax) throw new Error(`${name}:${lines.linePos(syntax.pos[0]).line}: ${syntax.message.split('\n', 1).join('')}`);
     const res = CaseFileSchema.safeParse(doc.toJS());
     if (!res.success) {
       const i = res.error.issues[0];
+      if (!i) throw new Error(`${name}: ${res.error.message}`);
       const node = doc.getIn(i.path as (string | number)[], true) as { range?: [number, number, number] } | undefined;
       throw new Error(`${name}${node?.range ? `:${lines.linePos(node.range[0]).line}` : ''}: ${i.path.join('.')}: ${i.message}`);
     }

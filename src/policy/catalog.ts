@@ -49,8 +49,11 @@ export class StaticCatalog implements SchemaCatalog {
 /** The catalog node for table.column.path…, or undefined when the catalog does not know it. */
 export function findColumn(catalog: SchemaCatalog | null | undefined, table: string, column: string, path: string[]): CatalogColumn | undefined {
   if (!catalog) return undefined;
+  // project.dataset.table: the last part is the table, the one before it the dataset, the first the project.
   const parts = table.split('.');
-  const t = catalog.getTable({ fq: table, project: parts.length > 2 ? parts[0] : null, dataset: parts.length > 1 ? parts[parts.length - 2] : null, table: parts[parts.length - 1] });
+  const name = parts.pop() ?? table;
+  const dataset = parts.pop() ?? null;
+  const t = catalog.getTable({ fq: table, project: parts[0] ?? null, dataset, table: name });
   if (!t) return undefined;
   let node = t.columns.find((c) => c.name.toLowerCase() === column.toLowerCase());
   for (const p of path) {

@@ -360,7 +360,7 @@ export class CompiledPolicy {
     }
     const hits = new Map<string, string>();
     const node = findColumn(catalog, col.table, col.column, col.path);
-    this.classifyNode(key, col.path.length ? col.path[col.path.length - 1] : col.column, node, hits);
+    this.classifyNode(key, col.path.at(-1) ?? col.column, node, hits);
     const out = [...hits].map(([classification, ruleId]) => ({ classification, ruleId }));
     return catalogIsStatic ? this.remember(memoKey, out) : out;
   }

@@ -298,7 +298,7 @@ function planOutputs(
       for (const f of all.classifications) fallback.set(f.classification, f);
       continue;
     }
-    let best: { r: Reach; method: MaskMethod } | null = null;
+    let best: { r: Reach; method: MaskMethod; src: ColumnRef } | null = null;
     const sources = new Set<string>();
     const engineSources: EngineColumnMask[] = [];
     let clearHit = false;
@@ -325,7 +325,7 @@ function planOutputs(
         ctx.ruleIds.add(visRule(r));
         const method = r.vis.value;
         fallback.set(r.classification, { classification: r.classification, method, ruleId: visRule(r) });
-        if (!best || rank(method) > rank(best.method)) best = { r, method };
+        if (!best || rank(method) > rank(best.method)) best = { r, method, src };
       }
     }
     if (engineSources.length) {
@@ -333,10 +333,10 @@ function planOutputs(
         ctx.ruleIds.add(em.ruleId);
         fallback.set(em.classification, { classification: em.classification, method: em.method, ruleId: em.ruleId });
       }
-      if (!best && out.direct && engineSources.length === 1 && !engineSources[0].struct) {
+      const [em, ...otherEngine] = engineSources;
+      if (!best && out.direct && em && otherEngine.length === 0 && !em.struct) {
         // Already masked by the engine; the response masker applies the same method again as a
         // second line (every method is idempotent on its own output).
-        const em = engineSources[0];
         columns.push({ outputIndex: out.index, outputName: out.name, classification: em.classification, method: em.method, ruleId: em.ruleId, sources: [em.key], engine: true });
         continue;
       }
@@ -351,7 +351,7 @@ function planOutputs(
     }
     // reach() already judged computed values (deny, or nullify where a classification opts in);
     // anything else here would be an engine bug, so refuse rather than mask with a revealing method.
-    if (!out.direct && best.method !== 'nullify') refuse(ctx, [DERIVED_MASKED, visRule(best.r)], derivedText(ctx, out.name, best.r, out.sources[0]));
+    if (!out.direct && best.method !== 'nullify') refuse(ctx, [DERIVED_MASKED, visRule(best.r)], derivedText(ctx, out.name, best.r, best.src));
     const method: MaskMethod = best.method;
     columns.push({ outputIndex: out.index, outputName: out.name, classification: best.r.classification, method, ruleId: visRule(best.r), sources: [...sources].sort() });
   }
@@ -362,9 +362,10 @@ function planOutputs(
  * approvals, the shortest expiry, from people who could approve every statement.
  */
 function combineApprovals(ctx: Ctx, list: ApprovalRequirement[]): ApprovalRequirement | null {
-  if (!list.length) return null;
+  const [first] = list;
+  if (!first) return null;
   const strictest = list.reduce((a, b) => (b.required > a.required ? b : a));
-  const approvers = list.reduce<string[]>((acc, r) => acc.filter((x) => r.approverRoles.includes(x)), [...list[0].approverRoles]);
+  const approvers = list.reduce<string[]>((acc, r) => acc.filter((x) => r.approverRoles.includes(x)), [...first.approverRoles]);
   if (approvers.length === 0)
     refuse(
       ctx,

@@ -13,9 +13,9 @@ function escapeRegExp(s: string): string {
 function dottedBody(pattern: string): string {
   let out = '';
   for (let i = 0; i < pattern.length; i++) {
-    const ch = pattern[i];
+    const ch = pattern.charAt(i);
     if (ch === '*') {
-      if (pattern[i + 1] === '*') {
+      if (pattern.charAt(i + 1) === '*') {
         out += '.*';
         i++;
       } else out += '[^.]*';
@@ -59,15 +59,16 @@ export function closest(word: string, candidates: Iterable<string>): string | nu
 }
 
 function distance(a: string, b: string): number {
+  // prev holds b.length + 1 entries and every index below is in 0..b.length.
   const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0];
+    let diag = prev[0]!;
     prev[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j];
-      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      const tmp = prev[j]!;
+      prev[j] = Math.min(tmp + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
       diag = tmp;
     }
   }
-  return prev[b.length];
+  return prev[b.length]!;
 }

@@ -152,7 +152,7 @@ export function parsePolicyFiles(files: SourceFile[]): { merged: MergedPolicy; p
     if (!res.success) {
       for (const issue of res.error.issues) {
         const path = issue.path as (string | number)[];
-        const keyPath = issue.code === 'unrecognized_keys' ? [...path, issue.keys[0]] : path;
+        const keyPath = issue.code === 'unrecognized_keys' ? [...path, ...issue.keys.slice(0, 1)] : path;
         problems.push({
           file: f.name,
           line: lineOf(pd, keyPath, issue.code === 'unrecognized_keys'),
