@@ -15,12 +15,14 @@ export class ConfigError extends BqwardenError {
 type Json = Record<string, unknown>;
 
 function setPath(target: Json, path: string[], value: unknown): void {
+  const last = path.at(-1);
+  if (last === undefined) throw new ConfigError('a configuration override names no key');
   let node = target;
   for (const key of path.slice(0, -1)) {
     if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
     node = node[key] as Json;
   }
-  node[path[path.length - 1]] = value;
+  node[last] = value;
 }
 
 function parseEnvValue(raw: string): unknown {
@@ -43,8 +45,10 @@ export function envOverrides(env: NodeJS.ProcessEnv, aliases: Record<string, str
     if (name.startsWith('BQWARDEN__')) {
       const path = name.slice('BQWARDEN__'.length).split('__').filter(Boolean);
       if (path.length > 0) setPath(out, path, parseEnvValue(raw));
-    } else if (aliases[name]) {
-      setPath(out, aliases[name], parseEnvValue(raw));
+    } else if (Object.hasOwn(aliases, name)) {
+      // Own keys only: an environment variable named toString or __proto__ is not an alias.
+      const path = aliases[name];
+      if (path) setPath(out, path, parseEnvValue(raw));
     }
   }
   return out;
