@@ -172,14 +172,20 @@ export function luhnCheckDigit(payload: string): number {
 
 export function abaValid(r: string): boolean {
   if (!/^\d{9}$/.test(r)) return false;
-  const d = [...r].map(Number);
-  return (3 * (d[0] + d[3] + d[6]) + 7 * (d[1] + d[4] + d[7]) + (d[2] + d[5] + d[8])) % 10 === 0;
+  // Weights 3, 7, 1 repeating: 3·(d1+d4+d7) + 7·(d2+d5+d8) + (d3+d6+d9) is a multiple of 10.
+  let sum = 0;
+  for (const [i, ch] of [...r].entries()) sum += Number(ch) * (i % 3 === 0 ? 3 : i % 3 === 1 ? 7 : 1);
+  return sum % 10 === 0;
 }
 
 export function generateBank(seed = DEMO_SEED, customers = 1000): Bank {
   const rnd = prng(seed);
   const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
-  const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)];
+  const pick = <T>(xs: readonly T[]): T => {
+    const x = xs[Math.floor(rnd() * xs.length)];
+    if (x === undefined) throw new Error('demo data: picked from an empty list');
+    return x;
+  };
   const pad = (n: number, w: number) => String(n).padStart(w, '0');
   const date = (y0: number, y1: number) => `${int(y0, y1)}-${pad(int(1, 12), 2)}-${pad(int(1, 28), 2)}`;
   const ts = (y0: number, y1: number) => `${date(y0, y1)}T${pad(int(0, 23), 2)}:${pad(int(0, 59), 2)}:${pad(int(0, 59), 2)}Z`;
@@ -279,10 +285,11 @@ export async function bankDatabase(bank: Bank = generateBank(), extraSql = ''): 
   const db = new SQL.Database();
   db.run(SCHEMA);
   const insert = (table: string, rows: object[]) => {
-    if (rows.length === 0) return;
-    const cols = Object.keys(rows[0]);
+    const [first] = rows;
+    if (!first) return;
+    const cols = Object.keys(first);
     const stmt = db.prepare(`INSERT INTO ${table} (${cols.join(',')}) VALUES (${cols.map(() => '?').join(',')})`);
-    for (const r of rows) stmt.run(cols.map((c) => (r as Record<string, string | number>)[c]));
+    for (const r of rows) stmt.run(cols.map((c) => (r as Record<string, string | number>)[c] ?? null));
     stmt.free();
   };
   db.run('BEGIN');
