@@ -23,10 +23,10 @@ export function gcsAnchorStore(o: GcsOptions): AnchorStore {
       const invalid: { ref: string; reason: string }[] = [];
       const [files] = await bucket.getFiles({ prefix: prefix + (opts.chainId ? `${opts.chainId}/` : ''), autoPaginate: true });
       // Downloads in parallel (a day of one instance is ~86,400 small objects).
-      let next = 0;
+      // One iterator shared by the workers: each object is taken by exactly one of them.
+      const queue = files.values();
       const worker = async () => {
-        while (next < files.length) {
-          const f = files[next++];
+        for (const f of queue) {
           const ref = `gs://${o.bucket}/${f.name}`;
           try {
             const a = parseAnchor(await readText(bucket, f.name));

@@ -50,8 +50,9 @@ function classify(node: Json, path: string): Scalar {
       }
       return true;
     });
-    if (alts.length !== 1) throw new Error(`audit schema: ${path} is a union the BigQuery schema cannot express`);
-    base = alts[0];
+    const [only, ...more] = alts;
+    if (!only || more.length) throw new Error(`audit schema: ${path} is a union the BigQuery schema cannot express`);
+    base = only;
   }
   let type = base.type;
   if (Array.isArray(type)) {

@@ -11,8 +11,9 @@ export interface TableId {
 /** project.dataset.table (a `:` after the project, as bq prints it, is accepted too). */
 export function parseTableId(fq: string): TableId {
   const m = /^([a-z0-9.:-]+?)[.:]([A-Za-z0-9_]+)\.([A-Za-z0-9_$-]+)$/.exec(fq.trim());
-  if (!m) throw new Error(`not a BigQuery table id (project.dataset.table): ${JSON.stringify(fq)}`);
-  return { projectId: m[1], datasetId: m[2], tableId: m[3] };
+  const [, projectId, datasetId, tableId] = m ?? [];
+  if (!projectId || !datasetId || !tableId) throw new Error(`not a BigQuery table id (project.dataset.table): ${JSON.stringify(fq)}`);
+  return { projectId, datasetId, tableId };
 }
 
 export function lookerStudioUrl(o: TableId & { templateReportId: string; reportName?: string; alias?: string }): string {
