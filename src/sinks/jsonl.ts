@@ -338,13 +338,14 @@ export class JsonlSink implements AuditSink {
         await old.fh.close().catch(() => undefined);
       }
       const { files } = await listAuditFiles(this.dir, { chainId });
-      if (own) this.nextN = files.length ? files[files.length - 1].n + 1 : 1;
+      if (own) this.nextN = (files.at(-1)?.n ?? 0) + 1;
       let head: ChainHead | null = null;
       let repairedNewest = false;
-      for (let i = files.length - 1; i >= 0 && !head; i--) {
-        const scan = await scanTail(files[i].path);
+      for (const file of [...files].reverse()) {
+        if (head) break;
+        const scan = await scanTail(file.path);
         // Only the newest non-empty file can hold crash damage; older files were fsync'd and closed.
-        if (own && !repairedNewest && scan.validEnd < scan.size) await this.quarantine(files[i], scan);
+        if (own && !repairedNewest && scan.validEnd < scan.size) await this.quarantine(file, scan);
         if (scan.size > 0) repairedNewest = true;
         if (scan.last) head = { chain_id: chainId, seq: scan.last.seq, hash: scan.last.hash };
       }

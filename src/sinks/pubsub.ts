@@ -233,7 +233,7 @@ export class PubSubAuditSink implements AuditSink {
     let lastErr: unknown = null;
     for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
       const remaining = events.filter((e) => !acked.has(e));
-      const pending = remaining.map((e) => this.publishOne(e));
+      const pending = remaining.map((e) => this.publishOne(e).then(() => e));
       // Our per-chain group commit already formed the batch; waiting for the client's batch
       // timer would only add latency on the request path, so send it now. But only when it is
       // one client batch: the client's flush() sends every queued batch of an ordering key at
@@ -242,13 +242,13 @@ export class PubSubAuditSink implements AuditSink {
       if (this.fitsOneBatch(remaining)) this.topic.flush().catch(() => undefined);
       const results = await Promise.allSettled(pending);
       let failed = false;
-      results.forEach((r, i) => {
-        if (r.status === 'fulfilled') acked.add(remaining[i]);
+      for (const r of results) {
+        if (r.status === 'fulfilled') acked.add(r.value);
         else if (!failed) {
           failed = true;
           lastErr = r.reason;
         }
-      });
+      }
       if (!failed) break;
       // A failed publish pauses the ordering key; nothing more goes out for this chain until
       // it is resumed, which is what keeps a retry from landing after a later event.
