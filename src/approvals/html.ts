@@ -78,6 +78,7 @@ export function listPage(items: ApprovalView[], who: string, csrf: string, notic
   const rows = groupDuplicates(items)
     .map((g) => {
       const [head, ...rest] = g;
+      if (!head) return '';
       const note = rest.length
         ? `<tr class="dup-note"><td></td><td colspan="7">Same statement, same requester: ${rest.length} other request${rest.length > 1 ? 's' : ''} (${rest.map((r) => `${esc(r.id)} ${esc(r.status)}`).join(', ')})</td></tr>`
         : '';

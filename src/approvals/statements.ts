@@ -71,8 +71,8 @@ export function fileStatementStore(dir: string): StatementStore {
         return;
       }
       for (const name of names) {
-        const m = /^(apr-[a-z0-9]+)\.json$/.exec(name);
-        if (m && !keep.has(m[1])) await unlink(join(dir, name)).catch(() => undefined);
+        const id = /^(apr-[a-z0-9]+)\.json$/.exec(name)?.[1];
+        if (id && !keep.has(id)) await unlink(join(dir, name)).catch(() => undefined);
       }
     },
   };

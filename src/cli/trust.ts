@@ -58,8 +58,10 @@ export async function resolveTrust(o: TrustOptions): Promise<ResolvedTrust> {
     const gcs = where?.startsWith('gs://') ? /^gs:\/\/([^/]+)\/?(.*)$/.exec(where) : null;
     if (gcs || (!where && config?.audit.anchors.gcs)) {
       const { gcsAnchorStore } = await import('../gcp/anchors-gcs.js');
-      const bucket = gcs ? gcs[1] : config!.audit.anchors.gcs!.bucket;
-      const prefix = gcs ? gcs[2] : config!.audit.anchors.gcs!.prefix;
+      // Both groups always match (the bucket is one or more characters, the prefix possibly empty).
+      const [, urlBucket = '', urlPrefix = ''] = gcs ?? [];
+      const bucket = gcs ? urlBucket : config!.audit.anchors.gcs!.bucket;
+      const prefix = gcs ? urlPrefix : config!.audit.anchors.gcs!.prefix;
       store = gcsAnchorStore({ bucket, prefix, apiEndpoint: o.gcsEndpoint ?? config?.audit.anchors.gcs?.apiEndpoint, projectId: config?.gcp.project });
     } else {
       const { dirAnchorStore } = await import('../audit/anchors.js');

@@ -121,7 +121,8 @@ export function memoryPinStore(): PinStore {
       return true;
     },
     async list() {
-      return [...byKey.values()].map((a) => a[a.length - 1]);
+      // The newest pin of each key (the lists are sorted by seq and never empty).
+      return [...byKey.values()].flatMap((a) => a.slice(-1));
     },
   };
 }

@@ -256,7 +256,7 @@ export class EvidenceCollector {
         requester,
         requestedAt: a.req?.event_time ?? null,
         approvers,
-        approvedAt: a.grants.length ? a.grants[a.grants.length - 1].event_time : null,
+        approvedAt: a.grants.at(-1)?.event_time ?? null,
         statement: (a.req ?? executed)?.statement_kinds.join(', ') ?? '',
         tables: (a.req ?? executed)?.target_tables ?? [],
         justification: a.req?.justification ?? null,

@@ -144,7 +144,7 @@ function exceptionsSection(e: Evidence): string {
 function keyProvenance(e: Evidence, meta: ReportMeta): string {
   const seen = new Set(e.signingKeysSeen);
   const rows = e.verificationKeys.map((k) => {
-    const [id, ...rest] = k.split(' — ');
+    const [id = '', ...rest] = k.split(' — ');
     return `<tr><td><code>${esc(id)}</code></td><td>${esc(rest.join(' — ') || 'given to the report (source not stated)')}</td><td>${seen.has(id) ? 'yes' : 'no'}</td></tr>`;
   });
   for (const k of e.signingKeysSeen)

@@ -33,7 +33,7 @@ export function createCatalogView(opts: { staticTables: CatalogTable[]; provider
     current: () => current,
     async forTables(tables: TableRef[]) {
       const t = now();
-      const missing = tables.filter((x) => !x.function && !x.opaque && !statics.has(x.fq) && !(known.has(x.fq) && t - known.get(x.fq)!.loadedAt < refreshMs));
+      let missing = tables.filter((x) => !x.function && !x.opaque && !statics.has(x.fq) && !(known.has(x.fq) && t - known.get(x.fq)!.loadedAt < refreshMs));
       if (missing.length === 0) return current;
       let changed = false;
       for (const provider of opts.providers) {
@@ -50,7 +50,7 @@ export function createCatalogView(opts: { staticTables: CatalogTable[]; provider
           if (!before || JSON.stringify(before.table) !== JSON.stringify(table)) changed = true;
           known.set(table.fq, { table, loadedAt: t });
         }
-        for (let i = missing.length - 1; i >= 0; i--) if (known.has(missing[i].fq)) missing.splice(i, 1);
+        missing = missing.filter((x) => !known.has(x.fq));
       }
       if (changed) rebuild();
       return current;
