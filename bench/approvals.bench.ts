@@ -17,6 +17,7 @@ import { storeApprovalSource, reduceApprovals } from '../src/approvals/index.js'
 import type { AuditEvent } from '../src/audit/event.js';
 import { fakeSql, held, policyView, reviewer, setup, silent } from '../test/approvals/helpers.js';
 import { createApprovals, fileStatementStore } from '../src/approvals/index.js';
+import { quantile } from './lib/samples.js';
 
 const N = Number(process.env.BENCH_N ?? 20_000);
 const data = mkdtempSync(join(tmpdir(), 'bqw-bench-approvals-'));
@@ -101,7 +102,7 @@ try {
         lat.push(Number(process.hrtime.bigint() - t) / 1e6 / 2);
       }
       lat.sort((a, b) => a - b);
-      console.log(`  ${label.padEnd(44)} p50 ${lat[Math.floor(n / 2)].toFixed(2)} ms   p99 ${lat[Math.floor(n * 0.99)].toFixed(2)} ms per claim`);
+      console.log(`  ${label.padEnd(44)} p50 ${quantile(lat, 0.5).toFixed(2)} ms   p99 ${quantile(lat, 0.99).toFixed(2)} ms per claim`);
     };
     console.log('approval claim (create once; winner and loser each timed)');
     await time('file O_EXCL (one host)', fileClaimStore(join(data, 'claims')), 300);

@@ -14,6 +14,7 @@ import { AuditIndex } from '../src/console/audit-index.js';
 import { JsonlAuditStore } from '../src/audit/store-jsonl.js';
 import { columnAccess, listEvents, overview, parseFilter } from '../src/console/queries.js';
 import type { AuditEventInput } from '../src/audit/event.js';
+import { cyclic } from './lib/samples.js';
 
 const N = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const dir = mkdtempSync(join(tmpdir(), 'bqw-console-bench-'));
@@ -24,13 +25,13 @@ const start = Date.parse('2026-01-01T00:00:00.000Z');
 const step = Math.floor((300 * 86_400_000) / N);
 
 function event(i: number): AuditEventInput {
-  const table = tables[i % tables.length];
+  const table = cyclic(tables, i);
   const deny = i % 37 === 0;
   const mask = !deny && i % 3 === 0;
   return {
     event_type: 'mcp_request',
     event_time: new Date(start + i * step).toISOString(),
-    actor_email: users[(i * 7) % users.length],
+    actor_email: cyclic(users, i * 7),
     actor_subject: `sub-${(i * 7) % users.length}`,
     actor_type: i % 11 === 0 ? 'ci' : 'human',
     auth_method: 'oidc',

@@ -21,6 +21,7 @@ import { McpTarget, drive, driveRaw, stats, type LoadSession, type RawRun, type 
 import { messagesOf } from '../test/security/helpers.js';
 import { rssMb, rssSampler, startChild, type Child } from './lib/procs.js';
 import { summarize } from './lib/cpuprofile.js';
+import { cyclic, nth } from './lib/samples.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 /** Ends the HTTP part early (BENCH_ONLY: one workload, e.g. for a CPU profile). */
@@ -104,10 +105,10 @@ try {
   await settle();
   results.sessions = K;
   results.rssSessionsMb = rssMb(gateway.pid);
-  await parallel(K, 32, async (i) => void (await opened[i].call(TOOL, { sql: SELECT_100 })));
+  await parallel(K, 32, async (i) => void (await nth(opened, i).call(TOOL, { sql: SELECT_100 })));
   await settle();
   results.rssAfterCallsMb = rssMb(gateway.pid);
-  await parallel(K, 32, async (i) => opened[i].close());
+  await parallel(K, 32, async (i) => nth(opened, i).close());
   await settle();
   results.rssAfterCloseMb = rssMb(gateway.pid);
   rss.reset();
@@ -125,8 +126,8 @@ try {
     if (expectClear !== SSN.test(r.text) && sql.includes('ssn')) throw new Error(`expected ${expectClear ? 'clear' : 'masked'} SSNs: ${r.text.slice(0, 300)}`);
     return r.bytes;
   };
-  const [d1] = await sessions('direct', 1);
-  const [g1] = await sessions('gateway', 1);
+  const d1 = nth(await sessions('direct', 1), 0);
+  const g1 = nth(await sessions('gateway', 1), 0);
   results.bytes100 = { direct: await check(d1, SELECT_100, true), gateway: await check(g1, SELECT_100, false) };
   results.bytes10k = { direct: await check(d1, SELECT_10K, true), gateway: await check(g1, SELECT_10K, false) };
   await check(g1, variedLiteral(), false);
@@ -151,7 +152,7 @@ try {
       for (let done = 0, round = 0; done < calls; done += per, round++) {
         const k = Math.min(per, calls - done);
         for (let j = 0; j < paths.length; j++) {
-          const path = paths[(j + round) % paths.length];
+          const path = cyclic(paths, j + round);
           const r = await driveRaw(ss.get(path)!, k, TOOL, () => ({ sql: sql() }));
           const a = acc.get(path)!;
           a.ms.push(...r.ms);
@@ -262,10 +263,10 @@ if (!process.env.BENCH_ONLY) {
   };
   shape = 10_000;
   const distinct = Array.from({ length: n(2000) }, () => distinctQuery());
-  const cold = timeIt((i) => analyze(distinct[i % distinct.length], opts), distinct.length);
+  const cold = timeIt((i) => analyze(cyclic(distinct, i), opts), distinct.length);
   const hot = distinct.slice(0, 500);
   for (const q of hot) analyzeCached(q, opts);
-  const textCached = timeIt((i) => analyzeCached(hot[i % hot.length], opts), n(100_000));
+  const textCached = timeIt((i) => analyzeCached(cyclic(hot, i), opts), n(100_000));
   // Literals differ on every call: analyzeCached answers from its template (fingerprint) cache.
   literal = 1_000_000;
   const fingerprint = timeIt(() => analyzeCached(variedLiteral(), opts), n(2000));

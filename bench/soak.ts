@@ -18,6 +18,7 @@ import { startToolbox } from '../src/demo/toolbox.js';
 import { mintDevToken } from '../src/identity/dev-issuer.js';
 import { McpTarget, type LoadSession } from './lib/mcp-load.js';
 import { rssMb, startChild } from './lib/procs.js';
+import { cyclic } from './lib/samples.js';
 
 const SESSIONS = Number(process.env.SOAK_SESSIONS ?? 1000);
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 10);
@@ -95,7 +96,7 @@ try {
   const pending = new Set<Promise<void>>();
   while (Date.now() < deadline) {
     if (inflight < INFLIGHT) {
-      const s = sessions[k++ % sessions.length];
+      const s = cyclic(sessions, k++);
       const i = k;
       inflight++;
       const p = s
@@ -122,10 +123,11 @@ try {
   clearInterval(sampler);
   samples.push({ at: Date.now() - started.getTime(), rss: rssMb(gateway.pid), calls, sessions: sessions.length });
   log(`loop stopped at the deadline: ${calls} calls, ${failures} failed; closing sessions`);
-  next = 0;
+  // One iterator shared by the closers: each session is closed by exactly one of them.
+  const toClose = sessions.values();
   await Promise.all(
     Array.from({ length: 16 }, async () => {
-      for (let i = next++; i < sessions.length; i = next++) await sessions[i].close().catch(() => undefined);
+      for (const s of toClose) await s.close().catch(() => undefined);
     }),
   );
   const closedSessions = sessions.length;

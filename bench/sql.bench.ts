@@ -9,6 +9,7 @@ import nodeSqlParser from 'node-sql-parser';
 import { analyze } from '../src/sql/analyze.js';
 import { createAnalysisCache } from '../src/sql/cache.js';
 import { parserOptions } from '../src/sql/parse.js';
+import { quantile } from './lib/samples.js';
 
 const corpus = join(fileURLToPath(import.meta.url), '..', '..', '..', 'shared', 'corpus', 'bigquery');
 if (!existsSync(corpus)) {
@@ -54,7 +55,11 @@ function timeEach(fn: (sql: string) => unknown, rounds: number): number[] {
     }
   return t;
 }
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+const pct = (xs: number[], p: number) =>
+  quantile(
+    [...xs].sort((a, b) => a - b),
+    p / 100,
+  );
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 timeEach((s) => analyze(s, opts), 1); // warm-up (JIT)
 const rounds = 5;

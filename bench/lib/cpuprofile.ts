@@ -87,8 +87,8 @@ export function summarize(file: string): { totalMs: number; busyMs: number; rows
     return part;
   };
   const ms = new Map<string, number>();
-  for (let i = 0; i < p.samples.length; i++) {
-    const part = charge(p.samples[i]);
+  for (const [i, sample] of p.samples.entries()) {
+    const part = charge(sample);
     ms.set(part, (ms.get(part) ?? 0) + (p.timeDeltas[i] ?? 0) / 1000);
   }
   const totalMs = (p.endTime - p.startTime) / 1000;
@@ -103,7 +103,9 @@ export function summarize(file: string): { totalMs: number; busyMs: number; rows
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const s = summarize(process.argv[2]);
+  const file = process.argv[2];
+  if (!file) throw new Error('usage: cpuprofile.ts <file.cpuprofile>');
+  const s = summarize(file);
   console.log(`busy ${s.busyMs.toFixed(0)} ms of ${s.totalMs.toFixed(0)} ms profiled`);
   for (const r of s.rows) console.log(`${(r.share * 100).toFixed(1).padStart(5)}%  ${r.ms.toFixed(0).padStart(7)} ms  ${r.part}`);
 }

@@ -2,6 +2,7 @@
 // is small and the same for every target: MCP Toolbox directly, the bare proxy, the gateway.
 // An SDK client would spend more CPU than the servers it measures on a two-core machine.
 import { Pool } from 'undici';
+import { quantile } from './samples.js';
 
 export interface CallOutcome {
   ms: number;
@@ -96,7 +97,7 @@ export interface RunStats {
 
 export function stats(ms: number[], wallMs: number, failures: number): RunStats {
   const s = [...ms].sort((a, b) => a - b);
-  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN;
+  const q = (p: number) => quantile(s, p);
   return { calls: s.length, failures, p50: q(0.5), p99: q(0.99), mean: s.reduce((a, b) => a + b, 0) / (s.length || 1), rate: (s.length / wallMs) * 1000 };
 }
 

@@ -10,8 +10,8 @@ interface GatewayResults {
   scale: number;
   runtime?: string;
   rows?: { workload: string; mode: string; path: Path; stats: RunStats }[];
-  bytes100?: Record<string, number>;
-  bytes10k?: Record<string, number>;
+  bytes100?: { direct: number; gateway: number };
+  bytes10k?: { direct: number; gateway: number };
   rssIdleMb?: number;
   rssPeakUnderLoadMb?: number;
   sessions?: number;
