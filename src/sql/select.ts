@@ -2,7 +2,7 @@
 // uses of WHERE, GROUP BY, HAVING, QUALIFY, ORDER BY, LIMIT, DISTINCT and set operations.
 import type { Clause, TableRef } from './types.js';
 import { Collector, Deps, col, type Col, type Relation, type Scope } from './scope.js';
-import { identName, nameParts } from './tables.js';
+import { identName, nameParts, plainName } from './tables.js';
 import { exprDeps, useExpr, windowUses } from './expressions.js';
 import { addTableExpr } from './from.js';
 import { opaqueRel, readTable } from './table-reads.js';
@@ -104,7 +104,7 @@ export function queryRelation(n: AnyNode, outer: Scope | null, ctes: Ctes, c: Co
     const e = item.type === 'alias' ? item.expr : item;
     const d = exprDeps(e, sw);
     innerComputedUse(e, d, sw, top);
-    const name = item.type === 'alias' ? (item.alias.name as string) : outputName(e, cols.length, anon, c);
+    const name = item.type === 'alias' ? plainName(item.alias) : outputName(e, cols.length, anon, c);
     const cl = col(name, d.sources, d.direct, d.unresolved);
     if (item.type !== 'alias' && c.opts.dialect === 'sqlite' && e.range && name === text(c, e)) cl.nameRange = [e.range[0], e.range[1]];
     cols.push(cl);

@@ -27,10 +27,18 @@ export function nameParts(node: AnyNode | null | undefined, dialect: Dialect): N
   return null;
 }
 
+/** An identifier's name as written. `a.b` in backquotes parses as a path, not a name: where one
+ * name goes (an alias) it is refused (analyze turns the throw into an unsupported flag). */
+export function plainName(id: AnyNode): string {
+  const name: unknown = id?.name;
+  if (typeof name !== 'string') throw new Error(`${id?.type ?? 'nothing'} where one plain name is expected (a backquoted dotted name as an alias?)`);
+  return name;
+}
+
 /** Identifier as the engine sees it: SQLite and unquoted PostgreSQL names fold to lower case;
  * BigQuery dataset/table names are case-sensitive and keep their case. */
 export function identName(id: AnyNode, dialect: Dialect): string {
-  const name: string = id.name;
+  const name = plainName(id);
   if (dialect === 'sqlite') return name.toLowerCase();
   if (dialect === 'postgresql' && !String(id.text).startsWith('"')) return name.toLowerCase();
   return name;
