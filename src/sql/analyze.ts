@@ -7,7 +7,24 @@ import { fingerprint } from './fingerprint.js';
 import { sha256Hex as sha256 } from '../common/digest.js';
 
 export function analyze(sql: string, opts: AnalyzeOptions): Analysis {
-  const base = { dialect: opts.dialect, sql, sha256: sha256(sql), fingerprint: fingerprint(sql, opts.dialect) };
+  const digest = sha256(sql);
+  let fp: string;
+  try {
+    fp = fingerprint(sql, opts.dialect);
+  } catch (e) {
+    // The tokenizer is analyzer code too: its failure refuses the query like any other.
+    const msg = e instanceof Error ? e.message : String(e);
+    return {
+      dialect: opts.dialect,
+      sql,
+      sha256: digest,
+      fingerprint: `sha256:${digest}`,
+      ok: false,
+      statements: [],
+      opaque: [{ kind: 'unsupported', detail: `analyzer error: ${msg.slice(0, 200)}`, statement: -1 }],
+    };
+  }
+  const base = { dialect: opts.dialect, sql, sha256: digest, fingerprint: fp };
   const parsed = parseSql(sql, opts.dialect);
   if (!parsed.ok) {
     return { ...base, ok: false, statements: [], opaque: [{ kind: 'parse_error', detail: parsed.error, statement: -1 }] };
