@@ -4,7 +4,7 @@
 import { Pool } from 'undici';
 import { quantile } from './samples.js';
 
-export interface CallOutcome {
+interface CallOutcome {
   ms: number;
   ok: boolean;
   bytes: number;

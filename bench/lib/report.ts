@@ -50,7 +50,7 @@ function git(args: string[]): string {
   }
 }
 
-export function machineSection(info: RunInfo): string {
+function machineSection(info: RunInfo): string {
   const c = cpus();
   const dirty = git(['status', '--porcelain', '--untracked-files=no']) !== '';
   return [
@@ -69,7 +69,7 @@ function goal(ok: boolean): string {
   return ok ? '✓' : '✗';
 }
 
-export function gatewaySection(g: GatewayResults): string {
+function gatewaySection(g: GatewayResults): string {
   const out: string[] = [];
   const rows = g.rows ?? [];
   const workloads = [...new Set(rows.map((r) => r.workload))];

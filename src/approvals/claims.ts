@@ -7,7 +7,7 @@
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 
-export interface Claimant {
+interface Claimant {
   instance: string;
   session_id: string | null;
   request_id: string | null;

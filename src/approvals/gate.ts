@@ -16,7 +16,7 @@ import type { ApprovalRecord } from './types.js';
 import type { ClaimStore } from './claims.js';
 import { sqlTextForAudit } from '../audit/sql-text.js';
 
-export const WAIT_META_KEY = 'bqwarden/wait_for_approval';
+const WAIT_META_KEY = 'bqwarden/wait_for_approval';
 export const APPROVAL_META_KEY = 'bqwarden/approval';
 
 /** The slice of policy the gate needs; the optional parts make the audit text match the pipeline's. */

@@ -42,7 +42,7 @@ function layout(title: string, body: string, who: string | null, csrf: string | 
 <main>${body}</main></body></html>`;
 }
 
-export function flash(kind: 'ok' | 'err', text: string | null): string {
+function flash(kind: 'ok' | 'err', text: string | null): string {
   return text ? `<div class="flash ${kind}" role="${kind === 'err' ? 'alert' : 'status'}">${esc(text)}</div>` : '';
 }
 

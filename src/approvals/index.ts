@@ -17,15 +17,11 @@ import type { Web } from '../web/index.js';
 import { fileStatementStore } from './statements.js';
 import { shellWord } from '../config/invocation.js';
 import type { ApprovalEventSource, StatementStore } from './types.js';
-
-export type { ApprovalsConfig } from './config.js';
 export { reduceApprovals } from './reduce.js';
 export { memoryApprovalSource, storeApprovalSource } from './source.js';
 export { fileStatementStore, memoryStatementStore } from './statements.js';
-export type { ClaimStore } from './claims.js';
-export { ApprovalService, ApprovalError } from './service.js';
-export type { ApprovalPolicyView } from './gate.js';
-export type { ApprovalEventSource, StatementStore } from './types.js';
+export { ApprovalError } from './service.js';
+export type { StatementStore } from './types.js';
 
 export interface ApprovalsDeps {
   audit: { append(input: AuditEventInput): Promise<AuditEvent> };
@@ -63,7 +59,7 @@ export interface Approvals {
   close(): Promise<void>;
 }
 
-export interface ApprovalsCli {
+interface ApprovalsCli {
   /** e.g. `bqwarden`, or `node /srv/bqwarden/bin/bqwarden.js` (config/invocation.ts cliCommand). */
   command: string;
   /** Demo only: the printed lines mint a dev token for this approver, so they work as pasted. */
@@ -74,7 +70,7 @@ export interface ApprovalsCli {
 export const DEMO_APPROVER = { user: 'bob@bank.example', groups: ['approver'] };
 
 /** `<command> approvals [--url …] [--user … --groups …]`: the CLI prefix printed for a gateway at `base`. */
-export function approvalsCliPrefix(cli: ApprovalsCli, base: string): string {
+function approvalsCliPrefix(cli: ApprovalsCli, base: string): string {
   // The CLI's default is http://127.0.0.1:$PORT (8080): a pasted line cannot rely on PORT, so
   // anything else is spelled out.
   const url = base === 'http://127.0.0.1:8080' ? '' : ` --url ${shellWord(base)}`;

@@ -9,7 +9,7 @@ import type { ApprovalsConfig } from './config.js';
 import type { ApprovalRecord } from './types.js';
 import { SYSTEM_ACTOR, recordFields } from './service.js';
 
-export interface WebhookMessage {
+interface WebhookMessage {
   text: string;
   blocks?: unknown[];
 }
@@ -24,7 +24,7 @@ function summary(rec: ApprovalRecord): string {
   return `${kinds.toUpperCase()} on ${rec.tables.join(', ') || '(no table)'}`;
 }
 
-export function webhookMessage(rec: ApprovalRecord, reviewUrl: string): WebhookMessage {
+function webhookMessage(rec: ApprovalRecord, reviewUrl: string): WebhookMessage {
   const text = `Approval needed: ${rec.requester.display} wants to run ${summary(rec)} (${rec.id}, ${rec.required} approval${rec.required > 1 ? 's' : ''} from ${rec.approverRoles.join(' or ')}, expires ${rec.expiresAt}). Review: ${reviewUrl}`;
   const fields = [
     `*Request:* \`${rec.id}\``,

@@ -11,7 +11,7 @@ export function emptyApprovalState(): ApprovalState {
   return { byId: new Map(), byBinding: new Map(), seen: new Set(), anomalies: [] };
 }
 
-export function isApprovalEvent(e: Pick<AuditEvent, 'event_type'>): boolean {
+function isApprovalEvent(e: Pick<AuditEvent, 'event_type'>): boolean {
   return (APPROVAL_EVENT_TYPES as readonly string[]).includes(e.event_type);
 }
 

@@ -28,7 +28,7 @@ export function reviewerOf(client: RequestClient, identity: Identity, roles: str
 }
 
 /** What this viewer may do with the request now; the reason when not. */
-export function permissions(service: ApprovalService, rec: ApprovalRecord, identity: Identity, roles: string[]): { canApprove: boolean; canReject: boolean; whyNot: string | null } {
+function permissions(service: ApprovalService, rec: ApprovalRecord, identity: Identity, roles: string[]): { canApprove: boolean; canReject: boolean; whyNot: string | null } {
   const status = service.status(rec);
   const me = actorOf(identity, roles);
   const own = sameActor(me, rec.requester);

@@ -61,7 +61,7 @@ export interface ApprovalServiceDeps {
 const ID_ALPHABET = 'abcdefghijkmnpqrstuvwxyz23456789';
 
 /** apr-xxxxxxxxxxxx: short enough to type, 60 bits of randomness, no look-alike characters. */
-export function newApprovalId(): string {
+function newApprovalId(): string {
   const bytes = randomBytes(12);
   let s = '';
   for (const b of bytes) s += ID_ALPHABET[b % ID_ALPHABET.length];

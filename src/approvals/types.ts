@@ -15,7 +15,7 @@ export interface ApprovalActor {
   roles: string[];
 }
 
-export interface ApprovalVote {
+interface ApprovalVote {
   actor: ApprovalActor;
   at: string;
   reason: string | null;

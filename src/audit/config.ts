@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { gcsPlaceSchema } from '../config/gcs.js';
 
-export const AnchorsConfigSchema = z
+const AnchorsConfigSchema = z
   .object({
     /** Export the durable chain head every intervalMs (tamper window for a cut or rewritten tail). */
     enabled: z.boolean().default(true),

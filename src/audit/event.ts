@@ -54,7 +54,7 @@ const str = z.string().nullable();
 const int = z.number().int().nullable();
 const strList = z.array(z.string());
 
-export const MaskedColumnSchema = z.object({
+const MaskedColumnSchema = z.object({
   column: z.string(), // output column name as the client sees it
   source: str, // fully-qualified source column(s), comma separated
   classification: z.string(),
@@ -62,7 +62,7 @@ export const MaskedColumnSchema = z.object({
   rule_id: str,
 });
 
-export const DetectorHitSchema = z.object({
+const DetectorHitSchema = z.object({
   detector: z.string(),
   count: z.number().int(),
 });

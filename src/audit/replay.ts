@@ -56,7 +56,7 @@ export function responseText(responseJson: string | null): string | null {
 const TOKENS = new Set(['pseudonym', 'pseudonym_fpe', 'sha256']);
 
 /** clear / masked / tokenised, from a masking method (or clear, or computed from masked values). */
-export function deliveryKind(method: string): string {
+function deliveryKind(method: string): string {
   if (method === 'clear') return 'clear';
   if (method === 'computed_from_masked') return 'computed from masked values';
   return TOKENS.has(method) ? `tokenised (${method})` : `masked (${method})`;

@@ -40,7 +40,7 @@ function utcDay(d: Date): string {
 }
 
 /** Parses one canonical line into a validated event, or explains why it is not one. */
-export function parseEventLine(text: string, validate = true): { event: AuditEvent } | { reason: string } {
+function parseEventLine(text: string, validate = true): { event: AuditEvent } | { reason: string } {
   let raw: unknown;
   try {
     raw = JSON.parse(text);

@@ -14,7 +14,7 @@ import type { Anchor } from './anchors.js';
 import { JsonlAuditStore } from './store-jsonl.js';
 import type { AuditStore, Location } from './store.js';
 
-export const BREAK_KINDS = [
+const BREAK_KINDS = [
   'hash_mismatch', // content differs from its hash: the event was edited
   'not_canonical', // a JSONL line that is not the canonical text of its event (added or reformatted fields)
   'malformed', // a line or row that is not an audit event at all
@@ -33,9 +33,9 @@ export const BREAK_KINDS = [
   'anchor_conflict', // two anchors claim different hashes for one seq
   'anchor_invalid', // an anchor record that cannot be read
 ] as const;
-export type BreakKind = (typeof BREAK_KINDS)[number];
+type BreakKind = (typeof BREAK_KINDS)[number];
 
-export const NOTICE_KINDS = [
+const NOTICE_KINDS = [
   'duplicate',
   'repaired_torn_line',
   'open_tail',
@@ -47,9 +47,9 @@ export const NOTICE_KINDS = [
   'unanchored_chain', // a chain with no anchor at all while anchors were checked
   'time_regression', // event_time goes backwards within a chain (clock skew); order is by seq
 ] as const;
-export type NoticeKind = (typeof NOTICE_KINDS)[number];
+type NoticeKind = (typeof NOTICE_KINDS)[number];
 
-export interface Finding extends Location {
+interface Finding extends Location {
   kind: BreakKind | NoticeKind;
   severity: 'break' | 'notice';
   chain: string | null;
@@ -58,7 +58,7 @@ export interface Finding extends Location {
   message: string;
 }
 
-export interface ChainSummary {
+interface ChainSummary {
   chain_id: string;
   events: number;
   first_seq: number;

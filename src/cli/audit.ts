@@ -7,7 +7,7 @@ import { dataDir, paths } from '../config/paths.js';
 import type { VerifyReport, VerifierOptions } from '../audit/verify.js';
 import type { TrustedKey } from '../audit/checkpoint.js';
 
-export interface VerifySourceContext {
+interface VerifySourceContext {
   /** Pinned keys with their sources (see src/cli/trust.ts). */
   publicKeys: TrustedKey[];
   requireSealed: boolean;
@@ -57,7 +57,7 @@ interface VerifyOpts {
   [k: string]: unknown;
 }
 
-export function verifyCommand(program: Command): Command {
+function verifyCommand(program: Command): Command {
   const cmd = program
     .command('verify')
     .description('Verify the audit hash chain and checkpoint signatures; exit 1 on any break')

@@ -128,7 +128,7 @@ interface DashboardCliOptions {
 }
 
 /** `dashboard-url --project P --dataset VIEWS_DATASET [--report-id ID]`, or the single-table form `--table`. */
-export function dashboardUrlCommand(program: Command): Command {
+function dashboardUrlCommand(program: Command): Command {
   return program
     .command('dashboard-url')
     .description('Print the Looker Studio link that copies the examiner dashboard onto your BigQuery audit views')

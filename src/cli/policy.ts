@@ -36,7 +36,7 @@ function where(policy: Policy, id: string): string {
   return o ? `${o.file}:${o.line ?? '?'}` : 'built-in';
 }
 
-export function formatExplanation(policy: Policy, o: CaseOutcome & { upstream?: string | null }): string {
+function formatExplanation(policy: Policy, o: CaseOutcome & { upstream?: string | null }): string {
   const d = o.decision;
   const lines = [`policy version: ${policy.version}`, `roles:          ${o.roles.length ? o.roles.join(', ') : '(none)'}`];
   if (o.analysis) {
@@ -79,7 +79,7 @@ export function formatExplanation(policy: Policy, o: CaseOutcome & { upstream?: 
 }
 
 /** The decision as plain JSON (the engine plan holds Maps and Sets). */
-export function decisionJson(d: CaseOutcome['decision']): unknown {
+function decisionJson(d: CaseOutcome['decision']): unknown {
   if (!d.engine) return d;
   const { engine, ...rest } = d;
   return { ...rest, engine: { sql: engine.sql, tables: engine.tables, columns: [...engine.columns.values()], omitted: [...engine.omitted], handles: engine.handles } };

@@ -5,7 +5,7 @@ import type { Analysis, ColumnRef, Dialect, SchemaCatalog } from '../sql/types.j
 const col = (c: ColumnRef) => [c.table, c.column, ...c.path].join('.');
 
 /** What a person asks of an analysis, in a screenful: classes, tables, lineage, clauses, what could not be seen. */
-export function formatAnalysis(a: Analysis): string {
+function formatAnalysis(a: Analysis): string {
   const lines = [`dialect:     ${a.dialect}${a.ok ? '' : '  (did NOT parse: bqwarden denies it)'}`, `fingerprint: ${a.fingerprint}`, `sha256:      ${a.sha256}`];
   for (const f of a.opaque) lines.push(`opaque:      ${f.kind}${f.detail ? ` — ${f.detail}` : ''}`);
   for (const s of a.statements) {

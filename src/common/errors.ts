@@ -6,13 +6,13 @@
 // (test/common/errors.test.ts fails on a numeric code written anywhere else).
 
 // The spec's own codes, then the gateway's in the server-defined range.
-export const PARSE_ERROR = -32700;
-export const INVALID_REQUEST = -32600;
-export const INVALID_PARAMS = -32602;
+const PARSE_ERROR = -32700;
+const INVALID_REQUEST = -32600;
+const INVALID_PARAMS = -32602;
 export const INTERNAL_ERROR = -32603;
 /** Implementation-defined server errors (the SDK uses the same two). */
 export const SERVER_ERROR = -32000;
-export const SESSION_NOT_FOUND = -32001;
+const SESSION_NOT_FOUND = -32001;
 export const REQUEST_TIMEOUT = -32001;
 /** The gateway refused the call (policy, rate limit, identity): an agent may read why. */
 export const ERR_FORBIDDEN = -32003;

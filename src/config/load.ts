@@ -5,7 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { BqwardenError } from '../common/errors.js';
 
-export class ConfigError extends BqwardenError {
+class ConfigError extends BqwardenError {
   constructor(message: string) {
     super('config_invalid', message);
     this.name = 'ConfigError';
@@ -38,7 +38,7 @@ function parseEnvValue(raw: string): unknown {
  * are written as-is, e.g. BQWARDEN__UPSTREAM__TIMEOUTMS is not matched — use exact key case:
  * BQWARDEN__upstream__timeoutMs). Values are JSON when they parse as JSON, strings otherwise.
  */
-export function envOverrides(env: NodeJS.ProcessEnv, aliases: Record<string, string[]>): Json {
+function envOverrides(env: NodeJS.ProcessEnv, aliases: Record<string, string[]>): Json {
   const out: Json = {};
   for (const [name, raw] of Object.entries(env)) {
     if (raw === undefined) continue;
@@ -63,7 +63,7 @@ export function deepMerge(base: Json, over: Json): Json {
   return out;
 }
 
-export function formatZodError(err: z.ZodError, source: string): string {
+function formatZodError(err: z.ZodError, source: string): string {
   const lines = err.issues.map((i) => `  ${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
   return `invalid configuration (${source}):\n${lines.join('\n')}`;
 }

@@ -12,8 +12,6 @@ import { CONSOLE_BASE as B } from './assets.js';
 import { approvalFlags, filterQuery, type Count, type Filter, type Overview } from './queries.js';
 import type { ApprovalSummary, InvalidLine, PolicyVersionSeen } from './audit-index.js';
 
-export { esc };
-
 export interface Viewer {
   who: string;
   csrf: string;
@@ -27,7 +25,7 @@ function fmt(n: number): string {
   return n.toLocaleString('en-US');
 }
 
-export function layout(title: string, body: string, viewer: Viewer | null): string {
+function layout(title: string, body: string, viewer: Viewer | null): string {
   const nav = viewer
     ? `<nav><a href="${B}">Overview</a><a href="${B}/events">Events</a><a href="${B}/approvals">Approvals</a><a href="${B}/tools">Tool pins</a><a href="${B}/integrity">Chain integrity</a></nav>
 <form class="who" method="post" action="${AUTH_BASE}/logout"><input type="hidden" name="csrf" value="${esc(viewer.csrf)}"><span>${esc(viewer.who)}</span> <button type="submit">Sign out</button></form>`
@@ -109,7 +107,7 @@ function badge(text: string, cls = text): string {
   return `<span class="badge ${esc(cls)}">${esc(text)}</span>`;
 }
 
-export function approvalRows(list: ApprovalSummary[], f: Filter): string {
+function approvalRows(list: ApprovalSummary[], f: Filter): string {
   if (!list.length) return '<p class="muted">no approvals in this selection</p>';
   return `<table id="approvals"><tr><th>approval</th><th>status</th><th>requester</th><th>approvers</th><th>rejected / expired — by, reason</th><th>statement</th><th>tables</th><th class="num">latency</th><th>self-approved</th><th>text differs</th></tr>${list
     .map((a) => {
@@ -225,7 +223,7 @@ function pretty(json: string | null): string {
   }
 }
 
-export function eventDetail(e: AuditEvent): string {
+function eventDetail(e: AuditEvent): string {
   const row = (k: string, v: unknown) => (v === null || v === undefined || v === '' || (Array.isArray(v) && !v.length) ? '' : `<dt>${esc(k)}</dt><dd>${esc(Array.isArray(v) ? v.join(', ') : v)}</dd>`);
   const masked = e.masked_columns.length
     ? `<table><tr><th>output column</th><th>source</th><th>classification</th><th>method</th><th>rule</th></tr>${e.masked_columns

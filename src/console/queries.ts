@@ -21,7 +21,7 @@ export interface Filter {
   to?: number;
 }
 
-export const FILTER_KEYS = ['actor', 'table', 'decision', 'type', 'rule', 'session', 'approval', 'column', 'classification', 'visibility', 'privileged', 'from', 'to'] as const;
+const FILTER_KEYS = ['actor', 'table', 'decision', 'type', 'rule', 'session', 'approval', 'column', 'classification', 'visibility', 'privileged', 'from', 'to'] as const;
 
 const DAY = 86_400_000;
 

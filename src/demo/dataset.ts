@@ -6,9 +6,9 @@ import { dirname } from 'node:path';
 import { createRequire } from 'node:module';
 import initSqlJs from 'sql.js';
 
-export const DEMO_SEED = 20261122;
+const DEMO_SEED = 20261122;
 
-export interface Customer {
+interface Customer {
   customer_id: number;
   full_name: string;
   ssn: string;
@@ -21,7 +21,7 @@ export interface Customer {
   zip: string;
   created_at: string;
 }
-export interface Account {
+interface Account {
   account_id: number;
   customer_id: number;
   account_number: number;
@@ -31,7 +31,7 @@ export interface Account {
   opened_at: string;
   status: string;
 }
-export interface Transaction {
+interface Transaction {
   txn_id: number;
   account_id: number;
   amount: number;
@@ -157,7 +157,7 @@ const MERCHANTS = [
 // Real ABA prefixes 01–12 (Federal Reserve districts) and 21–32 (thrifts).
 const ABA_PREFIX = ['01', '02', '03', '04', '05', '06', '07', '08', '09', '10', '11', '12', '21', '22', '26', '31', '32'];
 
-export function luhnCheckDigit(payload: string): number {
+function luhnCheckDigit(payload: string): number {
   let sum = 0;
   for (let i = 0; i < payload.length; i++) {
     let d = Number(payload[payload.length - 1 - i]);
@@ -170,7 +170,7 @@ export function luhnCheckDigit(payload: string): number {
   return (10 - (sum % 10)) % 10;
 }
 
-export function abaValid(r: string): boolean {
+function abaValid(r: string): boolean {
   if (!/^\d{9}$/.test(r)) return false;
   // Weights 3, 7, 1 repeating: 3·(d1+d4+d7) + 7·(d2+d5+d8) + (d3+d6+d9) is a multiple of 10.
   let sum = 0;

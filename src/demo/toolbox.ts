@@ -26,7 +26,7 @@ export interface ToolboxProcess {
 }
 
 /** The platform binary itself, so signals reach Toolbox and not a wrapper script. */
-export function toolboxBinary(): string {
+function toolboxBinary(): string {
   const require = createRequire(import.meta.url);
   const platformPkg = `@toolbox-sdk/server-${process.platform}-${process.arch === 'x64' ? 'x64' : process.arch}`;
   try {

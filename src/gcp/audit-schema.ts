@@ -22,7 +22,7 @@ type Json = Record<string, unknown>;
 const TIMESTAMP_PATTERN = String.raw`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$`;
 
 /** Columns a Pub/Sub BigQuery subscription adds with write_metadata = true. */
-export const METADATA_COLUMNS: BigQueryField[] = [
+const METADATA_COLUMNS: BigQueryField[] = [
   { name: 'subscription_name', type: 'STRING', mode: 'NULLABLE' },
   { name: 'message_id', type: 'STRING', mode: 'NULLABLE' },
   { name: 'publish_time', type: 'TIMESTAMP', mode: 'NULLABLE' },
@@ -115,7 +115,7 @@ function scalarType(c: Scalar): BigQueryField['type'] {
 }
 
 /** JSON Schema of the audit event as zod emits it (output side: what the writer produces). */
-export function auditJsonSchema(schema: z.ZodType = AuditEventSchema): Json {
+function auditJsonSchema(schema: z.ZodType = AuditEventSchema): Json {
   return z.toJSONSchema(schema, { io: 'output', unrepresentable: 'throw' }) as Json;
 }
 

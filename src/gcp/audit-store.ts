@@ -64,7 +64,7 @@ function whereClause(w: Where): string {
 }
 
 /** The event columns of the rows the filter selects, in chain order. */
-export function buildEventQuery(table: string, w: Where): string {
+function buildEventQuery(table: string, w: Where): string {
   const cols = eventTableFields()
     .map((f) => quoteIdent(f.name))
     .join(', ');

@@ -2,7 +2,7 @@
 // The lead composes this into the gateway config (file + env overrides).
 import { z } from 'zod';
 
-export const PubSubBatchingSchema = z
+const PubSubBatchingSchema = z
   .object({
     // Latency over throughput: an audit publish sits on the request path (the response is held
     // until the event is acknowledged), so batches are flushed almost immediately.
@@ -17,7 +17,7 @@ export const PubSubBatchingSchema = z
   })
   .prefault({});
 
-export const PubSubRetrySchema = z
+const PubSubRetrySchema = z
   .object({
     /** Deadline for one publish RPC attempt, ms. */
     rpcTimeoutMs: z.number().int().min(100).default(5_000),
@@ -30,7 +30,7 @@ export const PubSubRetrySchema = z
   })
   .prefault({});
 
-export const SpoolConfigSchema = z
+const SpoolConfigSchema = z
   .object({
     /**
      * Off by default. When on, write() resolves once the event is fsync'd to a local file and a

@@ -7,14 +7,14 @@ import { createHash } from 'node:crypto';
 import type { BigQuery } from '@google-cloud/bigquery';
 import { createBigQueryClient, type BigQueryClientOptions } from './bigquery.js';
 
-export interface DryRunResult {
+interface DryRunResult {
   statementType: string;
   /** project.dataset.table of every table BigQuery says the statement references (and its DDL target). */
   tables: string[];
   totalBytesProcessed: number;
 }
 
-export interface DryRunRequest {
+interface DryRunRequest {
   sql: string;
   defaultProject: string | null;
   defaultDataset: string | null;

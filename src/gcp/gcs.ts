@@ -27,7 +27,7 @@ export function gcsBucket(o: GcsOptions): Bucket {
   return storage.bucket(o.bucket);
 }
 
-export function statusOf(err: unknown): number | undefined {
+function statusOf(err: unknown): number | undefined {
   const c = (err as { code?: unknown })?.code;
   return typeof c === 'number' ? c : undefined;
 }

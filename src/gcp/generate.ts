@@ -8,26 +8,26 @@ import { auditTableSchemaJson, auditTopicProto } from './audit-schema.js';
 import { DASHBOARD_VIEWS, EVENTS_VIEW } from './dashboard-url.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const GENERATED_DIR = join(REPO_ROOT, 'terraform', 'modules', 'bqwarden', 'generated');
+const GENERATED_DIR = join(REPO_ROOT, 'terraform', 'modules', 'bqwarden', 'generated');
 
-export interface GeneratedFile {
+interface GeneratedFile {
   path: string;
   content: string;
 }
 
 /** The report name `bqwarden dashboard-url` gives the copy when none is asked for. */
-export const DASHBOARD_REPORT_NAME = 'bqwarden examiner dashboard';
+const DASHBOARD_REPORT_NAME = 'bqwarden examiner dashboard';
 
 /**
  * The examiner dashboard's data sources in link order, from the CLI's own list, so the Terraform
  * output (terraform/modules/bqwarden/dashboard-url) builds the same link as the CLI.
  */
-export function lookerDataSourcesJson(): string {
+function lookerDataSourcesJson(): string {
   const sources = [{ alias: 'audit', table_id: EVENTS_VIEW }, ...DASHBOARD_VIEWS.map((v) => ({ alias: v, table_id: v }))];
   return JSON.stringify({ report_name: DASHBOARD_REPORT_NAME, data_sources: sources }, null, 2) + '\n';
 }
 
-export function generatedFiles(dir = GENERATED_DIR): GeneratedFile[] {
+function generatedFiles(dir = GENERATED_DIR): GeneratedFile[] {
   return [
     { path: join(dir, 'audit_table_schema.json'), content: auditTableSchemaJson() },
     { path: join(dir, 'audit_topic_schema.proto'), content: auditTopicProto() },

@@ -35,7 +35,7 @@ export interface BigQueryVerifyOptions {
 }
 
 /** Where and when a chain of the window started and ended, as far as the window shows. */
-export interface ChainSeen {
+interface ChainSeen {
   instance: string;
   firstSeq: number;
   firstType: string;
@@ -85,7 +85,7 @@ export async function verifyBigQuery(o: BigQueryVerifyOptions): Promise<VerifyRe
   return report;
 }
 
-export interface LaterEvents {
+interface LaterEvents {
   n: number;
   lastSeq: number;
   lastTime: string;
@@ -98,7 +98,7 @@ async function chainsAfterWindow(store: BigQueryAuditStore, to: string, chains: 
   return out;
 }
 
-export function explainOpenChains(report: VerifyReport, seen: Map<string, ChainSeen>, after: Map<string, LaterEvents> | null, o: { to: string; nowMs: number; runningWindowMs: number }): void {
+function explainOpenChains(report: VerifyReport, seen: Map<string, ChainSeen>, after: Map<string, LaterEvents> | null, o: { to: string; nowMs: number; runningWindowMs: number }): void {
   for (const c of report.chains) {
     if (c.sealed) continue;
     const info = seen.get(c.chain_id);

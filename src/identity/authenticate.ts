@@ -28,7 +28,7 @@ import { createVerifiedTokens } from './verified-tokens.js';
 
 export { protectedResourceMetadata, protectedResourceMetadataUrl, protectedResourceMetadataPaths, wwwAuthenticateHeader } from './resource-metadata.js';
 
-export type Headers = Record<string, string | string[] | undefined>;
+type Headers = Record<string, string | string[] | undefined>;
 
 export interface Authenticator {
   authenticate(headers: Headers): Promise<Identity>;
@@ -64,7 +64,7 @@ function single(headers: Headers, name: string): string | undefined {
   return v;
 }
 
-export function bearerToken(headers: Headers): string {
+function bearerToken(headers: Headers): string {
   const raw = single(headers, 'authorization');
   if (raw === undefined || raw.trim() === '') throw new AuthError('missing_token', 'no bearer token: send "Authorization: Bearer <token>"');
   const token = /^Bearer +(\S+)\s*$/i.exec(raw)?.[1];

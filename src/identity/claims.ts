@@ -11,7 +11,7 @@ export type Claims = Record<string, unknown>;
  * namespaced claims (`https://bank.example/groups`) contain dots and must be read whole, while
  * Keycloak's `realm_access.roles` is a nested object.
  */
-export function readClaim(claims: Claims, name: string): unknown {
+function readClaim(claims: Claims, name: string): unknown {
   if (Object.hasOwn(claims, name)) return claims[name];
   let node: unknown = claims;
   for (const part of name.split('.')) {

@@ -4,16 +4,16 @@
 // section is a valid (and locked-down: no issuer trusted) configuration.
 import { z } from 'zod';
 
-export const ALLOWED_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+const ALLOWED_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
 // Symmetric algorithms (HS*) are deliberately absent: a resource server verifying with a
 // shared secret would also be able to mint tokens, and HS256 is the key-confusion vector.
 
-export const DEFAULT_ALGORITHMS = ['RS256', 'ES256', 'PS256', 'EdDSA'] as const;
+const DEFAULT_ALGORITHMS = ['RS256', 'ES256', 'PS256', 'EdDSA'] as const;
 
 export const GOOGLE_ID_TOKEN_ISSUERS = ['https://accounts.google.com', 'accounts.google.com'] as const;
 export const IAP_ISSUER = 'https://cloud.google.com/iap';
 export const IAP_HEADER = 'x-goog-iap-jwt-assertion';
-export const IAP_AUDIENCE = /^\/projects\/\d+\/(locations\/[a-z0-9-]+\/services\/[a-z0-9-]+|global\/backendServices\/\d+|apps\/[a-z0-9:.-]+)$/;
+const IAP_AUDIENCE = /^\/projects\/\d+\/(locations\/[a-z0-9-]+\/services\/[a-z0-9-]+|global\/backendServices\/\d+|apps\/[a-z0-9:.-]+)$/;
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 
@@ -40,7 +40,7 @@ export type AssignableActorType = (typeof ACTOR_TYPES_ASSIGNABLE)[number];
  * first match wins. Examples: `{ actorType: service, emailSuffix: .iam.gserviceaccount.com }`,
  * `{ actorType: agent, claim: azp, values: [<agent client id>] }`, `{ actorType: ci, group: ci-runners }`.
  */
-export const ActorTypeRuleSchema = z
+const ActorTypeRuleSchema = z
   .object({
     actorType: z.enum(ACTOR_TYPES_ASSIGNABLE),
     group: z.string().min(1).optional(),
@@ -57,7 +57,7 @@ export const ActorTypeRuleSchema = z
   });
 export type ActorTypeRule = z.infer<typeof ActorTypeRuleSchema>;
 
-export const IssuerConfigSchema = z
+const IssuerConfigSchema = z
   .object({
     /** Exact `iss` value the tokens carry (e.g. https://login.microsoftonline.com/<tenant>/v2.0). */
     issuer: secureUrl('issuer'),
@@ -87,7 +87,7 @@ export const IssuerConfigSchema = z
   });
 export type IssuerConfig = z.infer<typeof IssuerConfigSchema>;
 
-export const GoogleIdTokenConfigSchema = z
+const GoogleIdTokenConfigSchema = z
   .object({
     /** Accepted `aud` values (OAuth client ids, or the URL a service account asked an ID token for). */
     audiences: z.array(z.string().min(1)).min(1),
@@ -100,7 +100,7 @@ export const GoogleIdTokenConfigSchema = z
   })
   .strict();
 
-export const IapConfigSchema = z
+const IapConfigSchema = z
   .object({
     /**
      * The `aud` IAP puts in its assertion, one per kind of resource IAP fronts:
@@ -120,7 +120,7 @@ export const IapConfigSchema = z
   })
   .strict();
 
-export const DevIssuerConfigSchema = z
+const DevIssuerConfigSchema = z
   .object({
     enabled: z.boolean().default(false),
     /** Defaults to <origin of resource>/dev-issuer. */
@@ -144,7 +144,7 @@ export const DevIssuerConfigSchema = z
   })
   .strict();
 
-export const BIGQUERY_SCOPE = 'https://www.googleapis.com/auth/bigquery';
+const BIGQUERY_SCOPE = 'https://www.googleapis.com/auth/bigquery';
 export const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 
 export const UpstreamCredentialConfigSchema = z

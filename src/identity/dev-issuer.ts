@@ -12,14 +12,12 @@ import { ACTOR_TYPES_ASSIGNABLE, type AssignableActorType } from './config.js';
 import { DEFAULT_DEV_TTL_SECONDS, MAX_DEV_TTL_SECONDS } from './dev-limits.js';
 import { BqwardenError } from '../common/errors.js';
 
-export { DEFAULT_DEV_TTL_SECONDS, MAX_DEV_TTL_SECONDS };
-
 export const DEV_ISSUER_ALG = 'ES256';
 /** Claim a dev token uses to say which kind of actor it stands for (human unless told otherwise). */
 export const DEV_ACTOR_TYPE_CLAIM = 'bqwarden_actor_type';
-export const DEV_MODES = ['demo', 'dev'] as const;
+const DEV_MODES = ['demo', 'dev'] as const;
 
-export class DevIssuerRefused extends BqwardenError {
+class DevIssuerRefused extends BqwardenError {
   constructor(message: string) {
     super('dev_issuer_refused', message);
     this.name = 'DevIssuerRefused';

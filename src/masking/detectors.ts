@@ -83,7 +83,7 @@ const ND = /^\p{Nd}$/u;
 const PD = /^\p{Pd}$/u;
 const ZS = /^\p{Zs}$/u;
 
-export function normalise(s: string): Normalised {
+function normalise(s: string): Normalised {
   if (ASCII.test(s)) return { text: s, from: null, to: null };
   let text = '';
   const from: number[] = [];
@@ -190,7 +190,7 @@ export function validAba(d: string): boolean {
 }
 
 /** NANP: area code and exchange start 2–9; area codes are never N11. */
-export function validNanp(d10: string): boolean {
+function validNanp(d10: string): boolean {
   if (!/^[2-9]\d{2}[2-9]\d{6}$/.test(d10)) return false;
   return !(d10[1] === '1' && d10[2] === '1');
 }

@@ -57,7 +57,7 @@ function canonicalise(s: string): string {
 }
 
 /** Unicode keeps decimal digits in contiguous runs of ten, each starting at zero (a stability rule). */
-export function unicodeDigitValue(ch: string): number {
+function unicodeDigitValue(ch: string): number {
   const cp = ch.codePointAt(0)!;
   if (cp >= 0x30 && cp <= 0x39) return cp - 0x30;
   let start = cp;

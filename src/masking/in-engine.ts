@@ -9,7 +9,7 @@ import type { Dialect } from '../sql/types.js';
 import type { MaskMethod } from './types.js';
 
 /** What a masked value reads as when nothing of it may be shown: never a plausible real value. */
-export const MASKED_TEXT = 'XXXXX';
+const MASKED_TEXT = 'XXXXX';
 
 /**
  * How the engine gets a column:
@@ -30,7 +30,7 @@ export interface EngineColumn {
   type: string;
 }
 
-export interface HandleSpec {
+interface HandleSpec {
   /** Per-request prefix, derived from the request's SQL (so equal requests agree). */
   nonce: string;
   /** The table's place in the request's handle plan (or a placeholder filled in per request). */
@@ -41,7 +41,7 @@ export interface HandleSpec {
 }
 
 /** `@bqw:<nonce>:<table>:<column>:<row>@` — see handles.ts for the reader. */
-export function handlePrefix(h: Pick<HandleSpec, 'nonce' | 'table' | 'column'>): string {
+function handlePrefix(h: Pick<HandleSpec, 'nonce' | 'table' | 'column'>): string {
   return `@bqw:${h.nonce}:${h.table}:${h.column}:`;
 }
 

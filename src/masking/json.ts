@@ -15,7 +15,7 @@ export class RawNumber {
 export type Json = null | boolean | number | string | RawNumber | Json[] | { [k: string]: Json };
 
 /** A run of 16 digits may not fit a double exactly; only then is the slow parser needed. */
-export class JsonSyntaxError extends BqwardenError {
+class JsonSyntaxError extends BqwardenError {
   constructor(message: string) {
     super('json_syntax', message);
   }

@@ -88,7 +88,7 @@ export function maskScalar(method: MaskMethod, value: string | number | boolean 
 }
 
 /** The mark of a value nothing of which may be shown (redact), and the filler of partial masks. */
-export const MASKED_TEXT = 'XXXXX';
+const MASKED_TEXT = 'XXXXX';
 
 const TOKEN = /^tok_[a-z2-7]{26}$/;
 const HEX64 = /^[0-9a-f]{64}$/;

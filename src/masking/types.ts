@@ -68,7 +68,7 @@ export interface MaskReport {
 
 // Row handles (see handles.ts): what the gateway looks up after a query whose projection gave
 // the engine a handle instead of a value it could not mask itself.
-export interface HandleColumn {
+interface HandleColumn {
   index: number;
   column: string;
   method: MaskMethod;

@@ -11,7 +11,7 @@ export interface ToolDefinition {
   annotations: unknown;
 }
 
-export const PINNED_FIELDS = ['name', 'description', 'inputSchema', 'annotations'] as const;
+const PINNED_FIELDS = ['name', 'description', 'inputSchema', 'annotations'] as const;
 
 /** Keys sorted at every depth; undefined members dropped as JSON.stringify drops them. */
 function sorted(value: unknown): unknown {

@@ -18,9 +18,9 @@ import type { ApprovalRecord } from '../approvals/types.js';
 import { canonicalDefinition, changedFields, definitionOf, sha256Hex } from './definition.js';
 import type { PinStore, ToolPin } from './store.js';
 
-export const PIN_RULE = 'tool-pinning';
+const PIN_RULE = 'tool-pinning';
 /** statement_kinds of an approval request that accepts a changed tool definition. */
-export const PIN_KIND = 'tool_definition_change';
+const PIN_KIND = 'tool_definition_change';
 const GATEWAY: Partial<AuditEventInput> = { ...SYSTEM_ACTOR, actor_subject: 'bqwarden', mcp_method: 'tools/pin' };
 
 export interface ToolPinsDeps {
@@ -44,7 +44,7 @@ interface Seen {
   sha: string;
 }
 
-export function isPinApproval(rec: Pick<ApprovalRecord, 'statementKinds'>): boolean {
+function isPinApproval(rec: Pick<ApprovalRecord, 'statementKinds'>): boolean {
   return rec.statementKinds.includes(PIN_KIND);
 }
 

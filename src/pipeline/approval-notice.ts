@@ -6,7 +6,7 @@ import { tokenize } from '../sql/lexer.js';
 import type { GateResult } from './deps.js';
 import { APPROVAL_META_KEY } from '../approvals/gate.js';
 
-export const ROWS_MARKER = 'bqwarden_rows_affected';
+const ROWS_MARKER = 'bqwarden_rows_affected';
 
 /**
  * The statement plus a row count the same call returns, where that is reliable: SQLite's

@@ -54,7 +54,7 @@ export interface ToolCall {
 }
 
 /** A stage either lets the call go on, or ends it with a result it has already audited. */
-export type StageOutcome = void | { stop: Record<string, unknown> };
+type StageOutcome = void | { stop: Record<string, unknown> };
 
 export interface Stage {
   /** Also the label of its latency histogram (bqwarden_request_duration_seconds{stage}). */

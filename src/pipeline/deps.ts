@@ -17,11 +17,11 @@ export type PolicyView = Pick<
   Partial<Pick<Policy, 'toolBrief' | 'dryRunFor' | 'byteBudget'>>;
 
 /** BigQuery's dry run of a statement (src/gcp/dry-run.ts), cached per project and text. */
-export interface DryRunView {
+interface DryRunView {
   run(req: { sql: string; defaultProject: string | null; defaultDataset: string | null }): Promise<{ statementType: string; tables: string[]; totalBytesProcessed: number; cached: boolean }>;
 }
 
-export interface SqlView {
+interface SqlView {
   analyze(sql: string, opts: AnalyzeOptions): Analysis;
   redactLiterals(sql: string, dialect: Dialect): string;
 }

@@ -18,7 +18,7 @@ export interface IntentAudit {
 }
 
 /** A statement list that only reads (every statement classified `read`). */
-export function isPlainRead(analysis: Analysis | null): boolean {
+function isPlainRead(analysis: Analysis | null): boolean {
   return analysis !== null && analysis.statements.length > 0 && analysis.statements.every((s) => s.class === 'read');
 }
 

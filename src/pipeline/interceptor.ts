@@ -43,7 +43,7 @@ function withheldChanged<T extends { name: string }>(tools: T[], verdicts: Map<s
   });
 }
 
-export const PIN_META_KEY = 'bqwarden/tool_pin';
+const PIN_META_KEY = 'bqwarden/tool_pin';
 
 /** Client→server notifications defined by MCP (2025-06-18, 2025-11-25). */
 const CLIENT_NOTIFICATIONS = new Set(['notifications/initialized', 'notifications/cancelled', 'notifications/progress', 'notifications/roots/list_changed', 'notifications/tasks/status']);

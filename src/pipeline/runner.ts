@@ -21,7 +21,7 @@ import { forward } from './stages/forward.js';
 import { mask } from './stages/mask.js';
 import { audit } from './stages/audit.js';
 
-export const TOOL_CALL_STAGES: readonly Stage[] = Object.freeze([rateLimit, pin, analyze, rewrite, decide, dryRun, approve, forward, mask, audit]);
+const TOOL_CALL_STAGES: readonly Stage[] = Object.freeze([rateLimit, pin, analyze, rewrite, decide, dryRun, approve, forward, mask, audit]);
 
 export async function runToolCall(kit: Kit, call: ToolCall): Promise<Record<string, unknown>> {
   for (const stage of TOOL_CALL_STAGES) {

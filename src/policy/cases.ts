@@ -33,7 +33,7 @@ const ExpectSchema = z
   })
   .strict();
 
-export const CaseSchema = z
+const CaseSchema = z
   .object({
     name: z.string().min(1),
     user: z.string().default('someone@bank.example'),
@@ -50,7 +50,7 @@ export const CaseSchema = z
   })
   .strict();
 
-export const CaseFileSchema = z.object({ description: z.string().optional(), cases: z.array(CaseSchema).min(1) }).strict();
+const CaseFileSchema = z.object({ description: z.string().optional(), cases: z.array(CaseSchema).min(1) }).strict();
 
 export type PolicyCase = z.infer<typeof CaseSchema> & { file: string; line: number | null };
 export type Analyzer = (sql: string, opts: AnalyzeOptions) => Analysis;
@@ -85,7 +85,7 @@ export async function loadCases(dir: string): Promise<PolicyCase[]> {
   return out;
 }
 
-export function caseIdentity(c: Pick<PolicyCase, 'user' | 'subject' | 'groups'>): Identity {
+function caseIdentity(c: Pick<PolicyCase, 'user' | 'subject' | 'groups'>): Identity {
   return { subject: c.subject ?? c.user, email: c.user, issuer: 'bqwarden-policy-test', groups: c.groups, roles: [], actorType: 'human', authMethod: 'dev', expiresAt: null, name: null };
 }
 

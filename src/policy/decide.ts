@@ -143,7 +143,7 @@ function deniedText(ctx: Ctx, r: Reach): string {
  * Analyzer details can quote the SQL (a parser's "Unexpected '123-45-6789'"); decision messages
  * go into audit, which must hold no clear customer data, so literals and long digit runs go.
  */
-export function scrubDetail(detail: string): string {
+function scrubDetail(detail: string): string {
   return detail
     .slice(0, 300)
     .replace(/'(?:[^']|'')*'?/g, "'…'")
@@ -248,7 +248,7 @@ function strictestOverall(ctx: Ctx): { method: MaskMethod; classifications: { cl
   return { method: method === 'clear' ? 'redact' : (method as MaskMethod), classifications: list };
 }
 
-export const DERIVED_MASKED = 'derived-masked';
+const DERIVED_MASKED = 'derived-masked';
 
 /** Why this column is judged by the narrow rules at all (most reads are masked in the engine). */
 function narrowWhy(ctx: Ctx, s: StatementAnalysis | null): string {

@@ -22,7 +22,7 @@ export interface EngineMaskingOptions {
 }
 
 /** How fq names compare: SQLite folds case, BigQuery dataset and table names are case-sensitive. */
-export function tableKey(dialect: Dialect, fq: string): string {
+function tableKey(dialect: Dialect, fq: string): string {
   return dialect === 'bigquery' ? fq : fq.toLowerCase();
 }
 

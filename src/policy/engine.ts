@@ -15,7 +15,7 @@ import type { Origin } from './load.js';
 import { checkReferences, parseCatalogFiles, parsePolicyFiles, policyVersion, readPolicySources, type SourceFile } from './load.js';
 import { PolicyLoadError } from './errors.js';
 
-export type CallOptions =
+type CallOptions =
   | { ok: true; options: AnalyzeOptions; target: CallTarget /** Arguments to add before forwarding (UpstreamKind.pin). */; pinned: Record<string, unknown> | null }
   | { ok: false; ruleId: string; message: string };
 
@@ -32,7 +32,7 @@ export interface UpstreamSummary {
   tools: string[];
 }
 
-export interface ToolRoutes {
+interface ToolRoutes {
   route(publicName: string): { upstream: string; name: string } | null;
   publicName(upstream: string, name: string): string | null;
 }

@@ -7,9 +7,9 @@ import { MASK_METHODS } from '../masking/types.js';
 import { KIND_NAMES } from '../upstreams/types.js';
 import { UpstreamCredentialConfigSchema } from '../identity/config.js';
 
-export const STATEMENT_CLASSES = ['read', 'write', 'ddl', 'dcl', 'data_movement', 'dynamic_sql', 'call', 'scripting', 'transaction', 'unknown'] as const;
+const STATEMENT_CLASSES = ['read', 'write', 'ddl', 'dcl', 'data_movement', 'dynamic_sql', 'call', 'scripting', 'transaction', 'unknown'] as const;
 
-export const OPAQUE_KINDS = [
+const OPAQUE_KINDS = [
   'parse_error',
   'unknown_statement',
   'execute_immediate',
@@ -22,7 +22,7 @@ export const OPAQUE_KINDS = [
 ] as const;
 
 /** Clauses in which using a column reveals something about its value without returning it. */
-export const PREDICATE_CLAUSES = [
+const PREDICATE_CLAUSES = [
   'where',
   'join',
   'group_by',
@@ -45,7 +45,7 @@ const roleRefs = z.array(z.string().min(1)).min(1).default(['*']);
 const patterns = z.array(z.string().min(1)).min(1);
 const effect = z.enum(['allow', 'deny']);
 /** Seconds, or a number with s/m/h/d. */
-export const duration = z.union([z.number().int().positive(), z.string().regex(/^\d+[smhd]$/, 'use e.g. 900s, 15m, 1h, 2d')]);
+const duration = z.union([z.number().int().positive(), z.string().regex(/^\d+[smhd]$/, 'use e.g. 900s, 15m, 1h, 2d')]);
 
 export const DefaultsSchema = z
   .object({
@@ -58,7 +58,7 @@ export const DefaultsSchema = z
   })
   .strict();
 
-export const ToolShapeSchema = z
+const ToolShapeSchema = z
   .object({
     /** sql | metadata | other; defaults to what the upstream's kind says of the tool. */
     kind: z.enum(['sql', 'metadata', 'other']).optional(),
@@ -71,7 +71,7 @@ export const ToolShapeSchema = z
     if (t.kind !== undefined && t.kind !== 'sql' && t.sqlArgument) ctx.addIssue({ code: 'custom', message: `sqlArgument only applies to kind sql, not ${t.kind}`, path: ['sqlArgument'] });
   });
 
-export const UpstreamSchema = z
+const UpstreamSchema = z
   .object({
     id: ruleId,
     description: z.string().optional(),
@@ -117,7 +117,7 @@ export const UpstreamSchema = z
     if (!u.kind && !u.dialect) ctx.addIssue({ code: 'custom', message: 'an upstream needs its kind (toolbox-sqlite, toolbox-bigquery, bigquery-managed, toolbox-sql) or a dialect', path: ['kind'] });
   });
 
-export const RoleSchema = z
+const RoleSchema = z
   .object({
     id: ruleId,
     role: roleName,
@@ -135,11 +135,11 @@ export const RoleSchema = z
   })
   .strict();
 
-export const MethodRuleSchema = z.object({ id: ruleId, description: z.string().optional(), roles: roleRefs, methods: patterns, effect }).strict();
+const MethodRuleSchema = z.object({ id: ruleId, description: z.string().optional(), roles: roleRefs, methods: patterns, effect }).strict();
 
-export const ToolRuleSchema = z.object({ id: ruleId, description: z.string().optional(), roles: roleRefs, tools: patterns, effect }).strict();
+const ToolRuleSchema = z.object({ id: ruleId, description: z.string().optional(), roles: roleRefs, tools: patterns, effect }).strict();
 
-export const TableRuleSchema = z
+const TableRuleSchema = z
   .object({
     id: ruleId,
     description: z.string().optional(),
@@ -151,7 +151,7 @@ export const TableRuleSchema = z
   })
   .strict();
 
-export const ClassificationSchema = z
+const ClassificationSchema = z
   .object({
     id: ruleId,
     classification: z.string().regex(/^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$/, 'classifications are dotted lower-case names like pii.ssn'),
@@ -178,10 +178,10 @@ export const ClassificationSchema = z
       ctx.addIssue({ code: 'custom', message: 'a classification needs at least one of columns, names, regex, policyTags' });
   });
 
-export const VISIBILITY_VALUES = ['clear', 'deny', ...MASK_METHODS] as const;
+const VISIBILITY_VALUES = ['clear', 'deny', ...MASK_METHODS] as const;
 export type VisibilityValue = (typeof VISIBILITY_VALUES)[number];
 
-export const VisibilityRuleSchema = z
+const VisibilityRuleSchema = z
   .object({
     id: ruleId,
     description: z.string().optional(),
@@ -193,7 +193,7 @@ export const VisibilityRuleSchema = z
   })
   .strict();
 
-export const InferenceRuleSchema = z
+const InferenceRuleSchema = z
   .object({
     id: ruleId,
     description: z.string().optional(),
@@ -207,7 +207,7 @@ export const InferenceRuleSchema = z
   })
   .strict();
 
-export const ApprovalSchema = z
+const ApprovalSchema = z
   .object({
     approvers: z.array(z.string().min(1)).min(1),
     count: z.number().int().min(1).max(10).default(1),
@@ -215,7 +215,7 @@ export const ApprovalSchema = z
   })
   .strict();
 
-export const StatementRuleSchema = z
+const StatementRuleSchema = z
   .object({
     id: ruleId,
     description: z.string().optional(),
@@ -234,7 +234,7 @@ export const StatementRuleSchema = z
     if (s.effect !== 'approval' && s.approval) ctx.addIssue({ code: 'custom', message: `approval only applies to effect approval, not ${s.effect}`, path: ['approval'] });
   });
 
-export const TrustRuleSchema = z
+const TrustRuleSchema = z
   .object({
     id: ruleId,
     description: z.string().optional(),

@@ -49,7 +49,7 @@ function list(items: string[]): string {
 }
 
 /** What these roles may send, by statement shape: directly, after approval (with the requirement), refused. */
-export function statementOptions(c: CompiledPolicy, roles: string[]): { direct: string[]; approval: Map<string, string[]>; refused: string[]; writes: boolean } {
+function statementOptions(c: CompiledPolicy, roles: string[]): { direct: string[]; approval: Map<string, string[]>; refused: string[]; writes: boolean } {
   const direct: string[] = [];
   const approval = new Map<string, string[]>();
   const refused: string[] = [];

@@ -34,7 +34,7 @@ export interface EngineMasking {
 
 export type EnginePlanResult = { ok: true; masking: EngineMasking } | { ok: false; ruleId: string; message: string };
 
-export type Action = 'allow' | 'mask' | 'deny' | 'approval_required';
+type Action = 'allow' | 'mask' | 'deny' | 'approval_required';
 
 export interface ApprovalRequirement {
   approverRoles: string[];

@@ -5,7 +5,7 @@ import type { AuditEvent } from '../audit/event.js';
 import type { VerifyReport } from '../audit/verify.js';
 import { approvalStep, denialKeys, isApprovalWorkflow, isDenial } from '../audit/denials.js';
 
-export interface ApprovalEvidence {
+interface ApprovalEvidence {
   approvalId: string;
   requester: string | null;
   requestedAt: string | null;

@@ -13,7 +13,7 @@ import { renderEvidenceHtml } from './html.js';
 import { signManifest, signingKeyId, type Manifest } from './manifest.js';
 import { BqwardenError } from '../common/errors.js';
 
-export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
+const DEFAULT_CHROMIUM = '/usr/bin/chromium';
 
 export interface ReportOptions {
   from: string;
@@ -60,7 +60,7 @@ export interface ReportResult {
   evidence: Evidence;
 }
 
-export class ReportError extends BqwardenError {
+class ReportError extends BqwardenError {
   constructor(message: string) {
     super('report_failed', message);
     this.name = 'ReportError';

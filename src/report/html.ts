@@ -37,7 +37,7 @@ export interface ReportMeta {
 }
 
 /** Current sources only: the FFIEC Cybersecurity Assessment Tool was retired in August 2025. */
-export const REFERENCES = [
+const REFERENCES = [
   ['FFIEC', 'FFIEC IT Examination Handbook, Information Security booklet (2016): II.C.7 user access and segregation of duties; II.C.22 log management.'],
   ['NIST', 'NIST SP 800-53 Rev. 5, Security and Privacy Controls: AC-2, AC-3, AC-5, AC-6, AU-3, AU-6, AU-8, AU-9, AU-10, AU-11, CM-3, IA-2, SC-28.'],
   [

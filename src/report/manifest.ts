@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { keyFingerprint } from '../audit/checkpoint.js';
 
-export const MANIFEST_FORMAT = 'bqwarden-evidence-manifest/1';
+const MANIFEST_FORMAT = 'bqwarden-evidence-manifest/1';
 
 export interface Manifest {
   format: string;

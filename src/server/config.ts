@@ -12,7 +12,7 @@ import { WebConfigSchema } from '../web/config.js';
 import { loadConfigWith } from '../config/load.js';
 import { dataDir, paths, rulesDir } from '../config/paths.js';
 
-export const GatewayConfigSchema = z
+const GatewayConfigSchema = z
   .object({
     /** demo: embedded Toolbox + dev issuer; dev: dev issuer allowed; production: neither. */
     mode: z.enum(['demo', 'dev', 'production']).default('production'),

@@ -19,7 +19,7 @@ import { CHAIN_ID_PATTERN, dayDir, fileName, listAuditFiles, type ChainFile } fr
 import type { AuditSink, ChainHead } from '../audit/sink.js';
 import { BqwardenError } from '../common/errors.js';
 
-export class JsonlSinkError extends BqwardenError {
+class JsonlSinkError extends BqwardenError {
   constructor(message: string) {
     super('jsonl_sink_failed', message);
     this.name = 'JsonlSinkError';

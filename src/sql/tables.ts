@@ -3,7 +3,7 @@
 // which cannot occur in a real BigQuery/SQLite name, and the table is flagged unknown_table.
 import type { AnalyzeOptions, Dialect, TableRef } from './types.js';
 
-export const MISSING = '?';
+const MISSING = '?';
 
 type AnyNode = { type: string; [k: string]: any };
 

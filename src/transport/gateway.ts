@@ -16,7 +16,7 @@ import { SessionIds, ownerOf, type SessionRecord } from './session-id.js';
 import { UpstreamClient, relayedClientCapabilities, type Upstream, type UpstreamSession } from './upstream.js';
 import { RoutedUpstream, type ToolRoutes } from './routed-upstream.js';
 
-export interface UpstreamEndpoint {
+interface UpstreamEndpoint {
   url: string;
   headers: () => Promise<Record<string, string>>;
   timeoutMs: number;

@@ -46,7 +46,7 @@ function header(h: Record<string, string | string[] | undefined>, name: string):
 }
 
 /** Media-type essence match (never a substring match: "application/jsonx" is not JSON). */
-export function isJsonContentType(value: string | undefined): boolean {
+function isJsonContentType(value: string | undefined): boolean {
   if (!value) return false;
   return (value.split(';', 1)[0] ?? '').trim().toLowerCase() === 'application/json';
 }

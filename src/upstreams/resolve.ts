@@ -31,10 +31,10 @@ export interface ResolveProblem {
   hint: string;
 }
 
-export const NAMESPACE_SEPARATOR = '__';
+const NAMESPACE_SEPARATOR = '__';
 
 /** Tool names keep to what MCP clients accept (letters, digits, _ and -). */
-export function namespaced(upstreamId: string, tool: string): string {
+function namespaced(upstreamId: string, tool: string): string {
   return `${upstreamId.replace(/[^A-Za-z0-9_-]/g, '_')}${NAMESPACE_SEPARATOR}${tool}`;
 }
 

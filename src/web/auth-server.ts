@@ -23,7 +23,7 @@ import { DEMO_SCOPE, DEMO_WEB_CLIENT_ID } from './demo-client.js';
 export { demoSignIn } from './demo-client.js';
 
 /** The groups the login page offers (the demo policy's role names). */
-export const DEMO_GROUPS = ['analyst', 'pii-reader', 'engineer', 'approver', 'examiner', 'ci'] as const;
+const DEMO_GROUPS = ['analyst', 'pii-reader', 'engineer', 'approver', 'examiner', 'ci'] as const;
 
 export interface DemoAuthServerOptions {
   /** Gateway mode; anything but demo/dev refuses. */

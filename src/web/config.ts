@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { secureUrl } from '../identity/config.js';
 
-export const WebSignInSchema = z
+const WebSignInSchema = z
   .object({
     /** The IdP's issuer URL (its discovery document is read from <issuer>/.well-known/openid-configuration). */
     issuer: secureUrl('web.signIn.issuer'),

@@ -30,7 +30,7 @@ export interface WebDeps {
   now?: () => number;
 }
 
-export interface PageScope {
+interface PageScope {
   /** CSP script/img sources for this scope's pages. */
   scriptSrc?: string[];
   imgSrc?: string[];
@@ -47,7 +47,7 @@ export interface RequestClient {
   userAgent: string | null;
 }
 
-export type Viewer = { session: WebSession } | { failure: Error } | null;
+type Viewer = { session: WebSession } | { failure: Error } | null;
 
 export interface Web {
   readonly sessionCookie: string;

@@ -39,7 +39,7 @@ const CSRF_FIELD = 'csrf';
  * "null" when the page's Referrer-Policy is no-referrer or the form came from an opaque origin
  * (sandboxed frame, data: URL) — both refused: a form of ours never posts that way.
  */
-export function originProblem(req: FastifyRequest, expected: string): string | null {
+function originProblem(req: FastifyRequest, expected: string): string | null {
   const o = req.headers.origin;
   if (o === undefined) return null; // not a browser (or a very old one): the CSRF token still has to match
   if (o === expected) return null;

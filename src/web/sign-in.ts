@@ -46,7 +46,7 @@ export class SignInError extends BqwardenError {
   }
 }
 
-export interface SignInResult {
+interface SignInResult {
   /** The token to verify with the gateway's authenticator. */
   token: string;
   idToken: string | null;

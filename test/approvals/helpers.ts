@@ -64,7 +64,7 @@ export function identity(user: string, opts: Partial<Identity> = {}): Identity {
 }
 
 /** Roles by user, as the demo policy would give them. */
-export const ROLES: Record<string, string[]> = {
+const ROLES: Record<string, string[]> = {
   'eve@bank.example': ['engineer'],
   'mallory@bank.example': ['engineer'],
   'bob@bank.example': ['approver'],
@@ -102,7 +102,7 @@ export function ctx(id: Identity, opts: { signal?: AbortSignal; progress?: (p: n
   };
 }
 
-export function analysis(sql: string, kind = 'delete', cls: 'write' | 'ddl' = 'write', table = 'main.accounts'): Analysis {
+function analysis(sql: string, kind = 'delete', cls: 'write' | 'ddl' = 'write', table = 'main.accounts'): Analysis {
   const ref = { fq: table, project: null, dataset: 'main', table: table.split('.').pop()!, wildcard: false, informationSchema: false, view: false, function: false, opaque: false, timeTravel: false };
   return {
     dialect: 'sqlite',

@@ -12,8 +12,8 @@ import type { AuditEventInput } from '../../src/audit/event.js';
 import { AuthError, type Identity } from '../../src/identity/types.js';
 
 export const SSN_COL = 'bank.main.customers.ssn';
-export const POLICY_V1 = 'a'.repeat(64);
-export const POLICY_V2 = 'b'.repeat(64);
+const POLICY_V1 = 'a'.repeat(64);
+const POLICY_V2 = 'b'.repeat(64);
 
 export interface Seeded {
   dir: string;

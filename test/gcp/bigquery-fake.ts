@@ -38,7 +38,7 @@ function encodeCell(f: BigQueryField, v: unknown): unknown {
   if (f.mode === 'REPEATED') return ((v as unknown[] | null) ?? []).map((x) => ({ v: encodeValue(f, x) }));
   return encodeValue(f, v);
 }
-export function encodeRows(schema: BigQueryField[], rows: Record<string, unknown>[]): unknown[] {
+function encodeRows(schema: BigQueryField[], rows: Record<string, unknown>[]): unknown[] {
   return rows.map((r) => ({ f: schema.map((f) => ({ v: encodeCell(f, r[f.name]) })) }));
 }
 
@@ -48,7 +48,7 @@ function decodeParam(p: { name: string; parameterType: { type: string }; paramet
 }
 
 /** What BigQuery's dry run says about a statement. */
-export interface FakeDryRun {
+interface FakeDryRun {
   statementType: string;
   /** project.dataset.table */
   referencedTables: string[];

@@ -18,7 +18,7 @@ export interface BlockSchema {
   blocks: Map<string, BlockSchema>;
 }
 
-export interface ResourceSchema extends BlockSchema {
+interface ResourceSchema extends BlockSchema {
   required: Set<string>;
 }
 

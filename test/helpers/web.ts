@@ -16,7 +16,7 @@ import type { Identity } from '../../src/identity/types.js';
 import { httpFailureFields } from '../../src/pipeline/audit-fields.js';
 import { createWeb, type Web, type WebDeps } from '../../src/web/index.js';
 
-export const TEST_PAGES = [
+const TEST_PAGES = [
   { path: '/console', label: 'examiner console' },
   { path: '/approvals/ui', label: 'approvals page' },
 ];

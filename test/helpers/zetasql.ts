@@ -16,7 +16,7 @@ export const ZETASQL_DIR = join(REPO, '.tmp', 'zetasql');
 
 type Any = Record<string, any>;
 
-export interface ZetaVerdict {
+interface ZetaVerdict {
   /** ZetaSQL could not analyse the statement (syntax, types, unknown function): no verdict. */
   analysable: boolean;
   error?: string;
@@ -94,7 +94,7 @@ function looksLikeMask(expr: unknown): boolean {
 }
 
 /** The checks on ZetaSQL's resolved tree (see the module comment). */
-export function violationsOf(tree: unknown, hidden: Map<string, Set<string>>): { violations: string[]; maskedScans: number } {
+function violationsOf(tree: unknown, hidden: Map<string, Set<string>>): { violations: string[]; maskedScans: number } {
   const violations: string[] = [];
   const wrapped = new Set<Any>();
   const hiddenIds = new Map<string, string>(); // column id → table.column

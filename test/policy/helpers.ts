@@ -2,7 +2,7 @@
 import type { Analysis, Clause, ColumnRef, OpaqueFlag, OutputColumn, StatementAnalysis, StatementClass, TableRef } from '../../src/sql/types.js';
 import type { Identity } from '../../src/identity/types.js';
 
-export function col(key: string): ColumnRef {
+function col(key: string): ColumnRef {
   const parts = key.split('.');
   const full = parts.length === 2 ? ['demo', 'main', ...parts] : parts;
   const column = full[3];
@@ -10,7 +10,7 @@ export function col(key: string): ColumnRef {
   return { table: full.slice(0, 3).join('.'), column, path: full.slice(4) };
 }
 
-export function table(fq: string): TableRef {
+function table(fq: string): TableRef {
   const full = fq.split('.').length === 1 ? `demo.main.${fq}` : fq;
   const [project, dataset, t] = full.split('.');
   if (project === undefined || dataset === undefined || t === undefined) throw new Error(`table('${fq}'): expected table or project.dataset.table`);
@@ -29,7 +29,7 @@ export interface StmtSpec {
   opaque?: OpaqueFlag[];
 }
 
-export function stmt(s: StmtSpec, index = 0): StatementAnalysis {
+function stmt(s: StmtSpec, index = 0): StatementAnalysis {
   const output: OutputColumn[] | null =
     s.out === null ? null : (s.out ?? []).map(([name, sources, direct, unresolved], i) => ({ index: i, name, sources: sources.map(col), direct: direct ?? true, unresolved: unresolved ?? false }));
   return {

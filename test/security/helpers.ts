@@ -7,7 +7,7 @@ import { createServer, request as httpRequest, type IncomingHttpHeaders, type Se
 import type { AddressInfo } from 'node:net';
 import type { AuditEvent } from '../../src/audit/event.js';
 
-export const PROTOCOL = '2025-11-25';
+const PROTOCOL = '2025-11-25';
 
 export interface RawResponse {
   status: number;
@@ -168,7 +168,7 @@ export async function waitForEvent(dataDir: string, pred: (e: AuditEvent) => boo
 
 // ---------- recording proxy ----------
 
-export interface RecordedRequest {
+interface RecordedRequest {
   method: string;
   url: string;
   headers: IncomingHttpHeaders;

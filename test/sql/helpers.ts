@@ -2,7 +2,7 @@
 import { createStaticCatalog } from '../../src/sql/catalog.js';
 import type { CatalogTable } from '../../src/sql/types.js';
 
-export const bqTables: CatalogTable[] = [
+const bqTables: CatalogTable[] = [
   {
     fq: 'p.d.customers',
     columns: [

@@ -9,7 +9,7 @@ import type { Identity } from '../../src/identity/types.js';
 import type { HttpFailure, McpInterceptor, RequestContext } from '../../src/pipeline/types.js';
 import { registerMcpGateway, type McpGatewayHandle, type McpGatewayOptions } from '../../src/transport/gateway.js';
 
-export interface Recorded {
+interface Recorded {
   requests: { ctx: RequestContext; method: string; params: Record<string, unknown> | undefined }[];
   notifications: { ctx: RequestContext; method: string }[];
   starts: RequestContext[];
@@ -17,7 +17,7 @@ export interface Recorded {
   failures: HttpFailure[];
 }
 
-export function recordingInterceptor(over: Partial<McpInterceptor> = {}): McpInterceptor & { rec: Recorded } {
+function recordingInterceptor(over: Partial<McpInterceptor> = {}): McpInterceptor & { rec: Recorded } {
   const rec: Recorded = { requests: [], notifications: [], starts: [], ends: [], failures: [] };
   return {
     rec,

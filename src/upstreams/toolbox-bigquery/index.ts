@@ -13,7 +13,7 @@ const untraceable = (what: string) => `${what}; bqwarden cannot trace those valu
 
 const NAMES = { project: 'project', dataset: 'dataset', table: 'table' };
 
-export const TOOLBOX_BIGQUERY_TOOLS: Record<string, ToolSpec> = {
+const TOOLBOX_BIGQUERY_TOOLS: Record<string, ToolSpec> = {
   execute_sql: { kind: 'sql', sqlArgument: 'sql' },
   ...bigqueryMetadataTools(NAMES),
   search_catalog: { kind: 'metadata', description: 'Dataplex catalog entries (names, descriptions); no rows' },

@@ -12,7 +12,7 @@ interface ObjectDetails {
   columns?: { column_name: string; data_type?: string }[];
 }
 
-export const sqliteCatalog: CatalogSource = {
+const sqliteCatalog: CatalogSource = {
   async fetch(callTool, tables) {
     const byName = new Map<string, typeof tables>();
     for (const t of tables) byName.set(t.table.toLowerCase(), [...(byName.get(t.table.toLowerCase()) ?? []), t]);
