@@ -3,6 +3,8 @@
 //   biome      lint rules and formatting (biome.json; `npx biome format --write .` fixes format)
 //   depcruise  the layering and no import cycles (.dependency-cruiser.cjs)
 //   knip       no unused files, exports or dependencies (knip.json)
+//   tsc        the types (tsconfig.json: strict, noUncheckedIndexedAccess, noUnusedLocals); the
+//              suite itself runs through tsx, which strips types without checking them
 // Any failure fails the run: a guardrail that only warns is remembered by no one.
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -14,6 +16,7 @@ const steps = [
   ['biome', [bin('biome'), 'ci', '--error-on-warnings', '--reporter=summary', '.']],
   ['dependency-cruiser', [bin('depcruise'), 'src', '--config', '.dependency-cruiser.cjs', '--output-type', 'err']],
   ['knip', [bin('knip'), '--no-progress']],
+  ['tsc', [bin('tsc'), '--noEmit', '-p', 'tsconfig.json']],
 ];
 
 const failed = [];
