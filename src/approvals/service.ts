@@ -178,7 +178,9 @@ export class ApprovalService {
     try {
       event = await this.deps.audit.append(input);
     } catch (err) {
-      throw new ApprovalError('audit_unavailable', `the audit record could not be written, so nothing changed (fail closed): ${(err as Error).message}`);
+      // The sink's own text (a path, a disk error) goes to the operator's log, not to the requester or approver.
+      this.deps.log.error({ err: (err as Error).message, event_type: input.event_type, approval_id: input.approval_id ?? null }, 'approval audit record could not be written');
+      throw new ApprovalError('audit_unavailable', 'the audit record could not be written, so nothing changed (fail closed); the gateway log has the cause');
     }
     if (applyApprovalEvent(this.state, event) && event.approval_id) {
       const rec = this.state.byId.get(event.approval_id);

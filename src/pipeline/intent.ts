@@ -10,6 +10,7 @@
 import type { AuditEventInput } from '../audit/event.js';
 import type { Analysis } from '../sql/types.js';
 import { GatewayError } from '../common/errors.js';
+import type { Logger } from '../ops/logger.js';
 
 export interface IntentAudit {
   append(input: AuditEventInput): Promise<unknown>;
@@ -38,7 +39,7 @@ export function needsIntent(audit: IntentAudit, method: string, analysis: Analys
  * caller sets as intent_id on every later event of the call. A failure refuses the call before
  * it reaches the upstream.
  */
-export async function writeIntent(audit: IntentAudit, ev: AuditEventInput): Promise<string> {
+export async function writeIntent(audit: IntentAudit, ev: AuditEventInput, log: Pick<Logger, 'error'>): Promise<string> {
   const intent: AuditEventInput = {
     ...ev,
     event_type: 'mcp_intent',
@@ -53,7 +54,9 @@ export async function writeIntent(audit: IntentAudit, ev: AuditEventInput): Prom
   try {
     written = await audit.append(intent);
   } catch (err) {
-    throw GatewayError.of('audit_unavailable', `write-ahead audit record could not be written, so the call was not sent upstream (fail closed): ${(err as Error).message}`);
+    // The sink's own text (a path, a disk error) is the operator's: it goes to the log, not the agent.
+    log.error({ err: (err as Error).message, request_id: ev.request_id ?? null }, 'write-ahead audit record could not be written; call not sent upstream');
+    throw GatewayError.of('audit_unavailable', 'write-ahead audit record could not be written, so the call was not sent upstream (fail closed); the gateway log has the cause');
   }
   const id = (written as { event_id?: unknown } | null)?.event_id;
   if (typeof id !== 'string') throw GatewayError.of('audit_unavailable', 'write-ahead audit record was written but its id is unknown; the call was not sent upstream');

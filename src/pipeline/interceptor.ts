@@ -104,7 +104,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         }
         const ev = base(ctx, policy, roles, method);
         ev.request_json = kit.payload(clean(params ?? null));
-        if (needsIntent(deps.audit, method, null)) ev.intent_id = await writeIntent(deps.audit, ev);
+        if (needsIntent(deps.audit, method, null)) ev.intent_id = await writeIntent(deps.audit, ev, deps.log);
         let result = await kit.forward(ctx, ev, forward, params);
         if (method === 'tools/list' && Array.isArray(result.tools)) {
           let tools = result.tools as { name: string; description?: string; annotations?: Record<string, unknown> }[];

@@ -82,7 +82,7 @@ export function createKit(deps: PipelineDeps) {
     } catch (err) {
       metrics.auditFailures.inc();
       deps.log.error({ err: (err as Error).message, event_type: input.event_type }, 'audit append failed; request denied');
-      throw GatewayError.of('audit_unavailable', `audit record could not be written, so the response is withheld (fail closed): ${(err as Error).message}`);
+      throw GatewayError.of('audit_unavailable', 'audit record could not be written, so the response is withheld (fail closed); the gateway log has the cause');
     }
   }
 

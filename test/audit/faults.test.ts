@@ -206,6 +206,8 @@ test('disk full on the audit directory: a write is refused with the audit error 
       (e: Error) => e.message,
     );
     assert.match(refused, /write-ahead audit record could not be written, so the call was not sent upstream/);
+    // The agent learns that nothing ran, not the gateway's file system (the log keeps the detail).
+    assert.ok(!refused.includes(dataDir) && !/ENOSPC|no space left/i.test(refused), `the sink's error reached the agent: ${refused}`);
 
     unlinkSync(filler);
     assert.equal(await status(), before, 'the refused write never ran');

@@ -10,12 +10,14 @@ import { GatewayError } from '../../src/pipeline/types.js';
 
 test('intent not written: the approved statement is not sent, not recorded as executed, and not marked audited', async () => {
   const executed: string[] = [];
+  const logged: string[] = [];
   let sent = 0;
   const kit = {
     deps: {
       writer: null,
       audit: { append: () => Promise.reject(new Error('injected: sink unavailable')), isReady: () => false },
       approvals: { executed: async (_held: unknown, id: string) => void executed.push(id) },
+      log: { error: (o: { err?: string }) => void logged.push(o.err ?? '') },
     },
     forward: async () => {
       sent++;
@@ -37,7 +39,11 @@ test('intent not written: the approved statement is not sent, not recorded as ex
     held: { id: 'held' },
     audited: false,
   } as unknown as ToolCall;
-  await assert.rejects(Promise.resolve(forward.run(kit, call)), (e: unknown) => e instanceof GatewayError && /write-ahead audit record could not be written/.test(e.message));
+  await assert.rejects(
+    Promise.resolve(forward.run(kit, call)),
+    (e: unknown) => e instanceof GatewayError && /write-ahead audit record could not be written/.test(e.message) && !e.message.includes('injected'),
+  );
+  assert.deepEqual(logged, ['injected: sink unavailable'], "the sink's own text goes to the operator's log, not the agent");
   assert.equal(sent, 0, 'nothing went upstream');
   assert.deepEqual(executed, [], 'the approval is not recorded as executed');
   assert.equal(call.audited, false, 'the runner still audits the refusal');

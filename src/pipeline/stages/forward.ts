@@ -31,7 +31,7 @@ export const forward: Stage = {
       sent !== null && shape?.sqlArgument ? { ...params, arguments: { ...args, [shape.sqlArgument]: sent } } : args !== params.arguments && shape ? { ...params, arguments: args } : params;
     // Before the try: an intent that cannot be written means the call never left the gateway, so
     // no approval is marked executed, and the runner audits the refusal.
-    if (needsIntent(kit.deps.audit, 'tools/call', call.analysis, shape?.kind)) ev.intent_id = await writeIntent(kit.deps.audit, ev);
+    if (needsIntent(kit.deps.audit, 'tools/call', call.analysis, shape?.kind)) ev.intent_id = await writeIntent(kit.deps.audit, ev, kit.deps.log);
     try {
       let result = await kit.forward(ctx, ev, send, forwarded);
       if (counting !== null) ({ result, rows: call.rowsAffected } = takeRowCount(result));
