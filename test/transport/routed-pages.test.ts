@@ -3,18 +3,16 @@
 // (official SDK, Streamable HTTP) behind the gateway's RoutedUpstream and UpstreamClient.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { RoutedUpstream } from '../../src/transport/routed-upstream.js';
 import { UpstreamClient } from '../../src/transport/upstream.js';
+import { serveStateless } from '../fixtures/stateless-mcp.js';
 
 /** A stateless MCP server whose tools/list answers `pageSize` tools a page; `pages` counts the pages asked for. */
 async function pagingServer(names: string[], pageSize: number, endless = false): Promise<{ url: string; pages: () => number; close(): Promise<void> }> {
   let pages = 0;
-  const http: HttpServer = createServer(async (req, res) => {
+  const served = await serveStateless(() => {
     const server = new Server({ name: 'paging', version: '1.0.0' }, { capabilities: { tools: {} } });
     server.setRequestHandler(ListToolsRequestSchema, async (r) => {
       pages++;
@@ -23,17 +21,9 @@ async function pagingServer(names: string[], pageSize: number, endless = false):
       const more = endless || start + pageSize < names.length;
       return { tools, ...(more ? { nextCursor: String(endless ? start : start + pageSize) } : {}) };
     });
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-    res.on('close', () => {
-      void transport.close();
-      void server.close();
-    });
-    await server.connect(transport);
-    await transport.handleRequest(req, res);
+    return server;
   });
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  const { port } = http.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}/mcp`, pages: () => pages, close: () => new Promise<void>((resolve) => http.close(() => resolve())) };
+  return { ...served, pages: () => pages };
 }
 
 const sameNames = { route: (name: string) => ({ upstream: name.startsWith('a') ? 'a' : 'b', name }), publicName: (_u: string, name: string) => name };
