@@ -7,7 +7,7 @@ import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { sha256Hex } from '../common/digest.js';
 import { eventMembersWithoutHash, joinWithHash } from './canonical.js';
-import { AuditEventSchema, type AuditEvent } from './event.js';
+import { AuditEventSchema, EVENT_TYPES, type AuditEvent } from './event.js';
 import { listAuditFiles, type ChainFile } from './files.js';
 import {
   APPROVAL_TYPES,
@@ -89,6 +89,32 @@ interface JsonlFollowState extends FollowState {
 
 const READ_CHUNK = 4 << 20;
 
+const KNOWN_TYPES = new Set<string>(EVENT_TYPES);
+const TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** `approval` of `approval_rejected`: event types come in families named by their first word. */
+function familyOf(type: string): string {
+  return type.split('_', 1)[0] ?? type;
+}
+
+/**
+ * A top-level string (or null) field as the line states it, when it states it exactly once and
+ * without an escape; undefined when only parsing can tell. A key cannot match inside a string
+ * value: there its quotes are escaped.
+ */
+function plainValue(text: string, key: string): string | null | undefined {
+  const needle = `"${key}":`;
+  const at = text.indexOf(needle);
+  if (at < 0 || text.indexOf(needle, at + needle.length) >= 0) return undefined;
+  const start = at + needle.length;
+  if (text.startsWith('null', start)) return null;
+  if (text[start] !== '"') return undefined;
+  const end = text.indexOf('"', start + 1);
+  if (end < 0) return undefined;
+  const value = text.slice(start + 1, end);
+  return value.includes('\\') ? undefined : value;
+}
+
 export class JsonlAuditStore implements AuditStore {
   readonly name: string;
 
@@ -117,20 +143,28 @@ export class JsonlAuditStore implements AuditStore {
   }
 
   async *range(filter: RangeFilter = {}, opts: ReadOptions = {}): AsyncGenerator<StoredEvent> {
-    const sessionNeedle = filter.sessionId !== undefined ? `"session_id":${JSON.stringify(filter.sessionId)}` : null;
-    const typeNeedles = filter.eventTypes?.map((t) => `"event_type":${JSON.stringify(t)}`) ?? null;
-    const types = filter.eventTypes ? new Set(filter.eventTypes) : null;
+    const types = filter.eventTypes ? new Set<string>(filter.eventTypes) : null;
+    const families = filter.eventTypes ? new Set(filter.eventTypes.map(familyOf)) : null;
     const fromIso = filter.from?.toISOString();
     const toIso = filter.to?.toISOString();
     for await (const l of this.lines(filter)) {
-      // Canonical lines hold `"session_id":"…"` and `"event_type":"…"` verbatim, so a miss is decided without parsing.
-      if (sessionNeedle && !l.torn && !l.text.includes(sessionNeedle)) continue;
-      if (typeNeedles && !l.torn && !typeNeedles.some((n) => l.text.includes(n))) continue;
-      if ((fromIso || toIso) && !l.torn) {
-        const at = l.text.indexOf('"event_time":"');
-        if (at >= 0) {
-          const t = l.text.slice(at + 14, at + 38);
-          if ((fromIso && t < fromIso) || (toIso && t > toIso)) continue;
+      // Canonical lines state each field once, verbatim, so a miss is decided without parsing.
+      // Only a plainly stated value may skip a line: an escaped, repeated or unknown one is
+      // parsed and judged (or refused) like any other, so an edited line cannot hide here.
+      if (!l.torn) {
+        if (filter.sessionId !== undefined) {
+          const v = plainValue(l.text, 'session_id');
+          if (v !== undefined && v !== filter.sessionId) continue;
+        }
+        if (types) {
+          const v = plainValue(l.text, 'event_type');
+          // A type no release writes is skipped too, unless it is of a requested family
+          // (`approval_rejectedX` for an approvals read): that one is parsed, and refused.
+          if (typeof v === 'string' && !types.has(v) && (KNOWN_TYPES.has(v) || !families?.has(familyOf(v)))) continue;
+        }
+        if (fromIso || toIso) {
+          const t = plainValue(l.text, 'event_time');
+          if (typeof t === 'string' && TIME_RE.test(t) && ((fromIso && t < fromIso) || (toIso && t > toIso))) continue;
         }
       }
       const parsed = parseEventLine(l.text, opts.validate !== false);
