@@ -80,6 +80,12 @@ export interface Refusal {
    * refused, fail closed) — the message is then also the audit's error_message.
    */
   outcome?: 'denied' | 'error';
+  /**
+   * What failed, when a part needed to decide did: its text is the operator's (a path, a disk
+   * error, a stack line), so it goes to the log and the audit's error_message (scanned), never
+   * into the agent's message.
+   */
+  cause?: unknown;
   /** Audit fields the refusal adds (the approval a changed tool waits for). */
   fields?: Partial<AuditEventInput>;
 }
@@ -95,13 +101,15 @@ export async function refuse(kit: Kit, call: ToolCall, r: Refusal): Promise<{ st
   if (call.decision?.action !== 'deny') kit.metrics.decisions.inc({ action: 'deny' });
   const matched = call.ev.rule_ids ?? [];
   const outcome = r.outcome ?? 'denied';
+  const cause = r.cause === undefined ? null : r.cause instanceof Error ? r.cause.message : String(r.cause);
+  if (cause !== null) kit.deps.log.error({ err: cause, error_code: r.code, tool: call.tool }, 'call refused: a part needed to decide it failed');
   await finish(kit, call, {
     decision: 'deny',
     rule_ids: r.rule && !matched.includes(r.rule) ? [...matched, r.rule] : matched,
     decision_reason: r.message,
     outcome,
     error_code: r.code,
-    error_message: outcome === 'error' ? r.message : null,
+    error_message: outcome === 'error' ? (cause === null ? r.message : `${r.message} Cause: ${cause}`) : null,
     response_json: kit.payload(result),
     ...r.fields,
   });

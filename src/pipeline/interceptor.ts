@@ -5,6 +5,7 @@
 // reason.
 import type { AuditEventInput } from '../audit/event.js';
 import { GatewayError, type HttpFailure, type McpInterceptor, type RequestContext } from './types.js';
+import { BqwardenError } from '../common/errors.js';
 import type { PinVerdict, PipelineDeps, ToolPinsView } from './deps.js';
 import { httpFailureFields } from './audit-fields.js';
 import { needsIntent, writeIntent } from './intent.js';
@@ -18,14 +19,28 @@ function explainTool<T extends { description?: string; annotations?: Record<stri
   return { ...tool, description: tool.description ? `${tool.description}\n\n${brief.description}` : brief.description, annotations: { ...(tool.annotations ?? {}), ...brief.annotations } };
 }
 
+/** A failure after the upstream answered: what the agent reads, and the cause only the audit and the log keep. */
+class AfterForward extends BqwardenError {
+  constructor(
+    readonly refusal: GatewayError,
+    readonly causeText: string,
+  ) {
+    super(refusal.errorCode, refusal.message);
+  }
+}
+
 async function pinsFor(pins: ToolPinsView, ctx: RequestContext, roles: string[], tools: Record<string, unknown>[]): Promise<Map<string, PinVerdict>> {
   try {
     return await pins.onList(tools, ctx, roles);
   } catch (err) {
     if (err instanceof GatewayError) throw err;
-    throw GatewayError.of(
-      'tool_pins_unavailable',
-      `tool definitions could not be checked against their pins, so the tool list is withheld (rule tool-pinning, fail closed): ${(err as Error).message}`,
+    // The pin store's own text (a path, a bucket) is the operator's.
+    throw new AfterForward(
+      GatewayError.of(
+        'tool_pins_unavailable',
+        'tool definitions could not be checked against their pins, so the tool list is withheld (rule tool-pinning, fail closed); send the request again in a moment',
+      ),
+      (err as Error).message,
     );
   }
 }
@@ -106,36 +121,44 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         ev.request_json = kit.payload(clean(params ?? null));
         if (needsIntent(deps.audit, method, null)) ev.intent_id = await writeIntent(deps.audit, ev, deps.log);
         let result = await kit.forward(ctx, ev, forward, params);
-        if (method === 'tools/list' && Array.isArray(result.tools)) {
-          let tools = result.tools as { name: string; description?: string; annotations?: Record<string, unknown> }[];
-          // A tool whose definition changed since it was pinned is listed as withheld, without
-          // the upstream's new text (which may be the poison).
-          if (deps.pins) tools = withheldChanged(tools, await pinsFor(deps.pins, ctx, roles, tools));
-          const visible = new Set(
-            policy.visibleTools(
-              roles,
-              tools.map((t) => t.name),
-            ),
-          );
-          // Each tool says, for this caller, what the gateway will do: dialect, masking, approvals;
-          // and the upstream's hints are replaced by ones that hold for this caller.
-          const withheld = tools.filter((t) => visible.has(t.name) && PIN_META_KEY in ((t as { _meta?: object })._meta ?? {})).map((t) => t.name);
-          result = { ...result, tools: tools.filter((t) => visible.has(t.name)).map((t) => (withheld.includes(t.name) ? t : explainTool(t, policy.toolBrief?.(roles, t.name) ?? null))) };
-          ev.decision = visible.size < tools.length || withheld.length ? 'mask' : 'allow';
-          if (withheld.length) Object.assign(ev, { rule_ids: ['tool-pinning'], decision_reason: `withheld (definition changed since pinned): ${withheld.join(', ')}` });
-        } else {
-          ev.decision = 'allow';
-        }
-        // Resources, prompts and completions can carry data too: the detectors see them.
-        let masked;
         try {
-          masked = deps.scrub(result);
+          if (method === 'tools/list' && Array.isArray(result.tools)) {
+            let tools = result.tools as { name: string; description?: string; annotations?: Record<string, unknown> }[];
+            // A tool whose definition changed since it was pinned is listed as withheld, without
+            // the upstream's new text (which may be the poison).
+            if (deps.pins) tools = withheldChanged(tools, await pinsFor(deps.pins, ctx, roles, tools));
+            const visible = new Set(
+              policy.visibleTools(
+                roles,
+                tools.map((t) => t.name),
+              ),
+            );
+            // Each tool says, for this caller, what the gateway will do: dialect, masking, approvals;
+            // and the upstream's hints are replaced by ones that hold for this caller.
+            const withheld = tools.filter((t) => visible.has(t.name) && PIN_META_KEY in ((t as { _meta?: object })._meta ?? {})).map((t) => t.name);
+            result = { ...result, tools: tools.filter((t) => visible.has(t.name)).map((t) => (withheld.includes(t.name) ? t : explainTool(t, policy.toolBrief?.(roles, t.name) ?? null))) };
+            ev.decision = visible.size < tools.length || withheld.length ? 'mask' : 'allow';
+            if (withheld.length) Object.assign(ev, { rule_ids: ['tool-pinning'], decision_reason: `withheld (definition changed since pinned): ${withheld.join(', ')}` });
+          } else {
+            ev.decision = 'allow';
+          }
+          // Resources, prompts and completions can carry data too: the detectors see them.
+          let masked;
+          try {
+            masked = deps.scrub(result);
+          } catch (err) {
+            throw new AfterForward(GatewayError.of('masking_failed', 'response could not be scanned, so it is withheld'), (err as Error).message);
+          }
+          await audit({ ...ev, ...kit.maskFields(masked.report, masked.result), rows_returned: null, duration_ms: elapsed(ctx) });
+          metrics.requests.inc({ method: label, decision: ev.decision ?? 'allow' });
+          return masked.result;
         } catch (err) {
-          throw GatewayError.of('masking_failed', `response could not be scanned, so it is withheld: ${(err as Error).message}`);
+          if (!(err instanceof AfterForward)) throw err;
+          // The upstream answered but nothing is released: the request still gets its record.
+          deps.log.error({ err: err.causeText, error_code: err.refusal.errorCode, method }, 'response withheld after the upstream answered');
+          await audit({ ...ev, decision: 'deny', outcome: 'error', error_code: err.refusal.errorCode, error_message: `${err.refusal.message} Cause: ${err.causeText}`, duration_ms: elapsed(ctx) });
+          throw err.refusal;
         }
-        await audit({ ...ev, ...kit.maskFields(masked.report, masked.result), rows_returned: null, duration_ms: elapsed(ctx) });
-        metrics.requests.inc({ method: label, decision: ev.decision ?? 'allow' });
-        return masked.result;
       } finally {
         stop();
       }

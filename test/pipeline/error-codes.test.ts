@@ -172,3 +172,34 @@ test('attack: an internal error whose text holds data (a masking failure) never 
     await s.cleanup();
   }
 });
+
+test('attack: a part that fails while deciding (approval state, tool pins) tells the agent what failed, never its own error text', async () => {
+  const PATH_TEXT = "ENOSPC: no space left on device, open '/srv/bqwarden/statements/apr-x.sql'";
+  const failing = async () => {
+    throw new Error(PATH_TEXT);
+  };
+  const update = sqlCall("UPDATE accounts SET status = 'frozen' WHERE account_id = 'A-1'");
+  const cases: [string, Partial<PipelineDeps>][] = [
+    ['tool_pins_unavailable', { pins: { onCall: failing, onList: failing } as unknown as PipelineDeps['pins'] }],
+    ['approvals_unavailable', { approvals: { check: failing, executed: async () => undefined } as unknown as PipelineDeps['approvals'] }],
+  ];
+  for (const [code, deps] of cases) {
+    const s = await setup(deps);
+    try {
+      const engineer = ctxFor('eve@bank.example', ['engineer']);
+      const call = await s.pipeline.onRequest(engineer, 'tools/call', update, ROWS);
+      assert.equal(call.isError, true, code);
+      assert.doesNotMatch(JSON.stringify(call), /ENOSPC|\/srv\/bqwarden/, `${code}: the agent reads that the check failed, not the gateway internals`);
+      if (deps.pins) {
+        const list = await refusedWith(s.pipeline.onRequest(engineer, 'tools/list', {}, async () => ({ tools: [] })));
+        assert.doesNotMatch(JSON.stringify(list.forClient()), /ENOSPC|\/srv\/bqwarden/, 'tools/list');
+      }
+      // The operator still learns the cause: the audit keeps it (scanned).
+      const refused = (await s.events()).filter((e) => e.error_code === code);
+      assert.ok(refused.length >= 1, code);
+      for (const e of refused) assert.match(e.error_message ?? '', /ENOSPC/, `${code}: the audit keeps the cause`);
+    } finally {
+      await s.cleanup();
+    }
+  }
+});

@@ -2,6 +2,7 @@
 // consume; otherwise the agent is told what is pending (or rejected, expired, used) and nothing
 // runs. The approvals store failing never lets a destructive statement through.
 import { finish, refuse, type Stage } from '../call.js';
+import { BqwardenError } from '../../common/errors.js';
 import { withRules } from '../../approvals/views.js';
 
 export const approve: Stage = {
@@ -21,8 +22,10 @@ export const approve: Stage = {
     try {
       g = await gate.check(call.held);
     } catch (err) {
-      const msg = `approval state could not be checked, so the statement is not executed (fail closed): ${(err as Error).message}. Nothing ran; send the call again in a moment.`;
-      return refuse(kit, call, { message: msg, code: 'approvals_unavailable', outcome: 'error' });
+      // A catalog code says which part failed (claim store, statement store, audit); its text stays with the operator.
+      const part = err instanceof BqwardenError ? ` (${err.errorCode})` : '';
+      const msg = `approval state could not be checked${part}, so the statement is not executed (fail closed). Nothing ran; send the call again in a moment.`;
+      return refuse(kit, call, { message: msg, code: 'approvals_unavailable', outcome: 'error', cause: err });
     }
     if (g.status !== 'approved') {
       await finish(kit, call, { outcome: 'pending', approval_id: g.approvalId, error_code: `approval_${g.status}`, error_message: g.message, response_json: kit.payload(g.result) });

@@ -26,7 +26,11 @@ export const dryRun: Stage = {
     try {
       r = await runner.run({ sql: call.executed ?? call.sql, ...where });
     } catch (err) {
-      return deny(`BigQuery's dry run of this statement failed (${(err as Error).message.slice(0, 300)}), so it is not forwarded (rule dry-run, fail closed)`, 'dry-run', 'dry_run_failed', 'error');
+      // BigQuery's reason is feedback on the statement (a syntax error, a missing table), so the
+      // agent reads it, through the detectors: it must not carry an identity (the gateway's
+      // service account) or a value out.
+      const reason = kit.clean((err as Error).message.split('\n', 1)[0]?.slice(0, 300) ?? '');
+      return deny(`BigQuery's dry run of this statement failed (${reason}), so it is not forwarded (rule dry-run, fail closed)`, 'dry-run', 'dry_run_failed', 'error');
     }
     const differs = dryRunDisagreement(analysis, r);
     if (differs) return deny(`${differs.reason}; denied (rule dry-run)`, 'dry-run', differs.code);

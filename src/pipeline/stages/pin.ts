@@ -28,8 +28,8 @@ export const pin: Stage = {
     try {
       verdict = await pins.onCall(call.tool, call.ctx, call.roles, () => listTools(call.forward));
     } catch (err) {
-      const msg = `the definition of tool ${call.tool} could not be checked against its pin (${(err as Error).message}), so the call is refused (rule tool-pinning, fail closed)`;
-      return refuse(kit, call, { message: msg, rule: 'tool-pinning', code: 'tool_pins_unavailable', outcome: 'error' });
+      const msg = `the definition of tool ${call.tool} could not be checked against its pin, so the call is refused (rule tool-pinning, fail closed); send the call again in a moment`;
+      return refuse(kit, call, { message: msg, rule: 'tool-pinning', code: 'tool_pins_unavailable', outcome: 'error', cause: err });
     }
     if (verdict.status === 'pinned') return;
     return refuse(kit, call, {
