@@ -175,7 +175,22 @@ export class McpSession {
     }
     const bad = paramsProblem(method, m.params);
     if (bad !== null) {
-      out.answer(errorJson(id, GatewayError.of('invalid_params', `Invalid params for ${method}: ${bad}`)));
+      const refusal = GatewayError.of('invalid_params', `Invalid params for ${method}: ${bad}`);
+      // Refused before the pipeline, and still recorded (before the answer goes out).
+      const ctx = this.context(meta, id, NEVER, null);
+      await this.interceptor
+        .onHttpFailure({
+          code: 'invalid_params',
+          message: refusal.message,
+          httpStatus: 200,
+          identity: ctx.identity,
+          sessionId: ctx.sessionId,
+          sourceIp: ctx.sourceIp,
+          userAgent: ctx.userAgent,
+          method,
+        })
+        .catch((err) => this.init.onError(err, 'onHttpFailure invalid_params'));
+      out.answer(errorJson(id, refusal));
       return;
     }
     const key = idKey(id);

@@ -265,6 +265,12 @@ test('invalid params are refused with -32602 before the pipeline', async () => {
   );
   assert.equal(r.json.error.code, -32602);
   assert.equal(gw.interceptor.rec.requests.length, before);
+  // Refused, and still recorded: every request gets its audit record, a malformed one too.
+  const f = gw.interceptor.rec.failures.at(-1);
+  assert.equal(f?.code, 'invalid_params');
+  assert.equal(f?.method, 'tools/call');
+  assert.equal(f?.sessionId, sid);
+  assert.equal(f?.identity?.subject, 'badparams');
 });
 
 test('unknown methods go through the pipeline (its method default decides), then upstream', async () => {
