@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { AuditLog, type AuditLogOptions } from '../../src/audit/log.js';
 import { loadOrCreateSigner, loadPublicKeysFromDir, type CheckpointSigner } from '../../src/audit/checkpoint.js';
 import { JsonlSink } from '../../src/sinks/jsonl.js';
-import type { AuditEventInput } from '../../src/audit/event.js';
+import type { AuditEvent, AuditEventInput } from '../../src/audit/event.js';
+import { sealEvent } from '../../src/audit/hash.js';
 import { first } from '../helpers/present.js';
 
 export function tempData(): { data: string; audit: string; keys: string; cleanup: () => void } {
@@ -62,4 +63,28 @@ export function readLinesOf(file: string): string[] {
 
 export function writeLinesOf(file: string, lines: string[]): void {
   writeFileSync(file, lines.map((l) => l + '\n').join(''));
+}
+
+/**
+ * Rewrites events from index `from` of a file's lines with `edit`, re-hashing and re-linking
+ * everything after (and re-signing checkpoints with `resign`): what a writer with the key would
+ * have produced, so only what `edit` changed differs.
+ */
+export function rewrite(file: string, from: number, edit: (e: AuditEvent) => void, resign?: (e: AuditEvent) => void): void {
+  const lines = readLinesOf(file);
+  let prev: string | null = null;
+  const out = lines.map((line, i) => {
+    const e = JSON.parse(line) as AuditEvent;
+    if (i < from) {
+      prev = e.hash;
+      return line;
+    }
+    if (i === from) edit(e);
+    if (prev !== null) e.prev_hash = prev;
+    if (e.event_type === 'checkpoint' && resign) resign(e);
+    const text = sealEvent(e);
+    prev = e.hash;
+    return text;
+  });
+  writeLinesOf(file, out);
 }

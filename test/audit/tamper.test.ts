@@ -11,11 +11,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AnchorExporter, dirAnchorStore, type AnchorStore } from '../../src/audit/anchors.js';
 import { loadOrCreateSigner, loadPublicKeysFromDir, signerFromPrivateKey, PUBLIC_KEY_FILE } from '../../src/audit/checkpoint.js';
-import { sealEvent } from '../../src/audit/hash.js';
 import { verifyDir, type VerifyReport } from '../../src/audit/verify.js';
-import type { AuditEvent } from '../../src/audit/event.js';
 import { resolveTrust } from '../../src/cli/trust.js';
-import { chainFiles, openLog, readLinesOf, request, tempData, writeLinesOf } from './helpers.js';
+import { chainFiles, openLog, readLinesOf, request, rewrite, tempData, writeLinesOf } from './helpers.js';
 import { first, only } from '../helpers/present.js';
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'bqwarden.js');
@@ -37,26 +35,6 @@ async function liveChain(t: ReturnType<typeof tempData>, n: number, store: Ancho
 
 async function anchorsOf(store: AnchorStore) {
   return { store: store.name, ...(await store.list()) };
-}
-
-/** Rewrites events from index `from` of a file's lines with `edit`, re-hashing and re-linking everything after. */
-function rewrite(file: string, from: number, edit: (e: AuditEvent) => void, resign?: (e: AuditEvent) => void): void {
-  const lines = readLinesOf(file);
-  let prev: string | null = null;
-  const out = lines.map((line, i) => {
-    const e = JSON.parse(line) as AuditEvent;
-    if (i < from) {
-      prev = e.hash;
-      return line;
-    }
-    if (i === from) edit(e);
-    if (prev !== null) e.prev_hash = prev;
-    if (e.event_type === 'checkpoint' && resign) resign(e);
-    const text = sealEvent(e);
-    prev = e.hash;
-    return text;
-  });
-  writeLinesOf(file, out);
 }
 
 test('cut tail: the unsigned tail is removed — verify without anchors passes, with anchors it breaks', async () => {
